@@ -1,0 +1,119 @@
+// The one piece of code that runs an actor, whichever host it is on: it turns the MessagePort
+// protocol (Down/Up in actor.ts) into xstate events and an ActorContext. Inline and thread
+// hosts both call runActor, which is what makes them interchangeable.
+import type { MessagePort } from 'node:worker_threads';
+import { createActor, type AnyActorRef } from 'xstate';
+import type { ActorContext, ActorModule, ActorSpec, Down, Message, Placement, Up } from './actor.ts';
+import type { Clock, Timer } from './clock.ts';
+import type { Logger } from './log.ts';
+import type { Config } from '../config/types.ts';
+import { ActorDownError, RequestTimeoutError, deserializeError, serializeError } from './errors.ts';
+
+export interface RunnerEnv {
+  spec: ActorSpec;
+  port: MessagePort;
+  config: Readonly<Config>;
+  clock: Clock;
+  log: Logger;
+  placement: Placement;
+}
+
+interface Pending { resolve(v: unknown): void; reject(e: Error): void; timer: Timer; to: string; type: string }
+
+export async function loadActorModule(module: string): Promise<ActorModule> {
+  const mod = (await import(module)) as { default?: ActorModule };
+  if (!mod.default || typeof mod.default.machine !== 'function') {
+    throw new Error(`${module} has no default export with a machine() factory`);
+  }
+  return mod.default;
+}
+
+/**
+ * Runs the actor until it stops or crashes. Resolves when it has stopped (cleanly or not) and
+ * its resources are released; the host learns what happened from the Up messages.
+ */
+export async function runActor(mod: ActorModule, env: RunnerEnv): Promise<void> {
+  const { spec, port, clock, log } = env;
+  const post = (m: Up) => port.postMessage(m);
+  const pending = new Map<string, Pending>();
+  const disposers: Array<() => unknown> = [];
+  let seq = 0;
+  let finished = false;
+  let actor: AnyActorRef | undefined;
+  let lastState = '';
+  const { promise: done, resolve: finish } = Promise.withResolvers<void>();
+
+  const release = async () => {
+    for (const d of disposers.splice(0).reverse()) {
+      try { await d(); } catch (err) { log.warn({ err }, 'error while releasing a resource'); }
+    }
+    for (const [id, p] of pending) { clock.clearTimeout(p.timer); p.reject(new ActorDownError(spec.name, 'stopped')); pending.delete(id); }
+  };
+  const end = async (how: { crashed?: unknown }) => {
+    if (finished) return;
+    finished = true;
+    try { actor?.stop(); } catch { /* already stopped */ }
+    await release();
+    port.off('message', onMessage);
+    post(how.crashed === undefined ? { k: 'stopped' } : { k: 'crashed', error: serializeError(how.crashed) });
+    finish();
+  };
+
+  const ctx: ActorContext = {
+    name: spec.name,
+    args: spec.args,
+    config: env.config,
+    clock,
+    log,
+    placement: env.placement,
+    send: (to, msg) => { if (!finished) post({ k: 'send', to, msg }); },
+    request: <R>(to: string, msg: Message, timeoutMs: number) => new Promise<R>((resolve, reject) => {
+      if (finished) { reject(new ActorDownError(spec.name, 'stopped')); return; }
+      const id = `${spec.name}#${++seq}`;
+      const timer = clock.setTimeout(() => { pending.delete(id); reject(new RequestTimeoutError(to, msg.type, timeoutMs)); }, timeoutMs);
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer, to, type: msg.type });
+      post({ k: 'request', id, to, msg });
+    }),
+    reply: (id, value) => { if (!finished) post({ k: 'reply', id, ok: true, value }); },
+    replyError: (id, err) => { if (!finished) post({ k: 'reply', id, ok: false, error: serializeError(err) }); },
+    ready: () => { if (!finished) post({ k: 'ready' }); },
+    own: (dispose) => { disposers.push(dispose); },
+  };
+
+  function onMessage(m: Down) {
+    if (finished || !actor) return;
+    switch (m.k) {
+      case 'event': actor.send({ ...m.msg, from: m.from }); break;
+      case 'request': actor.send({ ...m.msg, from: m.from, replyTo: m.id }); break;
+      case 'reply': {
+        const p = pending.get(m.id);
+        if (!p) return;
+        pending.delete(m.id);
+        clock.clearTimeout(p.timer);
+        if (m.ok) p.resolve(m.value); else p.reject(deserializeError(m.error!));
+        break;
+      }
+      case 'stop': void end({}); break;
+      // An inline crash on purpose: the actor dies with this exception, as it would from a bug.
+      case 'crash': if (!m.uncaught) void end({ crashed: new Error(m.reason) }); break;
+    }
+  }
+
+  try {
+    actor = createActor(mod.machine(ctx));
+  } catch (err) {
+    await end({ crashed: err });
+    return done;
+  }
+  actor.subscribe({
+    next: (snap) => {
+      const value = typeof snap.value === 'string' ? snap.value : JSON.stringify(snap.value);
+      if (value !== lastState) { lastState = value; post({ k: 'state', value }); }
+      if (snap.status === 'done') void end({});
+    },
+    error: (err) => { void end({ crashed: err }); },
+  });
+  port.on('message', onMessage);
+  actor.start();
+  return done;
+}

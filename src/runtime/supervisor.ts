@@ -1,0 +1,346 @@
+// An Erlang/OTP-style supervisor: starts actors in order, restarts them by strategy
+// (one_for_one / one_for_all / rest_for_one) and restart type (permanent / transient /
+// temporary), gives up and escalates past its restart intensity, stops in reverse order.
+// It is also the router: actors address each other by name through its registry.
+import { EventEmitter } from 'node:events';
+import type { ActorSpec, Down, Message, Placement, SystemEvent, Up } from './actor.ts';
+import type { Clock } from './clock.ts';
+import type { Logger } from './log.ts';
+import type { Host, RunningActor } from './host.ts';
+import {
+  ActorDownError, ActorStartError, RequestTimeoutError, SupervisorGaveUpError, UnknownActorError,
+  deserializeError, serializeError, type SerializedError,
+} from './errors.ts';
+
+export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
+export type KillMode = 'terminate' | 'throw';
+
+export interface ChildSpec extends ActorSpec { placement: Placement }
+
+export interface SupervisorOptions {
+  strategy: Strategy;
+  /** At most this many restarts within periodMs; one more and the supervisor gives up. */
+  intensity: number;
+  periodMs: number;
+  children: ChildSpec[];
+  hosts: Record<Placement, Host>;
+  clock: Clock;
+  log: Logger;
+  /** Max messages held for an actor that is (re)starting. */
+  mailboxLimit?: number;
+}
+
+export type ChildStatus = 'starting' | 'running' | 'restarting' | 'stopped';
+
+export interface ActorInfo {
+  name: string;
+  placement: Placement;
+  restart: ActorSpec['restart'];
+  status: ChildStatus;
+  /** The machine's current state value, e.g. 'running'. */
+  state: string;
+  restarts: number;
+  crashes: number;
+}
+
+export interface ActorEvent { name: string; reason?: string; error?: SerializedError }
+
+interface Child {
+  spec: ChildSpec;
+  run?: RunningActor;
+  status: ChildStatus;
+  state: string;
+  restarts: number;
+  crashes: number;
+  /** Set while the supervisor itself is stopping this child, so its exit is not a crash. */
+  stopping: boolean;
+  mailbox: Down[];
+}
+
+interface Route { origin: string | null; localId: string; target: string }
+
+const SUPERVISOR = '$supervisor';
+
+export class Supervisor extends EventEmitter {
+  private readonly children: Child[];
+  private readonly byName = new Map<string, Child>();
+  private readonly routes = new Map<string, Route>();
+  private readonly own = new Map<string, { resolve(v: unknown): void; reject(e: Error): void }>();
+  private restartTimes: number[] = [];
+  private seq = 0;
+  private ops: Promise<unknown> = Promise.resolve();
+  private state: 'idle' | 'running' | 'stopping' | 'stopped' | 'gave_up' = 'idle';
+  readonly counters = { started: 0, crashed: 0, restarted: 0, gave_up: 0 };
+
+  constructor(private readonly opts: SupervisorOptions) {
+    super();
+    this.children = opts.children.map((spec) => ({
+      spec, status: 'stopped' as ChildStatus, state: 'stopped', restarts: 0, crashes: 0, stopping: false, mailbox: [],
+    }));
+    for (const c of this.children) {
+      if (this.byName.has(c.spec.name)) throw new Error(`duplicate actor name ${c.spec.name}`);
+      this.byName.set(c.spec.name, c);
+    }
+  }
+
+  /** Start every child in order; if one fails to start, stop those already started and throw. */
+  async start(): Promise<void> {
+    this.state = 'running';
+    for (const [i, c] of this.children.entries()) {
+      try {
+        await this.startChild(c);
+      } catch (err) {
+        for (const s of this.children.slice(0, i).reverse()) await this.stopChild(s);
+        this.state = 'stopped';
+        throw err;
+      }
+    }
+  }
+
+  /** Ordered shutdown: reverse of start, each child within its shutdownMs or terminated. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'stopping') return;
+    this.state = 'stopping';
+    await this.serial(async () => {
+      for (const c of [...this.children].reverse()) await this.stopChild(c);
+    });
+    this.state = 'stopped';
+  }
+
+  /** Kill an actor on purpose (recovery testing). Its supervisor reacts as to any crash. */
+  async kill(name: string, mode: KillMode = 'terminate'): Promise<void> {
+    const c = this.child(name);
+    const run = c.run;
+    if (!run || c.status !== 'running') throw new ActorDownError(name, `not running (${c.status})`);
+    if (run.placement === 'thread' && mode === 'terminate') await run.terminate();
+    else run.post({ k: 'crash', reason: `killed on purpose (${mode})`, uncaught: run.placement === 'thread' });
+    await run.exited;
+  }
+
+  /** Restart an actor on purpose: a graceful stop, then a fresh start (counts as a restart). */
+  async restart(name: string): Promise<void> {
+    const c = this.child(name);
+    await this.serial(async () => {
+      await this.stopChild(c);
+      c.restarts++;
+      this.counters.restarted++;
+      await this.startChild(c);
+      this.emit('restarted', { name, reason: 'requested' } satisfies ActorEvent);
+    });
+  }
+
+  send(to: string, msg: Message): void { this.deliver(to, { k: 'event', from: SUPERVISOR, msg }); }
+
+  request<R = unknown>(to: string, msg: Message, timeoutMs: number): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const localId = `s${++this.seq}`;
+      const timer = this.opts.clock.setTimeout(() => { this.own.delete(localId); reject(new RequestTimeoutError(to, msg.type, timeoutMs)); }, timeoutMs);
+      this.own.set(localId, {
+        resolve: (v) => { this.opts.clock.clearTimeout(timer); resolve(v as R); },
+        reject: (e) => { this.opts.clock.clearTimeout(timer); reject(e); },
+      });
+      this.route(null, localId, to, msg);
+    });
+  }
+
+  actors(): ActorInfo[] {
+    return this.children.map((c) => ({
+      name: c.spec.name, placement: c.spec.placement, restart: c.spec.restart,
+      status: c.status, state: c.state, restarts: c.restarts, crashes: c.crashes,
+    }));
+  }
+
+  get status() { return this.state; }
+
+  // --- internals -------------------------------------------------------------------------
+
+  private child(name: string): Child {
+    const c = this.byName.get(name);
+    if (!c) throw new UnknownActorError(name);
+    return c;
+  }
+
+  /** Supervisor operations (restarts, stop) never interleave. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.ops.then(fn, fn);
+    this.ops = p.catch(() => undefined);
+    return p;
+  }
+
+  private async startChild(c: Child): Promise<void> {
+    const { spec } = c;
+    c.status = c.status === 'stopped' && c.restarts === 0 && c.crashes === 0 ? 'starting' : 'restarting';
+    c.stopping = false;
+    const run = this.opts.hosts[spec.placement].start(spec);
+    c.run = run;
+    const { promise: ready, resolve: onReady, reject: onFail } = Promise.withResolvers<void>();
+    run.onUp((m) => {
+      if (m.k === 'ready') onReady();
+      else if (m.k === 'state') c.state = m.value;
+      this.onUp(c, m);
+    });
+    void run.exited.then((exit) => {
+      onFail(new ActorStartError(spec.name, exit.crashed ?? { name: 'Error', message: 'stopped before it was ready' }));
+      // Only a running actor's exit is the supervisor's to handle; a failed start is its caller's.
+      if (c.run === run && c.status === 'running') void this.onExit(c, exit.crashed);
+    });
+    try {
+      await ready;
+    } catch (err) {
+      c.status = 'stopped';
+      c.state = 'crashed';
+      throw err;
+    }
+    c.status = 'running';
+    this.counters.started++;
+    this.opts.log.info({ actor: spec.name, placement: spec.placement }, 'Actor started');
+    this.emit('started', { name: spec.name } satisfies ActorEvent);
+    for (const m of c.mailbox.splice(0)) run.post(m);
+  }
+
+  private async stopChild(c: Child): Promise<void> {
+    const run = c.run;
+    if (!run || c.status === 'stopped') { c.status = 'stopped'; return; }
+    c.stopping = true;
+    run.post({ k: 'stop' });
+    let timer;
+    const timedOut = await Promise.race([
+      run.exited.then(() => false),
+      new Promise<boolean>((r) => { timer = this.opts.clock.setTimeout(() => r(true), c.spec.shutdownMs); }),
+    ]);
+    this.opts.clock.clearTimeout(timer!);
+    if (timedOut) {
+      this.opts.log.warn({ actor: c.spec.name, timeout_ms: c.spec.shutdownMs }, 'Actor did not stop in time; terminated');
+      await run.terminate();
+      await run.exited;
+    }
+    c.status = 'stopped';
+    c.state = 'stopped';
+    this.failRoutesTo(c.spec.name, 'stopped');
+  }
+
+  private async onExit(c: Child, crashed: SerializedError | undefined): Promise<void> {
+    if (c.stopping || this.state !== 'running') return;
+    const name = c.spec.name;
+    c.status = 'stopped';
+    c.state = crashed ? 'crashed' : 'stopped';
+    this.failRoutesTo(name, crashed ? 'crashed' : 'exited');
+    if (crashed) {
+      c.crashes++;
+      this.counters.crashed++;
+      this.opts.log.error({ actor: name, err: crashed }, 'Actor crashed');
+      this.emit('crashed', { name, error: crashed } satisfies ActorEvent);
+    } else {
+      this.opts.log.info({ actor: name }, 'Actor exited');
+    }
+    this.broadcast({ type: 'sys.actor_down', name, reason: crashed ? crashed.message : 'exited' }, name);
+    const restart = c.spec.restart === 'permanent' || (c.spec.restart === 'transient' && crashed !== undefined);
+    if (!restart) return;
+    await this.serial(() => this.restartAfterExit(c));
+  }
+
+  private async restartAfterExit(c: Child): Promise<void> {
+    if (this.state !== 'running') return;
+    const now = this.opts.clock.now();
+    this.restartTimes = [...this.restartTimes.filter((t) => now - t < this.opts.periodMs), now];
+    if (this.restartTimes.length > this.opts.intensity) {
+      await this.giveUp(c);
+      return;
+    }
+    const idx = this.children.indexOf(c);
+    const affected = this.opts.strategy === 'one_for_one' ? [c]
+      : this.opts.strategy === 'one_for_all' ? this.children
+      : this.children.slice(idx);
+    for (const o of [...affected].reverse()) if (o !== c) await this.stopChild(o);
+    for (const o of affected) {
+      o.restarts++;
+      this.counters.restarted++;
+      try {
+        await this.startChild(o);
+      } catch (err) {
+        // A failed restart is one more crash, counted against the intensity like any other.
+        o.crashes++;
+        this.counters.crashed++;
+        this.opts.log.error({ actor: o.spec.name, err: serializeError(err) }, 'Actor failed to restart');
+        return this.restartAfterExit(o);
+      }
+      this.opts.log.info({ actor: o.spec.name, restarts: o.restarts, strategy: this.opts.strategy }, 'Actor restarted');
+      this.emit('restarted', { name: o.spec.name, reason: o === c ? 'crashed' : `${this.opts.strategy} after ${c.spec.name}` } satisfies ActorEvent);
+      this.broadcast({ type: 'sys.actor_up', name: o.spec.name }, o.spec.name);
+    }
+  }
+
+  private async giveUp(c: Child): Promise<void> {
+    const err = new SupervisorGaveUpError(c.spec.name, this.opts.intensity, this.opts.periodMs);
+    this.counters.gave_up++;
+    this.state = 'gave_up';
+    this.opts.log.fatal({ actor: c.spec.name, intensity: this.opts.intensity, period_ms: this.opts.periodMs }, err.message);
+    for (const o of [...this.children].reverse()) await this.stopChild(o);
+    this.emit('gave_up', { name: c.spec.name, reason: err.message } satisfies ActorEvent);
+  }
+
+  private broadcast(ev: SystemEvent, except: string): void {
+    for (const o of this.children) if (o.spec.name !== except) this.deliver(o.spec.name, { k: 'event', from: SUPERVISOR, msg: ev });
+  }
+
+  private onUp(c: Child, m: Up): void {
+    switch (m.k) {
+      case 'send': this.deliver(m.to, { k: 'event', from: c.spec.name, msg: m.msg }); break;
+      case 'request': this.route(c.spec.name, m.id, m.to, m.msg); break;
+      case 'reply': {
+        const r = this.routes.get(m.id);
+        if (!r) return;
+        this.routes.delete(m.id);
+        this.answer(r, m.ok, m.value, m.error);
+        break;
+      }
+      default: break;
+    }
+  }
+
+  private route(origin: string | null, localId: string, to: string, msg: Message): void {
+    const r: Route = { origin, localId, target: to };
+    if (!this.byName.has(to)) { this.answer(r, false, undefined, serializeError(new UnknownActorError(to))); return; }
+    const id = `r${++this.seq}`;
+    this.routes.set(id, r);
+    this.deliver(to, { k: 'request', id, from: origin ?? SUPERVISOR, msg });
+  }
+
+  private answer(r: Route, ok: boolean, value: unknown, error: SerializedError | undefined): void {
+    if (r.origin === null) {
+      const p = this.own.get(r.localId);
+      if (!p) return;
+      this.own.delete(r.localId);
+      if (ok) p.resolve(value); else p.reject(deserializeError(error!));
+      return;
+    }
+    this.byName.get(r.origin)?.run?.post({ k: 'reply', id: r.localId, ok, value, error });
+  }
+
+  private failRoutesTo(name: string, why: string): void {
+    for (const [id, r] of this.routes) {
+      if (r.target !== name) continue;
+      this.routes.delete(id);
+      this.answer(r, false, undefined, serializeError(new ActorDownError(name, why)));
+    }
+    const c = this.byName.get(name);
+    if (c) for (const m of c.mailbox.splice(0)) if (m.k === 'request') this.onUp(c, { k: 'reply', id: m.id, ok: false, error: serializeError(new ActorDownError(name, why)) });
+  }
+
+  private deliver(to: string, m: Down): void {
+    const c = this.byName.get(to);
+    if (!c) { this.opts.log.warn({ to, type: 'msg' in m ? m.msg.type : m.k }, 'Message to unknown actor dropped'); return; }
+    if (c.status === 'running' && c.run) { c.run.post(m); return; }
+    if (c.status === 'stopped' && (this.state !== 'running' || c.spec.restart === 'temporary')) {
+      if (m.k === 'request') this.onUp(c, { k: 'reply', id: m.id, ok: false, error: serializeError(new ActorDownError(to, 'stopped')) });
+      return;
+    }
+    // (Re)starting: hold it, bounded, so a restart loses nothing sent meanwhile.
+    if (c.mailbox.length >= (this.opts.mailboxLimit ?? 10_000)) {
+      this.opts.log.warn({ actor: to }, 'Mailbox of a restarting actor is full; message dropped');
+      if (m.k === 'request') this.onUp(c, { k: 'reply', id: m.id, ok: false, error: serializeError(new ActorDownError(to, 'mailbox full')) });
+      return;
+    }
+    c.mailbox.push(m);
+  }
+}

@@ -1,0 +1,94 @@
+// Supervision semantics of DESIGN.md §1: strategies, restart types, intensity, ordered shutdown.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { counter, once, testSupervisor } from '../helpers/runtime.ts';
+
+const get = (sup: ReturnType<typeof testSupervisor>, name: string) => sup.request<{ n: number }>(name, { type: 'get' }, 2000).then((v) => v.n);
+const bump = (sup: ReturnType<typeof testSupervisor>, ...names: string[]) => { for (const n of names) sup.send(n, { type: 'inc' }); };
+
+describe('supervisor', () => {
+  it('one_for_one restarts only the crashed child', async () => {
+    const sup = testSupervisor([counter('a', 'inline'), counter('b', 'inline'), counter('c', 'inline')]);
+    await sup.start();
+    bump(sup, 'a', 'b', 'c');
+    const r = once(sup, 'restarted');
+    sup.send('b', { type: 'bug' });
+    await r;
+    assert.deepEqual([await get(sup, 'a'), await get(sup, 'b'), await get(sup, 'c')], [1, 0, 1]);
+    await sup.stop();
+  });
+
+  it('one_for_all restarts every child when one crashes', async () => {
+    const sup = testSupervisor([counter('a', 'inline'), counter('b', 'inline'), counter('c', 'inline')], { strategy: 'one_for_all' });
+    await sup.start();
+    bump(sup, 'a', 'b', 'c');
+    const names: string[] = [];
+    sup.on('restarted', (e: { name: string }) => names.push(e.name));
+    sup.send('b', { type: 'bug' });
+    while (names.length < 3) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(names, ['a', 'b', 'c']);
+    assert.deepEqual([await get(sup, 'a'), await get(sup, 'b'), await get(sup, 'c')], [0, 0, 0]);
+    await sup.stop();
+  });
+
+  it('rest_for_one restarts the crashed child and those started after it', async () => {
+    const sup = testSupervisor([counter('a', 'inline'), counter('b', 'inline'), counter('c', 'inline')], { strategy: 'rest_for_one' });
+    await sup.start();
+    bump(sup, 'a', 'b', 'c');
+    const names: string[] = [];
+    sup.on('restarted', (e: { name: string }) => names.push(e.name));
+    sup.send('b', { type: 'bug' });
+    while (names.length < 2) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(names, ['b', 'c']);
+    assert.deepEqual([await get(sup, 'a'), await get(sup, 'b'), await get(sup, 'c')], [1, 0, 0]);
+    await sup.stop();
+  });
+
+  it('does not restart a temporary child, and restarts a transient one only after a crash', async () => {
+    const sup = testSupervisor([counter('t', 'inline', { restart: 'temporary' }), counter('tr', 'inline', { restart: 'transient' })]);
+    await sup.start();
+    const crashed = once(sup, 'crashed');
+    sup.send('t', { type: 'bug' });
+    await crashed;
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(sup.actors()[0]!.status, 'stopped');
+    await assert.rejects(get(sup, 't'), /ActorDown|is down/);
+    const r = once(sup, 'restarted');
+    sup.send('tr', { type: 'bug' });
+    await r;
+    assert.equal(sup.actors()[1]!.status, 'running');
+    await sup.stop();
+  });
+
+  it('gives up after more restarts than its intensity allows, stopping every child', async () => {
+    const sup = testSupervisor([counter('a', 'inline'), counter('loop', 'inline')], { intensity: 2, periodMs: 10_000 });
+    await sup.start();
+    const gaveUp = once<{ name: string; reason: string }>(sup, 'gave_up');
+    for (let i = 0; i < 3; i++) {
+      const ev = i < 2 ? once(sup, 'restarted') : gaveUp;
+      sup.send('loop', { type: 'bug' });
+      await ev;
+    }
+    const e = await gaveUp;
+    assert.equal(e.name, 'loop');
+    assert.match(e.reason, /more than 2 times/);
+    assert.equal(sup.status, 'gave_up');
+    assert.deepEqual(sup.actors().map((x) => x.status), ['stopped', 'stopped']);
+    assert.equal(sup.counters.gave_up, 1);
+  });
+
+  it('stops children in reverse order and terminates one that overruns its shutdown timeout', async () => {
+    const sup = testSupervisor([counter('first', 'inline'), counter('hangs', 'thread', { args: { hangOnStop: true }, shutdownMs: 300 }), counter('last', 'inline')]);
+    await sup.start();
+    const order: string[] = [];
+    const poll = setInterval(() => {
+      for (const a of sup.actors()) if (a.status === 'stopped' && !order.includes(a.name)) order.push(a.name);
+    }, 5);
+    const t0 = Date.now();
+    await sup.stop();
+    clearInterval(poll);
+    for (const a of sup.actors()) if (!order.includes(a.name)) order.push(a.name);
+    assert.deepEqual(order, ['last', 'hangs', 'first']);
+    assert.ok(Date.now() - t0 >= 300, 'the hanging child was given its shutdown time');
+  });
+});
