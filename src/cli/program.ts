@@ -1,0 +1,92 @@
+// The `mvp-node` command line: the seed's root options, config loading, and the hand-off to the node.
+// Subcommands (submit, verify-receipt, models, status, ...) register on `buildProgram()`'s result.
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { bindings, ConfigError, loadConfig, type Binding, type Config } from '../config/index.ts';
+import { formatHelp } from './help.ts';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+export const VERSION: string = pkg.version;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * The seed README's OPTIONS block: how each config flag is spelled and explained. Which key a
+ * flag sets, its type and its default come from the schema's `x-flag`; `help` is the seed's wording.
+ */
+const CONFIG_FLAGS: readonly { flags: string; help: string; showDefault?: boolean }[] = [
+  { flags: '--node-id <ID>', help: 'Unique node identifier' },
+  { flags: '-p, --port <PORT>', help: 'Listen port (0 for auto-assign)' },
+  { flags: '-b, --bootstrap <ADDR>', help: 'Bootstrap peer address (multiaddr format)' },
+  { flags: '-m, --model <PATH>', help: 'Path to model file' },
+  { flags: '--max-queue <SIZE>', help: 'Maximum job queue size', showDefault: true },
+  { flags: '--log-level <LEVEL>', help: 'Log level (trace, debug, info, warn, error)' },
+  { flags: '--data-dir <DIR>', help: 'Directory for node key and state' },
+];
+
+const acceptsList = (b: Binding) => b.schema.type === 'array' || (b.schema.anyOf?.some((s) => s.type === 'array') ?? false);
+
+function configOption({ flags, help, showDefault }: (typeof CONFIG_FLAGS)[number]): Option {
+  const option = new Option(flags, help);
+  const binding = bindings.find((b) => b.flag === option.long);
+  if (!binding) throw new Error(`CLI flag ${option.long} has no x-flag key in schemas/config.schema.json`);
+  // No commander default: an unset flag must not override the file or env.
+  if (showDefault) option.description += ` [default: ${String(binding.schema.default)}]`;
+  // Keys that take a list take a repeated flag: -b A -b B.
+  if (acceptsList(binding)) option.argParser((value: string, previous?: string[]) => [...(previous ?? []), value]);
+  return option;
+}
+
+export interface ProgramDeps {
+  /** Defaults to process.env. */
+  readonly env?: Env;
+  /** Defaults to `runNode` from src/node/run.ts, imported only when the node actually starts. */
+  readonly runNode?: (config: Config) => Promise<void>;
+}
+
+/**
+ * Loads the configuration for any command of the program: `-c/--config` or MVP_NODE_CONFIG,
+ * then env, then the root flags (which commander also accepts after a subcommand's name).
+ */
+export function loadCommandConfig(cmd: Command, env: Env = process.env): Config {
+  const opts = cmd.optsWithGlobals<Record<string, unknown>>();
+  return loadConfig({ file: opts.config as string | undefined, env, flags: opts });
+}
+
+/**
+ * The `mvp-node` program, not yet parsed. It throws instead of exiting (exitOverride), so
+ * `reportCliError` decides the exit code; subcommands added with `.command()` inherit that,
+ * the help layout and the help/version flags.
+ */
+export function buildProgram(deps: ProgramDeps = {}): Command {
+  const env = deps.env ?? process.env;
+  const program = new Command('mvp-node')
+    .configureHelp({ formatHelp })
+    .helpOption('-h, --help', 'Print help')
+    .version(VERSION, '-V, --version', 'Print version')
+    .showHelpAfterError("For more information, try '--help'.")
+    .exitOverride()
+    .option('-c, --config <FILE>', 'Path to configuration file');
+  for (const spec of CONFIG_FLAGS) program.addOption(configOption(spec));
+
+  program.action(async (_opts: unknown, cmd: Command) => {
+    const config = loadCommandConfig(cmd, env);
+    const runNode = deps.runNode ?? (await import('../node/run.ts')).runNode;
+    await runNode(config);
+  });
+  return program;
+}
+
+/**
+ * Maps an error out of `parseAsync` to an exit code, printing what commander has not already
+ * printed: help/version → 0, usage errors → 2, ConfigError → `Error: <message>` and 2.
+ * Anything else is a bug and is rethrown.
+ */
+export function reportCliError(err: unknown, writeErr: (text: string) => void = (t) => process.stderr.write(t)): number {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+  if (err instanceof ConfigError) {
+    writeErr(`Error: ${err.message}\n`);
+    return err.exitCode;
+  }
+  throw err;
+}

@@ -1,0 +1,115 @@
+// The validated, defaulted, frozen configuration as the rest of the program sees it.
+// Mirrors schemas/config.schema.json by hand; test/unit/config-types.test.ts keeps the two in step.
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+export type OrchestratorModelType = 'llama3_2_3b' | 'llama3_2_1b' | 'mistral_7b' | 'phi3';
+export type OrchestratorDevice = 'auto' | 'cpu' | 'cuda' | 'metal';
+export type OrchestratorAction = 'start_election' | 'migrate_context' | 'adjust_gossip' | 'scale_queue' | 'wait';
+export type OrchestrationMode = 'emergent' | 'permanent' | 'fully_decentralized';
+export type RotationTrigger = 'adaptive' | 'periodic' | 'on_failure';
+export type ActorPlacement = 'inline' | 'thread';
+
+export interface NodeConfig {
+  /** Absent: the runtime derives one from the node's key. */
+  readonly node_id?: string;
+  /** 0 lets the OS pick a port. */
+  readonly listen_port: number;
+  readonly listen_host: string;
+  /** Always set after loading: the platform data directory when not configured. */
+  readonly data_dir: string;
+}
+
+export interface NetworkConfig {
+  /** Multiaddrs; empty means this node bootstraps the network. */
+  readonly bootstrap_peers: readonly string[];
+  readonly max_peers: number;
+  readonly auto_accept_peers: boolean;
+  readonly mdns_enabled: boolean;
+  readonly announce_interval_secs: number;
+  readonly bootstrap_retry_max_secs: number;
+}
+
+export interface ModelConfig {
+  /** One GGUF path or several; absent means no model is served. */
+  readonly path?: string | readonly string[];
+  readonly max_context_length: number;
+  readonly threads?: number;
+  readonly name?: string;
+}
+
+export interface ExecutorConfig {
+  readonly max_queue_size: number;
+  readonly job_timeout_secs: number;
+}
+
+export interface MonitoringConfig {
+  readonly log_level: LogLevel;
+  readonly metrics_enabled: boolean;
+  readonly health_check_interval_secs: number;
+}
+
+export interface OrchestratorConfig {
+  readonly enabled: boolean;
+  readonly model_path?: string;
+  readonly model_type: OrchestratorModelType;
+  readonly device: OrchestratorDevice;
+  readonly generation: {
+    readonly max_tokens: number;
+    readonly temperature: number;
+    readonly top_p: number;
+    readonly repetition_penalty: number;
+  };
+  readonly cache: {
+    readonly enabled: boolean;
+    readonly max_entries: number;
+    readonly ttl_seconds: number;
+  };
+  readonly training: {
+    readonly collect_data: boolean;
+    readonly export_path: string;
+    readonly auto_export_threshold: number;
+  };
+  readonly safety: {
+    readonly allowed_actions: readonly OrchestratorAction[];
+    readonly max_confidence_threshold: number;
+    readonly require_confirmation_above: number;
+  };
+}
+
+export interface DistributedOrchestrationConfig {
+  readonly enabled: boolean;
+  readonly mode: OrchestrationMode;
+  readonly rotation_trigger: RotationTrigger;
+  readonly high_value_threshold: number;
+  readonly complexity_threshold: number;
+  readonly min_nodes_per_group: number;
+  readonly max_groups_per_node: number;
+  readonly heartbeat_timeout_secs: number;
+  readonly consensus_timeout_ms: number;
+  readonly max_consensus_rounds: number;
+  readonly base_consensus_threshold: number;
+}
+
+export interface RuntimeConfig {
+  readonly placement: {
+    readonly network: ActorPlacement;
+    readonly scheduler: ActorPlacement;
+    readonly orchestrator: ActorPlacement;
+    readonly consensus: ActorPlacement;
+    readonly api: ActorPlacement;
+  };
+  readonly restart_intensity: number;
+  readonly restart_period_secs: number;
+  readonly shutdown_timeout_ms: number;
+}
+
+export interface Config {
+  readonly node: NodeConfig;
+  readonly network: NetworkConfig;
+  readonly model: ModelConfig;
+  readonly executor: ExecutorConfig;
+  readonly monitoring: MonitoringConfig;
+  readonly orchestrator: OrchestratorConfig;
+  readonly distributed_orchestration: DistributedOrchestrationConfig;
+  readonly runtime: RuntimeConfig;
+}
