@@ -1,0 +1,6 @@
+// The network actor of DESIGN.md §1: libp2p, gossip, discovery, the peer table.
+import { defineActor } from '../../runtime/actor.ts';
+import { networkMachine, type NetworkArgs } from './machine.ts';
+
+export type { NetworkArgs } from './machine.ts';
+export default defineActor<NetworkArgs>({ machine: networkMachine });

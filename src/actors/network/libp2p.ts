@@ -1,0 +1,59 @@
+// Builds the libp2p node of DESIGN.md §2: TCP (or the in-process memory transport), noise,
+// yamux, identify, ping, gossipsub, optional mDNS. Bootstrap dialling is ours (service.ts),
+// because @libp2p/bootstrap silently ignores the seed's bare multiaddrs.
+import { createLibp2p, type Libp2p } from 'libp2p';
+import { tcp } from '@libp2p/tcp';
+import { memory } from '@libp2p/memory';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@libp2p/yamux';
+import { identify, type Identify } from '@libp2p/identify';
+import { ping, type Ping } from '@libp2p/ping';
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub';
+import { mdns } from '@libp2p/mdns';
+import type { PeerId, PrivateKey } from '@libp2p/interface';
+
+export type Transport = 'tcp' | 'memory';
+export type NetworkNode = Libp2p<{ identify: Identify; ping: Ping; pubsub: GossipSub }>;
+
+export interface Libp2pInit {
+  privateKey: PrivateKey;
+  transport: Transport;
+  listen: string[];
+  maxPeers: number;
+  mdns: boolean;
+  /** Peer ids allowed to connect in; undefined means everyone (auto_accept_peers). */
+  acceptOnly?: () => ReadonlySet<string>;
+}
+
+export async function buildLibp2p(init: Libp2pInit): Promise<NetworkNode> {
+  const acceptOnly = init.acceptOnly;
+  return createLibp2p({
+    privateKey: init.privateKey,
+    addresses: { listen: init.listen },
+    transports: [init.transport === 'memory' ? memory() : tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: { maxConnections: init.maxPeers },
+    connectionGater: {
+      // In-process and loopback test networks dial private addresses; libp2p's default refuses them.
+      denyDialMultiaddr: () => false,
+      denyInboundEncryptedConnection: acceptOnly
+        ? (peer: PeerId) => !acceptOnly().has(peer.toString())
+        : undefined,
+    },
+    peerDiscovery: init.mdns ? [mdns({ interval: 2000 })] : [],
+    services: {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+        // Our envelopes carry their own ed25519 signature; gossipsub signing them again would
+        // double the crypto per message for no added guarantee.
+        globalSignaturePolicy: 'StrictNoSign',
+        // Many nodes on one host share 127.0.0.1; don't graylist them for it.
+        scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1']) },
+      }),
+    },
+  });
+}

@@ -1,0 +1,55 @@
+// The network actor: starting (libp2p up, listening) → running (answers status/peer queries)
+// Its node is released by the runner when the actor stops or crashes (ctx.own).
+import { fromPromise, setup } from 'xstate';
+import { privateKeyFromProtobuf } from '@libp2p/crypto/keys';
+import type { ActorContext } from '../../runtime/actor.ts';
+import type { Transport } from './libp2p.ts';
+import type { NetworkIn, QueueStatus } from './messages.ts';
+import { NetworkService } from './service.ts';
+
+export interface NetworkArgs {
+  nodeId: string;
+  /** The node's libp2p private key, protobuf-encoded (structured-cloneable for threads). */
+  privateKey: Uint8Array;
+  transport: Transport;
+}
+
+export function networkMachine(ctx: ActorContext<NetworkArgs>) {
+  const service = new NetworkService({
+    config: ctx.config,
+    nodeId: ctx.args.nodeId,
+    privateKey: privateKeyFromProtobuf(ctx.args.privateKey),
+    transport: ctx.args.transport,
+    clock: ctx.clock,
+    log: ctx.log,
+    queue: () => ctx.request<QueueStatus>('scheduler', { type: 'scheduler.status' }, 1000),
+  });
+  ctx.own(() => service.stop());
+
+  return setup({
+    types: { events: {} as NetworkIn },
+    actors: { startNode: fromPromise(() => service.start()) },
+    actions: {
+      ready: () => ctx.ready(),
+      fail: (_, params: { error: unknown }) => { throw params.error; },
+    },
+  }).createMachine({
+    id: 'network',
+    initial: 'starting',
+    states: {
+      starting: {
+        invoke: {
+          src: 'startNode',
+          onDone: { target: 'running', actions: 'ready' },
+          onError: { actions: { type: 'fail', params: ({ event }) => ({ error: event.error }) } },
+        },
+      },
+      running: {
+        on: {
+          'network.status': { actions: ({ event }) => ctx.reply(event.replyTo, service.status()) },
+          'network.peers': { actions: ({ event }) => ctx.reply(event.replyTo, service.peers()) },
+        },
+      },
+    },
+  });
+}

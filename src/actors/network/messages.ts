@@ -1,0 +1,35 @@
+// What the network actor accepts and answers.
+import type { RequestEvent } from '../../runtime/actor.ts';
+import type { DropReason } from '../../protocol/index.ts';
+
+export interface PeerSummary {
+  peer_id: string;
+  node_id?: string;
+  connected: boolean;
+  addrs: string[];
+  version?: string;
+  last_seen: number;
+  models: string[];
+}
+
+export interface NetworkStatus {
+  peer_id: string;
+  node_id: string;
+  listen: string[];
+  /** Peers with an open connection. */
+  peers: number;
+  /** Peers in the peer table (heard from within the heartbeat timeout, directly or via gossip). */
+  known: number;
+  received: number;
+  published: number;
+  dropped: Partial<Record<DropReason, number>>;
+}
+
+export type NetworkIn =
+  | RequestEvent<{ type: 'network.status' }>
+  | RequestEvent<{ type: 'network.peers' }>
+  | { type: 'sys.actor_down'; name: string }
+  | { type: 'sys.actor_up'; name: string };
+
+/** Queue figures the network actor asks the scheduler for, to put in its manifest. */
+export interface QueueStatus { depth: number; capacity: number; busy_slots: number; slots: number }

@@ -1,0 +1,291 @@
+// The network actor's side effects: the libp2p node, bootstrap dialling with backoff, mDNS
+// dialling, signed announces and heartbeats, the peer table and drop counters. The machine
+// (machine.ts) owns when these run; this class owns how.
+import os from 'node:os';
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
+import { peerIdFromString } from '@libp2p/peer-id';
+import type { PrivateKey } from '@libp2p/interface';
+import type { Clock, Timer } from '../../runtime/clock.ts';
+import type { Logger } from '../../runtime/log.ts';
+import type { Config } from '../../config/types.ts';
+import {
+  createEnvelopeInspector, negotiateVersion, sealEnvelope, encodeEnvelope, SUPPORTED_VERSIONS,
+  type DropReason, type Envelope, type Manifest, type MessageBody, type MessageType,
+} from '../../protocol/index.ts';
+import { buildLibp2p, type NetworkNode, type Transport } from './libp2p.ts';
+import { PeerTable } from './peer-table.ts';
+import type { NetworkStatus, PeerSummary, QueueStatus } from './messages.ts';
+
+export const TOPICS = { announce: 'mvp/1/announce', work: 'mvp/1/work', receipt: 'mvp/1/receipt', orch: 'mvp/1/orch' } as const;
+
+export class BindError extends Error {
+  override name = 'BindError';
+  constructor(readonly port: number, cause: string) {
+    super(`Failed to bind to port ${port}: ${cause}. Use a different port or let the system auto-assign: --port 0`);
+  }
+}
+
+export interface NetworkServiceInit {
+  config: Readonly<Config>;
+  nodeId: string;
+  privateKey: PrivateKey;
+  transport: Transport;
+  clock: Clock;
+  log: Logger;
+  /** Latest queue figures for the manifest; the machine fetches them from the scheduler. */
+  queue(): Promise<QueueStatus | undefined>;
+}
+
+export class NetworkService {
+  readonly peerTable: PeerTable;
+  private node?: NetworkNode;
+  private readonly inspector = createEnvelopeInspector();
+  private readonly dropped: Partial<Record<DropReason, number>> = {};
+  private received = 0;
+  private published = 0;
+  private readonly timers: Timer[] = [];
+  private stopped = false;
+  private readonly stopping = new AbortController();
+  private readonly startedAt: number;
+  private heartbeatSeq = 0;
+  private announcePending = false;
+  private lastAnnounce = 0;
+  /** Peer ids learned from bootstrap addresses, allowed in when auto_accept_peers is false. */
+  private readonly trusted = new Set<string>();
+
+  constructor(private readonly init: NetworkServiceInit) {
+    this.peerTable = new PeerTable(init.config.distributed_orchestration.heartbeat_timeout_secs * 1000);
+    this.startedAt = init.clock.now();
+  }
+
+  get peerId(): string { return this.libp2p.peerId.toString(); }
+
+  private get libp2p(): NetworkNode {
+    if (!this.node) throw new Error('network is not started');
+    return this.node;
+  }
+
+  async start(): Promise<void> {
+    const { config, transport } = this.init;
+    const port = config.node.listen_port;
+    const listen = transport === 'memory'
+      ? [`/memory/${this.init.nodeId}-${Math.random().toString(36).slice(2, 10)}`]
+      : [`/ip4/${config.node.listen_host}/tcp/${port}`];
+    for (const a of config.network.bootstrap_peers) {
+      const id = multiaddr(a).getComponents().find((c) => c.name === 'p2p')?.value;
+      if (id) this.trusted.add(id);
+    }
+    try {
+      this.node = await buildLibp2p({
+        privateKey: this.init.privateKey,
+        transport,
+        listen,
+        maxPeers: config.network.max_peers,
+        mdns: config.network.mdns_enabled && transport === 'tcp',
+        acceptOnly: config.network.auto_accept_peers ? undefined : () => this.trusted,
+      });
+    } catch (err) {
+      const msg = (err as Error).message ?? String(err);
+      if (/EADDRINUSE|address already in use/i.test(msg) || (err as { code?: string }).code === 'EADDRINUSE') throw new BindError(port, 'address already in use');
+      if (/EACCES|EADDRNOTAVAIL|listen/i.test(msg)) throw new BindError(port, msg);
+      throw err;
+    }
+    const node = this.node;
+    const pubsub = node.services.pubsub;
+    pubsub.addEventListener('message', (e) => { void this.onGossip(e.detail.topic, e.detail.data); });
+    // A newcomer subscribing to announces hears from us at once instead of at the next tick.
+    pubsub.addEventListener('subscription-change', (e) => {
+      if (e.detail.subscriptions.some((s) => s.topic === TOPICS.announce && s.subscribe)) this.announceSoon();
+    });
+    node.addEventListener('peer:discovery', (e) => {
+      // libp2p 3 does not dial what mDNS finds; we do, within max_peers.
+      if (!config.network.auto_accept_peers && !this.trusted.has(e.detail.id.toString())) return;
+      if (node.getConnections(e.detail.id).length > 0 || node.getConnections().length >= config.network.max_peers) return;
+      node.dial(e.detail.id).catch((err: Error) => this.init.log.debug({ peer: e.detail.id.toString(), err: err.message }, 'mDNS dial failed'));
+    });
+    node.addEventListener('peer:connect', (e) => this.init.log.info({ peer: e.detail.toString() }, 'Peer connected'));
+    node.addEventListener('peer:disconnect', (e) => this.init.log.info({ peer: e.detail.toString() }, 'Peer disconnected'));
+    for (const t of Object.values(TOPICS)) pubsub.subscribe(t);
+    for (const a of node.getMultiaddrs()) this.init.log.info({ addr: a.toString() }, `Listening on ${a.toString()}`);
+    for (const a of config.network.bootstrap_peers) void this.dialBootstrap(a);
+    this.every(config.network.announce_interval_secs * 1000, () => this.announce());
+    this.every(Math.max(500, (config.distributed_orchestration.heartbeat_timeout_secs * 1000) / 3), () => this.heartbeat());
+    this.every(1000, () => this.maintain());
+    void this.announce();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopping.abort();
+    for (const t of this.timers.splice(0)) this.init.clock.clearInterval(t);
+    await this.node?.stop();
+  }
+
+  status(): NetworkStatus {
+    const node = this.libp2p;
+    return {
+      peer_id: this.peerId,
+      node_id: this.init.nodeId,
+      listen: node.getMultiaddrs().map(String),
+      peers: new Set(node.getConnections().map((c) => c.remotePeer.toString())).size,
+      known: this.peerTable.size,
+      received: this.received,
+      published: this.published,
+      dropped: { ...this.dropped },
+    };
+  }
+
+  peers(): PeerSummary[] {
+    const node = this.libp2p;
+    const connected = new Set(node.getConnections().map((c) => c.remotePeer.toString()));
+    return this.peerTable.entries().map((e) => ({
+      peer_id: e.peerId,
+      node_id: e.manifest?.node_id,
+      connected: connected.has(e.peerId),
+      addrs: e.manifest?.addrs ?? [],
+      version: e.version,
+      last_seen: e.lastSeen,
+      models: e.manifest?.models.map((m) => m.name) ?? [],
+    }));
+  }
+
+  async publish<T extends MessageType>(topic: string, type: T, body: MessageBody<T>): Promise<Envelope<T>> {
+    const env = await sealEnvelope(this.init.privateKey, this.peerId, type, body, { now: this.init.clock.now() });
+    await this.libp2p.services.pubsub.publish(topic, encodeEnvelope(env));
+    this.published++;
+    return env;
+  }
+
+  // --- internals -------------------------------------------------------------------------
+
+  private every(ms: number, fn: () => unknown): void {
+    this.timers.push(this.init.clock.setInterval(() => { if (!this.stopped) void Promise.resolve().then(fn).catch((err) => this.init.log.warn({ err }, 'periodic network task failed')); }, ms));
+  }
+
+  private async manifest(): Promise<Manifest> {
+    const { config, nodeId } = this.init;
+    const q = await this.init.queue().catch(() => undefined);
+    const cores = Math.max(1, os.availableParallelism());
+    return {
+      node_id: nodeId,
+      peer_id: this.peerId,
+      versions: [...SUPPORTED_VERSIONS],
+      addrs: this.libp2p.getMultiaddrs().slice(0, 32).map(String),
+      models: [],
+      capacity: { max_queue: q?.capacity ?? config.executor.max_queue_size, slots: q?.slots ?? 0 },
+      load: {
+        queue_depth: q?.depth ?? 0,
+        busy_slots: q?.busy_slots ?? 0,
+        cpu: Math.min(1024, os.loadavg()[0]! / cores),
+        mem_free_mb: Math.round(os.freemem() / 2 ** 20),
+      },
+      policies: { auto_accept_peers: config.network.auto_accept_peers, max_peers: config.network.max_peers },
+      mode: config.distributed_orchestration.mode,
+      started_at: this.startedAt,
+    };
+  }
+
+  private async announce(): Promise<void> {
+    if (this.stopped || !this.node) return;
+    this.lastAnnounce = this.init.clock.now();
+    await this.publish(TOPICS.announce, 'announce', await this.manifest());
+  }
+
+  /**
+   * A newcomer hears from us soon rather than at the next tick; a burst of newcomers gets one
+   * announce, and none if we announced in the last two seconds (every announce reaches every
+   * node, so this is what keeps a join from costing the whole network a storm).
+   */
+  private announceSoon(): void {
+    if (this.announcePending || this.init.clock.now() - this.lastAnnounce < 2000) return;
+    this.announcePending = true;
+    this.init.clock.setTimeout(() => { this.announcePending = false; void this.announce().catch(() => undefined); }, 250);
+  }
+
+  private async heartbeat(): Promise<void> {
+    const q = await this.init.queue().catch(() => undefined);
+    await this.publish(TOPICS.announce, 'heartbeat', { seq: ++this.heartbeatSeq, ...(q ? { load: q.depth } : {}) });
+  }
+
+  private async onGossip(topic: string, data: Uint8Array): Promise<void> {
+    this.received++;
+    const r = await this.inspector.open(data, { now: this.init.clock.now() });
+    if (!r.ok) {
+      this.dropped[r.reason] = (this.dropped[r.reason] ?? 0) + 1;
+      this.init.log.debug({ topic, reason: r.reason, detail: r.detail }, 'Message dropped');
+      return;
+    }
+    const env = r.envelope;
+    const now = this.init.clock.now();
+    if (env.type === 'announce') {
+      const m = env.body as Manifest;
+      if (m.peer_id !== env.from) { this.count('wrong_from'); return; }
+      const isNew = !this.peerTable.get(env.from)?.manifest;
+      this.peerTable.announce(env.from, m, negotiateVersion([...SUPPORTED_VERSIONS], m.versions), now);
+      if (isNew) this.init.log.info({ peer: env.from, peer_node_id: m.node_id }, 'Peer announced');
+    } else {
+      this.peerTable.heard(env.from, now);
+    }
+  }
+
+  private count(reason: DropReason): void { this.dropped[reason] = (this.dropped[reason] ?? 0) + 1; }
+
+  private maintain(): void {
+    for (const gone of this.peerTable.expire(this.init.clock.now())) {
+      this.init.log.info({ peer: gone.peerId, peer_node_id: gone.manifest?.node_id }, 'Peer expired: not heard within heartbeat timeout');
+    }
+    // Keep a few connections beyond the bootstrap node: dial peers learned from announces.
+    const node = this.libp2p;
+    const connected = new Set(node.getConnections().map((c) => c.remotePeer.toString()));
+    const want = Math.min(6, this.init.config.network.max_peers);
+    if (connected.size >= want) return;
+    const candidates = this.peerTable.entries().filter((e) => !connected.has(e.peerId) && (e.manifest?.addrs.length ?? 0) > 0
+      && (this.init.config.network.auto_accept_peers || this.trusted.has(e.peerId)));
+    for (const e of candidates.sort(() => Math.random() - 0.5).slice(0, want - connected.size)) {
+      const addrs = e.manifest!.addrs.map((a) => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${e.peerId}`));
+      node.dial(addrs).catch(() => undefined);
+    }
+  }
+
+  private async dialBootstrap(addr: string): Promise<void> {
+    let ma: Multiaddr;
+    try { ma = multiaddr(addr); } catch (err) {
+      this.init.log.error({ addr }, `Failed to dial bootstrap peer ${addr}: invalid multiaddr (${(err as Error).message})`);
+      return;
+    }
+    const maxMs = this.init.config.network.bootstrap_retry_max_secs * 1000;
+    let backoff = 1000;
+    while (!this.stopped) {
+      const id = ma.getComponents().find((c) => c.name === 'p2p')?.value;
+      const connected = id ? this.libp2p.getConnections(peerIdFromString(id)).length > 0 : false;
+      if (!connected) {
+        try {
+          const conn = await this.libp2p.dial(ma, { signal: AbortSignal.timeout(10_000) });
+          this.trusted.add(conn.remotePeer.toString());
+          this.init.log.info({ addr, peer: conn.remotePeer.toString() }, 'Connected to bootstrap peer');
+          backoff = 1000;
+          // Watch the connection; re-dial when it goes.
+          ma = ma.getComponents().some((c) => c.name === 'p2p') ? ma : ma.encapsulate(`/p2p/${conn.remotePeer.toString()}`);
+        } catch (err) {
+          if (this.stopped) return;
+          this.init.log.warn({ addr, retry_in_ms: backoff }, `Failed to dial bootstrap peer ${addr}: ${(err as Error).message}`);
+          await this.sleep(backoff);
+          backoff = Math.min(maxMs, backoff * 2);
+          continue;
+        }
+      }
+      await this.sleep(Math.min(maxMs, 5000));
+    }
+  }
+
+  /** Sleeps on the injected clock; cut short when the service stops. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const signal = this.stopping.signal;
+      const done = () => { this.init.clock.clearTimeout(t); signal.removeEventListener('abort', done); resolve(); };
+      const t = this.init.clock.setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+}
+

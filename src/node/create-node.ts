@@ -1,0 +1,127 @@
+// Composes one node: the supervision tree of DESIGN.md §1.
+//
+//   Supervisor (one_for_one)
+//   ├── scheduler   job queue (first, so the network can report it)
+//   └── network     libp2p: gossip, mDNS, identify, peer table
+//
+// createNode(config, { transport: 'memory' }) builds the same node in-process for simulation.
+import { fileURLToPath } from 'node:url';
+import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { Supervisor, type ChildSpec } from '../runtime/supervisor.ts';
+import { InlineHost, ThreadHost } from '../runtime/host.ts';
+import { systemClock, type Clock } from '../runtime/clock.ts';
+import { createLogger, type Logger, type LogOptions } from '../runtime/log.ts';
+import type { Config } from '../config/types.ts';
+import type { Transport } from '../actors/network/libp2p.ts';
+import type { NetworkArgs } from '../actors/network/index.ts';
+import type { NetworkStatus } from '../actors/network/messages.ts';
+import type { QueueStatus } from '../actors/network/messages.ts';
+import { loadIdentity, lockDataDir, type Identity } from './identity.ts';
+
+export interface CreateNodeOptions {
+  transport?: Transport;
+  clock?: Clock;
+  /** Where log lines go (tests capture them); defaults to stdout. */
+  logDestination?: NodeJS.WritableStream;
+  /** Keep the key in the data directory (default for TCP); memory nodes use a fresh key. */
+  persistIdentity?: boolean;
+}
+
+export interface HealthReport {
+  node_id: string;
+  peer_id: string;
+  peers: number;
+  known_peers: number;
+  uptime_s: number;
+  actors: Record<string, string>;
+  queue: { depth: number; capacity: number };
+  dropped: NetworkStatus['dropped'];
+}
+
+export interface MvpNode {
+  readonly nodeId: string;
+  readonly peerId: string;
+  readonly supervisor: Supervisor;
+  readonly log: Logger;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  health(): Promise<HealthReport>;
+  network(): Promise<NetworkStatus>;
+}
+
+const actorModule = (name: string) => fileURLToPath(new URL(`../actors/${name}/index.ts`, import.meta.url));
+
+async function ephemeralIdentity(nodeId: string | undefined): Promise<Identity> {
+  const privateKey = await generateKeyPair('Ed25519');
+  const peerId = peerIdFromPrivateKey(privateKey).toString();
+  return { nodeId: nodeId ?? `node-${peerId.slice(-8)}`, peerId, privateKey, dir: '' };
+}
+
+export async function createNode(config: Readonly<Config>, opts: CreateNodeOptions = {}): Promise<MvpNode> {
+  const transport = opts.transport ?? 'tcp';
+  const clock = opts.clock ?? systemClock;
+  const persist = opts.persistIdentity ?? transport === 'tcp';
+  const id = persist ? await loadIdentity(config.node.data_dir, config.node.node_id) : await ephemeralIdentity(config.node.node_id);
+  const logOptions: LogOptions = { level: config.monitoring.log_level, nodeId: id.nodeId, destination: opts.logDestination };
+  const log = createLogger(logOptions);
+  const { destination: _d, ...threadLogOptions } = logOptions;
+  // libp2p's memory transport only works within one thread: simulated nodes run inline.
+  const placement = (name: keyof Config['runtime']['placement']) => transport === 'memory' ? 'inline' as const : config.runtime.placement[name];
+  const shutdownMs = config.runtime.shutdown_timeout_ms;
+  const networkArgs: NetworkArgs = { nodeId: id.nodeId, privateKey: privateKeyToProtobuf(id.privateKey), transport };
+  const children: ChildSpec[] = [
+    { name: 'scheduler', module: actorModule('scheduler'), restart: 'permanent', shutdownMs, placement: placement('scheduler') },
+    { name: 'network', module: actorModule('network'), restart: 'permanent', shutdownMs, placement: placement('network'), args: networkArgs },
+  ];
+  const env = { config, clock, log, logOptions: threadLogOptions };
+  const supervisor = new Supervisor({
+    strategy: 'one_for_one',
+    intensity: config.runtime.restart_intensity,
+    periodMs: config.runtime.restart_period_secs * 1000,
+    children,
+    hosts: { inline: new InlineHost(env), thread: new ThreadHost(env) },
+    clock,
+    log,
+  });
+  let release: (() => Promise<void>) | undefined;
+  const startedAt = clock.now();
+
+  const node: MvpNode = {
+    nodeId: id.nodeId,
+    peerId: id.peerId,
+    supervisor,
+    log,
+    async start() {
+      if (persist) release = await lockDataDir(id.dir);
+      try {
+        await supervisor.start();
+      } catch (err) {
+        await release?.();
+        throw err;
+      }
+    },
+    async stop() {
+      await supervisor.stop();
+      await release?.();
+    },
+    network: () => supervisor.request<NetworkStatus>('network', { type: 'network.status' }, 2000),
+    async health() {
+      const [net, q] = await Promise.all([
+        node.network().catch(() => undefined),
+        supervisor.request<QueueStatus>('scheduler', { type: 'scheduler.status' }, 2000).catch(() => undefined),
+      ]);
+      return {
+        node_id: id.nodeId,
+        peer_id: id.peerId,
+        peers: net?.peers ?? 0,
+        known_peers: net?.known ?? 0,
+        uptime_s: Math.round((clock.now() - startedAt) / 1000),
+        actors: Object.fromEntries(supervisor.actors().map((a) => [a.name, a.status === 'running' ? a.state : a.status])),
+        queue: { depth: q?.depth ?? 0, capacity: q?.capacity ?? config.executor.max_queue_size },
+        dropped: net?.dropped ?? {},
+      };
+    },
+  };
+  return node;
+}

@@ -1,0 +1,61 @@
+// `mvp-node` as a program: start a node, log its health periodically, stop it in order on
+// SIGINT/SIGTERM. Exit codes: 0 clean stop, 1 failure to start or run (port taken, supervisor
+// gave up). Start-up errors go to stderr as plain `Error: ...` lines, and to the log.
+import type { Config } from '../config/types.ts';
+import { ActorStartError } from '../runtime/errors.ts';
+import { createNode, type MvpNode } from './create-node.ts';
+
+/** The line a user sees for an error that stopped the node from starting. */
+export function startupErrorMessage(err: unknown): string {
+  const e = err instanceof ActorStartError ? err.cause : (err as Error);
+  return `Error: ${e?.message ?? String(err)}`;
+}
+
+export async function runNode(config: Readonly<Config>): Promise<void> {
+  let node: MvpNode;
+  try {
+    node = await createNode(config);
+  } catch (err) {
+    process.stderr.write(`${startupErrorMessage(err)}\n`);
+    process.exit(1);
+  }
+  const { log, supervisor } = node;
+  try {
+    await node.start();
+  } catch (err) {
+    const line = startupErrorMessage(err);
+    log.error({ err: err instanceof ActorStartError ? err.cause : err }, line);
+    process.stderr.write(`${line}\n`);
+    process.exit(1);
+  }
+
+  const net = await node.network();
+  log.info({
+    peer_id: node.peerId, listen: net.listen,
+    role: config.network.bootstrap_peers.length === 0 ? 'bootstrap' : 'peer',
+  }, config.network.bootstrap_peers.length === 0 ? 'Node started as bootstrap node' : 'Node started');
+
+  const healthCheck = async () => log.info(await node.health(), 'Health check');
+  const healthTimer = setInterval(() => { void healthCheck().catch(() => undefined); }, config.monitoring.health_check_interval_secs * 1000);
+
+  let stopping = false;
+  const shutdown = async (signal: string, code: number) => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(healthTimer);
+    log.info({ signal }, 'Shutting down');
+    await node.stop();
+    log.info('Stopped');
+    process.exit(code);
+  };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      if (stopping) { log.warn({ signal: sig }, 'Second signal: exiting now'); process.exit(1); }
+      void shutdown(sig, 0);
+    });
+  }
+  supervisor.on('gave_up', (e: { name: string; reason: string }) => {
+    process.stderr.write(`Error: ${e.reason}\n`);
+    void shutdown('supervisor gave up', 1);
+  });
+}

@@ -1,0 +1,40 @@
+// Full nodes in one process over libp2p's memory transport: they find each other and every node
+// learns every other's signed manifest.
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createNode, type MvpNode } from '../../src/node/create-node.ts';
+import { testConfig } from '../helpers/config.ts';
+
+async function until(cond: () => Promise<boolean>, timeoutMs: number, what: string) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) { if (await cond().catch(() => false)) return; await new Promise((r) => setTimeout(r, 100)); }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('in-process network (memory transport)', () => {
+  const nodes: MvpNode[] = [];
+  after(async () => { await Promise.all(nodes.map((n) => n.stop())); });
+
+  it('20 nodes each learn every other node\'s manifest', async () => {
+    const first = await createNode(testConfig({ node: { node_id: 'n0' } }), { transport: 'memory' });
+    await first.start();
+    nodes.push(first);
+    const seed = (await first.network()).listen[0]!;
+    for (let i = 1; i < 20; i++) {
+      const n = await createNode(testConfig({ node: { node_id: `n${i}` }, network: { bootstrap_peers: [seed] } }), { transport: 'memory' });
+      await n.start();
+      nodes.push(n);
+    }
+    await until(async () => {
+      const known = await Promise.all(nodes.map((n) => n.network().then((s) => s.known)));
+      return known.every((k) => k === 19);
+    }, 30_000, 'every node to know 19 others');
+    const peers = await nodes[5]!.supervisor.request<Array<{ node_id?: string }>>('network', { type: 'network.peers' }, 2000);
+    assert.deepEqual(peers.map((p) => p.node_id).sort(), nodes.filter((_, i) => i !== 5).map((n) => n.nodeId).sort());
+    const h = await nodes[3]!.health();
+    assert.equal(h.known_peers, 19);
+    assert.deepEqual(h.queue, { depth: 0, capacity: 100 });
+    assert.deepEqual(h.actors, { scheduler: 'running', network: 'running' });
+    assert.deepEqual(h.dropped, {});
+  });
+});
