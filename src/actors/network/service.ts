@@ -18,6 +18,9 @@ import type { NetworkStatus, PeerSummary, QueueStatus } from './messages.ts';
 
 export const TOPICS = { announce: 'mvp/1/announce', work: 'mvp/1/work', receipt: 'mvp/1/receipt', orch: 'mvp/1/orch' } as const;
 
+/** Below this many known peers, hearing a newcomer triggers an announce (see onGossip). */
+const SMALL_NETWORK = 64;
+
 export class BindError extends Error {
   override name = 'BindError';
   constructor(readonly port: number, cause: string) {
@@ -187,7 +190,8 @@ export class NetworkService {
 
   private async announce(): Promise<void> {
     if (this.stopped || !this.node) return;
-    this.lastAnnounce = this.init.clock.now();
+    // Announcing to nobody (before the first connection) must not hold back the next one.
+    if (this.libp2p.services.pubsub.getSubscribers(TOPICS.announce).length > 0) this.lastAnnounce = this.init.clock.now();
     await this.publish(TOPICS.announce, 'announce', await this.manifest());
   }
 
@@ -222,7 +226,12 @@ export class NetworkService {
       if (m.peer_id !== env.from) { this.count('wrong_from'); return; }
       const isNew = !this.peerTable.get(env.from)?.manifest;
       this.peerTable.announce(env.from, m, negotiateVersion([...SUPPORTED_VERSIONS], m.versions), now);
-      if (isNew) this.init.log.info({ peer: env.from, peer_node_id: m.node_id }, 'Peer announced');
+      if (isNew) {
+        this.init.log.info({ peer: env.from, peer_node_id: m.node_id }, 'Peer announced');
+        // Small networks: answer a newcomer with our manifest now rather than at the next tick.
+        // Large ones wait for the periodic announce — every announce costs every node a check.
+        if (this.peerTable.size < SMALL_NETWORK) this.announceSoon();
+      }
     } else {
       this.peerTable.heard(env.from, now);
     }
