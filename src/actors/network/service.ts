@@ -104,6 +104,7 @@ export class NetworkService {
       // libp2p 3 does not dial what mDNS finds; we do, within max_peers.
       if (!config.network.auto_accept_peers && !this.trusted.has(e.detail.id.toString())) return;
       if (node.getConnections(e.detail.id).length > 0 || node.getConnections().length >= config.network.max_peers) return;
+      this.init.log.info({ peer: e.detail.id.toString(), addrs: e.detail.multiaddrs.map(String) }, 'Peer discovered');
       node.dial(e.detail.id).catch((err: Error) => this.init.log.debug({ peer: e.detail.id.toString(), err: err.message }, 'mDNS dial failed'));
     });
     node.addEventListener('peer:connect', (e) => this.init.log.info({ peer: e.detail.toString() }, 'Peer connected'));
