@@ -1,0 +1,71 @@
+// The orchestrator actor under the real supervisor, alone: network and scheduler do not exist,
+// so it must decide on fallback figures and say which sources were missing.
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { Writable } from 'node:stream';
+import { InlineHost, ThreadHost } from '../../src/runtime/host.ts';
+import { Supervisor } from '../../src/runtime/supervisor.ts';
+import { systemClock } from '../../src/runtime/clock.ts';
+import { createLogger } from '../../src/runtime/log.ts';
+import { testConfig } from '../helpers/config.ts';
+import type { DecisionRecord, RecentDecisions } from '../../src/actors/orchestrator/messages.ts';
+
+const module = fileURLToPath(new URL('../../src/actors/orchestrator/index.ts', import.meta.url));
+
+function start(lines: string[]) {
+  const config = testConfig({ orchestrator: { safety: { allowed_actions: ['wait', 'scale_queue', 'migrate_context'] } } });
+  const destination = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
+  const logOptions = { level: 'info' as const, nodeId: 'test', pretty: false };
+  const log = createLogger({ ...logOptions, destination });
+  const env = { config, clock: systemClock, log, logOptions };
+  return new Supervisor({
+    strategy: 'one_for_one', intensity: 3, periodMs: 5000,
+    children: [{ name: 'orchestrator', module, restart: 'permanent', shutdownMs: 2000, placement: 'inline' }],
+    hosts: { inline: new InlineHost(env), thread: new ThreadHost(env) },
+    clock: systemClock, log,
+  });
+}
+
+describe('orchestrator actor', () => {
+  const lines: string[] = [];
+  const sup = start(lines);
+  after(() => sup.stop());
+
+  it('decides without network or scheduler, on fallback figures, and logs an audit line', async () => {
+    await sup.start();
+    const r = await sup.request<DecisionRecord>('orchestrator', { type: 'orchestrator.decide', decision_type: 'infrastructure' }, 5000);
+    assert.equal(r.source, 'heuristic');
+    assert.deepEqual(r.metrics_missing.sort(), ['network', 'scheduler']);
+    assert.equal(r.metrics.peers, 0);
+    assert.equal(r.metrics.queue_capacity, testConfig().executor.max_queue_size);
+    assert.equal(r.action, 'wait'); // isolated
+    assert.equal(r.outcome, 'accepted');
+    assert.ok(r.latency_ms >= 0 && typeof r.id === 'string');
+    const audit = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'Orchestrator decision' && l.id === r.id);
+    assert.equal(audit?.outcome, 'accepted');
+  });
+
+  it('uses given metrics, and gates by orchestrator.safety', async () => {
+    const metrics = { queue_depth: 90, queue_capacity: 100, cpu: 0.1, mem_free_mb: 4000, peers: 2 };
+    const scale = await sup.request<DecisionRecord>('orchestrator', { type: 'orchestrator.decide', decision_type: 'infrastructure', metrics }, 5000);
+    assert.deepEqual([scale.action, scale.outcome, scale.params.capacity], ['scale_queue', 'accepted', 150]);
+    assert.deepEqual(scale.metrics_missing, []);
+    const election = await sup.request<DecisionRecord>('orchestrator',
+      { type: 'orchestrator.decide', decision_type: 'infrastructure', context: 'coordinator down', metrics }, 5000);
+    assert.deepEqual([election.action, election.outcome], ['start_election', 'refused']);
+  });
+
+  it('rejects a request with an unknown decision type', async () => {
+    await assert.rejects(sup.request('orchestrator', { type: 'orchestrator.decide', decision_type: 'astrology' }, 5000),
+      (e: Error) => e.name === 'InvalidDecisionRequestError');
+  });
+
+  it('ignores unknown events and lists recent decisions, newest first', async () => {
+    sup.send('orchestrator', { type: 'no.such.event' });
+    const { decisions } = await sup.request<RecentDecisions>('orchestrator', { type: 'orchestrator.recent' }, 5000);
+    assert.deepEqual(decisions.map((d) => d.action), ['start_election', 'scale_queue', 'wait']);
+    const one = await sup.request<RecentDecisions>('orchestrator', { type: 'orchestrator.recent', limit: 1 }, 5000);
+    assert.equal(one.decisions.length, 1);
+  });
+});
