@@ -1,8 +1,10 @@
 // Composes one node: the supervision tree of DESIGN.md §1.
 //
 //   Supervisor (one_for_one)
-//   ├── scheduler   job queue (first, so the network can report it)
-//   └── network     libp2p: gossip, mDNS, identify, peer table
+//   ├── scheduler     job queue (first, so the network can report it)
+//   ├── network       libp2p: gossip, mDNS, identify, peer table
+//   ├── consensus     local view: own affinity, members, coordinator by mode
+//   └── orchestrator  heuristic decisions under the safety rules (when orchestrator.enabled)
 //
 // createNode(config, { transport: 'memory' }) builds the same node in-process for simulation.
 import { fileURLToPath } from 'node:url';
@@ -73,7 +75,11 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
   const children: ChildSpec[] = [
     { name: 'scheduler', module: actorModule('scheduler'), restart: 'permanent', shutdownMs, placement: placement('scheduler') },
     { name: 'network', module: actorModule('network'), restart: 'permanent', shutdownMs, placement: placement('network'), args: networkArgs },
+    { name: 'consensus', module: actorModule('consensus'), restart: 'permanent', shutdownMs, placement: placement('consensus') },
   ];
+  if (config.orchestrator.enabled) {
+    children.push({ name: 'orchestrator', module: actorModule('orchestrator'), restart: 'permanent', shutdownMs, placement: placement('orchestrator') });
+  }
   const env = { config, clock, log, logOptions: threadLogOptions };
   const supervisor = new Supervisor({
     strategy: 'one_for_one',

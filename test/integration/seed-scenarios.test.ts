@@ -53,7 +53,7 @@ describe('seed scenarios', () => {
       assert.equal(typeof hc.peers, 'number');
       assert.equal(typeof hc.uptime_s, 'number');
       assert.match(String(hc.peer_id), /^12D3KooW/);
-      assert.deepEqual(hc.actors, { scheduler: 'running', network: 'running' });
+      assert.deepEqual(hc.actors, { scheduler: 'running', network: 'running', consensus: 'running', orchestrator: 'running' });
     }
     assert.equal(h!.node_id, 'high-cap');
     await Promise.all([high.stop(), low.stop()]);

@@ -34,7 +34,21 @@ describe('in-process network (memory transport)', () => {
     const h = await nodes[3]!.health();
     assert.equal(h.known_peers, 19);
     assert.deepEqual(h.queue, { depth: 0, capacity: 100 });
-    assert.deepEqual(h.actors, { scheduler: 'running', network: 'running' });
+    assert.deepEqual(h.actors, { scheduler: 'running', network: 'running', consensus: 'running', orchestrator: 'running' });
     assert.deepEqual(h.dropped, {});
+  });
+
+  it('each node\'s consensus actor sees the whole membership and names a coordinator', async () => {
+    const views = await Promise.all(nodes.map((n) => n.supervisor.request<{ members: number; coordinator?: { node_id: string } }>('consensus', { type: 'consensus.refresh' }, 5000)));
+    for (const v of views) assert.equal(v.members, 20);
+    assert.ok(views.every((v) => v.coordinator !== undefined));
+  });
+
+  it('the orchestrator decides from the node\'s live metrics', async () => {
+    const d = await nodes[0]!.supervisor.request<{ action: string; source: string; metrics: { peers: number }; metrics_missing: string[] }>(
+      'orchestrator', { type: 'orchestrator.decide', decision_type: 'infrastructure' }, 5000);
+    assert.equal(d.source, 'heuristic');
+    assert.ok(d.metrics.peers > 0);
+    assert.deepEqual(d.metrics_missing, []);
   });
 });

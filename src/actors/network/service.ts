@@ -19,7 +19,7 @@ import type { NetworkStatus, PeerSummary, QueueStatus } from './messages.ts';
 export const TOPICS = { announce: 'mvp/1/announce', work: 'mvp/1/work', receipt: 'mvp/1/receipt', orch: 'mvp/1/orch' } as const;
 
 /** Below this many known peers, hearing a newcomer triggers an announce (see onGossip). */
-const SMALL_NETWORK = 64;
+const SMALL_NETWORK = 16;
 
 export class BindError extends Error {
   override name = 'BindError';
