@@ -3,6 +3,7 @@
 // gave up). Start-up errors go to stderr as plain `Error: ...` lines, and to the log.
 import type { Config } from '../config/types.ts';
 import { ActorStartError } from '../runtime/errors.ts';
+import { validateModel } from '../models/index.ts';
 import { createNode, type MvpNode } from './create-node.ts';
 
 /** The line a user sees for an error that stopped the node from starting. */
@@ -11,39 +12,33 @@ export function startupErrorMessage(err: unknown): string {
   return `Error: ${e?.message ?? String(err)}`;
 }
 
+/** Every configured model file must pass validation before the node starts: none runs half-configured. */
+async function checkModels(config: Readonly<Config>) {
+  const paths = config.model.path === undefined ? [] : [config.model.path].flat();
+  return Promise.all(paths.map((p) => validateModel(p, { contextLength: config.model.max_context_length })));
+}
+
 export async function runNode(config: Readonly<Config>): Promise<void> {
   let node: MvpNode;
+  let models: Awaited<ReturnType<typeof checkModels>>;
   try {
+    models = await checkModels(config);
     node = await createNode(config);
   } catch (err) {
     process.stderr.write(`${startupErrorMessage(err)}\n`);
     process.exit(1);
   }
   const { log, supervisor } = node;
-  try {
-    await node.start();
-  } catch (err) {
-    const line = startupErrorMessage(err);
-    log.error({ err: err instanceof ActorStartError ? err.cause : err }, line);
-    process.stderr.write(`${line}\n`);
-    process.exit(1);
-  }
-
-  const net = await node.network();
-  log.info({
-    peer_id: node.peerId, listen: net.listen,
-    role: config.network.bootstrap_peers.length === 0 ? 'bootstrap' : 'peer',
-  }, config.network.bootstrap_peers.length === 0 ? 'Node started as bootstrap node' : 'Node started');
-
-  const healthCheck = async () => log.info(await node.health(), 'Health check');
-  const healthTimer = setInterval(() => { void healthCheck().catch(() => undefined); }, config.monitoring.health_check_interval_secs * 1000);
-
+  // Signals are ours from before the start: a Ctrl-C during start-up still stops in order.
+  let healthTimer: NodeJS.Timeout | undefined;
+  let started: Promise<unknown> = Promise.resolve();
   let stopping = false;
   const shutdown = async (signal: string, code: number) => {
     if (stopping) return;
     stopping = true;
     clearInterval(healthTimer);
     log.info({ signal }, 'Shutting down');
+    await started.catch(() => undefined);
     await node.stop();
     log.info('Stopped');
     process.exit(code);
@@ -54,6 +49,32 @@ export async function runNode(config: Readonly<Config>): Promise<void> {
       void shutdown(sig, 0);
     });
   }
+  try {
+    started = node.start();
+    await started;
+  } catch (err) {
+    const line = startupErrorMessage(err);
+    log.error({ err: err instanceof ActorStartError ? err.cause : err }, line);
+    process.stderr.write(`${line}\n`);
+    process.exit(1);
+  }
+  if (stopping) return;
+
+  for (const m of models) {
+    // The job path (inference actor, claims, receipts) is what serves a model; until it is
+    // in place the node only vouches for the file.
+    log.info({ model: m.name, path: m.path, params: m.params, quantization: m.quantization, context_length: m.contextLength, test_model: m.testModel },
+      'Model file validated (serving it needs the inference actor, not yet part of this node)');
+  }
+  const net = await node.network();
+  log.info({
+    peer_id: node.peerId, listen: net.listen,
+    role: config.network.bootstrap_peers.length === 0 ? 'bootstrap' : 'peer',
+  }, config.network.bootstrap_peers.length === 0 ? 'Node started as bootstrap node' : 'Node started');
+
+  const healthCheck = async () => log.info(await node.health(), 'Health check');
+  healthTimer = setInterval(() => { void healthCheck().catch(() => undefined); }, config.monitoring.health_check_interval_secs * 1000);
+
   supervisor.on('gave_up', (e: { name: string; reason: string }) => {
     process.stderr.write(`Error: ${e.reason}\n`);
     void shutdown('supervisor gave up', 1);

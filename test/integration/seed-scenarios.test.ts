@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnNode, listenPort, type NodeProcess } from '../helpers/proc.ts';
 import { tmpDir } from '../helpers/config.ts';
+import { tinyTestModelPath } from '../helpers/test-model.ts';
 
 const running: NodeProcess[] = [];
 const start = (args: string[], env?: Record<string, string>) => { const n = spawnNode(args, env); running.push(n); return n; };
@@ -57,6 +58,21 @@ describe('seed scenarios', () => {
     }
     assert.equal(h!.node_id, 'high-cap');
     await Promise.all([high.stop(), low.stop()]);
+  });
+
+  it('scenario 3: each node checks its own --model file before starting', async () => {
+    const data = tmpDir();
+    const model = await tinyTestModelPath();
+    const good = start(['--node-id', 'tiny', '--port', '0', '--model', model, '--data-dir', data]);
+    const v = await good.waitFor((l) => l.msg.startsWith('Model file validated'), 20_000, 'model validation');
+    assert.equal(v.model, 'tiny-v1-s1');
+    assert.equal(v.test_model, true);
+    await good.stop();
+    const junk = join(data, 'junk.gguf');
+    writeFileSync(junk, 'not a model at all, just text');
+    const bad = start(['--node-id', 'bad', '--port', '0', '--model', junk, '--data-dir', data]);
+    assert.equal(await bad.exited, 1);
+    assert.match(bad.stderr(), /^Error: Model load error: Invalid model format/m);
   });
 });
 
