@@ -31,3 +31,13 @@ export function testSupervisor(children: ChildSpec[], opts: { strategy?: Strateg
 export function once<T = unknown>(emitter: { once(ev: string, fn: (e: T) => void): unknown }, ev: string): Promise<T> {
   return new Promise((resolve) => emitter.once(ev, resolve));
 }
+
+/** Polls until `cond` holds (errors count as "not yet"), or fails naming what it waited for. */
+export async function until(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await cond().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}

@@ -5,13 +5,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createNode, type MvpNode } from '../../src/node/create-node.ts';
 import { testConfig } from '../helpers/config.ts';
-import { once } from '../helpers/runtime.ts';
+import { once, until } from '../helpers/runtime.ts';
 
-async function until(cond: () => Promise<boolean>, timeoutMs: number, what: string) {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) { if (await cond().catch(() => false)) return; await new Promise((r) => setTimeout(r, 100)); }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('killing actors of a running node', () => {
   let node: MvpNode;
