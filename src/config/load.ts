@@ -1,5 +1,6 @@
 // loadConfig: defaults < config file < env < flags, validated once by the schema, then frozen.
 // Every rejected value is reported with its key path, its source and what was expected.
+import { isIPv4 } from 'node:net';
 import envPaths from 'env-paths';
 import type { ErrorObject } from 'ajv';
 import { schemaAt, validateConfig } from './schema.ts';
@@ -47,9 +48,36 @@ export function loadConfig(options: LoadConfigOptions): Config {
   if (!validateConfig(tree)) {
     throw ConfigError.invalid(problemsFrom(validateConfig.errors ?? [], tree, provenance));
   }
+  const crossField = crossFieldProblems(tree, provenance);
+  if (crossField.length > 0) throw ConfigError.invalid(crossField);
   const node = tree.node as Tree;
   node.data_dir ??= defaultDataDir();
   return deepFreeze(tree) as unknown as Config;
+}
+
+/** Loopback as the API binds it: 127.0.0.0/8, ::1 (also IPv4-mapped) and `localhost`. */
+export function isLoopback(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  if (h === 'localhost' || h === '::1') return true;
+  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
+  return isIPv4(v4) && v4.startsWith('127.');
+}
+
+/** Rules the schema cannot express because they tie several keys together. */
+function crossFieldProblems(tree: Tree, provenance: Provenance): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const api = tree.api as { listen: string; token?: string };
+  // Whoever reaches the API can inspect (and, later, control) the node: off loopback it needs a token.
+  if (!isLoopback(api.listen) && api.token === undefined) {
+    const path = ['api', 'listen'];
+    const source = sourceOf(path, provenance);
+    problems.push({
+      key: formatKey(path),
+      source,
+      message: `api.listen = ${formatValue(api.listen)} (from ${describeSource(source)}): a non-loopback address requires api.token to be set`,
+    });
+  }
+  return problems;
 }
 
 function deepFreeze<T>(value: T): T {

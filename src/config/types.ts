@@ -90,6 +90,16 @@ export interface DistributedOrchestrationConfig {
   readonly base_consensus_threshold: number;
 }
 
+export interface ApiConfig {
+  readonly enabled: boolean;
+  /** Loopback by default; any other address requires `token` (checked by the loader). */
+  readonly listen: string;
+  /** 0 lets the OS pick a port. */
+  readonly port: number;
+  /** Absent: no authentication (loopback only). */
+  readonly token?: string;
+}
+
 export interface RuntimeConfig {
   readonly placement: {
     readonly network: ActorPlacement;
@@ -111,5 +121,6 @@ export interface Config {
   readonly monitoring: MonitoringConfig;
   readonly orchestrator: OrchestratorConfig;
   readonly distributed_orchestration: DistributedOrchestrationConfig;
+  readonly api: ApiConfig;
   readonly runtime: RuntimeConfig;
 }

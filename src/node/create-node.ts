@@ -4,9 +4,11 @@
 //   ├── scheduler     job queue (first, so the network can report it)
 //   ├── network       libp2p: gossip, mDNS, identify, peer table
 //   ├── consensus     local view: own affinity, members, coordinator by mode
-//   └── orchestrator  heuristic decisions under the safety rules (when orchestrator.enabled)
+//   ├── orchestrator  heuristic decisions under the safety rules (when orchestrator.enabled)
+//   └── api           HTTP API on loopback: /health, /actors (when api.enabled)
 //
-// createNode(config, { transport: 'memory' }) builds the same node in-process for simulation.
+// createNode(config, { transport: 'memory' }) builds the same node in-process for simulation,
+// without the api actor: hundreds of simulated nodes need no HTTP server each.
 import { fileURLToPath } from 'node:url';
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
@@ -17,6 +19,7 @@ import { createLogger, type Logger, type LogOptions } from '../runtime/log.ts';
 import type { Config } from '../config/types.ts';
 import type { Transport } from '../actors/network/libp2p.ts';
 import type { NetworkArgs } from '../actors/network/index.ts';
+import type { ApiArgs } from '../actors/api/index.ts';
 import type { NetworkStatus } from '../actors/network/messages.ts';
 import type { QueueStatus } from '../actors/network/messages.ts';
 import { loadIdentity, lockDataDir, type Identity } from './identity.ts';
@@ -80,6 +83,11 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
   if (config.orchestrator.enabled) {
     children.push({ name: 'orchestrator', module: actorModule('orchestrator'), restart: 'permanent', shutdownMs, placement: placement('orchestrator') });
   }
+  const startedAt = clock.now();
+  if (config.api.enabled && transport !== 'memory') {
+    const apiArgs: ApiArgs = { dataDir: id.dir, nodeId: id.nodeId, peerId: id.peerId, startedAt };
+    children.push({ name: 'api', module: actorModule('api'), restart: 'permanent', shutdownMs, placement: placement('api'), args: apiArgs });
+  }
   const env = { config, clock, log, logOptions: threadLogOptions };
   const supervisor = new Supervisor({
     strategy: 'one_for_one',
@@ -91,7 +99,6 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
     log,
   });
   let release: (() => Promise<void>) | undefined;
-  const startedAt = clock.now();
 
   const node: MvpNode = {
     nodeId: id.nodeId,

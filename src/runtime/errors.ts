@@ -21,6 +21,10 @@ export class UnknownActorError extends Error {
   override name = 'UnknownActorError';
   constructor(readonly actor: string) { super(`no actor named ${actor}`); }
 }
+export class UnknownRequestError extends Error {
+  override name = 'UnknownRequestError';
+  constructor(readonly actor: string, readonly type: string) { super(`${actor} does not answer ${type}`); }
+}
 export class SupervisorGaveUpError extends Error {
   override name = 'SupervisorGaveUpError';
   constructor(readonly actor: string, intensity: number, periodMs: number) {

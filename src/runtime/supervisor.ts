@@ -8,7 +8,7 @@ import type { Clock } from './clock.ts';
 import type { Logger } from './log.ts';
 import type { Host, RunningActor } from './host.ts';
 import {
-  ActorDownError, ActorStartError, RequestTimeoutError, SupervisorGaveUpError, UnknownActorError,
+  ActorDownError, ActorStartError, RequestTimeoutError, SupervisorGaveUpError, UnknownActorError, UnknownRequestError,
   deserializeError, serializeError, type SerializedError,
 } from './errors.ts';
 
@@ -59,7 +59,14 @@ interface Child {
 
 interface Route { origin: string | null; localId: string; target: string }
 
-const SUPERVISOR = '$supervisor';
+/**
+ * The supervisor's own address: actors ask it what only it knows, e.g.
+ * `ctx.request<ActorInfo[]>(SUPERVISOR, { type: 'supervisor.actors' }, ms)`.
+ */
+export const SUPERVISOR = '$supervisor';
+
+/** What a request to SUPERVISOR may ask. */
+export type SupervisorRequest = { type: 'supervisor.actors' };
 
 export class Supervisor extends EventEmitter {
   private readonly children: Child[];
@@ -300,10 +307,17 @@ export class Supervisor extends EventEmitter {
 
   private route(origin: string | null, localId: string, to: string, msg: Message): void {
     const r: Route = { origin, localId, target: to };
+    if (to === SUPERVISOR) { this.answerSelf(r, msg); return; }
     if (!this.byName.has(to)) { this.answer(r, false, undefined, serializeError(new UnknownActorError(to))); return; }
     const id = `r${++this.seq}`;
     this.routes.set(id, r);
     this.deliver(to, { k: 'request', id, from: origin ?? SUPERVISOR, msg });
+  }
+
+  /** Requests addressed to the supervisor itself, answered at once from its own state. */
+  private answerSelf(r: Route, msg: Message): void {
+    if (msg.type === 'supervisor.actors') this.answer(r, true, this.actors(), undefined);
+    else this.answer(r, false, undefined, serializeError(new UnknownRequestError(SUPERVISOR, msg.type)));
   }
 
   private answer(r: Route, ok: boolean, value: unknown, error: SerializedError | undefined): void {

@@ -2,7 +2,7 @@
 // real `mvp-node` processes talking TCP on loopback.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnNode, listenPort, type NodeProcess } from '../helpers/proc.ts';
 import { tmpDir } from '../helpers/config.ts';
@@ -54,10 +54,18 @@ describe('seed scenarios', () => {
       assert.equal(typeof hc.peers, 'number');
       assert.equal(typeof hc.uptime_s, 'number');
       assert.match(String(hc.peer_id), /^12D3KooW/);
-      assert.deepEqual(hc.actors, { scheduler: 'running', network: 'running', consensus: 'running', orchestrator: 'running' });
+      assert.deepEqual(hc.actors, { scheduler: 'running', network: 'running', consensus: 'running', orchestrator: 'running', api: 'running' });
     }
     assert.equal(h!.node_id, 'high-cap');
+    // The HTTP API reports the same node; its URL is in the log and in <data_dir>/<node-id>/api.json.
+    const apiFile = join(data, 'high-cap', 'api.json');
+    const { url } = JSON.parse(readFileSync(apiFile, 'utf8')) as { url: string };
+    assert.equal((await high.waitFor((x) => x.msg.startsWith('API listening on'))).url, url);
+    const res = await fetch(`${url}/health`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(((await res.json()) as { queue: unknown }).queue, { depth: 0, capacity: 500 });
     await Promise.all([high.stop(), low.stop()]);
+    assert.equal(existsSync(apiFile), false);
   });
 
   it('scenario 3: each node checks its own --model file before starting', async () => {

@@ -37,6 +37,7 @@ const CONFIG_SHAPE: Shape<Config> = {
     min_nodes_per_group: true, max_groups_per_node: true, heartbeat_timeout_secs: true,
     consensus_timeout_ms: true, max_consensus_rounds: true, base_consensus_threshold: true,
   },
+  api: { enabled: true, listen: true, port: true, token: true },
   runtime: {
     placement: { network: true, scheduler: true, orchestrator: true, consensus: true, api: true },
     restart_intensity: true, restart_period_secs: true, shutdown_timeout_ms: true,
@@ -72,7 +73,7 @@ describe('config schema', () => {
   it('gives every key a default except the documented optional ones', () => {
     const optional = leaves().filter((l) => l.schema.default === undefined).map((l) => formatKey(l.path));
     assert.deepEqual(optional.sort(), [
-      'model.name', 'model.path', 'model.threads', 'node.data_dir', 'node.node_id', 'orchestrator.model_path',
+      'api.token', 'model.name', 'model.path', 'model.threads', 'node.data_dir', 'node.node_id', 'orchestrator.model_path',
     ]);
   });
 
@@ -81,7 +82,7 @@ describe('config schema', () => {
     assert.ok(validateConfig(data), JSON.stringify(validateConfig.errors));
   });
 
-  it('binds the seed README\'s env vars and flags', () => {
+  it('binds the seed README\'s env vars and flags, plus MVP_NODE_API_PORT', () => {
     const table = Object.fromEntries(bindings.map((b) => [formatKey(b.path), [b.env, b.flag]]));
     assert.deepEqual(table, {
       'node.node_id': ['MVP_NODE_NODE_ID', '--node-id'],
@@ -92,6 +93,7 @@ describe('config schema', () => {
       'model.path': ['MVP_NODE_MODEL', '--model'],
       'executor.max_queue_size': ['MVP_NODE_MAX_QUEUE', '--max-queue'],
       'monitoring.log_level': ['MVP_NODE_LOG_LEVEL', '--log-level'],
+      'api.port': ['MVP_NODE_API_PORT', undefined],
     });
   });
 });

@@ -242,6 +242,33 @@ describe('loadConfig: errors', () => {
   });
 });
 
+describe('loadConfig: the API off loopback needs a token', () => {
+  it('serves the API on loopback, on an auto-assigned port, without a token by default', () => {
+    const c = loadConfig({ env: {} });
+    assert.deepEqual({ ...c.api }, { enabled: true, listen: '127.0.0.1', port: 0 });
+  });
+
+  it('takes the API port from MVP_NODE_API_PORT', () => {
+    assert.equal(loadConfig({ env: { MVP_NODE_API_PORT: '8080' } }).api.port, 8080);
+  });
+
+  it('rejects a non-loopback api.listen without api.token, naming both keys and the source', () => {
+    const file = tomlFile('[api]\nlisten = "0.0.0.0"\n');
+    const err = configError(() => loadConfig({ file, env: {} }));
+    assert.equal(err.message,
+      `Invalid configuration: api.listen = "0.0.0.0" (from file ${file}): a non-loopback address requires api.token to be set`);
+    assert.equal(err.problems[0]!.key, 'api.listen');
+  });
+
+  it('accepts a non-loopback api.listen with a token, and any loopback address without one', () => {
+    const file = tomlFile('[api]\nlisten = "0.0.0.0"\ntoken = "s3cret"\n');
+    assert.equal(loadConfig({ file, env: {} }).api.token, 's3cret');
+    for (const listen of ['127.0.0.1', '127.1.2.3', '::1', 'localhost']) {
+      assert.equal(loadConfig({ file: tomlFile(`[api]\nlisten = "${listen}"\n`), env: {} }).api.listen, listen);
+    }
+  });
+});
+
 describe('config.toml', () => {
   it('documents the defaults: loading it equals loading nothing', () => {
     assert.deepEqual(loadConfig({ file: exampleToml, env: {} }), loadConfig({ env: {} }));

@@ -2,6 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { counter, once, testSupervisor } from '../helpers/runtime.ts';
+import { SUPERVISOR, type ActorInfo } from '../../src/runtime/supervisor.ts';
 
 const get = (sup: ReturnType<typeof testSupervisor>, name: string) => sup.request<{ n: number }>(name, { type: 'get' }, 2000).then((v) => v.n);
 const bump = (sup: ReturnType<typeof testSupervisor>, ...names: string[]) => { for (const n of names) sup.send(n, { type: 'inc' }); };
@@ -90,5 +91,22 @@ describe('supervisor', () => {
     for (const a of sup.actors()) if (!order.includes(a.name)) order.push(a.name);
     assert.deepEqual(order, ['last', 'hangs', 'first']);
     assert.ok(Date.now() - t0 >= 300, 'the hanging child was given its shutdown time');
+  });
+
+  it('answers supervisor.actors addressed to $supervisor, from outside and from an actor on either host', async () => {
+    const sup = testSupervisor([counter('a', 'inline'), counter('b', 'thread')]);
+    await sup.start();
+    try {
+      const direct = await sup.request<ActorInfo[]>(SUPERVISOR, { type: 'supervisor.actors' }, 2000);
+      assert.deepEqual(direct, sup.actors());
+      assert.deepEqual(direct.map((x) => [x.name, x.placement, x.status]), [['a', 'inline', 'running'], ['b', 'thread', 'running']]);
+      for (const asker of ['a', 'b']) {
+        const viaActor = await sup.request<ActorInfo[]>(asker, { type: 'ask', to: SUPERVISOR, msg: { type: 'supervisor.actors' } }, 2000);
+        assert.deepEqual(viaActor.map((x) => x.name), ['a', 'b']);
+      }
+      await assert.rejects(sup.request(SUPERVISOR, { type: 'supervisor.nope' }, 2000), { name: 'UnknownRequestError' });
+    } finally {
+      await sup.stop();
+    }
   });
 });

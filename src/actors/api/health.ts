@@ -1,0 +1,29 @@
+// GET /health's verdict from what the actors answered: the node is `ok` only when the network
+// and the scheduler answered and every supervised actor is running.
+import type { ActorInfo } from '../../runtime/supervisor.ts';
+import type { NetworkStatus, QueueStatus } from '../network/messages.ts';
+import type { ApiArgs, HealthBody } from './messages.ts';
+
+export interface HealthAnswers {
+  /** Undefined: the actor did not answer (down, restarting, timed out). */
+  network?: NetworkStatus;
+  queue?: QueueStatus;
+  actors?: readonly ActorInfo[];
+}
+
+export function healthOf(node: ApiArgs, answers: HealthAnswers, now: number, configuredCapacity: number): HealthBody {
+  const { network, queue, actors = [] } = answers;
+  const status: HealthBody['status'] = actors.some((a) => a.status === 'starting') ? 'starting'
+    : network && queue && answers.actors && actors.every((a) => a.status === 'running') ? 'ok'
+    : 'degraded';
+  return {
+    status,
+    node_id: node.nodeId,
+    peer_id: node.peerId,
+    peers: network?.peers ?? 0,
+    known_peers: network?.known ?? 0,
+    uptime_s: Math.round((now - node.startedAt) / 1000),
+    actors: Object.fromEntries(actors.map((a) => [a.name, a.status === 'running' ? a.state : a.status])),
+    queue: { depth: queue?.depth ?? 0, capacity: queue?.capacity ?? configuredCapacity },
+  };
+}
