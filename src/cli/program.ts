@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { bindings, ConfigError, loadConfig, type Binding, type Config } from '../config/index.ts';
 import { formatHelp } from './help.ts';
+import { CommandFailedError } from './errors.ts';
+import { registerModelsCommand } from './models.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 export const VERSION: string = pkg.version;
@@ -74,17 +76,22 @@ export function buildProgram(deps: ProgramDeps = {}): Command {
     const runNode = deps.runNode ?? (await import('../node/run.ts')).runNode;
     await runNode(config);
   });
+  registerModelsCommand(program);
   return program;
 }
 
 /**
  * Maps an error out of `parseAsync` to an exit code, printing what commander has not already
- * printed: help/version → 0, usage errors → 2, ConfigError → `Error: <message>` and 2.
- * Anything else is a bug and is rethrown.
+ * printed: help/version → 0, usage errors → 2, ConfigError → `Error: <message>` and 2,
+ * CommandFailedError → `Error: <message>` and 1. Anything else is a bug and is rethrown.
  */
 export function reportCliError(err: unknown, writeErr: (text: string) => void = (t) => process.stderr.write(t)): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
   if (err instanceof ConfigError) {
+    writeErr(`Error: ${err.message}\n`);
+    return err.exitCode;
+  }
+  if (err instanceof CommandFailedError) {
     writeErr(`Error: ${err.message}\n`);
     return err.exitCode;
   }

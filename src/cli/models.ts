@@ -1,0 +1,131 @@
+// `mvp-node models make-test | inspect`: write a generated test model, or show what a GGUF file
+// holds and whether this node would accept it (the checks that run before the native loader).
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import {
+  ModelLoadError, ResourceExhaustedError, TEST_MODEL_PRESETS, formatParams, sha256File, validateModel, writeTestModel,
+  type TestModelPreset, type ValidatedModel, type WrittenTestModel,
+} from '../models/index.ts';
+import { CommandFailedError } from './errors.ts';
+
+export interface ModelsCommandDeps {
+  /** Defaults to process.stdout. */
+  readonly out?: (text: string) => void;
+}
+
+const MiB = 1024 * 1024;
+const mib = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
+
+function parsePreset(value: string): TestModelPreset {
+  if (!Object.hasOwn(TEST_MODEL_PRESETS, value)) throw new InvalidArgumentError(`expected one of: ${Object.keys(TEST_MODEL_PRESETS).join(', ')}.`);
+  return value as TestModelPreset;
+}
+
+function parseSeed(value: string): number {
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)) || Number(value) > 0xffffffff) {
+    throw new InvalidArgumentError('expected an integer from 0 to 4294967295.');
+  }
+  return Number(value);
+}
+
+/**
+ * mkdir -p, one level at a time from the deepest existing ancestor: Node 20's recursive mkdir
+ * spins forever under /proc (ENOENT from a parent that exists).
+ */
+async function makeParents(dir: string): Promise<void> {
+  const missing: string[] = [];
+  let d = resolve(dir);
+  for (;;) {
+    try {
+      if ((await stat(d)).isDirectory()) break;
+      throw Object.assign(new Error(`${d} is not a directory`), { code: 'ENOTDIR' });
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ENOENT' || dirname(d) === d) throw err;
+      missing.unshift(d);
+      d = dirname(d);
+    }
+  }
+  for (const m of missing) await mkdir(m);
+}
+
+/** Model-file failures are the user's to fix: `Error: <message>` and exit 1, never a stack. */
+function asCommandFailure(err: unknown): unknown {
+  if (err instanceof ModelLoadError || err instanceof ResourceExhaustedError) return new CommandFailedError(err.message, { cause: err });
+  return err;
+}
+
+/** Adds `models` to the program with `.command()`, so it inherits help layout and exit handling. */
+export function registerModelsCommand(program: Command, deps: ModelsCommandDeps = {}): Command {
+  const out = deps.out ?? ((t: string) => { process.stdout.write(t); });
+  const models = program.command('models').description('Generate and inspect GGUF model files').helpCommand(false);
+
+  models.command('make-test')
+    .description('Write a llama-architecture GGUF test model with random weights (its text is meaningless)')
+    .option('--preset <PRESET>', 'Model shape: tiny (tests) or small (~135M parameters, benchmarks) [default: tiny]', parsePreset)
+    .option('--out <PATH>', 'Where to write the file [default: models/test.gguf]')
+    .option('--seed <N>', 'Seed of the random weights (same preset and seed, same bytes) [default: 1]', parseSeed)
+    .action(async (opts: { preset?: TestModelPreset; out?: string; seed?: number }) => {
+      const preset = opts.preset ?? 'tiny';
+      const path = opts.out ?? 'models/test.gguf';
+      let written: WrittenTestModel;
+      try {
+        await makeParents(dirname(path));
+        written = await writeTestModel({ preset, out: path, seed: opts.seed ?? 1 });
+      } catch (err) {
+        throw new CommandFailedError(`cannot write test model to ${resolve(path)}: ${(err as Error).message}`, { cause: err });
+      }
+      const s = written.shape;
+      out([
+        `Wrote test model ${written.path}`,
+        `    preset:        ${preset} (llama, vocab ${s.vocabSize}, dim ${s.embeddingLength}, ${s.blockCount} layers, context ${s.contextLength})`,
+        `    parameters:    ${written.params} (${formatParams(written.params)})`,
+        `    quantization:  Q4_0`,
+        `    size:          ${written.bytes} bytes (${mib(written.bytes)})`,
+        `    seed:          ${opts.seed ?? 1}`,
+        '    Random weights: it loads and runs at the real speed of its shape, its text is meaningless.',
+        '',
+      ].join('\n'));
+    });
+
+  models.command('inspect')
+    .description('Show what a GGUF model file holds and check it as a node would before loading it')
+    .argument('<file>', 'GGUF model file')
+    .option('--json', 'Print one JSON object instead of text')
+    .action(async (file: string, opts: { json?: boolean }) => {
+      let m: ValidatedModel;
+      let sha256: string;
+      try {
+        m = await validateModel(file);
+        sha256 = await sha256File(file);
+      } catch (err) {
+        throw asCommandFailure(err);
+      }
+      if (opts.json) { out(`${JSON.stringify({ ...m, sha256 })}\n`); return; }
+      const h = m.hparams;
+      const shape = [
+        h.vocabSize !== null ? `vocab ${h.vocabSize}` : null,
+        h.embeddingLength !== null ? `dim ${h.embeddingLength}` : null,
+        h.blockCount !== null ? `${h.blockCount} layers` : null,
+        h.headCount !== null ? `${h.headCount} heads (${h.headCountKv ?? h.headCount} kv)` : null,
+      ].filter((x) => x !== null).join(', ');
+      out([
+        m.path,
+        `    name:            ${m.name}${m.displayName ? ` (${m.displayName})` : ''}`,
+        `    architecture:    ${m.architecture ?? 'unknown'}${shape ? `, ${shape}` : ''}`,
+        `    gguf version:    ${m.ggufVersion}`,
+        `    parameters:      ${m.params} (${formatParams(m.params)})`,
+        `    quantization:    ${m.quantization}`,
+        `    context length:  ${m.contextLength ?? 'not declared'}`,
+        `    tensors:         ${m.tensorCount}`,
+        `    size:            ${m.fileBytes} bytes (${mib(m.fileBytes)})`,
+        `    sha256:          ${sha256}`,
+        `    memory estimate: ${mib(m.memory.totalBytes)} (weights ${mib(m.memory.weightsBytes)}, KV cache ${mib(m.memory.kvCacheBytes)}, overhead ${mib(m.memory.overheadBytes)})`,
+        `    test model:      ${m.testModel ? 'yes (random weights, meaningless text)' : 'no'}`,
+        '    Valid: this node would load it.',
+        '',
+      ].join('\n'));
+    });
+
+  return models;
+}
