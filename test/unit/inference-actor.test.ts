@@ -157,7 +157,22 @@ describe('inference actor', () => {
     assert.ok(['completed', 'cancelled'].includes((await first).status));
   });
 
+  it('stops its generations in order when the actor itself is killed, then restarts with the model', async () => {
+    const crashesBefore = sup.actors().find((a) => a.name === 'inference:tiny')!.crashes;
+    const restarted = once<{ name: string }>(sup, 'restarted');
+    const running = generate(sup, { to: 'inference:tiny', job: job('kill-actor', { max_tokens: 2000 }) });
+    await new Promise((r) => setTimeout(r, 100));
+    await sup.kill('inference:tiny', 'throw');
+    // The actor's own requests die with it: the requester learns it (no silent loss).
+    await assert.rejects(running, { name: 'ActorDownError' });
+    assert.equal((await restarted).name, 'inference:tiny');
+    const again = await generate(sup, { to: 'inference:tiny', job: job('after-kill') });
+    assert.equal(again.result.status, 'completed');
+    assert.equal(sup.actors().find((a) => a.name === 'inference:tiny')!.crashes, crashesBefore + 1);
+  });
+
   it('fails every job its worker held when the worker dies, then restarts and serves again', async () => {
+    const crashesBefore = sup.actors().find((a) => a.name === 'inference:tiny')!.crashes;
     const restarted = once<{ name: string }>(sup, 'restarted');
     const [killed, bystander] = await Promise.all([
       generate(sup, { to: 'inference:tiny', job: job('crash-1', { max_tokens: 2000 }), killWorkerAfterTokens: 5 }),
@@ -171,7 +186,7 @@ describe('inference actor', () => {
     const again = await generate(sup, { to: 'inference:tiny', job: job('after-crash') });
     assert.equal(again.result.status, 'completed');
     const info = sup.actors().find((a) => a.name === 'inference:tiny')!;
-    assert.equal(info.crashes, 1);
+    assert.equal(info.crashes, crashesBefore + 1);
     assert.equal(info.status, 'running');
   });
 });
