@@ -1,6 +1,6 @@
 // The signed envelope every gossip message travels in: its schema, its canonical signing bytes,
 // signing, signature verification and wire encoding. Body validation lives in the registry.
-import { randomBytes } from 'node:crypto';
+import { createPublicKey, randomBytes, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { PrivateKey } from '@libp2p/interface';
@@ -79,10 +79,31 @@ export async function signatureProblem(envelope: EnvelopeWire): Promise<string |
     return `envelope has no canonical form: ${(err as Error).message}`;
   }
   try {
-    return (await publicKey.verify(bytes, signature)) ? undefined : 'signature does not verify';
+    const ok = publicKey.type === 'Ed25519'
+      ? verifyEd25519(envelope.from, publicKey.raw, bytes, signature)
+      : await publicKey.verify(bytes, signature);
+    return ok ? undefined : 'signature does not verify';
   } catch (err) {
     return `signature check failed: ${(err as Error).message}`;
   }
+}
+
+/**
+ * Ed25519 verification with the sender's key object cached: building a KeyObject costs about as
+ * much as the check itself, and every node checks every announce and heartbeat of every peer.
+ */
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+const keyObjects = new Map<string, KeyObject>();
+const KEY_CACHE_SIZE = 8192;
+
+function verifyEd25519(from: string, raw: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
+  let key = keyObjects.get(from);
+  if (!key) {
+    key = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+    if (keyObjects.size >= KEY_CACHE_SIZE) keyObjects.delete(keyObjects.keys().next().value!);
+    keyObjects.set(from, key);
+  }
+  return cryptoVerify(null, data, key, signature);
 }
 
 export async function verifyEnvelopeSignature(envelope: EnvelopeWire): Promise<boolean> {

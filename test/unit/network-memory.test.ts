@@ -41,10 +41,14 @@ describe('in-process network (memory transport)', () => {
   });
 
   it('the orchestrator decides from the node\'s live metrics', async () => {
-    const d = await nodes[0]!.supervisor.request<{ action: string; source: string; metrics: { peers: number }; metrics_missing: string[] }>(
-      'orchestrator', { type: 'orchestrator.decide', decision_type: 'infrastructure' }, 5000);
-    assert.equal(d.source, 'heuristic');
-    assert.ok(d.metrics.peers > 0);
-    assert.deepEqual(d.metrics_missing, []);
+    type Decision = { action: string; source: string; metrics: { peers: number }; metrics_missing: string[] };
+    let d: Decision | undefined;
+    // Its metric requests have short timeouts; on a loaded machine a first answer may lack some.
+    await until(async () => {
+      d = await nodes[0]!.supervisor.request<Decision>('orchestrator', { type: 'orchestrator.decide', decision_type: 'infrastructure' }, 5000);
+      return d.metrics_missing.length === 0;
+    }, 20_000, 'a decision with every metric present');
+    assert.equal(d!.source, 'heuristic');
+    assert.ok(d!.metrics.peers > 0);
   });
 });

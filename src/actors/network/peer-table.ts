@@ -9,6 +9,8 @@ export interface PeerEntry {
   version?: string;
   lastSeen: number;
   firstSeen: number;
+  /** The peer's newest signed announce as received (relayed verbatim by manifest sync). */
+  announce?: { ts: number; bytes: Uint8Array };
 }
 
 export class PeerTable {
@@ -23,11 +25,21 @@ export class PeerTable {
     return e;
   }
 
-  announce(peerId: string, manifest: Manifest, version: string | undefined, now: number): PeerEntry {
+  /** Records an announce unless an newer one is already held; returns whether it was newer. */
+  announce(peerId: string, manifest: Manifest, version: string | undefined, now: number, signed?: { ts: number; bytes: Uint8Array }): boolean {
     const e = this.heard(peerId, now);
+    if (signed && e.announce && e.announce.ts >= signed.ts) return false;
     e.manifest = manifest;
     e.version = version;
-    return e;
+    if (signed) e.announce = signed;
+    return true;
+  }
+
+  /** peerId → ts of the newest announce held, for a sync request. */
+  announceTimes(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const e of this.peers.values()) if (e.announce) out[e.peerId] = e.announce.ts;
+    return out;
   }
 
   /** Removes and returns the peers not heard within the timeout. */

@@ -14,12 +14,17 @@ import {
 } from '../../protocol/index.ts';
 import { buildLibp2p, type NetworkNode, type Transport } from './libp2p.ts';
 import { PeerTable } from './peer-table.ts';
+import { SYNC_MAX_ENTRIES, SYNC_PROTOCOL, parseRequest, parseResponse, readJson, writeJson } from './sync.ts';
 import type { NetworkStatus, PeerSummary, QueueStatus } from './messages.ts';
 
 export const TOPICS = { announce: 'mvp/1/announce', work: 'mvp/1/work', receipt: 'mvp/1/receipt', orch: 'mvp/1/orch' } as const;
 
-/** Below this many known peers, hearing a newcomer triggers an announce (see onGossip). */
-const SMALL_NETWORK = 16;
+/** How often a node reconciles its manifests with one random neighbour. */
+const SYNC_INTERVAL_MS = 2000;
+
+function envelopeId(data: Uint8Array): string | undefined {
+  try { return (JSON.parse(new TextDecoder().decode(data)) as { id?: string }).id; } catch { return undefined; }
+}
 
 export class BindError extends Error {
   override name = 'BindError';
@@ -51,8 +56,9 @@ export class NetworkService {
   private readonly stopping = new AbortController();
   private readonly startedAt: number;
   private heartbeatSeq = 0;
-  private announcePending = false;
-  private lastAnnounce = 0;
+  private ownAnnounce?: { ts: number; bytes: Uint8Array };
+  /** Ids of envelopes first received by sync, so their gossip copies are not counted as drops. */
+  private readonly syncedIds = new Set<string>();
   /** Peer ids learned from bootstrap addresses, allowed in when auto_accept_peers is false. */
   private readonly trusted = new Set<string>();
 
@@ -96,9 +102,12 @@ export class NetworkService {
     const node = this.node;
     const pubsub = node.services.pubsub;
     pubsub.addEventListener('message', (e) => { void this.onGossip(e.detail.topic, e.detail.data); });
-    // A newcomer subscribing to announces hears from us at once instead of at the next tick.
-    pubsub.addEventListener('subscription-change', (e) => {
-      if (e.detail.subscriptions.some((s) => s.topic === TOPICS.announce && s.subscribe)) this.announceSoon();
+    // Manifests spread by sync: both ends of a new connection exchange what the other lacks,
+    // and every SYNC_INTERVAL_MS each node syncs with one random neighbour (anti-entropy), so a
+    // newcomer's announce reaches everyone in O(log N) rounds without a network-wide publish.
+    await node.handle(SYNC_PROTOCOL, (stream) => this.answerSync(stream), { runOnLimitedConnection: false });
+    node.addEventListener('peer:identify', (e) => {
+      if (e.detail.protocols.includes(SYNC_PROTOCOL)) void this.requestSync(e.detail.peerId.toString());
     });
     node.addEventListener('peer:discovery', (e) => {
       // libp2p 3 does not dial what mDNS finds; we do, within max_peers.
@@ -115,6 +124,7 @@ export class NetworkService {
     this.every(config.network.announce_interval_secs * 1000, () => this.announce());
     this.every(Math.max(500, (config.distributed_orchestration.heartbeat_timeout_secs * 1000) / 3), () => this.heartbeat());
     this.every(1000, () => this.maintain());
+    this.every(SYNC_INTERVAL_MS, () => this.antiEntropy());
     void this.announce();
   }
 
@@ -191,20 +201,8 @@ export class NetworkService {
 
   private async announce(): Promise<void> {
     if (this.stopped || !this.node) return;
-    // Announcing to nobody (before the first connection) must not hold back the next one.
-    if (this.libp2p.services.pubsub.getSubscribers(TOPICS.announce).length > 0) this.lastAnnounce = this.init.clock.now();
-    await this.publish(TOPICS.announce, 'announce', await this.manifest());
-  }
-
-  /**
-   * A newcomer hears from us soon rather than at the next tick; a burst of newcomers gets one
-   * announce, and none if we announced in the last two seconds (every announce reaches every
-   * node, so this is what keeps a join from costing the whole network a storm).
-   */
-  private announceSoon(): void {
-    if (this.announcePending || this.init.clock.now() - this.lastAnnounce < 2000) return;
-    this.announcePending = true;
-    this.init.clock.setTimeout(() => { this.announcePending = false; void this.announce().catch(() => undefined); }, 250);
+    const env = await this.publish(TOPICS.announce, 'announce', await this.manifest());
+    this.ownAnnounce = { ts: env.ts, bytes: encodeEnvelope(env) };
   }
 
   private async heartbeat(): Promise<void> {
@@ -214,34 +212,89 @@ export class NetworkService {
 
   private async onGossip(topic: string, data: Uint8Array): Promise<void> {
     this.received++;
+    await this.accept(data, topic);
+  }
+
+  /**
+   * One path for every envelope from outside, gossiped or synced: inspect, then apply.
+   * Returns false when dropped. A synced copy of an announce already seen by gossip is a
+   * replay by design, so sync does not count its drops as gossip drops.
+   */
+  private async accept(data: Uint8Array, via: string): Promise<boolean> {
     const r = await this.inspector.open(data, { now: this.init.clock.now() });
     if (!r.ok) {
-      this.dropped[r.reason] = (this.dropped[r.reason] ?? 0) + 1;
-      this.init.log.debug({ topic, reason: r.reason, detail: r.detail }, 'Message dropped');
-      return;
+      // The gossip copy of an announce that reached us first by sync is expected, not hostile.
+      const expected = via === 'sync' || (r.reason === 'replay' && this.syncedIds.has(envelopeId(data) ?? ''));
+      if (!expected) this.count(r.reason);
+      this.init.log.debug({ via, reason: r.reason, detail: r.detail }, 'Message dropped');
+      return false;
     }
     const env = r.envelope;
     const now = this.init.clock.now();
+    if (via === 'sync') {
+      if (this.syncedIds.size >= 10_000) this.syncedIds.clear();
+      this.syncedIds.add(env.id);
+    }
+    if (env.from === this.peerId) return true;
     if (env.type === 'announce') {
       const m = env.body as Manifest;
-      if (m.peer_id !== env.from) { this.count('wrong_from'); return; }
+      if (m.peer_id !== env.from) { if (via !== 'sync') this.count('wrong_from'); return false; }
       const isNew = !this.peerTable.get(env.from)?.manifest;
-      this.peerTable.announce(env.from, m, negotiateVersion([...SUPPORTED_VERSIONS], m.versions), now);
-      if (isNew) {
-        this.init.log.info({ peer: env.from, peer_node_id: m.node_id }, 'Peer announced');
-        // Small networks: answer a newcomer with our manifest now rather than at the next tick.
-        // Large ones wait for the periodic announce — every announce costs every node a check.
-        if (this.peerTable.size < SMALL_NETWORK) this.announceSoon();
-      }
+      this.peerTable.announce(env.from, m, negotiateVersion([...SUPPORTED_VERSIONS], m.versions), now, { ts: env.ts, bytes: data });
+      if (isNew) this.init.log.info({ peer: env.from, peer_node_id: m.node_id, via }, 'Peer announced');
     } else {
       this.peerTable.heard(env.from, now);
+    }
+    return true;
+  }
+
+  /** Answer a sync request with the announces the requester lacks (ours included). */
+  private async answerSync(stream: import('@libp2p/interface').Stream): Promise<void> {
+    try {
+      const { have } = parseRequest(await readJson(stream, 1024 * 1024));
+      const out: string[] = [];
+      const mine = this.ownAnnounce;
+      if (mine && (have[this.peerId] ?? -1) < mine.ts) out.push(new TextDecoder().decode(mine.bytes));
+      for (const e of this.peerTable.entries()) {
+        if (out.length >= SYNC_MAX_ENTRIES) break;
+        if (e.announce && (have[e.peerId] ?? -1) < e.announce.ts) out.push(new TextDecoder().decode(e.announce.bytes));
+      }
+      await writeJson(stream, { announces: out });
+    } catch (err) {
+      this.init.log.debug({ err: (err as Error).message }, 'Sync request refused');
+      stream.abort(err as Error);
+    }
+  }
+
+  private antiEntropy(): void {
+    const peers = [...new Set(this.libp2p.getConnections().map((c) => c.remotePeer.toString()))];
+    if (peers.length > 0) void this.requestSync(peers[Math.floor(Math.random() * peers.length)]!);
+  }
+
+  /** Ask a peer for the announces we lack. */
+  private async requestSync(peerId: string): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const stream = await this.libp2p.dialProtocol(peerIdFromString(peerId), SYNC_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
+      const have = this.peerTable.announceTimes();
+      if (this.ownAnnounce) have[this.peerId] = this.ownAnnounce.ts;
+      await writeJson(stream, { have });
+      const { announces } = parseResponse(await readJson(stream));
+      let learned = 0;
+      for (const text of announces) if (await this.accept(new TextEncoder().encode(text), 'sync')) learned++;
+      this.init.log.debug({ peer: peerId, received: announces.length, learned }, 'Manifest sync');
+    } catch (err) {
+      if (!this.stopped) this.init.log.debug({ peer: peerId, err: (err as Error).message }, 'Manifest sync failed');
     }
   }
 
   private count(reason: DropReason): void { this.dropped[reason] = (this.dropped[reason] ?? 0) + 1; }
 
   private maintain(): void {
-    for (const gone of this.peerTable.expire(this.init.clock.now())) {
+    // An open connection is proof of life (libp2p closes dead ones); others must be heard.
+    const now = this.init.clock.now();
+    for (const c of this.libp2p.getConnections()) if (this.peerTable.get(c.remotePeer.toString())) this.peerTable.heard(c.remotePeer.toString(), now);
+    for (const gone of this.peerTable.expire(now)) {
       this.init.log.info({ peer: gone.peerId, peer_node_id: gone.manifest?.node_id }, 'Peer expired: not heard within heartbeat timeout');
     }
     // Keep a few connections beyond the bootstrap node: dial peers learned from announces.
