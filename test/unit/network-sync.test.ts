@@ -1,0 +1,62 @@
+// Manifest sync (/mvp/sync/1.0.0) is an input from the network like gossip: a peer answering it
+// with garbage or forged announces must not crash a node nor put anything in its peer table.
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { multiaddr } from '@multiformats/multiaddr';
+import { buildLibp2p, type NetworkNode } from '../../src/actors/network/libp2p.ts';
+import { SYNC_PROTOCOL, SyncError, parseRequest, parseResponse, readJson, writeJson } from '../../src/actors/network/sync.ts';
+import { sealEnvelope, encodeEnvelope, SUPPORTED_VERSIONS } from '../../src/protocol/index.ts';
+import { createNode, type MvpNode } from '../../src/node/create-node.ts';
+import { testConfig } from '../helpers/config.ts';
+import { until } from '../helpers/runtime.ts';
+
+describe('manifest sync', () => {
+  it('parses only well-formed requests and responses, within bounds', () => {
+    assert.throws(() => parseRequest(null), SyncError);
+    assert.throws(() => parseRequest({ have: [] }), SyncError);
+    assert.deepEqual(parseRequest({ have: { a: 1, b: 'x', c: Infinity } }), { have: { a: 1 } });
+    assert.throws(() => parseResponse({ announces: 'nope' }), SyncError);
+    assert.deepEqual(parseResponse({ announces: ['a', 2, null, 'b'] }), { announces: ['a', 'b'] });
+    assert.equal(parseResponse({ announces: Array.from({ length: 10_000 }, () => 'x') }).announces.length, 4096);
+  });
+
+  const cleanup: Array<() => Promise<unknown>> = [];
+  after(async () => { for (const c of cleanup.reverse()) await c(); });
+
+  it('a peer answering sync with garbage and forged announces changes nothing', async () => {
+    const node: MvpNode = await createNode(testConfig({ node: { node_id: 'honest' } }), { transport: 'memory' });
+    await node.start();
+    cleanup.push(() => node.stop());
+
+    // The hostile peer: a bare libp2p node whose sync handler lies.
+    const key = await generateKeyPair('Ed25519');
+    const forgerKey = await generateKeyPair('Ed25519');
+    const victimId = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString();
+    const hostile: NetworkNode = await buildLibp2p({ privateKey: key, transport: 'memory', listen: ['/memory/hostile-sync'], maxPeers: 10, mdns: false });
+    cleanup.push(() => hostile.stop());
+    const manifest = {
+      node_id: 'forged', peer_id: victimId, versions: [...SUPPORTED_VERSIONS], addrs: [], models: [],
+      capacity: { max_queue: 1, slots: 0 }, load: { queue_depth: 0, busy_slots: 0, cpu: 0, mem_free_mb: 1 },
+      policies: { auto_accept_peers: true, max_peers: 1 }, started_at: 1,
+    };
+    // Signed by the forger but claiming to be from the victim: the signature cannot hold.
+    const forged = await sealEnvelope(forgerKey, peerIdFromPrivateKey(forgerKey).toString(), 'announce', manifest, { now: Date.now() });
+    const lying = { ...forged, from: victimId };
+    let asked = 0;
+    await hostile.handle(SYNC_PROTOCOL, async (stream) => {
+      asked++;
+      await readJson(stream).catch(() => undefined);
+      await writeJson(stream, asked === 1
+        ? { announces: ['not json', '{"v":"9.0"}', new TextDecoder().decode(encodeEnvelope(lying as typeof forged))] }
+        : { announces: 'garbage' });
+    });
+    await hostile.dial(multiaddr((await node.network()).listen[0]!));
+    await until(async () => asked >= 2, 15_000, 'the node to ask the hostile peer for sync twice');
+    const peers = await node.supervisor.request<Array<{ peer_id: string; node_id?: string }>>('network', { type: 'network.peers' }, 2000);
+    assert.ok(!peers.some((p) => p.peer_id === victimId || p.node_id === 'forged'));
+    assert.deepEqual((await node.health()).actors.network, 'running');
+    assert.equal(node.supervisor.counters.crashed, 0);
+  });
+});
