@@ -25,6 +25,8 @@ const WORKER_ENTRY = fileURLToPath(new URL('../../../workers/inference.js', impo
 export const DEFAULT_SEQUENCES = 4;
 /** After a cancel, how long the worker has to end the job before it is declared wedged. */
 export const DEFAULT_CANCEL_GRACE_MS = 30_000;
+/** Graceful stop: how long the worker gets to stop its generations and release the model. */
+const DISPOSE_TIMEOUT_MS = 10_000;
 /** Piscina settles a task on its own port; `end` on the job's port normally arrives first. */
 const END_AFTER_RESULT_MS = 1000;
 
@@ -117,7 +119,8 @@ export class InferenceEngine {
         kind: 'load', path: this.model.path, threads: args.threads, contextSize, sequences: this.sequences,
       } satisfies WorkerTask)) as LoadResult;
     } catch (err) {
-      throw ModelLoadError.invalidFormat(this.model.path, `llama.cpp could not load it: ${(err as Error).message}`);
+      throw new ModelLoadError('invalid_format', this.model.path,
+        `Model load error: llama.cpp could not load ${this.model.path}: ${(err as Error).message}`, { cause: err });
     }
     log.info({
       model: args.name, path: this.model.path, sha256: this.sha256, params: this.model.params,
@@ -229,7 +232,8 @@ export class InferenceEngine {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         pool.run({ kind: 'dispose' } satisfies WorkerTask).catch(() => undefined),
-        new Promise((r) => { timer = setTimeout(r, 3000); }),
+        // Long enough for a decode in flight to finish: destroying the pool under it aborts the process.
+        new Promise((r) => { timer = setTimeout(r, DISPOSE_TIMEOUT_MS); }),
       ]);
       clearTimeout(timer);
     }

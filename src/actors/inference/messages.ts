@@ -20,7 +20,7 @@ export type GenerateRequest = {
    * actor asks on behalf of another that streams to the client.
    */
   stream_to?: string;
-  /** This job's own deadline, if shorter than `executor.job_timeout_secs`. */
+  /** This job's own deadline, if shorter than `executor.job_timeout_secs` (both count from the actor receiving it). */
   timeout_ms?: number;
 };
 

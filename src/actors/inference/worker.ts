@@ -191,7 +191,7 @@ class SequencePool {
   private readonly idle: LlamaContextSequence[];
   private readonly waiters: Array<{ grant: (s: LlamaContextSequence) => void }> = [];
   private readonly total: number;
-  private drained: (() => void) | undefined;
+  private readonly drained: Array<() => void> = [];
 
   constructor(context: LlamaContext, total: number) {
     this.total = total;
@@ -218,16 +218,16 @@ class SequencePool {
 
   /** Clears what the job left in the sequence, then gives it to the next waiter. */
   async release(sequence: LlamaContextSequence): Promise<void> {
-    await sequence.clearHistory();
+    await sequence.clearHistory().catch(() => undefined); // a disposed context has nothing to clear
     const next = this.waiters.shift();
     if (next) { next.grant(sequence); return; }
     this.idle.push(sequence);
-    if (this.idle.length === this.total) this.drained?.();
+    if (this.idle.length === this.total) for (const d of this.drained.splice(0)) d();
   }
 
   /** Resolves once every sequence is back. */
   drain(): Promise<void> {
     if (this.idle.length === this.total) return Promise.resolve();
-    return new Promise((resolve) => { this.drained = resolve; });
+    return new Promise((resolve) => { this.drained.push(resolve); });
   }
 }
