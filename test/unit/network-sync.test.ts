@@ -22,7 +22,7 @@ describe('manifest sync', () => {
     assert.equal(parseResponse({ announces: Array.from({ length: 10_000 }, () => 'x') }).announces.length, 4096);
   });
 
-  const cleanup: Array<() => Promise<unknown>> = [];
+  const cleanup: Array<() => unknown> = [];
   after(async () => { for (const c of cleanup.reverse()) await c(); });
 
   it('a peer answering sync with garbage and forged announces changes nothing', async () => {

@@ -19,8 +19,12 @@ import type { NetworkStatus, PeerSummary, QueueStatus } from './messages.ts';
 
 export const TOPICS = { announce: 'mvp/1/announce', work: 'mvp/1/work', receipt: 'mvp/1/receipt', orch: 'mvp/1/orch' } as const;
 
-/** How often a node reconciles its manifests with one random neighbour. */
-const SYNC_INTERVAL_MS = 2000;
+/**
+ * Anti-entropy pace: a node syncs with one random neighbour every SYNC_MIN_MS while syncs bring
+ * news, doubling the wait up to SYNC_MAX_MS while they bring none (a quiet network costs little).
+ */
+const SYNC_MIN_MS = 1000;
+const SYNC_MAX_MS = 30_000;
 
 function envelopeId(data: Uint8Array): string | undefined {
   try { return (JSON.parse(new TextDecoder().decode(data)) as { id?: string }).id; } catch { return undefined; }
@@ -57,6 +61,7 @@ export class NetworkService {
   private readonly startedAt: number;
   private heartbeatSeq = 0;
   private ownAnnounce?: { ts: number; bytes: Uint8Array };
+  private syncDelay = SYNC_MIN_MS;
   /** Ids of envelopes first received by sync, so their gossip copies are not counted as drops. */
   private readonly syncedIds = new Set<string>();
   /** Peer ids learned from bootstrap addresses, allowed in when auto_accept_peers is false. */
@@ -103,11 +108,13 @@ export class NetworkService {
     const pubsub = node.services.pubsub;
     pubsub.addEventListener('message', (e) => { void this.onGossip(e.detail.topic, e.detail.data); });
     // Manifests spread by sync: both ends of a new connection exchange what the other lacks,
-    // and every SYNC_INTERVAL_MS each node syncs with one random neighbour (anti-entropy), so a
+    // and each node keeps syncing with one random neighbour (anti-entropy, see SYNC_MIN_MS), so a
     // newcomer's announce reaches everyone in O(log N) rounds without a network-wide publish.
     await node.handle(SYNC_PROTOCOL, (stream) => this.answerSync(stream), { runOnLimitedConnection: false });
     node.addEventListener('peer:identify', (e) => {
-      if (e.detail.protocols.includes(SYNC_PROTOCOL)) void this.requestSync(e.detail.peerId.toString());
+      if (!e.detail.protocols.includes(SYNC_PROTOCOL)) return;
+      this.syncDelay = SYNC_MIN_MS;
+      void this.requestSync(e.detail.peerId.toString());
     });
     node.addEventListener('peer:discovery', (e) => {
       // libp2p 3 does not dial what mDNS finds; we do, within max_peers.
@@ -124,7 +131,7 @@ export class NetworkService {
     this.every(config.network.announce_interval_secs * 1000, () => this.announce());
     this.every(Math.max(500, (config.distributed_orchestration.heartbeat_timeout_secs * 1000) / 3), () => this.heartbeat());
     this.every(1000, () => this.maintain());
-    this.every(SYNC_INTERVAL_MS, () => this.antiEntropy());
+    this.scheduleAntiEntropy();
     void this.announce();
   }
 
@@ -266,14 +273,21 @@ export class NetworkService {
     }
   }
 
-  private antiEntropy(): void {
-    const peers = [...new Set(this.libp2p.getConnections().map((c) => c.remotePeer.toString()))];
-    if (peers.length > 0) void this.requestSync(peers[Math.floor(Math.random() * peers.length)]!);
+  private scheduleAntiEntropy(): void {
+    if (this.stopped) return;
+    this.init.clock.setTimeout(() => {
+      const peers = [...new Set(this.libp2p.getConnections().map((c) => c.remotePeer.toString()))];
+      const sync = peers.length > 0 ? this.requestSync(peers[Math.floor(Math.random() * peers.length)]!) : Promise.resolve(0);
+      void sync.then((learned) => {
+        this.syncDelay = learned > 0 ? SYNC_MIN_MS : Math.min(SYNC_MAX_MS, this.syncDelay * 2);
+        this.scheduleAntiEntropy();
+      });
+    }, this.syncDelay * (0.5 + Math.random()));
   }
 
-  /** Ask a peer for the announces we lack. */
-  private async requestSync(peerId: string): Promise<void> {
-    if (this.stopped) return;
+  /** Ask a peer for the announces we lack; resolves to how many were new. */
+  private async requestSync(peerId: string): Promise<number> {
+    if (this.stopped) return 0;
     try {
       const stream = await this.libp2p.dialProtocol(peerIdFromString(peerId), SYNC_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
       const have = this.peerTable.announceTimes();
@@ -283,8 +297,10 @@ export class NetworkService {
       let learned = 0;
       for (const text of announces) if (await this.accept(new TextEncoder().encode(text), 'sync')) learned++;
       this.init.log.debug({ peer: peerId, received: announces.length, learned }, 'Manifest sync');
+      return learned;
     } catch (err) {
       if (!this.stopped) this.init.log.debug({ peer: peerId, err: (err as Error).message }, 'Manifest sync failed');
+      return 0;
     }
   }
 
