@@ -15,7 +15,7 @@ export function tmpDir(prefix = 'mvp-node-test-'): string {
 
 export function testConfig(overrides: DeepPartial<Config> = {}): Config {
   const dir = tmpDir();
-  const base = { node: { data_dir: dir }, network: { mdns_enabled: false }, monitoring: { log_level: 'warn' } };
+  const base = { node: { data_dir: dir }, network: { mdns_enabled: false }, monitoring: { log_level: 'error' } };
   const merged = merge(base, overrides as Record<string, unknown>);
   const file = join(dir, 'config.toml');
   writeFileSync(file, stringify(merged));
