@@ -2,6 +2,8 @@
 //
 //   Supervisor (one_for_one)
 //   ├── scheduler     job queue (first, so the network can report it)
+//   ├── inference:<m> one per served model: a worker holding the model (before the network,
+//   │                 so a model that cannot load stops the node before it announces anything)
 //   ├── network       libp2p: gossip, mDNS, identify, peer table
 //   ├── consensus     local view: own affinity, members, coordinator by mode
 //   ├── orchestrator  heuristic decisions under the safety rules (when orchestrator.enabled)
@@ -22,7 +24,9 @@ import type { NetworkArgs } from '../actors/network/index.ts';
 import type { ApiArgs } from '../actors/api/index.ts';
 import type { NetworkStatus } from '../actors/network/messages.ts';
 import type { QueueStatus } from '../actors/network/messages.ts';
+import type { InferenceArgs } from '../actors/inference/engine.ts';
 import { loadIdentity, lockDataDir, type Identity } from './identity.ts';
+import { resolveModels } from './models.ts';
 
 export interface CreateNodeOptions {
   transport?: Transport;
@@ -31,6 +35,11 @@ export interface CreateNodeOptions {
   logDestination?: NodeJS.WritableStream;
   /** Keep the key in the data directory (default for TCP); memory nodes use a fresh key. */
   persistIdentity?: boolean;
+  /**
+   * Serve the configured models (or a generated test model). Default: true for TCP nodes;
+   * simulated memory nodes and light clients serve none.
+   */
+  serveModels?: boolean;
 }
 
 export interface HealthReport {
@@ -74,9 +83,19 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
   // libp2p's memory transport only works within one thread: simulated nodes run inline.
   const placement = (name: keyof Config['runtime']['placement']) => transport === 'memory' ? 'inline' as const : config.runtime.placement[name];
   const shutdownMs = config.runtime.shutdown_timeout_ms;
-  const networkArgs: NetworkArgs = { nodeId: id.nodeId, privateKey: privateKeyToProtobuf(id.privateKey), transport };
+  const models = (opts.serveModels ?? transport === 'tcp') ? await resolveModels(config, log) : [];
+  const networkArgs: NetworkArgs = {
+    nodeId: id.nodeId, privateKey: privateKeyToProtobuf(id.privateKey), transport, models: models.map((m) => m.manifest),
+  };
   const children: ChildSpec[] = [
     { name: 'scheduler', module: actorModule('scheduler'), restart: 'permanent', shutdownMs, placement: placement('scheduler') },
+    // Inline: the actor is light (the model lives in its own pool worker), and a terminated
+    // thread would take that worker down mid-generation.
+    ...models.map((m): ChildSpec => ({
+      name: `inference:${m.name}`, module: actorModule('inference'), restart: 'permanent',
+      shutdownMs: Math.max(shutdownMs, 12_000), placement: 'inline',
+      args: { path: m.path, name: m.name, threads: m.threads, sequences: m.sequences } satisfies InferenceArgs,
+    })),
     { name: 'network', module: actorModule('network'), restart: 'permanent', shutdownMs, placement: placement('network'), args: networkArgs },
     { name: 'consensus', module: actorModule('consensus'), restart: 'permanent', shutdownMs, placement: placement('consensus') },
   ];

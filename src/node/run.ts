@@ -3,7 +3,6 @@
 // gave up). Start-up errors go to stderr as plain `Error: ...` lines, and to the log.
 import type { Config } from '../config/types.ts';
 import { ActorStartError } from '../runtime/errors.ts';
-import { validateModel } from '../models/index.ts';
 import { createNode, type MvpNode } from './create-node.ts';
 
 /** The line a user sees for an error that stopped the node from starting. */
@@ -12,17 +11,9 @@ export function startupErrorMessage(err: unknown): string {
   return `Error: ${e?.message ?? String(err)}`;
 }
 
-/** Every configured model file must pass validation before the node starts: none runs half-configured. */
-async function checkModels(config: Readonly<Config>) {
-  const paths = config.model.path === undefined ? [] : [config.model.path].flat();
-  return Promise.all(paths.map((p) => validateModel(p, { contextLength: config.model.max_context_length })));
-}
-
 export async function runNode(config: Readonly<Config>): Promise<void> {
   let node: MvpNode;
-  let models: Awaited<ReturnType<typeof checkModels>>;
   try {
-    models = await checkModels(config);
     node = await createNode(config);
   } catch (err) {
     process.stderr.write(`${startupErrorMessage(err)}\n`);
@@ -60,12 +51,6 @@ export async function runNode(config: Readonly<Config>): Promise<void> {
   }
   if (stopping) return;
 
-  for (const m of models) {
-    // The job path (inference actor, claims, receipts) is what serves a model; until it is
-    // in place the node only vouches for the file.
-    log.info({ model: m.name, path: m.path, params: m.params, quantization: m.quantization, context_length: m.contextLength, test_model: m.testModel },
-      'Model file validated (serving it needs the inference actor, not yet part of this node)');
-  }
   const net = await node.network();
   log.info({
     peer_id: node.peerId, listen: net.listen,

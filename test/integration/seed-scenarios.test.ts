@@ -54,9 +54,13 @@ describe('seed scenarios', () => {
       assert.equal(typeof hc.peers, 'number');
       assert.equal(typeof hc.uptime_s, 'number');
       assert.match(String(hc.peer_id), /^12D3KooW/);
-      assert.deepEqual(hc.actors, { scheduler: 'running', network: 'running', consensus: 'running', orchestrator: 'running', api: 'running' });
+      assert.deepEqual(hc.actors, {
+        scheduler: 'running', 'inference:mvp-test-tiny': 'ready', network: 'running', consensus: 'running', orchestrator: 'running', api: 'running',
+      });
     }
     assert.equal(h!.node_id, 'high-cap');
+    // No --model: each serves the generated test model, and says so.
+    await high.waitFor((x) => x.msg.startsWith('No model configured: serving a generated test model'), 1000, 'the test-model notice');
     // The HTTP API reports the same node; its URL is in the log and in <data_dir>/<node-id>/api.json.
     const apiFile = join(data, 'high-cap', 'api.json');
     const { url } = JSON.parse(readFileSync(apiFile, 'utf8')) as { url: string };
@@ -72,9 +76,11 @@ describe('seed scenarios', () => {
     const data = tmpDir();
     const model = await tinyTestModelPath();
     const good = start(['--node-id', 'tiny', '--port', '0', '--model', model, '--data-dir', data]);
-    const v = await good.waitFor((l) => l.msg.startsWith('Model file validated'), 20_000, 'model validation');
+    const v = await good.waitFor((l) => l.msg === 'Model loaded', 30_000, 'the model to load');
     assert.equal(v.model, 'tiny-v1-s1');
+    assert.equal(v.actor, 'inference:tiny-v1-s1');
     assert.equal(v.test_model, true);
+    assert.ok(!good.lines.some((l) => l.msg.startsWith('No model configured')));
     await good.stop();
     const junk = join(data, 'junk.gguf');
     writeFileSync(junk, 'not a model at all, just text');

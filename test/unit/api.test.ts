@@ -46,7 +46,9 @@ describe('api actor: GET /health and GET /actors', () => {
     assert.equal(h.peers, 0);
     assert.equal(h.known_peers, 0);
     assert.equal(typeof h.uptime_s, 'number');
-    assert.deepEqual(h.actors, { scheduler: 'running', network: 'running', consensus: 'running', orchestrator: 'running', api: 'running' });
+    assert.deepEqual(h.actors, {
+      scheduler: 'running', 'inference:mvp-test-tiny': 'ready', network: 'running', consensus: 'running', orchestrator: 'running', api: 'running',
+    });
     assert.deepEqual(h.queue, { depth: 0, capacity: 100 });
   });
 
@@ -54,10 +56,10 @@ describe('api actor: GET /health and GET /actors', () => {
     const { status, body } = await get(`${url}/actors`);
     assert.equal(status, 200);
     const actors = body as ActorInfo[];
-    assert.deepEqual(actors.map((a) => a.name), ['scheduler', 'network', 'consensus', 'orchestrator', 'api']);
+    assert.deepEqual(actors.map((a) => a.name), ['scheduler', 'inference:mvp-test-tiny', 'network', 'consensus', 'orchestrator', 'api']);
     for (const a of actors) {
       assert.deepEqual({ placement: a.placement, status: a.status, state: a.state, restarts: a.restarts, crashes: a.crashes },
-        { placement: 'inline', status: 'running', state: 'running', restarts: 0, crashes: 0 }, a.name);
+        { placement: 'inline', status: 'running', state: a.name.startsWith('inference:') ? 'ready' : 'running', restarts: 0, crashes: 0 }, a.name);
     }
   });
 
@@ -83,7 +85,7 @@ describe('api actor: bearer token', () => {
   let url: string;
   before(async () => {
     // Also runs the api actor on its own thread: the same code serves from a worker.
-    node = await createNode(testConfig({ node: loopback, api: { token: 's3cret' }, runtime: { placement: { api: 'thread' } } }), { persistIdentity: false });
+    node = await createNode(testConfig({ node: loopback, api: { token: 's3cret' }, runtime: { placement: { api: 'thread' } } }), { persistIdentity: false, serveModels: false });
     await node.start();
     url = await apiUrl(node);
   });
@@ -119,7 +121,7 @@ describe('api actor: where it listens', () => {
     const out = new PassThrough();
     let text = '';
     out.on('data', (d) => { text += d; });
-    const node = await createNode(config, { persistIdentity: true, logDestination: out });
+    const node = await createNode(config, { persistIdentity: true, logDestination: out, serveModels: false });
     const file = join(config.node.data_dir, 'with-api-file', 'api.json');
     await node.start();
     try {
@@ -137,11 +139,11 @@ describe('api actor: where it listens', () => {
   });
 
   it('fails to start, naming the address, when the configured port is taken', async () => {
-    const first = await createNode(testConfig({ node: loopback }), { persistIdentity: false });
+    const first = await createNode(testConfig({ node: loopback }), { persistIdentity: false, serveModels: false });
     await first.start();
     try {
       const port = Number(new URL(await apiUrl(first)).port);
-      const second = await createNode(testConfig({ node: loopback, api: { port } }), { persistIdentity: false });
+      const second = await createNode(testConfig({ node: loopback, api: { port } }), { persistIdentity: false, serveModels: false });
       await assert.rejects(second.start(), (err: Error) => err.message.includes(`Failed to start the HTTP API on 127.0.0.1:${port}: address already in use`));
     } finally {
       await first.stop();

@@ -12,14 +12,14 @@ describe('killing actors of a running node', () => {
   let node: MvpNode;
   let peer: MvpNode;
   before(async () => {
-    peer = await createNode(testConfig({ node: { node_id: 'peer', listen_host: '127.0.0.1', listen_port: 0 } }), { persistIdentity: false });
+    peer = await createNode(testConfig({ node: { node_id: 'peer', listen_host: '127.0.0.1', listen_port: 0 } }), { persistIdentity: false, serveModels: false });
     await peer.start();
     const addr = (await peer.network()).listen[0]!;
     node = await createNode(testConfig({
       node: { node_id: 'victim', listen_host: '127.0.0.1', listen_port: 0 },
       network: { bootstrap_peers: [addr] },
       runtime: { placement: { network: 'thread' } },
-    }), { persistIdentity: false });
+    }), { persistIdentity: false, serveModels: false });
     await node.start();
     await until(async () => (await node.network()).known === 1, 20_000, 'the victim to hear its peer');
   });

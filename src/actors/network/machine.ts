@@ -4,6 +4,7 @@ import { fromPromise, setup } from 'xstate';
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys';
 import type { ActorContext } from '../../runtime/actor.ts';
 import type { Transport } from './libp2p.ts';
+import type { ModelManifest } from '../../protocol/index.ts';
 import type { NetworkIn, QueueStatus } from './messages.ts';
 import { NetworkService } from './service.ts';
 
@@ -12,6 +13,8 @@ export interface NetworkArgs {
   /** The node's libp2p private key, protobuf-encoded (structured-cloneable for threads). */
   privateKey: Uint8Array;
   transport: Transport;
+  /** The models this node serves, as its manifest lists them. */
+  models: ModelManifest[];
 }
 
 export function networkMachine(ctx: ActorContext<NetworkArgs>) {
@@ -20,6 +23,7 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
     nodeId: ctx.args.nodeId,
     privateKey: privateKeyFromProtobuf(ctx.args.privateKey),
     transport: ctx.args.transport,
+    models: ctx.args.models,
     clock: ctx.clock,
     log: ctx.log,
     queue: () => ctx.request<QueueStatus>('scheduler', { type: 'scheduler.status' }, 1000),

@@ -10,7 +10,7 @@ import type { Logger } from '../../runtime/log.ts';
 import type { Config } from '../../config/types.ts';
 import {
   createEnvelopeInspector, negotiateVersion, sealEnvelope, encodeEnvelope, SUPPORTED_VERSIONS,
-  type DropReason, type Envelope, type Manifest, type MessageBody, type MessageType,
+  type DropReason, type Envelope, type Manifest, type MessageBody, type MessageType, type ModelManifest,
 } from '../../protocol/index.ts';
 import { buildLibp2p, type NetworkNode, type Transport } from './libp2p.ts';
 import { PeerTable } from './peer-table.ts';
@@ -42,6 +42,7 @@ export interface NetworkServiceInit {
   nodeId: string;
   privateKey: PrivateKey;
   transport: Transport;
+  models: ModelManifest[];
   clock: Clock;
   log: Logger;
   /** Latest queue figures for the manifest; the machine fetches them from the scheduler. */
@@ -192,7 +193,7 @@ export class NetworkService {
       peer_id: this.peerId,
       versions: [...SUPPORTED_VERSIONS],
       addrs: this.libp2p.getMultiaddrs().slice(0, 32).map(String),
-      models: [],
+      models: this.init.models,
       capacity: { max_queue: q?.capacity ?? config.executor.max_queue_size, slots: q?.slots ?? 0 },
       load: {
         queue_depth: q?.depth ?? 0,
