@@ -1,7 +1,8 @@
 // Composes one node: the supervision tree of DESIGN.md §1.
 //
 //   Supervisor (one_for_one)
-//   ├── scheduler     job queue (first, so the network can report it)
+//   ├── scheduler     job queue, dispatch to the inference actors, load manager (first, so the
+//   │                 network can report it; jobs sent before a model is up wait in its mailbox)
 //   ├── inference:<m> one per served model: a worker holding the model (before the network,
 //   │                 so a model that cannot load stops the node before it announces anything)
 //   ├── network       libp2p: gossip, mDNS, identify, peer table
@@ -25,6 +26,7 @@ import type { ApiArgs } from '../actors/api/index.ts';
 import type { NetworkStatus } from '../actors/network/messages.ts';
 import type { QueueStatus } from '../actors/network/messages.ts';
 import type { InferenceArgs } from '../actors/inference/engine.ts';
+import type { SchedulerArgs } from '../actors/scheduler/index.ts';
 import { loadIdentity, lockDataDir, type Identity } from './identity.ts';
 import { resolveModels } from './models.ts';
 
@@ -77,7 +79,10 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
   const clock = opts.clock ?? systemClock;
   const persist = opts.persistIdentity ?? transport === 'tcp';
   const id = persist ? await loadIdentity(config.node.data_dir, config.node.node_id) : await ephemeralIdentity(config.node.node_id);
-  const logOptions: LogOptions = { level: config.monitoring.log_level, nodeId: id.nodeId, destination: opts.logDestination };
+  // Decided here, once: inside a worker thread stdout is never a TTY, so threaded actors must be
+  // told which format the main thread's terminal gets.
+  const pretty = opts.logDestination === undefined && Boolean(process.stdout.isTTY);
+  const logOptions: LogOptions = { level: config.monitoring.log_level, nodeId: id.nodeId, destination: opts.logDestination, pretty };
   const log = createLogger(logOptions);
   const { destination: _d, ...threadLogOptions } = logOptions;
   // libp2p's memory transport only works within one thread: simulated nodes run inline.
@@ -88,7 +93,10 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
     nodeId: id.nodeId, privateKey: privateKeyToProtobuf(id.privateKey), transport, models: models.map((m) => m.manifest),
   };
   const children: ChildSpec[] = [
-    { name: 'scheduler', module: actorModule('scheduler'), restart: 'permanent', shutdownMs, placement: placement('scheduler') },
+    {
+      name: 'scheduler', module: actorModule('scheduler'), restart: 'permanent', shutdownMs, placement: placement('scheduler'),
+      args: { models: models.map((m) => ({ name: m.name, sequences: m.sequences })) } satisfies SchedulerArgs,
+    },
     // Inline: the actor is light (the model lives in its own pool worker), and a terminated
     // thread would take that worker down mid-generation.
     ...models.map((m): ChildSpec => ({
