@@ -14,11 +14,29 @@
 //   DROP_REASONS, DropReason, OpenResult, OpenContext, EnvelopeLimits, DEFAULT_ENVELOPE_LIMITS
 //   MESSAGE_BODIES, MESSAGE_TYPES, MessageType, MessageBody<T>, Envelope<T>, isMessageType
 //   Manifest, ModelManifest, HeartbeatBody and their schemas; envelopeSchema, EnvelopeWire
+//   Jobs: WorkOfferBody (work_offer, job.schema.json), JobClaimBody, JobAssignBody, ReceiptBody
+//     and their schemas; JOB_PRIORITIES, RECEIPT_STATUSES, DEFAULT_JOB_VALUE, MAX_JOB_TOKENS
+//   deriveJobId({ client, model, prompt_sha256, params: { max_tokens, temperature, seed? }, nonce })
+//     → sha256 hex of the RFC 8785 JSON of that object; jobIdOf(offer); buildWorkOffer(content);
+//     newJobNonce(); jobValue(offer); sha256Hex(text | bytes)
+//   sealReceipt(privateKey, body, now, opts?): Promise<ReceiptEnvelope>  throws EnvelopeSealError
+//   verifyReceipt(input: unknown, { text?, prompt? }?): Promise<ReceiptVerification>  never throws
+//     checks RECEIPT_CHECKS in order: format, signature, executor, output_hash, input_hash
+//   Per-type rules (BodyRules: signer, inconsistency; bodyProblem) run in the inspector and in
+//   sealEnvelope: a body naming another sender than `from` (an offer's client, a claim's or a
+//   receipt's executor) is `wrong_from`; an offer whose job_id is not derived from its content,
+//   or a receipt ending before it started or failing without a reason, is `schema`.
 //   Lower level: signEnvelope, signingBytes, canonicalBytes, verifyEnvelopeSignature, newEnvelopeId
 export * from './version.ts';
 export * from './envelope.ts';
 export * from './manifest.ts';
 export * from './heartbeat.ts';
+export * from './fields.ts';
+export * from './job.ts';
+export * from './job-claim.ts';
+export * from './job-assign.ts';
+export * from './receipt-body.ts';
+export * from './receipt.ts';
 export * from './registry.ts';
 export * from './seal.ts';
 export * from './inspector.ts';

@@ -1,7 +1,7 @@
 // The gate every incoming gossip message passes: bytes in, a checked envelope or a drop reason
 // out. Nothing from the network can make it throw; callers count drops by reason.
 import { signatureProblem, type EnvelopeWire } from './envelope.ts';
-import { describeErrors, isMessageType, MESSAGE_BODIES, validateEnvelopeWire, type Envelope } from './registry.ts';
+import { bodyProblem, describeErrors, isMessageType, MESSAGE_BODIES, validateEnvelopeWire, type Envelope } from './registry.ts';
 import { ReplayCache } from './replay-cache.ts';
 import { isSupportedVersion, SUPPORTED_VERSIONS } from './version.ts';
 
@@ -80,6 +80,9 @@ export function createEnvelopeInspector(init: EnvelopeInspectorInit = {}): Envel
     if (!isMessageType(wire.type)) return drop('unknown_type', wire.type);
     const bodyDef = MESSAGE_BODIES[wire.type];
     if (!bodyDef.validate(wire.body)) return drop('schema', `${wire.type} body: ${describeErrors(bodyDef.validate)}`);
+    // Per-type rules: a self-contradicting body (`schema`), a body naming another sender (`wrong_from`).
+    const problem = bodyProblem(wire.type, wire.body, wire.from);
+    if (problem !== undefined) return drop(problem.reason, problem.detail);
 
     if (ctx.propagationFrom !== undefined && wire.from !== ctx.propagationFrom) {
       return drop('wrong_from', `from ${wire.from}, propagated as from ${String(ctx.propagationFrom)}`);
@@ -88,8 +91,8 @@ export function createEnvelopeInspector(init: EnvelopeInspectorInit = {}): Envel
     if (typeof now !== 'number' || !Number.isFinite(now)) return drop('stale', 'receiver clock unavailable');
     if (Math.abs(now - wire.ts) > limits.maxSkewMs) return drop('stale', `ts ${wire.ts} is ${now - wire.ts} ms from now`);
 
-    const problem = await signatureProblem(wire);
-    if (problem !== undefined) return drop('bad_signature', problem);
+    const sigProblem = await signatureProblem(wire);
+    if (sigProblem !== undefined) return drop('bad_signature', sigProblem);
 
     // Check and record with no await in between, so two copies opened concurrently cannot both
     // pass. Keyed by sender too: a peer reusing someone else's id cannot get their message dropped.

@@ -1,29 +1,58 @@
 // Message types and their body schemas, compiled once at module load. A new message type is a
-// schema module (type derived from it) plus one line in MESSAGE_BODIES.
+// schema module (type derived from it) plus one line in MESSAGE_BODIES, with the rules the
+// schema cannot state (who must sign it, cross-field consistency) next to it.
 import { Ajv, type ValidateFunction } from 'ajv';
 import { envelopeSchema, type EnvelopeWire } from './envelope.ts';
 import { heartbeatSchema } from './heartbeat.ts';
+import { jobIdOf, workOfferSchema } from './job.ts';
+import { jobAssignSchema } from './job-assign.ts';
+import { jobClaimSchema } from './job-claim.ts';
 import { manifestSchema } from './manifest.ts';
+import { receiptInconsistency, receiptSchema } from './receipt-body.ts';
 import type { FromSchema, WireSchema } from './schema-types.ts';
 
 // strict: a typo in a schema keyword fails at load, not silently at run time.
 // allErrors false: stop at the first violation, so hostile input costs as little as possible.
 const ajv = new Ajv({ strict: true, allErrors: false });
 
-export interface BodyDefinition<B> {
+/** Rules of a body type beyond its schema. Both run only on a body the schema accepted. */
+export interface BodyRules<B> {
+  /**
+   * The peer id a body says sent it (a receipt's executor, an offer's client). An envelope whose
+   * `from` differs is dropped as `wrong_from`: nobody can speak for another peer.
+   */
+  readonly signer?: (body: B) => string;
+  /** Why the body contradicts itself, or `undefined`; such a body is dropped as `schema`. */
+  readonly inconsistency?: (body: B) => string | undefined;
+}
+
+export interface BodyDefinition<B> extends BodyRules<B> {
   /** File name of the schema under schemas/ (kept equal to `schema` by a test). */
   readonly file: string;
   readonly schema: WireSchema;
   readonly validate: ValidateFunction<B>;
 }
 
-function defineBody<S extends WireSchema>(file: string, schema: S): BodyDefinition<FromSchema<S>> {
-  return { file, schema, validate: ajv.compile<FromSchema<S>>(schema) };
+function defineBody<S extends WireSchema>(file: string, schema: S, rules: BodyRules<FromSchema<S>> = {}): BodyDefinition<FromSchema<S>> {
+  return { file, schema, validate: ajv.compile<FromSchema<S>>(schema), ...rules };
 }
 
 export const MESSAGE_BODIES = {
   announce: defineBody('manifest.schema.json', manifestSchema),
   heartbeat: defineBody('heartbeat.schema.json', heartbeatSchema),
+  work_offer: defineBody('job.schema.json', workOfferSchema, {
+    signer: (offer) => offer.client,
+    inconsistency: (offer) => {
+      const derived = jobIdOf(offer);
+      return offer.job_id === derived ? undefined : `job_id ${offer.job_id} is not the id its content derives (${derived})`;
+    },
+  }),
+  job_claim: defineBody('job-claim.schema.json', jobClaimSchema, { signer: (claim) => claim.executor }),
+  job_assign: defineBody('job-assign.schema.json', jobAssignSchema),
+  receipt: defineBody('receipt.schema.json', receiptSchema, {
+    signer: (receipt) => receipt.executor,
+    inconsistency: receiptInconsistency,
+  }),
 } as const;
 
 export type MessageType = keyof typeof MESSAGE_BODIES;
@@ -52,4 +81,24 @@ export const PROTOCOL_SCHEMA_FILES: Readonly<Record<string, WireSchema>> = Objec
 /** The first schema violation ajv reported, as one short line. */
 export function describeErrors(validate: ValidateFunction): string {
   return ajv.errorsText(validate.errors, { dataVar: '' });
+}
+
+export type BodyProblem = { reason: 'schema' | 'wrong_from'; detail: string };
+
+/**
+ * Why an envelope's body, already accepted by the schema of its type, breaks that type's other
+ * rules — or `undefined`. Consistency first (`schema`), then the signer (`wrong_from`).
+ */
+export function bodyProblem(type: MessageType, body: unknown, from: string): BodyProblem | undefined {
+  const def = MESSAGE_BODIES[type] as BodyRules<unknown>;
+  let inconsistent: string | undefined;
+  try {
+    inconsistent = def.inconsistency?.(body);
+  } catch (err) {
+    inconsistent = `cannot be checked: ${(err as Error).message}`;
+  }
+  if (inconsistent !== undefined) return { reason: 'schema', detail: `${type} body: ${inconsistent}` };
+  const signer = def.signer?.(body);
+  if (signer !== undefined && signer !== from) return { reason: 'wrong_from', detail: `${type} from ${from} names ${signer} as its sender` };
+  return undefined;
 }

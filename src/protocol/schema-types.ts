@@ -24,6 +24,8 @@ export interface NumberSchema extends Annotations {
   type: 'number' | 'integer';
   minimum: number;
   maximum: number;
+  /** Documents the value an absent field means; not applied by the validator. */
+  default?: number;
 }
 
 export interface BooleanSchema extends Annotations {

@@ -4,7 +4,7 @@
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { PrivateKey } from '@libp2p/interface';
 import { canonicalBytes, EnvelopeSealError, newEnvelopeId, signEnvelope, type EnvelopeWire } from './envelope.ts';
-import { describeErrors, isMessageType, MESSAGE_BODIES, validateEnvelopeWire, type Envelope, type MessageBody, type MessageType } from './registry.ts';
+import { bodyProblem, describeErrors, isMessageType, MESSAGE_BODIES, validateEnvelopeWire, type Envelope, type MessageBody, type MessageType } from './registry.ts';
 import { PROTOCOL_VERSION } from './version.ts';
 
 export interface SealOptions {
@@ -38,6 +38,8 @@ export async function sealEnvelope<T extends MessageType>(
   }
   const bodyDef = MESSAGE_BODIES[type];
   if (!bodyDef.validate(unsigned.body)) throw new EnvelopeSealError(`${type} body: ${describeErrors(bodyDef.validate)}`);
+  const problem = bodyProblem(type, unsigned.body, from);
+  if (problem !== undefined) throw new EnvelopeSealError(problem.detail);
   const envelope = await signEnvelope(privateKey, unsigned);
   if (!validateEnvelopeWire(envelope)) throw new EnvelopeSealError(`envelope: ${describeErrors(validateEnvelopeWire)}`);
   return envelope as Envelope<T>;

@@ -164,7 +164,7 @@ describe('drops, by reason', () => {
 
   it('unknown_type: a type with no registered body schema', async () => {
     const inspector = createEnvelopeInspector();
-    for (const type of ['work_offer', 'constructor', 'hasownproperty']) {
+    for (const type of ['job_bid', 'constructor', 'hasownproperty']) {
       const env = await signEnvelope(a.key, { v: '1.0', type, id: `unknown-${type}-00000`.slice(0, 20), from: a.id, ts: NOW, body: {} });
       assertDropped(await inspector.open(encodeEnvelope(env), { now: NOW }), 'unknown_type');
     }
