@@ -6,6 +6,7 @@ import { bindings, ConfigError, loadConfig, type Binding, type Config } from '..
 import { formatHelp } from './help.ts';
 import { CommandFailedError } from './errors.ts';
 import { registerModelsCommand } from './models.ts';
+import { registerReceiptCommand } from './receipt.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 export const VERSION: string = pkg.version;
@@ -77,6 +78,7 @@ export function buildProgram(deps: ProgramDeps = {}): Command {
     await runNode(config);
   });
   registerModelsCommand(program);
+  registerReceiptCommand(program);
   return program;
 }
 
