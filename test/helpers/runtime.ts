@@ -13,10 +13,10 @@ export function counter(name: string, placement: Placement, extra: Partial<Child
   return { name, module: counterModule, restart: 'permanent', shutdownMs: 2000, placement, ...extra };
 }
 
-export function testSupervisor(children: ChildSpec[], opts: { strategy?: Strategy; intensity?: number; periodMs?: number } = {}) {
+export function testSupervisor(children: ChildSpec[], opts: { strategy?: Strategy; intensity?: number; periodMs?: number; config?: Config } = {}) {
   const logOptions = { level: 'silent' as const, nodeId: 'test', pretty: false };
   const log = createLogger(logOptions);
-  const env = { config: {} as Config, clock: systemClock, log, logOptions };
+  const env = { config: opts.config ?? ({} as Config), clock: systemClock, log, logOptions };
   return new Supervisor({
     strategy: opts.strategy ?? 'one_for_one',
     intensity: opts.intensity ?? 3,

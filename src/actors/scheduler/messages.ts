@@ -1,13 +1,74 @@
-// What the scheduler actor accepts and answers.
-import type { RequestEvent } from '../../runtime/actor.ts';
+// What the scheduler actor accepts and answers. A job submitted here runs on this node's
+// `inference:<model>` actor; the submitter gets one reply, when the job has ended.
+import type { RequestEvent, SystemEvent } from '../../runtime/actor.ts';
+import type { GenerateResult } from '../inference/messages.ts';
+import type { QueueStatus } from '../network/messages.ts';
 import type { Priority } from './queue.ts';
 
-export interface JobTicket { id: string; client: string; priority: Priority; payload: unknown }
+/** A job as submitted to this node's scheduler. */
+export interface SchedulerJob {
+  /** Idempotency key: a second submission with this id never runs the job again. */
+  id: string;
+  /** Who asked (a peer id, or a local name): the unit of fair sharing. */
+  client: string;
+  priority: Priority;
+  /** A model this node serves (`scheduler.status` lists them). */
+  model: string;
+  prompt: string;
+  /** Integer ≥ 1, smaller than the model's context size. */
+  max_tokens: number;
+  /** 0 (greedy) to 2. */
+  temperature: number;
+  seed?: number;
+  /** Generation time limit, if shorter than `executor.job_timeout_secs` (queue wait not counted). */
+  timeout_ms?: number;
+}
 
-export type EnqueueResult = { accepted: true; depth: number } | { accepted: false; reason: string };
+/**
+ * Run a job, answer when it has ended: completed, cancelled, failed (with a reason, e.g. the
+ * inference actor died under it) or timeout. Refusals are errors with a stable name:
+ * `UnknownModelError`, `InvalidJobError`, `QueueFullError` (`err.code` says the same).
+ *
+ * Reply timeout: the submitter waits for queueing plus generation. Use
+ * `submitReplyTimeoutMs(config, job, expectedQueueWaitMs)` (timeouts.ts); a submitter that
+ * gives up earlier should send `scheduler.cancel`, or the job still runs to its end.
+ */
+export type SubmitRequest = {
+  type: 'scheduler.submit';
+  job: SchedulerJob;
+  /**
+   * Actor that receives the job's `inference.token` events (default: the submitter). A second
+   * submission of the same id attaches to the first and streams nowhere new.
+   */
+  stream_to?: string;
+};
+
+/** The reply to `scheduler.submit`: the inference result plus the time spent in this queue. */
+export interface JobResult extends GenerateResult {
+  /** From acceptance to dispatch to the inference actor (`timings.queue_ms` is the wait inside it). */
+  queue_ms: number;
+}
+
+/** Queued → removed and answered `cancelled`; running → `inference.cancel` forwarded. */
+export type CancelRequest = { type: 'scheduler.cancel'; job_id: string };
+export interface CancelReply { job_id: string; cancelled: boolean; state: JobState | 'unknown' }
+export type JobState = 'queued' | 'running' | 'finished';
+
+/** Should this node claim an offer of this shape? (the load manager; see load.ts) */
+export type CanClaimRequest = { type: 'scheduler.can_claim'; model: string; max_tokens: number };
+export interface CanClaimReply { ok: boolean; reason?: string }
+
+export interface SchedulerStatus extends QueueStatus {
+  /** Models this scheduler dispatches to, in the order given. */
+  models: string[];
+}
 
 export type SchedulerIn =
-  | RequestEvent<{ type: 'scheduler.enqueue'; job: JobTicket }>
-  | RequestEvent<{ type: 'scheduler.next' }>
+  | RequestEvent<SubmitRequest>
+  /** As a plain event (no replyTo) it is fire-and-forget. */
+  | (CancelRequest & { from: string; replyTo?: string })
+  | RequestEvent<CanClaimRequest>
   | RequestEvent<{ type: 'scheduler.status' }>
-  | RequestEvent<{ type: 'scheduler.set_capacity'; capacity: number }>;
+  /** Resize the queue (the orchestrator's scale_queue); answers the new status. */
+  | RequestEvent<{ type: 'scheduler.set_capacity'; capacity: number }>
+  | (SystemEvent & { from: string });

@@ -1,80 +1,158 @@
-// The job queue: bounded, priority-ordered, fair between clients, with aging.
-// Each client has its own FIFO; only the heads compete, so a client flooding the queue gets one
-// candidate per pick like everyone else. A head's score is its priority level plus one level per
-// `agingMs` waited, so a waiting low-priority job eventually beats fresh high-priority ones.
+// The job queue: bounded, priority-ordered, fair between clients, with aging. Pure: time comes
+// in as `now`, so property tests and the simulator drive it with a fake clock.
+//
+// Shape: client → lane (the model a job needs) → one FIFO per priority level. A pop looks only
+// at FIFO heads in lanes that are open (the model has a free slot): O(clients × open lanes × 3).
+//
+// A pop is two contests (all comparisons in milliseconds, so they are exact on integer clocks):
+// 1. Within a client: each head scores level·agingMs + (now − enqueuedAt); the best is the
+//    client's candidate (ties: pushed first). A client's own low job is passed only by its own
+//    higher jobs pushed less than (level difference)·agingMs after it.
+// 2. Between clients: a candidate scores level·agingMs + (now − readyAt), where readyAt =
+//    max(enqueuedAt, when its client was last served). Being served puts a client at the back:
+//    its next candidate starts waiting anew. Ties go to whoever became ready first (a tick
+//    counter, unique per push and pop, so a frozen clock still orders them).
+// What follows (proved in the comments of test/unit/scheduler-queue.test.ts and checked there):
+// equal-priority clients are served round-robin; a client's candidate that became ready at r
+// is served before any client that becomes ready after r with no higher priority; a candidate
+// whose wait covers the level gap (≥ 2·agingMs from low to high) beats any fresh one.
 
 export type Priority = 'high' | 'normal' | 'low';
-const LEVEL: Record<Priority, number> = { low: 0, normal: 1, high: 2 };
+export const PRIORITIES: readonly Priority[] = ['high', 'normal', 'low'];
+export const LEVEL: Record<Priority, number> = { low: 0, normal: 1, high: 2 };
+
+export const DEFAULT_AGING_MS = 30_000;
 
 export interface QueuedJob<T = unknown> {
   id: string;
   client: string;
   priority: Priority;
+  /** What the job needs to run (the model): pops can be restricted to open lanes. */
+  lane: string;
   enqueuedAt: number;
   payload: T;
 }
 
 export class QueueFullError extends Error {
-  override name = 'QueueFullError';
+  override readonly name = 'QueueFullError';
+  readonly code = 'queue_full';
   constructor(readonly capacity: number) { super(`queue full (${capacity}/${capacity} jobs)`); }
 }
 export class DuplicateJobError extends Error {
-  override name = 'DuplicateJobError';
+  override readonly name = 'DuplicateJobError';
+  readonly code = 'duplicate_job';
   constructor(readonly jobId: string) { super(`job ${jobId} is already queued`); }
 }
 
+interface Entry<T> { job: QueuedJob<T>; tick: number }
+
+interface ClientQueue<T> {
+  /** lane → FIFOs indexed by level (0 low, 1 normal, 2 high). */
+  lanes: Map<string, Entry<T>[][]>;
+  size: number;
+  servedAt: number;
+  servedTick: number;
+}
+
+interface Candidate<T> { client: string; cq: ClientQueue<T>; fifo: Entry<T>[]; score: number; tick: number }
+
 export class FairQueue<T = unknown> {
-  private readonly byClient = new Map<string, QueuedJob<T>[]>();
-  private readonly ids = new Set<string>();
-  private readonly served = new Map<string, number>();
+  private readonly clients = new Map<string, ClientQueue<T>>();
+  private readonly where = new Map<string, Entry<T>[]>();
+  private readonly laneDepth = new Map<string, number>();
+  private tick = 0;
 
-  constructor(public capacity: number, private readonly agingMs = 30_000) {}
+  constructor(public capacity: number, readonly agingMs = DEFAULT_AGING_MS) {}
 
-  get depth(): number { return this.ids.size; }
-  has(id: string): boolean { return this.ids.has(id); }
+  get depth(): number { return this.where.size; }
+  has(id: string): boolean { return this.where.has(id); }
+  /** Jobs waiting for one lane. */
+  depthOf(lane: string): number { return this.laneDepth.get(lane) ?? 0; }
 
+  /** Throws DuplicateJobError or QueueFullError. */
   push(job: QueuedJob<T>): void {
-    if (this.ids.has(job.id)) throw new DuplicateJobError(job.id);
-    if (this.ids.size >= this.capacity) throw new QueueFullError(this.capacity);
-    const q = this.byClient.get(job.client) ?? [];
-    // Within one client: higher priority first, then arrival order.
-    let i = q.length;
-    while (i > 0 && LEVEL[q[i - 1]!.priority] < LEVEL[job.priority]) i--;
-    q.splice(i, 0, job);
-    this.byClient.set(job.client, q);
-    this.ids.add(job.id);
+    if (this.where.has(job.id)) throw new DuplicateJobError(job.id);
+    if (this.where.size >= this.capacity) throw new QueueFullError(this.capacity);
+    let cq = this.clients.get(job.client);
+    if (!cq) {
+      cq = { lanes: new Map(), size: 0, servedAt: -Infinity, servedTick: -1 };
+      this.clients.set(job.client, cq);
+    }
+    let fifos = cq.lanes.get(job.lane);
+    if (!fifos) { fifos = [[], [], []]; cq.lanes.set(job.lane, fifos); }
+    const fifo = fifos[LEVEL[job.priority]]!;
+    fifo.push({ job, tick: this.tick++ });
+    cq.size++;
+    this.where.set(job.id, fifo);
+    this.laneDepth.set(job.lane, this.depthOf(job.lane) + 1);
   }
 
-  /** Takes the job that should run next, or undefined when empty. */
-  pop(now: number): QueuedJob<T> | undefined {
-    let best: { client: string; score: number; served: number; at: number } | undefined;
-    for (const [client, q] of this.byClient) {
-      const head = q[0]!;
-      const score = LEVEL[head.priority] + (now - head.enqueuedAt) / this.agingMs;
-      const served = this.served.get(client) ?? 0;
-      if (!best || score > best.score || (score === best.score && (served < best.served || (served === best.served && head.enqueuedAt < best.at)))) {
-        best = { client, score, served, at: head.enqueuedAt };
-      }
+  /**
+   * Takes the job that should run next among lanes for which `open(lane)` holds, or undefined
+   * when no such job waits.
+   */
+  pop(now: number, open: (lane: string) => boolean = () => true): QueuedJob<T> | undefined {
+    let best: Candidate<T> | undefined;
+    for (const [client, cq] of this.clients) {
+      const own = this.candidateOf(cq, now, open);
+      if (!own) continue;
+      const { job } = own[0]!;
+      const readyAt = Math.max(job.enqueuedAt, cq.servedAt);
+      const c: Candidate<T> = {
+        client, cq, fifo: own,
+        score: LEVEL[job.priority] * this.agingMs + (now - readyAt),
+        tick: Math.max(own[0]!.tick, cq.servedTick),
+      };
+      if (!best || c.score > best.score || (c.score === best.score && c.tick < best.tick)) best = c;
     }
     if (!best) return undefined;
-    const q = this.byClient.get(best.client)!;
-    const job = q.shift()!;
-    if (q.length === 0) this.byClient.delete(best.client);
-    this.ids.delete(job.id);
-    this.served.set(best.client, best.served + 1);
+    const { job } = best.fifo.shift()!;
+    best.cq.servedAt = now;
+    best.cq.servedTick = this.tick++;
+    this.forget(best.client, best.cq, job);
     return job;
   }
 
   remove(id: string): QueuedJob<T> | undefined {
-    if (!this.ids.has(id)) return undefined;
-    for (const [client, q] of this.byClient) {
-      const i = q.findIndex((j) => j.id === id);
-      if (i < 0) continue;
-      const [job] = q.splice(i, 1);
-      if (q.length === 0) this.byClient.delete(client);
-      this.ids.delete(id);
-      return job;
+    const fifo = this.where.get(id);
+    if (!fifo) return undefined;
+    const i = fifo.findIndex((e) => e.job.id === id);
+    const [{ job }] = fifo.splice(i, 1) as [Entry<T>];
+    this.forget(job.client, this.clients.get(job.client)!, job);
+    return job;
+  }
+
+  /** Every queued job, in no particular order. */
+  *jobs(): IterableIterator<QueuedJob<T>> {
+    for (const cq of this.clients.values()) for (const fifos of cq.lanes.values()) for (const f of fifos) for (const e of f) yield e.job;
+  }
+
+  // --- internals -------------------------------------------------------------------------
+
+  /** The FIFO whose head is the client's best job in an open lane. */
+  private candidateOf(cq: ClientQueue<T>, now: number, open: (lane: string) => boolean): Entry<T>[] | undefined {
+    let best: Entry<T>[] | undefined;
+    let bestScore = -Infinity;
+    for (const [lane, fifos] of cq.lanes) {
+      if (!open(lane)) continue;
+      for (let level = 0; level < 3; level++) {
+        const head = fifos[level]![0];
+        if (!head) continue;
+        const score = level * this.agingMs + (now - head.job.enqueuedAt);
+        if (!best || score > bestScore || (score === bestScore && head.tick < best[0]!.tick)) { best = fifos[level]!; bestScore = score; }
+      }
     }
-    return undefined;
+    return best;
+  }
+
+  private forget(client: string, cq: ClientQueue<T>, job: QueuedJob<T>): void {
+    this.where.delete(job.id);
+    const left = this.depthOf(job.lane) - 1;
+    if (left > 0) this.laneDepth.set(job.lane, left); else this.laneDepth.delete(job.lane);
+    const fifos = cq.lanes.get(job.lane)!;
+    if (fifos.every((f) => f.length === 0)) cq.lanes.delete(job.lane);
+    // An emptied client is forgotten: its next job's readyAt is its own push, later than any
+    // past service, so nothing is lost.
+    if (--cq.size === 0) this.clients.delete(client);
   }
 }

@@ -1,0 +1,132 @@
+// The scheduler actor's machine: one state, `running`, turning messages into calls on the
+// Dispatcher (dispatch.ts) and its dispatches into `inference.generate` requests to the
+// `inference:<model>` actors. A job's submitter is answered when the inference actor answers.
+//
+// A job whose inference actor dies under it (ActorDownError) or never answers (the backstop
+// timeout of timeouts.ts) ends `failed` with the reason; it is not retried here. Tokens go
+// straight from the inference actor to the job's stream_to, so the scheduler cannot know whether
+// the client already saw part of an answer; a retry could stream a second one. Retrying is the
+// network's lease: the offerer re-offers a failed job (DESIGN.md §4). Jobs still queued when an
+// inference actor goes down wait for its restart (`sys.actor_up`) and run then.
+import { setup } from 'xstate';
+import type { ActorContext } from '../../runtime/actor.ts';
+import type { GenerateRequest, GenerateResult } from '../inference/messages.ts';
+import { Dispatcher, resultWithoutOutput, type Dispatch, type Ending } from './dispatch.ts';
+import { DEFAULT_LOAD_THRESHOLDS, canClaim, type HostReadings, type LoadThresholds } from './load.ts';
+import type { CancelReply, SchedulerIn, SchedulerStatus } from './messages.ts';
+import { inferenceReplyTimeoutMs } from './timeouts.ts';
+
+/** Structured-cloneable start arguments of the scheduler actor. */
+export interface SchedulerArgs {
+  /** The models served here; slots = the sum of their sequences. */
+  models: Array<{ name: string; sequences: number; /** default `model.max_context_length` */ contextSize?: number }>;
+  /** Load manager limits (load.ts), each defaulting to DEFAULT_LOAD_THRESHOLDS. */
+  load?: Partial<LoadThresholds>;
+  /** Queue aging: one priority level per this many ms waited (default 30 s). */
+  agingMs?: number;
+  /** Finished results kept for repeated ids (default 512). */
+  finishedCapacity?: number;
+}
+
+const INFERENCE_PREFIX = 'inference:';
+
+export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined>, readings: HostReadings) {
+  const args: SchedulerArgs = ctx.args ?? { models: [] };
+  const book = new Dispatcher<string>({
+    models: args.models.map((m) => ({ name: m.name, sequences: m.sequences, contextSize: m.contextSize ?? ctx.config.model.max_context_length })),
+    capacity: ctx.config.executor.max_queue_size,
+    ...(args.agingMs !== undefined ? { agingMs: args.agingMs } : {}),
+    ...(args.finishedCapacity !== undefined ? { finishedCapacity: args.finishedCapacity } : {}),
+  });
+  const limits: LoadThresholds = { ...DEFAULT_LOAD_THRESHOLDS, ...args.load };
+  let stopped = false;
+  ctx.own(() => { stopped = true; });
+
+  const answer = ({ result, waiters }: Ending<string>) => {
+    ctx.log.debug({ job_id: result.job_id, status: result.status, queue_ms: result.queue_ms, waiters: waiters.length }, 'Job ended');
+    for (const w of waiters) ctx.reply(w, result);
+  };
+
+  const settle = (id: string, result: GenerateResult) => {
+    if (stopped) return;
+    const ending = book.finish(id, result);
+    if (ending) answer(ending);
+    pump();
+  };
+
+  const run = ({ job, streamTo }: Dispatch) => {
+    const to = INFERENCE_PREFIX + job.model;
+    const req: GenerateRequest = {
+      type: 'inference.generate', job_id: job.id, prompt: job.prompt, max_tokens: job.max_tokens, temperature: job.temperature,
+      ...(job.seed !== undefined ? { seed: job.seed } : {}),
+      ...(job.timeout_ms !== undefined ? { timeout_ms: job.timeout_ms } : {}),
+      ...(streamTo !== undefined ? { stream_to: streamTo } : {}),
+    };
+    ctx.request<GenerateResult>(to, req, inferenceReplyTimeoutMs(ctx.config, job.timeout_ms)).then(
+      (result) => settle(job.id, result),
+      (err: Error) => {
+        // A wedged actor may still hold the job: ask it to let go (a no-op if it has not got it).
+        if (err.name === 'RequestTimeoutError') ctx.send(to, { type: 'inference.cancel', job_id: job.id });
+        ctx.log.warn({ job_id: job.id, model: job.model, err: err.message }, 'Job lost its inference actor');
+        settle(job.id, resultWithoutOutput(job.id, 'failed', `${to} did not finish the job: ${err.message}`));
+      },
+    );
+  };
+
+  const pump = () => { for (const d of book.dispatch(ctx.clock.now())) run(d); };
+
+  const modelOf = (actor: string) => actor.startsWith(INFERENCE_PREFIX) ? actor.slice(INFERENCE_PREFIX.length) : undefined;
+
+  return setup({ types: { events: {} as SchedulerIn } }).createMachine({
+    id: 'scheduler',
+    initial: 'running',
+    states: {
+      running: {
+        entry: () => ctx.ready(),
+        on: {
+          'scheduler.submit': {
+            actions: ({ event }) => {
+              const a = book.submit(event.job, event.replyTo, event.stream_to ?? event.from, ctx.clock.now());
+              if (a.kind === 'refused') ctx.replyError(event.replyTo, a.error);
+              else if (a.kind === 'finished') ctx.reply(event.replyTo, a.result);
+              else if (a.kind === 'queued') pump();
+            },
+          },
+          'scheduler.cancel': {
+            actions: ({ event }) => {
+              const id = event.job_id;
+              let reply: CancelReply;
+              const ending = book.cancelQueued(id, 'cancelled while queued', ctx.clock.now());
+              const model = book.runningModel(id);
+              if (ending) {
+                answer(ending);
+                reply = { job_id: id, cancelled: true, state: 'queued' };
+              } else if (model !== undefined) {
+                // The inference actor ends the job in-band; its result reaches the waiters as usual.
+                ctx.send(INFERENCE_PREFIX + model, { type: 'inference.cancel', job_id: id });
+                reply = { job_id: id, cancelled: true, state: 'running' };
+              } else {
+                reply = { job_id: id, cancelled: false, state: book.stateOf(id) ?? 'unknown' };
+              }
+              if (event.replyTo) ctx.reply(event.replyTo, reply);
+            },
+          },
+          'scheduler.can_claim': {
+            actions: ({ event }) => ctx.reply(event.replyTo, canClaim({ model: event.model, max_tokens: event.max_tokens }, book, readings, limits)),
+          },
+          'scheduler.status': { actions: ({ event }) => ctx.reply(event.replyTo, book.status() satisfies SchedulerStatus) },
+          'scheduler.set_capacity': {
+            actions: ({ event }) => { book.capacity = event.capacity; ctx.reply(event.replyTo, book.status()); },
+          },
+          // Queued jobs for a restarting model stay here (cancellable) until it is back.
+          'sys.actor_down': {
+            actions: ({ event }) => { const m = modelOf(event.name); if (m !== undefined) book.setModelUp(m, false); },
+          },
+          'sys.actor_up': {
+            actions: ({ event }) => { const m = modelOf(event.name); if (m !== undefined && book.setModelUp(m, true)) pump(); },
+          },
+        },
+      },
+    },
+  });
+}
