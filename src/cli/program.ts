@@ -7,6 +7,7 @@ import { formatHelp } from './help.ts';
 import { CommandFailedError } from './errors.ts';
 import { registerModelsCommand } from './models.ts';
 import { registerReceiptCommand } from './receipt.ts';
+import { registerSubmitCommand } from './submit.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 export const VERSION: string = pkg.version;
@@ -79,6 +80,7 @@ export function buildProgram(deps: ProgramDeps = {}): Command {
   });
   registerModelsCommand(program);
   registerReceiptCommand(program);
+  registerSubmitCommand(program);
   return program;
 }
 

@@ -40,6 +40,7 @@ export interface ModelConfig {
 export interface ExecutorConfig {
   readonly max_queue_size: number;
   readonly job_timeout_secs: number;
+  readonly max_load_per_core: number;
 }
 
 export interface MonitoringConfig {

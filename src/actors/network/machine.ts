@@ -7,6 +7,9 @@ import type { Transport } from './libp2p.ts';
 import type { ModelManifest } from '../../protocol/index.ts';
 import type { NetworkIn, QueueStatus } from './messages.ts';
 import { NetworkService } from './service.ts';
+import type { Message } from '../../runtime/actor.ts';
+import type { CanClaimReply, JobResult } from '../scheduler/messages.ts';
+import { submitReplyTimeoutMs } from '../scheduler/timeouts.ts';
 
 export interface NetworkArgs {
   nodeId: string;
@@ -27,6 +30,9 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
     clock: ctx.clock,
     log: ctx.log,
     queue: () => ctx.request<QueueStatus>('scheduler', { type: 'scheduler.status' }, 1000),
+    canClaim: (model, maxTokens) => ctx.request<CanClaimReply>('scheduler', { type: 'scheduler.can_claim', model, max_tokens: maxTokens }, 1000),
+    submit: (job) => ctx.request<JobResult>('scheduler', { type: 'scheduler.submit', job, stream_to: ctx.name } as unknown as Message,
+      submitReplyTimeoutMs(ctx.config, job, 60_000)),
   });
   ctx.own(() => service.stop());
 
@@ -52,6 +58,7 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
         on: {
           'network.status': { actions: ({ event }) => ctx.reply(event.replyTo, service.status()) },
           'network.peers': { actions: ({ event }) => ctx.reply(event.replyTo, service.peers()) },
+          'inference.token': { actions: ({ event }) => service.executor.onToken(event.job_id, event.text) },
         },
       },
     },

@@ -28,6 +28,8 @@ export interface NetworkStatus {
 export type NetworkIn =
   | RequestEvent<{ type: 'network.status' }>
   | RequestEvent<{ type: 'network.peers' }>
+  /** Tokens of a job this node runs for a remote client, on their way to its job stream. */
+  | { type: 'inference.token'; job_id: string; text: string }
   | { type: 'sys.actor_down'; name: string }
   | { type: 'sys.actor_up'; name: string };
 

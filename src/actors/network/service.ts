@@ -3,7 +3,7 @@
 // (machine.ts) owns when these run; this class owns how.
 import os from 'node:os';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
-import { peerIdFromString } from '@libp2p/peer-id';
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import type { PrivateKey } from '@libp2p/interface';
 import type { Clock, Timer } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/log.ts';
@@ -14,6 +14,9 @@ import {
 } from '../../protocol/index.ts';
 import { buildLibp2p, type NetworkNode, type Transport } from './libp2p.ts';
 import { PeerTable } from './peer-table.ts';
+import { JobExecutor } from './executor.ts';
+import type { CanClaimReply, JobResult, SchedulerJob } from '../scheduler/messages.ts';
+import { JOB_PROTOCOL } from '../../jobs/stream.ts';
 import { SYNC_MAX_ENTRIES, SYNC_PROTOCOL, parseRequest, parseResponse, readJson, writeJson } from './sync.ts';
 import type { NetworkStatus, PeerSummary, QueueStatus } from './messages.ts';
 
@@ -47,6 +50,10 @@ export interface NetworkServiceInit {
   log: Logger;
   /** Latest queue figures for the manifest; the machine fetches them from the scheduler. */
   queue(): Promise<QueueStatus | undefined>;
+  /** The scheduler's load manager: should this node claim such an offer? */
+  canClaim(model: string, maxTokens: number): Promise<CanClaimReply>;
+  /** Run a job on this node (tokens come back as inference.token events, see onToken). */
+  submit(job: SchedulerJob): Promise<JobResult>;
 }
 
 export class NetworkService {
@@ -68,9 +75,18 @@ export class NetworkService {
   /** Peer ids learned from bootstrap addresses, allowed in when auto_accept_peers is false. */
   private readonly trusted = new Set<string>();
 
+  readonly executor: JobExecutor;
+
   constructor(private readonly init: NetworkServiceInit) {
     this.peerTable = new PeerTable(init.config.distributed_orchestration.heartbeat_timeout_secs * 1000);
     this.startedAt = init.clock.now();
+    const peerId = peerIdFromPrivateKey(init.privateKey).toString();
+    this.executor = new JobExecutor({
+      peerId, privateKey: init.privateKey, models: init.models, clock: init.clock, log: init.log,
+      publish: (topic, type, body) => this.publish(topic, type, body as MessageBody<typeof type>),
+      publishSealed: (topic, env) => this.publishSealed(topic, env),
+      canClaim: init.canClaim, submit: init.submit, queue: init.queue,
+    });
   }
 
   get peerId(): string { return this.libp2p.peerId.toString(); }
@@ -112,6 +128,7 @@ export class NetworkService {
     // and each node keeps syncing with one random neighbour (anti-entropy, see SYNC_MIN_MS), so a
     // newcomer's announce reaches everyone in O(log N) rounds without a network-wide publish.
     await node.handle(SYNC_PROTOCOL, (stream) => this.answerSync(stream), { runOnLimitedConnection: false });
+    await node.handle(JOB_PROTOCOL, (stream, connection) => this.executor.handleStream(stream, connection), { runOnLimitedConnection: false });
     node.addEventListener('peer:identify', (e) => {
       if (!e.detail.protocols.includes(SYNC_PROTOCOL)) return;
       this.syncDelay = SYNC_MIN_MS;
@@ -176,6 +193,11 @@ export class NetworkService {
     await this.libp2p.services.pubsub.publish(topic, encodeEnvelope(env));
     this.published++;
     return env;
+  }
+
+  async publishSealed(topic: string, env: Envelope): Promise<void> {
+    await this.libp2p.services.pubsub.publish(topic, encodeEnvelope(env));
+    this.published++;
   }
 
   // --- internals -------------------------------------------------------------------------
@@ -252,8 +274,14 @@ export class NetworkService {
       if (isNew) this.init.log.info({ peer: env.from, peer_node_id: m.node_id, via }, 'Peer announced');
     } else {
       this.peerTable.heard(env.from, now);
+      if (via !== 'sync') this.onJobMessage(env);
     }
     return true;
+  }
+
+  private onJobMessage(env: Envelope): void {
+    if (env.type === 'work_offer') void this.executor.onOffer(env).catch((err: Error) => this.init.log.warn({ err: err.message }, 'Handling an offer failed'));
+    else if (env.type === 'job_assign') this.executor.onAssign(env);
   }
 
   /** Answer a sync request with the announces the requester lacks (ours included). */

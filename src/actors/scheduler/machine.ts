@@ -38,7 +38,7 @@ export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined>, r
     ...(args.agingMs !== undefined ? { agingMs: args.agingMs } : {}),
     ...(args.finishedCapacity !== undefined ? { finishedCapacity: args.finishedCapacity } : {}),
   });
-  const limits: LoadThresholds = { ...DEFAULT_LOAD_THRESHOLDS, ...args.load };
+  const limits: LoadThresholds = { ...DEFAULT_LOAD_THRESHOLDS, maxLoadPerCore: ctx.config.executor.max_load_per_core, ...args.load };
   let stopped = false;
   ctx.own(() => { stopped = true; });
 

@@ -1,0 +1,139 @@
+// The executor's side of the job path (DESIGN.md §4): claim offers this node can run, run the
+// job a client brings over `/mvp/job/1.0.0` through the scheduler, stream its tokens back, and
+// end with a signed receipt — on the stream and gossiped to everyone.
+import { createHash } from 'node:crypto';
+import type { PrivateKey, Stream, Connection } from '@libp2p/interface';
+import type { Clock } from '../../runtime/clock.ts';
+import type { Logger } from '../../runtime/log.ts';
+import { sealReceipt, type Envelope, type ModelManifest, type ReceiptBody, type WorkOfferBody, type JobAssignBody } from '../../protocol/index.ts';
+import type { CanClaimReply, JobResult, SchedulerJob } from '../scheduler/messages.ts';
+import { JOB_PROTOCOL, JobStreamError, parseJobRequest, readLines, writeLine } from '../../jobs/stream.ts';
+
+export const WORK_TOPIC = 'mvp/1/work';
+export const RECEIPT_TOPIC = 'mvp/1/receipt';
+/** Offers remembered (claimed or not), so a re-published offer is recognised. */
+const MAX_OFFERS = 4096;
+
+export interface ExecutorDeps {
+  peerId: string;
+  privateKey: PrivateKey;
+  models: ModelManifest[];
+  clock: Clock;
+  log: Logger;
+  publish(topic: string, type: 'job_claim', body: object): Promise<unknown>;
+  /** Gossip an envelope already sealed (the receipt the client got, byte for byte). */
+  publishSealed(topic: string, env: Envelope): Promise<unknown>;
+  canClaim(model: string, maxTokens: number): Promise<CanClaimReply>;
+  queue(): Promise<{ depth: number; slots: number; busy_slots: number } | undefined>;
+  /** scheduler.submit with the job's tokens streamed to this actor (see onToken). */
+  submit(job: SchedulerJob): Promise<JobResult>;
+}
+
+interface Offer { body: WorkOfferBody; at: number; claimed: boolean; assignedTo?: string }
+
+const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
+
+export class JobExecutor {
+  private readonly offers = new Map<string, Offer>();
+  private readonly streams = new Map<string, Stream>();
+  readonly counters = { claimed: 0, executed: 0, refused_streams: 0 };
+
+  constructor(private readonly deps: ExecutorDeps) {}
+
+  static readonly protocol = JOB_PROTOCOL;
+
+  async onOffer(env: Envelope<'work_offer'>): Promise<void> {
+    const offer = env.body;
+    if (offer.client !== env.from || this.offers.has(offer.job_id)) return;
+    const entry: Offer = { body: offer, at: this.deps.clock.now(), claimed: false };
+    this.remember(offer.job_id, entry);
+    const model = this.deps.models.find((m) => m.name === offer.model);
+    if (!model) return;
+    if (offer.requirements.model && offer.requirements.model !== model.sha256) return;
+    if (offer.requirements.min_context && model.context_length < offer.requirements.min_context) return;
+    const verdict = await this.deps.canClaim(offer.model, offer.max_tokens).catch((err: Error) => ({ ok: false, reason: err.message }));
+    if (!verdict.ok) {
+      this.deps.log.debug({ job_id: offer.job_id, reason: verdict.reason }, 'Offer not claimed');
+      return;
+    }
+    const q = await this.deps.queue().catch(() => undefined);
+    const free = q ? Math.max(0, q.slots - q.busy_slots) : 0;
+    entry.claimed = true;
+    this.counters.claimed++;
+    await this.deps.publish(WORK_TOPIC, 'job_claim', {
+      job_id: offer.job_id, executor: this.deps.peerId, model_sha256: model.sha256,
+      queue_depth: q?.depth ?? 0, est_start_ms: free > 0 ? 0 : Math.round(((q?.depth ?? 0) + 1) * 1000), capacity: free,
+    });
+  }
+
+  onAssign(env: Envelope<'job_assign'>): void {
+    const a: JobAssignBody = env.body;
+    const offer = this.offers.get(a.job_id);
+    // Only the offer's client may assign it.
+    if (offer && offer.body.client === env.from) offer.assignedTo = a.executor;
+  }
+
+  onToken(jobId: string, text: string): void {
+    const s = this.streams.get(jobId);
+    if (s) void writeLine(s, { t: 'token', text }).catch(() => undefined);
+  }
+
+  /** A client that chose us brings the job's payload. */
+  async handleStream(stream: Stream, connection: Connection): Promise<void> {
+    const started = this.deps.clock.now();
+    let jobId: string | undefined;
+    try {
+      const lines = readLines(stream);
+      const first = await lines.next();
+      if (first.done) throw new JobStreamError('job stream closed before the request');
+      const req = parseJobRequest(first.value);
+      jobId = req.job_id;
+      const offer = this.offers.get(req.job_id);
+      if (!offer || !offer.claimed) throw new JobStreamError(`job ${req.job_id} was not offered to and claimed by this node`);
+      if (offer.body.client !== connection.remotePeer.toString()) throw new JobStreamError('only the client that offered a job may bring it');
+      if (offer.assignedTo && offer.assignedTo !== this.deps.peerId) throw new JobStreamError('job is assigned to another executor');
+      if (sha256(req.prompt) !== offer.body.prompt_sha256) throw new JobStreamError('prompt does not match the offer\'s prompt_sha256');
+      if (this.streams.has(req.job_id)) throw new JobStreamError(`job ${req.job_id} is already running here`);
+      this.streams.set(req.job_id, stream);
+      const o = offer.body;
+      const result = await this.deps.submit({
+        id: o.job_id, client: o.client, priority: o.priority, model: o.model, prompt: req.prompt,
+        max_tokens: o.max_tokens, temperature: o.temperature, ...(o.seed === undefined ? {} : { seed: o.seed }),
+      });
+      this.counters.executed++;
+      const receipt = await this.seal(o, req.prompt, result, started);
+      await writeLine(stream, { t: 'done', text: result.text, receipt });
+      await stream.close();
+      void this.deps.publishSealed(RECEIPT_TOPIC, receipt).catch(() => undefined);
+    } catch (err) {
+      this.counters.refused_streams++;
+      const reason = (err as Error).message;
+      this.deps.log.warn({ job_id: jobId, peer: connection.remotePeer.toString(), reason }, 'Job stream refused or failed');
+      await writeLine(stream, { t: 'error', reason }).then(() => stream.close(), () => stream.abort(err as Error)).catch(() => undefined);
+    } finally {
+      if (jobId && this.streams.get(jobId) === stream) this.streams.delete(jobId);
+    }
+  }
+
+  private async seal(o: WorkOfferBody, prompt: string, r: JobResult, startedAt: number): Promise<Envelope<'receipt'>> {
+    const model = this.deps.models.find((m) => m.name === o.model)!;
+    const now = this.deps.clock.now();
+    const body: ReceiptBody = {
+      job_id: o.job_id, executor: this.deps.peerId, client: o.client, model: o.model, model_sha256: model.sha256,
+      input_sha256: sha256(prompt), output_sha256: sha256(r.text), tokens_in: r.tokens_in, tokens_out: r.tokens_out,
+      timings: {
+        queue_ms: Math.round(r.queue_ms + r.timings.queue_ms), load_ms: 0,
+        first_token_ms: Math.round(r.timings.first_token_ms ?? r.timings.generation_ms),
+        generation_ms: Math.round(r.timings.generation_ms), tokens_per_s: r.timings.tokens_per_s,
+      },
+      status: r.status, ...(r.status === 'completed' ? {} : { reason: (r.reason ?? r.status).slice(0, 512) }),
+      started_at: startedAt, finished_at: Math.max(startedAt, now),
+    };
+    return sealReceipt(this.deps.privateKey, body, now);
+  }
+
+  private remember(id: string, o: Offer): void {
+    if (this.offers.size >= MAX_OFFERS) this.offers.delete(this.offers.keys().next().value!);
+    this.offers.set(id, o);
+  }
+}

@@ -1,0 +1,195 @@
+// The light client behind `mvp-node submit`: joins the network without serving anything,
+// offers a job (work_offer), picks one of the nodes that claim it (job_claim), assigns it
+// (job_assign), brings the prompt over `/mvp/job/1.0.0`, streams the tokens and checks the
+// signed receipt it ends with. DESIGN.md §4, client side.
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
+import type { PrivateKey } from '@libp2p/interface';
+import { buildLibp2p, type NetworkNode } from '../actors/network/libp2p.ts';
+import { SYNC_PROTOCOL, parseResponse, readJson, writeJson } from '../actors/network/sync.ts';
+import { WORK_TOPIC } from '../actors/network/executor.ts';
+import {
+  buildWorkOffer, createEnvelopeInspector, encodeEnvelope, sealEnvelope, sha256Hex, verifyReceipt,
+  type Envelope, type JobClaimBody, type JobPriority, type Manifest, type ReceiptEnvelope,
+} from '../protocol/index.ts';
+import { JOB_PROTOCOL, parseJobFrame, readLines, writeLine } from '../jobs/stream.ts';
+
+export interface SubmitOptions {
+  bootstrap: string[];
+  prompt: string;
+  /** A model name some node serves; default: the first one found. */
+  model?: string;
+  maxTokens: number;
+  temperature: number;
+  seed?: number;
+  priority: JobPriority;
+  timeoutMs: number;
+  onToken?(text: string): void;
+  /** Progress notes (joining, claims, chosen executor). */
+  onNote?(text: string): void;
+}
+
+export interface SubmitResult { text: string; receipt: ReceiptEnvelope; executor: string }
+
+/** No node took the job in time: nothing ran. */
+export class NoExecutorError extends Error {
+  override name = 'NoExecutorError';
+}
+/** The job ran (or was refused) but did not end with a valid receipt. */
+export class JobFailedError extends Error {
+  override name = 'JobFailedError';
+}
+
+const CLAIM_WINDOW_MS = 300;
+const REOFFER_MS = 2000;
+
+export async function submitJob(opts: SubmitOptions): Promise<SubmitResult> {
+  const deadline = Date.now() + opts.timeoutMs;
+  const note = opts.onNote ?? (() => {});
+  const key = await generateKeyPair('Ed25519');
+  const me = peerIdFromPrivateKey(key).toString();
+  const node = await buildLibp2p({ privateKey: key, transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], maxPeers: 16, mdns: false });
+  try {
+    const pubsub = node.services.pubsub;
+    pubsub.subscribe(WORK_TOPIC);
+    const manifests = await join(node, opts.bootstrap, deadline);
+    const model = opts.model ?? firstModel(manifests);
+    if (!model) throw new NoExecutorError('no node on the network serves a model');
+    if (!manifests.some((m) => m.models.some((x) => x.name === model))) {
+      const known = [...new Set(manifests.flatMap((m) => m.models.map((x) => x.name)))];
+      note(`no node announced model ${model} yet (known: ${known.join(', ') || 'none'}); offering anyway`);
+    }
+    await until(() => pubsub.getSubscribers(WORK_TOPIC).length > 0, deadline, 'a peer to hear offers');
+
+    const offer = buildWorkOffer({
+      client: me, model, prompt_sha256: sha256Hex(opts.prompt), max_tokens: opts.maxTokens, temperature: opts.temperature,
+      ...(opts.seed === undefined ? {} : { seed: opts.seed }), priority: opts.priority, requirements: {},
+    });
+    const claims = await collectClaims(node, key, me, offer, deadline);
+    const tried = new Set<string>();
+    for (const claim of claims) {
+      if (Date.now() >= deadline) break;
+      tried.add(claim.executor);
+      await publish(node, key, me, WORK_TOPIC, 'job_assign', { job_id: offer.job_id, executor: claim.executor, lease_ms: Math.max(1, deadline - Date.now()), attempt: tried.size });
+      note(`job ${offer.job_id.slice(0, 12)} assigned to ${claim.executor}`);
+      try {
+        return await runOn(node, claim.executor, manifests, offer.job_id, opts, deadline);
+      } catch (err) {
+        if (err instanceof JobFailedError) throw err;
+        note(`executor ${claim.executor} failed: ${(err as Error).message}; trying the next claim`);
+      }
+    }
+    throw new NoExecutorError(`no node could run the job within ${Math.round(opts.timeoutMs / 1000)} s (model ${model}${claims.length ? `, ${claims.length} claimed it but none delivered` : ', no claims'})`);
+  } finally {
+    await Promise.resolve(node.stop()).catch(() => undefined);
+  }
+}
+
+/** Connect to the bootstrap peers and learn the network's manifests from them (manifest sync). */
+async function join(node: NetworkNode, bootstrap: string[], deadline: number): Promise<Manifest[]> {
+  if (bootstrap.length === 0) throw new NoExecutorError('submit needs --bootstrap <multiaddr> (a node of the network)');
+  const errors: string[] = [];
+  const peers: string[] = [];
+  for (const a of bootstrap) {
+    try {
+      const conn = await node.dial(multiaddr(a), { signal: AbortSignal.timeout(Math.max(1000, Math.min(10_000, deadline - Date.now()))) });
+      peers.push(conn.remotePeer.toString());
+    } catch (err) {
+      errors.push(`Failed to dial bootstrap peer ${a}: ${(err as Error).message}`);
+    }
+  }
+  if (peers.length === 0) throw new NoExecutorError(errors.join('; '));
+  const inspector = createEnvelopeInspector();
+  const manifests = new Map<string, Manifest>();
+  for (const p of peers) {
+    try {
+      const stream = await node.dialProtocol(peerIdFromString(p), SYNC_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
+      await writeJson(stream, { have: {} });
+      for (const text of parseResponse(await readJson(stream)).announces) {
+        const r = await inspector.open(new TextEncoder().encode(text), { now: Date.now() });
+        if (r.ok && r.envelope.type === 'announce') manifests.set(r.envelope.from, r.envelope.body as Manifest);
+      }
+    } catch { /* a peer that cannot sync still relays gossip */ }
+  }
+  return [...manifests.values()];
+}
+
+function firstModel(manifests: Manifest[]): string | undefined {
+  const all = manifests.flatMap((m) => m.models);
+  return (all.find((m) => !m.test_model) ?? all[0])?.name;
+}
+
+async function publish(node: NetworkNode, key: PrivateKey, me: string, topic: string, type: 'work_offer' | 'job_assign', body: object): Promise<void> {
+  const env = await sealEnvelope(key, me, type, body as never, { now: Date.now() });
+  await node.services.pubsub.publish(topic, encodeEnvelope(env));
+}
+
+/** Offer the job (again every REOFFER_MS) until claims arrive; rank them, best first. */
+async function collectClaims(node: NetworkNode, key: PrivateKey, me: string, offer: ReturnType<typeof buildWorkOffer>, deadline: number): Promise<JobClaimBody[]> {
+  const inspector = createEnvelopeInspector();
+  const claims = new Map<string, JobClaimBody>();
+  let firstAt = 0;
+  const onMessage = (e: CustomEvent<{ topic: string; data: Uint8Array }>) => {
+    if (e.detail.topic !== WORK_TOPIC) return;
+    void inspector.open(e.detail.data, { now: Date.now() }).then((r) => {
+      if (!r.ok || r.envelope.type !== 'job_claim') return;
+      const c = (r.envelope as Envelope<'job_claim'>).body;
+      if (c.job_id !== offer.job_id || claims.has(c.executor)) return;
+      claims.set(c.executor, c);
+      firstAt ||= Date.now();
+    });
+  };
+  node.services.pubsub.addEventListener('message', onMessage as never);
+  try {
+    let lastOffer = 0;
+    while (Date.now() < deadline) {
+      if (firstAt && Date.now() - firstAt >= CLAIM_WINDOW_MS) break;
+      if (!firstAt && Date.now() - lastOffer >= REOFFER_MS) {
+        // Same job id each time: nodes that saw it already do not claim twice.
+        await publish(node, key, me, WORK_TOPIC, 'work_offer', offer);
+        lastOffer = Date.now();
+      }
+      await sleep(50);
+    }
+  } finally {
+    node.services.pubsub.removeEventListener('message', onMessage as never);
+  }
+  return [...claims.values()].sort((a, b) =>
+    Number(b.capacity > 0) - Number(a.capacity > 0) || a.est_start_ms - b.est_start_ms || a.queue_depth - b.queue_depth);
+}
+
+async function runOn(node: NetworkNode, executor: string, manifests: Manifest[], jobId: string, opts: SubmitOptions, deadline: number): Promise<SubmitResult> {
+  const addrs: Multiaddr[] = (manifests.find((m) => m.peer_id === executor)?.addrs ?? [])
+    .map((a) => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${executor}`));
+  if (node.getConnections(peerIdFromString(executor)).length === 0 && addrs.length > 0) {
+    await node.dial(addrs, { signal: AbortSignal.timeout(10_000) });
+  }
+  const stream = await node.dialProtocol(peerIdFromString(executor), JOB_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
+  const timer = setTimeout(() => stream.abort(new Error('job timed out')), Math.max(1, deadline - Date.now()));
+  try {
+    await writeLine(stream, { job_id: jobId, prompt: opts.prompt });
+    for await (const line of readLines(stream)) {
+      const f = parseJobFrame(line);
+      if (f.t === 'token') { opts.onToken?.(f.text); continue; }
+      if (f.t === 'error') throw new JobFailedError(`executor ${executor} refused the job: ${f.reason}`);
+      const v = await verifyReceipt(f.receipt, { text: f.text, prompt: opts.prompt });
+      if (!v.ok) throw new JobFailedError(`receipt from ${executor} failed verification: ${v.check}: ${v.reason}`);
+      if (v.receipt.body.job_id !== jobId) throw new JobFailedError(`receipt from ${executor} is for another job`);
+      if (v.receipt.from !== executor) throw new JobFailedError(`receipt signed by ${v.receipt.from}, not the executor ${executor}`);
+      return { text: f.text, receipt: v.receipt, executor };
+    }
+    throw new Error('job stream ended without a receipt');
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function until(cond: () => boolean, deadline: number, what: string): Promise<void> {
+  while (!cond()) {
+    if (Date.now() >= deadline) throw new NoExecutorError(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
