@@ -73,12 +73,12 @@ describe('mvp-node --help', () => {
   });
 
   it('formats a subcommand\'s help the same way', async () => {
-    const { stdout } = await run(['submit', '--help'], {}, (p) => {
-      p.command('submit').description('Submit a job').argument('<prompt>', 'Prompt text')
+    const { stdout } = await run(['probe', '--help'], {}, (p) => {
+      p.command('probe').description('Probe a thing').argument('<target>', 'What to probe')
         .option('--model-name <NAME>', 'Model to run').action(() => {});
     });
-    assert.match(stdout, /^Submit a job\n\nUSAGE:\n {4}mvp-node submit \[OPTIONS\] <prompt>\n/);
-    assert.match(stdout, /\nARGS:\n {4}<PROMPT> {21}Prompt text\n/);
+    assert.match(stdout, /^Probe a thing\n\nUSAGE:\n {4}mvp-node probe \[OPTIONS\] <target>\n/);
+    assert.match(stdout, /\nARGS:\n {4}<TARGET> {21}What to probe\n/);
     assert.match(stdout, /\n {8}--model-name <NAME> {6}Model to run\n/);
   });
 });
