@@ -9,7 +9,14 @@ import type { AffinityInput } from './affinity.ts';
 import { buildLocalView, type ConsensusView, type NodeRef } from './view.ts';
 import type { ConsensusArgs, ConsensusIn } from './messages.ts';
 
-export const REFRESH_MS = 3000;
+/**
+ * The local view refreshes at heartbeat pace (a third of the heartbeat timeout, 5 s by
+ * default): membership cannot change faster than liveness is known, and each refresh copies the
+ * whole peer list, which in a many-node simulation is N² work per period.
+ */
+export function refreshMs(heartbeatTimeoutSecs: number): number {
+  return Math.max(1000, (heartbeatTimeoutSecs * 1000) / 3);
+}
 export const REQUEST_TIMEOUT_MS = 1000;
 
 export default defineActor<ConsensusArgs | undefined>({
@@ -74,7 +81,7 @@ export default defineActor<ConsensusArgs | undefined>({
         running: {
           entry: () => {
             if (cfg.enabled) {
-              const timer = ctx.clock.setInterval(tick, REFRESH_MS);
+              const timer = ctx.clock.setInterval(tick, refreshMs(ctx.config.distributed_orchestration.heartbeat_timeout_secs));
               ctx.own(() => ctx.clock.clearInterval(timer));
               tick();
             }
