@@ -1,6 +1,6 @@
 // Real `mvp-node` processes for integration tests: spawn the actual command, read its JSON log
 // lines, wait for a line that matches, stop it with a signal.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -55,4 +55,13 @@ export function spawnNode(args: string[], env: Record<string, string> = {}, wrap
 export async function listenPort(n: NodeProcess): Promise<number> {
   const l = await n.waitFor((x) => x.msg.startsWith('Listening on /ip4/127.0.0.1/'), 20_000, 'Listening on');
   return Number(/\/tcp\/(\d+)\//.exec(String(l.addr))![1]);
+}
+
+/** Runs `mvp-node ARGS` to completion (no MVP_NODE_* variables from this environment). */
+export function runCli(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MVP_NODE_')));
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => resolve({ code: err ? (err as { code?: number }).code ?? null : 0, stdout, stderr }));
+  });
 }

@@ -2,23 +2,12 @@
 // model, `mvp-node submit` as a light client on the network, `verify-receipt` on its output.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, spawnNode, listenPort, type NodeProcess } from '../helpers/proc.ts';
+import { runCli, spawnNode, listenPort, type NodeProcess } from '../helpers/proc.ts';
 import { tmpDir } from '../helpers/config.ts';
 
-function run(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => { stdout += d; });
-    p.stderr.on('data', (d) => { stderr += d; });
-    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('exit', (code) => { clearTimeout(t); resolve({ code, stdout, stderr }); });
-  });
-}
+const run = (args: string[]) => runCli(args);
 
 describe('jobs across the network', () => {
   const nodes: NodeProcess[] = [];

@@ -2,22 +2,13 @@
 // prints, and its exit codes (0 done, 1 failure with `Error: ...`, 2 usage error).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { inspectModel, sha256File, validateModel } from '../../src/models/index.ts';
 import { tmpDir } from '../helpers/config.ts';
+import { runCli } from '../helpers/proc.ts';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-
-function mvpNode(args: string[]) {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MVP_NODE_')));
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, ['bin/mvp-node.js', ...args], { cwd: root, env, timeout: 60_000 },
-      (err, stdout, stderr) => resolve({ code: err ? (err as { code?: number }).code ?? null : 0, stdout, stderr }));
-  });
-}
+const mvpNode = (args: string[]) => runCli(args);
 
 describe('mvp-node models make-test', () => {
   let dir: string;

@@ -2,23 +2,14 @@
 // output of `submit --json`; exit 0 with a summary, or exit 1 naming the check that failed.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { PROTOCOL_VERSION, sealReceipt, signEnvelope, type ReceiptEnvelope } from '../../src/protocol/index.ts';
 import { tmpDir } from '../helpers/config.ts';
+import { runCli } from '../helpers/proc.ts';
 import { MODEL_SHA256, newPeer, NOW, PROMPT, receiptBy, TEXT, type Peer } from '../helpers/jobs.ts';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-
-function mvpNode(args: string[]) {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MVP_NODE_')));
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, ['bin/mvp-node.js', ...args], { cwd: root, env, timeout: 60_000 },
-      (err, stdout, stderr) => resolve({ code: err ? (err as { code?: number }).code ?? null : 0, stdout, stderr }));
-  });
-}
+const mvpNode = (args: string[]) => runCli(args);
 
 describe('mvp-node verify-receipt', () => {
   let dir: string;
