@@ -105,7 +105,7 @@ async function join(node: NetworkNode, bootstrap: string[], deadline: number): P
   for (const p of peers) {
     try {
       const stream = await node.dialProtocol(peerIdFromString(p), SYNC_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
-      await writeJson(stream, { have: {} });
+      await writeJson(stream, { since: 0 });
       for (const text of parseResponse(await readJson(stream)).announces) {
         const r = await inspector.open(new TextEncoder().encode(text), { now: Date.now() });
         if (r.ok && r.envelope.type === 'announce') manifests.set(r.envelope.from, r.envelope.body as Manifest);

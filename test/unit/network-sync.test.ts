@@ -15,11 +15,13 @@ import { until } from '../helpers/runtime.ts';
 describe('manifest sync', () => {
   it('parses only well-formed requests and responses, within bounds', () => {
     assert.throws(() => parseRequest(null), SyncError);
-    assert.throws(() => parseRequest({ have: [] }), SyncError);
-    assert.deepEqual(parseRequest({ have: { a: 1, b: 'x', c: Infinity } }), { have: { a: 1 } });
-    assert.throws(() => parseResponse({ announces: 'nope' }), SyncError);
-    assert.deepEqual(parseResponse({ announces: ['a', 2, null, 'b'] }), { announces: ['a', 'b'] });
-    assert.equal(parseResponse({ announces: Array.from({ length: 10_000 }, () => 'x') }).announces.length, 4096);
+    assert.throws(() => parseRequest({ since: -1 }), SyncError);
+    assert.throws(() => parseRequest({ since: 1.5 }), SyncError);
+    assert.deepEqual(parseRequest({ since: 7, extra: true }), { since: 7 });
+    assert.throws(() => parseResponse({ seq: 1, announces: 'nope' }), SyncError);
+    assert.throws(() => parseResponse({ announces: [] }), SyncError);
+    assert.deepEqual(parseResponse({ seq: 3, announces: ['a', 2, null, 'b'] }), { seq: 3, announces: ['a', 'b'] });
+    assert.equal(parseResponse({ seq: 1, announces: Array.from({ length: 10_000 }, () => 'x') }).announces.length, 4096);
   });
 
   const cleanup: Array<() => unknown> = [];
@@ -49,8 +51,8 @@ describe('manifest sync', () => {
       asked++;
       await readJson(stream).catch(() => undefined);
       await writeJson(stream, asked === 1
-        ? { announces: ['not json', '{"v":"9.0"}', new TextDecoder().decode(encodeEnvelope(lying as typeof forged))] }
-        : { announces: 'garbage' });
+        ? { seq: 3, announces: ['not json', '{"v":"9.0"}', new TextDecoder().decode(encodeEnvelope(lying as typeof forged))] }
+        : { seq: 'x', announces: 'garbage' });
     });
     await hostile.dial(multiaddr((await node.network()).listen[0]!));
     await until(async () => asked >= 2, 15_000, 'the node to ask the hostile peer for sync twice');

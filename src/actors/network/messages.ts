@@ -20,7 +20,14 @@ export interface NetworkStatus {
   peers: number;
   /** Peers in the peer table (heard from within the heartbeat timeout, directly or via gossip). */
   known: number;
+  /**
+   * Gossip messages handed to us: each is accepted, a duplicate (the gossip copy of an announce
+   * that sync brought first) or dropped for one reason, so received = accepted + duplicates +
+   * the sum of dropped.
+   */
   received: number;
+  accepted: number;
+  duplicates: number;
   published: number;
   dropped: Partial<Record<DropReason, number>>;
 }

@@ -9,12 +9,16 @@ export interface PeerEntry {
   version?: string;
   lastSeen: number;
   firstSeen: number;
-  /** The peer's newest signed announce as received (relayed verbatim by manifest sync). */
-  announce?: { ts: number; bytes: Uint8Array };
+  /**
+   * The peer's newest signed announce as received (relayed verbatim by manifest sync), and the
+   * table's change number when it arrived (sync sends what changed since a number).
+   */
+  announce?: { ts: number; bytes: Uint8Array; seq: number };
 }
 
 export class PeerTable {
   private readonly peers = new Map<string, PeerEntry>();
+  private changes = 0;
   constructor(private readonly timeoutMs: number) {}
 
   /** Any valid message from a peer proves it alive. */
@@ -25,21 +29,31 @@ export class PeerTable {
     return e;
   }
 
-  /** Records an announce unless an newer one is already held; returns whether it was newer. */
+  /** Records an announce unless a newer one is already held; returns whether it was newer. */
   announce(peerId: string, manifest: Manifest, version: string | undefined, now: number, signed?: { ts: number; bytes: Uint8Array }): boolean {
     const e = this.heard(peerId, now);
     if (signed && e.announce && e.announce.ts >= signed.ts) return false;
     e.manifest = manifest;
     e.version = version;
-    if (signed) e.announce = signed;
+    if (signed) e.announce = { ...signed, seq: this.nextChange() };
     return true;
   }
 
-  /** peerId → ts of the newest announce held, for a sync request. */
-  announceTimes(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const e of this.peers.values()) if (e.announce) out[e.peerId] = e.announce.ts;
-    return out;
+  /** Whether an announce of this peer at least as new as `ts` is held. */
+  hasAnnounce(peerId: string, ts: number): boolean {
+    const a = this.peers.get(peerId)?.announce;
+    return a !== undefined && a.ts >= ts;
+  }
+
+  /** The table's change counter: every newer announce stored takes the next number. */
+  get changeNumber(): number { return this.changes; }
+  nextChange(): number { return ++this.changes; }
+
+  /** Announces stored after change `since`, oldest change first. */
+  announcesSince(since: number): Array<{ seq: number; bytes: Uint8Array }> {
+    const out: Array<{ seq: number; bytes: Uint8Array }> = [];
+    for (const e of this.peers.values()) if (e.announce && e.announce.seq > since) out.push(e.announce);
+    return out.sort((a, b) => a.seq - b.seq);
   }
 
   /** Removes and returns the peers not heard within the timeout. */

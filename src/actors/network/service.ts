@@ -29,6 +29,14 @@ export const TOPICS = { announce: 'mvp/1/announce', work: 'mvp/1/work', receipt:
 const SYNC_MIN_MS = 1000;
 const SYNC_MAX_MS = 30_000;
 
+/** `from` and `ts` of an announce's text, read without checking anything (that comes later). */
+function peekAnnounce(text: string): { from: string; ts: number } | undefined {
+  try {
+    const v = JSON.parse(text) as { type?: unknown; from?: unknown; ts?: unknown };
+    return v.type === 'announce' && typeof v.from === 'string' && typeof v.ts === 'number' ? { from: v.from, ts: v.ts } : undefined;
+  } catch { return undefined; }
+}
+
 function envelopeId(data: Uint8Array): string | undefined {
   try { return (JSON.parse(new TextDecoder().decode(data)) as { id?: string }).id; } catch { return undefined; }
 }
@@ -62,13 +70,17 @@ export class NetworkService {
   private readonly inspector = createEnvelopeInspector();
   private readonly dropped: Partial<Record<DropReason, number>> = {};
   private received = 0;
+  private accepted = 0;
+  private duplicates = 0;
   private published = 0;
   private readonly timers: Timer[] = [];
   private stopped = false;
   private readonly stopping = new AbortController();
   private readonly startedAt: number;
   private heartbeatSeq = 0;
-  private ownAnnounce?: { ts: number; bytes: Uint8Array };
+  private ownAnnounce?: { ts: number; bytes: Uint8Array; seq: number };
+  /** Per peer: its change number at our last sync with it. */
+  private readonly syncedUpTo = new Map<string, number>();
   private syncDelay = SYNC_MIN_MS;
   /** Ids of envelopes first received by sync, so their gossip copies are not counted as drops. */
   private readonly syncedIds = new Set<string>();
@@ -169,6 +181,8 @@ export class NetworkService {
       peers: new Set(node.getConnections().map((c) => c.remotePeer.toString())).size,
       known: this.peerTable.size,
       received: this.received,
+      accepted: this.accepted,
+      duplicates: this.duplicates,
       published: this.published,
       dropped: { ...this.dropped },
     };
@@ -232,7 +246,7 @@ export class NetworkService {
   private async announce(): Promise<void> {
     if (this.stopped || !this.node) return;
     const env = await this.publish(TOPICS.announce, 'announce', await this.manifest());
-    this.ownAnnounce = { ts: env.ts, bytes: encodeEnvelope(env) };
+    this.ownAnnounce = { ts: env.ts, bytes: encodeEnvelope(env), seq: this.peerTable.nextChange() };
   }
 
   private async heartbeat(): Promise<void> {
@@ -242,7 +256,7 @@ export class NetworkService {
 
   private async onGossip(topic: string, data: Uint8Array): Promise<void> {
     this.received++;
-    await this.accept(data, topic);
+    if (await this.accept(data, topic)) this.accepted++;
   }
 
   /**
@@ -256,6 +270,7 @@ export class NetworkService {
       // The gossip copy of an announce that reached us first by sync is expected, not hostile.
       const expected = via === 'sync' || (r.reason === 'replay' && this.syncedIds.has(envelopeId(data) ?? ''));
       if (!expected) this.count(r.reason);
+      else if (via !== 'sync') this.duplicates++;
       this.init.log.debug({ via, reason: r.reason, detail: r.detail }, 'Message dropped');
       return false;
     }
@@ -284,18 +299,19 @@ export class NetworkService {
     else if (env.type === 'job_assign') this.executor.onAssign(env);
   }
 
-  /** Answer a sync request with the announces the requester lacks (ours included). */
+  /** Answer a sync request with the announces stored since its change number (ours included). */
   private async answerSync(stream: import('@libp2p/interface').Stream): Promise<void> {
     try {
-      const { have } = parseRequest(await readJson(stream, 1024 * 1024));
-      const out: string[] = [];
+      const { since } = parseRequest(await readJson(stream, 64 * 1024));
+      const changed = this.peerTable.announcesSince(since);
       const mine = this.ownAnnounce;
-      if (mine && (have[this.peerId] ?? -1) < mine.ts) out.push(new TextDecoder().decode(mine.bytes));
-      for (const e of this.peerTable.entries()) {
-        if (out.length >= SYNC_MAX_ENTRIES) break;
-        if (e.announce && (have[e.peerId] ?? -1) < e.announce.ts) out.push(new TextDecoder().decode(e.announce.bytes));
-      }
-      await writeJson(stream, { announces: out });
+      if (mine && mine.seq > since) changed.push(mine);
+      changed.sort((a, b) => a.seq - b.seq);
+      // Capped: the requester continues from the last change it got, at its next sync.
+      const sent = changed.slice(0, SYNC_MAX_ENTRIES);
+      const seq = sent.length < changed.length ? sent.at(-1)!.seq : this.peerTable.changeNumber;
+      const text = new TextDecoder();
+      await writeJson(stream, { seq, announces: sent.map((a) => text.decode(a.bytes)) });
     } catch (err) {
       this.init.log.debug({ err: (err as Error).message }, 'Sync request refused');
       stream.abort(err as Error);
@@ -314,17 +330,21 @@ export class NetworkService {
     }, this.syncDelay * (0.5 + Math.random()));
   }
 
-  /** Ask a peer for the announces we lack; resolves to how many were new. */
+  /** Ask a peer for the announces it stored since our last sync with it; resolves to how many were new. */
   private async requestSync(peerId: string): Promise<number> {
     if (this.stopped) return 0;
     try {
       const stream = await this.libp2p.dialProtocol(peerIdFromString(peerId), SYNC_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
-      const have = this.peerTable.announceTimes();
-      if (this.ownAnnounce) have[this.peerId] = this.ownAnnounce.ts;
-      await writeJson(stream, { have });
-      const { announces } = parseResponse(await readJson(stream));
+      await writeJson(stream, { since: this.syncedUpTo.get(peerId) ?? 0 });
+      const { seq, announces } = parseResponse(await readJson(stream));
       let learned = 0;
-      for (const text of announces) if (await this.accept(new TextEncoder().encode(text), 'sync')) learned++;
+      for (const text of announces) {
+        // Skip what we hold already without the cost of a signature check; the rest is inspected.
+        const head = peekAnnounce(text);
+        if (head && (head.from === this.peerId || this.peerTable.hasAnnounce(head.from, head.ts))) continue;
+        if (await this.accept(new TextEncoder().encode(text), 'sync')) learned++;
+      }
+      this.syncedUpTo.set(peerId, seq);
       this.init.log.debug({ peer: peerId, received: announces.length, learned }, 'Manifest sync');
       return learned;
     } catch (err) {
@@ -340,6 +360,7 @@ export class NetworkService {
     const now = this.init.clock.now();
     for (const c of this.libp2p.getConnections()) if (this.peerTable.get(c.remotePeer.toString())) this.peerTable.heard(c.remotePeer.toString(), now);
     for (const gone of this.peerTable.expire(now)) {
+      this.syncedUpTo.delete(gone.peerId);
       this.init.log.info({ peer: gone.peerId, peer_node_id: gone.manifest?.node_id }, 'Peer expired: not heard within heartbeat timeout');
     }
     // Keep a few connections beyond the bootstrap node: dial peers learned from announces.

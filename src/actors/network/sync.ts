@@ -1,10 +1,11 @@
-// Manifest exchange on connect (`/mvp/sync/1.0.0`): a node that connects to another asks for the
-// signed announces it lacks, so a newcomer learns the whole network from its first peer at the
-// cost of one stream, instead of every node re-announcing to everyone (N² checks per join).
+// Manifest exchange (`/mvp/sync/1.0.0`): a node asks a peer for the signed announces that peer
+// stored since the last time they synced, so a newcomer learns the whole network from its first
+// peer at the cost of one stream, and later syncs carry only what changed — instead of every
+// node re-announcing to everyone (N² checks per join).
 //
-// Request: JSON `{ have: { <peerId>: <ts of the newest announce held> } }`.
-// Response: JSON `{ announces: [<encoded envelope as UTF-8 text>, ...] }`, only those newer than
-// what the requester holds. Responses are untrusted: each envelope goes through the inspector.
+// Request: JSON `{ since: <the responder's change number at our last sync, 0 at first> }`.
+// Response: JSON `{ seq: <its change number now>, announces: [<envelope as UTF-8 text>, ...] }`.
+// Responses are untrusted: each envelope goes through the inspector.
 import type { Stream } from '@libp2p/interface';
 import { Uint8ArrayList } from 'uint8arraylist';
 
@@ -13,8 +14,8 @@ export const SYNC_PROTOCOL = '/mvp/sync/1.0.0';
 export const SYNC_MAX_BYTES = 8 * 1024 * 1024;
 export const SYNC_MAX_ENTRIES = 4096;
 
-export interface SyncRequest { have: Record<string, number> }
-export interface SyncResponse { announces: string[] }
+export interface SyncRequest { since: number }
+export interface SyncResponse { seq: number; announces: string[] }
 
 export class SyncError extends Error {
   override name = 'SyncError';
@@ -43,20 +44,16 @@ export async function writeJson(stream: Stream, value: unknown): Promise<void> {
   await stream.close();
 }
 
+const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+
 export function parseRequest(v: unknown): SyncRequest {
-  const have = (v as { have?: unknown } | null)?.have;
-  if (!have || typeof have !== 'object' || Array.isArray(have)) throw new SyncError('sync request without a "have" object');
-  const out: Record<string, number> = {};
-  let n = 0;
-  for (const [k, ts] of Object.entries(have)) {
-    if (++n > SYNC_MAX_ENTRIES) break;
-    if (typeof ts === 'number' && Number.isFinite(ts) && k.length <= 128) out[k] = ts;
-  }
-  return { have: out };
+  const since = (v as { since?: unknown } | null)?.since;
+  if (!isCount(since)) throw new SyncError('sync request without a "since" change number');
+  return { since };
 }
 
 export function parseResponse(v: unknown): SyncResponse {
-  const list = (v as { announces?: unknown } | null)?.announces;
-  if (!Array.isArray(list)) throw new SyncError('sync response without an "announces" array');
-  return { announces: list.slice(0, SYNC_MAX_ENTRIES).filter((x): x is string => typeof x === 'string') };
+  const r = v as { seq?: unknown; announces?: unknown } | null;
+  if (!isCount(r?.seq) || !Array.isArray(r.announces)) throw new SyncError('sync response needs "seq" and an "announces" array');
+  return { seq: r.seq, announces: r.announces.slice(0, SYNC_MAX_ENTRIES).filter((x): x is string => typeof x === 'string') };
 }
