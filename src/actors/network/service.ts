@@ -23,10 +23,12 @@ import type { NetworkStatus, PeerSummary, QueueStatus } from './messages.ts';
 export const TOPICS = { announce: 'mvp/1/announce', work: 'mvp/1/work', receipt: 'mvp/1/receipt', orch: 'mvp/1/orch' } as const;
 
 /**
- * Anti-entropy pace: a node syncs with one random neighbour every SYNC_MIN_MS while syncs bring
- * news, doubling the wait up to SYNC_MAX_MS while they bring none (a quiet network costs little).
+ * Anti-entropy pace: a node syncs with one random neighbour, halving its wait (down to
+ * SYNC_MIN_MS) after a sync that brought news and doubling it (up to SYNC_MAX_MS) after one that
+ * did not. A quiet network costs little, and a busy one (every join is news to every node) does
+ * not make every node sync as fast as it can: the whole network's sync rate stays ≤ N / 2 s.
  */
-const SYNC_MIN_MS = 1000;
+const SYNC_MIN_MS = 2000;
 const SYNC_MAX_MS = 30_000;
 
 /** `from` and `ts` of an announce's text, read without checking anything (that comes later). */
@@ -143,7 +145,6 @@ export class NetworkService {
     await node.handle(JOB_PROTOCOL, (stream, connection) => this.executor.handleStream(stream, connection), { runOnLimitedConnection: false });
     node.addEventListener('peer:identify', (e) => {
       if (!e.detail.protocols.includes(SYNC_PROTOCOL)) return;
-      this.syncDelay = SYNC_MIN_MS;
       void this.requestSync(e.detail.peerId.toString());
     });
     node.addEventListener('peer:discovery', (e) => {
@@ -324,7 +325,7 @@ export class NetworkService {
       const peers = [...new Set(this.libp2p.getConnections().map((c) => c.remotePeer.toString()))];
       const sync = peers.length > 0 ? this.requestSync(peers[Math.floor(Math.random() * peers.length)]!) : Promise.resolve(0);
       void sync.then((learned) => {
-        this.syncDelay = learned > 0 ? SYNC_MIN_MS : Math.min(SYNC_MAX_MS, this.syncDelay * 2);
+        this.syncDelay = learned > 0 ? Math.max(SYNC_MIN_MS, this.syncDelay / 2) : Math.min(SYNC_MAX_MS, this.syncDelay * 2);
         this.scheduleAntiEntropy();
       });
     }, this.syncDelay * (0.5 + Math.random()));
