@@ -224,6 +224,7 @@ export class Supervisor extends EventEmitter {
     c.status = 'stopped';
     c.state = 'stopped';
     this.failRoutesTo(c.spec.name, 'stopped');
+    this.emit('stopped', { name: c.spec.name, reason: timedOut ? 'terminated after its shutdown timeout' : 'stopped' } satisfies ActorEvent);
   }
 
   private async onExit(c: Child, crashed: SerializedError | undefined): Promise<void> {

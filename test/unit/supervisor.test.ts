@@ -81,15 +81,12 @@ describe('supervisor', () => {
   it('stops children in reverse order and terminates one that overruns its shutdown timeout', async () => {
     const sup = testSupervisor([counter('first', 'inline'), counter('hangs', 'thread', { args: { hangOnStop: true }, shutdownMs: 300 }), counter('last', 'inline')]);
     await sup.start();
-    const order: string[] = [];
-    const poll = setInterval(() => {
-      for (const a of sup.actors()) if (a.status === 'stopped' && !order.includes(a.name)) order.push(a.name);
-    }, 5);
+    const stopped: Array<{ name: string; reason: string }> = [];
+    sup.on('stopped', (e: { name: string; reason: string }) => stopped.push(e));
     const t0 = Date.now();
     await sup.stop();
-    clearInterval(poll);
-    for (const a of sup.actors()) if (!order.includes(a.name)) order.push(a.name);
-    assert.deepEqual(order, ['last', 'hangs', 'first']);
+    assert.deepEqual(stopped.map((e) => e.name), ['last', 'hangs', 'first']);
+    assert.match(stopped[1]!.reason, /terminated/);
     assert.ok(Date.now() - t0 >= 300, 'the hanging child was given its shutdown time');
   });
 
