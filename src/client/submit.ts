@@ -56,10 +56,7 @@ export async function submitJob(opts: SubmitOptions): Promise<SubmitResult> {
     const manifests = await join(node, opts.bootstrap, deadline);
     const model = opts.model ?? firstModel(manifests);
     if (!model) throw new NoExecutorError('no node on the network serves a model');
-    if (!manifests.some((m) => m.models.some((x) => x.name === model))) {
-      const known = [...new Set(manifests.flatMap((m) => m.models.map((x) => x.name)))];
-      note(`no node announced model ${model} yet (known: ${known.join(', ') || 'none'}); offering anyway`);
-    }
+    refuseImpossible(manifests, model, opts.maxTokens);
     await until(() => pubsub.getSubscribers(WORK_TOPIC).length > 0, deadline, 'a peer to hear offers');
 
     const offer = buildWorkOffer({
@@ -113,6 +110,21 @@ async function join(node: NetworkNode, bootstrap: string[], deadline: number): P
     } catch { /* a peer that cannot sync still relays gossip */ }
   }
   return [...manifests.values()];
+}
+
+/**
+ * A job no node of the network could run is refused here, with the reason, rather than offered
+ * until the timeout. Only when the manifests are known: with none, the offer goes out anyway.
+ */
+function refuseImpossible(manifests: Manifest[], model: string, maxTokens: number): void {
+  if (manifests.length === 0) return;
+  const serving = manifests.flatMap((m) => m.models.filter((x) => x.name === model));
+  if (serving.length === 0) {
+    const known = [...new Set(manifests.flatMap((m) => m.models.map((x) => x.name)))];
+    throw new NoExecutorError(`no node serves model ${model} (the network serves: ${known.join(', ') || 'nothing'})`);
+  }
+  const largest = Math.max(...serving.map((x) => x.context_length));
+  if (maxTokens >= largest) throw new NoExecutorError(`max_tokens ${maxTokens} does not fit the context of any node serving ${model} (largest: ${largest} tokens)`);
 }
 
 function firstModel(manifests: Manifest[]): string | undefined {

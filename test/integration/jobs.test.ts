@@ -58,9 +58,21 @@ describe('jobs across the network', () => {
     assert.match(bad.stderr, /^Error: receipt verification failed: output_hash/m);
   });
 
-  it('a job no node can run ends with a clear error and exit 1', async () => {
-    const r = await run(['submit', '-b', boot, '--model', 'no-such-model', '--timeout', '3', 'x']);
+  it('a job no node can run is refused with the reason, exit 1', async () => {
+    const unknown = await run(['submit', '-b', boot, '--model', 'no-such-model', 'x']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^Error: no node serves model no-such-model \(the network serves: mvp-test-tiny\)$/m);
+    const huge = await run(['submit', '-b', boot, '--max-tokens', '30000', 'x']);
+    assert.equal(huge.code, 1);
+    assert.match(huge.stderr, /^Error: max_tokens 30000 does not fit the context of any node serving mvp-test-tiny \(largest: 2048 tokens\)$/m);
+    const hot = await run(['submit', '-b', boot, '--temperature', '5', 'x']);
+    assert.equal(hot.code, 2);
+    assert.match(hot.stderr, /temperature/);
+  });
+
+  it('with no node reachable in time, says so', async () => {
+    const r = await run(['submit', '-b', '/ip4/127.0.0.1/tcp/9', '--timeout', '3', 'x']);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^Error: no node could run the job within 3 s \(model no-such-model, no claims\)/m);
+    assert.match(r.stderr, /^Error: Failed to dial bootstrap peer \/ip4\/127\.0\.0\.1\/tcp\/9: /m);
   });
 });
