@@ -63,21 +63,26 @@ export async function submitJob(opts: SubmitOptions): Promise<SubmitResult> {
       client: me, model, prompt_sha256: sha256Hex(opts.prompt), max_tokens: opts.maxTokens, temperature: opts.temperature,
       ...(opts.seed === undefined ? {} : { seed: opts.seed }), priority: opts.priority, requirements: {},
     });
-    const claims = await collectClaims(node, key, me, offer, deadline);
+    const book = new ClaimBook(node, offer.job_id);
     const tried = new Set<string>();
-    for (const claim of claims) {
-      if (Date.now() >= deadline) break;
-      tried.add(claim.executor);
-      await publish(node, key, me, WORK_TOPIC, 'job_assign', { job_id: offer.job_id, executor: claim.executor, lease_ms: Math.max(1, deadline - Date.now()), attempt: tried.size });
-      note(`job ${offer.job_id.slice(0, 12)} assigned to ${claim.executor}`);
-      try {
-        return await runOn(node, claim.executor, manifests, offer.job_id, opts, deadline);
-      } catch (err) {
-        if (err instanceof JobFailedError) throw err;
-        note(`executor ${claim.executor} failed: ${(err as Error).message}; trying the next claim`);
+    try {
+      for (;;) {
+        const claim = await book.next(tried, () => publish(node, key, me, WORK_TOPIC, 'work_offer', offer), deadline);
+        if (!claim) break;
+        tried.add(claim.executor);
+        await publish(node, key, me, WORK_TOPIC, 'job_assign', { job_id: offer.job_id, executor: claim.executor, lease_ms: Math.max(1, deadline - Date.now()), attempt: tried.size });
+        note(`job ${offer.job_id.slice(0, 12)} assigned to ${claim.executor}`);
+        try {
+          return await runOn(node, claim.executor, manifests, offer.job_id, opts, deadline);
+        } catch (err) {
+          if (err instanceof JobFailedError) throw err;
+          note(`executor ${claim.executor} failed: ${(err as Error).message}; moving the job to another claimant`);
+        }
       }
+    } finally {
+      book.close();
     }
-    throw new NoExecutorError(`no node could run the job within ${Math.round(opts.timeoutMs / 1000)} s (model ${model}${claims.length ? `, ${claims.length} claimed it but none delivered` : ', no claims'})`);
+    throw new NoExecutorError(`no node could run the job within ${Math.round(opts.timeoutMs / 1000)} s (model ${model}${tried.size ? `, ${tried.size} took it but none delivered` : ', no claims'})`);
   } finally {
     await Promise.resolve(node.stop()).catch(() => undefined);
   }
@@ -137,38 +142,52 @@ async function publish(node: NetworkNode, key: PrivateKey, me: string, topic: st
   await node.services.pubsub.publish(topic, encodeEnvelope(env));
 }
 
-/** Offer the job (again every REOFFER_MS) until claims arrive; rank them, best first. */
-async function collectClaims(node: NetworkNode, key: PrivateKey, me: string, offer: ReturnType<typeof buildWorkOffer>, deadline: number): Promise<JobClaimBody[]> {
-  const inspector = createEnvelopeInspector();
-  const claims = new Map<string, JobClaimBody>();
-  let firstAt = 0;
-  const onMessage = (e: CustomEvent<{ topic: string; data: Uint8Array }>) => {
+/**
+ * The claims for one job, gathered for as long as the job is open: a claim that arrives late
+ * is still there when the first executor fails.
+ */
+class ClaimBook {
+  private readonly claims = new Map<string, JobClaimBody>();
+  private readonly inspector = createEnvelopeInspector();
+  private firstAt = 0;
+  private lastOffer = 0;
+  private readonly onMessage = (e: CustomEvent<{ topic: string; data: Uint8Array }>) => {
     if (e.detail.topic !== WORK_TOPIC) return;
-    void inspector.open(e.detail.data, { now: Date.now() }).then((r) => {
+    void this.inspector.open(e.detail.data, { now: Date.now() }).then((r) => {
       if (!r.ok || r.envelope.type !== 'job_claim') return;
       const c = (r.envelope as Envelope<'job_claim'>).body;
-      if (c.job_id !== offer.job_id || claims.has(c.executor)) return;
-      claims.set(c.executor, c);
-      firstAt ||= Date.now();
+      if (c.job_id !== this.jobId || this.claims.has(c.executor)) return;
+      this.claims.set(c.executor, c);
+      this.firstAt ||= Date.now();
     });
   };
-  node.services.pubsub.addEventListener('message', onMessage as never);
-  try {
-    let lastOffer = 0;
+
+  constructor(private readonly node: NetworkNode, private readonly jobId: string) {
+    node.services.pubsub.addEventListener('message', this.onMessage as never);
+  }
+
+  close(): void { this.node.services.pubsub.removeEventListener('message', this.onMessage as never); }
+
+  /**
+   * The best claim from an executor not tried yet: once CLAIM_WINDOW_MS have passed since the
+   * first claim (so competitors can answer), ranked by free slots, expected start, queue depth.
+   * While there is none, the offer goes out again every REOFFER_MS (same job id: nodes that saw
+   * it do not claim twice). Undefined at the deadline.
+   */
+  async next(tried: ReadonlySet<string>, offer: () => Promise<void>, deadline: number): Promise<JobClaimBody | undefined> {
     while (Date.now() < deadline) {
-      if (firstAt && Date.now() - firstAt >= CLAIM_WINDOW_MS) break;
-      if (!firstAt && Date.now() - lastOffer >= REOFFER_MS) {
-        // Same job id each time: nodes that saw it already do not claim twice.
-        await publish(node, key, me, WORK_TOPIC, 'work_offer', offer);
-        lastOffer = Date.now();
+      const fresh = [...this.claims.values()].filter((c) => !tried.has(c.executor));
+      if (fresh.length > 0 && Date.now() - this.firstAt >= CLAIM_WINDOW_MS) {
+        return fresh.sort((a, b) => Number(b.capacity > 0) - Number(a.capacity > 0) || a.est_start_ms - b.est_start_ms || a.queue_depth - b.queue_depth)[0];
+      }
+      if (fresh.length === 0 && Date.now() - this.lastOffer >= REOFFER_MS) {
+        await offer();
+        this.lastOffer = Date.now();
       }
       await sleep(50);
     }
-  } finally {
-    node.services.pubsub.removeEventListener('message', onMessage as never);
+    return undefined;
   }
-  return [...claims.values()].sort((a, b) =>
-    Number(b.capacity > 0) - Number(a.capacity > 0) || a.est_start_ms - b.est_start_ms || a.queue_depth - b.queue_depth);
 }
 
 async function runOn(node: NetworkNode, executor: string, manifests: Manifest[], jobId: string, opts: SubmitOptions, deadline: number): Promise<SubmitResult> {

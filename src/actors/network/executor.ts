@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { PrivateKey, Stream, Connection } from '@libp2p/interface';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/log.ts';
-import { sealReceipt, type Envelope, type ModelManifest, type ReceiptBody, type WorkOfferBody, type JobAssignBody } from '../../protocol/index.ts';
+import { sealReceipt, type Envelope, type ModelManifest, type ReceiptBody, type WorkOfferBody } from '../../protocol/index.ts';
 import type { CanClaimReply, JobResult, SchedulerJob } from '../scheduler/messages.ts';
 import { JOB_PROTOCOL, JobStreamError, parseJobRequest, readLines, writeLine } from '../../jobs/stream.ts';
 
@@ -29,7 +29,7 @@ export interface ExecutorDeps {
   submit(job: SchedulerJob): Promise<JobResult>;
 }
 
-interface Offer { body: WorkOfferBody; at: number; claimed: boolean; assignedTo?: string }
+interface Offer { body: WorkOfferBody; at: number; claimed: boolean }
 
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 
@@ -66,13 +66,6 @@ export class JobExecutor {
     });
   }
 
-  onAssign(env: Envelope<'job_assign'>): void {
-    const a: JobAssignBody = env.body;
-    const offer = this.offers.get(a.job_id);
-    // Only the offer's client may assign it.
-    if (offer && offer.body.client === env.from) offer.assignedTo = a.executor;
-  }
-
   onToken(jobId: string, text: string): void {
     const s = this.streams.get(jobId);
     if (s) void writeLine(s, { t: 'token', text }).catch(() => undefined);
@@ -91,7 +84,8 @@ export class JobExecutor {
       const offer = this.offers.get(req.job_id);
       if (!offer || !offer.claimed) throw new JobStreamError(`job ${req.job_id} was not offered to and claimed by this node`);
       if (offer.body.client !== connection.remotePeer.toString()) throw new JobStreamError('only the client that offered a job may bring it');
-      if (offer.assignedTo && offer.assignedTo !== this.deps.peerId) throw new JobStreamError('job is assigned to another executor');
+      // The client's stream is its latest word: a job first assigned elsewhere (an executor that
+      // then died) comes here on a later attempt, possibly before that job_assign does.
       if (sha256(req.prompt) !== offer.body.prompt_sha256) throw new JobStreamError('prompt does not match the offer\'s prompt_sha256');
       if (this.streams.has(req.job_id)) throw new JobStreamError(`job ${req.job_id} is already running here`);
       this.streams.set(req.job_id, stream);

@@ -296,8 +296,8 @@ export class NetworkService {
   }
 
   private onJobMessage(env: Envelope): void {
+    // job_assign needs no action here: the client's job stream is what hands a job over.
     if (env.type === 'work_offer') void this.executor.onOffer(env).catch((err: Error) => this.init.log.warn({ err: err.message }, 'Handling an offer failed'));
-    else if (env.type === 'job_assign') this.executor.onAssign(env);
   }
 
   /** Answer a sync request with the announces stored since its change number (ours included). */
