@@ -28,6 +28,7 @@ export interface Libp2pInit {
 
 export async function buildLibp2p(init: Libp2pInit): Promise<NetworkNode> {
   const acceptOnly = init.acceptOnly;
+  const simulated = init.transport === 'memory';
   return createLibp2p({
     privateKey: init.privateKey,
     addresses: { listen: init.listen },
@@ -37,6 +38,9 @@ export async function buildLibp2p(init: Libp2pInit): Promise<NetworkNode> {
     connectionEncrypters: [init.transport === 'memory' ? plaintext() : noise()],
     streamMuxers: [yamux()],
     connectionManager: { maxConnections: init.maxPeers },
+    // In-process simulation: no wire whose health needs pinging, and hundreds of nodes share one
+    // core, so the per-node background work is trimmed (see BENCHMARKS.md).
+    connectionMonitor: { enabled: !simulated },
     connectionGater: {
       // In-process and loopback test networks dial private addresses; libp2p's default refuses them.
       denyDialMultiaddr: () => false,
@@ -54,6 +58,7 @@ export async function buildLibp2p(init: Libp2pInit): Promise<NetworkNode> {
         // Our envelopes carry their own ed25519 signature; gossipsub signing them again would
         // double the crypto per message for no added guarantee.
         globalSignaturePolicy: 'StrictNoSign',
+        heartbeatInterval: simulated ? 5000 : 1000,
         // Many nodes on one host share 127.0.0.1; don't graylist them for it.
         scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1']) },
       }),
