@@ -63,15 +63,12 @@ async function run(n: number) {
     rss_per_node_mb: +((rss - rss0) / n / 2 ** 20).toFixed(1),
     announce_interval_s: interval,
   };
+  console.log(JSON.stringify(result)); // before the (long) shutdown of every node
   for (const x of nodes) await x.stop().catch(() => undefined);
   return result;
 }
 
 const results = [];
-for (const n of sizes) {
-  const r = await run(n);
-  results.push(r);
-  console.log(JSON.stringify(r));
-}
+for (const n of sizes) results.push(await run(n));
 console.table(results);
 process.exit(0);
