@@ -46,10 +46,14 @@ async function run(n: number) {
   const started = performance.now();
   const want = n * (n - 1);
   let known = 0;
+  let unanswered = 0;
   let converged: number | undefined;
   while (performance.now() - started < LIMIT_MS) {
-    const ks = await Promise.all(nodes.map((x) => x.network().then((s) => s.known, () => 0)));
-    known = ks.reduce((a, b) => a + b, 0);
+    // A node too busy to answer within the request timeout counts as knowing nobody: reported
+    // as `unanswered`, so a slow measurement is not mistaken for slow convergence.
+    const ks = await Promise.all(nodes.map((x) => x.network().then((s) => s.known, () => -1)));
+    unanswered = ks.filter((k) => k < 0).length;
+    known = ks.reduce((a, b) => a + Math.max(0, b), 0);
     if (known >= TARGET * want) { converged = performance.now(); break; }
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -60,6 +64,7 @@ async function run(n: number) {
     converge_after_last_start_s: converged ? +((converged - started) / 1000).toFixed(1) : null,
     total_s: converged ? +((converged - t0) / 1000).toFixed(1) : null,
     known_pct: +((100 * known) / want).toFixed(2),
+    unanswered,
     rss_per_node_mb: +((rss - rss0) / n / 2 ** 20).toFixed(1),
     announce_interval_s: interval,
   };
