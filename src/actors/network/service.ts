@@ -163,7 +163,7 @@ export class NetworkService {
     this.every(Math.max(500, (config.distributed_orchestration.heartbeat_timeout_secs * 1000) / 3), () => this.heartbeat());
     this.every(1000, () => this.maintain());
     this.scheduleAntiEntropy();
-    void this.announce();
+    void this.announce().catch((err: Error) => this.init.log.warn({ err: err.message }, 'First announce failed'));
   }
 
   async stop(): Promise<void> {
@@ -246,8 +246,11 @@ export class NetworkService {
 
   private async announce(): Promise<void> {
     if (this.stopped || !this.node) return;
-    const env = await this.publish(TOPICS.announce, 'announce', await this.manifest());
+    // Kept for manifest sync before it is gossiped: a publish that fails (no peer yet, a busy
+    // node) must not leave this node unknown until the next periodic announce.
+    const env = await sealEnvelope(this.init.privateKey, this.peerId, 'announce', await this.manifest(), { now: this.init.clock.now() });
     this.ownAnnounce = { ts: env.ts, bytes: encodeEnvelope(env), seq: this.peerTable.nextChange() };
+    await this.publishSealed(TOPICS.announce, env);
   }
 
   private async heartbeat(): Promise<void> {
