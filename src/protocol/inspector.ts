@@ -21,6 +21,12 @@ export interface OpenContext {
   now: number;
   /** The originator gossipsub reports for the message (msg.from), when it reports one. */
   propagationFrom?: string;
+  /**
+   * Oldest accepted ts for this message, ms before now, when it is stored state relayed by
+   * another node (an announce brought by manifest sync) rather than a fresh message: such a
+   * message is as old as its sender's last announce. Default (and never less than) maxSkewMs.
+   */
+  maxAgeMs?: number;
 }
 
 export interface EnvelopeLimits {
@@ -89,7 +95,8 @@ export function createEnvelopeInspector(init: EnvelopeInspectorInit = {}): Envel
     }
     const now = ctx.now;
     if (typeof now !== 'number' || !Number.isFinite(now)) return drop('stale', 'receiver clock unavailable');
-    if (Math.abs(now - wire.ts) > limits.maxSkewMs) return drop('stale', `ts ${wire.ts} is ${now - wire.ts} ms from now`);
+    const maxAge = Math.max(limits.maxSkewMs, ctx.maxAgeMs ?? 0);
+    if (wire.ts - now > limits.maxSkewMs || now - wire.ts > maxAge) return drop('stale', `ts ${wire.ts} is ${now - wire.ts} ms from now`);
 
     const sigProblem = await signatureProblem(wire);
     if (sigProblem !== undefined) return drop('bad_signature', sigProblem);
@@ -98,7 +105,7 @@ export function createEnvelopeInspector(init: EnvelopeInspectorInit = {}): Envel
     // pass. Keyed by sender too: a peer reusing someone else's id cannot get their message dropped.
     const key = `${wire.from}/${wire.id}`;
     if (seen.has(key, now)) return drop('replay', `id ${wire.id} from ${wire.from} already accepted`);
-    seen.remember(key, wire.ts + limits.maxSkewMs, now);
+    seen.remember(key, wire.ts + maxAge, now);
     return { ok: true, envelope: wire as Envelope };
   }
 

@@ -185,6 +185,17 @@ describe('drops, by reason', () => {
     assert.equal((await inspector.open(bytes, { now: NOW + SKEW })).ok, true);
   });
 
+  it('stale: a relayed message (maxAgeMs) may be older, never further in the future', async () => {
+    const sealed = await sealEnvelope(a.key, a.id, 'heartbeat', { seq: 1 }, { now: NOW });
+    const bytes = encodeEnvelope(sealed);
+    const hour = 3_600_000;
+    assert.equal((await createEnvelopeInspector().open(bytes, { now: NOW + hour, maxAgeMs: hour })).ok, true);
+    assertDropped(await createEnvelopeInspector().open(bytes, { now: NOW + hour + 1, maxAgeMs: hour }), 'stale');
+    assertDropped(await createEnvelopeInspector().open(bytes, { now: NOW - SKEW - 1, maxAgeMs: hour }), 'stale');
+    // A window smaller than the skew does not narrow it.
+    assert.equal((await createEnvelopeInspector().open(bytes, { now: NOW + SKEW, maxAgeMs: 1 })).ok, true);
+  });
+
   it('bad_signature: body tampered after signing', async () => {
     const sealed = await sealEnvelope(a.key, a.id, 'heartbeat', { seq: 1 }, { now: NOW });
     const tampered = { ...sealed, body: { seq: 2 } };

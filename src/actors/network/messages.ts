@@ -30,6 +30,8 @@ export interface NetworkStatus {
   duplicates: number;
   published: number;
   dropped: Partial<Record<DropReason, number>>;
+  /** Announces brought by manifest sync that failed inspection, by reason (not gossip: apart). */
+  sync_dropped: Partial<Record<DropReason, number>>;
 }
 
 export type NetworkIn =

@@ -19,7 +19,8 @@ export interface PeerEntry {
 export class PeerTable {
   private readonly peers = new Map<string, PeerEntry>();
   private changes = 0;
-  constructor(private readonly timeoutMs: number) {}
+  /** @param timeoutMs a peer not heard for longer is expired */
+  constructor(readonly timeoutMs: number) {}
 
   /** Any valid message from a peer proves it alive. */
   heard(peerId: string, now: number): PeerEntry {

@@ -71,6 +71,8 @@ export class NetworkService {
   private node?: NetworkNode;
   private readonly inspector = createEnvelopeInspector();
   private readonly dropped: Partial<Record<DropReason, number>> = {};
+  /** Announces a sync brought that failed inspection (counted apart: sync is not gossip). */
+  private readonly syncDropped: Partial<Record<DropReason, number>> = {};
   private received = 0;
   private accepted = 0;
   private duplicates = 0;
@@ -186,6 +188,7 @@ export class NetworkService {
       duplicates: this.duplicates,
       published: this.published,
       dropped: { ...this.dropped },
+      sync_dropped: { ...this.syncDropped },
     };
   }
 
@@ -269,10 +272,14 @@ export class NetworkService {
    * replay by design, so sync does not count its drops as gossip drops.
    */
   private async accept(data: Uint8Array, via: string): Promise<boolean> {
-    const r = await this.inspector.open(data, { now: this.init.clock.now() });
+    // A synced announce is as old as its sender's last announce: fresh enough while the
+    // sender would still be in a peer table (heard within the heartbeat timeout).
+    const maxAgeMs = via === 'sync' ? this.peerTable.timeoutMs : undefined;
+    const r = await this.inspector.open(data, { now: this.init.clock.now(), ...(maxAgeMs ? { maxAgeMs } : {}) });
     if (!r.ok) {
       // The gossip copy of an announce that reached us first by sync is expected, not hostile.
       const expected = via === 'sync' || (r.reason === 'replay' && this.syncedIds.has(envelopeId(data) ?? ''));
+      if (via === 'sync' && r.reason !== 'replay') this.syncDropped[r.reason] = (this.syncDropped[r.reason] ?? 0) + 1;
       if (!expected) this.count(r.reason);
       else if (via !== 'sync') this.duplicates++;
       this.init.log.debug({ via, reason: r.reason, detail: r.detail }, 'Message dropped');
@@ -289,7 +296,9 @@ export class NetworkService {
       const m = env.body as Manifest;
       if (m.peer_id !== env.from) { if (via !== 'sync') this.count('wrong_from'); return false; }
       const isNew = !this.peerTable.get(env.from)?.manifest;
-      this.peerTable.announce(env.from, m, negotiateVersion([...SUPPORTED_VERSIONS], m.versions), now, { ts: env.ts, bytes: data });
+      // Sync proves the peer was alive when it announced, not now.
+      const seenAt = via === 'sync' ? Math.min(now, env.ts) : now;
+      this.peerTable.announce(env.from, m, negotiateVersion([...SUPPORTED_VERSIONS], m.versions), seenAt, { ts: env.ts, bytes: data });
       if (isNew) this.init.log.info({ peer: env.from, peer_node_id: m.node_id, via }, 'Peer announced');
     } else {
       this.peerTable.heard(env.from, now);
