@@ -8,7 +8,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import type { PrivateKey } from '@libp2p/interface';
 import { buildLibp2p, type NetworkNode } from '../actors/network/libp2p.ts';
 import { SYNC_PROTOCOL, parseResponse, readJson, writeJson } from '../actors/network/sync.ts';
-import { WORK_TOPIC } from '../actors/network/executor.ts';
+import { LEASE_MS, WORK_TOPIC } from '../actors/network/executor.ts';
 import {
   buildWorkOffer, createEnvelopeInspector, encodeEnvelope, sealEnvelope, sha256Hex, verifyReceipt,
   type Envelope, type JobClaimBody, type JobPriority, type Manifest, type ReceiptEnvelope,
@@ -25,6 +25,11 @@ export interface SubmitOptions {
   seed?: number;
   priority: JobPriority;
   timeoutMs: number;
+  /**
+   * How long the executor may stay silent (no token, no keepalive) before the job moves to
+   * another claimant. Default LEASE_MS (10 s); the executor sends a keepalive every 2 s.
+   */
+  leaseMs?: number;
   onToken?(text: string): void;
   /** Progress notes (joining, claims, chosen executor). */
   onNote?(text: string): void;
@@ -70,7 +75,7 @@ export async function submitJob(opts: SubmitOptions): Promise<SubmitResult> {
         const claim = await book.next(tried, () => publish(node, key, me, WORK_TOPIC, 'work_offer', offer), deadline);
         if (!claim) break;
         tried.add(claim.executor);
-        await publish(node, key, me, WORK_TOPIC, 'job_assign', { job_id: offer.job_id, executor: claim.executor, lease_ms: Math.max(1, deadline - Date.now()), attempt: tried.size });
+        await publish(node, key, me, WORK_TOPIC, 'job_assign', { job_id: offer.job_id, executor: claim.executor, lease_ms: opts.leaseMs ?? LEASE_MS, attempt: tried.size });
         note(`job ${offer.job_id.slice(0, 12)} assigned to ${claim.executor}`);
         try {
           return await runOn(node, claim.executor, manifests, offer.job_id, opts, deadline);
@@ -198,10 +203,20 @@ async function runOn(node: NetworkNode, executor: string, manifests: Manifest[],
   }
   const stream = await node.dialProtocol(peerIdFromString(executor), JOB_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
   const timer = setTimeout(() => stream.abort(new Error('job timed out')), Math.max(1, deadline - Date.now()));
+  // The lease: every frame renews it; an executor silent for leaseMs (hung, partitioned) loses the job.
+  const leaseMs = opts.leaseMs ?? LEASE_MS;
+  let lease = setTimeout(() => {}, 0);
+  const renew = () => {
+    clearTimeout(lease);
+    lease = setTimeout(() => stream.abort(new Error(`lease expired: no word from the executor for ${leaseMs} ms`)), leaseMs);
+  };
   try {
+    renew();
     await writeLine(stream, { job_id: jobId, prompt: opts.prompt });
     for await (const line of readLines(stream)) {
+      renew();
       const f = parseJobFrame(line);
+      if (f.t === 'alive') continue;
       if (f.t === 'token') { opts.onToken?.(f.text); continue; }
       if (f.t === 'error') throw new JobFailedError(`executor ${executor} refused the job: ${f.reason}`);
       const v = await verifyReceipt(f.receipt, { text: f.text, prompt: opts.prompt });
@@ -213,6 +228,7 @@ async function runOn(node: NetworkNode, executor: string, manifests: Manifest[],
     throw new Error('job stream ended without a receipt');
   } finally {
     clearTimeout(timer);
+    clearTimeout(lease);
   }
 }
 

@@ -2,7 +2,7 @@
 // the job's payload, the executor streams tokens back and ends with the signed receipt.
 // Framing: newline-delimited JSON, each line bounded.
 //   client → executor:  { "job_id": "...", "prompt": "..." }            (then closes its side)
-//   executor → client:  { "t": "token", "text": "..." }*
+//   executor → client:  { "t": "token", "text": "..." }* and { "t": "alive" } (keepalive while queued or running)
 //                       { "t": "done", "text": "...", "receipt": <receipt envelope> }
 //                    or { "t": "error", "reason": "..." }
 import type { Stream } from '@libp2p/interface';
@@ -14,6 +14,7 @@ export const MAX_LINE_BYTES = 1024 * 1024;
 export interface JobRequest { job_id: string; prompt: string }
 export type JobFrame =
   | { t: 'token'; text: string }
+  | { t: 'alive' }
   | { t: 'done'; text: string; receipt: unknown }
   | { t: 'error'; reason: string };
 
@@ -57,6 +58,7 @@ export function parseJobRequest(v: unknown): JobRequest {
 export function parseJobFrame(v: unknown): JobFrame {
   const f = v as { t?: unknown; text?: unknown; reason?: unknown; receipt?: unknown } | null;
   if (f?.t === 'token' && typeof f.text === 'string') return { t: 'token', text: f.text };
+  if (f?.t === 'alive') return { t: 'alive' };
   if (f?.t === 'done' && typeof f.text === 'string') return { t: 'done', text: f.text, receipt: f.receipt };
   if (f?.t === 'error' && typeof f.reason === 'string') return { t: 'error', reason: f.reason.slice(0, 1024) };
   throw new JobStreamError('unknown job stream frame');

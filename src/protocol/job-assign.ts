@@ -13,7 +13,7 @@ export const jobAssignSchema = {
   properties: {
     job_id: jobIdField,
     executor: { ...peerIdField, description: 'peer id of the node the job is given to' },
-    lease_ms: { type: 'integer', description: 'how long the assignment holds without a receipt, ms from receipt of this message', minimum: 1, maximum: 86_400_000 },
+    lease_ms: { type: 'integer', description: 'how long the assignment holds while the executor sends nothing on the job stream (no token, no keepalive), ms', minimum: 1, maximum: 86_400_000 },
     attempt: { type: 'integer', description: '1 for the first assignment, +1 for each re-offer', minimum: 1, maximum: 1000 },
   },
 } as const satisfies WireSchema;

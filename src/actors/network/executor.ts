@@ -27,9 +27,24 @@ export interface ExecutorDeps {
   queue(): Promise<{ depth: number; slots: number; busy_slots: number } | undefined>;
   /** scheduler.submit with the job's tokens streamed to this actor (see onToken). */
   submit(job: SchedulerJob): Promise<JobResult>;
+  cancel(jobId: string): void;
 }
 
-interface Offer { body: WorkOfferBody; at: number; claimed: boolean }
+interface Offer {
+  body: WorkOfferBody;
+  at: number;
+  claimed: boolean;
+  /** Set once the job ran here: a client that asks again gets the same outcome, not a second run. */
+  done?: { text: string; receipt: Envelope<'receipt'> };
+}
+
+/**
+ * While a job waits or runs, the executor sends `{ t: 'alive' }` this often on its stream: the
+ * client's lease (LEASE_MS, DESIGN.md §4) expires when no frame comes for that long, so a hung
+ * executor loses the job like a dead one.
+ */
+export const KEEPALIVE_MS = 2000;
+export const LEASE_MS = 10_000;
 
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 
@@ -68,7 +83,8 @@ export class JobExecutor {
 
   onToken(jobId: string, text: string): void {
     const s = this.streams.get(jobId);
-    if (s) void writeLine(s, { t: 'token', text }).catch(() => undefined);
+    // A stream that cannot be written any more: the client has gone (or moved the job on).
+    if (s) void writeLine(s, { t: 'token', text }).catch(() => this.abandon(jobId, s));
   }
 
   /** A client that chose us brings the job's payload. */
@@ -87,15 +103,28 @@ export class JobExecutor {
       // The client's stream is its latest word: a job first assigned elsewhere (an executor that
       // then died) comes here on a later attempt, possibly before that job_assign does.
       if (sha256(req.prompt) !== offer.body.prompt_sha256) throw new JobStreamError('prompt does not match the offer\'s prompt_sha256');
+      if (offer.done) {
+        // Asked again (the client lost our answer): the same outcome, never a second run.
+        await writeLine(stream, { t: 'done', ...offer.done });
+        await stream.close();
+        return;
+      }
       if (this.streams.has(req.job_id)) throw new JobStreamError(`job ${req.job_id} is already running here`);
       this.streams.set(req.job_id, stream);
       const o = offer.body;
-      const result = await this.deps.submit({
-        id: o.job_id, client: o.client, priority: o.priority, model: o.model, prompt: req.prompt,
-        max_tokens: o.max_tokens, temperature: o.temperature, ...(o.seed === undefined ? {} : { seed: o.seed }),
-      });
+      const keepalive = setInterval(() => void writeLine(stream, { t: 'alive' }).catch(() => this.abandon(o.job_id, stream)), KEEPALIVE_MS);
+      let result: JobResult;
+      try {
+        result = await this.deps.submit({
+          id: o.job_id, client: o.client, priority: o.priority, model: o.model, prompt: req.prompt,
+          max_tokens: o.max_tokens, temperature: o.temperature, ...(o.seed === undefined ? {} : { seed: o.seed }),
+        });
+      } finally {
+        clearInterval(keepalive);
+      }
       this.counters.executed++;
       const receipt = await this.seal(o, req.prompt, result, started);
+      offer.done = { text: result.text, receipt };
       await writeLine(stream, { t: 'done', text: result.text, receipt });
       await stream.close();
       void this.deps.publishSealed(RECEIPT_TOPIC, receipt).catch(() => undefined);
@@ -107,6 +136,13 @@ export class JobExecutor {
     } finally {
       if (jobId && this.streams.get(jobId) === stream) this.streams.delete(jobId);
     }
+  }
+
+  private abandon(jobId: string, stream: Stream): void {
+    if (this.streams.get(jobId) !== stream) return;
+    this.streams.delete(jobId);
+    this.deps.log.info({ job_id: jobId }, 'Job abandoned: its client is gone');
+    this.deps.cancel(jobId);
   }
 
   private async seal(o: WorkOfferBody, prompt: string, r: JobResult, startedAt: number): Promise<Envelope<'receipt'>> {

@@ -33,6 +33,7 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
     canClaim: (model, maxTokens) => ctx.request<CanClaimReply>('scheduler', { type: 'scheduler.can_claim', model, max_tokens: maxTokens }, 1000),
     submit: (job) => ctx.request<JobResult>('scheduler', { type: 'scheduler.submit', job, stream_to: ctx.name } as unknown as Message,
       submitReplyTimeoutMs(ctx.config, job, 60_000)),
+    cancel: (jobId) => void ctx.request('scheduler', { type: 'scheduler.cancel', job_id: jobId } as unknown as Message, 1000).catch(() => undefined),
   });
   ctx.own(() => service.stop());
 
@@ -58,6 +59,10 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
         on: {
           'network.status': { actions: ({ event }) => ctx.reply(event.replyTo, service.status()) },
           'network.peers': { actions: ({ event }) => ctx.reply(event.replyTo, service.peers()) },
+          'network.receipt': { actions: ({ event }) => ctx.reply(event.replyTo, service.receipts.get(event.job_id) ?? null) },
+          'network.receipts': {
+            actions: ({ event }) => ctx.reply(event.replyTo, service.receipts.recent(Math.min(1000, Math.max(1, event.limit ?? 100)))),
+          },
           'inference.token': { actions: ({ event }) => service.executor.onToken(event.job_id, event.text) },
         },
       },

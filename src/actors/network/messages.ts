@@ -1,6 +1,10 @@
 // What the network actor accepts and answers.
 import type { RequestEvent } from '../../runtime/actor.ts';
 import type { DropReason } from '../../protocol/index.ts';
+import type { ReceiptRefusal } from './receipts.ts';
+
+/** Inspection drops, and receipts refused after inspection (one accepted receipt per job id). */
+export type NetworkDropReason = DropReason | ReceiptRefusal;
 
 export interface PeerSummary {
   peer_id: string;
@@ -29,7 +33,7 @@ export interface NetworkStatus {
   accepted: number;
   duplicates: number;
   published: number;
-  dropped: Partial<Record<DropReason, number>>;
+  dropped: Partial<Record<NetworkDropReason, number>>;
   /** Announces brought by manifest sync that failed inspection, by reason (not gossip: apart). */
   sync_dropped: Partial<Record<DropReason, number>>;
 }
@@ -37,6 +41,10 @@ export interface NetworkStatus {
 export type NetworkIn =
   | RequestEvent<{ type: 'network.status' }>
   | RequestEvent<{ type: 'network.peers' }>
+  /** → ReceiptEnvelope | null: the receipt accepted for a job (run here or heard by gossip). */
+  | RequestEvent<{ type: 'network.receipt'; job_id: string }>
+  /** → ReceiptEnvelope[]: the latest receipts accepted, newest first (default 100, at most 1000). */
+  | RequestEvent<{ type: 'network.receipts'; limit?: number }>
   /** Tokens of a job this node runs for a remote client, on their way to its job stream. */
   | { type: 'inference.token'; job_id: string; text: string }
   | { type: 'sys.actor_down'; name: string }

@@ -15,10 +15,11 @@ import {
 import { buildLibp2p, type NetworkNode, type Transport } from './libp2p.ts';
 import { PeerTable } from './peer-table.ts';
 import { JobExecutor } from './executor.ts';
+import { ReceiptBook } from './receipts.ts';
 import type { CanClaimReply, JobResult, SchedulerJob } from '../scheduler/messages.ts';
 import { JOB_PROTOCOL } from '../../jobs/stream.ts';
 import { SYNC_MAX_ENTRIES, SYNC_PROTOCOL, parseRequest, parseResponse, readJson, writeJson } from './sync.ts';
-import type { NetworkStatus, PeerSummary, QueueStatus } from './messages.ts';
+import type { NetworkDropReason, NetworkStatus, PeerSummary, QueueStatus } from './messages.ts';
 
 export const TOPICS = { announce: 'mvp/1/announce', work: 'mvp/1/work', receipt: 'mvp/1/receipt', orch: 'mvp/1/orch' } as const;
 
@@ -64,13 +65,15 @@ export interface NetworkServiceInit {
   canClaim(model: string, maxTokens: number): Promise<CanClaimReply>;
   /** Run a job on this node (tokens come back as inference.token events, see onToken). */
   submit(job: SchedulerJob): Promise<JobResult>;
+  /** Stop a job whose client has gone (its stream cannot be written any more). */
+  cancel(jobId: string): void;
 }
 
 export class NetworkService {
   readonly peerTable: PeerTable;
   private node?: NetworkNode;
   private readonly inspector = createEnvelopeInspector();
-  private readonly dropped: Partial<Record<DropReason, number>> = {};
+  private readonly dropped: Partial<Record<NetworkDropReason, number>> = {};
   /** Announces a sync brought that failed inspection (counted apart: sync is not gossip). */
   private readonly syncDropped: Partial<Record<DropReason, number>> = {};
   private received = 0;
@@ -92,6 +95,7 @@ export class NetworkService {
   private readonly trusted = new Set<string>();
 
   readonly executor: JobExecutor;
+  readonly receipts = new ReceiptBook();
 
   constructor(private readonly init: NetworkServiceInit) {
     this.peerTable = new PeerTable(init.config.distributed_orchestration.heartbeat_timeout_secs * 1000);
@@ -100,8 +104,11 @@ export class NetworkService {
     this.executor = new JobExecutor({
       peerId, privateKey: init.privateKey, models: init.models, clock: init.clock, log: init.log,
       publish: (topic, type, body) => this.publish(topic, type, body as MessageBody<typeof type>),
-      publishSealed: (topic, env) => this.publishSealed(topic, env),
-      canClaim: init.canClaim, submit: init.submit, queue: init.queue,
+      publishSealed: (topic, env) => {
+        if (env.type === 'receipt') this.receipts.accept(env as Envelope<'receipt'>);
+        return this.publishSealed(topic, env);
+      },
+      canClaim: init.canClaim, submit: init.submit, queue: init.queue, cancel: init.cancel,
     });
   }
 
@@ -302,14 +309,35 @@ export class NetworkService {
       if (isNew) this.init.log.info({ peer: env.from, peer_node_id: m.node_id, via }, 'Peer announced');
     } else {
       this.peerTable.heard(env.from, now);
-      if (via !== 'sync') this.onJobMessage(env);
+      if (via !== 'sync') return this.onJobMessage(env);
     }
     return true;
   }
 
-  private onJobMessage(env: Envelope): void {
-    // job_assign needs no action here: the client's job stream is what hands a job over.
-    if (env.type === 'work_offer') void this.executor.onOffer(env).catch((err: Error) => this.init.log.warn({ err: err.message }, 'Handling an offer failed'));
+  /** Returns false when the message is refused after inspection (counted by reason). */
+  private onJobMessage(env: Envelope): boolean {
+    switch (env.type) {
+      case 'work_offer':
+        this.receipts.offer((env as Envelope<'work_offer'>).body.job_id, env.from);
+        void this.executor.onOffer(env as Envelope<'work_offer'>).catch((err: Error) => this.init.log.warn({ err: err.message }, 'Handling an offer failed'));
+        return true;
+      case 'job_assign': {
+        // The client's job stream is what hands a job over; the assignment tells every node
+        // whose receipt will count for the job.
+        const a = (env as Envelope<'job_assign'>).body;
+        this.receipts.assign(env.from, a.job_id, a.executor, a.attempt);
+        return true;
+      }
+      case 'receipt': {
+        const refused = this.receipts.accept(env as Envelope<'receipt'>);
+        if (!refused) return true;
+        this.count(refused);
+        this.init.log.debug({ job_id: (env as Envelope<'receipt'>).body.job_id, from: env.from, reason: refused }, 'Receipt refused');
+        return false;
+      }
+      default:
+        return true;
+    }
   }
 
   /** Answer a sync request with the announces stored since its change number (ours included). */
@@ -366,7 +394,7 @@ export class NetworkService {
     }
   }
 
-  private count(reason: DropReason): void { this.dropped[reason] = (this.dropped[reason] ?? 0) + 1; }
+  private count(reason: NetworkDropReason): void { this.dropped[reason] = (this.dropped[reason] ?? 0) + 1; }
 
   private maintain(): void {
     // An open connection is proof of life (libp2p closes dead ones); others must be heard.

@@ -1,0 +1,64 @@
+// The receipts this node has accepted, one per job id (DESIGN.md §4): the first valid receipt
+// for a job is the job's outcome; any other receipt for the same job is refused, so a job
+// re-run after a failover can never be counted (or paid, or credited to reputation) twice.
+// When the job's assignment has been seen (the client's job_assign, latest attempt wins), only
+// the assigned executor's receipt is accepted.
+import { LRUCache } from 'lru-cache';
+import type { Envelope } from '../../protocol/index.ts';
+
+export type ReceiptEnvelope = Envelope<'receipt'>;
+
+/** Why a well-formed, correctly signed receipt was still refused. */
+export type ReceiptRefusal = 'duplicate_receipt' | 'unassigned_receipt';
+
+export class ReceiptBook {
+  private readonly byJob: LRUCache<string, ReceiptEnvelope>;
+  private readonly assigned: LRUCache<string, { executor: string; attempt: number }>;
+  private readonly clients: LRUCache<string, string>;
+
+  constructor(capacity = 4096) {
+    this.byJob = new LRUCache({ max: capacity });
+    this.assigned = new LRUCache({ max: capacity });
+    this.clients = new LRUCache({ max: capacity });
+  }
+
+  /** A work_offer seen: only its client may assign the job. */
+  offer(jobId: string, client: string): void {
+    if (!this.clients.has(jobId)) this.clients.set(jobId, client);
+  }
+
+  /**
+   * A job_assign seen: the latest attempt names the only executor whose receipt counts. Ignored
+   * unless it comes from the client of an offer seen here (no one else may steer a job).
+   */
+  assign(from: string, jobId: string, executor: string, attempt: number): void {
+    if (this.clients.get(jobId) !== from) return;
+    const prev = this.assigned.get(jobId);
+    if (!prev || attempt >= prev.attempt) this.assigned.set(jobId, { executor, attempt });
+  }
+
+  /** Records a receipt unless the job has one already or was assigned to someone else. */
+  accept(receipt: ReceiptEnvelope): ReceiptRefusal | undefined {
+    const { job_id: jobId, executor } = receipt.body;
+    const held = this.byJob.get(jobId);
+    if (held) return held.id === receipt.id ? undefined : 'duplicate_receipt';
+    const a = this.assigned.get(jobId);
+    if (a && a.executor !== executor) return 'unassigned_receipt';
+    this.byJob.set(jobId, receipt);
+    return undefined;
+  }
+
+  get(jobId: string): ReceiptEnvelope | undefined { return this.byJob.peek(jobId); }
+
+  /** Newest first. */
+  recent(limit: number): ReceiptEnvelope[] {
+    const out: ReceiptEnvelope[] = [];
+    for (const r of this.byJob.values()) {
+      if (out.length >= limit) break;
+      out.push(r);
+    }
+    return out;
+  }
+
+  get size(): number { return this.byJob.size; }
+}

@@ -1,0 +1,107 @@
+// The executor side of a job (JobExecutor) over a real libp2p stream: an offer re-published
+// with the same id is claimed once, a job brought twice runs once (the second time gets the
+// same receipt), and a job whose client goes away mid-run is cancelled. Inference is replaced
+// by a scripted `submit` to isolate the executor from the model.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import type { PrivateKey } from '@libp2p/interface';
+import { buildLibp2p, type NetworkNode } from '../../src/actors/network/libp2p.ts';
+import { JobExecutor } from '../../src/actors/network/executor.ts';
+import { JOB_PROTOCOL, parseJobFrame, readLines, writeLine, type JobFrame } from '../../src/jobs/stream.ts';
+import { buildWorkOffer, sealEnvelope, sha256Hex, verifyReceipt, type Envelope } from '../../src/protocol/index.ts';
+import { systemClock } from '../../src/runtime/clock.ts';
+import { createLogger } from '../../src/runtime/log.ts';
+import type { JobResult, SchedulerJob } from '../../src/actors/scheduler/messages.ts';
+
+const PROMPT = 'Hello there';
+const MODEL = { name: 'tiny', sha256: 'a'.repeat(64), params: 1000, quantization: 'Q4_0', context_length: 256, test_model: true };
+
+describe('JobExecutor', () => {
+  let execKey: PrivateKey;
+  let clientKey: PrivateKey;
+  let execNode: NetworkNode;
+  let clientNode: NetworkNode;
+  let executor: JobExecutor;
+  const runs: SchedulerJob[] = [];
+  const claims: unknown[] = [];
+  const cancelled: string[] = [];
+  let hold: Promise<void> | undefined;
+
+  before(async () => {
+    execKey = await generateKeyPair('Ed25519');
+    clientKey = await generateKeyPair('Ed25519');
+    execNode = await buildLibp2p({ privateKey: execKey, transport: 'memory', listen: [`/memory/exec-${Date.now()}`], maxPeers: 8, mdns: false });
+    clientNode = await buildLibp2p({ privateKey: clientKey, transport: 'memory', listen: [`/memory/client-${Date.now()}`], maxPeers: 8, mdns: false });
+    executor = new JobExecutor({
+      peerId: execNode.peerId.toString(), privateKey: execKey, models: [MODEL as never], clock: systemClock,
+      log: createLogger({ level: 'error', nodeId: 'exec', pretty: false }),
+      publish: async (_topic, _type, body) => { claims.push(body); },
+      publishSealed: async () => undefined,
+      canClaim: async () => ({ ok: true }),
+      queue: async () => ({ depth: 0, slots: 4, busy_slots: 0 }),
+      submit: async (job): Promise<JobResult> => {
+        runs.push(job);
+        await hold;
+        return {
+          job_id: job.id, status: cancelled.includes(job.id) ? 'cancelled' : 'completed', text: 'general kenobi', tokens_in: 3, tokens_out: 2, queue_ms: 0,
+          timings: { queue_ms: 0, load_ms: 0, first_token_ms: 1, generation_ms: 2, tokens_per_s: 1000 },
+        } as JobResult;
+      },
+      cancel: (id) => { cancelled.push(id); },
+    });
+    await execNode.handle(JOB_PROTOCOL, (stream, connection) => executor.handleStream(stream, connection));
+    await clientNode.dial(execNode.getMultiaddrs()[0]!);
+  });
+  after(async () => { await clientNode.stop(); await execNode.stop(); });
+
+  async function offer(seed: number): Promise<Envelope<'work_offer'>> {
+    const client = peerIdFromPrivateKey(clientKey).toString();
+    const body = buildWorkOffer({ client, model: 'tiny', prompt_sha256: sha256Hex(PROMPT), max_tokens: 8, temperature: 0, seed, priority: 'normal', requirements: {} });
+    return sealEnvelope(clientKey, client, 'work_offer', body, { now: Date.now() });
+  }
+
+  async function bring(jobId: string): Promise<JobFrame[]> {
+    const stream = await clientNode.dialProtocol(execNode.peerId, JOB_PROTOCOL);
+    await writeLine(stream, { job_id: jobId, prompt: PROMPT });
+    const frames: JobFrame[] = [];
+    for await (const line of readLines(stream)) frames.push(parseJobFrame(line));
+    return frames;
+  }
+
+  it('claims a re-published offer once and runs a job brought twice once, answering with the same receipt', async () => {
+    const env = await offer(1);
+    await executor.onOffer(env);
+    await executor.onOffer(env);
+    assert.equal(claims.length, 1);
+    const first = await bring(env.body.job_id);
+    const second = await bring(env.body.job_id);
+    assert.equal(runs.length, 1, 'ran once');
+    const done = [first.at(-1), second.at(-1)];
+    assert.deepEqual(done.map((f) => f?.t), ['done', 'done']);
+    const [r1, r2] = done.map((f) => (f as { receipt: Envelope<'receipt'> }).receipt);
+    assert.equal(r1!.id, r2!.id, 'the same receipt');
+    assert.equal((await verifyReceipt(r1!, { text: 'general kenobi', prompt: PROMPT })).ok, true);
+  });
+
+  it('cancels a job whose client has gone', async () => {
+    let release!: () => void;
+    hold = new Promise((r) => { release = r; });
+    const env = await offer(2);
+    await executor.onOffer(env);
+    const stream = await clientNode.dialProtocol(execNode.peerId, JOB_PROTOCOL);
+    await writeLine(stream, { job_id: env.body.job_id, prompt: PROMPT });
+    while (runs.length < 2) await new Promise((r) => setTimeout(r, 20));
+    stream.abort(new Error('client gone'));
+    // The executor notices at its next write (a keepalive at the latest).
+    const t0 = Date.now();
+    while (!cancelled.includes(env.body.job_id) && Date.now() - t0 < 10_000) {
+      executor.onToken(env.body.job_id, 'x');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    release();
+    hold = undefined;
+    assert.ok(cancelled.includes(env.body.job_id), 'cancelled');
+  });
+});
