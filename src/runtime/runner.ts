@@ -76,7 +76,9 @@ export async function runActor(mod: ActorModule, env: RunnerEnv): Promise<void> 
     }),
     reply: (id, value) => { if (!finished) post({ k: 'reply', id, ok: true, value }); },
     replyError: (id, err) => { if (!finished) post({ k: 'reply', id, ok: false, error: serializeError(err) }); },
-    ready: () => { if (!finished) post({ k: 'ready' }); },
+    // After the transition that called it has been published (a microtask later), so the
+    // supervisor knows the actor's state by the time it counts the actor as running.
+    ready: () => { queueMicrotask(() => { if (!finished) post({ k: 'ready' }); }); },
     own: (dispose) => { disposers.push(dispose); },
   };
 

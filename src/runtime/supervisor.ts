@@ -57,7 +57,8 @@ interface Child {
   mailbox: Down[];
 }
 
-interface Route { origin: string | null; localId: string; target: string }
+/** A request in flight; `run` is the asking actor's incarnation (a restarted actor is not answered). */
+interface Route { origin: string | null; run?: RunningActor; localId: string; target: string }
 
 /**
  * The supervisor's own address: actors ask it what only it knows, e.g.
@@ -65,8 +66,21 @@ interface Route { origin: string | null; localId: string; target: string }
  */
 export const SUPERVISOR = '$supervisor';
 
-/** What a request to SUPERVISOR may ask. */
-export type SupervisorRequest = { type: 'supervisor.actors' };
+/**
+ * What a request to SUPERVISOR may ask:
+ * - `supervisor.actors` → ActorInfo[];
+ * - `supervisor.kill` → KillReply once the actor has died (its restart follows, as after any crash);
+ * - `supervisor.restart` → ActorInfo once the actor runs again.
+ * Unknown names fail with UnknownActorError; killing an actor that is not running, with ActorDownError.
+ * An actor that kills or restarts itself this way gets no answer: the incarnation that asked is gone.
+ */
+export type SupervisorRequest =
+  | { type: 'supervisor.actors' }
+  | { type: 'supervisor.kill'; name: string; mode?: KillMode }
+  | { type: 'supervisor.restart'; name: string };
+
+/** How an actor was killed: threaded actors die by `mode`, inline ones always by an exception. */
+export interface KillReply { name: string; placement: Placement; mode: KillMode }
 
 export class Supervisor extends EventEmitter {
   private readonly children: Child[];
@@ -115,24 +129,27 @@ export class Supervisor extends EventEmitter {
   }
 
   /** Kill an actor on purpose (recovery testing). Its supervisor reacts as to any crash. */
-  async kill(name: string, mode: KillMode = 'terminate'): Promise<void> {
+  async kill(name: string, mode: KillMode = 'terminate'): Promise<KillReply> {
     const c = this.child(name);
     const run = c.run;
     if (!run || c.status !== 'running') throw new ActorDownError(name, `not running (${c.status})`);
-    if (run.placement === 'thread' && mode === 'terminate') await run.terminate();
+    const how: KillMode = run.placement === 'thread' ? mode : 'throw';
+    if (how === 'terminate') await run.terminate();
     else run.post({ k: 'crash', reason: `killed on purpose (${mode})`, uncaught: run.placement === 'thread' });
     await run.exited;
+    return { name, placement: run.placement, mode: how };
   }
 
   /** Restart an actor on purpose: a graceful stop, then a fresh start (counts as a restart). */
-  async restart(name: string): Promise<void> {
+  async restart(name: string): Promise<ActorInfo> {
     const c = this.child(name);
-    await this.serial(async () => {
+    return this.serial(async () => {
       await this.stopChild(c);
       c.restarts++;
       this.counters.restarted++;
       await this.startChild(c);
       this.emit('restarted', { name, reason: 'requested' } satisfies ActorEvent);
+      return this.info(c);
     });
   }
 
@@ -151,15 +168,19 @@ export class Supervisor extends EventEmitter {
   }
 
   actors(): ActorInfo[] {
-    return this.children.map((c) => ({
-      name: c.spec.name, placement: c.spec.placement, restart: c.spec.restart,
-      status: c.status, state: c.state, restarts: c.restarts, crashes: c.crashes,
-    }));
+    return this.children.map((c) => this.info(c));
   }
 
   get status() { return this.state; }
 
   // --- internals -------------------------------------------------------------------------
+
+  private info(c: Child): ActorInfo {
+    return {
+      name: c.spec.name, placement: c.spec.placement, restart: c.spec.restart,
+      status: c.status, state: c.state, restarts: c.restarts, crashes: c.crashes,
+    };
+  }
 
   private child(name: string): Child {
     const c = this.byName.get(name);
@@ -184,7 +205,7 @@ export class Supervisor extends EventEmitter {
     run.onUp((m) => {
       if (m.k === 'ready') onReady();
       else if (m.k === 'state') c.state = m.value;
-      this.onUp(c, m);
+      this.onUp(c, m, run);
     });
     void run.exited.then((exit) => {
       onFail(new ActorStartError(spec.name, exit.crashed ?? { name: 'Error', message: 'stopped before it was ready' }));
@@ -291,10 +312,10 @@ export class Supervisor extends EventEmitter {
     for (const o of this.children) if (o.spec.name !== except) this.deliver(o.spec.name, { k: 'event', from: SUPERVISOR, msg: ev });
   }
 
-  private onUp(c: Child, m: Up): void {
+  private onUp(c: Child, m: Up, from?: RunningActor): void {
     switch (m.k) {
       case 'send': this.deliver(m.to, { k: 'event', from: c.spec.name, msg: m.msg }); break;
-      case 'request': this.route(c.spec.name, m.id, m.to, m.msg); break;
+      case 'request': this.route(c.spec.name, m.id, m.to, m.msg, from); break;
       case 'reply': {
         const r = this.routes.get(m.id);
         if (!r) return;
@@ -306,8 +327,8 @@ export class Supervisor extends EventEmitter {
     }
   }
 
-  private route(origin: string | null, localId: string, to: string, msg: Message): void {
-    const r: Route = { origin, localId, target: to };
+  private route(origin: string | null, localId: string, to: string, msg: Message, run?: RunningActor): void {
+    const r: Route = { origin, localId, target: to, ...(run ? { run } : {}) };
     if (to === SUPERVISOR) { this.answerSelf(r, msg); return; }
     if (!this.byName.has(to)) { this.answer(r, false, undefined, serializeError(new UnknownActorError(to))); return; }
     const id = `r${++this.seq}`;
@@ -315,10 +336,19 @@ export class Supervisor extends EventEmitter {
     this.deliver(to, { k: 'request', id, from: origin ?? SUPERVISOR, msg });
   }
 
-  /** Requests addressed to the supervisor itself, answered at once from its own state. */
+  /** Requests addressed to the supervisor itself (SupervisorRequest). */
   private answerSelf(r: Route, msg: Message): void {
-    if (msg.type === 'supervisor.actors') this.answer(r, true, this.actors(), undefined);
-    else this.answer(r, false, undefined, serializeError(new UnknownRequestError(SUPERVISOR, msg.type)));
+    const settle = (p: Promise<unknown>) => p.then(
+      (v) => this.answer(r, true, v, undefined),
+      (err: unknown) => this.answer(r, false, undefined, serializeError(err)),
+    );
+    const req = msg as SupervisorRequest;
+    switch (req.type) {
+      case 'supervisor.actors': this.answer(r, true, this.actors(), undefined); break;
+      case 'supervisor.kill': void settle(Promise.resolve().then(() => this.kill(String(req.name), req.mode === 'throw' ? 'throw' : 'terminate'))); break;
+      case 'supervisor.restart': void settle(Promise.resolve().then(() => this.restart(String(req.name)))); break;
+      default: this.answer(r, false, undefined, serializeError(new UnknownRequestError(SUPERVISOR, msg.type)));
+    }
   }
 
   private answer(r: Route, ok: boolean, value: unknown, error: SerializedError | undefined): void {
@@ -329,7 +359,9 @@ export class Supervisor extends EventEmitter {
       if (ok) p.resolve(value); else p.reject(deserializeError(error!));
       return;
     }
-    this.byName.get(r.origin)?.run?.post({ k: 'reply', id: r.localId, ok, value, error });
+    const asker = this.byName.get(r.origin)?.run;
+    if (r.run !== undefined && asker !== r.run) return;
+    asker?.post({ k: 'reply', id: r.localId, ok, value, error });
   }
 
   private failRoutesTo(name: string, why: string): void {

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { counter, once, testSupervisor } from '../helpers/runtime.ts';
-import { SUPERVISOR, type ActorInfo } from '../../src/runtime/supervisor.ts';
+import { SUPERVISOR, type ActorInfo, type KillReply } from '../../src/runtime/supervisor.ts';
 
 const get = (sup: ReturnType<typeof testSupervisor>, name: string) => sup.request<{ n: number }>(name, { type: 'get' }, 2000).then((v) => v.n);
 const bump = (sup: ReturnType<typeof testSupervisor>, ...names: string[]) => { for (const n of names) sup.send(n, { type: 'inc' }); };
@@ -102,6 +102,33 @@ describe('supervisor', () => {
         assert.deepEqual(viaActor.map((x) => x.name), ['a', 'b']);
       }
       await assert.rejects(sup.request(SUPERVISOR, { type: 'supervisor.nope' }, 2000), { name: 'UnknownRequestError' });
+    } finally {
+      await sup.stop();
+    }
+  });
+
+  it('kills and restarts an actor on request to $supervisor, from an actor on either host', async () => {
+    const sup = testSupervisor([counter('a', 'inline'), counter('b', 'thread'), counter('t', 'inline', { restart: 'temporary' })]);
+    await sup.start();
+    try {
+      const restarted = once<{ name: string }>(sup, 'restarted');
+      const killed = await sup.request<KillReply>('a', { type: 'ask', to: SUPERVISOR, msg: { type: 'supervisor.kill', name: 'b', mode: 'terminate' } }, 5000);
+      assert.deepEqual(killed, { name: 'b', placement: 'thread', mode: 'terminate' });
+      assert.equal((await restarted).name, 'b');
+
+      bump(sup, 'a');
+      assert.equal(await get(sup, 'a'), 1);
+      const info = await sup.request<ActorInfo>('b', { type: 'ask', to: SUPERVISOR, msg: { type: 'supervisor.restart', name: 'a' } }, 5000);
+      assert.deepEqual(info, { name: 'a', placement: 'inline', restart: 'permanent', status: 'running', state: 'running', restarts: 1, crashes: 0 });
+      assert.equal(await get(sup, 'a'), 0, 'a fresh incarnation');
+
+      // An inline actor has no thread to terminate: it dies by an exception whatever was asked.
+      const inline = await sup.request<KillReply>(SUPERVISOR, { type: 'supervisor.kill', name: 't', mode: 'terminate' }, 5000);
+      assert.deepEqual(inline, { name: 't', placement: 'inline', mode: 'throw' });
+      await assert.rejects(sup.request(SUPERVISOR, { type: 'supervisor.kill', name: 't' }, 2000), { name: 'ActorDownError' });
+      await assert.rejects(sup.request(SUPERVISOR, { type: 'supervisor.restart', name: 'nope' }, 2000), { name: 'UnknownActorError' });
+      await assert.rejects(sup.request(SUPERVISOR, { type: 'supervisor.kill', name: 'nope' }, 2000), { name: 'UnknownActorError' });
+      assert.deepEqual(sup.actors().map((x) => [x.name, x.status, x.restarts, x.crashes]), [['a', 'running', 1, 0], ['b', 'running', 1, 1], ['t', 'stopped', 0, 1]]);
     } finally {
       await sup.stop();
     }
