@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import type { ChildSpec, Supervisor } from '../../src/runtime/supervisor.ts';
 import type { InferenceArgs, InferenceStatus, TokenEvent } from '../../src/actors/inference/index.ts';
-import type { CancelReply, CanClaimReply, JobResult, SchedulerArgs, SchedulerJob, SchedulerStatus } from '../../src/actors/scheduler/index.ts';
+import type {
+  CancelReply, CanClaimReply, JobRecord, JobResult, SchedulerArgs, SchedulerJob, SchedulerMetrics, SchedulerStatus,
+} from '../../src/actors/scheduler/index.ts';
 import { createNode } from '../../src/node/create-node.ts';
 import { SEQUENCES_PER_MODEL } from '../../src/node/models.ts';
 import { testConfig } from '../helpers/config.ts';
@@ -173,6 +175,59 @@ describe('scheduler actor', () => {
     assert.equal((await waiting).status, 'completed');
     assert.equal((await submit(job('after-restart'))).status, 'completed');
     assert.deepEqual(await status(), { depth: 0, capacity: QUEUE, busy_slots: 0, slots: 2, models: ['tiny'] });
+  });
+
+  it('keeps a record of every job it accepted, newest first, from queued through running to its end', async () => {
+    const record = (id: string) => sup.request<JobRecord | null>('scheduler', { type: 'scheduler.job', job_id: id }, 5000);
+    const list = (q: { limit?: number; status?: JobRecord['status'] } = {}) => sup.request<JobRecord[]>('scheduler', { type: 'scheduler.jobs', ...q }, 5000);
+    const blockers = [long('rec-block-1'), long('rec-block-2')].map((j) => submit(j));
+    const queued = submit(job('rec-queued', { client: 'alice', priority: 'high' }));
+    await until(async () => (await record('rec-queued'))?.status === 'queued' && (await record('rec-block-2'))?.status === 'running', 20_000, 'one job queued behind two running');
+    const q = (await record('rec-queued'))!;
+    assert.deepEqual({ ...q, queued_at: 0 }, {
+      id: 'rec-queued', client: 'alice', model: 'tiny', priority: 'high', max_tokens: 32, status: 'queued', queued_at: 0,
+      started_at: null, finished_at: null, queue_ms: null, first_token_ms: null, generation_ms: null, tokens_in: 0, tokens_out: 0,
+    });
+    assert.deepEqual((await list({ limit: 3 })).map((r) => [r.id, r.status]), [['rec-queued', 'queued'], ['rec-block-2', 'running'], ['rec-block-1', 'running']]);
+    await Promise.all(['rec-block-1', 'rec-block-2'].map(cancel));
+    const [r] = await Promise.all([queued, ...blockers]);
+    const done = (await record('rec-queued'))!;
+    assert.equal(done.status, 'completed');
+    assert.equal(done.tokens_out, r.tokens_out);
+    assert.equal(done.tokens_in, r.tokens_in);
+    assert.equal(done.queue_ms, r.queue_ms);
+    assert.ok(done.started_at! >= done.queued_at && done.finished_at! >= done.started_at!);
+    assert.deepEqual((await record('rec-block-1'))!.status, 'cancelled');
+    assert.equal(await record('never-submitted'), null);
+    assert.equal(await record('who'), null, 'a refused job is not recorded');
+    const failed = await list({ status: 'failed' });
+    assert.deepEqual(failed.map((x) => x.id), ['victim-2', 'victim-1']);
+    assert.match(failed[0]!.reason!, /inference:tiny did not finish the job/);
+  });
+
+  it('counts jobs by status, refusals, tokens and timing buckets for GET /metrics, in step with its records', async () => {
+    const m = await sup.request<SchedulerMetrics>('scheduler', { type: 'scheduler.metrics' }, 5000);
+    const records = await sup.request<JobRecord[]>('scheduler', { type: 'scheduler.jobs', limit: 1000 }, 5000);
+    assert.deepEqual(m.queue, await status());
+    assert.deepEqual(Object.keys(m.models), ['tiny']);
+    const tiny = m.models.tiny!;
+    for (const st of ['completed', 'cancelled', 'failed', 'timeout'] as const) {
+      assert.equal(tiny.jobs[st], records.filter((x) => x.status === st).length, st);
+    }
+    assert.equal(tiny.tokens_out, records.reduce((n, x) => n + x.tokens_out, 0));
+    assert.equal(tiny.tokens_in, records.reduce((n, x) => n + x.tokens_in, 0));
+    assert.ok(tiny.tokens_out > 0);
+    assert.ok(m.refused.unknown_model! >= 1 && m.refused.invalid_job! >= 3 && m.refused.queue_full! >= 1, JSON.stringify(m.refused));
+    // Jobs the inference actor answered are timed; the two lost with their actor are not, nor those cancelled while queued.
+    const timed = records.filter((x) => x.generation_ms !== null);
+    assert.ok(records.some((x) => x.status === 'failed') && records.some((x) => x.status === 'cancelled' && x.started_at === null));
+    for (const h of [tiny.first_token_seconds, tiny.duration_seconds]) {
+      assert.equal(h.counts.length, h.bounds.length + 1);
+      assert.equal(h.counts.reduce((a, b) => a + b, 0), h.count);
+    }
+    assert.equal(tiny.duration_seconds.count, timed.length);
+    assert.equal(tiny.first_token_seconds.count, timed.filter((x) => x.first_token_ms !== null).length);
+    assert.ok(Math.abs(tiny.duration_seconds.sum - timed.reduce((n, x) => n + x.generation_ms! / 1000, 0)) < 1e-6);
   });
 });
 

@@ -39,8 +39,8 @@ export type Admission =
 /** A job leaving the queue for its inference actor. */
 export interface Dispatch { job: SchedulerJob; streamTo?: string; queueMs: number }
 
-/** A job that has ended, and everyone waiting for it. */
-export interface Ending<W> { result: JobResult; waiters: W[] }
+/** A job that has ended (on which model), and everyone waiting for it. */
+export interface Ending<W> { result: JobResult; model: string; waiters: W[] }
 
 interface Tracked<W> { job: SchedulerJob; waiters: W[]; streamTo?: string; acceptedAt: number; queueMs: number }
 
@@ -153,7 +153,7 @@ export class Dispatcher<W> {
 
   private end(t: Tracked<W>, result: JobResult): Ending<W> {
     this.remember(result);
-    return { result, waiters: t.waiters };
+    return { result, model: t.job.model, waiters: t.waiters };
   }
 
   private remember(result: JobResult): void {

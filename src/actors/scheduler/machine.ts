@@ -13,7 +13,9 @@ import type { ActorContext } from '../../runtime/actor.ts';
 import type { GenerateRequest, GenerateResult } from '../inference/messages.ts';
 import { Dispatcher, resultWithoutOutput, type Dispatch, type Ending } from './dispatch.ts';
 import { DEFAULT_LOAD_THRESHOLDS, canClaim, type HostReadings, type LoadThresholds } from './load.ts';
-import type { CancelReply, SchedulerIn, SchedulerStatus } from './messages.ts';
+import { JobHistory } from './history.ts';
+import type { CancelReply, SchedulerIn, SchedulerMetrics, SchedulerStatus } from './messages.ts';
+import { JobStats } from './stats.ts';
 import { inferenceReplyTimeoutMs } from './timeouts.ts';
 
 /** Structured-cloneable start arguments of the scheduler actor. */
@@ -26,6 +28,8 @@ export interface SchedulerArgs {
   agingMs?: number;
   /** Finished results kept for repeated ids (default 512). */
   finishedCapacity?: number;
+  /** Job records kept for GET /jobs (default 1000). */
+  historyCapacity?: number;
 }
 
 const INFERENCE_PREFIX = 'inference:';
@@ -39,18 +43,23 @@ export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined>, r
     ...(args.finishedCapacity !== undefined ? { finishedCapacity: args.finishedCapacity } : {}),
   });
   const limits: LoadThresholds = { ...DEFAULT_LOAD_THRESHOLDS, maxLoadPerCore: ctx.config.executor.max_load_per_core, ...args.load };
+  const history = new JobHistory(args.historyCapacity);
+  const stats = new JobStats(book.modelNames);
   let stopped = false;
   ctx.own(() => { stopped = true; });
 
-  const answer = ({ result, waiters }: Ending<string>) => {
+  /** `ran`: the inference actor answered (the result's timings are real). */
+  const answer = ({ result, model, waiters }: Ending<string>, ran: boolean) => {
     ctx.log.debug({ job_id: result.job_id, status: result.status, queue_ms: result.queue_ms, waiters: waiters.length }, 'Job ended');
+    history.ended(result, ran, ctx.clock.now());
+    stats.ended(model, result, ran);
     for (const w of waiters) ctx.reply(w, result);
   };
 
-  const settle = (id: string, result: GenerateResult) => {
+  const settle = (id: string, result: GenerateResult, ran: boolean) => {
     if (stopped) return;
     const ending = book.finish(id, result);
-    if (ending) answer(ending);
+    if (ending) answer(ending, ran);
     pump();
   };
 
@@ -63,17 +72,20 @@ export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined>, r
       ...(streamTo !== undefined ? { stream_to: streamTo } : {}),
     };
     ctx.request<GenerateResult>(to, req, inferenceReplyTimeoutMs(ctx.config, job.timeout_ms)).then(
-      (result) => settle(job.id, result),
+      (result) => settle(job.id, result, true),
       (err: Error) => {
         // A wedged actor may still hold the job: ask it to let go (a no-op if it has not got it).
         if (err.name === 'RequestTimeoutError') ctx.send(to, { type: 'inference.cancel', job_id: job.id });
         ctx.log.warn({ job_id: job.id, model: job.model, err: err.message }, 'Job lost its inference actor');
-        settle(job.id, resultWithoutOutput(job.id, 'failed', `${to} did not finish the job: ${err.message}`));
+        settle(job.id, resultWithoutOutput(job.id, 'failed', `${to} did not finish the job: ${err.message}`), false);
       },
     );
   };
 
-  const pump = () => { for (const d of book.dispatch(ctx.clock.now())) run(d); };
+  const pump = () => {
+    const now = ctx.clock.now();
+    for (const d of book.dispatch(now)) { history.started(d.job.id, now); run(d); }
+  };
 
   const modelOf = (actor: string) => actor.startsWith(INFERENCE_PREFIX) ? actor.slice(INFERENCE_PREFIX.length) : undefined;
 
@@ -86,10 +98,17 @@ export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined>, r
         on: {
           'scheduler.submit': {
             actions: ({ event }) => {
-              const a = book.submit(event.job, event.replyTo, event.stream_to ?? event.from, ctx.clock.now());
-              if (a.kind === 'refused') ctx.replyError(event.replyTo, a.error);
-              else if (a.kind === 'finished') ctx.reply(event.replyTo, a.result);
-              else if (a.kind === 'queued') pump();
+              const now = ctx.clock.now();
+              const a = book.submit(event.job, event.replyTo, event.stream_to ?? event.from, now);
+              if (a.kind === 'refused') {
+                stats.refusedWith((a.error as { code?: string }).code ?? a.error.name);
+                ctx.replyError(event.replyTo, a.error);
+              } else if (a.kind === 'finished') {
+                ctx.reply(event.replyTo, a.result);
+              } else if (a.kind === 'queued') {
+                history.queued(event.job, now);
+                pump();
+              }
             },
           },
           'scheduler.cancel': {
@@ -99,7 +118,7 @@ export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined>, r
               const ending = book.cancelQueued(id, 'cancelled while queued', ctx.clock.now());
               const model = book.runningModel(id);
               if (ending) {
-                answer(ending);
+                answer(ending, false);
                 reply = { job_id: id, cancelled: true, state: 'queued' };
               } else if (model !== undefined) {
                 // The inference actor ends the job in-band; its result reaches the waiters as usual.
@@ -115,6 +134,13 @@ export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined>, r
             actions: ({ event }) => ctx.reply(event.replyTo, canClaim({ model: event.model, max_tokens: event.max_tokens }, book, readings, limits)),
           },
           'scheduler.status': { actions: ({ event }) => ctx.reply(event.replyTo, book.status() satisfies SchedulerStatus) },
+          'scheduler.jobs': {
+            actions: ({ event }) => ctx.reply(event.replyTo, history.list(Math.min(1000, Math.max(1, event.limit ?? 100)), event.status)),
+          },
+          'scheduler.job': { actions: ({ event }) => ctx.reply(event.replyTo, history.get(event.job_id) ?? null) },
+          'scheduler.metrics': {
+            actions: ({ event }) => ctx.reply(event.replyTo, { queue: book.status(), ...stats.snapshot() } satisfies SchedulerMetrics),
+          },
           'scheduler.set_capacity': {
             actions: ({ event }) => { book.capacity = event.capacity; ctx.reply(event.replyTo, book.status()); },
           },

@@ -1,7 +1,7 @@
 // What the scheduler actor accepts and answers. A job submitted here runs on this node's
 // `inference:<model>` actor; the submitter gets one reply, when the job has ended.
 import type { RequestEvent, SystemEvent } from '../../runtime/actor.ts';
-import type { GenerateResult } from '../inference/messages.ts';
+import type { GenerateResult, JobStatus } from '../inference/messages.ts';
 import type { QueueStatus } from '../network/messages.ts';
 import type { Priority } from './queue.ts';
 
@@ -63,12 +63,65 @@ export interface SchedulerStatus extends QueueStatus {
   models: string[];
 }
 
+/** A job this node accepted, as GET /jobs shows it (times in clock milliseconds). */
+export interface JobRecord {
+  id: string;
+  client: string;
+  model: string;
+  priority: Priority;
+  max_tokens: number;
+  status: JobRecordStatus;
+  /** Why it did not complete (absent while live and when completed). */
+  reason?: string;
+  queued_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  /** Time in this queue, known when the job has ended. */
+  queue_ms: number | null;
+  first_token_ms: number | null;
+  generation_ms: number | null;
+  tokens_in: number;
+  tokens_out: number;
+}
+export type JobRecordStatus = 'queued' | 'running' | JobStatus;
+
+/** `scheduler.jobs` → JobRecord[], newest first (default 100, at most 1000). */
+export type JobsRequest = { type: 'scheduler.jobs'; limit?: number; status?: JobRecordStatus };
+/** `scheduler.job` → JobRecord | null. */
+export type JobRequest = { type: 'scheduler.job'; job_id: string };
+
+/** A histogram's state: `counts[i]` observations ≤ `bounds[i]` and > the bound before; the last is +Inf. */
+export interface HistogramSnapshot { bounds: number[]; counts: number[]; sum: number; count: number }
+
+/** Counts for one model since the scheduler started. */
+export interface ModelJobStats {
+  jobs: Record<JobStatus, number>;
+  tokens_in: number;
+  tokens_out: number;
+  /** From getting a sequence to the first generated token; jobs that produced no token are not in it. */
+  first_token_seconds: HistogramSnapshot;
+  /** From getting a sequence to the end of generation, for every job the inference actor answered. */
+  duration_seconds: HistogramSnapshot;
+}
+export type SchedulerMetricsModels = Record<string, ModelJobStats>;
+
+/** `scheduler.metrics` → what GET /metrics shows of the scheduler. Counters restart at 0 with the actor. */
+export interface SchedulerMetrics {
+  queue: SchedulerStatus;
+  models: SchedulerMetricsModels;
+  /** Submissions refused at once, by error code: unknown_model, invalid_job, queue_full. */
+  refused: Record<string, number>;
+}
+
 export type SchedulerIn =
   | RequestEvent<SubmitRequest>
   /** As a plain event (no replyTo) it is fire-and-forget. */
   | (CancelRequest & { from: string; replyTo?: string })
   | RequestEvent<CanClaimRequest>
   | RequestEvent<{ type: 'scheduler.status' }>
+  | RequestEvent<JobsRequest>
+  | RequestEvent<JobRequest>
+  | RequestEvent<{ type: 'scheduler.metrics' }>
   /** Resize the queue (the orchestrator's scale_queue); answers the new status. */
   | RequestEvent<{ type: 'scheduler.set_capacity'; capacity: number }>
   | (SystemEvent & { from: string });
