@@ -8,7 +8,7 @@
 //   ├── network       libp2p: gossip, mDNS, identify, peer table
 //   ├── consensus     local view: own affinity, members, coordinator by mode
 //   ├── orchestrator  heuristic decisions under the safety rules (when orchestrator.enabled)
-//   └── api           HTTP API on loopback: /health, /actors (when api.enabled)
+//   └── api           HTTP API on loopback: health, actors, peers, jobs, manifest, metrics (when api.enabled)
 //
 // createNode(config, { transport: 'memory' }) builds the same node in-process for simulation,
 // without the api actor: hundreds of simulated nodes need no HTTP server each.
@@ -112,7 +112,7 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
   }
   const startedAt = clock.now();
   if (config.api.enabled && transport !== 'memory') {
-    const apiArgs: ApiArgs = { dataDir: id.dir, nodeId: id.nodeId, peerId: id.peerId, startedAt };
+    const apiArgs: ApiArgs = { dataDir: id.dir, nodeId: id.nodeId, peerId: id.peerId, startedAt, portCell: new Int32Array(new SharedArrayBuffer(4)) };
     children.push({ name: 'api', module: actorModule('api'), restart: 'permanent', shutdownMs, placement: placement('api'), args: apiArgs });
   }
   const env = { config, clock, log, logOptions: threadLogOptions };

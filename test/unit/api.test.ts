@@ -1,6 +1,8 @@
-// The api actor as a specification: a real node serves GET /health and GET /actors on loopback,
-// guards them with a bearer token when one is configured, answers errors as JSON { code, message },
-// and tells local tools where it listens (log line, <data_dir>/<node-id>/api.json).
+// The api actor as a specification: a real node serves its health, actors, peers, jobs (with
+// their receipts), manifest and Prometheus metrics on loopback, guards them with a bearer token
+// when one is configured, answers errors as JSON { code, message }, and tells local tools where
+// it listens (log line, <data_dir>/<node-id>/api.json). Steering (kill, restart) and bad
+// requests: api-control.test.ts.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -8,17 +10,17 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { createNode, type MvpNode } from '../../src/node/create-node.ts';
 import { healthOf } from '../../src/actors/api/health.ts';
-import type { HealthBody } from '../../src/actors/api/messages.ts';
+import type { HealthBody, JobBody } from '../../src/actors/api/messages.ts';
+import type { PeerSummary } from '../../src/actors/network/messages.ts';
+import type { JobRecord } from '../../src/actors/scheduler/messages.ts';
+import { submitJob } from '../../src/client/submit.ts';
+import { verifyReceipt, type Manifest } from '../../src/protocol/index.ts';
 import type { ActorInfo } from '../../src/runtime/supervisor.ts';
+import { apiUrl, get, histogram, parseMetrics, sample } from '../helpers/api.ts';
 import { testConfig } from '../helpers/config.ts';
-import { once } from '../helpers/runtime.ts';
+import { once, until } from '../helpers/runtime.ts';
 
 const loopback = { listen_host: '127.0.0.1', listen_port: 0 };
-const apiUrl = (node: MvpNode) => node.supervisor.request<string>('api', { type: 'api.url' }, 2000);
-const get = async (url: string, headers: Record<string, string> = {}) => {
-  const res = await fetch(url, { headers });
-  return { status: res.status, type: res.headers.get('content-type'), body: await res.json() as unknown };
-};
 
 describe('api actor: GET /health and GET /actors', () => {
   let node: MvpNode;
@@ -49,6 +51,7 @@ describe('api actor: GET /health and GET /actors', () => {
     assert.deepEqual(h.actors, {
       scheduler: 'running', 'inference:mvp-test-tiny': 'ready', network: 'running', consensus: 'running', orchestrator: 'running', api: 'running',
     });
+    assert.deepEqual(h.models, { 'mvp-test-tiny': 'loaded' });
     assert.deepEqual(h.queue, { depth: 0, capacity: 100 });
   });
 
@@ -77,6 +80,115 @@ describe('api actor: GET /health and GET /actors', () => {
     const res = await fetch(`${url}/health`, { method: 'POST' });
     assert.equal(res.status, 404);
     assert.equal(((await res.json()) as { code: string }).code, 'not_found');
+  });
+});
+
+describe('api actor: peers, jobs, manifest and metrics of a working node', () => {
+  let node: MvpNode;
+  let peer: MvpNode;
+  let url: string;
+  let ran: Awaited<ReturnType<typeof submitJob>>;
+  const prompt = 'Tell me about swarms';
+  before(async () => {
+    // The test machine is busy by design; let the load manager claim anyway.
+    node = await createNode(testConfig({ node: loopback, executor: { max_load_per_core: 1000 } }), { persistIdentity: false });
+    await node.start();
+    url = await apiUrl(node);
+    const boot = (await node.network()).listen[0]!;
+    peer = await createNode(testConfig({ node: { ...loopback, node_id: 'the-peer' }, network: { bootstrap_peers: [boot] }, api: { enabled: false } }), { persistIdentity: false, serveModels: false });
+    await peer.start();
+    await until(async () => (await node.network()).known === 1, 30_000, 'the node to know its peer');
+    ran = await submitJob({ bootstrap: [boot], prompt, model: 'mvp-test-tiny', maxTokens: 12, temperature: 0, priority: 'normal', timeoutMs: 60_000 });
+  });
+  after(async () => { await peer?.stop(); await node?.stop(); });
+
+  it('GET /peers lists the peers it knows, connected or not, with their models', async () => {
+    const { status, body } = await get<PeerSummary[]>(`${url}/peers`);
+    assert.equal(status, 200);
+    const p = body.find((x) => x.peer_id === peer.peerId)!;
+    assert.deepEqual([p.node_id, p.connected, p.models], ['the-peer', true, []]);
+    assert.ok(p.addrs.length > 0 && p.last_seen > 0, 'addresses and last seen');
+    // The light client that submitted the job was heard too; it has no manifest.
+    assert.ok(body.every((x) => x === p || x.node_id === undefined), JSON.stringify(body));
+  });
+
+  it('GET /manifest is the node\'s own manifest: identity, addresses, models, capacity', async () => {
+    const { status, body: m } = await get<Manifest>(`${url}/manifest`);
+    assert.equal(status, 200);
+    assert.deepEqual([m.node_id, m.peer_id], [node.nodeId, node.peerId]);
+    assert.deepEqual(m.addrs, (await node.network()).listen);
+    assert.deepEqual(m.models.map((x) => [x.name, x.test_model]), [['mvp-test-tiny', true]]);
+    assert.match(m.models[0]!.sha256, /^[0-9a-f]{64}$/);
+    assert.deepEqual(m.capacity, { max_queue: 100, slots: 4 });
+  });
+
+  it('GET /jobs lists the jobs it ran, newest first, filtered by status and limited', async () => {
+    const { status, body } = await get<JobRecord[]>(`${url}/jobs`);
+    assert.equal(status, 200);
+    assert.equal(body.length, 1);
+    const j = body[0]!;
+    const r = ran.receipt.body;
+    assert.deepEqual([j.id, j.client, j.model, j.status, j.max_tokens, j.tokens_in, j.tokens_out], [r.job_id, r.client, 'mvp-test-tiny', 'completed', 12, r.tokens_in, r.tokens_out]);
+    assert.ok(j.finished_at! >= j.started_at! && j.started_at! >= j.queued_at, 'queued, then started, then finished');
+    assert.deepEqual((await get<JobRecord[]>(`${url}/jobs?status=completed&limit=1`)).body.map((x) => x.id), [r.job_id]);
+    assert.deepEqual((await get<JobRecord[]>(`${url}/jobs?status=failed`)).body, []);
+  });
+
+  it('GET /jobs/:id gives the job\'s record and the signed receipt it accepted, which verifies', async () => {
+    const id = ran.receipt.body.job_id;
+    const { status, body } = await get<JobBody>(`${url}/jobs/${id}`);
+    assert.equal(status, 200);
+    assert.equal(body.job!.id, id);
+    assert.equal(body.job!.status, 'completed');
+    assert.deepEqual(body.receipt, ran.receipt);
+    const v = await verifyReceipt(body.receipt, { text: ran.text, prompt });
+    assert.ok(v.ok, JSON.stringify(v));
+    assert.deepEqual(await get(`${url}/jobs/${'0'.repeat(64)}`), {
+      status: 404, type: 'application/json; charset=utf-8', body: { code: 'unknown_job', message: `this node has no record and no receipt of job ${'0'.repeat(64)}` },
+    });
+  });
+
+  it('GET /metrics is Prometheus text a parser accepts: jobs, queue, inference timings, tokens, gossip, peers, actors', async () => {
+    const res = await fetch(`${url}/metrics`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
+    const m = await parseMetrics(await res.text());
+    const model = { model: 'mvp-test-tiny' };
+    const r = ran.receipt.body;
+    assert.equal(m.mvp_jobs_total?.type, 'counter');
+    assert.equal(sample(m, 'mvp_jobs_total', { ...model, status: 'completed' }), 1);
+    assert.equal(sample(m, 'mvp_jobs_total', { ...model, status: 'failed' }), 0);
+    assert.equal(sample(m, 'mvp_jobs_refused_total', { reason: 'queue_full' }), 0);
+    assert.equal(sample(m, 'mvp_tokens_generated_total', model), r.tokens_out);
+    assert.equal(sample(m, 'mvp_prompt_tokens_total', model), r.tokens_in);
+    assert.deepEqual([sample(m, 'mvp_queue_depth'), sample(m, 'mvp_queue_capacity'), sample(m, 'mvp_slots_busy'), sample(m, 'mvp_slots')], [0, 100, 0, 4]);
+    for (const name of ['mvp_inference_time_to_first_token_seconds', 'mvp_inference_duration_seconds']) {
+      assert.equal(m[name]?.type, 'histogram', name);
+      const h = histogram(m, name, model)!;
+      assert.equal(h.count, 1, name);
+      assert.equal(h.buckets['+Inf'], 1, name);
+      const bounds = Object.keys(h.buckets).filter((b) => b !== '+Inf').map(Number).sort((a, b) => a - b);
+      assert.ok(bounds.length >= 10, `${name}: ${bounds.length} buckets`);
+      const counts = bounds.map((b) => h.buckets[String(b)]!);
+      assert.deepEqual(counts, [...counts].sort((a, b) => a - b), `${name}: cumulative counts never fall`);
+    }
+    const duration = histogram(m, 'mvp_inference_duration_seconds', model)!;
+    const record = (await get<JobRecord[]>(`${url}/jobs`)).body[0]!;
+    assert.ok(Math.abs(duration.sum! - record.generation_ms! / 1000) < 1e-6, `duration sum ${duration.sum} for ${record.generation_ms} ms`);
+    const net = await node.network();
+    assert.equal(sample(m, 'mvp_peers_connected'), net.peers);
+    assert.equal(sample(m, 'mvp_peers_known'), net.known);
+    assert.ok(net.peers >= 1 && net.known >= 2, 'the peer node, and the light client that submitted the job');
+    const received = sample(m, 'mvp_gossip_messages_received_total')!;
+    assert.ok(received > 0 && sample(m, 'mvp_gossip_messages_published_total')! > 0, 'gossip both ways');
+    const dropped = (m.mvp_gossip_messages_dropped_total!.data as Array<{ value: number }>).reduce((n, d) => n + d.value, 0);
+    assert.equal(received, sample(m, 'mvp_gossip_messages_accepted_total')! + sample(m, 'mvp_gossip_messages_duplicate_total')! + dropped);
+    assert.equal(sample(m, 'mvp_gossip_messages_dropped_total', { reason: 'bad_signature' }), 0);
+    assert.equal(sample(m, 'mvp_actor_restarts_total', { actor: 'scheduler' }), 0);
+    assert.equal(sample(m, 'mvp_actor_up', { actor: 'network' }), 1);
+    assert.equal(sample(m, 'mvp_model_loaded', model), 1);
+    assert.equal(sample(m, 'mvp_node_info', { node_id: node.nodeId, peer_id: node.peerId }), 1);
+    for (const source of ['scheduler', 'network', 'supervisor']) assert.equal(sample(m, 'mvp_metrics_source_up', { source }), 1);
   });
 });
 
@@ -164,11 +276,16 @@ describe('health verdict', () => {
   const queue = { depth: 1, capacity: 10, busy_slots: 0, slots: 0 };
 
   it('is ok when the network and scheduler answer and every actor runs', () => {
-    const h = healthOf(node, { network, queue, actors: [actor('network', 'running'), actor('scheduler', 'running')] }, 61_000, 100);
+    const h = healthOf(node, { network, queue, actors: [actor('network', 'running'), actor('scheduler', 'running'), actor('inference:m', 'running', 'ready')] }, 61_000, 100);
     assert.deepEqual(h, {
       status: 'ok', node_id: 'n', peer_id: 'p', peers: 2, known_peers: 3, uptime_s: 61,
-      actors: { network: 'running', scheduler: 'running' }, queue: { depth: 1, capacity: 10 },
+      actors: { network: 'running', scheduler: 'running', 'inference:m': 'ready' }, models: { m: 'loaded' }, queue: { depth: 1, capacity: 10 },
     });
+  });
+
+  it('is degraded, naming the model down, while an inference actor restarts', () => {
+    const h = healthOf(node, { network, queue, actors: [actor('inference:m', 'restarting'), actor('inference:k', 'starting')] }, 0, 100);
+    assert.deepEqual([h.status, h.models], ['starting', { m: 'down', k: 'loading' }]);
   });
 
   it('is degraded when an actor is restarting or the network does not answer', () => {

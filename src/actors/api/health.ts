@@ -1,5 +1,6 @@
 // GET /health's verdict from what the actors answered: the node is `ok` only when the network
-// and the scheduler answered and every supervised actor is running.
+// and the scheduler answered and every supervised actor is running (so every model is loaded:
+// an inference actor runs once its model is).
 import type { ActorInfo } from '../../runtime/supervisor.ts';
 import type { NetworkStatus, QueueStatus } from '../network/messages.ts';
 import type { ApiArgs, HealthBody } from './messages.ts';
@@ -9,6 +10,14 @@ export interface HealthAnswers {
   network?: NetworkStatus;
   queue?: QueueStatus;
   actors?: readonly ActorInfo[];
+}
+
+const INFERENCE_PREFIX = 'inference:';
+
+/** An inference actor is `ready` once its model is loaded (inference/machine.ts). */
+function modelState(a: ActorInfo): HealthBody['models'][string] {
+  if (a.status === 'running') return a.state === 'ready' ? 'loaded' : 'loading';
+  return a.status === 'starting' ? 'loading' : 'down';
 }
 
 export function healthOf(node: ApiArgs, answers: HealthAnswers, now: number, configuredCapacity: number): HealthBody {
@@ -24,6 +33,7 @@ export function healthOf(node: ApiArgs, answers: HealthAnswers, now: number, con
     known_peers: network?.known ?? 0,
     uptime_s: Math.round((now - node.startedAt) / 1000),
     actors: Object.fromEntries(actors.map((a) => [a.name, a.status === 'running' ? a.state : a.status])),
+    models: Object.fromEntries(actors.filter((a) => a.name.startsWith(INFERENCE_PREFIX)).map((a) => [a.name.slice(INFERENCE_PREFIX.length), modelState(a)])),
     queue: { depth: queue?.depth ?? 0, capacity: queue?.capacity ?? configuredCapacity },
   };
 }

@@ -1,46 +1,109 @@
-// The api actor of DESIGN.md §1 (first subset): an HTTP server, loopback by default, showing the
-// node's health (GET /health) and its supervision tree (GET /actors). Jobs, metrics and the
-// OpenAI-compatible gateway come later. The server and api.json are released on stop (ctx.own).
+// The api actor of DESIGN.md §1: an HTTP server, loopback by default, that shows and steers the
+// node: health, actors (kill / restart), peers, jobs with their receipts, the node's manifest and
+// Prometheus metrics. Every answer is asked of the actor that knows it, at request time, so the
+// api works the same inline or on its own thread. The server and api.json are released on stop (ctx.own).
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromPromise, setup } from 'xstate';
-import { defineActor } from '../../runtime/actor.ts';
-import { SUPERVISOR, type ActorInfo, type SupervisorRequest } from '../../runtime/supervisor.ts';
-import type { NetworkStatus, QueueStatus } from '../network/messages.ts';
+import { defineActor, type Message } from '../../runtime/actor.ts';
+import { SUPERVISOR, type ActorInfo, type KillReply, type SupervisorRequest } from '../../runtime/supervisor.ts';
+import type { Manifest } from '../../protocol/index.ts';
+import type { NetworkStatus, PeerSummary, QueueStatus } from '../network/messages.ts';
+import type { ReceiptEnvelope } from '../network/receipts.ts';
+import type { JobRecord, JobsRequest, SchedulerMetrics } from '../scheduler/messages.ts';
 import { healthOf } from './health.ts';
-import type { ApiArgs, ApiFile, ApiIn } from './messages.ts';
+import { ApiError, ApiListenError, type ApiArgs, type ApiFile, type ApiIn } from './messages.ts';
+import { renderMetrics } from './metrics.ts';
 import { createApiServer, listenApi } from './server.ts';
 
 export type { ApiArgs } from './messages.ts';
 
 /** How long a route waits for another actor; a silent actor makes /health degraded, not slow. */
 export const REQUEST_TIMEOUT_MS = 1000;
+/** Killing waits for the actor to die; restarting, for it to stop and start again (a model reloads). */
+const KILL_TIMEOUT_MS = 60_000;
+const RESTART_TIMEOUT_MS = 180_000;
+
+/** An actor's failure to answer, as the HTTP answer it becomes. */
+function asApiError(err: unknown, to: string): unknown {
+  const e = err as Error;
+  switch (e?.name) {
+    case 'UnknownActorError': return new ApiError(404, 'unknown_actor', e.message);
+    case 'ActorDownError':
+      // The supervisor is never down: from it, this means the actor to kill is not running.
+      return to === SUPERVISOR ? new ApiError(409, 'actor_not_running', e.message) : new ApiError(503, 'unavailable', e.message);
+    case 'RequestTimeoutError': return new ApiError(503, 'unavailable', e.message);
+    default: return err;
+  }
+}
 
 export default defineActor<ApiArgs>({
   machine: (ctx) => {
     const cfg = ctx.config.api;
-    const askSupervisor = () => ctx.request<ActorInfo[]>(SUPERVISOR, { type: 'supervisor.actors' } satisfies SupervisorRequest, REQUEST_TIMEOUT_MS);
+    const ask = <T>(to: string, msg: Message, timeoutMs = REQUEST_TIMEOUT_MS) =>
+      ctx.request<T>(to, msg, timeoutMs).catch((err: unknown) => { throw asApiError(err, to); });
+    const askSupervisor = <T>(msg: SupervisorRequest, timeoutMs?: number) => ask<T>(SUPERVISOR, msg, timeoutMs);
+    const quiet = <T>(p: Promise<T>) => p.catch(() => undefined);
+
     const app = createApiServer({
       token: cfg.token,
       log: ctx.log,
       routes: {
+        self: ctx.name,
         async health() {
-          const quiet = <T>(p: Promise<T>) => p.catch(() => undefined);
           const [network, queue, actors] = await Promise.all([
-            quiet(ctx.request<NetworkStatus>('network', { type: 'network.status' }, REQUEST_TIMEOUT_MS)),
-            quiet(ctx.request<QueueStatus>('scheduler', { type: 'scheduler.status' }, REQUEST_TIMEOUT_MS)),
-            quiet(askSupervisor()),
+            quiet(ask<NetworkStatus>('network', { type: 'network.status' })),
+            quiet(ask<QueueStatus>('scheduler', { type: 'scheduler.status' })),
+            quiet(askSupervisor<ActorInfo[]>({ type: 'supervisor.actors' })),
           ]);
           return healthOf(ctx.args, { network, queue, actors }, ctx.clock.now(), ctx.config.executor.max_queue_size);
         },
-        actors: askSupervisor,
+        actors: () => askSupervisor<ActorInfo[]>({ type: 'supervisor.actors' }),
+        kill: (name, mode) => askSupervisor<KillReply>({ type: 'supervisor.kill', name, mode }, KILL_TIMEOUT_MS),
+        restart: (name) => askSupervisor<ActorInfo>({ type: 'supervisor.restart', name }, RESTART_TIMEOUT_MS),
+        peers: () => ask<PeerSummary[]>('network', { type: 'network.peers' }),
+        jobs: (q) => ask<JobRecord[]>('scheduler', { type: 'scheduler.jobs', ...q } satisfies JobsRequest),
+        async job(id) {
+          const [job, receipt] = await Promise.all([
+            ask<JobRecord | null>('scheduler', { type: 'scheduler.job', job_id: id }),
+            ask<ReceiptEnvelope | null>('network', { type: 'network.receipt', job_id: id }),
+          ]);
+          if (job === null && receipt === null) throw new ApiError(404, 'unknown_job', `this node has no record and no receipt of job ${id}`);
+          return { job, receipt };
+        },
+        manifest: () => ask<Manifest>('network', { type: 'network.manifest' }),
+        async metrics() {
+          if (!ctx.config.monitoring.metrics_enabled) {
+            throw new ApiError(404, 'metrics_disabled', 'metrics are off on this node (monitoring.metrics_enabled = false)');
+          }
+          const [scheduler, network, actors] = await Promise.all([
+            quiet(ask<SchedulerMetrics>('scheduler', { type: 'scheduler.metrics' })),
+            quiet(ask<NetworkStatus>('network', { type: 'network.status' })),
+            quiet(askSupervisor<ActorInfo[]>({ type: 'supervisor.actors' })),
+          ]);
+          return renderMetrics(ctx.args, { scheduler, network, actors }, ctx.clock.now());
+        },
       },
     });
+    // The OpenAI-compatible gateway (src/actors/api/openai.ts) registers its /v1 routes on `app`
+    // here, before start() listens.
     ctx.own(() => app.close());
     let url = '';
 
     async function start(): Promise<void> {
-      url = await listenApi(app, cfg.listen, cfg.port);
+      const cell = ctx.args.portCell;
+      const previous = cell ? Atomics.load(cell, 0) : 0;
+      if (cfg.port === 0 && previous > 0) {
+        // Restarted: where clients already know to look, unless someone took the port meanwhile.
+        url = await listenApi(app, cfg.listen, previous).catch(async (err: unknown) => {
+          if (!(err instanceof ApiListenError)) throw err;
+          ctx.log.warn({ port: previous, err: err.message }, 'The API\'s previous port is taken; listening on a new one');
+          return listenApi(app, cfg.listen, 0);
+        });
+      } else {
+        url = await listenApi(app, cfg.listen, cfg.port);
+      }
+      if (cell) Atomics.store(cell, 0, Number(new URL(url).port));
       if (ctx.args.dataDir !== '') {
         const file = join(ctx.args.dataDir, 'api.json');
         await writeFile(file, `${JSON.stringify({ url, pid: process.pid } satisfies ApiFile)}\n`, { mode: 0o600 });

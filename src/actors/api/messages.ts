@@ -1,6 +1,8 @@
 // What the api actor accepts and answers, the bodies its HTTP routes return, and the registry
 // of error codes every HTTP error body carries.
 import type { RequestEvent, SystemEvent } from '../../runtime/actor.ts';
+import type { ReceiptEnvelope } from '../network/receipts.ts';
+import type { JobRecord } from '../scheduler/messages.ts';
 
 export type ApiIn =
   /** → string: the URL the HTTP server listens on, e.g. http://127.0.0.1:39211. */
@@ -15,6 +17,12 @@ export interface ApiArgs {
   peerId: string;
   /** When the node was created, in clock milliseconds: /health's uptime is the node's, not this actor's. */
   startedAt: number;
+  /**
+   * The port the server got, kept across the actor's restarts (shared memory, so it survives a
+   * worker thread too): with `api.port = 0` a restarted api actor listens where it did before,
+   * unless that port was taken meanwhile. Absent: every start takes what the OS gives.
+   */
+  portCell?: Int32Array;
 }
 
 /** GET /health. 200 when `ok`; 503 with the same body otherwise. */
@@ -27,8 +35,20 @@ export interface HealthBody {
   uptime_s: number;
   /** Actor name → its machine's state when running, else its supervision status. */
   actors: Record<string, string>;
+  /** Each served model: `loaded` (its inference actor is ready), `loading`, or `down` (restarting, stopped). */
+  models: Record<string, 'loaded' | 'loading' | 'down'>;
   queue: { depth: number; capacity: number };
 }
+
+/** GET /jobs/:id: the scheduler's record of a job run or queued here, and the receipt this node accepted for it. */
+export interface JobBody {
+  /** Null when this node did not run the job (or has forgotten it) but holds its receipt. */
+  job: JobRecord | null;
+  receipt: ReceiptEnvelope | null;
+}
+
+/** 202 answer to killing or restarting the api actor itself: done right after this answer is sent. */
+export interface SelfActionBody { name: string; accepted: true; message: string }
 
 /** `<data_dir>/<node-id>/api.json`, so local tools find a node whose port was auto-assigned. */
 export interface ApiFile { url: string; pid: number }
@@ -37,12 +57,32 @@ export interface ApiFile { url: string; pid: number }
  * Error codes of the HTTP API (the `code` of every error body):
  * - `unauthorized` (401): api.token is set and the request lacks `Authorization: Bearer <token>`.
  * - `not_found` (404): no such route.
- * - `bad_request` (4xx): the request could not be handled as sent.
+ * - `invalid_request` (400): the body, path or query string does not match the route's JSON Schema.
+ * - `invalid_json` (400): the body is not JSON (or is empty) although its content-type says JSON.
+ * - `body_too_large` (413): the body exceeds BODY_LIMIT_BYTES.
+ * - `unsupported_media_type` (415): the body is not `application/json`.
+ * - `unknown_actor` (404): POST /actors/:name/... names no supervised actor.
+ * - `actor_not_running` (409): the actor to kill is (re)starting or stopped.
+ * - `unknown_job` (404): GET /jobs/:id: no record and no receipt for that id here.
+ * - `metrics_disabled` (404): GET /metrics while monitoring.metrics_enabled = false.
+ * - `unavailable` (503): an actor the route needs did not answer (down, restarting, timed out).
+ * - `bad_request` (4xx): any other request that could not be handled as sent.
  * - `internal` (500): a bug; the node's log has the details.
  */
-export type ApiErrorCode = 'unauthorized' | 'not_found' | 'bad_request' | 'internal';
+export type ApiErrorCode =
+  | 'unauthorized' | 'not_found' | 'invalid_request' | 'invalid_json' | 'body_too_large' | 'unsupported_media_type'
+  | 'unknown_actor' | 'actor_not_running' | 'unknown_job' | 'metrics_disabled' | 'unavailable' | 'bad_request' | 'internal';
 
 export interface ApiErrorBody { code: ApiErrorCode; message: string }
+
+/** Largest request body accepted, in bytes (fastify's bodyLimit); larger ones get 413 `body_too_large`. */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** A route's refusal: becomes `status` with `{ code, message }`. */
+export class ApiError extends Error {
+  override name = 'ApiError';
+  constructor(readonly status: number, readonly code: ApiErrorCode, message: string) { super(message); }
+}
 
 /** The HTTP server could not listen where configured (port taken, address not on this host). */
 export class ApiListenError extends Error {

@@ -1,15 +1,37 @@
-// The HTTP side of the api actor: a fastify app with bearer-token authentication, JSON error
-// bodies ({ code, message }) and the routes; what the routes answer comes from the actor.
+// The HTTP side of the api actor: a fastify app with bearer-token authentication, JSON Schema
+// validation of paths, query strings and bodies, JSON error bodies ({ code, message }) and the
+// routes; what the routes answer comes from the actor (ApiRoutes).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from '../../runtime/log.ts';
-import type { ActorInfo } from '../../runtime/supervisor.ts';
-import { ApiListenError, type ApiErrorBody, type HealthBody } from './messages.ts';
+import type { ActorInfo, KillMode, KillReply } from '../../runtime/supervisor.ts';
+import type { Manifest } from '../../protocol/index.ts';
+import type { PeerSummary } from '../network/messages.ts';
+import type { JobRecord, JobRecordStatus } from '../scheduler/messages.ts';
+import { METRICS_CONTENT_TYPE } from './metrics.ts';
+import {
+  ApiError, ApiListenError, BODY_LIMIT_BYTES,
+  type ApiErrorBody, type ApiErrorCode, type HealthBody, type JobBody, type SelfActionBody,
+} from './messages.ts';
 
 export interface ApiRoutes {
   health(): Promise<HealthBody>;
   actors(): Promise<ActorInfo[]>;
+  kill(name: string, mode: KillMode): Promise<KillReply>;
+  restart(name: string): Promise<ActorInfo>;
+  /**
+   * The api actor's own name. Killing or restarting it is answered 202 first and done once the
+   * answer has been sent: the server answering is the one that goes.
+   */
+  self: string;
+  peers(): Promise<PeerSummary[]>;
+  jobs(query: { limit: number; status?: JobRecordStatus }): Promise<JobRecord[]>;
+  /** Throws ApiError `unknown_job` when neither a record nor a receipt is held. */
+  job(id: string): Promise<JobBody>;
+  manifest(): Promise<Manifest>;
+  /** The exposition text; throws ApiError `metrics_disabled` when metrics are off. */
+  metrics(): Promise<string>;
 }
 
 export interface ApiServerInit {
@@ -27,10 +49,58 @@ function bearerMatches(header: string | undefined, token: string): boolean {
   return m !== null && timingSafeEqual(digest(m[1]!), digest(token));
 }
 
+const KILL_MODES = ['terminate', 'throw'] as const;
+const JOB_STATUSES = ['queued', 'running', 'completed', 'cancelled', 'failed', 'timeout'] as const;
+
+const actorParams = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', minLength: 1, maxLength: 200 } },
+} as const;
+
+/** Route schemas: fastify validates (ajv) before a handler runs; a mismatch is 400 `invalid_request`. */
+const schemas = {
+  kill: {
+    params: actorParams,
+    querystring: { type: 'object', additionalProperties: false, properties: { mode: { enum: KILL_MODES } } },
+    body: { type: 'object', additionalProperties: false, properties: { how: { enum: KILL_MODES } } },
+  },
+  restart: {
+    params: actorParams,
+    body: { type: 'object', additionalProperties: false, properties: {} },
+  },
+  jobs: {
+    querystring: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, status: { enum: JOB_STATUSES } },
+    },
+  },
+  job: {
+    params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 256 } } },
+  },
+} as const;
+
+/** Fastify's own failures, by code, as API error codes. */
+const FASTIFY_CODES: Record<string, { status: number; code: ApiErrorCode; message?: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'body_too_large', message: `request body larger than ${BODY_LIMIT_BYTES} bytes` },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type', message: 'send the body as application/json' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'invalid_json' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'invalid_json' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'bad_request' },
+};
+
 export function createApiServer({ token, routes, log }: ApiServerInit): FastifyInstance {
   // forceCloseConnections: a client's idle keep-alive connection must not hold up the actor's stop.
-  const app = Fastify({ logger: false, forceCloseConnections: true, return503OnClosing: true });
-  const fail = (code: ApiErrorBody['code'], message: string): ApiErrorBody => ({ code, message });
+  // removeAdditional off: fastify's ajv default silently drops fields a schema closes with
+  // additionalProperties: false, so a misspelt field would be ignored instead of refused.
+  const app = Fastify({
+    logger: false, forceCloseConnections: true, return503OnClosing: true, bodyLimit: BODY_LIMIT_BYTES,
+    ajv: { customOptions: { removeAdditional: false } },
+  });
+  const fail = (code: ApiErrorCode, message: string): ApiErrorBody => ({ code, message });
+  // Bodies are JSON or nothing: a text/plain body is 415, not a string for a schema to puzzle over.
+  app.removeContentTypeParser('text/plain');
 
   if (token !== undefined) {
     // onRequest runs before routing, so unknown routes answer 401 too and reveal nothing.
@@ -47,8 +117,51 @@ export function createApiServer({ token, routes, log }: ApiServerInit): FastifyI
   });
   app.get('/actors', async () => routes.actors());
 
+  /** A POST whose body is optional: no body reads as `{}`, then the schema applies. */
+  const optionalBody = { preValidation: async (req: { body: unknown }) => { req.body ??= {}; } };
+
+  /** Answer first, act after the answer has left: for actions that take this server down. */
+  const afterAnswer = (reply: FastifyReply, act: () => Promise<unknown>) => {
+    reply.raw.once('finish', () => { void act().catch((err: unknown) => log.warn({ err }, 'API action on the api actor itself failed')); });
+  };
+
+  app.post<{ Params: { name: string }; Querystring: { mode?: KillMode }; Body: { how?: KillMode } }>(
+    '/actors/:name/kill', { schema: schemas.kill, ...optionalBody }, async (req, reply) => {
+      const { name } = req.params;
+      const { mode } = req.query;
+      const { how } = req.body;
+      if (mode !== undefined && how !== undefined && mode !== how) {
+        throw new ApiError(400, 'invalid_request', `?mode=${mode} and body "how": "${how}" disagree; give one`);
+      }
+      const chosen = mode ?? how ?? 'terminate';
+      if (name === routes.self) {
+        afterAnswer(reply, () => routes.kill(name, chosen));
+        return reply.code(202).send({ name, accepted: true, message: `the ${name} actor is killed (${chosen}) once this answer is sent; its supervisor restarts it on the same port` } satisfies SelfActionBody);
+      }
+      return routes.kill(name, chosen);
+    });
+
+  app.post<{ Params: { name: string } }>('/actors/:name/restart', { schema: schemas.restart, ...optionalBody }, async (req, reply) => {
+    const { name } = req.params;
+    if (name === routes.self) {
+      afterAnswer(reply, () => routes.restart(name));
+      return reply.code(202).send({ name, accepted: true, message: `the ${name} actor restarts once this answer is sent, on the same port` } satisfies SelfActionBody);
+    }
+    return routes.restart(name);
+  });
+
+  app.get('/peers', async () => routes.peers());
+  app.get<{ Querystring: { limit: number; status?: JobRecordStatus } }>('/jobs', { schema: schemas.jobs }, async (req) => routes.jobs(req.query));
+  app.get<{ Params: { id: string } }>('/jobs/:id', { schema: schemas.job }, async (req) => routes.job(req.params.id));
+  app.get('/manifest', async () => routes.manifest());
+  app.get('/metrics', async (_req, reply) => reply.type(METRICS_CONTENT_TYPE).send(await routes.metrics()));
+
   app.setNotFoundHandler((req, reply) => reply.code(404).send(fail('not_found', `no route ${req.method} ${req.url.split('?')[0]}`)));
-  app.setErrorHandler<FastifyError>((err, req, reply) => {
+  app.setErrorHandler<FastifyError | ApiError>((err, req, reply) => {
+    if (err instanceof ApiError) return reply.code(err.status).send(fail(err.code, err.message));
+    if (err.validation) return reply.code(400).send(fail('invalid_request', err.message));
+    const known = FASTIFY_CODES[err.code];
+    if (known) return reply.code(known.status).send(fail(known.code, known.message ?? err.message));
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) {
       log.error({ err, method: req.method, url: req.url }, 'HTTP API request failed');

@@ -63,6 +63,11 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
           'network.receipts': {
             actions: ({ event }) => ctx.reply(event.replyTo, service.receipts.recent(Math.min(1000, Math.max(1, event.limit ?? 100)))),
           },
+          'network.manifest': {
+            actions: ({ event }) => {
+              service.manifest().then((m) => ctx.reply(event.replyTo, m), (err: unknown) => ctx.replyError(event.replyTo, err));
+            },
+          },
           'inference.token': { actions: ({ event }) => service.executor.onToken(event.job_id, event.text) },
         },
       },

@@ -43,6 +43,8 @@ export type NetworkIn =
   | RequestEvent<{ type: 'network.peers' }>
   /** → ReceiptEnvelope | null: the receipt accepted for a job (run here or heard by gossip). */
   | RequestEvent<{ type: 'network.receipt'; job_id: string }>
+  /** → Manifest: this node's own manifest, as its next announce will carry it. */
+  | RequestEvent<{ type: 'network.manifest' }>
   /** → ReceiptEnvelope[]: the latest receipts accepted, newest first (default 100, at most 1000). */
   | RequestEvent<{ type: 'network.receipts'; limit?: number }>
   /** Tokens of a job this node runs for a remote client, on their way to its job stream. */

@@ -231,7 +231,8 @@ export class NetworkService {
     this.timers.push(this.init.clock.setInterval(() => { if (!this.stopped) void Promise.resolve().then(fn).catch((err) => this.init.log.warn({ err }, 'periodic network task failed')); }, ms));
   }
 
-  private async manifest(): Promise<Manifest> {
+  /** This node's manifest as its next announce will carry it (queue figures asked afresh). */
+  async manifest(): Promise<Manifest> {
     const { config, nodeId } = this.init;
     const q = await this.init.queue().catch(() => undefined);
     const cores = Math.max(1, os.availableParallelism());
