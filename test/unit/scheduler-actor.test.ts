@@ -196,7 +196,7 @@ describe('scheduler actor', () => {
     assert.equal(done.tokens_out, r.tokens_out);
     assert.equal(done.tokens_in, r.tokens_in);
     assert.equal(done.queue_ms, r.queue_ms);
-    assert.ok(done.started_at! >= done.queued_at && done.finished_at! >= done.started_at!);
+    assert.ok(done.started_at! >= done.queued_at && done.finished_at! >= done.started_at!, 'queued, then started, then finished');
     assert.deepEqual((await record('rec-block-1'))!.status, 'cancelled');
     assert.equal(await record('never-submitted'), null);
     assert.equal(await record('who'), null, 'a refused job is not recorded');
@@ -216,18 +216,18 @@ describe('scheduler actor', () => {
     }
     assert.equal(tiny.tokens_out, records.reduce((n, x) => n + x.tokens_out, 0));
     assert.equal(tiny.tokens_in, records.reduce((n, x) => n + x.tokens_in, 0));
-    assert.ok(tiny.tokens_out > 0);
+    assert.ok(tiny.tokens_out > 0, 'tokens generated');
     assert.ok(m.refused.unknown_model! >= 1 && m.refused.invalid_job! >= 3 && m.refused.queue_full! >= 1, JSON.stringify(m.refused));
     // Jobs the inference actor answered are timed; the two lost with their actor are not, nor those cancelled while queued.
     const timed = records.filter((x) => x.generation_ms !== null);
-    assert.ok(records.some((x) => x.status === 'failed') && records.some((x) => x.status === 'cancelled' && x.started_at === null));
+    assert.ok(records.some((x) => x.status === 'failed') && records.some((x) => x.status === 'cancelled' && x.started_at === null), 'a lost job and one cancelled while queued');
     for (const h of [tiny.first_token_seconds, tiny.duration_seconds]) {
       assert.equal(h.counts.length, h.bounds.length + 1);
       assert.equal(h.counts.reduce((a, b) => a + b, 0), h.count);
     }
     assert.equal(tiny.duration_seconds.count, timed.length);
     assert.equal(tiny.first_token_seconds.count, timed.filter((x) => x.first_token_ms !== null).length);
-    assert.ok(Math.abs(tiny.duration_seconds.sum - timed.reduce((n, x) => n + x.generation_ms! / 1000, 0)) < 1e-6);
+    assert.ok(Math.abs(tiny.duration_seconds.sum - timed.reduce((n, x) => n + x.generation_ms! / 1000, 0)) < 1e-6, 'duration sum = sum of generation times');
   });
 });
 

@@ -67,6 +67,6 @@ describe('job metrics', () => {
     assert.deepEqual(m.jobs, { completed: 1, cancelled: 0, failed: 1, timeout: 1 });
     assert.deepEqual([m.tokens_in, m.tokens_out], [6, 10]);
     assert.deepEqual([m.first_token_seconds.count, m.duration_seconds.count], [1, 2]);
-    assert.ok(Math.abs(m.duration_seconds.sum - 2.2) < 1e-9);
+    assert.ok(Math.abs(m.duration_seconds.sum - 2.2) < 1e-9, `sum ${m.duration_seconds.sum}`);
   });
 });
