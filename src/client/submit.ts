@@ -41,12 +41,17 @@ export interface SubmitResult { text: string; receipt: ReceiptEnvelope; executor
 export class NoExecutorError extends Error {
   override name = 'NoExecutorError';
 }
+/** The executor refused the job for now (its queue is full): offer it again. */
+class BusyExecutorError extends Error {
+  override name = 'BusyExecutorError';
+}
 /** The job ran (or was refused) but did not end with a valid receipt. */
 export class JobFailedError extends Error {
   override name = 'JobFailedError';
 }
 
 const CLAIM_WINDOW_MS = 300;
+const JOIN_TRIES = 5;
 const REOFFER_MS = 2000;
 
 export async function submitJob(opts: SubmitOptions): Promise<SubmitResult> {
@@ -80,6 +85,13 @@ export async function submitJob(opts: SubmitOptions): Promise<SubmitResult> {
         try {
           return await runOn(node, claim.executor, manifests, offer.job_id, opts, deadline);
         } catch (err) {
+          if (err instanceof BusyExecutorError) {
+            // Full for now: offer again; that node may claim the job once it has room.
+            tried.delete(claim.executor);
+            book.forget(claim.executor);
+            note(err.message);
+            continue;
+          }
           if (err instanceof JobFailedError) throw err;
           note(`executor ${claim.executor} failed: ${(err as Error).message}; moving the job to another claimant`);
         }
@@ -98,14 +110,25 @@ async function join(node: NetworkNode, bootstrap: string[], deadline: number): P
   if (bootstrap.length === 0) throw new NoExecutorError('submit needs --bootstrap <multiaddr> (a node of the network)');
   const errors: string[] = [];
   const peers: string[] = [];
-  for (const a of bootstrap) {
-    try {
-      const conn = await node.dial(multiaddr(a), { signal: AbortSignal.timeout(Math.max(1000, Math.min(10_000, deadline - Date.now()))) });
-      peers.push(conn.remotePeer.toString());
-    } catch (err) {
-      errors.push(`Failed to dial bootstrap peer ${a}: ${(err as Error).message}`);
+  // A busy node resets connections beyond its inbound rate limit: retry with backoff while
+  // the job has time (at most JOIN_TRIES times), all bootstrap addresses at once.
+  await Promise.all(bootstrap.map(async (a) => {
+    let wait = 250;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const conn = await node.dial(multiaddr(a), { signal: AbortSignal.timeout(Math.max(1000, Math.min(10_000, deadline - Date.now()))) });
+        peers.push(conn.remotePeer.toString());
+        return;
+      } catch (err) {
+        if (attempt >= JOIN_TRIES || Date.now() + wait >= deadline) {
+          errors.push(`Failed to dial bootstrap peer ${a}: ${(err as Error).message}`);
+          return;
+        }
+        await sleep(wait * (0.5 + Math.random()));
+        wait = Math.min(2000, wait * 2);
+      }
     }
-  }
+  }));
   if (peers.length === 0) throw new NoExecutorError(errors.join('; '));
   const inspector = createEnvelopeInspector();
   const manifests = new Map<string, Manifest>();
@@ -173,6 +196,12 @@ class ClaimBook {
 
   close(): void { this.node.services.pubsub.removeEventListener('message', this.onMessage as never); }
 
+  /** Drop an executor's claim (it refused the job for now); a new claim from it counts again. */
+  forget(executor: string): void {
+    this.claims.delete(executor);
+    if (this.claims.size === 0) this.firstAt = 0;
+  }
+
   /**
    * The best claim from an executor not tried yet: once CLAIM_WINDOW_MS have passed since the
    * first claim (so competitors can answer), ranked by free slots, expected start, queue depth.
@@ -218,6 +247,7 @@ async function runOn(node: NetworkNode, executor: string, manifests: Manifest[],
       const f = parseJobFrame(line);
       if (f.t === 'alive') continue;
       if (f.t === 'token') { opts.onToken?.(f.text); continue; }
+      if (f.t === 'error' && f.retry) throw new BusyExecutorError(`executor ${executor} is busy (${f.reason}); offering the job again`);
       if (f.t === 'error') throw new JobFailedError(`executor ${executor} refused the job: ${f.reason}`);
       const v = await verifyReceipt(f.receipt, { text: f.text, prompt: opts.prompt });
       if (!v.ok) throw new JobFailedError(`receipt from ${executor} failed verification: ${v.check}: ${v.reason}`);

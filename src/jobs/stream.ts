@@ -4,7 +4,7 @@
 //   client → executor:  { "job_id": "...", "prompt": "..." }            (then closes its side)
 //   executor → client:  { "t": "token", "text": "..." }* and { "t": "alive" } (keepalive while queued or running)
 //                       { "t": "done", "text": "...", "receipt": <receipt envelope> }
-//                    or { "t": "error", "reason": "..." }
+//                    or { "t": "error", "reason": "...", "retry"?: true }   (retry: offer it again later)
 import type { Stream } from '@libp2p/interface';
 
 export const JOB_PROTOCOL = '/mvp/job/1.0.0';
@@ -16,7 +16,7 @@ export type JobFrame =
   | { t: 'token'; text: string }
   | { t: 'alive' }
   | { t: 'done'; text: string; receipt: unknown }
-  | { t: 'error'; reason: string };
+  | { t: 'error'; reason: string; retry?: boolean };
 
 export class JobStreamError extends Error {
   override name = 'JobStreamError';
@@ -60,6 +60,8 @@ export function parseJobFrame(v: unknown): JobFrame {
   if (f?.t === 'token' && typeof f.text === 'string') return { t: 'token', text: f.text };
   if (f?.t === 'alive') return { t: 'alive' };
   if (f?.t === 'done' && typeof f.text === 'string') return { t: 'done', text: f.text, receipt: f.receipt };
-  if (f?.t === 'error' && typeof f.reason === 'string') return { t: 'error', reason: f.reason.slice(0, 1024) };
+  if (f?.t === 'error' && typeof f.reason === 'string') {
+    return { t: 'error', reason: f.reason.slice(0, 1024), ...((f as { retry?: unknown }).retry === true ? { retry: true } : {}) };
+  }
   throw new JobStreamError('unknown job stream frame');
 }

@@ -57,11 +57,16 @@ export async function listenPort(n: NodeProcess): Promise<number> {
   return Number(/\/tcp\/(\d+)\//.exec(String(l.addr))![1]);
 }
 
-/** Runs `mvp-node ARGS` to completion (no MVP_NODE_* variables from this environment). */
-export function runCli(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/**
+ * Runs `mvp-node ARGS` to completion (no MVP_NODE_* variables from this environment), under
+ * `wrap` if given (e.g. ['ip', 'netns', 'exec', ns]).
+ */
+export function runCli(args: string[], timeoutMs = 60_000, wrap: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MVP_NODE_')));
+  const [cmd, ...pre] = wrap.length ? wrap : [process.execPath];
+  const argv = wrap.length ? [...pre, process.execPath, BIN, ...args] : [BIN, ...args];
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+    execFile(cmd!, argv, { env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
       (err, stdout, stderr) => resolve({ code: err ? (err as { code?: number }).code ?? null : 0, stdout, stderr }));
   });
 }

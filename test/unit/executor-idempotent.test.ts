@@ -40,7 +40,7 @@ describe('JobExecutor', () => {
       publish: async (_topic, _type, body) => { claims.push(body); },
       publishSealed: async () => undefined,
       canClaim: async () => ({ ok: true }),
-      queue: async () => ({ depth: 0, slots: 4, busy_slots: 0 }),
+      queue: async () => ({ depth: 0, capacity: 10, slots: 4, busy_slots: 0 }),
       submit: async (job): Promise<JobResult> => {
         runs.push(job);
         await hold;

@@ -11,6 +11,7 @@
 // Cancel and timeout travel on the same port to the worker (an AbortSignal there): piscina's own
 // `signal` option would terminate the worker thread of a running task, and with it the model.
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { progressLine } from '../../runtime/progress.ts';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { Clock, Timer } from '../../runtime/clock.ts';
@@ -114,13 +115,19 @@ export class InferenceEngine {
       execArgv: [],
     });
     this.pool.on('error', (err: Error) => this.die(`worker error: ${err.message}`, err));
+    const progress = new MessageChannel();
+    const bar = progressLine(`Loading model ${args.name}`);
+    progress.port1.on('message', (p: number) => bar.update(p));
     try {
       this.loaded = (await this.pool.run({
-        kind: 'load', path: this.model.path, threads: args.threads, contextSize, sequences: this.sequences,
-      } satisfies WorkerTask)) as LoadResult;
+        kind: 'load', path: this.model.path, threads: args.threads, contextSize, sequences: this.sequences, progress: progress.port2,
+      } satisfies WorkerTask, { transferList: [progress.port2] })) as LoadResult;
     } catch (err) {
       throw new ModelLoadError('invalid_format', this.model.path,
         `Model load error: llama.cpp could not load ${this.model.path}: ${(err as Error).message}`, { cause: err });
+    } finally {
+      progress.port1.close();
+      bar.end();
     }
     log.info({
       model: args.name, path: this.model.path, sha256: this.sha256, params: this.model.params,

@@ -10,6 +10,8 @@ export interface LoadTask {
   /** Per sequence. */
   contextSize: number;
   sequences: number;
+  /** Receives the loader's progress, a number in [0, 1], as it reads the model. */
+  progress?: MessagePort;
 }
 
 export interface GenerateTask {

@@ -69,7 +69,7 @@ function load(task: LoadTask): Promise<Loaded> {
     // The native loader logs through console by default; warnings from random-weight test
     // models are noise. Errors still surface as exceptions.
     const llama = await getLlama({ gpu: false, logLevel: LlamaLogLevel.error });
-    const model = await llama.loadModel({ modelPath: task.path });
+    const model = await llama.loadModel({ modelPath: task.path, onLoadProgress: (p) => task.progress?.postMessage(p) });
     // threads explicit: node-llama-cpp's CPU default (max(4, cores)) is 100× slower on 2 cores.
     const context = await model.createContext({ contextSize: task.contextSize, sequences: task.sequences, threads: task.threads });
     return {

@@ -24,7 +24,7 @@ export interface ExecutorDeps {
   /** Gossip an envelope already sealed (the receipt the client got, byte for byte). */
   publishSealed(topic: string, env: Envelope): Promise<unknown>;
   canClaim(model: string, maxTokens: number): Promise<CanClaimReply>;
-  queue(): Promise<{ depth: number; slots: number; busy_slots: number } | undefined>;
+  queue(): Promise<{ depth: number; capacity: number; slots: number; busy_slots: number } | undefined>;
   /** scheduler.submit with the job's tokens streamed to this actor (see onToken). */
   submit(job: SchedulerJob): Promise<JobResult>;
   cancel(jobId: string): void;
@@ -34,6 +34,10 @@ interface Offer {
   body: WorkOfferBody;
   at: number;
   claimed: boolean;
+  /** When the claim went out; until its job arrives (or CLAIM_HOLD_MS pass) it holds a queue place. */
+  claimedAt?: number;
+  /** The job's stream arrived (the claim's reservation is used up). */
+  arrived?: boolean;
   /** Set once the job ran here: a client that asks again gets the same outcome, not a second run. */
   done?: { text: string; receipt: Envelope<'receipt'> };
 }
@@ -45,6 +49,8 @@ interface Offer {
  */
 export const KEEPALIVE_MS = 2000;
 export const LEASE_MS = 10_000;
+/** How long a claim holds a queue place for a job that has not arrived (the client chose another). */
+const CLAIM_HOLD_MS = 5000;
 
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 
@@ -59,9 +65,13 @@ export class JobExecutor {
 
   async onOffer(env: Envelope<'work_offer'>): Promise<void> {
     const offer = env.body;
-    if (offer.client !== env.from || this.offers.has(offer.job_id)) return;
-    const entry: Offer = { body: offer, at: this.deps.clock.now(), claimed: false };
-    this.remember(offer.job_id, entry);
+    if (offer.client !== env.from) return;
+    // Claimed once, never again; an offer not claimed (queue full, say) is weighed again when
+    // its client re-publishes it, so a job refused under load is taken once room frees up.
+    const known = this.offers.get(offer.job_id);
+    if (known?.claimed) return;
+    const entry: Offer = known ?? { body: offer, at: this.deps.clock.now(), claimed: false };
+    if (!known) this.remember(offer.job_id, entry);
     const model = this.deps.models.find((m) => m.name === offer.model);
     if (!model) return;
     if (offer.requirements.model && offer.requirements.model !== model.sha256) return;
@@ -72,8 +82,17 @@ export class JobExecutor {
       return;
     }
     const q = await this.deps.queue().catch(() => undefined);
-    const free = q ? Math.max(0, q.slots - q.busy_slots) : 0;
+    // A claim reserves room until its job arrives: many offers at once must not all be
+    // claimed against the same free queue places.
+    const pending = this.pendingClaims();
+    if (q && q.depth + pending >= q.capacity) {
+      this.deps.log.debug({ job_id: offer.job_id, depth: q.depth, pending, capacity: q.capacity }, 'Offer not claimed: queue full with pending claims');
+      return;
+    }
+    if (entry.claimed) return; // claimed meanwhile (a copy of the offer handled concurrently)
+    const free = q ? Math.max(0, q.slots - q.busy_slots - pending) : 0;
     entry.claimed = true;
+    entry.claimedAt = this.deps.clock.now();
     this.counters.claimed++;
     await this.deps.publish(WORK_TOPIC, 'job_claim', {
       job_id: offer.job_id, executor: this.deps.peerId, model_sha256: model.sha256,
@@ -99,6 +118,7 @@ export class JobExecutor {
       jobId = req.job_id;
       const offer = this.offers.get(req.job_id);
       if (!offer || !offer.claimed) throw new JobStreamError(`job ${req.job_id} was not offered to and claimed by this node`);
+      offer.arrived = true;
       if (offer.body.client !== connection.remotePeer.toString()) throw new JobStreamError('only the client that offered a job may bring it');
       // The client's stream is its latest word: a job first assigned elsewhere (an executor that
       // then died) comes here on a later attempt, possibly before that job_assign does.
@@ -131,8 +151,13 @@ export class JobExecutor {
     } catch (err) {
       this.counters.refused_streams++;
       const reason = (err as Error).message;
+      // Full after all (the claim's reservation expired, or jobs came from elsewhere): the
+      // client may offer the job again, and this node may claim it again once it has room.
+      const retry = (err as { code?: string }).code === 'queue_full';
+      const offer = jobId === undefined ? undefined : this.offers.get(jobId);
+      if (retry && offer) { offer.claimed = false; offer.arrived = false; }
       this.deps.log.warn({ job_id: jobId, peer: connection.remotePeer.toString(), reason }, 'Job stream refused or failed');
-      await writeLine(stream, { t: 'error', reason }).then(() => stream.close(), () => stream.abort(err as Error)).catch(() => undefined);
+      await writeLine(stream, { t: 'error', reason, ...(retry ? { retry: true } : {}) }).then(() => stream.close(), () => stream.abort(err as Error)).catch(() => undefined);
     } finally {
       if (jobId && this.streams.get(jobId) === stream) this.streams.delete(jobId);
     }
@@ -160,6 +185,14 @@ export class JobExecutor {
       started_at: startedAt, finished_at: Math.max(startedAt, now),
     };
     return sealReceipt(this.deps.privateKey, body, now);
+  }
+
+  /** Claims still waiting for their job (recent, not arrived). */
+  private pendingClaims(): number {
+    const now = this.deps.clock.now();
+    let n = 0;
+    for (const o of this.offers.values()) if (o.claimed && !o.arrived && now - (o.claimedAt ?? 0) < CLAIM_HOLD_MS) n++;
+    return n;
   }
 
   private remember(id: string, o: Offer): void {
