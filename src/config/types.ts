@@ -45,6 +45,7 @@ export interface ExecutorConfig {
 
 export interface MonitoringConfig {
   readonly log_level: LogLevel;
+  /** GET /metrics served (false: 404 metrics_disabled). */
   readonly metrics_enabled: boolean;
   readonly health_check_interval_secs: number;
 }
@@ -97,7 +98,7 @@ export interface ApiConfig {
   readonly listen: string;
   /** 0 lets the OS pick a port. */
   readonly port: number;
-  /** Absent: no authentication (loopback only). */
+  /** Absent: no authentication (loopback only). Also MVP_NODE_API_TOKEN, which the CLI's status/peers/jobs send. */
   readonly token?: string;
 }
 

@@ -82,7 +82,7 @@ describe('config schema', () => {
     assert.ok(validateConfig(data), JSON.stringify(validateConfig.errors));
   });
 
-  it('binds the seed README\'s env vars and flags, plus MVP_NODE_API_PORT', () => {
+  it('binds the seed README\'s env vars and flags, plus MVP_NODE_API_PORT and MVP_NODE_API_TOKEN', () => {
     const table = Object.fromEntries(bindings.map((b) => [formatKey(b.path), [b.env, b.flag]]));
     assert.deepEqual(table, {
       'node.node_id': ['MVP_NODE_NODE_ID', '--node-id'],
@@ -94,6 +94,7 @@ describe('config schema', () => {
       'executor.max_queue_size': ['MVP_NODE_MAX_QUEUE', '--max-queue'],
       'monitoring.log_level': ['MVP_NODE_LOG_LEVEL', '--log-level'],
       'api.port': ['MVP_NODE_API_PORT', undefined],
+      'api.token': ['MVP_NODE_API_TOKEN', undefined],
     });
   });
 });
