@@ -1,5 +1,5 @@
 // The `mvp-node` command line: the seed's root options, config loading, and the hand-off to the node.
-// Subcommands (submit, verify-receipt, models, status, ...) register on `buildProgram()`'s result.
+// Subcommands (models, verify-receipt, submit, status, peers, jobs) register on `buildProgram()`'s result.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { bindings, ConfigError, loadConfig, type Binding, type Config } from '../config/index.ts';
@@ -7,6 +7,7 @@ import { formatHelp } from './help.ts';
 import { CommandFailedError } from './errors.ts';
 import { registerModelsCommand } from './models.ts';
 import { registerReceiptCommand } from './receipt.ts';
+import { registerStatusCommands } from './status.ts';
 import { registerSubmitCommand } from './submit.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -81,6 +82,7 @@ export function buildProgram(deps: ProgramDeps = {}): Command {
   registerModelsCommand(program);
   registerReceiptCommand(program);
   registerSubmitCommand(program);
+  registerStatusCommands(program, { config: (cmd) => loadCommandConfig(cmd, env) });
   return program;
 }
 

@@ -66,10 +66,13 @@ describe('mvp-node --help', () => {
 
   it('lists registered subcommands and the <COMMAND> usage', async () => {
     const { stdout } = await run(['--help'], {}, (p) => {
-      p.command('status').description('Show node status').action(() => {});
+      p.command('probe').description('Probe a thing').action(() => {});
     });
     assert.match(stdout, /^USAGE:\n {4}mvp-node \[OPTIONS\]\n {4}mvp-node <COMMAND> \.\.\.\n/);
-    assert.match(stdout, /\nCOMMANDS:\n(?: {4}\S.*\n)* {4}status {23}Show node status\n/);
+    assert.match(stdout, /\nCOMMANDS:\n(?: {4}\S.*\n)* {4}probe {24}Probe a thing\n/);
+    for (const [cmd, what] of [['status', 'Show a running node\'s health'], ['peers', 'List the peers'], ['jobs', 'List the jobs']]) {
+      assert.match(stdout, new RegExp(`\\n {4}${cmd} +${what}`), cmd);
+    }
   });
 
   it('formats a subcommand\'s help the same way', async () => {

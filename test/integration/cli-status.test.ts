@@ -1,0 +1,119 @@
+// `mvp-node status | peers | jobs` as a user runs them: real `mvp-node` processes in one data
+// directory, found through their api.json, one of them guarding its API with a token; a real
+// job submitted with `mvp-node submit` shows up in `jobs` with its receipt.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { HealthBody, JobBody } from '../../src/actors/api/messages.ts';
+import type { JobRecord } from '../../src/actors/scheduler/messages.ts';
+import type { ActorInfo } from '../../src/runtime/supervisor.ts';
+import { tmpDir } from '../helpers/config.ts';
+import { listenPort, runCli, spawnNode, type NodeProcess } from '../helpers/proc.ts';
+
+describe('status, peers and jobs against running nodes', () => {
+  let dir = '';
+  let plainCfg = '';
+  let tokenCfg = '';
+  let boot = '';
+  let alpha: NodeProcess;
+  let beta: NodeProcess | undefined;
+  const cli = (...args: string[]) => runCli([...args, '--data-dir', dir]);
+
+  before(async () => {
+    dir = tmpDir();
+    plainCfg = join(dir, 'plain.toml');
+    tokenCfg = join(dir, 'token.toml');
+    // The test machine is busy by design; let the load manager claim anyway.
+    writeFileSync(plainCfg, '[executor]\nmax_load_per_core = 1000\n');
+    writeFileSync(tokenCfg, '[executor]\nmax_load_per_core = 1000\n[api]\ntoken = "s3cret"\n');
+    alpha = spawnNode(['-c', plainCfg, '--node-id', 'alpha', '--port', '0', '--data-dir', dir]);
+    boot = `/ip4/127.0.0.1/tcp/${await listenPort(alpha)}`;
+    await alpha.waitFor((l) => l.msg.startsWith('Node started'), 60_000, 'alpha to start');
+  });
+  after(async () => { await Promise.all([alpha?.stop('SIGKILL'), beta?.stop('SIGKILL')]); });
+
+  it('status finds the only node in the data directory and summarises it; --json gives the API\'s answers', async () => {
+    const r = await cli('status');
+    assert.equal(r.code, 0, r.stderr);
+    const url = (JSON.parse(readFileSync(join(dir, 'alpha', 'api.json'), 'utf8')) as { url: string }).url;
+    assert.match(r.stdout, /^Node {5}alpha \(12D3KooW\w+\)\nStatus {3}ok, up \d+[smhd]/);
+    assert.match(r.stdout, new RegExp(`\\nAPI {6}${url}\\n`));
+    assert.match(r.stdout, /\nModels {3}mvp-test-tiny \(loaded\)\n/);
+    assert.match(r.stdout, /\nActors {3}scheduler running, inference:mvp-test-tiny ready, network running, consensus running, orchestrator running, api running\n/);
+    const j = await cli('status', '--json');
+    assert.equal(j.code, 0, j.stderr);
+    const out = JSON.parse(j.stdout) as { url: string; health: HealthBody; actors: ActorInfo[] };
+    assert.equal(out.url, url);
+    assert.deepEqual([out.health.status, out.health.node_id], ['ok', 'alpha']);
+    assert.equal(out.actors.length, 6);
+  });
+
+  it('jobs lists a job run here, and jobs <id> shows its record and receipt', async () => {
+    assert.equal((await cli('jobs')).stdout, 'No jobs yet.\n');
+    const s = await runCli(['submit', '-b', boot, '--max-tokens', '8', '--temperature', '0', '--json', 'Hello there']);
+    assert.equal(s.code, 0, s.stderr);
+    const receipt = (JSON.parse(s.stdout) as { receipt: JobBody['receipt'] }).receipt!;
+    const id = receipt.body.job_id;
+    const list = await cli('jobs');
+    assert.equal(list.code, 0, list.stderr);
+    const [head, row] = list.stdout.split('\n');
+    assert.match(head!, /^JOB +STATUS +MODEL +CLIENT +TOKENS +QUEUED +GENERATION +AGE$/);
+    assert.match(row!, new RegExp(`^${id.slice(0, 12)} +completed +mvp-test-tiny +\\S+ +\\d+→${receipt.body.tokens_out} `));
+    const json = JSON.parse((await cli('jobs', '--json', '--status', 'completed')).stdout) as JobRecord[];
+    assert.deepEqual(json.map((x) => x.id), [id]);
+    assert.equal((await cli('jobs', '--status', 'failed')).stdout, 'No jobs yet.\n');
+    const one = await cli('jobs', id);
+    assert.equal(one.code, 0, one.stderr);
+    assert.match(one.stdout, new RegExp(`^Job {9}${id}\\nStatus {6}completed\\n`));
+    assert.match(one.stdout, new RegExp(`\\nReceipt {5}${receipt.id}, executor ${receipt.body.executor}, `));
+    const detail = JSON.parse((await cli('jobs', id, '--json')).stdout) as JobBody;
+    assert.deepEqual(detail.receipt, receipt);
+    const unknown = await cli('jobs', 'f'.repeat(64));
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^Error: http:\/\/127\.0\.0\.1:\d+\/jobs\/f{64} answered 404 unknown_job: this node has no record and no receipt of job f{64}\n$/);
+  });
+
+  it('with two nodes running asks which one; --node-id picks; peers shows the other', async () => {
+    beta = spawnNode(['-c', tokenCfg, '--node-id', 'beta', '--port', '0', '--bootstrap', boot, '--data-dir', dir]);
+    await beta.waitFor((l) => l.msg.startsWith('Node started'), 60_000, 'beta to start');
+    await alpha.waitFor((l) => l.msg === 'Peer announced', 30_000, 'alpha to learn beta');
+    const both = await cli('status');
+    assert.equal(both.code, 1);
+    assert.match(both.stderr, new RegExp(`^Error: 2 nodes run in ${dir}: alpha \\(http://127\\.0\\.0\\.1:\\d+\\), beta \\(http://127\\.0\\.0\\.1:\\d+\\); pick one with --node-id <id> or --api <url>\\n$`));
+    const peers = await cli('peers', '--node-id', 'alpha');
+    assert.equal(peers.code, 0, peers.stderr);
+    assert.match(peers.stdout, /^PEER +NODE +CONNECTED +LAST SEEN +MODELS\n/);
+    assert.match(peers.stdout, /\n12D3KooW\w+ +beta +yes +\d+s ago +mvp-test-tiny\n/);
+  });
+
+  it('a node with api.token needs it: --token, or the config that holds it', async () => {
+    const refused = await cli('status', '--node-id', 'beta');
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^Error: the node's API at http:\/\/127\.0\.0\.1:\d+ needs its token: pass --token <token> or set MVP_NODE_API_TOKEN\n$/);
+    const wrong = await cli('peers', '--node-id', 'beta', '--token', 'guess');
+    assert.equal(wrong.code, 1);
+    const withFlag = await cli('status', '--node-id', 'beta', '--token', 's3cret');
+    assert.equal(withFlag.code, 0, withFlag.stderr);
+    assert.match(withFlag.stdout, /^Node {5}beta /);
+    const viaConfig = await cli('peers', '-c', tokenCfg, '--node-id', 'beta', '--json');
+    assert.equal(viaConfig.code, 0, viaConfig.stderr);
+    assert.ok((JSON.parse(viaConfig.stdout) as Array<{ node_id?: string }>).some((p) => p.node_id === 'alpha'), viaConfig.stdout);
+  });
+
+  it('says no node runs once a node has stopped, and --api reaches a node directly', async () => {
+    const url = (JSON.parse(readFileSync(join(dir, 'beta', 'api.json'), 'utf8')) as { url: string }).url;
+    assert.equal(await beta!.stop('SIGTERM'), 0);
+    assert.equal(existsSync(join(dir, 'beta', 'api.json')), false, 'api.json removed on stop');
+    const gone = await cli('status', '--node-id', 'beta');
+    assert.equal(gone.code, 1);
+    assert.equal(gone.stderr, `Error: no running node found in ${join(dir, 'beta')}: start one with \`npx mvp-node\` or pass --api <url>\n`);
+    const unreachable = await cli('status', '--api', url);
+    assert.equal(unreachable.code, 1);
+    assert.match(unreachable.stderr, new RegExp(`^Error: cannot reach the node's API at ${url}: ECONNREFUSED\\n$`));
+    const alphaUrl = (JSON.parse(readFileSync(join(dir, 'alpha', 'api.json'), 'utf8')) as { url: string }).url;
+    const direct = await runCli(['status', '--api', alphaUrl]);
+    assert.equal(direct.code, 0, direct.stderr);
+    assert.match(direct.stdout, /^Node {5}alpha /);
+  });
+});
