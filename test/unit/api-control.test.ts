@@ -79,6 +79,16 @@ describe('api: killing and restarting actors', () => {
     assert.equal((await get(`${url}/health`)).status, 200);
   });
 
+  it('answers 409 actor_not_running to killing an actor that is restarting', async () => {
+    const name = 'inference:mvp-test-tiny';
+    assert.equal((await post(`${url}/actors/${name}/kill`, { how: 'throw' })).status, 200);
+    // The supervisor is reloading the model now: that takes far longer than a local request.
+    const again = await post<ApiErrorBody>(`${url}/actors/${name}/kill`);
+    assert.deepEqual([again.status, again.body.code], [409, 'actor_not_running']);
+    assert.match(again.body.message, /^actor inference:mvp-test-tiny is down: not running \((restarting|stopped)\)$/);
+    await until(async () => (await get(`${url}/health`)).status === 200, 60_000, 'the model to be back');
+  });
+
   it('answers 404 unknown_actor for a name it does not supervise', async () => {
     for (const path of ['/actors/nope/kill', '/actors/nope/restart']) {
       const { status, body } = await post<ApiErrorBody>(`${url}${path}`);

@@ -120,9 +120,12 @@ export function createApiServer({ token, routes, log }: ApiServerInit): FastifyI
   /** A POST whose body is optional: no body reads as `{}`, then the schema applies. */
   const optionalBody = { preValidation: async (req: { body: unknown }) => { req.body ??= {}; } };
 
-  /** Answer first, act after the answer has left: for actions that take this server down. */
+  /**
+   * Answer first, act after the answer has left: for actions that take this server down. The
+   * request then fails as its asker goes down, which is the expected end, not an error.
+   */
   const afterAnswer = (reply: FastifyReply, act: () => Promise<unknown>) => {
-    reply.raw.once('finish', () => { void act().catch((err: unknown) => log.warn({ err }, 'API action on the api actor itself failed')); });
+    reply.raw.once('finish', () => { void act().catch((err: unknown) => log.debug({ err }, 'The api actor went down while killing or restarting itself')); });
   };
 
   app.post<{ Params: { name: string }; Querystring: { mode?: KillMode }; Body: { how?: KillMode } }>(
