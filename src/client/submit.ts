@@ -315,6 +315,7 @@ class ClaimBook {
 }
 
 async function runOn(node: NetworkNode, executor: string, manifests: Manifest[], jobId: string, opts: JobOptions, deadline: number): Promise<SubmitResult> {
+  opts.signal?.throwIfAborted();
   const addrs: Multiaddr[] = (manifests.find((m) => m.peer_id === executor)?.addrs ?? [])
     .map((a) => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${executor}`));
   if (node.getConnections(peerIdFromString(executor)).length === 0 && addrs.length > 0) {
