@@ -135,6 +135,9 @@ export class LightClient {
   /** Whether the client holds a connection to at least one node. */
   get connected(): boolean { return !this.closed && this.node.getConnections().length > 0; }
 
+  /** Whether the client holds a connection to this node. */
+  connectedTo(peerId: string): boolean { return !this.closed && this.node.getConnections(peerIdFromString(peerId)).length > 0; }
+
   /** The manifests learned at the last sync. */
   manifests(): Manifest[] { return [...this.manifestMap.values()]; }
 

@@ -39,6 +39,8 @@ const JOB_MARGIN_MS = 30_000;
 
 export class NetworkGateway implements GatewayPort {
   private client?: LightClient;
+  /** The peer id of this node's network actor the client joined through. */
+  private via = '';
   private joining?: Promise<LightClient>;
   private closed = false;
 
@@ -72,7 +74,9 @@ export class NetworkGateway implements GatewayPort {
   /** The joined client; one join at a time, shared by the requests that wait for it. */
   private connect(): Promise<LightClient> {
     if (this.closed) return Promise.reject(new NetworkUnavailableError('the API is stopping'));
-    if (this.client?.connected) return Promise.resolve(this.client);
+    // Connected to this node's network, not merely to some peer: a restarted network actor
+    // (another port, perhaps) needs the client registered and joined again.
+    if (this.client?.connectedTo(this.via)) return Promise.resolve(this.client);
     this.joining ??= this.join().finally(() => { this.joining = undefined; });
     return this.joining;
   }
@@ -82,8 +86,9 @@ export class NetworkGateway implements GatewayPort {
     this.client = undefined;
     await stale?.close();
     let client: LightClient;
+    let status: NetworkStatus;
     try {
-      const status = await this.init.ask<NetworkStatus>({ type: 'network.status' }, ASK_TIMEOUT_MS);
+      status = await this.init.ask<NetworkStatus>({ type: 'network.status' }, ASK_TIMEOUT_MS);
       const key = await generateKeyPair('Ed25519');
       // Registered before it dials: let in whatever auto_accept_peers says, not counted as a peer.
       await this.init.ask({ type: 'network.local_client', peer_id: peerIdFromPrivateKey(key).toString() }, ASK_TIMEOUT_MS);
@@ -96,6 +101,7 @@ export class NetworkGateway implements GatewayPort {
       throw new NetworkUnavailableError('the API is stopping');
     }
     this.client = client;
+    this.via = status.peer_id;
     this.init.log.info({ peer: client.peerId }, 'OpenAI gateway joined the network through this node');
     return client;
   }
