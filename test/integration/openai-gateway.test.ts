@@ -5,6 +5,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadavg } from 'node:os';
+import { PassThrough } from 'node:stream';
 import OpenAI from 'openai';
 import { createNode, type MvpNode } from '../../src/node/create-node.ts';
 import { chatPrompt, TEST_MODEL_OWNER, type ListedModel, type MvpResult } from '../../src/actors/api/openai.ts';
@@ -12,6 +13,7 @@ import { sha256Hex, verifyReceipt } from '../../src/protocol/index.ts';
 import type { HealthBody } from '../../src/actors/api/messages.ts';
 import { testConfig } from '../helpers/config.ts';
 import { once, until } from '../helpers/runtime.ts';
+import { testModelPath } from '../helpers/test-model.ts';
 import { startForgingExecutor, type ForgingExecutor } from '../helpers/forging-executor.ts';
 
 const MODEL = 'mvp-test-tiny';
@@ -156,6 +158,8 @@ describe('OpenAI gateway, with the official openai client', () => {
     const notJson = await post('/completions', 'model=x', 'application/x-www-form-urlencoded');
     assert.equal(notJson.status, 415);
     assert.equal(notJson.body.error.type, 'invalid_request_error');
+    const huge = await post('/completions', JSON.stringify({ model: MODEL, prompt: 'x'.repeat(2 * 1024 * 1024) }));
+    assert.deepEqual([huge.status, huge.body.error.type, huge.body.error.code], [413, 'invalid_request_error', 'body_too_large']);
     const unknownUrl = await fetch(`${gw.url}/v1/engines`);
     assert.equal(unknownUrl.status, 404);
     assert.equal(((await unknownUrl.json()) as { error: { code: string } }).error.code, 'unknown_url');
@@ -216,6 +220,37 @@ describe('OpenAI gateway, with the official openai client', () => {
     await knows(client, MODEL);
     const r = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Hello again' }], max_tokens: 4 });
     assert.equal(mvpOf(r).executor, exec.node.peerId);
+  });
+});
+
+describe('OpenAI gateway: a client that hangs up', () => {
+  let n: { node: MvpNode; url: string };
+  let log = '';
+  before(async () => {
+    // The small model, so the hang-up lands while the job still generates.
+    const out = new PassThrough();
+    out.on('data', (d) => { log += d; });
+    const config = testConfig({ node: loopback, executor: busyMachine, model: { path: await testModelPath('small'), name: 'small' }, monitoring: { log_level: 'info' } });
+    const node = await createNode(config, { persistIdentity: false, logDestination: out });
+    await node.start();
+    n = { node, url: await apiUrl(node) };
+  });
+  after(() => n?.node.stop());
+
+  it('gives its job up: the executor stops generating', async () => {
+    const hangUp = new AbortController();
+    const res = await fetch(`${n.url}/v1/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, signal: hangUp.signal,
+      body: JSON.stringify({ model: 'small', prompt: 'Tell me a long story', max_tokens: 1500, temperature: 0, stream: true }),
+    });
+    assert.equal(res.status, 200);
+    const jobId = res.headers.get('x-mvp-job-id')!;
+    await res.body!.getReader().read();
+    hangUp.abort();
+    const abandoned = () => log.split('\n').some((l) => l.includes('"Job abandoned: its client is gone"') && l.includes(jobId));
+    await until(async () => abandoned(), 30_000, 'the executor to abandon the job');
+    const health = await fetch(`${n.url}/health`);
+    assert.equal(health.status, 200);
   });
 });
 
