@@ -111,6 +111,13 @@ describe('OpenAI gateway, with the official openai client', () => {
     assert.deepEqual(last.usage, { prompt_tokens: mvp.receipt.body.tokens_in, completion_tokens: mvp.receipt.body.tokens_out, total_tokens: mvp.receipt.body.tokens_in + mvp.receipt.body.tokens_out });
   });
 
+  it('runs concurrent requests as separate jobs, each with its own receipt', async () => {
+    const asks = ['one', 'two', 'three'].map((content) => client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content }], max_tokens: 6 }));
+    const receipts = (await Promise.all(asks)).map((r) => mvpOf(r).receipt);
+    assert.equal(new Set(receipts.map((r) => r.body.job_id)).size, 3);
+    assert.ok(receipts.every((r) => r.body.status === 'completed'));
+  });
+
   it('ends the raw event stream with data: [DONE]', async () => {
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
       method: 'POST', headers: { 'content-type': 'application/json' },

@@ -207,8 +207,9 @@ export async function openaiRoutes(app: FastifyInstance, { gateway, log }: OpenA
   app.setValidatorCompiler(({ schema }) => ajv.compile(schema));
 
   app.setErrorHandler<FastifyError | OpenAiError>((err, req, reply) => {
-    const e = err instanceof OpenAiError ? err : fromFastifyError(err);
-    if (e.status >= 500 && !(err instanceof OpenAiError)) log.error({ err, method: req.method, url: req.url }, 'OpenAI gateway request failed');
+    const known = asOpenAiError(err, '');
+    const e = known instanceof OpenAiError ? known : fromFastifyError(err as FastifyError);
+    if (e.status >= 500 && !(known instanceof OpenAiError)) log.error({ err, method: req.method, url: req.url }, 'OpenAI gateway request failed');
     return reply.code(e.status).headers(e.headers).send(e.body());
   });
   app.setNotFoundHandler((req, reply) => {
