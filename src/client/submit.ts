@@ -42,6 +42,8 @@ export interface JobOptions {
   onToken?(text: string): void;
   /** Progress notes (joining, claims, chosen executor). */
   onNote?(text: string): void;
+  /** The job is about to be offered, under this id (derived from its content and a nonce). */
+  onOffer?(jobId: string): void;
   /**
    * The job was assigned to an executor: attempt 1 first, 2 and up when it moved to another
    * claimant after the previous one failed (the new executor starts over: tokens the failed
@@ -177,6 +179,7 @@ export class LightClient {
       client: me, model, prompt_sha256: sha256Hex(opts.prompt), max_tokens: opts.maxTokens, temperature: opts.temperature,
       ...(opts.seed === undefined ? {} : { seed: opts.seed }), priority: opts.priority, requirements: {},
     });
+    opts.onOffer?.(offer.job_id);
     const book = new ClaimBook(node, offer.job_id);
     const tried = new Set<string>();
     try {

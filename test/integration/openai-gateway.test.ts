@@ -275,6 +275,7 @@ describe('OpenAI gateway: no node takes the job', () => {
       assert.equal(err.status, 503);
       assert.equal(err.code, 'no_executor');
       assert.match(err.message, /no node took the job within 2 s \(model mvp-test-tiny, no claims\)/);
+      assert.match(err.headers?.get('x-mvp-job-id') ?? '', /^[0-9a-f]{64}$/, 'the id the job was offered under');
       return true;
     });
   });

@@ -282,8 +282,8 @@ export async function openaiRoutes(app: FastifyInstance, { gateway, log }: OpenA
       result = await gateway.run({
         prompt: c.prompt, model: c.model, maxTokens, temperature: c.temperature, ...(c.seed === undefined ? {} : { seed: c.seed }),
         signal: abort.signal,
+        onOffer: (id) => { jobId = id; },
         onAssign: (a) => {
-          jobId = a.jobId;
           if (a.attempt > 1 && out?.started) {
             abort.abort(new ExecutorLostError(`the executor failed after its output began to stream; the job moved to ${a.executor}, whose output would start over: ask again`));
           }
