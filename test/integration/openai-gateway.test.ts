@@ -281,6 +281,21 @@ describe('OpenAI gateway: no node takes the job', () => {
   });
 });
 
+describe('OpenAI gateway: a node that lets in only configured peers', () => {
+  let n: { node: MvpNode; url: string };
+  before(async () => {
+    n = await startNode({ node: loopback, executor: busyMachine, network: { auto_accept_peers: false } }, true);
+  });
+  after(() => n?.node.stop());
+
+  it('still lets in its own gateway, and does not count it as a peer', async () => {
+    const r = await openai(n.url).chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 4 });
+    assert.equal(mvpOf(r).executor, n.node.peerId);
+    const status = await n.node.network();
+    assert.deepEqual([status.peers, status.known], [0, 0]);
+  });
+});
+
 describe('OpenAI gateway: bearer token', () => {
   let exec: { node: MvpNode; url: string };
   let guarded: { node: MvpNode; url: string };
