@@ -99,6 +99,8 @@ export interface ApiConfig {
   readonly port: number;
   /** Absent: no authentication (loopback only). */
   readonly token?: string;
+  /** How long an OpenAI-gateway request waits for a node to take its job (503 past it). */
+  readonly gateway_timeout_secs: number;
 }
 
 export interface RuntimeConfig {

@@ -10,6 +10,7 @@ import type { NetworkStatus, QueueStatus } from '../network/messages.ts';
 import { healthOf } from './health.ts';
 import type { ApiArgs, ApiFile, ApiIn } from './messages.ts';
 import { createApiServer, listenApi } from './server.ts';
+import { NetworkGateway } from './gateway.ts';
 
 export type { ApiArgs } from './messages.ts';
 
@@ -20,6 +21,9 @@ export default defineActor<ApiArgs>({
   machine: (ctx) => {
     const cfg = ctx.config.api;
     const askSupervisor = () => ctx.request<ActorInfo[]>(SUPERVISOR, { type: 'supervisor.actors' } satisfies SupervisorRequest, REQUEST_TIMEOUT_MS);
+    // Owned before the server, so released after it (reverse order): no request outlives its client.
+    const gateway = new NetworkGateway({ ask: (msg, timeoutMs) => ctx.request('network', msg, timeoutMs), config: ctx.config, log: ctx.log });
+    ctx.own(() => gateway.close());
     const app = createApiServer({
       token: cfg.token,
       log: ctx.log,
@@ -35,6 +39,7 @@ export default defineActor<ApiArgs>({
         },
         actors: askSupervisor,
       },
+      openai: gateway,
     });
     ctx.own(() => app.close());
     let url = '';

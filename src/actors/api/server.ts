@@ -6,6 +6,8 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from '../../runtime/log.ts';
 import type { ActorInfo } from '../../runtime/supervisor.ts';
 import { ApiListenError, type ApiErrorBody, type HealthBody } from './messages.ts';
+import { openaiRoutes } from './openai.ts';
+import type { GatewayPort } from './gateway.ts';
 
 export interface ApiRoutes {
   health(): Promise<HealthBody>;
@@ -17,6 +19,8 @@ export interface ApiServerInit {
   token?: string;
   routes: ApiRoutes;
   log: Logger;
+  /** Set: the OpenAI-compatible gateway under /v1 (openai.ts), running jobs through this port. */
+  openai?: GatewayPort;
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -27,7 +31,7 @@ function bearerMatches(header: string | undefined, token: string): boolean {
   return m !== null && timingSafeEqual(digest(m[1]!), digest(token));
 }
 
-export function createApiServer({ token, routes, log }: ApiServerInit): FastifyInstance {
+export function createApiServer({ token, routes, log, openai }: ApiServerInit): FastifyInstance {
   // forceCloseConnections: a client's idle keep-alive connection must not hold up the actor's stop.
   const app = Fastify({ logger: false, forceCloseConnections: true, return503OnClosing: true });
   const fail = (code: ApiErrorBody['code'], message: string): ApiErrorBody => ({ code, message });
@@ -46,6 +50,7 @@ export function createApiServer({ token, routes, log }: ApiServerInit): FastifyI
     return reply.code(body.status === 'ok' ? 200 : 503).send(body);
   });
   app.get('/actors', async () => routes.actors());
+  if (openai) void app.register(openaiRoutes, { prefix: '/v1', gateway: openai, log });
 
   app.setNotFoundHandler((req, reply) => reply.code(404).send(fail('not_found', `no route ${req.method} ${req.url.split('?')[0]}`)));
   app.setErrorHandler<FastifyError>((err, req, reply) => {
