@@ -1,7 +1,8 @@
-// The light client behind `mvp-node submit`: joins the network without serving anything,
-// offers a job (work_offer), picks one of the nodes that claim it (job_claim), assigns it
-// (job_assign), brings the prompt over `/mvp/job/1.0.0`, streams the tokens and checks the
-// signed receipt it ends with. DESIGN.md §4, client side.
+// The light client behind `mvp-node submit` and the OpenAI gateway: joins the network without
+// serving anything, offers a job (work_offer), picks one of the nodes that claim it (job_claim),
+// assigns it (job_assign), brings the prompt over `/mvp/job/1.0.0`, streams the tokens and
+// checks the signed receipt it ends with. DESIGN.md §4, client side. `LightClient` joins once
+// and runs many jobs; `submitJob` is one job with a client of its own.
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
@@ -15,8 +16,8 @@ import {
 } from '../protocol/index.ts';
 import { JOB_PROTOCOL, parseJobFrame, readLines, writeLine } from '../jobs/stream.ts';
 
-export interface SubmitOptions {
-  bootstrap: string[];
+/** One job, as a joined LightClient runs it. */
+export interface JobOptions {
   prompt: string;
   /** A model name some node serves; default: the first one found. */
   model?: string;
@@ -24,15 +25,44 @@ export interface SubmitOptions {
   temperature: number;
   seed?: number;
   priority: JobPriority;
+  /** Everything, from the first offer to the verified receipt, within this many ms. */
   timeoutMs: number;
+  /**
+   * How long to wait for a first node to take the job (a claim); past it, NoExecutorError.
+   * Default: timeoutMs. A gateway waits briefly for a taker but lets a long generation finish.
+   */
+  claimTimeoutMs?: number;
   /**
    * How long the executor may stay silent (no token, no keepalive) before the job moves to
    * another claimant. Default LEASE_MS (10 s); the executor sends a keepalive every 2 s.
    */
   leaseMs?: number;
+  /** Aborting it gives the job up: the executor's stream is closed (it stops the job), submit rejects with the signal's reason. */
+  signal?: AbortSignal;
   onToken?(text: string): void;
   /** Progress notes (joining, claims, chosen executor). */
   onNote?(text: string): void;
+  /** The job is about to be offered, under this id (derived from its content and a nonce). */
+  onOffer?(jobId: string): void;
+  /**
+   * The job was assigned to an executor: attempt 1 first, 2 and up when it moved to another
+   * claimant after the previous one failed (the new executor starts over: tokens the failed
+   * one sent do not count).
+   */
+  onAssign?(a: { jobId: string; executor: string; attempt: number }): void;
+}
+
+export interface SubmitOptions extends JobOptions {
+  bootstrap: string[];
+}
+
+export interface JoinOptions {
+  /** Nodes of the network to connect to (multiaddrs, bare or with /p2p/<id>). */
+  bootstrap: string[];
+  /** How long dialling and the first manifest sync may take. */
+  timeoutMs: number;
+  /** The client's key, when its peer id must be known before it connects; default: a fresh one. */
+  privateKey?: PrivateKey;
 }
 
 export interface SubmitResult { text: string; receipt: ReceiptEnvelope; executor: string }
@@ -48,40 +78,124 @@ class BusyExecutorError extends Error {
 /** The job ran (or was refused) but did not end with a valid receipt. */
 export class JobFailedError extends Error {
   override name = 'JobFailedError';
+  /** `refused`: the executor said no (its reason is in the message); `bad_receipt`: what it returned did not verify. */
+  constructor(message: string, readonly kind: 'refused' | 'bad_receipt') {
+    super(message);
+  }
 }
 
 const CLAIM_WINDOW_MS = 300;
 const JOIN_TRIES = 5;
 const REOFFER_MS = 2000;
+/** A long-lived client syncs manifests again before a job when its copy is older than this. */
+const MANIFESTS_FRESH_MS = 2000;
 
+/** One job with a client of its own: join, submit, leave (the `mvp-node submit` command). */
 export async function submitJob(opts: SubmitOptions): Promise<SubmitResult> {
   const deadline = Date.now() + opts.timeoutMs;
-  const note = opts.onNote ?? (() => {});
-  const key = await generateKeyPair('Ed25519');
-  const me = peerIdFromPrivateKey(key).toString();
-  const node = await buildLibp2p({ privateKey: key, transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], maxPeers: 16, mdns: false });
+  const client = await LightClient.join({ bootstrap: opts.bootstrap, timeoutMs: opts.timeoutMs });
   try {
-    const pubsub = node.services.pubsub;
-    pubsub.subscribe(WORK_TOPIC);
-    const manifests = await join(node, opts.bootstrap, deadline);
+    return await client.submit({ ...opts, timeoutMs: Math.max(1, deadline - Date.now()) });
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * A member of the network that serves nothing and runs jobs on it: joins once (dials the
+ * bootstrap nodes, learns the manifests by sync), then submits any number of jobs, each routed
+ * as DESIGN.md §4 says. It owns its libp2p node: close() releases it.
+ */
+export class LightClient {
+  private manifestMap = new Map<string, Manifest>();
+  private syncedAt = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly node: NetworkNode,
+    private readonly key: PrivateKey,
+    /** This client's peer id: the `client` of its offers. */
+    readonly peerId: string,
+    private readonly bootstrap: readonly string[],
+  ) {}
+
+  /** Connects to the bootstrap nodes and learns the network's manifests; NoExecutorError when none answers. */
+  static async join(opts: JoinOptions): Promise<LightClient> {
+    const deadline = Date.now() + opts.timeoutMs;
+    if (opts.bootstrap.length === 0) throw new NoExecutorError('submit needs --bootstrap <multiaddr> (a node of the network)');
+    const key = opts.privateKey ?? await generateKeyPair('Ed25519');
+    const me = peerIdFromPrivateKey(key).toString();
+    const node = await buildLibp2p({ privateKey: key, transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], maxPeers: 16, mdns: false });
+    const client = new LightClient(node, key, me, [...opts.bootstrap]);
+    try {
+      node.services.pubsub.subscribe(WORK_TOPIC);
+      const errors = await client.dialBootstrap(deadline);
+      if (!client.connected) throw new NoExecutorError(errors.join('; '));
+      await client.syncManifests();
+      return client;
+    } catch (err) {
+      await client.close();
+      throw err;
+    }
+  }
+
+  /** Whether the client holds a connection to at least one node. */
+  get connected(): boolean { return !this.closed && this.node.getConnections().length > 0; }
+
+  /** Whether the client holds a connection to this node. */
+  connectedTo(peerId: string): boolean { return !this.closed && this.node.getConnections(peerIdFromString(peerId)).length > 0; }
+
+  /** The manifests learned at the last sync. */
+  manifests(): Manifest[] { return [...this.manifestMap.values()]; }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.resolve(this.node.stop()).catch(() => undefined);
+  }
+
+  /**
+   * Offers a job, gives it to the best claimant, streams its tokens and returns its verified
+   * receipt; a claimant that fails (its stream dies, its lease expires) hands the job to the
+   * next. NoExecutorError: nothing ran in time. JobFailedError: refused, or the receipt is not valid.
+   */
+  async submit(opts: JobOptions): Promise<SubmitResult> {
+    const started = Date.now();
+    const deadline = started + opts.timeoutMs;
+    const claimDeadline = Math.min(deadline, started + (opts.claimTimeoutMs ?? opts.timeoutMs));
+    const note = opts.onNote ?? (() => {});
+    const signal = opts.signal;
+    signal?.throwIfAborted();
+    if (this.closed) throw new Error('the light client is closed');
+    if (!this.connected) {
+      const errors = await this.dialBootstrap(claimDeadline);
+      if (!this.connected) throw new NoExecutorError(`lost every connection to the network and could not dial it again: ${errors.join('; ')}`);
+      this.syncedAt = 0;
+    }
+    if (Date.now() - this.syncedAt > MANIFESTS_FRESH_MS) await this.syncManifests();
+    const manifests = this.manifests();
     const model = opts.model ?? firstModel(manifests);
     if (!model) throw new NoExecutorError('no node on the network serves a model');
     refuseImpossible(manifests, model, opts.maxTokens);
-    await until(() => pubsub.getSubscribers(WORK_TOPIC).length > 0, deadline, 'a peer to hear offers');
+    await until(() => this.node.services.pubsub.getSubscribers(WORK_TOPIC).length > 0, claimDeadline, 'a peer to hear offers', signal);
 
+    const { node, key, peerId: me } = this;
     const offer = buildWorkOffer({
       client: me, model, prompt_sha256: sha256Hex(opts.prompt), max_tokens: opts.maxTokens, temperature: opts.temperature,
       ...(opts.seed === undefined ? {} : { seed: opts.seed }), priority: opts.priority, requirements: {},
     });
+    opts.onOffer?.(offer.job_id);
     const book = new ClaimBook(node, offer.job_id);
     const tried = new Set<string>();
     try {
       for (;;) {
-        const claim = await book.next(tried, () => publish(node, key, me, WORK_TOPIC, 'work_offer', offer), deadline);
+        const offerAgain = () => publish(node, key, me, WORK_TOPIC, 'work_offer', offer);
+        const claim = await book.next(tried, offerAgain, tried.size === 0 ? claimDeadline : deadline, signal);
         if (!claim) break;
         tried.add(claim.executor);
         await publish(node, key, me, WORK_TOPIC, 'job_assign', { job_id: offer.job_id, executor: claim.executor, lease_ms: opts.leaseMs ?? LEASE_MS, attempt: tried.size });
         note(`job ${offer.job_id.slice(0, 12)} assigned to ${claim.executor}`);
+        opts.onAssign?.({ jobId: offer.job_id, executor: claim.executor, attempt: tried.size });
         try {
           return await runOn(node, claim.executor, manifests, offer.job_id, opts, deadline);
         } catch (err) {
@@ -93,56 +207,68 @@ export async function submitJob(opts: SubmitOptions): Promise<SubmitResult> {
             continue;
           }
           if (err instanceof JobFailedError) throw err;
+          signal?.throwIfAborted();
           note(`executor ${claim.executor} failed: ${(err as Error).message}; moving the job to another claimant`);
         }
       }
     } finally {
       book.close();
     }
-    throw new NoExecutorError(`no node could run the job within ${Math.round(opts.timeoutMs / 1000)} s (model ${model}${tried.size ? `, ${tried.size} took it but none delivered` : ', no claims'})`);
-  } finally {
-    await Promise.resolve(node.stop()).catch(() => undefined);
-  }
-}
-
-/** Connect to the bootstrap peers and learn the network's manifests from them (manifest sync). */
-async function join(node: NetworkNode, bootstrap: string[], deadline: number): Promise<Manifest[]> {
-  if (bootstrap.length === 0) throw new NoExecutorError('submit needs --bootstrap <multiaddr> (a node of the network)');
-  const errors: string[] = [];
-  const peers: string[] = [];
-  // A busy node resets connections beyond its inbound rate limit: retry with backoff while
-  // the job has time (at most JOIN_TRIES times), all bootstrap addresses at once.
-  await Promise.all(bootstrap.map(async (a) => {
-    let wait = 250;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const conn = await node.dial(multiaddr(a), { signal: AbortSignal.timeout(Math.max(1000, Math.min(10_000, deadline - Date.now()))) });
-        peers.push(conn.remotePeer.toString());
-        return;
-      } catch (err) {
-        if (attempt >= JOIN_TRIES || Date.now() + wait >= deadline) {
-          errors.push(`Failed to dial bootstrap peer ${a}: ${(err as Error).message}`);
-          return;
-        }
-        await sleep(wait * (0.5 + Math.random()));
-        wait = Math.min(2000, wait * 2);
-      }
+    if (tried.size === 0 && claimDeadline < deadline) {
+      throw new NoExecutorError(`no node took the job within ${Math.round((claimDeadline - started) / 1000)} s (model ${model}, no claims)`);
     }
-  }));
-  if (peers.length === 0) throw new NoExecutorError(errors.join('; '));
-  const inspector = createEnvelopeInspector();
-  const manifests = new Map<string, Manifest>();
-  for (const p of peers) {
-    try {
-      const stream = await node.dialProtocol(peerIdFromString(p), SYNC_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
-      await writeJson(stream, { since: 0 });
-      for (const text of parseResponse(await readJson(stream)).announces) {
-        const r = await inspector.open(new TextEncoder().encode(text), { now: Date.now() });
-        if (r.ok && r.envelope.type === 'announce') manifests.set(r.envelope.from, r.envelope.body as Manifest);
-      }
-    } catch { /* a peer that cannot sync still relays gossip */ }
+    throw new NoExecutorError(`no node could run the job within ${Math.round(opts.timeoutMs / 1000)} s (model ${model}${tried.size ? `, ${tried.size} took it but none delivered` : ', no claims'})`);
   }
-  return [...manifests.values()];
+
+  /**
+   * Dials every bootstrap address at once; returns the failures (the caller checks `connected`).
+   * A busy node resets connections beyond its inbound rate limit, so each address is retried
+   * with backoff while there is time (at most JOIN_TRIES times).
+   */
+  private async dialBootstrap(deadline: number): Promise<string[]> {
+    const errors: string[] = [];
+    await Promise.all(this.bootstrap.map(async (a) => {
+      let wait = 250;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.node.dial(multiaddr(a), { signal: AbortSignal.timeout(Math.max(1000, Math.min(10_000, deadline - Date.now()))) });
+          return;
+        } catch (err) {
+          if (attempt >= JOIN_TRIES || Date.now() + wait >= deadline) {
+            errors.push(`Failed to dial bootstrap peer ${a}: ${(err as Error).message}`);
+            return;
+          }
+          await sleep(wait * (0.5 + Math.random()));
+          wait = Math.min(2000, wait * 2);
+        }
+      }
+    }));
+    return errors;
+  }
+
+  /**
+   * Learns the network's manifests from the connected nodes (manifest sync: all they hold).
+   * Replaces what was known, so nodes that left drop out; kept when no node answers.
+   */
+  private async syncManifests(): Promise<void> {
+    const inspector = createEnvelopeInspector();
+    const fresh = new Map<string, Manifest>();
+    let answered = false;
+    for (const p of new Set(this.node.getConnections().map((c) => c.remotePeer.toString()))) {
+      try {
+        const stream = await this.node.dialProtocol(peerIdFromString(p), SYNC_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
+        await writeJson(stream, { since: 0 });
+        for (const text of parseResponse(await readJson(stream)).announces) {
+          const r = await inspector.open(new TextEncoder().encode(text), { now: Date.now() });
+          if (r.ok && r.envelope.type === 'announce') fresh.set(r.envelope.from, r.envelope.body as Manifest);
+        }
+        answered = true;
+      } catch { /* a peer that cannot sync still relays gossip */ }
+    }
+    if (!answered) return;
+    this.manifestMap = fresh;
+    this.syncedAt = Date.now();
+  }
 }
 
 /**
@@ -206,10 +332,11 @@ class ClaimBook {
    * The best claim from an executor not tried yet: once CLAIM_WINDOW_MS have passed since the
    * first claim (so competitors can answer), ranked by free slots, expected start, queue depth.
    * While there is none, the offer goes out again every REOFFER_MS (same job id: nodes that saw
-   * it do not claim twice). Undefined at the deadline.
+   * it do not claim twice). Undefined at the deadline; the signal's reason once aborted.
    */
-  async next(tried: ReadonlySet<string>, offer: () => Promise<void>, deadline: number): Promise<JobClaimBody | undefined> {
+  async next(tried: ReadonlySet<string>, offer: () => Promise<void>, deadline: number, signal?: AbortSignal): Promise<JobClaimBody | undefined> {
     while (Date.now() < deadline) {
+      signal?.throwIfAborted();
       const fresh = [...this.claims.values()].filter((c) => !tried.has(c.executor));
       if (fresh.length > 0 && Date.now() - this.firstAt >= CLAIM_WINDOW_MS) {
         return fresh.sort((a, b) => Number(b.capacity > 0) - Number(a.capacity > 0) || a.est_start_ms - b.est_start_ms || a.queue_depth - b.queue_depth)[0];
@@ -224,7 +351,8 @@ class ClaimBook {
   }
 }
 
-async function runOn(node: NetworkNode, executor: string, manifests: Manifest[], jobId: string, opts: SubmitOptions, deadline: number): Promise<SubmitResult> {
+async function runOn(node: NetworkNode, executor: string, manifests: Manifest[], jobId: string, opts: JobOptions, deadline: number): Promise<SubmitResult> {
+  opts.signal?.throwIfAborted();
   const addrs: Multiaddr[] = (manifests.find((m) => m.peer_id === executor)?.addrs ?? [])
     .map((a) => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${executor}`));
   if (node.getConnections(peerIdFromString(executor)).length === 0 && addrs.length > 0) {
@@ -232,6 +360,10 @@ async function runOn(node: NetworkNode, executor: string, manifests: Manifest[],
   }
   const stream = await node.dialProtocol(peerIdFromString(executor), JOB_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
   const timer = setTimeout(() => stream.abort(new Error('job timed out')), Math.max(1, deadline - Date.now()));
+  // Closing the stream is how a client gives a job up: the executor cancels it.
+  const giveUp = () => stream.abort(opts.signal!.reason as Error);
+  opts.signal?.addEventListener('abort', giveUp, { once: true });
+  if (opts.signal?.aborted) giveUp();
   // The lease: every frame renews it; an executor silent for leaseMs (hung, partitioned) loses the job.
   const leaseMs = opts.leaseMs ?? LEASE_MS;
   let lease = setTimeout(() => {}, 0);
@@ -248,22 +380,24 @@ async function runOn(node: NetworkNode, executor: string, manifests: Manifest[],
       if (f.t === 'alive') continue;
       if (f.t === 'token') { opts.onToken?.(f.text); continue; }
       if (f.t === 'error' && f.retry) throw new BusyExecutorError(`executor ${executor} is busy (${f.reason}); offering the job again`);
-      if (f.t === 'error') throw new JobFailedError(`executor ${executor} refused the job: ${f.reason}`);
+      if (f.t === 'error') throw new JobFailedError(`executor ${executor} refused the job: ${f.reason}`, 'refused');
       const v = await verifyReceipt(f.receipt, { text: f.text, prompt: opts.prompt });
-      if (!v.ok) throw new JobFailedError(`receipt from ${executor} failed verification: ${v.check}: ${v.reason}`);
-      if (v.receipt.body.job_id !== jobId) throw new JobFailedError(`receipt from ${executor} is for another job`);
-      if (v.receipt.from !== executor) throw new JobFailedError(`receipt signed by ${v.receipt.from}, not the executor ${executor}`);
+      if (!v.ok) throw new JobFailedError(`receipt from ${executor} failed verification: ${v.check}: ${v.reason}`, 'bad_receipt');
+      if (v.receipt.body.job_id !== jobId) throw new JobFailedError(`receipt from ${executor} is for another job`, 'bad_receipt');
+      if (v.receipt.from !== executor) throw new JobFailedError(`receipt signed by ${v.receipt.from}, not the executor ${executor}`, 'bad_receipt');
       return { text: f.text, receipt: v.receipt, executor };
     }
     throw new Error('job stream ended without a receipt');
   } finally {
     clearTimeout(timer);
     clearTimeout(lease);
+    opts.signal?.removeEventListener('abort', giveUp);
   }
 }
 
-async function until(cond: () => boolean, deadline: number, what: string): Promise<void> {
+async function until(cond: () => boolean, deadline: number, what: string, signal?: AbortSignal): Promise<void> {
   while (!cond()) {
+    signal?.throwIfAborted();
     if (Date.now() >= deadline) throw new NoExecutorError(`timed out waiting for ${what}`);
     await sleep(50);
   }

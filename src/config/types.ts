@@ -100,6 +100,8 @@ export interface ApiConfig {
   readonly port: number;
   /** Absent: no authentication (loopback only). Also MVP_NODE_API_TOKEN, which the CLI's status/peers/jobs send. */
   readonly token?: string;
+  /** How long an OpenAI-gateway request waits for a node to take its job (503 past it). */
+  readonly gateway_timeout_secs: number;
 }
 
 export interface RuntimeConfig {

@@ -37,7 +37,7 @@ const CONFIG_SHAPE: Shape<Config> = {
     min_nodes_per_group: true, max_groups_per_node: true, heartbeat_timeout_secs: true,
     consensus_timeout_ms: true, max_consensus_rounds: true, base_consensus_threshold: true,
   },
-  api: { enabled: true, listen: true, port: true, token: true },
+  api: { enabled: true, listen: true, port: true, token: true, gateway_timeout_secs: true },
   runtime: {
     placement: { network: true, scheduler: true, orchestrator: true, consensus: true, api: true },
     restart_intensity: true, restart_period_secs: true, shutdown_timeout_ms: true,

@@ -243,9 +243,9 @@ describe('loadConfig: errors', () => {
 });
 
 describe('loadConfig: the API off loopback needs a token', () => {
-  it('serves the API on loopback, on an auto-assigned port, without a token by default', () => {
+  it('serves the API on loopback, on an auto-assigned port, without a token by default, the gateway waiting 60 s for a taker', () => {
     const c = loadConfig({ env: {} });
-    assert.deepEqual({ ...c.api }, { enabled: true, listen: '127.0.0.1', port: 0 });
+    assert.deepEqual({ ...c.api }, { enabled: true, listen: '127.0.0.1', port: 0, gateway_timeout_secs: 60 });
   });
 
   it('takes the API port from MVP_NODE_API_PORT', () => {

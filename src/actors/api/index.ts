@@ -1,7 +1,8 @@
 // The api actor of DESIGN.md §1: an HTTP server, loopback by default, that shows and steers the
 // node: health, actors (kill / restart), peers, jobs with their receipts, the node's manifest and
-// Prometheus metrics. Every answer is asked of the actor that knows it, at request time, so the
-// api works the same inline or on its own thread. The server and api.json are released on stop (ctx.own).
+// Prometheus metrics, and the OpenAI-compatible gateway under /v1 (openai.ts, gateway.ts). Every
+// answer is asked of the actor that knows it, at request time, so the api works the same inline
+// or on its own thread. The server and api.json are released on stop (ctx.own).
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromPromise, setup } from 'xstate';
@@ -15,6 +16,7 @@ import { healthOf } from './health.ts';
 import { ApiError, ApiListenError, type ApiArgs, type ApiFile, type ApiIn } from './messages.ts';
 import { renderMetrics } from './metrics.ts';
 import { createApiServer, listenApi } from './server.ts';
+import { NetworkGateway } from './gateway.ts';
 
 export type { ApiArgs } from './messages.ts';
 
@@ -44,6 +46,9 @@ export default defineActor<ApiArgs>({
       ctx.request<T>(to, msg, timeoutMs).catch((err: unknown) => { throw asApiError(err, to); });
     const askSupervisor = <T>(msg: SupervisorRequest, timeoutMs?: number) => ask<T>(SUPERVISOR, msg, timeoutMs);
     const quiet = <T>(p: Promise<T>) => p.catch(() => undefined);
+    // Owned before the server, so released after it (reverse order): no request outlives its client.
+    const gateway = new NetworkGateway({ ask: (msg, timeoutMs) => ctx.request('network', msg, timeoutMs), config: ctx.config, log: ctx.log });
+    ctx.own(() => gateway.close());
 
     const app = createApiServer({
       token: cfg.token,
@@ -84,9 +89,8 @@ export default defineActor<ApiArgs>({
           return renderMetrics(ctx.args, { scheduler, network, actors }, ctx.clock.now());
         },
       },
+      openai: gateway,
     });
-    // The OpenAI-compatible gateway (src/actors/api/openai.ts) registers its /v1 routes on `app`
-    // here, before start() listens.
     ctx.own(() => app.close());
     let url = '';
 

@@ -9,11 +9,13 @@ import type { ActorInfo, KillMode, KillReply } from '../../runtime/supervisor.ts
 import type { Manifest } from '../../protocol/index.ts';
 import type { PeerSummary } from '../network/messages.ts';
 import type { JobRecord, JobRecordStatus } from '../scheduler/messages.ts';
+import type { GatewayPort } from './gateway.ts';
 import { METRICS_CONTENT_TYPE } from './metrics.ts';
 import {
   ApiError, ApiListenError, BODY_LIMIT_BYTES,
   type ApiErrorBody, type ApiErrorCode, type HealthBody, type JobBody, type SelfActionBody,
 } from './messages.ts';
+import { openaiRoutes } from './openai.ts';
 
 export interface ApiRoutes {
   health(): Promise<HealthBody>;
@@ -39,6 +41,8 @@ export interface ApiServerInit {
   token?: string;
   routes: ApiRoutes;
   log: Logger;
+  /** Set: the OpenAI-compatible gateway under /v1 (openai.ts), running jobs through this port. */
+  openai?: GatewayPort;
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -90,7 +94,7 @@ const FASTIFY_CODES: Record<string, { status: number; code: ApiErrorCode; messag
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'bad_request' },
 };
 
-export function createApiServer({ token, routes, log }: ApiServerInit): FastifyInstance {
+export function createApiServer({ token, routes, log, openai }: ApiServerInit): FastifyInstance {
   // forceCloseConnections: a client's idle keep-alive connection must not hold up the actor's stop.
   // removeAdditional off: fastify's ajv default silently drops fields a schema closes with
   // additionalProperties: false, so a misspelt field would be ignored instead of refused.
@@ -116,6 +120,7 @@ export function createApiServer({ token, routes, log }: ApiServerInit): FastifyI
     return reply.code(body.status === 'ok' ? 200 : 503).send(body);
   });
   app.get('/actors', async () => routes.actors());
+  if (openai) void app.register(openaiRoutes, { prefix: '/v1', gateway: openai, log });
 
   /** A POST whose body is optional: no body reads as `{}`, then the schema applies. */
   const optionalBody = { preValidation: async (req: { body: unknown }) => { req.body ??= {}; } };

@@ -59,6 +59,10 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
         on: {
           'network.status': { actions: ({ event }) => ctx.reply(event.replyTo, service.status()) },
           'network.peers': { actions: ({ event }) => ctx.reply(event.replyTo, service.peers()) },
+          'network.models': { actions: ({ event }) => ctx.reply(event.replyTo, service.models()) },
+          'network.local_client': {
+            actions: ({ event }) => { service.addLocalClient(event.peer_id); ctx.reply(event.replyTo, null); },
+          },
           'network.receipt': { actions: ({ event }) => ctx.reply(event.replyTo, service.receipts.get(event.job_id) ?? null) },
           'network.receipts': {
             actions: ({ event }) => ctx.reply(event.replyTo, service.receipts.recent(Math.min(1000, Math.max(1, event.limit ?? 100)))),

@@ -1,6 +1,6 @@
 // What the network actor accepts and answers.
 import type { RequestEvent } from '../../runtime/actor.ts';
-import type { DropReason } from '../../protocol/index.ts';
+import type { DropReason, ModelManifest } from '../../protocol/index.ts';
 import type { ReceiptRefusal } from './receipts.ts';
 
 /** Inspection drops, and receipts refused after inspection (one accepted receipt per job id). */
@@ -14,6 +14,14 @@ export interface PeerSummary {
   version?: string;
   last_seen: number;
   models: string[];
+}
+
+/** A model served somewhere on the network: by this node (`self`) or by a peer whose manifest it holds. */
+export interface ServedModel {
+  model: ModelManifest;
+  peer_id: string;
+  node_id: string;
+  self: boolean;
 }
 
 export interface NetworkStatus {
@@ -41,6 +49,14 @@ export interface NetworkStatus {
 export type NetworkIn =
   | RequestEvent<{ type: 'network.status' }>
   | RequestEvent<{ type: 'network.peers' }>
+  /** → ServedModel[]: this node's models, then those in the manifests of the peers it knows. */
+  | RequestEvent<{ type: 'network.models' }>
+  /**
+   * → null, once recorded: a light client of this node's own (the OpenAI gateway's) will
+   * connect; let it in whatever auto_accept_peers says, and leave it out of the peer counts and
+   * the peer table: it is part of this node, not a peer.
+   */
+  | RequestEvent<{ type: 'network.local_client'; peer_id: string }>
   /** → ReceiptEnvelope | null: the receipt accepted for a job (run here or heard by gossip). */
   | RequestEvent<{ type: 'network.receipt'; job_id: string }>
   /** → Manifest: this node's own manifest, as its next announce will carry it. */

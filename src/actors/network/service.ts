@@ -19,7 +19,7 @@ import { ReceiptBook } from './receipts.ts';
 import type { CanClaimReply, JobResult, SchedulerJob } from '../scheduler/messages.ts';
 import { JOB_PROTOCOL } from '../../jobs/stream.ts';
 import { SYNC_MAX_ENTRIES, SYNC_PROTOCOL, parseRequest, parseResponse, readJson, writeJson } from './sync.ts';
-import type { NetworkDropReason, NetworkStatus, PeerSummary, QueueStatus } from './messages.ts';
+import type { NetworkDropReason, NetworkStatus, PeerSummary, QueueStatus, ServedModel } from './messages.ts';
 
 export const TOPICS = { announce: 'mvp/1/announce', work: 'mvp/1/work', receipt: 'mvp/1/receipt', orch: 'mvp/1/orch' } as const;
 
@@ -93,6 +93,8 @@ export class NetworkService {
   private readonly syncedIds = new Set<string>();
   /** Peer ids learned from bootstrap addresses, allowed in when auto_accept_peers is false. */
   private readonly trusted = new Set<string>();
+  /** This node's own light clients (the OpenAI gateway's): trusted, and not counted as peers. */
+  private readonly localClients = new Set<string>();
 
   readonly executor: JobExecutor;
   readonly receipts = new ReceiptBook();
@@ -188,7 +190,7 @@ export class NetworkService {
       peer_id: this.peerId,
       node_id: this.init.nodeId,
       listen: node.getMultiaddrs().map(String),
-      peers: new Set(node.getConnections().map((c) => c.remotePeer.toString())).size,
+      peers: new Set(node.getConnections().map((c) => c.remotePeer.toString()).filter((p) => !this.localClients.has(p))).size,
       known: this.peerTable.size,
       received: this.received,
       accepted: this.accepted,
@@ -197,6 +199,18 @@ export class NetworkService {
       dropped: { ...this.dropped },
       sync_dropped: { ...this.syncDropped },
     };
+  }
+
+  models(): ServedModel[] {
+    const own = this.init.models.map((model) => ({ model, peer_id: this.peerId, node_id: this.init.nodeId, self: true }));
+    const known = this.peerTable.entries().flatMap((e) => (e.manifest?.models ?? [])
+      .map((model) => ({ model, peer_id: e.peerId, node_id: e.manifest!.node_id, self: false })));
+    return [...own, ...known];
+  }
+
+  addLocalClient(peerId: string): void {
+    this.localClients.add(peerId);
+    this.trusted.add(peerId);
   }
 
   peers(): PeerSummary[] {
@@ -309,7 +323,7 @@ export class NetworkService {
       this.peerTable.announce(env.from, m, negotiateVersion([...SUPPORTED_VERSIONS], m.versions), seenAt, { ts: env.ts, bytes: data });
       if (isNew) this.init.log.info({ peer: env.from, peer_node_id: m.node_id, via }, 'Peer announced');
     } else {
-      this.peerTable.heard(env.from, now);
+      if (!this.localClients.has(env.from)) this.peerTable.heard(env.from, now);
       if (via !== 'sync') return this.onJobMessage(env);
     }
     return true;

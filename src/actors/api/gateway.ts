@@ -1,0 +1,116 @@
+// The api actor's way into the network for the OpenAI gateway: one light client joined to this
+// node (its own listen address as bootstrap), joined again when its connection goes (the
+// network actor restarted, maybe on another port), and the models this node knows of.
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { LightClient, type JobOptions, type SubmitResult } from '../../client/submit.ts';
+import type { Config } from '../../config/types.ts';
+import type { Message } from '../../runtime/actor.ts';
+import type { Logger } from '../../runtime/log.ts';
+import type { NetworkStatus, ServedModel } from '../network/messages.ts';
+
+/** A job as the gateway gives it: the limits and priority are the gateway's. */
+export type GatewayJob = Omit<JobOptions, 'timeoutMs' | 'claimTimeoutMs' | 'priority'>;
+
+/** What the OpenAI routes need from the network (an interface, so they can be served without one). */
+export interface GatewayPort {
+  /** Every model served on the network as this node knows it, its own first. */
+  models(): Promise<ServedModel[]>;
+  /** Runs a job on the network (locally or on a peer) and returns its verified receipt. */
+  run(job: GatewayJob): Promise<SubmitResult>;
+}
+
+/** This node's network actor did not answer, or its light client could not join it. */
+export class NetworkUnavailableError extends Error {
+  override name = 'NetworkUnavailableError';
+}
+
+export interface NetworkGatewayInit {
+  /** A request to the network actor (ctx.request). */
+  ask<R>(msg: Message, timeoutMs: number): Promise<R>;
+  config: Readonly<Config>;
+  log: Logger;
+}
+
+const ASK_TIMEOUT_MS = 2000;
+const JOIN_TIMEOUT_MS = 10_000;
+/** Beyond the claim wait and the executor's own job limit: streams, receipt, failover. */
+const JOB_MARGIN_MS = 30_000;
+
+export class NetworkGateway implements GatewayPort {
+  private client?: LightClient;
+  /** The peer id of this node's network actor the client joined through. */
+  private via = '';
+  private joining?: Promise<LightClient>;
+  private closed = false;
+
+  constructor(private readonly init: NetworkGatewayInit) {}
+
+  async models(): Promise<ServedModel[]> {
+    try {
+      return await this.init.ask<ServedModel[]>({ type: 'network.models' }, ASK_TIMEOUT_MS);
+    } catch (err) {
+      throw new NetworkUnavailableError(`this node's network actor did not answer: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async run(job: GatewayJob): Promise<SubmitResult> {
+    const client = await this.connect();
+    const claimTimeoutMs = this.init.config.api.gateway_timeout_secs * 1000;
+    return client.submit({
+      ...job,
+      priority: 'normal',
+      claimTimeoutMs,
+      timeoutMs: claimTimeoutMs + this.init.config.executor.job_timeout_secs * 1000 + JOB_MARGIN_MS,
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.joining?.catch(() => undefined);
+    await this.client?.close();
+  }
+
+  /** The joined client; one join at a time, shared by the requests that wait for it. */
+  private connect(): Promise<LightClient> {
+    if (this.closed) return Promise.reject(new NetworkUnavailableError('the API is stopping'));
+    // Connected to this node's network, not merely to some peer: a restarted network actor
+    // (another port, perhaps) needs the client registered and joined again.
+    if (this.client?.connectedTo(this.via)) return Promise.resolve(this.client);
+    this.joining ??= this.join().finally(() => { this.joining = undefined; });
+    return this.joining;
+  }
+
+  private async join(): Promise<LightClient> {
+    const stale = this.client;
+    this.client = undefined;
+    await stale?.close();
+    let client: LightClient;
+    let status: NetworkStatus;
+    try {
+      status = await this.init.ask<NetworkStatus>({ type: 'network.status' }, ASK_TIMEOUT_MS);
+      const key = await generateKeyPair('Ed25519');
+      // Registered before it dials: let in whatever auto_accept_peers says, not counted as a peer.
+      await this.init.ask({ type: 'network.local_client', peer_id: peerIdFromPrivateKey(key).toString() }, ASK_TIMEOUT_MS);
+      client = await LightClient.join({ bootstrap: [ownAddress(status)], timeoutMs: JOIN_TIMEOUT_MS, privateKey: key });
+    } catch (err) {
+      throw new NetworkUnavailableError(`the gateway could not join the network through this node: ${(err as Error).message}`, { cause: err });
+    }
+    if (this.closed) {
+      await client.close();
+      throw new NetworkUnavailableError('the API is stopping');
+    }
+    this.client = client;
+    this.via = status.peer_id;
+    this.init.log.info({ peer: client.peerId }, 'OpenAI gateway joined the network through this node');
+    return client;
+  }
+}
+
+/** One of the node's listen addresses, loopback first (the client runs on the same host). */
+function ownAddress(status: NetworkStatus): string {
+  const loopback = status.listen.find((a) => a.startsWith('/ip4/127.') || a.startsWith('/ip6/::1/'));
+  const addr = loopback ?? status.listen[0];
+  if (!addr) throw new Error('the node listens on no address');
+  return addr.includes('/p2p/') ? addr : `${addr}/p2p/${status.peer_id}`;
+}
