@@ -22,7 +22,7 @@ export interface GatedDecision {
  * Capping happens before the hold test, so a cap at or below the hold threshold means nothing
  * is ever held.
  */
-export function applySafety(d: Decision, safety: OrchestratorConfig['safety']): GatedDecision {
+export function applySafety(d: Decision, safety: Pick<OrchestratorConfig['safety'], 'allowed_actions' | 'max_confidence_threshold' | 'require_confirmation_above'>): GatedDecision {
   const raw = Number.isFinite(d.confidence) ? d.confidence : 0;
   const confidence = Math.min(Math.max(0, raw), safety.max_confidence_threshold);
   const decision: Decision = { ...d, confidence };
