@@ -33,6 +33,8 @@ export interface NetworkStatus {
   accepted: number;
   duplicates: number;
   published: number;
+  /** Mean round trip to connected peers (libp2p's connection monitor; absent until measured). */
+  rtt_ms?: number;
   dropped: Partial<Record<NetworkDropReason, number>>;
   /** Announces brought by manifest sync that failed inspection, by reason (not gossip: apart). */
   sync_dropped: Partial<Record<DropReason, number>>;
@@ -41,6 +43,8 @@ export interface NetworkStatus {
 export type NetworkIn =
   | RequestEvent<{ type: 'network.status' }>
   | RequestEvent<{ type: 'network.peers' }>
+  /** The orchestrator's adjust_gossip → { heartbeat_ms, previous_ms, factor }; RangeError outside [0.25, 2]. */
+  | RequestEvent<{ type: 'network.adjust_gossip'; heartbeat_factor: number }>
   /** → ReceiptEnvelope | null: the receipt accepted for a job (run here or heard by gossip). */
   | RequestEvent<{ type: 'network.receipt'; job_id: string }>
   /** → ReceiptEnvelope[]: the latest receipts accepted, newest first (default 100, at most 1000). */
