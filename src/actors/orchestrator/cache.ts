@@ -62,8 +62,10 @@ export class DecisionCache {
     this.lru = new LRUCache<string, CachedDecision>({
       max: settings.max_entries,
       ttl: settings.ttl_seconds * 1000,
-      // TTL on the orchestrator's clock, so simulated time expires entries too.
+      // TTL on the orchestrator's clock, so simulated time expires entries too; read it every
+      // time (lru-cache otherwise reuses one reading for ttlResolution ms of real time).
       perf: { now: () => clock.now() },
+      ttlResolution: 0,
     });
   }
 
