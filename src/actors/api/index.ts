@@ -10,6 +10,7 @@ import type { NetworkStatus, QueueStatus } from '../network/messages.ts';
 import { healthOf } from './health.ts';
 import type { ApiArgs, ApiFile, ApiIn } from './messages.ts';
 import { createApiServer, listenApi } from './server.ts';
+import { registerOrchestratorRoutes } from './orchestrator-routes.ts';
 
 export type { ApiArgs } from './messages.ts';
 
@@ -36,6 +37,7 @@ export default defineActor<ApiArgs>({
         actors: askSupervisor,
       },
     });
+    registerOrchestratorRoutes(app, { request: (msg, ms) => ctx.request('orchestrator', msg, ms), config: ctx.config.orchestrator });
     ctx.own(() => app.close());
     let url = '';
 

@@ -17,23 +17,15 @@ import { LlmEngine } from './llm.ts';
 import { MetricsGatherer } from './metrics.ts';
 import { Orchestrator, type NodeQuery } from './orchestrator.ts';
 import { TRAINING_FILE, TrainingStore } from './training.ts';
-import { EXPORT_FORMATS, InvalidDecisionRequestError, type ExecutionResult, type OrchestratorIn, type OrchestratorRequest } from './messages.ts';
+import { EXPORT_FORMATS, InvalidDecisionRequestError, OWNER_TIMEOUT_MS, type ExecutionResult, type OrchestratorIn, type OrchestratorRequest } from './messages.ts';
 
-export { RECENT_LIMIT } from './orchestrator.ts';
+export { RECENT_LIMIT } from './messages.ts';
 
 /** Start arguments (ChildSpec.args). Absent (tests): no training data is kept. */
 export interface OrchestratorArgs {
   /** The node's directory (`<data_dir>/<node-id>`); training data goes to its `orchestrator/`. '' : none. */
   dataDir: string;
   nodeId: string;
-}
-
-/** How long the orchestrator waits for the actor that owns an action or answers a question. */
-export const OWNER_TIMEOUT_MS = 2000;
-
-/** Reply timeout for a request to this actor that may run the model (decide, ask). */
-export function orchestratorReplyTimeoutMs(decisionTimeoutMs: number): number {
-  return decisionTimeoutMs + 3 * OWNER_TIMEOUT_MS + 5000;
 }
 
 function executor(ctx: ActorContext<unknown>) {

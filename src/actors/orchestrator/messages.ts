@@ -7,6 +7,17 @@ import type { Verdict } from './safety.ts';
 import type { Interpretation } from './language.ts';
 import type { UsedDevice } from './llm.ts';
 
+/** How many decisions `recent` can show (held ones are kept until they resolve, whatever this says). */
+export const RECENT_LIMIT = 100;
+
+/** How long the orchestrator waits for the actor that owns an action or answers a question. */
+export const OWNER_TIMEOUT_MS = 2000;
+
+/** Reply timeout for a request to the orchestrator that may run the model (decide, ask). */
+export function orchestratorReplyTimeoutMs(decisionTimeoutMs: number): number {
+  return decisionTimeoutMs + 3 * OWNER_TIMEOUT_MS + 5000;
+}
+
 export type DecisionSource = 'llm' | 'heuristic' | 'cache' | 'user';
 
 /**

@@ -23,14 +23,12 @@ import {
 } from './language.ts';
 import { formatExport, measureOutcome, readTrainingFile, type TrainingRecord, type TrainingStore } from './training.ts';
 import {
-  DecisionNotHeldError, InvalidDecisionRequestError, UnknownDecisionError,
+  DecisionNotHeldError, InvalidDecisionRequestError, RECENT_LIMIT, UnknownDecisionError,
   type AskResult, type DecisionOutcome, type DecisionRecord, type DecisionSource, type Distribution, type ExecutionResult,
   type ExportFormat, type ExportResult, type FallbackReason, type OrchestratorMetrics, type OrchestratorStatus,
 } from './messages.ts';
 import type { GatheredMetrics } from './metrics.ts';
 
-/** How many decisions `recent` can show (held ones are kept until they resolve, whatever this says). */
-export const RECENT_LIMIT = 100;
 /** Decisions whose latency the metrics' distribution covers. */
 export const LATENCY_WINDOW = 1000;
 /** Tokens an `ask` interpretation may generate (an intent and a short argument). */
