@@ -334,8 +334,8 @@ export function registerOrchestratorCommand(program: Command, deps: Orchestrator
     .option(...apiUrlOption)
     .action(async function (this: Command) {
       const { api, opts } = await nodeApi(this);
-      const s = (await callApi<OrchestratorStatus>(api, 'GET', '/orchestrator/status').catch(unreachable)).body;
-      print(opts.json, s, formatStatus(s));
+      const s = (await callApi<OrchestratorStatus | { enabled: false }>(api, 'GET', '/orchestrator/status').catch(unreachable)).body;
+      print(opts.json, s, 'mode' in s ? formatStatus(s) : 'Orchestrator: disabled on this node (orchestrator.enabled = false)');
     });
 
   orch.command('export-data')

@@ -21,7 +21,7 @@ describe('orchestrator actor in a node', () => {
   const lines: Array<Record<string, unknown>> = [];
   const exportDir = join(tmpDir(), 'exports');
   const config = testConfig({
-    node: { node_id: 'orch-node' },
+    node: { node_id: 'orch-node', listen_port: 0 },
     monitoring: { log_level: 'info' },
     api: { enabled: false },
     orchestrator: {

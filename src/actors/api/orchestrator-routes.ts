@@ -9,7 +9,7 @@
 //   POST /orchestrator/decisions/:id/confirm                                      → DecisionRecord
 //   POST /orchestrator/decisions/:id/reject { reason? }                           → DecisionRecord
 //   GET  /orchestrator/metrics                                                    → OrchestratorMetrics
-//   GET  /orchestrator/status                                                     → OrchestratorStatus
+//   GET  /orchestrator/status                                   → OrchestratorStatus, or { enabled: false }
 //   GET  /orchestrator/export?format=jsonl|chat   → application/x-ndjson, header x-records
 //
 // Error codes (the `code` of the error body), besides the server's own:
@@ -99,7 +99,8 @@ export function registerOrchestratorRoutes(app: FastifyInstance, { request, conf
   }, async (req, reply) => forward(reply, { type: 'orchestrator.reject', id: req.params.id, ...(req.body?.reason ? { reason: req.body.reason } : {}) }, quick));
 
   app.get('/orchestrator/metrics', async (_req, reply) => forward(reply, { type: 'orchestrator.metrics' }, quick));
-  app.get('/orchestrator/status', async (_req, reply) => forward(reply, { type: 'orchestrator.status' }, quick));
+  // A node without an orchestrator still says so: `{ enabled: false }`.
+  app.get('/orchestrator/status', async (_req, reply) => (config.enabled ? forward(reply, { type: 'orchestrator.status' }, quick) : { enabled: false }));
 
   app.get<{ Querystring: { format?: (typeof EXPORT_FORMATS)[number] } }>('/orchestrator/export', {
     schema: { querystring: { type: 'object', properties: { format: { enum: EXPORT_FORMATS } } } },
