@@ -143,8 +143,14 @@ function formatAskData(r: AskResult): string {
         s.actors ? `actors: ${Object.entries(s.actors).map(([k, v]) => `${k} ${v}`).join(', ')}` : 'actors: no answer'].join('\n');
     }
     case 'queue_status': {
-      const q = (data as { queue: SchedulerStatus }).queue;
-      return `queue: ${q.depth} waiting of ${q.capacity}; ${q.busy_slots}/${q.slots} slots busy; models: ${q.models.join(', ') || 'none'}`;
+      const { queue: q, recent_jobs: jobs = [] } = data as { queue: SchedulerStatus; recent_jobs?: Array<{ job_id: string; executor: string; model: string; status: string; tokens_out: number; finished_at: number }> };
+      const head = `queue: ${q.depth} waiting of ${q.capacity}; ${q.busy_slots}/${q.slots} slots busy; models: ${q.models.join(', ') || 'none'}`;
+      if (jobs.length === 0) return `${head}
+no finished jobs known yet`;
+      return `${head}
+latest jobs:
+${table(['JOB ID', 'EXECUTOR', 'MODEL', 'STATUS', 'TOKENS', 'FINISHED'],
+        jobs.map((j) => [`${j.job_id.slice(0, 12)}…`, `…${j.executor.slice(-8)}`, j.model, j.status, String(j.tokens_out), ago(j.finished_at)]))}`;
     }
     case 'list_models': {
       const m = data as { local: string[]; peers: Array<{ peer_id: string; node_id: string | null; models: string[] }> };

@@ -23,6 +23,7 @@ describe('mvp-node orchestrator against running nodes', () => {
     return JSON.parse(r.stdout) as T;
   };
   const exportDir = join(dir, 'exports');
+  let boot = '';
 
   before(async () => {
     const heuristic = join(dir, 'heuristic.toml');
@@ -35,7 +36,7 @@ describe('mvp-node orchestrator against running nodes', () => {
       orchestrator: { model_path: await tinyTestModelPath(), device: 'cpu', generation: { max_tokens: 200 }, training: { outcome_delay_secs: 0 } },
     }));
     nodes.push(spawnNode(['-c', heuristic, ...on('orch1'), '--port', '0']));
-    const boot = `/ip4/127.0.0.1/tcp/${await listenPort(nodes[0]!)}`;
+    boot = `/ip4/127.0.0.1/tcp/${await listenPort(nodes[0]!)}`;
     nodes.push(spawnNode(['-c', withModel, ...on('orch2'), '--port', '0', '--bootstrap', boot]));
     for (const n of nodes) await n.waitFor((l) => l.msg.startsWith('API listening on'), 60_000, 'the API');
     await nodes[0]!.waitFor((l) => l.msg === 'Peer announced', 30_000, 'the nodes to know each other');
@@ -63,6 +64,20 @@ describe('mvp-node orchestrator against running nodes', () => {
     assert.match(r.stdout, /^Commands: mvp-node peers$/m);
     assert.match(r.stdout, /^PEER ID +NODE ID +CONNECTED +MODELS +LAST SEEN$/m);
     assert.match(r.stdout, /^12D3\S+ +orch2 +yes +mvp-test-tiny +\d+ s ago$/m);
+  });
+
+  it('ask shows the queue and the latest jobs', async () => {
+    const job = await runCli(['submit', '--bootstrap', boot, '--max-tokens', '8', '--json', 'Hello']);
+    assert.equal(job.code, 0, job.stderr);
+    const jobId = (JSON.parse(job.stdout) as { receipt: { body: { job_id: string } } }).receipt.body.job_id;
+    let out = '';
+    for (let i = 0; i < 20 && !out.includes(jobId.slice(0, 12)); i++) {
+      if (i) await new Promise((r) => setTimeout(r, 500));
+      out = (await cli('orch1', 'ask', 'what jobs are running')).stdout;
+    }
+    assert.match(out, /^Intent: queue_status /m);
+    assert.match(out, /^queue: 0 waiting of 100;/m);
+    assert.match(out, new RegExp(`^${jobId.slice(0, 12)}… +…\\S{8} +mvp-test-tiny +completed +\\d+ +\\d+ s ago$`, 'm'));
   });
 
   it('ask runs an action through the safety rules: held, then confirm executes it', async () => {

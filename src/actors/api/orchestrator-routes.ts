@@ -19,7 +19,7 @@
 // - `unavailable` (503): no orchestrator (orchestrator.enabled = false), or it is down or did not answer.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { OrchestratorConfig } from '../../config/types.ts';
-import { DECISION_TYPES } from '../orchestrator/heuristics.ts';
+import { DECISION_TYPES, type DecisionType, type MetricsSnapshot } from '../orchestrator/heuristics.ts';
 import {
   EXPORT_FORMATS, OWNER_TIMEOUT_MS, RECENT_LIMIT, orchestratorReplyTimeoutMs, type ExportResult, type OrchestratorRequest,
 } from '../orchestrator/messages.ts';
@@ -65,7 +65,7 @@ export function registerOrchestratorRoutes(app: FastifyInstance, { request, conf
     }
   }
 
-  app.post<{ Body: { context?: string; decision_type?: (typeof DECISION_TYPES)[number]; metrics?: Record<string, number> } }>('/orchestrator/decision', {
+  app.post<{ Body: { context?: string; decision_type?: DecisionType; metrics?: MetricsSnapshot } }>('/orchestrator/decision', {
     schema: {
       body: {
         type: 'object', additionalProperties: false,
@@ -76,7 +76,7 @@ export function registerOrchestratorRoutes(app: FastifyInstance, { request, conf
     const b = req.body ?? {};
     return forward(reply, {
       type: 'orchestrator.decide', decision_type: b.decision_type ?? 'infrastructure',
-      ...(b.context !== undefined ? { context: b.context } : {}), ...(b.metrics ? { metrics: b.metrics as never } : {}),
+      ...(b.context !== undefined ? { context: b.context } : {}), ...(b.metrics ? { metrics: b.metrics } : {}),
     }, slow);
   });
 

@@ -11,6 +11,7 @@ import { fromPromise, setup } from 'xstate';
 import { defineActor, type ActorContext } from '../../runtime/actor.ts';
 import { SUPERVISOR, type ActorInfo, type SupervisorRequest } from '../../runtime/supervisor.ts';
 import type { NetworkStatus, PeerSummary } from '../network/messages.ts';
+import type { ReceiptEnvelope } from '../network/receipts.ts';
 import type { SchedulerStatus } from '../scheduler/messages.ts';
 import type { Decision } from './heuristics.ts';
 import { LlmEngine } from './llm.ts';
@@ -51,6 +52,9 @@ function executor(ctx: ActorContext<unknown>) {
   };
 }
 
+/** How many recent jobs the queue_status answer of `ask` lists. */
+export const RECENT_JOBS = 5;
+
 function questions(ctx: ActorContext<unknown>) {
   const ask = <T>(to: string, msg: { type: string; [k: string]: unknown }) => ctx.request<T>(to, msg, OWNER_TIMEOUT_MS);
   const quiet = <T>(p: Promise<T>) => p.catch(() => null);
@@ -60,8 +64,17 @@ function questions(ctx: ActorContext<unknown>) {
         return ask<PeerSummary[]>('network', { type: 'network.peers' });
       case 'network_status':
         return ask<NetworkStatus>('network', { type: 'network.status' });
-      case 'queue_status':
-        return { queue: await ask<SchedulerStatus>('scheduler', { type: 'scheduler.status' }) };
+      case 'queue_status': {
+        // Jobs: the latest receipts this node accepted (jobs it ran, and jobs it heard of).
+        const [queue, receipts] = await Promise.all([
+          ask<SchedulerStatus>('scheduler', { type: 'scheduler.status' }),
+          quiet(ask<ReceiptEnvelope[]>('network', { type: 'network.receipts', limit: RECENT_JOBS })),
+        ]);
+        const jobs = (receipts ?? []).map((r) => ({
+          job_id: r.body.job_id, executor: r.body.executor, model: r.body.model, status: r.body.status, tokens_out: r.body.tokens_out, finished_at: r.body.finished_at,
+        }));
+        return { queue, recent_jobs: jobs };
+      }
       case 'node_status': {
         const [network, queue, actors] = await Promise.all([
           quiet(ask<NetworkStatus>('network', { type: 'network.status' })),

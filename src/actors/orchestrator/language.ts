@@ -21,7 +21,7 @@ export const INTENTS = {
   list_peers: { kind: 'read', description: 'list the peers (other nodes) this node knows and is connected to', example: 'show me all connected nodes' },
   node_status: { kind: 'read', description: "this node's health: actors, uptime, queue, peers", example: 'how is this node doing?' },
   network_status: { kind: 'read', description: 'the network as a whole: connected and known peers, gossip traffic and drops', example: 'what does the network look like?' },
-  queue_status: { kind: 'read', description: 'the job queue and jobs: depth, capacity, busy slots, recent jobs', example: 'how full is the queue?' },
+  queue_status: { kind: 'read', description: 'the job queue and jobs: depth, capacity, busy slots, the latest finished jobs', example: 'how full is the queue?' },
   list_models: { kind: 'read', description: 'the models served by this node and by its peers', example: 'which models are loaded?' },
   show_metrics: { kind: 'read', description: "figures: queue, CPU load, free memory, peer latency, failures, and the orchestrator's counters", example: 'show metrics' },
   explain_decisions: { kind: 'read', description: "the orchestrator's last decisions and their reasoning", example: 'explain the last decisions' },

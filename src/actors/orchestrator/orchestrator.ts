@@ -222,7 +222,7 @@ export class Orchestrator {
       record.outcome = 'held';
       record.expires_at = now + this.cfg.safety.confirmation_timeout_secs * 1000;
       const timer = this.deps.clock.setTimeout(() => this.expire(record.id), this.cfg.safety.confirmation_timeout_secs * 1000);
-      (timer as { unref?: () => void }).unref?.();
+      timer.unref?.();
       this.held.set(record.id, { record, prompt: a.prompt, raw: a.raw, timer });
     } else {
       await this.execute(record);
@@ -354,7 +354,7 @@ export class Orchestrator {
     const measure = () => { void this.measureAndWrite(record.id); };
     if (delay === 0) { measure(); return; }
     p.timer = this.deps.clock.setTimeout(measure, delay);
-    (p.timer as { unref?: () => void }).unref?.();
+    p.timer.unref?.();
   }
 
   private async measureAndWrite(id: string): Promise<void> {
