@@ -162,6 +162,34 @@ describe('orchestrator model: the chat template of each model_type', () => {
   }
 });
 
+describe('orchestrator model: generation settings', () => {
+  it('stops at generation.max_tokens (a cut-off answer is a counted parse fallback)', async () => {
+    const config = testConfig({ orchestrator: { model_path: await tinyTestModelPath(), device: 'cpu', generation: { max_tokens: 12 } } });
+    const orch = await createLocalOrchestrator(config);
+    try {
+      const r = await orch.makeDecision('queue full', 'infrastructure', { metrics: busy });
+      // No decision fits in 12 tokens of this byte-level vocabulary.
+      assert.deepEqual([r.source, r.fallback_reason], ['heuristic', 'parse']);
+      assert.ok(r.tokens!.output <= 13, `${r.tokens!.output} tokens`);
+      assert.equal(orch.metrics().llm.fallbacks.parse, 1);
+    } finally {
+      await orch.close();
+    }
+  });
+
+  it('at temperature 0 answers the same situation the same way', async () => {
+    const config = testConfig({ orchestrator: { model_path: await tinyTestModelPath(), device: 'cpu', cache: { enabled: false }, generation: { max_tokens: 200, temperature: 0, repetition_penalty: 1 } } });
+    const orch = await createLocalOrchestrator(config);
+    try {
+      const a = await orch.makeDecision('queue full', 'infrastructure', { metrics: busy });
+      const b = await orch.makeDecision('queue full', 'infrastructure', { metrics: busy });
+      assert.deepEqual([b.source, b.action, b.params, b.confidence, b.reasoning, b.tokens], [a.source, a.action, a.params, a.confidence, a.reasoning, a.tokens]);
+    } finally {
+      await orch.close();
+    }
+  });
+});
+
 describe('orchestrator model timeouts', () => {
   it('falls back to the heuristics when the model does not answer within decision_timeout_ms', async () => {
     // The 135M-shaped test model writes a grammar-bound decision in seconds; 100 ms is far too little.
