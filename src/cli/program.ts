@@ -8,6 +8,7 @@ import { CommandFailedError } from './errors.ts';
 import { registerModelsCommand } from './models.ts';
 import { registerReceiptCommand } from './receipt.ts';
 import { registerSubmitCommand } from './submit.ts';
+import { registerOrchestratorCommand } from './orchestrator.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 export const VERSION: string = pkg.version;
@@ -81,6 +82,7 @@ export function buildProgram(deps: ProgramDeps = {}): Command {
   registerModelsCommand(program);
   registerReceiptCommand(program);
   registerSubmitCommand(program);
+  registerOrchestratorCommand(program, { env });
   return program;
 }
 

@@ -7,7 +7,8 @@
 //   │                 so a model that cannot load stops the node before it announces anything)
 //   ├── network       libp2p: gossip, mDNS, identify, peer table
 //   ├── consensus     local view: own affinity, members, coordinator by mode
-//   ├── orchestrator  heuristic decisions under the safety rules (when orchestrator.enabled)
+//   ├── orchestrator  LLM or heuristic decisions under the safety rules, ask, training data
+//   │                 (when orchestrator.enabled)
 //   └── api           HTTP API on loopback: /health, /actors (when api.enabled)
 //
 // createNode(config, { transport: 'memory' }) builds the same node in-process for simulation,
@@ -27,6 +28,8 @@ import type { NetworkStatus } from '../actors/network/messages.ts';
 import type { QueueStatus } from '../actors/network/messages.ts';
 import type { InferenceArgs } from '../actors/inference/engine.ts';
 import type { SchedulerArgs } from '../actors/scheduler/index.ts';
+import type { OrchestratorArgs } from '../actors/orchestrator/index.ts';
+import { validateModel } from '../models/index.ts';
 import { loadIdentity, lockDataDir, type Identity } from './identity.ts';
 import { resolveModels } from './models.ts';
 
@@ -108,7 +111,17 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
     { name: 'consensus', module: actorModule('consensus'), restart: 'permanent', shutdownMs, placement: placement('consensus') },
   ];
   if (config.orchestrator.enabled) {
-    children.push({ name: 'orchestrator', module: actorModule('orchestrator'), restart: 'permanent', shutdownMs, placement: placement('orchestrator') });
+    // Same rule as served models: a configured orchestrator model that fails the checks stops
+    // the node before anything starts. With a model the actor stays inline: terminating a
+    // thread while llama.cpp decodes aborts the process (see ARCHITECTURE.md).
+    const orchModel = config.orchestrator.model_path;
+    if (orchModel) await validateModel(orchModel);
+    children.push({
+      name: 'orchestrator', module: actorModule('orchestrator'), restart: 'permanent',
+      shutdownMs: orchModel ? Math.max(shutdownMs, 12_000) : shutdownMs,
+      placement: orchModel ? 'inline' : placement('orchestrator'),
+      args: { dataDir: id.dir, nodeId: id.nodeId } satisfies OrchestratorArgs,
+    });
   }
   const startedAt = clock.now();
   if (config.api.enabled && transport !== 'memory') {

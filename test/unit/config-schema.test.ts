@@ -26,11 +26,11 @@ const CONFIG_SHAPE: Shape<Config> = {
   executor: { max_queue_size: true, job_timeout_secs: true, max_load_per_core: true },
   monitoring: { log_level: true, metrics_enabled: true, health_check_interval_secs: true },
   orchestrator: {
-    enabled: true, model_path: true, model_type: true, device: true,
+    enabled: true, model_path: true, model_type: true, device: true, decision_timeout_ms: true,
     generation: { max_tokens: true, temperature: true, top_p: true, repetition_penalty: true },
     cache: { enabled: true, max_entries: true, ttl_seconds: true },
-    training: { collect_data: true, export_path: true, auto_export_threshold: true },
-    safety: { allowed_actions: true, max_confidence_threshold: true, require_confirmation_above: true },
+    training: { collect_data: true, export_path: true, auto_export_threshold: true, outcome_delay_secs: true },
+    safety: { allowed_actions: true, max_confidence_threshold: true, require_confirmation_above: true, confirmation_timeout_secs: true },
   },
   distributed_orchestration: {
     enabled: true, mode: true, rotation_trigger: true, high_value_threshold: true, complexity_threshold: true,

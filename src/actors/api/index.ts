@@ -11,6 +11,7 @@ import { healthOf } from './health.ts';
 import type { ApiArgs, ApiFile, ApiIn } from './messages.ts';
 import { createApiServer, listenApi } from './server.ts';
 import { NetworkGateway } from './gateway.ts';
+import { registerOrchestratorRoutes } from './orchestrator-routes.ts';
 
 export type { ApiArgs } from './messages.ts';
 
@@ -41,6 +42,7 @@ export default defineActor<ApiArgs>({
       },
       openai: gateway,
     });
+    registerOrchestratorRoutes(app, { request: (msg, ms) => ctx.request('orchestrator', msg, ms), config: ctx.config.orchestrator });
     ctx.own(() => app.close());
     let url = '';
 

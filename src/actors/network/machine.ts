@@ -63,6 +63,11 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
           'network.local_client': {
             actions: ({ event }) => { service.addLocalClient(event.peer_id); ctx.reply(event.replyTo, null); },
           },
+          'network.adjust_gossip': {
+            actions: ({ event }) => {
+              try { ctx.reply(event.replyTo, service.adjustGossip(event.heartbeat_factor)); } catch (err) { ctx.replyError(event.replyTo, err); }
+            },
+          },
           'network.receipt': { actions: ({ event }) => ctx.reply(event.replyTo, service.receipts.get(event.job_id) ?? null) },
           'network.receipts': {
             actions: ({ event }) => ctx.reply(event.replyTo, service.receipts.recent(Math.min(1000, Math.max(1, event.limit ?? 100)))),

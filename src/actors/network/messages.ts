@@ -41,6 +41,8 @@ export interface NetworkStatus {
   accepted: number;
   duplicates: number;
   published: number;
+  /** Mean round trip to connected peers (libp2p's connection monitor; absent until measured). */
+  rtt_ms?: number;
   dropped: Partial<Record<NetworkDropReason, number>>;
   /** Announces brought by manifest sync that failed inspection, by reason (not gossip: apart). */
   sync_dropped: Partial<Record<DropReason, number>>;
@@ -57,6 +59,8 @@ export type NetworkIn =
    * the peer table: it is part of this node, not a peer.
    */
   | RequestEvent<{ type: 'network.local_client'; peer_id: string }>
+  /** The orchestrator's adjust_gossip → { heartbeat_ms, previous_ms, factor }; RangeError outside [0.25, 2]. */
+  | RequestEvent<{ type: 'network.adjust_gossip'; heartbeat_factor: number }>
   /** → ReceiptEnvelope | null: the receipt accepted for a job (run here or heard by gossip). */
   | RequestEvent<{ type: 'network.receipt'; job_id: string }>
   /** → ReceiptEnvelope[]: the latest receipts accepted, newest first (default 100, at most 1000). */

@@ -85,6 +85,9 @@ export class NetworkService {
   private readonly stopping = new AbortController();
   private readonly startedAt: number;
   private heartbeatSeq = 0;
+  private heartbeatTimer?: Timer;
+  /** Set by the orchestrator's adjust_gossip (1 = the configured interval). */
+  private heartbeatFactor = 1;
   private ownAnnounce?: { ts: number; bytes: Uint8Array; seq: number };
   /** Per peer: its change number at our last sync with it. */
   private readonly syncedUpTo = new Map<string, number>();
@@ -171,7 +174,7 @@ export class NetworkService {
     for (const a of node.getMultiaddrs()) this.init.log.info({ addr: a.toString() }, `Listening on ${a.toString()}`);
     for (const a of config.network.bootstrap_peers) void this.dialBootstrap(a);
     this.every(config.network.announce_interval_secs * 1000, () => this.announce());
-    this.every(Math.max(500, (config.distributed_orchestration.heartbeat_timeout_secs * 1000) / 3), () => this.heartbeat());
+    this.heartbeatTimer = this.every(this.heartbeatMs(), () => this.heartbeat());
     this.every(1000, () => this.maintain());
     this.scheduleAntiEntropy();
     void this.announce().catch((err: Error) => this.init.log.warn({ err: err.message }, 'First announce failed'));
@@ -196,6 +199,7 @@ export class NetworkService {
       accepted: this.accepted,
       duplicates: this.duplicates,
       published: this.published,
+      ...this.meanRtt(),
       dropped: { ...this.dropped },
       sync_dropped: { ...this.syncDropped },
     };
@@ -211,6 +215,13 @@ export class NetworkService {
   addLocalClient(peerId: string): void {
     this.localClients.add(peerId);
     this.trusted.add(peerId);
+  }
+
+  /** Mean round trip to connected peers, as libp2p's connection monitor last measured it. */
+  private meanRtt(): { rtt_ms?: number } {
+    const rtts = this.libp2p.getConnections().filter((c) => !this.localClients.has(c.remotePeer.toString()))
+      .map((c) => c.rtt).filter((r): r is number => typeof r === 'number' && Number.isFinite(r));
+    return rtts.length ? { rtt_ms: Math.round(rtts.reduce((a, b) => a + b, 0) / rtts.length) } : {};
   }
 
   peers(): PeerSummary[] {
@@ -241,8 +252,33 @@ export class NetworkService {
 
   // --- internals -------------------------------------------------------------------------
 
-  private every(ms: number, fn: () => unknown): void {
-    this.timers.push(this.init.clock.setInterval(() => { if (!this.stopped) void Promise.resolve().then(fn).catch((err) => this.init.log.warn({ err }, 'periodic network task failed')); }, ms));
+  private every(ms: number, fn: () => unknown): Timer {
+    const timer = this.init.clock.setInterval(() => { if (!this.stopped) void Promise.resolve().then(fn).catch((err) => this.init.log.warn({ err }, 'periodic network task failed')); }, ms);
+    this.timers.push(timer);
+    return timer;
+  }
+
+  /** Heartbeat interval: a third of the heartbeat timeout (at least 500 ms), times the orchestrator's factor. */
+  private heartbeatMs(): number {
+    return Math.max(500, Math.round((this.init.config.distributed_orchestration.heartbeat_timeout_secs * 1000 * this.heartbeatFactor) / 3));
+  }
+
+  /**
+   * The orchestrator's adjust_gossip: heartbeat every `factor` times the default interval
+   * (< 1 = faster). The factor is absolute (a second call replaces the first), and bounded to
+   * [0.25, 2] so that peers always hear a heartbeat within their timeout.
+   */
+  adjustGossip(factor: number): { heartbeat_ms: number; previous_ms: number; factor: number } {
+    if (!Number.isFinite(factor) || factor < 0.25 || factor > 2) throw new RangeError(`heartbeat factor ${factor} is outside [0.25, 2]`);
+    const previous = this.heartbeatMs();
+    this.heartbeatFactor = factor;
+    if (this.heartbeatTimer && !this.stopped) {
+      this.init.clock.clearInterval(this.heartbeatTimer);
+      this.timers.splice(this.timers.indexOf(this.heartbeatTimer), 1);
+      this.heartbeatTimer = this.every(this.heartbeatMs(), () => this.heartbeat());
+    }
+    this.init.log.info({ factor, heartbeat_ms: this.heartbeatMs(), previous_ms: previous }, 'Gossip heartbeat interval adjusted');
+    return { heartbeat_ms: this.heartbeatMs(), previous_ms: previous, factor };
   }
 
   private async manifest(): Promise<Manifest> {
