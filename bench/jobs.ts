@@ -418,6 +418,11 @@ const M = {
   job4Client: [] as number[], job4Observed: [] as number[], job4Executor: [] as number[],
   dispatchClient: [] as number[], dispatchObserved: [] as number[], gossipPlain: [] as number[], gossipSigned: [] as number[],
   dispatchOverhead: [] as number[],
+  /** offer→receipt without generation and without the client's claim window (choose). */
+  dispatchPath: [] as number[],
+  /** Per round, each side over the raw run just before it: paired, so slow drifts of load cancel. */
+  pairedSingle: [] as number[], pairedSingleObserved: [] as number[], pairedSingleReceipt: [] as number[], pairedActor1: [] as number[],
+  pairedBatch: [] as number[], pairedBatchObserved: [] as number[], pairedBatchExecutor: [] as number[], pairedActor4: [] as number[],
   phases: [] as Phases[], phases1: [] as Phases[], phases4: [] as Phases[], joins: [] as Awaited<ReturnType<typeof joinSteps>>[],
 };
 let sameText: boolean | undefined;
@@ -443,6 +448,10 @@ for (let round = 1; round <= ROUNDS; round++) {
   M.job1Observed.push(rate(j1.tokens, j1.offerToReceiptMs));
   M.job1Receipt.push(j1.receiptTokensPerS);
   M.phases1.push(j1.phases);
+  M.pairedActor1.push(rate(a1, a1ms) / rate(raw1.tokens, raw1.ms));
+  M.pairedSingle.push(rate(j1.tokens, j1.ms) / rate(raw1.tokens, raw1.ms));
+  M.pairedSingleObserved.push(rate(j1.tokens, j1.offerToReceiptMs) / rate(raw1.tokens, raw1.ms));
+  M.pairedSingleReceipt.push(j1.receiptTokensPerS / rate(raw1.tokens, raw1.ms));
   emit({
     what: 'job 1', round, threads, tokens: j1.tokens, same_text_as_raw: j1.text === raw1.text,
     client_ms: r1(j1.ms), client_tokens_per_s: r1(rate(j1.tokens, j1.ms)),
@@ -475,6 +484,10 @@ for (let round = 1; round <= ROUNDS; round++) {
   M.job4Observed.push(rate(tokens4, observed));
   M.job4Executor.push(rate(tokens4, executor));
   M.phases4.push(...j4.map((j) => j.phases));
+  M.pairedActor4.push(rate(a4, a4ms) / rate(raw4.tokens, raw4.ms));
+  M.pairedBatch.push(rate(tokens4, wall) / rate(raw4.tokens, raw4.ms));
+  M.pairedBatchObserved.push(rate(tokens4, observed) / rate(raw4.tokens, raw4.ms));
+  M.pairedBatchExecutor.push(rate(tokens4, executor) / rate(raw4.tokens, raw4.ms));
   emit({
     what: `jobs ${JOBS}`, round, threads, tokens: tokens4,
     client_ms: r1(wall), client_tokens_per_s: r1(rate(tokens4, wall)),
@@ -495,10 +508,12 @@ for (let round = 1; round <= ROUNDS; round++) {
     M.dispatchClient.push(d.ms);
     M.dispatchObserved.push(d.offerToReceiptMs);
     M.dispatchOverhead.push(d.offerToReceiptMs - d.generationMs);
+    M.dispatchPath.push(d.offerToReceiptMs - d.generationMs - d.phases.choose);
     M.phases.push(d.phases);
     emit({
       what: 'dispatch (max_tokens 1)', round, i, tokens: d.tokens, client_ms: r1(d.ms), offer_to_receipt_ms: r1(d.offerToReceiptMs),
       offer_to_receipt_minus_generation_ms: r1(d.offerToReceiptMs - d.generationMs),
+      minus_generation_and_choose_ms: r1(d.offerToReceiptMs - d.generationMs - d.phases.choose),
       receipt: { generation_ms: d.generationMs, first_token_ms: d.firstTokenMs, queue_ms: d.queueMs }, ...phaseOut(d),
     });
   }
@@ -517,15 +532,17 @@ const loadEnd = load();
 const m = Object.fromEntries(Object.entries(M).filter(([k]) => !k.startsWith('phases') && k !== 'joins').map(([k, v]) => [k, median(v as number[])])) as Record<string, number>;
 const medPhases = (ps: Phases[]) => Object.fromEntries(PHASES.map((k) => [k, r1(median(ps.map((p) => p[k])))]));
 const joinMedians = Object.fromEntries((['start', 'dial', 'sync', 'subscriber', 'stop'] as const).map((k) => [k, r1(median(M.joins.map((j) => j[k])))]));
+// Ratios against raw: the median of the per-round ratios (each run over the raw run just before
+// it), which a changing machine load disturbs less than a ratio of medians.
 const ratios = {
-  single_client: r2(m.job1Client! / m.raw1!),
-  single_offer_to_receipt: r2(m.job1Observed! / m.raw1!),
-  single_receipt_generation: r2(m.job1Receipt! / m.raw1!),
-  batch_client: r2(m.job4Client! / m.raw4!),
-  batch_offer_to_receipt: r2(m.job4Observed! / m.raw4!),
-  batch_executor: r2(m.job4Executor! / m.raw4!),
-  actor_single: r2(m.actor1! / m.raw1!),
-  actor_batch: r2(m.actor4! / m.raw4!),
+  single_client: r2(m.pairedSingle!),
+  single_offer_to_receipt: r2(m.pairedSingleObserved!),
+  single_receipt_generation: r2(m.pairedSingleReceipt!),
+  batch_client: r2(m.pairedBatch!),
+  batch_offer_to_receipt: r2(m.pairedBatchObserved!),
+  batch_executor: r2(m.pairedBatchExecutor!),
+  actor_single: r2(m.pairedActor1!),
+  actor_batch: r2(m.pairedActor4!),
   raw_batch_gain: r2(m.raw4! / m.raw1!),
   job_batch_gain_client: r2(m.job4Client! / m.job1Client!),
   job_batch_gain_offer_to_receipt: r2(m.job4Observed! / m.job1Observed!),
@@ -533,12 +550,15 @@ const ratios = {
   dispatch_offer_to_receipt_vs_gossip: r1(m.dispatchObserved! / m.gossipPlain!),
   dispatch_offer_to_receipt_vs_signed_gossip: r1(m.dispatchObserved! / m.gossipSigned!),
   dispatch_overhead_vs_gossip: r1(m.dispatchOverhead! / m.gossipPlain!),
+  dispatch_path_vs_gossip: r1(m.dispatchPath! / m.gossipPlain!),
+  dispatch_path_vs_signed_gossip: r1(m.dispatchPath! / m.gossipSigned!),
 };
 emit({ what: 'summary', threads, tokens: TOKENS, rounds: ROUNDS, medians: Object.fromEntries(Object.entries(m).map(([k, v]) => [k, r2(v)])), ratios,
   phases_ms: { job_1: medPhases(M.phases1), [`job_of_${JOBS}`]: medPhases(M.phases4), dispatch: medPhases(M.phases) }, join_steps_ms: joinMedians,
   jobs: counts.jobs, jobs_with_a_message_published_to_no_peer: counts.unheard, same_text_as_raw: sameText, loadavg_end: loadEnd });
 
-console.log(`\nmedians over ${ROUNDS} rounds; threads ${threads}; ${TOKENS} tokens greedy; tokens/s unless marked ms`);
+console.log(`\nmedians over ${ROUNDS} rounds; threads ${threads}; ${TOKENS} tokens greedy; tokens/s unless marked ms; `
+  + '"vs raw": median of the per-round ratios, as client / offer→receipt / receipt');
 console.table([
   { measurement: 'raw node-llama-cpp, 1 job', client: r1(m.raw1!), 'offer→receipt': '', receipt: '', 'vs raw': '' },
   { measurement: 'inference actor alone, 1 job', client: r1(m.actor1!), 'offer→receipt': '', receipt: '', 'vs raw': `${ratios.actor_single}` },
@@ -554,6 +574,7 @@ console.table({ [`1 job, ${TOKENS} tokens`]: medPhases(M.phases1), [`each of ${J
 console.log(`join steps, median ms (replica of the client's join): ${JSON.stringify(joinMedians)}`);
 console.log(`jobs whose client published an offer or assign to no peer: ${counts.unheard} of ${counts.jobs}`);
 console.log(`dispatch without its generation (offer→receipt − receipt generation_ms): ${r1(m.dispatchOverhead!)} ms = ${ratios.dispatch_overhead_vs_gossip}× the gossip round trip`);
+console.log(`  … and without the client's claim window (− choose): ${r1(m.dispatchPath!)} ms = ${ratios.dispatch_path_vs_gossip}× the gossip round trip, ${ratios.dispatch_path_vs_signed_gossip}× the signed one`);
 console.log(`same text as raw (1 job, every round): ${sameText}`);
 console.log(`# loadavg at end: ${loadEnd.join(' ')}`);
 const warnings = nodeLog.filter((l) => !/"level":(10|20|30)\b/.test(l));
