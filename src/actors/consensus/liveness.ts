@@ -53,7 +53,9 @@ export class LivenessTable {
       if (next === p.status) continue;
       // Only silence moves a peer down; only a message (heard) brings it back up.
       if (rank(next) < rank(p.status)) continue;
-      out.push({ peer: p.peer, from: p.status, to: next, at: now, silentMs: silent });
+      // Always through suspect, even when the caller looked too late to see it on the way.
+      if (p.status === 'alive' && next === 'dead') out.push({ peer: p.peer, from: 'alive', to: 'suspect', at: now, silentMs: silent });
+      out.push({ peer: p.peer, from: p.status === 'alive' && next === 'dead' ? 'suspect' : p.status, to: next, at: now, silentMs: silent });
       p.status = next;
       if (next === 'dead') p.deadAt = now;
     }
