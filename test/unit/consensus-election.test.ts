@@ -227,12 +227,14 @@ describe('elections on a virtual-time bus', () => {
 
   // The same invariant under an adversarial scheduler: messages delivered in any order after any
   // delay or never, nodes claiming at random with views of their own, crashing and restarting.
-  // (Removing the one-vote-per-epoch rule or the reported-electorates rule makes this fail.)
+  // Small groups, where every majority overlaps most: with the one-vote-per-epoch rule or the
+  // reported-electorates rule removed, this finds two holders of one epoch in almost every run
+  // of the suite (a few in a hundred runs of 3000 steps each hit the race).
   it('never two holders for one epoch, whatever the order messages arrive in', () => {
-    fc.assert(fc.property(fc.integer({ min: 3, max: 5 }), fc.integer({ min: 1, max: 1_000_000 }), (n, seed) => {
+    fc.assert(fc.property(fc.integer({ min: 3, max: 4 }), fc.integer({ min: 1, max: 1_000_000 }), (n, seed) => {
       const chaos = new OrchChaos(n, seed);
       for (let k = 0; k < 3000; k++) chaos.step();
       assert.deepEqual(chaos.bus.violations, []);
-    }), { numRuns: 150 });
+    }), { numRuns: 250 });
   });
 });
