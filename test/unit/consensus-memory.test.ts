@@ -81,6 +81,19 @@ describe('distributed orchestration across in-process nodes', () => {
     assert.equal(mine.router.by_path.consensus, 1);
   });
 
+  it('a killed consensus actor restarts from its ledger and rejoins the agreement', async () => {
+    const before = (await agreed(nodes))!;
+    const victim = nodes.find((n) => n.peerId !== before.coordinator!.peer_id)!;
+    await victim.supervisor.kill('consensus');
+    await until(async () => {
+      const s = await agreed(nodes);
+      const v = await status(victim);
+      return s !== undefined && v.self !== null && v.epoch >= before.epoch && s.members === N;
+    }, 20_000, 'the restarted actor to agree with the others again');
+    const after = (await agreed(nodes))!;
+    assert.equal(after.lineage, before.lineage, 'same lineage: its ledger was read back, it founded nothing');
+  });
+
   it(`stopping the coordinator: another is agreed by every survivor within ${HEARTBEAT_TIMEOUT_SECS} + 2 s, with a higher epoch`, async () => {
     const before = (await agreed(nodes))!;
     const coordinator = nodes.find((n) => n.peerId === before.coordinator!.peer_id)!;
