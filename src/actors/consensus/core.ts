@@ -274,7 +274,7 @@ export class OrchestrationCore {
   /** What this node's heartbeats carry. */
   summary(): OrchSummary {
     return {
-      node_id: this.self.node_id,
+      node_id: this.self.node_id.slice(0, 128),
       affinity: this.affinity,
       groups: this.myGroups.map((g): GroupSummary => {
         const rec = this.groups.get(g)?.ledger.record;

@@ -291,7 +291,15 @@ export class NetworkService {
     // A stale summary means the consensus actor is gone: say nothing rather than something old.
     const o = this.orchSummary;
     const orch = o && this.init.clock.now() - o.at <= this.peerTable.timeoutMs ? { orch: o.summary } : {};
-    await this.publish(TOPICS.announce, 'heartbeat', { seq: ++this.heartbeatSeq, ...(q ? { load: q.depth } : {}), ...orch });
+    const body = { seq: ++this.heartbeatSeq, ...(q ? { load: q.depth } : {}) };
+    try {
+      await this.publish(TOPICS.announce, 'heartbeat', { ...body, ...orch });
+    } catch (err) {
+      // A summary the schema refuses must not silence the heartbeat itself (liveness rides on it).
+      if ((err as Error).name !== 'EnvelopeSealError' || !('orch' in orch)) throw err;
+      this.init.log.warn({ err: (err as Error).message }, 'Orchestration summary refused; heartbeat sent without it');
+      await this.publish(TOPICS.announce, 'heartbeat', body);
+    }
   }
 
   private async onGossip(topic: string, data: Uint8Array): Promise<void> {
