@@ -60,7 +60,7 @@ describe('consensus actor', () => {
     const sup = await started(testConfig({ distributed_orchestration: { mode: 'emergent' } }));
     const d = await sup.request<{ strategy_used: string; path: string; latency_ms: number; decision: { choice: string } }>('consensus', {
       type: 'consensus.decide', decision_type: 'job_routing',
-      context: { job_value: 1, complexity_score: 0.1, candidates: [{ peer_id: 'a'.repeat(20), capacity: 1 }, { peer_id: 'b'.repeat(20), capacity: 3 }] },
+      context: { job_value: 1, complexity_score: 0.1, candidates: [{ peer_id: 'a'.repeat(20), capacity: 1, est_start_ms: 400 }, { peer_id: 'b'.repeat(20), capacity: 3, est_start_ms: 0 }] },
     }, 5000);
     assert.equal(d.strategy_used, 'heuristic');
     assert.equal(d.path, 'local');

@@ -204,13 +204,15 @@ describe('decision router', () => {
     assert.equal(needsConsensus({}, { ...t, mode: 'fully_decentralized' }), true);
   });
 
-  it('routes a job to the live claimant with the most room', () => {
+  it('routes a job as the job path ranks claims: a free slot, earliest start, shortest queue; never to a node known dead', () => {
     const known = { dead: (p: string) => p === 'dead-one', affinity: () => 0.5 };
     const r = routeJob([
-      { peer_id: 'dead-one', capacity: 9 }, { peer_id: 'slow', capacity: 2, est_start_ms: 500 }, { peer_id: 'fast', capacity: 2, est_start_ms: 0 },
+      { peer_id: 'dead-one', capacity: 9, est_start_ms: 0 }, { peer_id: 'full', capacity: 0, est_start_ms: 0 },
+      { peer_id: 'slow', capacity: 4, est_start_ms: 500 }, { peer_id: 'fast', capacity: 1, est_start_ms: 0 },
     ], known)!;
     assert.equal(r.choice, 'fast');
-    assert.match(r.reasoning, /1 known dead skipped/);
+    assert.equal(r.confidence, 0.9);
+    assert.match(r.reasoning, /3 live claimant\(s\), 1 known dead skipped/);
     assert.equal(routeJob([{ peer_id: 'dead-one' }], known), undefined);
   });
 

@@ -100,25 +100,30 @@ export function needsConsensus(ctx: Pick<DecisionContext, 'is_critical' | 'job_v
 }
 
 /**
- * Job routing by heuristic: among claimants not known dead, the most free slots, then the
- * earliest estimated start, then the shortest queue, then the higher affinity, then the peer id.
+ * Job routing by heuristic — the job path's own ranking (src/client/submit.ts), so that the
+ * offerer can hand its pick to the router unchanged: among claimants not known dead, one with a
+ * free slot, then the earliest estimated start, then the shortest queue; then the higher
+ * affinity, then the peer id (so every node ranks alike).
  */
 export function routeJob(candidates: readonly RoutingCandidate[], known: { dead(peer: string): boolean; affinity(peer: string): number }): LocalDecision | undefined {
   const live = candidates.filter((c) => !known.dead(c.peer_id));
-  const ranked = [...live].sort((a, b) => (b.capacity ?? 0) - (a.capacity ?? 0)
-    || (a.est_start_ms ?? Infinity) - (b.est_start_ms ?? Infinity)
+  const free = (c: RoutingCandidate) => Number((c.capacity ?? 0) > 0);
+  const start = (c: RoutingCandidate) => c.est_start_ms ?? Infinity;
+  const ranked = [...live].sort((a, b) => free(b) - free(a)
+    || start(a) - start(b)
     || (a.queue_depth ?? Infinity) - (b.queue_depth ?? Infinity)
     || known.affinity(b.peer_id) - known.affinity(a.peer_id)
     || (a.peer_id < b.peer_id ? -1 : a.peer_id > b.peer_id ? 1 : 0));
   const best = ranked[0];
   if (!best) return undefined;
+  const next = ranked[1];
   const skipped = candidates.length - live.length;
   return {
     choice: best.peer_id,
     params: { executor: best.peer_id, capacity: best.capacity ?? 0, est_start_ms: best.est_start_ms ?? null, queue_depth: best.queue_depth ?? null },
-    // Clear-cut when it is the only one or it has strictly more room than the next.
-    confidence: ranked.length === 1 || (best.capacity ?? 0) > (ranked[1]!.capacity ?? 0) ? 0.9 : 0.7,
-    reasoning: `${ranked.length} live claimant(s)${skipped ? `, ${skipped} known dead skipped` : ''}: most free slots, earliest start, shortest queue`,
+    // Clear-cut when it is the only one, or it has room and the next does not, or starts sooner.
+    confidence: !next || free(best) > free(next) || start(best) < start(next) ? 0.9 : 0.7,
+    reasoning: `${ranked.length} live claimant(s)${skipped ? `, ${skipped} known dead skipped` : ''}: a free slot, earliest start, shortest queue`,
   };
 }
 
