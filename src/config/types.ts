@@ -83,6 +83,8 @@ export interface OrchestratorConfig {
 export interface DistributedOrchestrationConfig {
   readonly enabled: boolean;
   readonly mode: OrchestrationMode;
+  /** permanent mode: node_id or peer id of the fixed coordinator; absent: no coordinator. */
+  readonly coordinator?: string;
   readonly rotation_trigger: RotationTrigger;
   readonly high_value_threshold: number;
   readonly complexity_threshold: number;

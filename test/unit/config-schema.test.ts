@@ -33,7 +33,7 @@ const CONFIG_SHAPE: Shape<Config> = {
     safety: { allowed_actions: true, max_confidence_threshold: true, require_confirmation_above: true, confirmation_timeout_secs: true },
   },
   distributed_orchestration: {
-    enabled: true, mode: true, rotation_trigger: true, high_value_threshold: true, complexity_threshold: true,
+    enabled: true, mode: true, coordinator: true, rotation_trigger: true, high_value_threshold: true, complexity_threshold: true,
     min_nodes_per_group: true, max_groups_per_node: true, heartbeat_timeout_secs: true,
     consensus_timeout_ms: true, max_consensus_rounds: true, base_consensus_threshold: true,
   },
@@ -73,7 +73,7 @@ describe('config schema', () => {
   it('gives every key a default except the documented optional ones', () => {
     const optional = leaves().filter((l) => l.schema.default === undefined).map((l) => formatKey(l.path));
     assert.deepEqual(optional.sort(), [
-      'api.token', 'model.name', 'model.path', 'model.threads', 'node.data_dir', 'node.node_id', 'orchestrator.model_path',
+      'api.token', 'distributed_orchestration.coordinator', 'model.name', 'model.path', 'model.threads', 'node.data_dir', 'node.node_id', 'orchestrator.model_path',
     ]);
   });
 

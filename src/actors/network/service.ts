@@ -10,7 +10,8 @@ import type { Logger } from '../../runtime/log.ts';
 import type { Config } from '../../config/types.ts';
 import {
   createEnvelopeInspector, negotiateVersion, sealEnvelope, encodeEnvelope, SUPPORTED_VERSIONS,
-  type DropReason, type Envelope, type Manifest, type MessageBody, type MessageType, type ModelManifest,
+  type DropReason, type Envelope, type HeartbeatBody, type Manifest, type MessageBody, type MessageType, type ModelManifest,
+  type OrchMessageType, type OrchSummary, isOrchMessageType,
 } from '../../protocol/index.ts';
 import { buildLibp2p, type NetworkNode, type Transport } from './libp2p.ts';
 import { PeerTable } from './peer-table.ts';
@@ -67,6 +68,9 @@ export interface NetworkServiceInit {
   submit(job: SchedulerJob): Promise<JobResult>;
   /** Stop a job whose client has gone (its stream cannot be written any more). */
   cancel(jobId: string): void;
+  /** Orchestration (issue 7): a peer's heartbeat, and an orchestration message, for the consensus actor. */
+  onHeartbeat?(from: string, body: HeartbeatBody): void;
+  onOrch?(from: string, type: OrchMessageType, body: unknown): void;
 }
 
 export class NetworkService {
@@ -98,6 +102,8 @@ export class NetworkService {
   private readonly trusted = new Set<string>();
   /** This node's own light clients (the OpenAI gateway's): trusted, and not counted as peers. */
   private readonly localClients = new Set<string>();
+  /** The consensus actor's latest summary for our heartbeats, and when it came. */
+  private orchSummary?: { summary: OrchSummary; at: number };
 
   readonly executor: JobExecutor;
   readonly receipts = new ReceiptBook();
@@ -199,9 +205,9 @@ export class NetworkService {
       accepted: this.accepted,
       duplicates: this.duplicates,
       published: this.published,
-      ...this.meanRtt(),
       dropped: { ...this.dropped },
       sync_dropped: { ...this.syncDropped },
+      ...this.rtt(),
     };
   }
 
@@ -217,11 +223,20 @@ export class NetworkService {
     this.trusted.add(peerId);
   }
 
-  /** Mean round trip to connected peers, as libp2p's connection monitor last measured it. */
-  private meanRtt(): { rtt_ms?: number } {
-    const rtts = this.libp2p.getConnections().filter((c) => !this.localClients.has(c.remotePeer.toString()))
-      .map((c) => c.rtt).filter((r): r is number => typeof r === 'number' && Number.isFinite(r));
-    return rtts.length ? { rtt_ms: Math.round(rtts.reduce((a, b) => a + b, 0) / rtts.length) } : {};
+  /** Median round trip of the connections that measured one (libp2p's connection monitor). */
+  private rtt(): { rtt_ms?: number } {
+    const rtts = this.libp2p.getConnections().filter((c) => !this.localClients.has(c.remotePeer.toString())).map((c) => c.rtt).filter((r): r is number => typeof r === 'number' && Number.isFinite(r)).sort((a, b) => a - b);
+    return rtts.length > 0 ? { rtt_ms: rtts[Math.floor(rtts.length / 2)]! } : {};
+  }
+
+  // --- orchestration plumbing (issue 7): the consensus actor's messages in and out ---------
+
+  /** What our heartbeats say about orchestration; a summary older than the heartbeat timeout is dropped. */
+  setOrchSummary(summary: OrchSummary): void { this.orchSummary = { summary, at: this.init.clock.now() }; }
+
+  /** Gossip one orchestration message on TOPICS.orch. */
+  publishOrch(type: OrchMessageType, body: unknown): Promise<Envelope> {
+    return this.publish(TOPICS.orch, type, body as MessageBody<OrchMessageType>);
   }
 
   peers(): PeerSummary[] {
@@ -315,7 +330,18 @@ export class NetworkService {
 
   private async heartbeat(): Promise<void> {
     const q = await this.init.queue().catch(() => undefined);
-    await this.publish(TOPICS.announce, 'heartbeat', { seq: ++this.heartbeatSeq, ...(q ? { load: q.depth } : {}) });
+    // A stale summary means the consensus actor is gone: say nothing rather than something old.
+    const o = this.orchSummary;
+    const orch = o && this.init.clock.now() - o.at <= this.peerTable.timeoutMs ? { orch: o.summary } : {};
+    const body = { seq: ++this.heartbeatSeq, ...(q ? { load: q.depth } : {}) };
+    try {
+      await this.publish(TOPICS.announce, 'heartbeat', { ...body, ...orch });
+    } catch (err) {
+      // A summary the schema refuses must not silence the heartbeat itself (liveness rides on it).
+      if ((err as Error).name !== 'EnvelopeSealError' || !('orch' in orch)) throw err;
+      this.init.log.warn({ err: (err as Error).message }, 'Orchestration summary refused; heartbeat sent without it');
+      await this.publish(TOPICS.announce, 'heartbeat', body);
+    }
   }
 
   private async onGossip(topic: string, data: Uint8Array): Promise<void> {
@@ -359,6 +385,7 @@ export class NetworkService {
       if (isNew) this.init.log.info({ peer: env.from, peer_node_id: m.node_id, via }, 'Peer announced');
     } else {
       if (!this.localClients.has(env.from)) this.peerTable.heard(env.from, now);
+      if (via !== 'sync' && env.type === 'heartbeat') this.init.onHeartbeat?.(env.from, env.body as HeartbeatBody);
       if (via !== 'sync') return this.onJobMessage(env);
     }
     return true;
@@ -386,6 +413,7 @@ export class NetworkService {
         return false;
       }
       default:
+        if (isOrchMessageType(env.type)) this.init.onOrch?.(env.from, env.type, env.body);
         return true;
     }
   }

@@ -29,7 +29,7 @@ const sum = (o: Partial<Record<string, number>> | undefined) => Object.values(o 
  * show any), no latency; no scheduler answer → an empty queue of executor.max_queue_size.
  *
  * `failures_recent` = actor crashes + gossip and sync messages dropped by inspection since the
- * previous snapshot (0 for the first one); `latency_ms` = the mean round trip to connected
+ * previous snapshot (0 for the first one); `latency_ms` = the median round trip to connected
  * peers as libp2p's connection monitor last measured it (absent when none is measured).
  */
 export class MetricsGatherer {
