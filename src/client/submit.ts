@@ -173,6 +173,8 @@ export class LightClient {
       this.syncedAt = 0;
     }
     if (Date.now() - this.syncedAt > MANIFESTS_FRESH_MS) await this.syncManifests();
+    // A model not seen yet may have just arrived: look again before refusing the job.
+    else if (opts.model && !this.manifests().some((m) => m.models.some((x) => x.name === opts.model))) await this.syncManifests();
     const manifests = this.manifests();
     const model = opts.model ?? firstModel(manifests);
     if (!model) throw new NoExecutorError('no node on the network serves a model');
@@ -185,7 +187,8 @@ export class LightClient {
       ...(opts.seed === undefined ? {} : { seed: opts.seed }), priority: opts.priority, requirements: {},
     });
     opts.onOffer?.(offer.job_id);
-    const book = new ClaimBook(node, offer.job_id);
+    const serving = new Set(manifests.filter((m) => m.models.some((x) => x.name === model)).map((m) => m.peer_id));
+    const book = new ClaimBook(node, offer.job_id, serving);
     const tried = new Set<string>();
     try {
       for (;;) {
@@ -291,9 +294,11 @@ function firstModel(manifests: Manifest[]): string | undefined {
   return (all.find((m) => !m.test_model) ?? all[0])?.name;
 }
 
-async function publish(node: NetworkNode, key: PrivateKey, me: string, topic: string, type: 'work_offer' | 'job_assign', body: object): Promise<void> {
+/** Publishes; resolves to how many peers it was sent to (0: nobody heard it). */
+async function publish(node: NetworkNode, key: PrivateKey, me: string, topic: string, type: 'work_offer' | 'job_assign', body: object): Promise<number> {
   const env = await sealEnvelope(key, me, type, body as never, { now: Date.now() });
-  await node.services.pubsub.publish(topic, encodeEnvelope(env));
+  const r = await node.services.pubsub.publish(topic, encodeEnvelope(env)).catch(() => ({ recipients: [] }));
+  return r.recipients.length;
 }
 
 /**
@@ -305,6 +310,8 @@ class ClaimBook {
   private readonly inspector = createEnvelopeInspector();
   private firstAt = 0;
   private lastOffer = 0;
+  /** Wakes `next` when a claim arrives. */
+  private wake?: () => void;
   private readonly onMessage = (e: CustomEvent<{ topic: string; data: Uint8Array }>) => {
     if (e.detail.topic !== WORK_TOPIC) return;
     void this.inspector.open(e.detail.data, { now: Date.now() }).then((r) => {
@@ -313,10 +320,12 @@ class ClaimBook {
       if (c.job_id !== this.jobId || this.claims.has(c.executor)) return;
       this.claims.set(c.executor, c);
       this.firstAt ||= Date.now();
+      this.wake?.();
     });
   };
 
-  constructor(private readonly node: NetworkNode, private readonly jobId: string) {
+  /** @param serving the peers known to serve the job's model: once all have claimed, no need to wait. */
+  constructor(private readonly node: NetworkNode, private readonly jobId: string, private readonly serving: ReadonlySet<string> = new Set()) {
     node.services.pubsub.addEventListener('message', this.onMessage as never);
   }
 
@@ -329,23 +338,35 @@ class ClaimBook {
   }
 
   /**
-   * The best claim from an executor not tried yet: once CLAIM_WINDOW_MS have passed since the
-   * first claim (so competitors can answer), ranked by free slots, expected start, queue depth.
-   * While there is none, the offer goes out again every REOFFER_MS (same job id: nodes that saw
-   * it do not claim twice). Undefined at the deadline; the signal's reason once aborted.
+   * The best claim from an executor not tried yet, ranked by free slots, expected start, queue
+   * depth. Chosen at once when a claim can start now (a free slot, nothing queued) or every node
+   * known to serve the model has claimed; otherwise once CLAIM_WINDOW_MS have passed since the
+   * first claim, so competitors can answer. While there is none, the offer goes out again every
+   * REOFFER_MS (same job id: nodes that claimed it do not claim twice), or within 50 ms when it
+   * reached nobody. Undefined at the deadline; the signal's reason once aborted.
    */
-  async next(tried: ReadonlySet<string>, offer: () => Promise<void>, deadline: number, signal?: AbortSignal): Promise<JobClaimBody | undefined> {
+  async next(tried: ReadonlySet<string>, offer: () => Promise<number>, deadline: number, signal?: AbortSignal): Promise<JobClaimBody | undefined> {
+    let retryMs = REOFFER_MS;
     while (Date.now() < deadline) {
       signal?.throwIfAborted();
       const fresh = [...this.claims.values()].filter((c) => !tried.has(c.executor));
-      if (fresh.length > 0 && Date.now() - this.firstAt >= CLAIM_WINDOW_MS) {
+      const allIn = this.serving.size > 0 && [...this.serving].every((p) => tried.has(p) || this.claims.has(p));
+      const startsNow = fresh.some((c) => c.capacity > 0 && c.est_start_ms === 0);
+      if (fresh.length > 0 && (startsNow || allIn || Date.now() - this.firstAt >= CLAIM_WINDOW_MS)) {
         return fresh.sort((a, b) => Number(b.capacity > 0) - Number(a.capacity > 0) || a.est_start_ms - b.est_start_ms || a.queue_depth - b.queue_depth)[0];
       }
-      if (fresh.length === 0 && Date.now() - this.lastOffer >= REOFFER_MS) {
-        await offer();
+      if (fresh.length === 0 && Date.now() - this.lastOffer >= retryMs) {
+        retryMs = (await offer()) > 0 ? REOFFER_MS : 50;
         this.lastOffer = Date.now();
       }
-      await sleep(50);
+      const waitMs = fresh.length > 0 ? Math.max(1, this.firstAt + CLAIM_WINDOW_MS - Date.now()) : Math.max(1, this.lastOffer + retryMs - Date.now());
+      await new Promise<void>((resolve) => {
+        const done = () => { clearTimeout(t); signal?.removeEventListener('abort', done); resolve(); };
+        const t = setTimeout(done, Math.min(waitMs, Math.max(1, deadline - Date.now())));
+        this.wake = done;
+        signal?.addEventListener('abort', done, { once: true });
+      });
+      this.wake = undefined;
     }
     return undefined;
   }

@@ -55,6 +55,7 @@ export interface OrchestratorConfig {
   readonly model_path?: string;
   readonly model_type: OrchestratorModelType;
   readonly device: OrchestratorDevice;
+  readonly decision_timeout_ms: number;
   readonly generation: {
     readonly max_tokens: number;
     readonly temperature: number;
@@ -70,17 +71,21 @@ export interface OrchestratorConfig {
     readonly collect_data: boolean;
     readonly export_path: string;
     readonly auto_export_threshold: number;
+    readonly outcome_delay_secs: number;
   };
   readonly safety: {
     readonly allowed_actions: readonly OrchestratorAction[];
     readonly max_confidence_threshold: number;
     readonly require_confirmation_above: number;
+    readonly confirmation_timeout_secs: number;
   };
 }
 
 export interface DistributedOrchestrationConfig {
   readonly enabled: boolean;
   readonly mode: OrchestrationMode;
+  /** permanent mode: node_id or peer id of the fixed coordinator; absent: no coordinator. */
+  readonly coordinator?: string;
   readonly rotation_trigger: RotationTrigger;
   readonly high_value_threshold: number;
   readonly complexity_threshold: number;

@@ -6,9 +6,12 @@
 //   ├── inference:<m> one per served model: a worker holding the model (before the network,
 //   │                 so a model that cannot load stops the node before it announces anything)
 //   ├── network       libp2p: gossip, mDNS, identify, peer table
-//   ├── consensus     local view: own affinity, members, coordinator by mode
-//   ├── orchestrator  heuristic decisions under the safety rules (when orchestrator.enabled)
-//   └── api           HTTP API on loopback: health, actors, peers, jobs, manifest, metrics (when api.enabled)
+//   ├── consensus     distributed orchestration: affinity, groups, coordinator epochs,
+//   │                 adaptive consensus, partitions (on the network's heartbeats and mvp/1/orch)
+//   ├── orchestrator  LLM or heuristic decisions under the safety rules, ask, training data
+//   │                 (when orchestrator.enabled)
+//   └── api           HTTP API on loopback: health, actors, peers, jobs, manifest, metrics, the
+//                     OpenAI gateway and the orchestrator's routes (when api.enabled)
 //
 // createNode(config, { transport: 'memory' }) builds the same node in-process for simulation,
 // without the api actor: hundreds of simulated nodes need no HTTP server each.
@@ -27,6 +30,9 @@ import type { NetworkStatus } from '../actors/network/messages.ts';
 import type { QueueStatus } from '../actors/network/messages.ts';
 import type { InferenceArgs } from '../actors/inference/engine.ts';
 import type { SchedulerArgs } from '../actors/scheduler/index.ts';
+import type { OrchestratorArgs } from '../actors/orchestrator/index.ts';
+import { validateModel } from '../models/index.ts';
+import type { ConsensusArgs, ConsensusStatus } from '../actors/consensus/messages.ts';
 import { loadIdentity, lockDataDir, type Identity } from './identity.ts';
 import { resolveModels } from './models.ts';
 
@@ -53,6 +59,14 @@ export interface HealthReport {
   actors: Record<string, string>;
   queue: { depth: number; capacity: number };
   dropped: NetworkStatus['dropped'];
+  /** From consensus.status; absent when the consensus actor did not answer. */
+  orchestration?: {
+    mode: ConsensusStatus['mode'];
+    coordinator: string | null;
+    epoch: number;
+    groups: Array<{ group: string; coordinator: string | null; epoch: number; members: number }>;
+    partition: ConsensusStatus['partition']['state'];
+  };
 }
 
 export interface MvpNode {
@@ -105,10 +119,23 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
       args: { path: m.path, name: m.name, threads: m.threads, sequences: m.sequences } satisfies InferenceArgs,
     })),
     { name: 'network', module: actorModule('network'), restart: 'permanent', shutdownMs, placement: placement('network'), args: networkArgs },
-    { name: 'consensus', module: actorModule('consensus'), restart: 'permanent', shutdownMs, placement: placement('consensus') },
+    {
+      name: 'consensus', module: actorModule('consensus'), restart: 'permanent', shutdownMs, placement: placement('consensus'),
+      args: { models: models.map((m) => m.name) } satisfies ConsensusArgs,
+    },
   ];
   if (config.orchestrator.enabled) {
-    children.push({ name: 'orchestrator', module: actorModule('orchestrator'), restart: 'permanent', shutdownMs, placement: placement('orchestrator') });
+    // Same rule as served models: a configured orchestrator model that fails the checks stops
+    // the node before anything starts. With a model the actor stays inline: terminating a
+    // thread while llama.cpp decodes aborts the process (see ARCHITECTURE.md).
+    const orchModel = config.orchestrator.model_path;
+    if (orchModel) await validateModel(orchModel);
+    children.push({
+      name: 'orchestrator', module: actorModule('orchestrator'), restart: 'permanent',
+      shutdownMs: orchModel ? Math.max(shutdownMs, 12_000) : shutdownMs,
+      placement: orchModel ? 'inline' : placement('orchestrator'),
+      args: { dataDir: id.dir, nodeId: id.nodeId } satisfies OrchestratorArgs,
+    });
   }
   const startedAt = clock.now();
   if (config.api.enabled && transport !== 'memory') {
@@ -147,9 +174,10 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
     },
     network: () => supervisor.request<NetworkStatus>('network', { type: 'network.status' }, 2000),
     async health() {
-      const [net, q] = await Promise.all([
+      const [net, q, orch] = await Promise.all([
         node.network().catch(() => undefined),
         supervisor.request<QueueStatus>('scheduler', { type: 'scheduler.status' }, 2000).catch(() => undefined),
+        supervisor.request<ConsensusStatus>('consensus', { type: 'consensus.status' }, 2000).catch(() => undefined),
       ]);
       return {
         node_id: id.nodeId,
@@ -160,6 +188,15 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
         actors: Object.fromEntries(supervisor.actors().map((a) => [a.name, a.status === 'running' ? a.state : a.status])),
         queue: { depth: q?.depth ?? 0, capacity: q?.capacity ?? config.executor.max_queue_size },
         dropped: net?.dropped ?? {},
+        ...(orch ? {
+          orchestration: {
+            mode: orch.mode,
+            coordinator: orch.coordinator?.node_id ?? null,
+            epoch: orch.epoch,
+            groups: orch.groups.map((g) => ({ group: g.group, coordinator: g.coordinator?.node_id ?? null, epoch: g.epoch, members: g.members })),
+            partition: orch.partition.state,
+          },
+        } : {}),
       };
     },
   };

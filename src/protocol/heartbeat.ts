@@ -1,4 +1,6 @@
-// `heartbeat` body: a small, frequent liveness signal (partition detection counts missed ones).
+// `heartbeat` body: a small, frequent liveness signal (partition detection counts missed ones),
+// carrying the sender's orchestration summary (affinity, group records) when it takes part.
+import { orchSummarySchema } from './orchestration.ts';
 import type { FromSchema, WireSchema } from './schema-types.ts';
 
 export const heartbeatSchema = {
@@ -11,6 +13,7 @@ export const heartbeatSchema = {
   properties: {
     seq: { type: 'integer', description: 'increases by one per heartbeat of a sender', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
     load: { type: 'number', description: 'same measure as manifest load.cpu', minimum: 0, maximum: 1024 },
+    orch: orchSummarySchema,
   },
 } as const satisfies WireSchema;
 

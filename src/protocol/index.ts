@@ -22,6 +22,10 @@
 //   sealReceipt(privateKey, body, now, opts?): Promise<ReceiptEnvelope>  throws EnvelopeSealError
 //   verifyReceipt(input: unknown, { text?, prompt? }?): Promise<ReceiptVerification>  never throws
 //     checks RECEIPT_CHECKS in order: format, signature, executor, output_hash, input_hash
+//   Orchestration (orchestration.ts, gossiped on mvp/1/orch): coord_claim, coord_vote,
+//     coord_record (elections; the body's candidate / voter / holder must be `from`),
+//     decision_proposal, decision_vote, decision_outcome (consensus decisions); OrchSummary
+//     rides on the heartbeat as `orch`.
 //   Per-type rules (BodyRules: signer, inconsistency; bodyProblem) run in the inspector and in
 //   sealEnvelope: a body naming another sender than `from` (an offer's client, a claim's or a
 //   receipt's executor) is `wrong_from`; an offer whose job_id is not derived from its content,
@@ -31,6 +35,7 @@ export * from './version.ts';
 export * from './envelope.ts';
 export * from './manifest.ts';
 export * from './heartbeat.ts';
+export * from './orchestration.ts';
 export * from './fields.ts';
 export * from './job.ts';
 export * from './job-claim.ts';

@@ -8,6 +8,9 @@ import { jobIdOf, workOfferSchema } from './job.ts';
 import { jobAssignSchema } from './job-assign.ts';
 import { jobClaimSchema } from './job-claim.ts';
 import { manifestSchema } from './manifest.ts';
+import {
+  coordClaimSchema, coordRecordSchema, coordVoteSchema, decisionOutcomeSchema, decisionProposalSchema, decisionVoteSchema,
+} from './orchestration.ts';
 import { receiptInconsistency, receiptSchema } from './receipt-body.ts';
 import type { FromSchema, WireSchema } from './schema-types.ts';
 
@@ -53,6 +56,22 @@ export const MESSAGE_BODIES = {
     signer: (receipt) => receipt.executor,
     inconsistency: receiptInconsistency,
   }),
+  // Distributed orchestration (orchestration.ts): who may speak for whom is the whole point of
+  // an election, so each body names its sender and must be signed by it.
+  coord_claim: defineBody('coord-claim.schema.json', coordClaimSchema, {
+    signer: (c) => c.candidate,
+    inconsistency: (c) => (c.ref_epoch >= c.epoch ? `ref_epoch ${c.ref_epoch} is not below the claimed epoch ${c.epoch}` : undefined),
+  }),
+  coord_vote: defineBody('coord-vote.schema.json', coordVoteSchema, { signer: (v) => v.voter }),
+  coord_record: defineBody('coord-record.schema.json', coordRecordSchema, {
+    signer: (r) => r.holder,
+    inconsistency: (r) => (r.electorate.includes(r.holder) ? undefined : 'the holder is not in its electorate'),
+  }),
+  decision_proposal: defineBody('decision-proposal.schema.json', decisionProposalSchema, {
+    inconsistency: (p) => (p.round > p.rounds ? `round ${p.round} beyond rounds ${p.rounds}` : undefined),
+  }),
+  decision_vote: defineBody('decision-vote.schema.json', decisionVoteSchema),
+  decision_outcome: defineBody('decision-outcome.schema.json', decisionOutcomeSchema),
 } as const;
 
 export type MessageType = keyof typeof MESSAGE_BODIES;

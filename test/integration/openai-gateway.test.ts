@@ -207,7 +207,7 @@ describe('OpenAI gateway, with the official openai client', () => {
       await knows(client, forger.model);
       await assert.rejects(client.chat.completions.create({ model: forger.model, messages: [{ role: 'user', content: 'x' }], max_tokens: 4 }), (err: unknown) => {
         assert.ok(err instanceof OpenAI.APIError);
-        assert.equal(err.status, 502);
+        assert.equal(err.status, 502, err.message);
         assert.equal(err.code, 'bad_receipt');
         assert.match(err.message, /failed verification: output_hash/);
         assert.match(err.headers?.get('x-mvp-job-id') ?? '', /^[0-9a-f]{64}$/);

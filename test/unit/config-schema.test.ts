@@ -26,14 +26,14 @@ const CONFIG_SHAPE: Shape<Config> = {
   executor: { max_queue_size: true, job_timeout_secs: true, max_load_per_core: true },
   monitoring: { log_level: true, metrics_enabled: true, health_check_interval_secs: true },
   orchestrator: {
-    enabled: true, model_path: true, model_type: true, device: true,
+    enabled: true, model_path: true, model_type: true, device: true, decision_timeout_ms: true,
     generation: { max_tokens: true, temperature: true, top_p: true, repetition_penalty: true },
     cache: { enabled: true, max_entries: true, ttl_seconds: true },
-    training: { collect_data: true, export_path: true, auto_export_threshold: true },
-    safety: { allowed_actions: true, max_confidence_threshold: true, require_confirmation_above: true },
+    training: { collect_data: true, export_path: true, auto_export_threshold: true, outcome_delay_secs: true },
+    safety: { allowed_actions: true, max_confidence_threshold: true, require_confirmation_above: true, confirmation_timeout_secs: true },
   },
   distributed_orchestration: {
-    enabled: true, mode: true, rotation_trigger: true, high_value_threshold: true, complexity_threshold: true,
+    enabled: true, mode: true, coordinator: true, rotation_trigger: true, high_value_threshold: true, complexity_threshold: true,
     min_nodes_per_group: true, max_groups_per_node: true, heartbeat_timeout_secs: true,
     consensus_timeout_ms: true, max_consensus_rounds: true, base_consensus_threshold: true,
   },
@@ -73,7 +73,7 @@ describe('config schema', () => {
   it('gives every key a default except the documented optional ones', () => {
     const optional = leaves().filter((l) => l.schema.default === undefined).map((l) => formatKey(l.path));
     assert.deepEqual(optional.sort(), [
-      'api.token', 'model.name', 'model.path', 'model.threads', 'node.data_dir', 'node.node_id', 'orchestrator.model_path',
+      'api.token', 'distributed_orchestration.coordinator', 'model.name', 'model.path', 'model.threads', 'node.data_dir', 'node.node_id', 'orchestrator.model_path',
     ]);
   });
 

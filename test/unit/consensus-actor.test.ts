@@ -1,5 +1,5 @@
 // The consensus actor under the real supervisor, alone: without network and scheduler it still
-// answers, with a local view of one member (itself).
+// answers (it cannot know who it is, so it takes part in nothing yet), and refuses decisions.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,7 @@ import { systemClock } from '../../src/runtime/clock.ts';
 import { createLogger } from '../../src/runtime/log.ts';
 import { testConfig } from '../helpers/config.ts';
 import type { Config } from '../../src/config/types.ts';
-import type { ConsensusView } from '../../src/actors/consensus/messages.ts';
+import type { ConsensusStatus } from '../../src/actors/consensus/messages.ts';
 
 const module = fileURLToPath(new URL('../../src/actors/consensus/index.ts', import.meta.url));
 
@@ -30,25 +30,45 @@ describe('consensus actor', () => {
   after(() => Promise.all(sups.map((s) => s.stop())));
   const started = async (config: Config, args?: unknown) => { const s = supervise(config, args); sups.push(s); await s.start(); return s; };
 
-  it('answers consensus.status alone, electing itself in emergent mode', async () => {
+  it('answers consensus.status and refresh alone, saying which sources are missing', async () => {
     const sup = await started(testConfig({ node: { node_id: 'solo' }, distributed_orchestration: { mode: 'emergent' } }));
     sup.send('consensus', { type: 'no.such.event' });
-    const v = await sup.request<ConsensusView>('consensus', { type: 'consensus.refresh' }, 5000);
-    assert.equal(v.view, 'local');
+    const v = await sup.request<ConsensusStatus>('consensus', { type: 'consensus.refresh' }, 5000);
+    assert.equal(v.enabled, true);
     assert.equal(v.mode, 'emergent');
-    assert.equal(v.members, 1);
-    assert.deepEqual(v.coordinator, { node_id: 'solo' });
+    assert.equal(v.self, null, 'without a network it does not know its peer id');
+    assert.equal(v.coordinator, null);
+    assert.equal(v.epoch, 0);
     assert.deepEqual(v.sources_missing.sort(), ['network', 'scheduler']);
-    assert.ok(v.self_affinity >= 0 && v.self_affinity <= 1);
-    const s = await sup.request<ConsensusView>('consensus', { type: 'consensus.status' }, 5000);
-    assert.equal(s.updated_at, v.updated_at);
+    const s = await sup.request<ConsensusStatus>('consensus', { type: 'consensus.status' }, 5000);
+    assert.equal(s.mode, 'emergent');
   });
 
-  it('has no coordinator when fully decentralized, and honours a configured permanent one', async () => {
-    const dec = await started(testConfig({ distributed_orchestration: { mode: 'fully_decentralized' } }));
-    assert.equal((await dec.request<ConsensusView>('consensus', { type: 'consensus.status' }, 5000)).coordinator, undefined);
-    const perm = await started(testConfig({ node: { node_id: 'me' }, distributed_orchestration: { mode: 'permanent' } }), { permanent_coordinator: 'elsewhere' });
-    const v = await perm.request<ConsensusView>('consensus', { type: 'consensus.refresh' }, 5000);
-    assert.equal(v.coordinator, undefined); // the fixed coordinator is not among the members
+  it('refuses a consensus decision it cannot take, and a disabled one answers its status', async () => {
+    const sup = await started(testConfig({ distributed_orchestration: { mode: 'fully_decentralized' } }));
+    await assert.rejects(
+      sup.request('consensus', { type: 'consensus.decide', decision_type: 'infrastructure', context: { is_critical: true } }, 5000),
+      { name: 'ConsensusUnavailableError' },
+    );
+    await assert.rejects(sup.request('consensus', { type: 'consensus.decide', decision_type: 'nonsense' }, 5000), { name: 'ConsensusUnavailableError' });
+    const off = await started(testConfig({ distributed_orchestration: { enabled: false } }));
+    const s = await off.request<ConsensusStatus>('consensus', { type: 'consensus.refresh' }, 5000);
+    assert.equal(s.enabled, false);
+  });
+
+  it('takes local decisions without a network: heuristic, counted with their latency', async () => {
+    const sup = await started(testConfig({ distributed_orchestration: { mode: 'emergent' } }));
+    const d = await sup.request<{ strategy_used: string; path: string; latency_ms: number; decision: { choice: string } }>('consensus', {
+      type: 'consensus.decide', decision_type: 'job_routing',
+      context: { job_value: 1, complexity_score: 0.1, candidates: [{ peer_id: 'a'.repeat(20), capacity: 1, est_start_ms: 400 }, { peer_id: 'b'.repeat(20), capacity: 3, est_start_ms: 0 }] },
+    }, 5000);
+    assert.equal(d.strategy_used, 'heuristic');
+    assert.equal(d.path, 'local');
+    assert.equal(d.decision.choice, 'b'.repeat(20));
+    assert.ok(d.latency_ms >= 0);
+    const s = await sup.request<ConsensusStatus>('consensus', { type: 'consensus.status' }, 5000);
+    assert.equal(s.router.by_strategy.heuristic.count, 1);
+    const r = await sup.request<{ decisions: unknown[] }>('consensus', { type: 'consensus.recent', limit: 5 }, 5000);
+    assert.equal(r.decisions.length, 1);
   });
 });

@@ -40,20 +40,24 @@ describe('orchestrator actor', () => {
     assert.equal(r.metrics.peers, 0);
     assert.equal(r.metrics.queue_capacity, testConfig().executor.max_queue_size);
     assert.equal(r.action, 'wait'); // isolated
-    assert.equal(r.outcome, 'accepted');
+    assert.deepEqual([r.verdict, r.outcome], ['accepted', 'executed']);
+    assert.equal(r.execution?.detail, 'nothing to change');
     assert.ok(r.latency_ms >= 0 && typeof r.id === 'string');
     const audit = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'Orchestrator decision' && l.id === r.id);
-    assert.equal(audit?.outcome, 'accepted');
+    assert.equal(audit?.outcome, 'executed');
+    assert.equal(audit?.audit, 'orchestrator');
   });
 
-  it('uses given metrics, and gates by orchestrator.safety', async () => {
+  it('uses given metrics, gates by orchestrator.safety, and says when the owner of an action is missing', async () => {
     const metrics = { queue_depth: 90, queue_capacity: 100, cpu: 0.1, mem_free_mb: 4000, peers: 2 };
-    const scale = await sup.request<DecisionRecord>('orchestrator', { type: 'orchestrator.decide', decision_type: 'infrastructure', metrics }, 5000);
-    assert.deepEqual([scale.action, scale.outcome, scale.params.capacity], ['scale_queue', 'accepted', 150]);
+    const scale = await sup.request<DecisionRecord>('orchestrator', { type: 'orchestrator.decide', decision_type: 'infrastructure', metrics }, 10_000);
+    // Accepted, but there is no scheduler to carry it out.
+    assert.deepEqual([scale.action, scale.verdict, scale.outcome, scale.params.capacity], ['scale_queue', 'accepted', 'failed', 150]);
+    assert.match(scale.outcome_reason!, /scheduler/);
     assert.deepEqual(scale.metrics_missing, []);
     const election = await sup.request<DecisionRecord>('orchestrator',
       { type: 'orchestrator.decide', decision_type: 'infrastructure', context: 'coordinator down', metrics }, 5000);
-    assert.deepEqual([election.action, election.outcome], ['start_election', 'refused']);
+    assert.deepEqual([election.action, election.verdict, election.outcome], ['start_election', 'refused', 'refused']);
   });
 
   it('rejects a request with an unknown decision type', async () => {

@@ -1,9 +1,10 @@
 // The orchestrator's heuristic policy and safety gate (DESIGN.md §6), as tables of cases.
+// The policy table itself is documented above RULES in src/actors/orchestrator/heuristics.ts.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { HINT_ONLY_PENALTY, RULES, decideHeuristically, parseHints, type DecisionType, type MetricsSnapshot } from '../../src/actors/orchestrator/heuristics.ts';
-import { applySafety } from '../../src/actors/orchestrator/safety.ts';
+import { applySafety, UNAVAILABLE_ACTIONS } from '../../src/actors/orchestrator/safety.ts';
 import type { OrchestratorAction } from '../../src/config/types.ts';
 
 const calm: MetricsSnapshot = { queue_depth: 2, queue_capacity: 100, cpu: 0.2, mem_free_mb: 8000, peers: 3 };
@@ -74,38 +75,58 @@ describe('orchestrator heuristics', () => {
 });
 
 describe('orchestrator safety', () => {
-  const safety = { allowed_actions: ['wait', 'scale_queue'] as OrchestratorAction[], max_confidence_threshold: 0.95, require_confirmation_above: 0.8 };
-  const d = (action: OrchestratorAction, confidence: number) => ({ action, params: {}, confidence, reasoning: 'r' });
+  const safety = { allowed_actions: ['wait', 'scale_queue', 'adjust_gossip', 'start_election'] as OrchestratorAction[], max_confidence_threshold: 0.95, require_confirmation_above: 0.8 };
+  const d = (action: OrchestratorAction, confidence: number, params: Record<string, unknown> = {}) => ({ action, params, confidence, reasoning: 'r' });
+  const scale = (confidence: number, capacity = 150) => d('scale_queue', confidence, { capacity });
 
   it('refuses an action that is not allowed, and says why', () => {
-    const g = applySafety(d('start_election', 0.5), safety);
-    assert.equal(g.outcome, 'refused');
-    assert.match(g.reason!, /start_election is not in orchestrator\.safety\.allowed_actions/);
+    const g = applySafety(d('migrate_context', 0.5), safety);
+    assert.equal(g.verdict, 'refused');
+    assert.match(g.reason!, /migrate_context is not in orchestrator\.safety\.allowed_actions/);
   });
 
-  it('holds a decision whose confidence is above require_confirmation_above', () => {
-    const g = applySafety(d('scale_queue', 0.85), safety);
-    assert.equal(g.outcome, 'held');
+  it('refuses an allowed action whose owner cannot carry it out yet: "not available"', () => {
+    const g = applySafety(d('start_election', 0.5), { ...safety, unavailable: UNAVAILABLE_ACTIONS });
+    assert.equal(g.verdict, 'refused');
+    assert.match(g.reason!, /^not available/);
+    assert.equal(applySafety(d('start_election', 0.5), safety).verdict, 'accepted');
+  });
+
+  it('refuses parameters outside their bounds', () => {
+    assert.match(applySafety(d('scale_queue', 0.5), safety).reason!, /needs params\.capacity/);
+    assert.equal(applySafety(scale(0.5, 2000), { ...safety, max_queue_capacity: 1000 }).verdict, 'refused');
+    assert.equal(applySafety(scale(0.5, 1000), { ...safety, max_queue_capacity: 1000 }).verdict, 'accepted');
+    assert.equal(applySafety(d('adjust_gossip', 0.5, { heartbeat_factor: 3 }), safety).verdict, 'refused');
+    assert.equal(applySafety(d('adjust_gossip', 0.5, { heartbeat_factor: 0.5 }), safety).verdict, 'accepted');
+  });
+
+  it('holds a decision that changes something when its confidence is above require_confirmation_above', () => {
+    const g = applySafety(scale(0.85), safety);
+    assert.equal(g.verdict, 'held');
     assert.match(g.reason!, /needs confirmation/);
   });
 
-  it('accepts at or below require_confirmation_above', () => {
-    assert.equal(applySafety(d('wait', 0.8), safety).outcome, 'accepted');
-    assert.equal(applySafety(d('wait', 0.3), safety).outcome, 'accepted');
-    assert.equal(applySafety(d('wait', 0.3), safety).reason, undefined);
+  it('accepts at or below require_confirmation_above, and never holds wait', () => {
+    assert.equal(applySafety(scale(0.8), safety).verdict, 'accepted');
+    assert.equal(applySafety(scale(0.3), safety).reason, undefined);
+    assert.equal(applySafety(d('wait', 0.9), safety).verdict, 'accepted');
   });
 
   it('caps confidence at max_confidence_threshold before the hold test', () => {
-    const held = applySafety(d('wait', 0.99), safety);
+    const held = applySafety(scale(0.99), safety);
     assert.equal(held.decision.confidence, 0.95);
-    assert.equal(held.outcome, 'held');
-    const lowCap = applySafety(d('wait', 0.99), { ...safety, max_confidence_threshold: 0.7 });
+    assert.equal(held.verdict, 'held');
+    const lowCap = applySafety(scale(0.99), { ...safety, max_confidence_threshold: 0.7 });
     assert.equal(lowCap.decision.confidence, 0.7);
-    assert.equal(lowCap.outcome, 'accepted');
+    assert.equal(lowCap.verdict, 'accepted');
     assert.match(lowCap.reason!, /capped from 0\.99 to 0\.7/);
   });
 
+  it('holds nothing when require_confirmation_above is 1', () => {
+    assert.equal(applySafety(scale(1), { ...safety, max_confidence_threshold: 1, require_confirmation_above: 1 }).verdict, 'accepted');
+  });
+
   it('treats a non-finite confidence as 0', () => {
-    assert.equal(applySafety(d('wait', Number.NaN), safety).decision.confidence, 0);
+    assert.equal(applySafety(scale(Number.NaN), safety).decision.confidence, 0);
   });
 });

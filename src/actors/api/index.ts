@@ -17,6 +17,7 @@ import { ApiError, ApiListenError, type ApiArgs, type ApiFile, type ApiIn } from
 import { renderMetrics } from './metrics.ts';
 import { createApiServer, listenApi } from './server.ts';
 import { NetworkGateway } from './gateway.ts';
+import { registerOrchestratorRoutes } from './orchestrator-routes.ts';
 
 export type { ApiArgs } from './messages.ts';
 
@@ -91,6 +92,7 @@ export default defineActor<ApiArgs>({
       },
       openai: gateway,
     });
+    registerOrchestratorRoutes(app, { request: (msg, ms) => ctx.request('orchestrator', msg, ms), config: ctx.config.orchestrator });
     ctx.own(() => app.close());
     let url = '';
 

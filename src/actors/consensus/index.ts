@@ -1,78 +1,242 @@
-// The consensus actor of DESIGN.md §6 (first subset): every few seconds it refreshes its LOCAL
-// view — members from the network's peer table, its own affinity, the coordinator it would pick
-// for the configured mode. No gossip of affinities and no consensus rounds yet.
+// The consensus actor of DESIGN.md §6 (issue 7, items 1–6): it runs this node's orchestration
+// core (core.ts) on the real clock and the real gossip. The network actor hands it heartbeats
+// and mvp/1/orch messages; it hands the network what the core wants gossiped and the summary
+// our heartbeats carry. Every few seconds it re-reads the node's figures (scheduler, network,
+// host, receipts) into its affinity. consensus.decide is makeDistributedDecision (router.ts).
+// The election ledger is written to <data_dir>/consensus/<peer id>.json before any vote leaves,
+// so a restarted actor cannot vote twice in one epoch (simulations keep it in memory).
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { setup } from 'xstate';
 import { defineActor } from '../../runtime/actor.ts';
-import type { NetworkStatus, PeerSummary, QueueStatus } from '../network/messages.ts';
-import { hostLoad } from '../orchestrator/metrics.ts';
-import type { AffinityInput } from './affinity.ts';
-import { buildLocalView, type ConsensusView, type NodeRef } from './view.ts';
-import type { ConsensusArgs, ConsensusIn } from './messages.ts';
+import type { NetworkStatus, QueueStatus } from '../network/messages.ts';
+import type { ReceiptEnvelope } from '../network/receipts.ts';
+import { MetricsGatherer, hostLoad } from '../orchestrator/metrics.ts';
+import type { DecisionRecord } from '../orchestrator/messages.ts';
+import type { OrchMessageType, OrchSummary } from '../../protocol/index.ts';
+import { affinityScore, type AffinityInput } from './affinity.ts';
+import { DistributedOrchestratorConfig } from './config.ts';
+import { OrchestrationCore, type CoreEvent, type Durable } from './core.ts';
+import type { ConsensusResult } from './decisions.ts';
+import { DECISION_TYPES, DistributedOrchestrator, type DecisionType, type DistributedDecision } from './router.ts';
+import { seededRandom } from './threshold.ts';
+import { ConsensusUnavailableError, type ConsensusArgs, type ConsensusIn, type ConsensusStatus } from './messages.ts';
 
-/**
- * The local view refreshes at heartbeat pace (a third of the heartbeat timeout, 5 s by
- * default): membership cannot change faster than liveness is known, and each refresh copies the
- * whole peer list, which in a many-node simulation is N² work per period.
- */
-export function refreshMs(heartbeatTimeoutSecs: number): number {
-  return Math.max(1000, (heartbeatTimeoutSecs * 1000) / 3);
-}
 export const REQUEST_TIMEOUT_MS = 1000;
+
+/** How often the core's clock ticks: a tenth of the heartbeat timeout, within [100, 500] ms. */
+export function tickMs(heartbeatTimeoutSecs: number): number {
+  return Math.max(100, Math.min(500, (heartbeatTimeoutSecs * 1000) / 10));
+}
+
+/** The node's figures are re-read at heartbeat pace (a third of the heartbeat timeout). */
+export function refreshMs(heartbeatTimeoutSecs: number): number {
+  return Math.max(500, (heartbeatTimeoutSecs * 1000) / 3);
+}
 
 export default defineActor<ConsensusArgs | undefined>({
   machine: (ctx) => {
     const cfg = ctx.config.distributed_orchestration;
+    const dcfg = DistributedOrchestratorConfig.fromConfig(ctx.config, ctx.args?.simulation);
+    const models = ctx.args?.models ?? [];
     const startedAt = ctx.clock.now();
-    const path = ctx.config.model.path;
-    // Models this node serves, as configured (the network status does not list them).
-    const modelsHeld = path === undefined ? 0 : typeof path === 'string' ? 1 : path.length;
-    // Who we are until the network answers (it knows the node_id derived from the key): the
-    // configured node_id, or the placeholder 'local'.
-    const configuredSelf: NodeRef = { node_id: ctx.config.node.node_id ?? 'local' };
+    const rng = ctx.args?.simulation ? seededRandom(ctx.args.simulation.seed) : Math.random;
+    let core: OrchestrationCore | undefined;
+    let ledgerFile: string | undefined;
+    let missing: string[] = ['network', 'scheduler'];
+    let lastSummary = '';
+    let lastSummaryAt = -Infinity;
+    let stopped = false;
+    ctx.own(() => { stopped = true; });
+    /** Consensus decisions in flight: resolved by the core's 'decided' events. */
+    const waiting = new Map<string, (r: ConsensusResult) => void>();
 
-    const observe = (self: NodeRef, figures: AffinityInput, peers: readonly PeerSummary[], missing: string[]) => ({
-      now: ctx.clock.now(), enabled: cfg.enabled, mode: cfg.mode, self, self_figures: figures, peers,
-      member_timeout_ms: cfg.heartbeat_timeout_secs * 1000, sources_missing: missing,
+    const metricsGatherer = new MetricsGatherer(ctx);
+    const router = new DistributedOrchestrator({
+      thresholds: { mode: cfg.mode, high_value_threshold: cfg.high_value_threshold, complexity_threshold: cfg.complexity_threshold },
+      now: () => ctx.clock.now(),
+      newId: () => randomBytes(8).toString('hex'),
+      metrics: async () => (await metricsGatherer.gather()).metrics,
+      ...(ctx.config.orchestrator.enabled ? { llm: askOrchestrator } : {}),
+      consensus: (input) => new Promise<ConsensusResult>((resolve, reject) => {
+        if (!core) { reject(new ConsensusUnavailableError('consensus is not ready: the network has not answered yet')); return; }
+        // Every decision ends in a result: the core's last round ends it; this is the backstop.
+        const limit = cfg.max_consensus_rounds * cfg.consensus_timeout_ms + 5000;
+        const timer = ctx.clock.setTimeout(() => { waiting.delete(input.id); reject(new ConsensusUnavailableError(`decision ${input.id} had no result after ${limit} ms`)); }, limit);
+        waiting.set(input.id, (r) => { ctx.clock.clearTimeout(timer); resolve(r); });
+        core.propose(ctx.clock.now(), input);
+        flush();
+      }),
+      placement: (c) => {
+        const group = core?.decisionGroup(c.model) ?? 'swarm';
+        const coordinator = core?.coordinatorOf(group);
+        return { group, ...(coordinator ? { coordinator } : {}), epoch: core?.groupStatus(group).epoch ?? 0 };
+      },
+      known: { dead: (p) => core?.knownDead(p) ?? false, affinity: (p) => core?.affinityOf(p) ?? 0 },
     });
-    const opts = { fixed: ctx.args?.permanent_coordinator };
-    // Before the first refresh: only what this node knows without asking anyone.
-    let view: ConsensusView = buildLocalView(
-      observe(configuredSelf, { ...hostLoad(), uptime_s: 0, models_held: modelsHeld }, [], ['network', 'scheduler']), undefined, opts);
-    let inFlight: Promise<ConsensusView> | undefined;
 
-    async function refreshOnce(): Promise<ConsensusView> {
-      const [status, peers, queue] = await Promise.allSettled([
-        ctx.request<NetworkStatus>('network', { type: 'network.status' }, REQUEST_TIMEOUT_MS),
-        ctx.request<PeerSummary[]>('network', { type: 'network.peers' }, REQUEST_TIMEOUT_MS),
-        ctx.request<QueueStatus>('scheduler', { type: 'scheduler.status' }, REQUEST_TIMEOUT_MS),
-      ]);
-      const missing: string[] = [];
-      if (status.status === 'rejected' || peers.status === 'rejected') missing.push('network');
-      if (queue.status === 'rejected') missing.push('scheduler');
-      const self: NodeRef = status.status === 'fulfilled'
-        ? { node_id: status.value.node_id, peer_id: status.value.peer_id } : configuredSelf;
-      const figures: AffinityInput = {
-        ...hostLoad(),
-        uptime_s: (ctx.clock.now() - startedAt) / 1000, // this actor's uptime: restarts reset it
-        models_held: modelsHeld,
-        ...(queue.status === 'fulfilled' ? { queue_depth: queue.value.depth, queue_capacity: queue.value.capacity } : {}),
-        ...(status.status === 'fulfilled' ? { peers_connected: status.value.peers } : {}),
-      };
-      const before = view.coordinator?.node_id;
-      view = buildLocalView(observe(self, figures, peers.status === 'fulfilled' ? peers.value : [], missing), view, opts);
-      if (view.coordinator?.node_id !== before) {
-        ctx.log.info({ mode: view.mode, coordinator: view.coordinator ?? null, previous: before ?? null, members: view.members },
-          'Coordinator changed (local view)');
-      }
-      return view;
+    async function askOrchestrator(type: DecisionType, c: { description?: string; metrics?: unknown }) {
+      const r = await ctx.request<DecisionRecord>('orchestrator', {
+        type: 'orchestrator.decide', decision_type: type,
+        ...(c.description !== undefined ? { context: c.description } : {}), ...(c.metrics ? { metrics: c.metrics } : {}),
+      }, Math.max(REQUEST_TIMEOUT_MS, cfg.consensus_timeout_ms));
+      return { choice: r.action, params: r.params, confidence: r.confidence, reasoning: r.reasoning, source: String(r.source) };
     }
 
-    const refresh = (): Promise<ConsensusView> => {
-      if (!cfg.enabled) return Promise.resolve(view);
-      inFlight ??= refreshOnce().finally(() => { inFlight = undefined; });
-      return inFlight;
+    // --- the core's I/O ----------------------------------------------------------------------
+
+    function persist(d: Durable): void {
+      if (!ledgerFile) return;
+      // Synchronous and atomic on purpose: the vote that depends on it is sent right after.
+      const tmp = `${ledgerFile}.tmp`;
+      writeFileSync(tmp, JSON.stringify(d));
+      renameSync(tmp, ledgerFile);
+    }
+
+    function loadLedger(peerId: string): Durable | undefined {
+      if (dcfg.isSimulation()) return undefined;
+      const dir = join(ctx.config.node.data_dir, 'consensus');
+      mkdirSync(dir, { recursive: true });
+      ledgerFile = join(dir, `${peerId}.json`);
+      try {
+        return JSON.parse(readFileSync(ledgerFile, 'utf8')) as Durable;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') ctx.log.warn({ file: ledgerFile, err: (err as Error).message }, 'Election ledger unreadable; starting from an empty one');
+        return undefined;
+      }
+    }
+
+    /** Sends what the core wants sent, and acts on what happened. */
+    function flush(): void {
+      if (!core || stopped) return;
+      const { out, events } = core.drain();
+      for (const o of out) publish(o.type, o.body);
+      for (const e of events) onEvent(e);
+      const summary = core.summary();
+      const text = JSON.stringify(summary);
+      const now = ctx.clock.now();
+      // The network drops a summary older than the heartbeat timeout: repeat it well before.
+      if (text !== lastSummary || now - lastSummaryAt > refreshMs(cfg.heartbeat_timeout_secs)) {
+        lastSummary = text;
+        lastSummaryAt = now;
+        ctx.send('network', { type: 'network.orch_state', summary: summary satisfies OrchSummary });
+      }
+    }
+
+    function publish(type: OrchMessageType, body: unknown): void {
+      ctx.request('network', { type: 'network.orch_publish', msg_type: type, body }, REQUEST_TIMEOUT_MS * 5)
+        .catch((err: Error) => { if (!stopped) ctx.log.warn({ msg_type: type, err: err.message }, 'Orchestration message not sent'); });
+    }
+
+    function onEvent(e: CoreEvent): void {
+      switch (e.kind) {
+        case 'record': {
+          const holder = core!.groupStatus(e.group).holder;
+          if (e.previous !== e.holder || e.how !== 'adopted') {
+            ctx.log.info({ group: e.group, epoch: e.epoch, lineage: e.lineage, holder: holder ?? e.holder, how: e.how, mode: cfg.mode },
+              cfg.mode === 'fully_decentralized' ? 'Group membership epoch' : 'Coordinator');
+          } else {
+            ctx.log.debug({ group: e.group, epoch: e.epoch, how: e.how }, 'Group epoch');
+          }
+          break;
+        }
+        case 'election': ctx.log.debug({ ...e }, 'Election'); break;
+        case 'liveness': ctx.log.info({ peer: e.peer, from: e.from, to: e.to, silent_ms: e.silent_ms }, `Peer ${e.to}`); break;
+        case 'partition': {
+          const p = core!.partitionStatus();
+          const line = { state: e.state, previous: e.previous, alive: p.alive, suspect: p.suspect, dead: p.dead, detection_ms: p.last_detection_ms };
+          if (e.state === 'minority') ctx.log.warn(line, 'Partition: this side is a minority, it takes no quorum decision');
+          else ctx.log.info(line, `Partition state ${e.state}`);
+          break;
+        }
+        case 'converged': ctx.log.info({ after_heal_ms: e.after_heal_ms }, 'Converged after heal'); break;
+        case 'decided': {
+          const r = e.result;
+          ctx.log.info({ id: r.id, group: r.group, decision_type: r.decision_type, outcome: r.outcome, reason: r.reason, share: r.share,
+            threshold: r.threshold, rounds: r.rounds, respondents: r.respondents, latency_ms: r.decided_at - r.started_at }, 'Consensus decision');
+          waiting.get(r.id)?.(r);
+          waiting.delete(r.id);
+          break;
+        }
+      }
+    }
+
+    // --- this node's figures -----------------------------------------------------------------
+
+    let refreshing: Promise<void> | undefined;
+    async function refreshOnce(): Promise<void> {
+      const [status, queue, receipts] = await Promise.allSettled([
+        ctx.request<NetworkStatus>('network', { type: 'network.status' }, REQUEST_TIMEOUT_MS),
+        ctx.request<QueueStatus>('scheduler', { type: 'scheduler.status' }, REQUEST_TIMEOUT_MS),
+        ctx.request<ReceiptEnvelope[]>('network', { type: 'network.receipts', limit: 1000 }, REQUEST_TIMEOUT_MS),
+      ]);
+      missing = [];
+      if (status.status === 'rejected') missing.push('network');
+      if (queue.status === 'rejected') missing.push('scheduler');
+      const now = ctx.clock.now();
+      if (!core && status.status === 'fulfilled') {
+        const self = { peer_id: status.value.peer_id, node_id: status.value.node_id };
+        core = new OrchestrationCore({
+          self, config: dcfg.core(ctx.config.orchestrator.safety.allowed_actions), now, rng,
+          durable: loadLedger(self.peer_id), persist,
+        });
+        ctx.log.info({ mode: cfg.mode, models, ledger: ledgerFile ?? 'memory' }, 'Orchestration started');
+      }
+      if (!core) return;
+      const mine = receipts.status === 'fulfilled' ? receipts.value.filter((r) => r.body.executor === core!.self.peer_id) : [];
+      const figures: AffinityInput = {
+        ...hostLoad(),
+        uptime_s: (now - startedAt) / 1000, // this actor's uptime: a restart resets it
+        models_held: models.length,
+        ...(queue.status === 'fulfilled' ? { queue_depth: queue.value.depth, queue_capacity: queue.value.capacity } : {}),
+        ...(status.status === 'fulfilled' ? { peers_connected: status.value.peers, ...(status.value.rtt_ms !== undefined ? { latency_ms: status.value.rtt_ms } : {}) } : {}),
+        ...(receipts.status === 'fulfilled' ? {
+          receipts_ok: mine.filter((r) => r.body.status === 'completed').length,
+          receipts_failed: mine.filter((r) => r.body.status !== 'completed').length,
+        } : {}),
+      };
+      core.setLocal(now, { affinity: affinityScore(figures), models });
+      flush();
+    }
+    const refresh = (): Promise<void> => {
+      refreshing ??= refreshOnce().finally(() => { refreshing = undefined; });
+      return refreshing;
     };
-    const tick = () => { refresh().catch((err) => ctx.log.warn({ err }, 'Consensus refresh failed')); };
+
+    function status(): ConsensusStatus {
+      const now = ctx.clock.now();
+      const swarm = core?.groupStatus('swarm');
+      const coordinator = core?.coordinatorOf('swarm');
+      return {
+        enabled: cfg.enabled,
+        mode: cfg.mode,
+        self: core ? core.self : null,
+        self_affinity: core?.selfAffinity ?? 0,
+        coordinator: coordinator ?? null,
+        epoch: swarm?.epoch ?? 0,
+        lineage: swarm?.lineage ?? null,
+        members: swarm?.members ?? (core ? 1 : 0),
+        groups: core?.groupsStatus() ?? [],
+        partition: core?.partitionStatus() ?? { state: 'ok', alive: 0, suspect: 0, dead: 0 },
+        peers: core?.peerList() ?? [],
+        elections: core ? { ...core.counts } : {},
+        consensus: {
+          counts: core ? { ...core.decisions.counts } : {}, in_flight: core?.decisions.inFlight ?? 0,
+          outcomes_known: core?.decisions.known ?? 0, thresholds: core?.decisions.thresholds.snapshot() ?? {},
+        },
+        router: router.counters(),
+        sources_missing: missing,
+        updated_at: now,
+      };
+    }
+
+    async function decide(type: DecisionType, context: unknown): Promise<DistributedDecision> {
+      if (!cfg.enabled) throw new ConsensusUnavailableError('distributed orchestration is disabled');
+      if (!DECISION_TYPES.includes(type)) throw new ConsensusUnavailableError(`decision_type must be one of ${DECISION_TYPES.join(', ')}`);
+      if (context !== undefined && (typeof context !== 'object' || context === null)) throw new ConsensusUnavailableError('context must be an object');
+      return router.makeDistributedDecision((context ?? {}) as Parameters<DistributedOrchestrator['makeDistributedDecision']>[0], type);
+    }
 
     return setup({ types: { events: {} as ConsensusIn } }).createMachine({
       id: 'consensus',
@@ -81,16 +245,33 @@ export default defineActor<ConsensusArgs | undefined>({
         running: {
           entry: () => {
             if (cfg.enabled) {
-              const timer = ctx.clock.setInterval(tick, refreshMs(ctx.config.distributed_orchestration.heartbeat_timeout_secs));
-              ctx.own(() => ctx.clock.clearInterval(timer));
-              tick();
+              const tick = ctx.clock.setInterval(() => { if (core) { core.tick(ctx.clock.now()); flush(); } }, tickMs(cfg.heartbeat_timeout_secs));
+              ctx.own(() => ctx.clock.clearInterval(tick));
+              const figures = ctx.clock.setInterval(() => { refresh().catch((err) => ctx.log.warn({ err }, 'Consensus refresh failed')); }, refreshMs(cfg.heartbeat_timeout_secs));
+              ctx.own(() => ctx.clock.clearInterval(figures));
+              refresh().catch((err) => ctx.log.warn({ err }, 'Consensus refresh failed'));
             }
             ctx.ready();
           },
           on: {
-            'consensus.status': { actions: ({ event }) => ctx.reply(event.replyTo, view) },
+            'consensus.status': { actions: ({ event }) => ctx.reply(event.replyTo, status()) },
             'consensus.refresh': {
-              actions: ({ event }) => { refresh().then((v) => ctx.reply(event.replyTo, v), (err) => ctx.replyError(event.replyTo, err)); },
+              actions: ({ event }) => {
+                if (!cfg.enabled) { ctx.reply(event.replyTo, status()); return; }
+                refresh().then(() => ctx.reply(event.replyTo, status()), (err) => ctx.replyError(event.replyTo, err));
+              },
+            },
+            'consensus.decide': {
+              actions: ({ event }) => { decide(event.decision_type, event.context).then((r) => ctx.reply(event.replyTo, r), (err) => ctx.replyError(event.replyTo, err)); },
+            },
+            'consensus.recent': {
+              actions: ({ event }) => ctx.reply(event.replyTo, { decisions: router.recent(Math.max(0, Math.min(100, Math.floor(event.limit ?? 100)))) }),
+            },
+            'consensus.heartbeat': {
+              actions: ({ event }) => { if (core) { core.onHeartbeat(event.peer, ctx.clock.now(), event.orch); flush(); } },
+            },
+            'consensus.gossip': {
+              actions: ({ event }) => { if (core) { core.onMessage(event.peer, ctx.clock.now(), event.msg_type, event.body); flush(); } },
             },
           },
         },
@@ -98,3 +279,4 @@ export default defineActor<ConsensusArgs | undefined>({
     });
   },
 });
+

@@ -1,15 +1,66 @@
 // What the consensus actor accepts and answers.
+//
+// Requests (any actor, or the supervisor on behalf of a caller):
+//   consensus.status              → ConsensusStatus: mode, coordinator, epoch, groups, partition,
+//                                   counters (the Health check and a future GET /orchestration)
+//   consensus.refresh             → ConsensusStatus after re-reading this node's figures now
+//   consensus.decide { decision_type, context } → DistributedDecision (makeDistributedDecision)
+//   consensus.recent { limit? }   → { decisions: DistributedDecision[] }, newest first
+// Events from the network actor (gossip it received, already inspected):
+//   consensus.heartbeat { peer, orch? }         a peer's heartbeat (orch: its summary, if it takes part)
+//   consensus.gossip { peer, msg_type, body }   an orchestration message (coord_* / decision_*)
+// (`peer`, not `from`: the runtime sets an event's `from` to the sending actor's name.)
 import type { RequestEvent } from '../../runtime/actor.ts';
-export type { ConsensusView } from './view.ts';
+import type { OrchSummary } from '../../protocol/index.ts';
+import type { OrchestrationMode } from '../../config/types.ts';
+import type { GroupStatus, NodeRef, OrchMessageType, PartitionStatus } from './core.ts';
+import type { DecisionContext, DecisionType, DistributedDecision, RouterStats } from './router.ts';
+
+export interface ConsensusStatus {
+  enabled: boolean;
+  mode: OrchestrationMode;
+  /** Null until the network has told this actor who it is. */
+  self: NodeRef | null;
+  self_affinity: number;
+  /** The swarm group's coordinator (none in fully_decentralized mode, or before one is known). */
+  coordinator: NodeRef | null;
+  /** The swarm group's epoch (0: no record yet). */
+  epoch: number;
+  lineage: string | null;
+  /** Swarm members alive or suspect, this node included. */
+  members: number;
+  groups: GroupStatus[];
+  partition: PartitionStatus;
+  peers: Array<NodeRef & { affinity: number; status: 'alive' | 'suspect' | 'dead'; groups: string[] }>;
+  elections: Record<string, number>;
+  /** Decisions proposed here and their outcomes; votes cast; θ per decision type. */
+  consensus: { counts: Record<string, number>; in_flight: number; outcomes_known: number; thresholds: Record<string, number> };
+  router: RouterStats;
+  /** Sources that did not answer at the last refresh of this node's figures. */
+  sources_missing: string[];
+  updated_at: number;
+}
+
+/** The name the first subset used; kept for callers that import it. */
+export type ConsensusView = ConsensusStatus;
 
 export type ConsensusIn =
-  /** → ConsensusView, as of the last refresh. */
   | RequestEvent<{ type: 'consensus.status' }>
-  /** Refresh now (joins a refresh in flight) → ConsensusView. */
-  | RequestEvent<{ type: 'consensus.refresh' }>;
+  | RequestEvent<{ type: 'consensus.refresh' }>
+  | RequestEvent<{ type: 'consensus.decide'; decision_type: DecisionType; context?: DecisionContext }>
+  | RequestEvent<{ type: 'consensus.recent'; limit?: number }>
+  | { type: 'consensus.heartbeat'; peer: string; orch?: OrchSummary }
+  | { type: 'consensus.gossip'; peer: string; msg_type: OrchMessageType; body: unknown };
 
 /** Start arguments (ChildSpec.args). */
 export interface ConsensusArgs {
-  /** permanent mode: the node_id of the fixed coordinator; default: the smallest node_id. */
-  permanent_coordinator?: string;
+  /** Names of the models this node serves (its context groups). */
+  models?: string[];
+  /** Simulation: no ledger file, randomness from this seed (DistributedOrchestratorConfig.simulation). */
+  simulation?: { seed: number };
+}
+
+/** A consensus.decide that cannot be taken: unknown type, or the actor not ready yet. */
+export class ConsensusUnavailableError extends Error {
+  override name = 'ConsensusUnavailableError';
 }

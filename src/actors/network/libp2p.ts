@@ -37,7 +37,9 @@ export async function buildLibp2p(init: Libp2pInit): Promise<NetworkNode> {
     // hundreds of nodes share. Real transports always encrypt.
     connectionEncrypters: [init.transport === 'memory' ? plaintext() : noise()],
     streamMuxers: [yamux()],
-    connectionManager: { maxConnections: init.maxPeers },
+    // libp2p accepts 5 new connections per second per host by default; clients behind one
+    // address (a NAT, a gateway, a burst of `submit`s) need more. max_peers still bounds them.
+    connectionManager: { maxConnections: init.maxPeers, inboundConnectionThreshold: 50 },
     // In-process simulation: no wire whose health needs pinging, and hundreds of nodes share one
     // core, so the per-node background work is trimmed (see BENCHMARKS.md).
     connectionMonitor: { enabled: !simulated },

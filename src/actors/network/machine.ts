@@ -4,7 +4,7 @@ import { fromPromise, setup } from 'xstate';
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys';
 import type { ActorContext } from '../../runtime/actor.ts';
 import type { Transport } from './libp2p.ts';
-import type { ModelManifest } from '../../protocol/index.ts';
+import { isOrchMessageType, type HeartbeatBody, type ModelManifest } from '../../protocol/index.ts';
 import type { NetworkIn, QueueStatus } from './messages.ts';
 import { NetworkService } from './service.ts';
 import type { Message } from '../../runtime/actor.ts';
@@ -34,6 +34,11 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
     submit: (job) => ctx.request<JobResult>('scheduler', { type: 'scheduler.submit', job, stream_to: ctx.name } as unknown as Message,
       submitReplyTimeoutMs(ctx.config, job, 60_000)),
     cancel: (jobId) => void ctx.request('scheduler', { type: 'scheduler.cancel', job_id: jobId } as unknown as Message, 1000).catch(() => undefined),
+    // Orchestration gossip goes to the consensus actor (when orchestration is on: else no such actor listens).
+    ...(ctx.config.distributed_orchestration.enabled ? {
+      onHeartbeat: (from: string, body: HeartbeatBody) => ctx.send('consensus', { type: 'consensus.heartbeat', peer: from, ...(body.orch ? { orch: body.orch } : {}) }),
+      onOrch: (from: string, msgType: string, body: unknown) => ctx.send('consensus', { type: 'consensus.gossip', peer: from, msg_type: msgType, body }),
+    } : {}),
   });
   ctx.own(() => service.stop());
 
@@ -63,6 +68,11 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
           'network.local_client': {
             actions: ({ event }) => { service.addLocalClient(event.peer_id); ctx.reply(event.replyTo, null); },
           },
+          'network.adjust_gossip': {
+            actions: ({ event }) => {
+              try { ctx.reply(event.replyTo, service.adjustGossip(event.heartbeat_factor)); } catch (err) { ctx.replyError(event.replyTo, err); }
+            },
+          },
           'network.receipt': { actions: ({ event }) => ctx.reply(event.replyTo, service.receipts.get(event.job_id) ?? null) },
           'network.receipts': {
             actions: ({ event }) => ctx.reply(event.replyTo, service.receipts.recent(Math.min(1000, Math.max(1, event.limit ?? 100)))),
@@ -73,6 +83,14 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
             },
           },
           'inference.token': { actions: ({ event }) => service.executor.onToken(event.job_id, event.text) },
+          // Orchestration (issue 7): the consensus actor's gossip out, and its heartbeat summary.
+          'network.orch_publish': {
+            actions: ({ event }) => {
+              if (!isOrchMessageType(event.msg_type)) { ctx.replyError(event.replyTo, new TypeError(`not an orchestration message type: ${event.msg_type}`)); return; }
+              service.publishOrch(event.msg_type, event.body).then((env) => ctx.reply(event.replyTo, { id: env.id }), (err) => ctx.replyError(event.replyTo, err));
+            },
+          },
+          'network.orch_state': { actions: ({ event }) => service.setOrchSummary(event.summary) },
         },
       },
     },

@@ -1,6 +1,6 @@
 // What the network actor accepts and answers.
 import type { RequestEvent } from '../../runtime/actor.ts';
-import type { DropReason, ModelManifest } from '../../protocol/index.ts';
+import type { DropReason, ModelManifest, OrchSummary } from '../../protocol/index.ts';
 import type { ReceiptRefusal } from './receipts.ts';
 
 /** Inspection drops, and receipts refused after inspection (one accepted receipt per job id). */
@@ -44,6 +44,8 @@ export interface NetworkStatus {
   dropped: Partial<Record<NetworkDropReason, number>>;
   /** Announces brought by manifest sync that failed inspection, by reason (not gossip: apart). */
   sync_dropped: Partial<Record<DropReason, number>>;
+  /** Median round trip to connected peers, ms, when libp2p measured one (not on the memory transport). */
+  rtt_ms?: number;
 }
 
 export type NetworkIn =
@@ -57,12 +59,18 @@ export type NetworkIn =
    * the peer table: it is part of this node, not a peer.
    */
   | RequestEvent<{ type: 'network.local_client'; peer_id: string }>
+  /** The orchestrator's adjust_gossip → { heartbeat_ms, previous_ms, factor }; RangeError outside [0.25, 2]. */
+  | RequestEvent<{ type: 'network.adjust_gossip'; heartbeat_factor: number }>
   /** → ReceiptEnvelope | null: the receipt accepted for a job (run here or heard by gossip). */
   | RequestEvent<{ type: 'network.receipt'; job_id: string }>
   /** → Manifest: this node's own manifest, as its next announce will carry it. */
   | RequestEvent<{ type: 'network.manifest' }>
   /** → ReceiptEnvelope[]: the latest receipts accepted, newest first (default 100, at most 1000). */
   | RequestEvent<{ type: 'network.receipts'; limit?: number }>
+  /** Orchestration (consensus actor): gossip one coord_* / decision_* message on mvp/1/orch → { id }. */
+  | RequestEvent<{ type: 'network.orch_publish'; msg_type: string; body: unknown }>
+  /** Orchestration: the summary our heartbeats carry from now on. */
+  | { type: 'network.orch_state'; summary: OrchSummary }
   /** Tokens of a job this node runs for a remote client, on their way to its job stream. */
   | { type: 'inference.token'; job_id: string; text: string }
   | { type: 'sys.actor_down'; name: string }

@@ -10,7 +10,8 @@ import type { Logger } from '../../runtime/log.ts';
 import type { Config } from '../../config/types.ts';
 import {
   createEnvelopeInspector, negotiateVersion, sealEnvelope, encodeEnvelope, SUPPORTED_VERSIONS,
-  type DropReason, type Envelope, type Manifest, type MessageBody, type MessageType, type ModelManifest,
+  type DropReason, type Envelope, type HeartbeatBody, type Manifest, type MessageBody, type MessageType, type ModelManifest,
+  type OrchMessageType, type OrchSummary, isOrchMessageType,
 } from '../../protocol/index.ts';
 import { buildLibp2p, type NetworkNode, type Transport } from './libp2p.ts';
 import { PeerTable } from './peer-table.ts';
@@ -67,6 +68,9 @@ export interface NetworkServiceInit {
   submit(job: SchedulerJob): Promise<JobResult>;
   /** Stop a job whose client has gone (its stream cannot be written any more). */
   cancel(jobId: string): void;
+  /** Orchestration (issue 7): a peer's heartbeat, and an orchestration message, for the consensus actor. */
+  onHeartbeat?(from: string, body: HeartbeatBody): void;
+  onOrch?(from: string, type: OrchMessageType, body: unknown): void;
 }
 
 export class NetworkService {
@@ -85,6 +89,9 @@ export class NetworkService {
   private readonly stopping = new AbortController();
   private readonly startedAt: number;
   private heartbeatSeq = 0;
+  private heartbeatTimer?: Timer;
+  /** Set by the orchestrator's adjust_gossip (1 = the configured interval). */
+  private heartbeatFactor = 1;
   private ownAnnounce?: { ts: number; bytes: Uint8Array; seq: number };
   /** Per peer: its change number at our last sync with it. */
   private readonly syncedUpTo = new Map<string, number>();
@@ -95,6 +102,8 @@ export class NetworkService {
   private readonly trusted = new Set<string>();
   /** This node's own light clients (the OpenAI gateway's): trusted, and not counted as peers. */
   private readonly localClients = new Set<string>();
+  /** The consensus actor's latest summary for our heartbeats, and when it came. */
+  private orchSummary?: { summary: OrchSummary; at: number };
 
   readonly executor: JobExecutor;
   readonly receipts = new ReceiptBook();
@@ -171,7 +180,7 @@ export class NetworkService {
     for (const a of node.getMultiaddrs()) this.init.log.info({ addr: a.toString() }, `Listening on ${a.toString()}`);
     for (const a of config.network.bootstrap_peers) void this.dialBootstrap(a);
     this.every(config.network.announce_interval_secs * 1000, () => this.announce());
-    this.every(Math.max(500, (config.distributed_orchestration.heartbeat_timeout_secs * 1000) / 3), () => this.heartbeat());
+    this.heartbeatTimer = this.every(this.heartbeatMs(), () => this.heartbeat());
     this.every(1000, () => this.maintain());
     this.scheduleAntiEntropy();
     void this.announce().catch((err: Error) => this.init.log.warn({ err: err.message }, 'First announce failed'));
@@ -198,6 +207,7 @@ export class NetworkService {
       published: this.published,
       dropped: { ...this.dropped },
       sync_dropped: { ...this.syncDropped },
+      ...this.rtt(),
     };
   }
 
@@ -211,6 +221,22 @@ export class NetworkService {
   addLocalClient(peerId: string): void {
     this.localClients.add(peerId);
     this.trusted.add(peerId);
+  }
+
+  /** Median round trip of the connections that measured one (libp2p's connection monitor). */
+  private rtt(): { rtt_ms?: number } {
+    const rtts = this.libp2p.getConnections().filter((c) => !this.localClients.has(c.remotePeer.toString())).map((c) => c.rtt).filter((r): r is number => typeof r === 'number' && Number.isFinite(r)).sort((a, b) => a - b);
+    return rtts.length > 0 ? { rtt_ms: rtts[Math.floor(rtts.length / 2)]! } : {};
+  }
+
+  // --- orchestration plumbing (issue 7): the consensus actor's messages in and out ---------
+
+  /** What our heartbeats say about orchestration; a summary older than the heartbeat timeout is dropped. */
+  setOrchSummary(summary: OrchSummary): void { this.orchSummary = { summary, at: this.init.clock.now() }; }
+
+  /** Gossip one orchestration message on TOPICS.orch. */
+  publishOrch(type: OrchMessageType, body: unknown): Promise<Envelope> {
+    return this.publish(TOPICS.orch, type, body as MessageBody<OrchMessageType>);
   }
 
   peers(): PeerSummary[] {
@@ -241,8 +267,33 @@ export class NetworkService {
 
   // --- internals -------------------------------------------------------------------------
 
-  private every(ms: number, fn: () => unknown): void {
-    this.timers.push(this.init.clock.setInterval(() => { if (!this.stopped) void Promise.resolve().then(fn).catch((err) => this.init.log.warn({ err }, 'periodic network task failed')); }, ms));
+  private every(ms: number, fn: () => unknown): Timer {
+    const timer = this.init.clock.setInterval(() => { if (!this.stopped) void Promise.resolve().then(fn).catch((err) => this.init.log.warn({ err }, 'periodic network task failed')); }, ms);
+    this.timers.push(timer);
+    return timer;
+  }
+
+  /** Heartbeat interval: a third of the heartbeat timeout (at least 500 ms), times the orchestrator's factor. */
+  private heartbeatMs(): number {
+    return Math.max(500, Math.round((this.init.config.distributed_orchestration.heartbeat_timeout_secs * 1000 * this.heartbeatFactor) / 3));
+  }
+
+  /**
+   * The orchestrator's adjust_gossip: heartbeat every `factor` times the default interval
+   * (< 1 = faster). The factor is absolute (a second call replaces the first), and bounded to
+   * [0.25, 2] so that peers always hear a heartbeat within their timeout.
+   */
+  adjustGossip(factor: number): { heartbeat_ms: number; previous_ms: number; factor: number } {
+    if (!Number.isFinite(factor) || factor < 0.25 || factor > 2) throw new RangeError(`heartbeat factor ${factor} is outside [0.25, 2]`);
+    const previous = this.heartbeatMs();
+    this.heartbeatFactor = factor;
+    if (this.heartbeatTimer && !this.stopped) {
+      this.init.clock.clearInterval(this.heartbeatTimer);
+      this.timers.splice(this.timers.indexOf(this.heartbeatTimer), 1);
+      this.heartbeatTimer = this.every(this.heartbeatMs(), () => this.heartbeat());
+    }
+    this.init.log.info({ factor, heartbeat_ms: this.heartbeatMs(), previous_ms: previous }, 'Gossip heartbeat interval adjusted');
+    return { heartbeat_ms: this.heartbeatMs(), previous_ms: previous, factor };
   }
 
   /** This node's manifest as its next announce will carry it (queue figures asked afresh). */
@@ -280,7 +331,18 @@ export class NetworkService {
 
   private async heartbeat(): Promise<void> {
     const q = await this.init.queue().catch(() => undefined);
-    await this.publish(TOPICS.announce, 'heartbeat', { seq: ++this.heartbeatSeq, ...(q ? { load: q.depth } : {}) });
+    // A stale summary means the consensus actor is gone: say nothing rather than something old.
+    const o = this.orchSummary;
+    const orch = o && this.init.clock.now() - o.at <= this.peerTable.timeoutMs ? { orch: o.summary } : {};
+    const body = { seq: ++this.heartbeatSeq, ...(q ? { load: q.depth } : {}) };
+    try {
+      await this.publish(TOPICS.announce, 'heartbeat', { ...body, ...orch });
+    } catch (err) {
+      // A summary the schema refuses must not silence the heartbeat itself (liveness rides on it).
+      if ((err as Error).name !== 'EnvelopeSealError' || !('orch' in orch)) throw err;
+      this.init.log.warn({ err: (err as Error).message }, 'Orchestration summary refused; heartbeat sent without it');
+      await this.publish(TOPICS.announce, 'heartbeat', body);
+    }
   }
 
   private async onGossip(topic: string, data: Uint8Array): Promise<void> {
@@ -324,6 +386,7 @@ export class NetworkService {
       if (isNew) this.init.log.info({ peer: env.from, peer_node_id: m.node_id, via }, 'Peer announced');
     } else {
       if (!this.localClients.has(env.from)) this.peerTable.heard(env.from, now);
+      if (via !== 'sync' && env.type === 'heartbeat') this.init.onHeartbeat?.(env.from, env.body as HeartbeatBody);
       if (via !== 'sync') return this.onJobMessage(env);
     }
     return true;
@@ -351,6 +414,7 @@ export class NetworkService {
         return false;
       }
       default:
+        if (isOrchMessageType(env.type)) this.init.onOrch?.(env.from, env.type, env.body);
         return true;
     }
   }
