@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm test`: the fast suite. Unit tests run in parallel; integration tests (real processes,
-// real ports, network namespaces) run one file at a time, then the fast subset of the chaos
+// real ports, network namespaces) two files at a time, with the fast subset of the chaos
 // suite (`npm run chaos` runs all of it, with its report). Extra args narrow to given files.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, existsSync } from 'node:fs';
@@ -17,7 +17,7 @@ const CHAOS_FAST = ['test/chaos/overload.test.ts', 'test/chaos/partition.test.ts
 const args = process.argv.slice(2);
 const groups = args.length > 0
   ? [{ files: args, concurrency: 1 }]
-  : [{ files: list('test/unit'), concurrency: 2 }, { files: [...list('test/integration'), ...CHAOS_FAST], concurrency: 1 }];
+  : [{ files: list('test/unit'), concurrency: 2 }, { files: [...list('test/integration'), ...CHAOS_FAST], concurrency: 2 }];
 
 let failed = false;
 for (const { files, concurrency } of groups) {

@@ -53,7 +53,7 @@ export function spawnNode(args: string[], env: Record<string, string> = {}, wrap
 
 /** The TCP port a node actually listens on, from its "Listening on" log line. */
 export async function listenPort(n: NodeProcess): Promise<number> {
-  const l = await n.waitFor((x) => x.msg.startsWith('Listening on /ip4/127.0.0.1/'), 20_000, 'Listening on');
+  const l = await n.waitFor((x) => x.msg.startsWith('Listening on /ip4/127.0.0.1/'), 60_000, 'Listening on');
   return Number(/\/tcp\/(\d+)\//.exec(String(l.addr))![1]);
 }
 

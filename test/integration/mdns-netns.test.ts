@@ -45,11 +45,11 @@ describe('mDNS discovery inside network namespaces', { skip: canRun ? false : 'n
     }
     await Promise.all(nodes.map(async (n, i) => {
       const self = hosts[i]!;
-      const listening = await n.waitFor((l) => l.msg.startsWith(`Listening on /ip4/${self.ip}/tcp/`), 20_000, `${self.id} listening`);
+      const listening = await n.waitFor((l) => l.msg.startsWith(`Listening on /ip4/${self.ip}/tcp/`), 60_000, `${self.id} listening`);
       assert.doesNotMatch(String(listening.addr), /\/tcp\/0\//);
-      await n.waitFor((l) => l.msg === 'Peer discovered', 20_000, `${self.id} discovers a peer by mDNS`);
+      await n.waitFor((l) => l.msg === 'Peer discovered', 60_000, `${self.id} discovers a peer by mDNS`);
       for (const other of hosts.filter((h) => h !== self)) {
-        await n.waitFor((l) => l.msg === 'Peer announced' && l.peer_node_id === other.id, 30_000, `${self.id} hears ${other.id}`);
+        await n.waitFor((l) => l.msg === 'Peer announced' && l.peer_node_id === other.id, 60_000, `${self.id} hears ${other.id}`);
       }
     }));
     for (const n of nodes) assert.equal(await n.stop('SIGINT'), 0);

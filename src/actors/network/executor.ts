@@ -54,6 +54,16 @@ const CLAIM_HOLD_MS = 5000;
 
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 
+/** Failures of this node's own actors while it held a job (runtime/errors.ts names). */
+const LOST_INSIDE = new Set(['ActorDownError', 'RequestTimeoutError']);
+
+function failedResult(jobId: string, reason: string): JobResult {
+  return {
+    job_id: jobId, status: 'failed', reason, text: '', tokens_in: 0, tokens_out: 0, queue_ms: 0,
+    timings: { queue_ms: 0, load_ms: 0, first_token_ms: null, generation_ms: 0, tokens_per_s: 0 },
+  };
+}
+
 export class JobExecutor {
   private readonly offers = new Map<string, Offer>();
   private readonly streams = new Map<string, Stream>();
@@ -139,6 +149,11 @@ export class JobExecutor {
           id: o.job_id, client: o.client, priority: o.priority, model: o.model, prompt: req.prompt,
           max_tokens: o.max_tokens, temperature: o.temperature, ...(o.seed === undefined ? {} : { seed: o.seed }),
         });
+      } catch (err) {
+        // The job was accepted here and then lost by a crash inside this node (the scheduler
+        // restarting, say): it ends in a signed receipt that says so, never in silence.
+        if (!LOST_INSIDE.has((err as Error).name)) throw err;
+        result = failedResult(o.job_id, `${(err as Error).message}`);
       } finally {
         clearInterval(keepalive);
       }
