@@ -20,7 +20,9 @@ describe('api: killing and restarting actors', () => {
   let node: MvpNode;
   let url: string;
   before(async () => {
-    node = await createNode(testConfig({ node: loopback }), { persistIdentity: false });
+    // These tests kill actors in quick succession: more than the default 3 restarts in 5 s
+    // would make the supervisor give up, which is supervisor.test.ts's subject, not this file's.
+    node = await createNode(testConfig({ node: loopback, runtime: { restart_intensity: 100 } }), { persistIdentity: false });
     await node.start();
     url = await apiUrl(node);
   });
@@ -144,7 +146,7 @@ describe('api on its own thread: killing it through itself', () => {
   let url: string;
   let config: ReturnType<typeof testConfig>;
   before(async () => {
-    config = testConfig({ node: { ...loopback, node_id: 'self-kill' }, api: { token: 't0ken' }, runtime: { placement: { api: 'thread', consensus: 'thread' } } });
+    config = testConfig({ node: { ...loopback, node_id: 'self-kill' }, api: { token: 't0ken' }, runtime: { restart_intensity: 100, placement: { api: 'thread', consensus: 'thread' } } });
     node = await createNode(config, { serveModels: false });
     await node.start();
     url = await apiUrl(node);
