@@ -45,6 +45,9 @@ function envelopeId(data: Uint8Array): string | undefined {
   try { return (JSON.parse(new TextDecoder().decode(data)) as { id?: string }).id; } catch { return undefined; }
 }
 
+/** The TCP port each node id's network actor bound when configured with port 0 (this process). */
+const BOUND_PORTS = new Map<string, number>();
+
 export class BindError extends Error {
   override name = 'BindError';
   constructor(readonly port: number, cause: string) {
@@ -133,22 +136,26 @@ export class NetworkService {
   async start(): Promise<void> {
     const { config, transport } = this.init;
     const port = config.node.listen_port;
-    const listen = transport === 'memory'
+    const listenOn = (p: number) => transport === 'memory'
       ? [`/memory/${this.init.nodeId}-${Math.random().toString(36).slice(2, 10)}`]
-      : [`/ip4/${config.node.listen_host}/tcp/${port}`];
+      : [`/ip4/${config.node.listen_host}/tcp/${p}`];
     for (const a of config.network.bootstrap_peers) {
       const id = multiaddr(a).getComponents().find((c) => c.name === 'p2p')?.value;
       if (id) this.trusted.add(id);
     }
+    const build = (p: number) => buildLibp2p({
+      privateKey: this.init.privateKey,
+      transport,
+      listen: listenOn(p),
+      maxPeers: config.network.max_peers,
+      mdns: config.network.mdns_enabled && transport === 'tcp',
+      acceptOnly: config.network.auto_accept_peers ? undefined : () => this.trusted,
+    });
+    // With --port 0, a restarted network actor takes back the port it had (peers and clients
+    // hold that address); if someone else took it meanwhile, any free port.
+    const previous = port === 0 && transport === 'tcp' ? BOUND_PORTS.get(this.init.nodeId) : undefined;
     try {
-      this.node = await buildLibp2p({
-        privateKey: this.init.privateKey,
-        transport,
-        listen,
-        maxPeers: config.network.max_peers,
-        mdns: config.network.mdns_enabled && transport === 'tcp',
-        acceptOnly: config.network.auto_accept_peers ? undefined : () => this.trusted,
-      });
+      this.node = previous ? await build(previous).catch(() => build(0)) : await build(port);
     } catch (err) {
       const msg = (err as Error).message ?? String(err);
       if (/EADDRINUSE|address already in use/i.test(msg) || (err as { code?: string }).code === 'EADDRINUSE') throw new BindError(port, 'address already in use');
@@ -156,6 +163,8 @@ export class NetworkService {
       throw err;
     }
     const node = this.node;
+    const bound = node.getMultiaddrs().map((a) => a.getComponents().find((c) => c.name === 'tcp')?.value).find(Boolean);
+    if (port === 0 && bound) BOUND_PORTS.set(this.init.nodeId, Number(bound));
     const pubsub = node.services.pubsub;
     pubsub.addEventListener('message', (e) => { void this.onGossip(e.detail.topic, e.detail.data); });
     // Manifests spread by sync: both ends of a new connection exchange what the other lacks,
