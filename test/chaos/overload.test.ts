@@ -2,8 +2,7 @@
 // node's queue holds (`--max-queue 2`). The node claims only what it has room for (a claim
 // reserves a place until its job arrives), refuses the rest cleanly (unclaimed offers are
 // weighed again when re-published), stays within a memory bound, serves every client (none
-// starves; how evenly is reported), and
-// is back to normal service when the burst is over. Nothing is lost: every job ends with a
+// starves; how evenly is reported), and is back to normal service when the burst is over. Nothing is lost: every job ends with a
 // verified receipt.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
