@@ -33,6 +33,7 @@ import type { SchedulerArgs } from '../actors/scheduler/index.ts';
 import type { OrchestratorArgs } from '../actors/orchestrator/index.ts';
 import { validateModel } from '../models/index.ts';
 import type { ConsensusArgs, ConsensusStatus } from '../actors/consensus/messages.ts';
+import { orchestrationSummary, type OrchestrationSummary } from '../actors/consensus/summary.ts';
 import { loadIdentity, lockDataDir, type Identity } from './identity.ts';
 import { resolveModels } from './models.ts';
 
@@ -60,13 +61,7 @@ export interface HealthReport {
   queue: { depth: number; capacity: number };
   dropped: NetworkStatus['dropped'];
   /** From consensus.status; absent when the consensus actor did not answer. */
-  orchestration?: {
-    mode: ConsensusStatus['mode'];
-    coordinator: string | null;
-    epoch: number;
-    groups: Array<{ group: string; coordinator: string | null; epoch: number; members: number }>;
-    partition: ConsensusStatus['partition']['state'];
-  };
+  orchestration?: OrchestrationSummary;
 }
 
 export interface MvpNode {
@@ -188,15 +183,7 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
         actors: Object.fromEntries(supervisor.actors().map((a) => [a.name, a.status === 'running' ? a.state : a.status])),
         queue: { depth: q?.depth ?? 0, capacity: q?.capacity ?? config.executor.max_queue_size },
         dropped: net?.dropped ?? {},
-        ...(orch ? {
-          orchestration: {
-            mode: orch.mode,
-            coordinator: orch.coordinator?.node_id ?? null,
-            epoch: orch.epoch,
-            groups: orch.groups.map((g) => ({ group: g.group, coordinator: g.coordinator?.node_id ?? null, epoch: g.epoch, members: g.members })),
-            partition: orch.partition.state,
-          },
-        } : {}),
+        ...(orch ? { orchestration: orchestrationSummary(orch) } : {}),
       };
     },
   };

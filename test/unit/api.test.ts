@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { createNode, type MvpNode } from '../../src/node/create-node.ts';
 import { healthOf } from '../../src/actors/api/health.ts';
-import type { HealthBody, JobBody } from '../../src/actors/api/messages.ts';
+import type { HealthBody, JobBody, OrchestrationBody } from '../../src/actors/api/messages.ts';
 import type { PeerSummary } from '../../src/actors/network/messages.ts';
 import type { JobRecord } from '../../src/actors/scheduler/messages.ts';
 import { submitJob } from '../../src/client/submit.ts';
@@ -120,6 +120,17 @@ describe('api actor: peers, jobs, manifest and metrics of a working node', () =>
     assert.deepEqual(m.models.map((x) => [x.name, x.test_model]), [['mvp-test-tiny', true]]);
     assert.match(m.models[0]!.sha256, /^[0-9a-f]{64}$/);
     assert.deepEqual(m.capacity, { max_queue: 100, slots: 4 });
+  });
+
+  it('GET /orchestration and /health show the distributed orchestration: mode, coordinator, epoch, groups', async () => {
+    await until(async () => (await get<OrchestrationBody>(`${url}/orchestration`)).body.epoch > 0, 30_000, 'a coordinator to be elected');
+    const { status, body } = await get<OrchestrationBody>(`${url}/orchestration`);
+    assert.equal(status, 200);
+    assert.equal(body.mode, 'emergent');
+    assert.ok([node.nodeId, 'the-peer'].includes(body.coordinator!.node_id), `coordinator ${JSON.stringify(body.coordinator)}`);
+    assert.ok(Array.isArray(body.groups) && Array.isArray(body.recent), 'groups and recent decisions');
+    const health = (await get<HealthBody>(`${url}/health`)).body;
+    assert.deepEqual([health.orchestration?.mode, health.orchestration?.coordinator, health.orchestration?.epoch], ['emergent', body.coordinator!.node_id, body.epoch]);
   });
 
   it('GET /jobs lists the jobs it ran, newest first, filtered by status and limited', async () => {

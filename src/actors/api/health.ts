@@ -3,6 +3,8 @@
 // an inference actor runs once its model is).
 import type { ActorInfo } from '../../runtime/supervisor.ts';
 import type { NetworkStatus, QueueStatus } from '../network/messages.ts';
+import type { ConsensusStatus } from '../consensus/messages.ts';
+import { orchestrationSummary } from '../consensus/summary.ts';
 import type { ApiArgs, HealthBody } from './messages.ts';
 
 export interface HealthAnswers {
@@ -10,6 +12,7 @@ export interface HealthAnswers {
   network?: NetworkStatus;
   queue?: QueueStatus;
   actors?: readonly ActorInfo[];
+  consensus?: ConsensusStatus;
 }
 
 const INFERENCE_PREFIX = 'inference:';
@@ -35,5 +38,6 @@ export function healthOf(node: ApiArgs, answers: HealthAnswers, now: number, con
     actors: Object.fromEntries(actors.map((a) => [a.name, a.status === 'running' ? a.state : a.status])),
     models: Object.fromEntries(actors.filter((a) => a.name.startsWith(INFERENCE_PREFIX)).map((a) => [a.name.slice(INFERENCE_PREFIX.length), modelState(a)])),
     queue: { depth: queue?.depth ?? 0, capacity: queue?.capacity ?? configuredCapacity },
+    ...(answers.consensus ? { orchestration: orchestrationSummary(answers.consensus) } : {}),
   };
 }

@@ -18,6 +18,8 @@ import { renderMetrics } from './metrics.ts';
 import { createApiServer, listenApi } from './server.ts';
 import { NetworkGateway } from './gateway.ts';
 import { registerOrchestratorRoutes } from './orchestrator-routes.ts';
+import type { ConsensusStatus } from '../consensus/messages.ts';
+import type { DistributedDecision } from '../consensus/router.ts';
 
 export type { ApiArgs } from './messages.ts';
 
@@ -57,12 +59,20 @@ export default defineActor<ApiArgs>({
       routes: {
         self: ctx.name,
         async health() {
-          const [network, queue, actors] = await Promise.all([
+          const [network, queue, actors, consensus] = await Promise.all([
             quiet(ask<NetworkStatus>('network', { type: 'network.status' })),
             quiet(ask<QueueStatus>('scheduler', { type: 'scheduler.status' })),
             quiet(askSupervisor<ActorInfo[]>({ type: 'supervisor.actors' })),
+            quiet(ask<ConsensusStatus>('consensus', { type: 'consensus.status' })),
           ]);
-          return healthOf(ctx.args, { network, queue, actors }, ctx.clock.now(), ctx.config.executor.max_queue_size);
+          return healthOf(ctx.args, { network, queue, actors, consensus }, ctx.clock.now(), ctx.config.executor.max_queue_size);
+        },
+        async orchestration() {
+          const [status, recent] = await Promise.all([
+            ask<ConsensusStatus>('consensus', { type: 'consensus.status' }),
+            ask<{ decisions: DistributedDecision[] }>('consensus', { type: 'consensus.recent', limit: 20 }),
+          ]);
+          return { ...status, recent: recent.decisions };
         },
         actors: () => askSupervisor<ActorInfo[]>({ type: 'supervisor.actors' }),
         kill: (name, mode) => askSupervisor<KillReply>({ type: 'supervisor.kill', name, mode }, KILL_TIMEOUT_MS),

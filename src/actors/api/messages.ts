@@ -1,6 +1,9 @@
 // What the api actor accepts and answers, the bodies its HTTP routes return, and the registry
 // of error codes every HTTP error body carries.
 import type { RequestEvent, SystemEvent } from '../../runtime/actor.ts';
+import type { ConsensusStatus } from '../consensus/messages.ts';
+import type { DistributedDecision } from '../consensus/router.ts';
+import type { OrchestrationSummary } from '../consensus/summary.ts';
 import type { ReceiptEnvelope } from '../network/receipts.ts';
 import type { JobRecord } from '../scheduler/messages.ts';
 
@@ -38,7 +41,12 @@ export interface HealthBody {
   /** Each served model: `loaded` (its inference actor is ready), `loading`, or `down` (restarting, stopped). */
   models: Record<string, 'loaded' | 'loading' | 'down'>;
   queue: { depth: number; capacity: number };
+  /** Distributed orchestration (mode, coordinator, epoch, groups, partition), when the consensus actor answered. */
+  orchestration?: OrchestrationSummary;
 }
+
+/** GET /orchestration: the consensus actor's whole status and its latest decisions (strategy, latency). */
+export type OrchestrationBody = ConsensusStatus & { recent: DistributedDecision[] };
 
 /** GET /jobs/:id: the scheduler's record of a job run or queued here, and the receipt this node accepted for it. */
 export interface JobBody {

@@ -13,7 +13,7 @@ import type { GatewayPort } from './gateway.ts';
 import { METRICS_CONTENT_TYPE } from './metrics.ts';
 import {
   ApiError, ApiListenError, BODY_LIMIT_BYTES,
-  type ApiErrorBody, type ApiErrorCode, type HealthBody, type JobBody, type SelfActionBody,
+  type ApiErrorBody, type ApiErrorCode, type HealthBody, type JobBody, type OrchestrationBody, type SelfActionBody,
 } from './messages.ts';
 import { openaiRoutes } from './openai.ts';
 
@@ -32,6 +32,7 @@ export interface ApiRoutes {
   /** Throws ApiError `unknown_job` when neither a record nor a receipt is held. */
   job(id: string): Promise<JobBody>;
   manifest(): Promise<Manifest>;
+  orchestration(): Promise<OrchestrationBody>;
   /** The exposition text; throws ApiError `metrics_disabled` when metrics are off. */
   metrics(): Promise<string>;
 }
@@ -162,6 +163,7 @@ export function createApiServer({ token, routes, log, openai }: ApiServerInit): 
   app.get<{ Querystring: { limit: number; status?: JobRecordStatus } }>('/jobs', { schema: schemas.jobs }, async (req) => routes.jobs(req.query));
   app.get<{ Params: { id: string } }>('/jobs/:id', { schema: schemas.job }, async (req) => routes.job(req.params.id));
   app.get('/manifest', async () => routes.manifest());
+  app.get('/orchestration', async () => routes.orchestration());
   app.get('/metrics', async (_req, reply) => reply.type(METRICS_CONTENT_TYPE).send(await routes.metrics()));
 
   app.setNotFoundHandler((req, reply) => reply.code(404).send(fail('not_found', `no route ${req.method} ${req.url.split('?')[0]}`)));
