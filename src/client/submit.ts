@@ -14,7 +14,7 @@ import {
   buildWorkOffer, createEnvelopeInspector, encodeEnvelope, sealEnvelope, sha256Hex, verifyReceipt,
   type Envelope, type JobClaimBody, type JobPriority, type Manifest, type ReceiptEnvelope,
 } from '../protocol/index.ts';
-import { JOB_PROTOCOL, parseJobFrame, readLines, writeLine } from '../jobs/stream.ts';
+import { JOB_PROTOCOL, MAX_JOB_STREAMS, parseJobFrame, readLines, writeLine } from '../jobs/stream.ts';
 
 /** One job, as a joined LightClient runs it. */
 export interface JobOptions {
@@ -190,15 +190,17 @@ export class LightClient {
     const serving = new Set(manifests.filter((m) => m.models.some((x) => x.name === model)).map((m) => m.peer_id));
     const book = new ClaimBook(node, offer.job_id, serving);
     const tried = new Set<string>();
+    let attempts = 0;
     try {
       for (;;) {
         const offerAgain = () => publish(node, key, me, WORK_TOPIC, 'work_offer', offer);
-        const claim = await book.next(tried, offerAgain, tried.size === 0 ? claimDeadline : deadline, signal);
+        const claim = await book.next(tried, offerAgain, attempts === 0 ? claimDeadline : deadline, signal);
         if (!claim) break;
         tried.add(claim.executor);
-        await publish(node, key, me, WORK_TOPIC, 'job_assign', { job_id: offer.job_id, executor: claim.executor, lease_ms: opts.leaseMs ?? LEASE_MS, attempt: tried.size });
+        attempts++;
+        await publish(node, key, me, WORK_TOPIC, 'job_assign', { job_id: offer.job_id, executor: claim.executor, lease_ms: opts.leaseMs ?? LEASE_MS, attempt: attempts });
         note(`job ${offer.job_id.slice(0, 12)} assigned to ${claim.executor}`);
-        opts.onAssign?.({ jobId: offer.job_id, executor: claim.executor, attempt: tried.size });
+        opts.onAssign?.({ jobId: offer.job_id, executor: claim.executor, attempt: attempts });
         try {
           return await runOn(node, claim.executor, manifests, offer.job_id, opts, deadline);
         } catch (err) {
@@ -212,15 +214,21 @@ export class LightClient {
           if (err instanceof JobFailedError) throw err;
           signal?.throwIfAborted();
           note(`executor ${claim.executor} failed: ${(err as Error).message}; moving the job to another claimant`);
+          // Its failure may have taken our only connection (that node's network restarted): join
+          // again, or the job's new offers would reach nobody.
+          if (!this.connected) await this.dialBootstrap(deadline);
+          // Only a new claim from that node (its network restarted, say) makes it a candidate again.
+          book.forget(claim.executor);
+          tried.delete(claim.executor);
         }
       }
     } finally {
       book.close();
     }
-    if (tried.size === 0 && claimDeadline < deadline) {
+    if (attempts === 0 && claimDeadline < deadline) {
       throw new NoExecutorError(`no node took the job within ${Math.round((claimDeadline - started) / 1000)} s (model ${model}, no claims)`);
     }
-    throw new NoExecutorError(`no node could run the job within ${Math.round(opts.timeoutMs / 1000)} s (model ${model}${tried.size ? `, ${tried.size} took it but none delivered` : ', no claims'})`);
+    throw new NoExecutorError(`no node could run the job within ${Math.round(opts.timeoutMs / 1000)} s (model ${model}${attempts ? `, ${attempts} attempt${attempts > 1 ? 's' : ''} taken but none delivered` : ', no claims'})`);
   }
 
   /**
@@ -379,7 +387,7 @@ async function runOn(node: NetworkNode, executor: string, manifests: Manifest[],
   if (node.getConnections(peerIdFromString(executor)).length === 0 && addrs.length > 0) {
     await node.dial(addrs, { signal: AbortSignal.timeout(10_000) });
   }
-  const stream = await node.dialProtocol(peerIdFromString(executor), JOB_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
+  const stream = await node.dialProtocol(peerIdFromString(executor), JOB_PROTOCOL, { signal: AbortSignal.timeout(10_000), maxOutboundStreams: MAX_JOB_STREAMS });
   const timer = setTimeout(() => stream.abort(new Error('job timed out')), Math.max(1, deadline - Date.now()));
   // Closing the stream is how a client gives a job up: the executor cancels it.
   const giveUp = () => stream.abort(opts.signal!.reason as Error);
@@ -395,6 +403,9 @@ async function runOn(node: NetworkNode, executor: string, manifests: Manifest[],
   try {
     renew();
     await writeLine(stream, { job_id: jobId, prompt: opts.prompt });
+    // Our side is said: close it, so the stream is freed once the executor closes its own (a
+    // connection holds at most MAX_JOB_STREAMS of them; half-open ones count).
+    await stream.close();
     for await (const line of readLines(stream)) {
       renew();
       const f = parseJobFrame(line);

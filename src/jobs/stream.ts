@@ -8,6 +8,8 @@
 import type { Stream } from '@libp2p/interface';
 
 export const JOB_PROTOCOL = '/mvp/job/1.0.0';
+/** Job streams open at once on one connection (a long-lived client runs many jobs over one). */
+export const MAX_JOB_STREAMS = 256;
 /** Largest single line: a prompt or a final text. */
 export const MAX_LINE_BYTES = 1024 * 1024;
 

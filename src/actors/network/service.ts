@@ -18,7 +18,7 @@ import { PeerTable } from './peer-table.ts';
 import { JobExecutor } from './executor.ts';
 import { ReceiptBook } from './receipts.ts';
 import type { CanClaimReply, JobResult, SchedulerJob } from '../scheduler/messages.ts';
-import { JOB_PROTOCOL } from '../../jobs/stream.ts';
+import { JOB_PROTOCOL, MAX_JOB_STREAMS } from '../../jobs/stream.ts';
 import { SYNC_MAX_ENTRIES, SYNC_PROTOCOL, parseRequest, parseResponse, readJson, writeJson } from './sync.ts';
 import type { NetworkDropReason, NetworkStatus, PeerSummary, QueueStatus, ServedModel } from './messages.ts';
 
@@ -171,7 +171,7 @@ export class NetworkService {
     // and each node keeps syncing with one random neighbour (anti-entropy, see SYNC_MIN_MS), so a
     // newcomer's announce reaches everyone in O(log N) rounds without a network-wide publish.
     await node.handle(SYNC_PROTOCOL, (stream) => this.answerSync(stream), { runOnLimitedConnection: false });
-    await node.handle(JOB_PROTOCOL, (stream, connection) => this.executor.handleStream(stream, connection), { runOnLimitedConnection: false });
+    await node.handle(JOB_PROTOCOL, (stream, connection) => this.executor.handleStream(stream, connection), { runOnLimitedConnection: false, maxInboundStreams: MAX_JOB_STREAMS });
     node.addEventListener('peer:identify', (e) => {
       if (!e.detail.protocols.includes(SYNC_PROTOCOL)) return;
       void this.requestSync(e.detail.peerId.toString());
