@@ -9,6 +9,7 @@ import { registerModelsCommand } from './models.ts';
 import { registerReceiptCommand } from './receipt.ts';
 import { registerSubmitCommand } from './submit.ts';
 import { registerOrchestratorCommand } from './orchestrator.ts';
+import { registerSimulateCommand } from './simulate.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 export const VERSION: string = pkg.version;
@@ -83,6 +84,7 @@ export function buildProgram(deps: ProgramDeps = {}): Command {
   registerReceiptCommand(program);
   registerSubmitCommand(program);
   registerOrchestratorCommand(program, { env });
+  registerSimulateCommand(program);
   return program;
 }
 

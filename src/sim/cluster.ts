@@ -5,6 +5,7 @@
 // pick by routeJob) and served with modelled service times on heterogeneous nodes; faults at
 // given times. It checks the invariants as it goes and reports; the same seed gives the same
 // report, byte for byte (no wall clock, no Math.random, no I/O).
+import { tickMs } from '../actors/consensus/index.ts';
 import { OrchestrationCore, type CoreConfig, type CoreEvent, type Durable, type OrchMessageType } from '../actors/consensus/core.ts';
 import type { ConsensusResult } from '../actors/consensus/decisions.ts';
 import { routeJob, type RoutingCandidate } from '../actors/consensus/router.ts';
@@ -133,18 +134,21 @@ export class ClusterSim {
   private readonly elections: SimReport['elections'] = [];
   private readonly partitions: SimReport['partitions'] = [];
   private readonly tickMs: number;
+  private readonly byId = new Map<string, SimNode>();
 
   constructor(readonly sc: Scenario) {
     this.rng = seededRandom(sc.seed);
     this.cfg = sc.config;
     this.loss = sc.loss;
     this.links = new LinkModel(sc.nodes, sc.seed, sc.min_delay_ms, sc.max_delay_ms / 2, seededRandom(sc.seed ^ 0x2545f491));
-    this.tickMs = Math.max(50, Math.min(250, this.cfg.heartbeat_timeout_ms / 12));
+    // The consensus actor's own tick period (a tenth of the heartbeat timeout, within [100, 500] ms).
+    this.tickMs = tickMs(this.cfg.heartbeat_timeout_ms / 1000);
     for (let i = 0; i < sc.nodes; i++) {
       const speed = SPEEDS[Math.floor(this.rng() * SPEEDS.length)]!;
       const slots = SLOTS[Math.floor(this.rng() * SLOTS.length)]!;
       this.nodes.push({ i, id: `sim${String(i).padStart(5, '0')}`, durable: { groups: {} }, side: 0, speed, slots, slotFree: new Array<number>(slots).fill(0), executed: 0, busy: 0, hbTimer: 0, tickTimer: 0 });
     }
+    for (const n of this.nodes) this.byId.set(n.id, n);
     for (const n of this.nodes) this.start(n.i);
   }
 
@@ -244,28 +248,34 @@ export class ClusterSim {
 
   private live(side?: number): SimNode[] { return this.nodes.filter((n) => n.core && (side === undefined || n.side === side)); }
 
+  /** A node's record of the swarm group, from its heartbeat summary (cheap: no member walk). */
+  private swarm(n: SimNode): { lineage?: string; epoch: number; holder?: string } {
+    const g = n.core!.summary().groups.find((x) => x.group === 'swarm');
+    return { epoch: g?.epoch ?? 0, ...(g?.lineage ? { lineage: g.lineage } : {}), ...(g?.holder ? { holder: g.holder } : {}) };
+  }
+
   /** The swarm coordinator most live nodes name. */
   coordinator(): SimNode | undefined {
     const votes = new Map<string, number>();
     for (const n of this.live()) {
-      const h = n.core!.groupStatus('swarm').holder?.peer_id;
+      const h = this.swarm(n).holder;
       if (h) votes.set(h, (votes.get(h) ?? 0) + 1);
     }
     let best: string | undefined;
     for (const [h, c] of votes) if (best === undefined || c > votes.get(best)! || (c === votes.get(best)! && h < best)) best = h;
-    return this.nodes.find((x) => x.id === best);
+    return best === undefined ? undefined : this.byId.get(best);
   }
 
   /** Whether the live nodes of a side agree on one swarm record whose holder is live on that side. */
   agreed(side?: number): boolean {
     const ns = this.live(side);
     if (ns.length === 0) return false;
-    const s0 = ns[0]!.core!.groupStatus('swarm');
-    const holder = this.nodes.find((x) => x.id === s0.holder?.peer_id);
+    const s0 = this.swarm(ns[0]!);
+    const holder = s0.holder === undefined ? undefined : this.byId.get(s0.holder);
     if (!holder?.core || (side !== undefined && holder.side !== side)) return false;
     return ns.every((n) => {
-      const s = n.core!.groupStatus('swarm');
-      return s.lineage === s0.lineage && s.epoch === s0.epoch && s.holder?.peer_id === s0.holder!.peer_id;
+      const s = this.swarm(n);
+      return s.lineage === s0.lineage && s.epoch === s0.epoch && s.holder === s0.holder;
     });
   }
 
@@ -301,7 +311,7 @@ export class ClusterSim {
       decided = true;
       const pick = routeJob(claims, { dead: (p) => o.core?.knownDead(p) ?? true, affinity: (p) => o.core?.affinityOf(p) ?? 0 });
       if (!pick) return this.clock.after(100, () => this.offer(job, Math.min(round + 1, this.cfg.max_consensus_rounds)));
-      const ex = this.nodes.find((x) => x.id === pick.choice)!;
+      const ex = this.byId.get(pick.choice)!;
       job.executor = ex.i;
       job.deadline = this.clock.now + 4 * (Number(pick.params.est_start_ms ?? 0) + this.sc.mean_job_ms * 3) + 2000;
       this.jobMessages++;
