@@ -7,6 +7,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { CommandFailedError } from './errors.ts';
 import { defaultScenario, simulate, type SimReport } from '../sim/cluster.ts';
 import { parseScenario, ScenarioError } from '../sim/scenario.ts';
+import type { RealReport } from '../sim/real.ts';
 
 export interface SimulateCommandDeps { readonly out?: (text: string) => void }
 
@@ -23,13 +24,10 @@ export function registerSimulateCommand(program: Command, deps: SimulateCommandD
     .option('--nodes <N>', 'Number of nodes [default: the scenario\'s, else 20]', int('--nodes', 2, 100_000))
     .option('--seed <S>', 'Seed: the same seed gives the same report [default: the scenario\'s, else 1]', int('--seed', 0, 2 ** 32 - 1))
     .option('--scenario <FILE>', 'Scenario TOML (docs/DISTRIBUTED-ORCHESTRATION.md, "Simulator") [default: a built-in one]')
-    .option('--virtual', 'Virtual time: orchestration cores on an in-memory bus, no sockets, no real timers')
+    .option('--virtual', 'Virtual time: orchestration cores on an in-memory bus, no sockets, no real timers (default: full nodes over the libp2p memory transport, real time)')
     .option('--json', 'Print the report as JSON')
     .option('--out <FILE>', 'Also write the JSON report to FILE')
     .action(async (opts: { nodes?: number; seed?: number; scenario?: string; virtual?: boolean; json?: boolean; out?: string }) => {
-      if (!opts.virtual) {
-        throw new CommandFailedError('real-node mode (full nodes over the libp2p memory transport) is not built yet: run with --virtual');
-      }
       let sc;
       if (opts.scenario) {
         let text: string;
@@ -39,6 +37,15 @@ export function registerSimulateCommand(program: Command, deps: SimulateCommandD
           throw err;
         }
       } else sc = defaultScenario(opts.nodes ?? 20, opts.seed ?? 1);
+      if (!opts.virtual) {
+        const { simulateReal } = await import('../sim/real.ts');
+        const report = await simulateReal(sc, (line) => process.stderr.write(`simulate: ${line}\n`));
+        const json = `${JSON.stringify(report, null, 2)}\n`;
+        if (opts.out) await writeFile(opts.out, json).catch((err: Error) => { throw new CommandFailedError(`cannot write ${opts.out}: ${err.message}`); });
+        out(opts.json ? json : formatRealReport(report));
+        if (!report.invariants.ok) throw new CommandFailedError(`${report.invariants.violations.length} invariant violation(s): ${report.invariants.violations[0]}`);
+        return;
+      }
       const report = simulate(sc);
       const json = `${JSON.stringify(report, null, 2)}\n`;
       if (opts.out) await writeFile(opts.out, json).catch((err: Error) => { throw new CommandFailedError(`cannot write ${opts.out}: ${err.message}`); });
@@ -66,6 +73,23 @@ export function formatReport(r: SimReport): string {
   for (const n of r.per_node.slice(0, PER_NODE_SHOWN)) {
     lines.push(`  ${n.node.padEnd(10)}  ${(n.up ? 'yes' : 'no').padEnd(4)}  ${String(n.speed).padStart(5)} ${String(n.slots).padStart(5)} ${String(n.executed).padStart(8)}  ${n.utilisation.toFixed(2)}  ${String(n.epoch).padStart(5)} ${(n.coordinator ?? '—').padEnd(11)}  ${n.partition}`);
   }
+  if (r.per_node.length > PER_NODE_SHOWN) lines.push(`  … ${r.per_node.length - PER_NODE_SHOWN} more (--json for all)`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function formatRealReport(r: RealReport): string {
+  const d = r.decisions;
+  const lines = [
+    `Simulation "${r.scenario}" (real nodes, libp2p memory transport): ${r.nodes} nodes, ${(r.wall_ms / 1000).toFixed(1)} s wall`,
+    `  started:     in ${r.started_after_ms} ms; first agreement on a coordinator after ${r.first_agreement_ms ?? 'never'} ms`,
+    `  decisions:   ${d.asked} asked, ${d.accepted} accepted, ${d.other} not accepted, ${d.failed} failed; latency p50 ${d.p50_ms} ms, p90 ${d.p90_ms} ms, p99 ${d.p99_ms} ms`,
+    ...r.elections.map((e) => `  election:    coordinator ${e.killed} stopped at ${e.at_ms / 1000} s, successor agreed by all after ${e.agreed_after_ms ?? 'never'} ms`),
+    ...r.skipped_faults.map((f) => `  skipped:     ${f}`),
+    `  invariants:  ${r.invariants.ok ? 'ok (one coordinator per epoch, agreement after kills, decisions once)' : `FAILED\n${r.invariants.violations.map((v) => `    - ${v}`).join('\n')}`}`,
+    '',
+    '  node        up    epoch coordinator  partition  peers alive',
+    ...r.per_node.slice(0, PER_NODE_SHOWN).map((n) => `  ${n.node.padEnd(10)}  ${(n.up ? 'yes' : 'no').padEnd(4)}  ${String(n.epoch).padStart(5)} ${(n.coordinator ?? '—').padEnd(11)}  ${n.partition.padEnd(9)}  ${n.peers_alive}`),
+  ];
   if (r.per_node.length > PER_NODE_SHOWN) lines.push(`  … ${r.per_node.length - PER_NODE_SHOWN} more (--json for all)`);
   return `${lines.join('\n')}\n`;
 }
