@@ -13,6 +13,9 @@ import { comparePlacements, generateWorkload, runPlacement, type ComparisonRow }
 import { defaultScenario, simulate, type Scenario } from '../src/sim/cluster.ts';
 
 const quick = process.argv.includes('--quick');
+/** --only=placement|scale|clusters runs one part. */
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
+const part = (name: string) => only === undefined || only === name;
 const seed = Number(process.env.SEED ?? 1);
 const JOBS = quick ? 10_000 : 40_000;
 const pad = (s: unknown, n: number) => String(s).padStart(n);
@@ -23,6 +26,7 @@ function table(rows: ComparisonRow[]): void {
   for (const r of rows) console.log(`| ${r.policy} | ${r.mean_ms} | ${r.p99_ms} | ${r.mean_x.toFixed(2)}× | ${r.p99_x.toFixed(2)}× | ${r.util_cv.toFixed(3)} | ${r.messages_per_job} |`);
 }
 
+if (part('placement')) {
 console.log(`# Placement, 500 nodes, ${JOBS} jobs, seed ${seed} (2·log₂500 = ${(2 * Math.log2(500)).toFixed(1)} messages)`);
 for (const load of [0.5, 0.8, 0.95]) {
   const t0 = performance.now();
@@ -41,7 +45,9 @@ for (const s of [2, 3, 4]) {
   console.log(`seed ${s}: ${rows.map((r) => `${r.policy} ${r.mean_x.toFixed(2)}× (p99 ${r.p99_x.toFixed(2)}×, ${r.messages_per_job} msg)`).join('; ')}`);
 }
 
-{
+}
+
+if (part('scale')) {
   const N = 10_000;
   const jobs = quick ? 50_000 : 200_000;
   const heap0 = process.memoryUsage().heapUsed;
@@ -53,10 +59,11 @@ for (const s of [2, 3, 4]) {
   for (const r of rows) console.log(`${r.policy}: mean ${r.mean_ms} ms, p99 ${r.p99_ms} ms, utilisation CV ${r.util_cv}, ${r.messages_per_job} messages/job (2·log₂N = ${(2 * Math.log2(N)).toFixed(1)})`);
 }
 
+if (part('clusters')) {
 console.log('\n# Clusters of OrchestrationCores (heartbeat timeout 3 s, consensus_timeout 1 s)');
 console.log('| nodes | virtual s | wall s | decisions accepted | p50 ms | p90 ms | p99 ms | election after coordinator kill ms | partition detected ms | converged after heal ms | invariants |');
 console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
-for (const n of quick ? [5, 50] : [5, 50, 500]) {
+for (const n of process.env.CLUSTER_SIZES ? process.env.CLUSTER_SIZES.split(',').map(Number) : quick ? [5, 50] : [5, 50, 500]) {
   const sc: Scenario = defaultScenario(n, seed);
   if (n >= 500) {
     // N² heartbeats: a shorter script for 500 (kill at 8 s, partition 12–18 s, decisions throughout).
@@ -69,5 +76,6 @@ for (const n of quick ? [5, 50] : [5, 50, 500]) {
   const e = r.elections[0];
   const p = r.partitions[0];
   console.log(`| ${n} | ${r.virtual_ms / 1000} | ${wall.toFixed(1)} | ${r.decisions.accepted}/${r.decisions.proposed} | ${r.decisions.p50_ms} | ${r.decisions.p90_ms} | ${r.decisions.p99_ms} | ${e?.agreed_after_ms ?? '—'} | ${p?.detected_after_ms ?? '—'} | ${p?.converged_after_ms ?? '—'} | ${r.invariants.ok ? 'ok' : r.invariants.violations.length + ' violated'} |`);
+}
 }
 void pad;

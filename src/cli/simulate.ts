@@ -62,7 +62,7 @@ export function formatReport(r: SimReport): string {
   const d = r.decisions;
   lines.push(`Simulation "${r.scenario}": ${r.nodes} nodes, seed ${r.seed}, ${r.virtual_ms / 1000} s virtual, ${r.events} events`);
   lines.push(`  messages:    ${r.messages.delivered} delivered, ${r.messages.dropped} dropped (${Object.entries(r.messages.by_type).map(([k, v]) => `${k} ${v}`).join(', ')})`);
-  lines.push(`  jobs:        ${j.submitted} submitted, ${j.completed} completed, ${j.lost} lost, ${j.orphaned_by_submitter_death} orphaned (submitter killed), ${j.reoffers} re-offered, ${j.duplicate_executions} duplicate executions discarded`);
+  lines.push(`  jobs:        ${j.submitted} submitted, ${j.completed} completed, ${j.in_flight_at_end} still running at the end, ${j.lost} lost, ${j.orphaned_by_submitter_death} orphaned (submitter killed), ${j.reoffers} re-offered, ${j.duplicate_executions} duplicate executions discarded`);
   lines.push(`               completion mean ${j.mean_ms} ms, p99 ${j.p99_ms} ms, ${j.messages_per_job} messages per job`);
   lines.push(`  decisions:   ${d.proposed} proposed, ${d.accepted} accepted, ${d.rejected} rejected, ${d.no_quorum} without quorum; latency p50 ${d.p50_ms} ms, p90 ${d.p90_ms} ms, p99 ${d.p99_ms} ms`);
   for (const e of r.elections) lines.push(`  election:    coordinator ${e.killed} killed at ${e.at_ms / 1000} s, successor agreed by all after ${e.agreed_after_ms ?? 'never'} ms`);

@@ -87,6 +87,9 @@ interface JobState {
   completed?: number;
   completions: number;
   deadline?: number;
+  dispatchedAt?: number;
+  /** When the current attempt's run ends on its executor. */
+  finishAt?: number;
 }
 
 export interface NodeReport { node: string; up: boolean; speed: number; slots: number; executed: number; utilisation: number; epoch: number; coordinator?: string; partition: string }
@@ -98,7 +101,7 @@ export interface SimReport {
   virtual_ms: number;
   events: number;
   messages: { delivered: number; dropped: number; by_type: Record<string, number> };
-  jobs: { submitted: number; completed: number; lost: number; orphaned_by_submitter_death: number; duplicate_executions: number; reoffers: number; mean_ms: number; p99_ms: number; messages_per_job: number };
+  jobs: { submitted: number; completed: number; in_flight_at_end: number; lost: number; orphaned_by_submitter_death: number; duplicate_executions: number; reoffers: number; mean_ms: number; p99_ms: number; messages_per_job: number };
   decisions: { proposed: number; accepted: number; rejected: number; no_quorum: number; p50_ms: number; p90_ms: number; p99_ms: number };
   elections: Array<{ killed: string; at_ms: number; agreed_after_ms?: number }>;
   partitions: Array<{ at_ms: number; detected_after_ms?: number; healed_at_ms?: number; converged_after_ms?: number }>;
@@ -313,6 +316,8 @@ export class ClusterSim {
       if (!pick) return this.clock.after(100, () => this.offer(job, Math.min(round + 1, this.cfg.max_consensus_rounds)));
       const ex = this.byId.get(pick.choice)!;
       job.executor = ex.i;
+      job.dispatchedAt = this.clock.now;
+      job.finishAt = undefined;
       job.deadline = this.clock.now + 4 * (Number(pick.params.est_start_ms ?? 0) + this.sc.mean_job_ms * 3) + 2000;
       this.jobMessages++;
       this.send(o, ex, 'job_dispatch', () => this.execute(ex, job, attempt));
@@ -320,6 +325,14 @@ export class ClusterSim {
       this.clock.at(deadline, () => {
         if (job.completed === undefined && job.attempt === attempt) { this.reoffers++; this.offer(job, 1); }
       });
+      // As the job path's client does: re-offer at once when the offerer's core marks the
+      // executor dead (a crash, or the far side of a partition), not only at the deadline.
+      const watchExecutor = () => {
+        if (job.completed !== undefined || job.attempt !== attempt || !o.core) return;
+        if (o.core.knownDead(ex.id)) { this.reoffers++; return this.offer(job, 1); }
+        this.clock.after(this.tickMs, watchExecutor);
+      };
+      this.clock.after(this.tickMs, watchExecutor);
     };
     for (const i of targets) {
       const t = this.nodes[i]!;
@@ -350,6 +363,7 @@ export class ClusterSim {
     const service = job.size / n.speed;
     n.slotFree[k] = start + service;
     n.busy += service;
+    if (job.attempt === attempt) job.finishAt = start + service;
     const gen = n.hbTimer;
     this.clock.at(start + service, () => {
       if (!n.core || n.hbTimer !== gen) return; // killed while running: the job is lost here
@@ -461,10 +475,15 @@ export class ClusterSim {
     const violations = [...this.violations];
     let lost = 0;
     let orphaned = 0;
+    let inFlight = 0;
     const times: number[] = [];
     for (const j of this.jobs) {
       if (j.completed !== undefined) { times.push(j.completed - j.submitted); if (j.completions > 1) violations.push(`job ${j.id} completed ${j.completions} times`); continue; }
       if (!this.nodes[j.origin]!.core) { orphaned++; continue; }
+      // Still being worked on when the run ends (not lost): dispatched within the last second, or
+      // queued / running on a live executor whose run ends after the end (or within a second of it).
+      const ex = j.executor === undefined ? undefined : this.nodes[j.executor];
+      if (ex?.core && ((j.dispatchedAt ?? -Infinity) > now - 1000 || (j.finishAt ?? -Infinity) > now - 1000)) { inFlight++; continue; }
       lost++;
       violations.push(`job ${j.id} (from ${this.nodes[j.origin]!.id}, attempt ${j.attempt}) never completed`);
     }
@@ -477,7 +496,7 @@ export class ClusterSim {
       scenario: this.sc.name, nodes: this.nodes.length, seed: this.sc.seed, virtual_ms: now, events: this.clock.fired,
       messages: { delivered: this.delivered, dropped: this.dropped, by_type: Object.fromEntries(Object.entries(this.byType).sort()) },
       jobs: {
-        submitted: this.jobs.length, completed: times.length, lost, orphaned_by_submitter_death: orphaned,
+        submitted: this.jobs.length, completed: times.length, in_flight_at_end: inFlight, lost, orphaned_by_submitter_death: orphaned,
         duplicate_executions: this.duplicates, reoffers: this.reoffers,
         mean_ms: times.length ? round(times.reduce((a, b) => a + b, 0) / times.length) : 0,
         p99_ms: times.length ? round(quantile(times, 0.99)) : 0,
