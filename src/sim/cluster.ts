@@ -17,6 +17,8 @@ import { quantile, round } from './placement.ts';
 export type Fault =
   | { at_ms: number; kind: 'kill'; node: number | 'coordinator' }
   | { at_ms: number; kind: 'restart'; node: number }
+  /** The node's consensus actor dies and is restarted by its supervisor: volatile state lost, ledger kept. */
+  | { at_ms: number; kind: 'kill_actor'; node: number | 'coordinator'; actor: string }
   | { at_ms: number; kind: 'partition'; /** Share of the nodes (the first ones) cut off on side 1. */ fraction: number }
   | { at_ms: number; kind: 'heal' }
   | { at_ms: number; kind: 'delay'; extra_ms: number; duration_ms: number }
@@ -75,6 +77,8 @@ interface SimNode {
   busy: number;
   hbTimer: number;
   tickTimer: number;
+  /** Bumped when the whole node dies (its running jobs die with it), not when only its consensus actor restarts. */
+  incarnation: number;
 }
 
 interface JobState {
@@ -149,7 +153,7 @@ export class ClusterSim {
     for (let i = 0; i < sc.nodes; i++) {
       const speed = SPEEDS[Math.floor(this.rng() * SPEEDS.length)]!;
       const slots = SLOTS[Math.floor(this.rng() * SLOTS.length)]!;
-      this.nodes.push({ i, id: `sim${String(i).padStart(5, '0')}`, durable: { groups: {} }, side: 0, speed, slots, slotFree: new Array<number>(slots).fill(0), executed: 0, busy: 0, hbTimer: 0, tickTimer: 0 });
+      this.nodes.push({ i, id: `sim${String(i).padStart(5, '0')}`, durable: { groups: {} }, side: 0, speed, slots, slotFree: new Array<number>(slots).fill(0), executed: 0, busy: 0, hbTimer: 0, tickTimer: 0, incarnation: 0 });
     }
     for (const n of this.nodes) this.byId.set(n.id, n);
     for (const n of this.nodes) this.start(n.i);
@@ -190,6 +194,15 @@ export class ClusterSim {
     const n = this.nodes[i]!;
     n.core = undefined;
     n.hbTimer++;
+    n.incarnation++;
+  }
+
+  /** Only the consensus core dies and comes back at once from its ledger; jobs keep running. */
+  private restartCore(i: number): void {
+    const n = this.nodes[i]!;
+    n.core = undefined;
+    n.hbTimer++;
+    this.start(i);
   }
 
   // --- the bus -------------------------------------------------------------------------------
@@ -364,9 +377,10 @@ export class ClusterSim {
     n.slotFree[k] = start + service;
     n.busy += service;
     if (job.attempt === attempt) job.finishAt = start + service;
-    const gen = n.hbTimer;
+    const gen = n.incarnation;
     this.clock.at(start + service, () => {
-      if (!n.core || n.hbTimer !== gen) return; // killed while running: the job is lost here
+      if (n.incarnation !== gen) return; // the node died while it ran: the job is lost here
+      if (!n.core) return;
       n.executed++;
       const o = this.nodes[job.origin]!;
       this.jobMessages++;
@@ -393,6 +407,14 @@ export class ClusterSim {
           return;
         }
         case 'restart': return this.start(f.node);
+        case 'kill_actor': {
+          // Only the consensus actor exists in virtual time: a crash and an immediate restart
+          // from the persisted ledger (the supervisor's restart of a permanent child).
+          const n = f.node === 'coordinator' ? this.coordinator() : this.nodes[f.node];
+          if (!n?.core) return;
+          this.restartCore(n.i);
+          return;
+        }
         case 'partition': {
           const cut = Math.max(1, Math.floor(this.nodes.length * f.fraction));
           this.nodes.forEach((n, i) => { n.side = i < cut ? 1 : 0; });

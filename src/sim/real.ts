@@ -156,6 +156,15 @@ export async function simulateReal(sc: Scenario, progress: (line: string) => voi
           const took = await waitAgreed((T + 10) * 1000);
           if (took !== undefined) rec.agreed_after_ms = Date.now() - base - rec.at_ms;
         }
+      } else if (f.kind === 'kill_actor') {
+        let victim: MvpNode | undefined;
+        if (f.node === 'coordinator') {
+          const s = await agreed();
+          victim = s ? live().find((n) => n.peerId === s.coordinator!.peer_id) : undefined;
+        } else victim = nodes[f.node];
+        if (!victim || down.has(victim)) continue;
+        await victim.supervisor.kill(f.actor).catch((err: Error) => { violations.push(`kill_actor ${f.actor} on ${victim.nodeId}: ${err.message}`); });
+        progress(`killed actor ${f.actor} of ${victim.nodeId} at ${Date.now() - base} ms`);
       } else if (f.kind === 'decision') {
         for (let k = 0; k < f.count; k++) pending.push(ask());
       } else skipped.push(`${f.kind} at ${f.at_ms / 1000} s (needs connection gating in the network actor)`);

@@ -58,12 +58,17 @@ function parseFaults(v: unknown, nodes: number): Fault[] {
     switch (f.kind) {
       case 'kill': return { at_ms, kind: 'kill', node: node(f.node ?? 'coordinator', true) };
       case 'restart': return { at_ms, kind: 'restart', node: node(f.node, false) as number };
+      case 'kill_actor': {
+        const actor = f.actor ?? 'consensus';
+        if (typeof actor !== 'string' || !/^[a-z]+$/.test(actor)) throw new ScenarioError(`${what}: actor must be an actor name; got ${JSON.stringify(actor)}`);
+        return { at_ms, kind: 'kill_actor', node: node(f.node ?? 'coordinator', true), actor };
+      }
       case 'partition': return { at_ms, kind: 'partition', fraction: num(f.fraction ?? 0.5, `${what}: fraction`, 0, 0.99) };
       case 'heal': return { at_ms, kind: 'heal' };
       case 'delay': return { at_ms, kind: 'delay', extra_ms: num(f.extra_ms, `${what}: extra_ms`, 0, 600_000), duration_ms: num(f.duration_secs, `${what}: duration_secs`, 0) * 1000 };
       case 'loss': return { at_ms, kind: 'loss', rate: num(f.rate, `${what}: rate`, 0, 1), duration_ms: num(f.duration_secs, `${what}: duration_secs`, 0) * 1000 };
       case 'decision': return { at_ms, kind: 'decision', count: Math.floor(num(f.count ?? 1, `${what}: count`, 1, 10_000)) };
-      default: throw new ScenarioError(`${what}: kind must be kill, restart, partition, heal, delay, loss or decision; got ${JSON.stringify(f.kind)}`);
+      default: throw new ScenarioError(`${what}: kind must be kill, kill_actor, restart, partition, heal, delay, loss or decision; got ${JSON.stringify(f.kind)}`);
     }
   }).sort((a, b) => a.at_ms - b.at_ms);
 }

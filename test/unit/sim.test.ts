@@ -51,6 +51,7 @@ describe('invariants under generated fault schedules', () => {
       fc.record({ at_ms: fc.integer({ min: 5_000, max: 30_000 }), kind: fc.constant('delay' as const), extra_ms: fc.integer({ min: 0, max: 400 }), duration_ms: fc.integer({ min: 100, max: 4_000 }) }),
       fc.record({ at_ms: fc.integer({ min: 5_000, max: 30_000 }), kind: fc.constant('loss' as const), rate: fc.double({ min: 0, max: 0.3, noNaN: true }), duration_ms: fc.integer({ min: 100, max: 4_000 }) }),
       fc.record({ at_ms: fc.integer({ min: 5_000, max: 30_000 }), kind: fc.constant('decision' as const), count: fc.integer({ min: 1, max: 4 }) }),
+      fc.record({ at_ms: fc.integer({ min: 5_000, max: 30_000 }), kind: fc.constant('kill_actor' as const), node: fc.oneof(fc.constant('coordinator' as const), fc.integer({ min: 0, max: 6 })), actor: fc.constant('consensus') }),
     );
     fc.assert(fc.property(
       fc.integer({ min: 7, max: 10 }), fc.integer({ min: 0, max: 1_000_000 }),
@@ -64,7 +65,7 @@ describe('invariants under generated fault schedules', () => {
         assert.equal(r.jobs.lost, 0);
         assert.equal(r.jobs.completed + r.jobs.in_flight_at_end + r.jobs.orphaned_by_submitter_death, r.jobs.submitted);
       },
-    ), { numRuns: 12, seed: 20261126 });
+    ), { numRuns: 16, seed: 20261126 });
   });
 });
 
