@@ -5,9 +5,10 @@
 // invariants checked from the nodes' own status: one coordinator per (lineage, epoch), the
 // survivors agreeing on a live successor after a kill, decisions decided once.
 //
-// What it does not do (yet): partitions, delay and loss — they need connection gating inside the
-// network actor, which has no hook for it; those faults are reported as skipped. Memory nodes
-// serve no models, so there is no job workload here (the virtual mode has one).
+// Partitions go through connection gating (src/actors/network/memory-gate.ts): connections across
+// the cut are refused and aborted, and redialled at heal. Not done (reported as skipped): delay
+// and loss, which need a shaped transport. Memory nodes serve no models, so there is no job
+// workload here (the virtual mode has one).
 // Side effects: each node's data directory (its election ledger) lives in a temporary directory,
 // removed at the end; logs go nowhere.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { loadConfig } from '../config/index.ts';
 import type { ConsensusStatus } from '../actors/consensus/messages.ts';
 import type { DistributedDecision } from '../actors/consensus/router.ts';
 import { createNode, type MvpNode } from '../node/create-node.ts';
+import { memoryGate } from '../actors/network/memory-gate.ts';
 import type { Scenario } from './cluster.ts';
 import { quantile, round } from './placement.ts';
 
@@ -32,6 +34,7 @@ export interface RealReport {
   first_agreement_ms?: number;
   decisions: { asked: number; accepted: number; other: number; failed: number; p50_ms: number; p90_ms: number; p99_ms: number };
   elections: Array<{ killed: string; at_ms: number; agreed_after_ms?: number }>;
+  partitions: Array<{ at_ms: number; detected_after_ms?: number; healed_at_ms?: number; converged_after_ms?: number }>;
   skipped_faults: string[];
   invariants: { ok: boolean; violations: string[] };
   per_node: Array<{ node: string; up: boolean; epoch: number; coordinator?: string; partition: string; peers_alive: number }>;
@@ -104,7 +107,7 @@ export async function simulateReal(sc: Scenario, progress: (line: string) => voi
     try {
       const d = await n.supervisor.request<DistributedDecision>('consensus', {
         type: 'consensus.decide', decision_type: 'infrastructure', context: { is_critical: true, job_value: 1, description: 'simulated critical decision' },
-      }, 30_000);
+      }, sc.config.consensus_timeout_ms * sc.config.max_consensus_rounds + 5000);
       if (seen.has(d.id)) violations.push(`decision ${d.id} returned twice`);
       seen.add(d.id);
       if (d.consensus?.outcome === 'accepted') { decisions.accepted++; lat.push(d.latency_ms); } else decisions.other++;
@@ -112,6 +115,17 @@ export async function simulateReal(sc: Scenario, progress: (line: string) => voi
   };
 
   const elections: RealReport['elections'] = [];
+  const partitions: RealReport['partitions'] = [];
+  const side = new Map<MvpNode, number>();
+  /** Polls `cond` every 100 ms in the background; records the delay when it first holds. */
+  const watch = (cond: () => Promise<boolean>, done: (ms: number) => void, limitMs: number): Promise<void> => (async () => {
+    const from = Date.now();
+    while (Date.now() - from < limitMs) {
+      if (await cond()) return done(Date.now() - from);
+      await sleep(100);
+    }
+  })();
+  const watches: Promise<void>[] = [];
   const skipped: string[] = [];
   let firstAgreement: number | undefined;
   let startedAfter = 0;
@@ -167,10 +181,41 @@ export async function simulateReal(sc: Scenario, progress: (line: string) => voi
         progress(`killed actor ${f.actor} of ${victim.nodeId} at ${Date.now() - base} ms`);
       } else if (f.kind === 'decision') {
         for (let k = 0; k < f.count; k++) pending.push(ask());
-      } else skipped.push(`${f.kind} at ${f.at_ms / 1000} s (needs connection gating in the network actor)`);
+      } else if (f.kind === 'partition') {
+        const cut = Math.max(1, Math.floor(nodes.length * f.fraction));
+        nodes.forEach((n, i) => side.set(n, i < cut ? 1 : 0));
+        const rec: RealReport['partitions'][number] = { at_ms: Date.now() - base };
+        partitions.push(rec);
+        await memoryGate.partition(new Map(nodes.map((n) => [n.peerId, side.get(n)!])));
+        progress(`partitioned ${cut} / ${nodes.length - cut} at ${rec.at_ms} ms`);
+        // Detected when every live node has marked every live node across the cut dead.
+        watches.push(watch(async () => {
+          const all = await statuses();
+          return all.every(({ n, s }) => s.peers.every((p) => {
+            const other = live().find((m) => m.peerId === p.peer_id);
+            return !other || side.get(other) === side.get(n) || p.status === 'dead';
+          }));
+        }, (ms) => { rec.detected_after_ms = ms; }, (3 * T + 10) * 1000));
+      } else if (f.kind === 'heal') {
+        const rec = partitions[partitions.length - 1];
+        if (!rec || rec.healed_at_ms !== undefined) continue;
+        rec.healed_at_ms = Date.now() - base;
+        side.clear();
+        await memoryGate.heal();
+        progress(`healed at ${rec.healed_at_ms} ms`);
+        const from = base + rec.healed_at_ms;
+        watches.push(watch(async () => {
+          if (!(await agreed())) return false;
+          const all = await statuses();
+          return all.every(({ s }) => live().every((m) => m.peerId === s.self?.peer_id || s.peers.some((p) => p.peer_id === m.peerId && p.status === 'alive')));
+        }, () => { rec.converged_after_ms = Date.now() - from; }, (3 * T + 20) * 1000));
+      } else skipped.push(`${f.kind} at ${f.at_ms / 1000} s (delay and loss need a shaped transport; not built)`);
     }
     await decider;
     await Promise.all(pending);
+    await Promise.all(watches);
+    if (partitions.some((p) => p.healed_at_ms === undefined)) { await memoryGate.heal(); }
+    for (const p of partitions) if (p.healed_at_ms !== undefined && p.converged_after_ms === undefined) violations.push(`no convergence after the heal at ${p.healed_at_ms} ms`);
     const left = base + sc.duration_ms - Date.now();
     if (left > 0) await sleep(left);
     if (await waitAgreed(Math.max(5000, 3 * T * 1000)) === undefined) violations.push('the live nodes do not agree on one coordinator at the end');
@@ -189,7 +234,7 @@ export async function simulateReal(sc: Scenario, progress: (line: string) => voi
       scenario: sc.name, mode: 'real', nodes: sc.nodes, seed: sc.seed, wall_ms: Date.now() - t0, started_after_ms: startedAfter,
       ...(firstAgreement !== undefined ? { first_agreement_ms: firstAgreement } : {}),
       decisions: { ...decisions, p50_ms: round(quantile(lat, 0.5) || 0), p90_ms: round(quantile(lat, 0.9) || 0), p99_ms: round(quantile(lat, 0.99) || 0) },
-      elections, skipped_faults: skipped, invariants: { ok: violations.length === 0, violations }, per_node,
+      elections, partitions, skipped_faults: skipped, invariants: { ok: violations.length === 0, violations }, per_node,
     };
   } finally {
     await Promise.all(live().map((n) => n.stop().catch(() => {})));
