@@ -87,6 +87,15 @@ export async function simulateReal(sc: Scenario, progress: (line: string) => voi
     const same = all.every(({ s }) => s.epoch === first.epoch && s.lineage === first.lineage && s.coordinator?.peer_id === first.coordinator!.peer_id);
     return same && live().some((n) => n.peerId === first.coordinator!.peer_id) ? first : undefined;
   };
+  /** The live node most live nodes name as coordinator (ties: the lower peer id). */
+  const named = async (): Promise<MvpNode | undefined> => {
+    const all = await statuses();
+    observe(all);
+    const votes = new Map<string, number>();
+    for (const { s } of all) if (s.coordinator) votes.set(s.coordinator.peer_id, (votes.get(s.coordinator.peer_id) ?? 0) + 1);
+    const best = [...votes].filter(([p]) => live().some((n) => n.peerId === p)).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0];
+    return best ? live().find((n) => n.peerId === best[0]) : undefined;
+  };
   const waitAgreed = async (limitMs: number): Promise<number | undefined> => {
     const from = Date.now();
     while (Date.now() - from < limitMs) {
@@ -117,12 +126,12 @@ export async function simulateReal(sc: Scenario, progress: (line: string) => voi
   const elections: RealReport['elections'] = [];
   const partitions: RealReport['partitions'] = [];
   const side = new Map<MvpNode, number>();
-  /** Polls `cond` every 100 ms in the background; records the delay when it first holds. */
+  /** Polls `cond` every 250 ms in the background (status polling is itself load on the nodes); records the delay when it first holds. */
   const watch = (cond: () => Promise<boolean>, done: (ms: number) => void, limitMs: number): Promise<void> => (async () => {
     const from = Date.now();
     while (Date.now() - from < limitMs) {
       if (await cond()) return done(Date.now() - from);
-      await sleep(100);
+      await sleep(250);
     }
   })();
   const watches: Promise<void>[] = [];
@@ -156,10 +165,9 @@ export async function simulateReal(sc: Scenario, progress: (line: string) => voi
       if (wait > 0) await sleep(wait);
       if (f.kind === 'kill') {
         let victim: MvpNode | undefined;
-        if (f.node === 'coordinator') {
-          const s = await agreed();
-          victim = s ? live().find((n) => n.peerId === s.coordinator!.peer_id) : undefined;
-        } else victim = nodes[f.node];
+        if (f.node === 'coordinator') victim = await named();
+        else victim = nodes[f.node];
+        if (!victim) progress(`no node to ${f.kind} at ${Date.now() - base} ms (no coordinator named)`);
         if (!victim || down.has(victim)) continue;
         const rec: RealReport['elections'][number] = { killed: victim.nodeId, at_ms: Date.now() - base };
         await victim.stop();
@@ -172,10 +180,9 @@ export async function simulateReal(sc: Scenario, progress: (line: string) => voi
         }
       } else if (f.kind === 'kill_actor') {
         let victim: MvpNode | undefined;
-        if (f.node === 'coordinator') {
-          const s = await agreed();
-          victim = s ? live().find((n) => n.peerId === s.coordinator!.peer_id) : undefined;
-        } else victim = nodes[f.node];
+        if (f.node === 'coordinator') victim = await named();
+        else victim = nodes[f.node];
+        if (!victim) progress(`no node to ${f.kind} at ${Date.now() - base} ms (no coordinator named)`);
         if (!victim || down.has(victim)) continue;
         await victim.supervisor.kill(f.actor).catch((err: Error) => { violations.push(`kill_actor ${f.actor} on ${victim.nodeId}: ${err.message}`); });
         progress(`killed actor ${f.actor} of ${victim.nodeId} at ${Date.now() - base} ms`);
