@@ -89,6 +89,8 @@ export interface ThresholdOptions {
    * the slowest offered node's round trip plus 5 ms (an offerer knows its peers' RTTs from ping).
    */
   windowMs?: number;
+  /** Without windowMs: wait for this quantile of the offered nodes' round trips (default 1: the slowest). */
+  windowQuantile?: number;
   rounds?: number;
   /** Urgency of a job (stimulus s = value/high_value + urgency; default 0.9 with value 1 → s = 1). */
   urgency?: number;
@@ -137,6 +139,7 @@ export function runPlacement(w: Workload, policy: PlacementPolicy, th: Threshold
   let fallbacks = 0;
   const fanout = Math.max(1, Math.min(N, th.fanout ?? Math.ceil(Math.log2(N)) - 1));
   const windowMs = th.windowMs;
+  const windowQuantile = Math.min(1, Math.max(0.01, th.windowQuantile ?? 1));
   const rank = th.rank ?? 'completion';
   const thetaScale = th.thetaScale ?? 0.3;
   const immediateWithin = th.immediateWithin ?? 1.5;
@@ -200,7 +203,11 @@ export function runPlacement(w: Workload, policy: PlacementPolicy, th: Threshold
         });
       });
     }
-    clock.after(windowMs ?? Math.max(...targets.map((i) => 2 * links.delay(job.origin, i))) + 5, decide);
+    if (windowMs !== undefined) clock.after(windowMs, decide);
+    else {
+      const rtts = targets.map((i) => 2 * links.delay(job.origin, i)).sort((a, b) => a - b);
+      clock.after(rtts[Math.min(rtts.length - 1, Math.ceil(windowQuantile * rtts.length) - 1)]! + 5, decide);
+    }
   };
 
   const place = (job: SimJob) => {
