@@ -92,6 +92,8 @@ export interface ThresholdOptions {
   /** Without windowMs: wait for this quantile of the offered nodes' round trips (default 1: the slowest). */
   windowQuantile?: number;
   rounds?: number;
+  /** Targets that do not claim answer "no" (one message each), so the offerer decides at the last answer. */
+  declines?: boolean;
   /** Urgency of a job (stimulus s = value/high_value + urgency; default 0.9 with value 1 → s = 1). */
   urgency?: number;
   /**
@@ -164,6 +166,7 @@ export function runPlacement(w: Workload, policy: PlacementPolicy, th: Threshold
     const s = stimulus({ job_value: 1, urgency }, 10, round);
     const claims: Array<RoutingCandidate & { i: number }> = [];
     let decided = false;
+    let answered = 0;
     const decide = () => {
       if (decided) return;
       decided = true;
@@ -188,7 +191,12 @@ export function runPlacement(w: Workload, policy: PlacementPolicy, th: Threshold
         const theta = rank === 'completion'
           ? Math.max(THETA_MIN, thetaScale * done / (w.meanSizeMs / speedMax))
           : Math.max(THETA_MIN, wait / (w.meanSizeMs / sv.spec.speed));
-        if (rng() >= responseProbability(s, theta)) return;
+        if (rng() >= responseProbability(s, theta)) {
+          if (!th.declines) return;
+          messages++;
+          clock.after(links.delay(i, job.origin), () => { if (!decided && ++answered === targets.length) decide(); });
+          return;
+        }
         const claim: RoutingCandidate & { i: number } = {
           i, peer_id: String(i), capacity: sv.freeSlots(now), est_start_ms: Math.round(wait), queue_depth: sv.queued(now),
           ...(rank === 'completion' ? { est_done_ms: Math.round(done) } : {}),
@@ -197,6 +205,7 @@ export function runPlacement(w: Workload, policy: PlacementPolicy, th: Threshold
         clock.after(links.delay(i, job.origin), () => {
           if (decided) return;
           claims.push(claim);
+          if (th.declines && ++answered === targets.length) return decide();
           // The job path's rule: choose at once when a claim can start now ('completion': and
           // finish close to the best possible).
           if (rank === 'job_path' ? (claim.capacity ?? 0) > 0 : claim.est_done_ms! <= immediateWithin * w.meanSizeMs / speedMax) decide();
