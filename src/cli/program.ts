@@ -10,6 +10,7 @@ import { registerReceiptCommand } from './receipt.ts';
 import { registerStatusCommands } from './status.ts';
 import { registerSubmitCommand } from './submit.ts';
 import { registerOrchestratorCommand } from './orchestrator.ts';
+import { registerSimulateCommand } from './simulate.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 export const VERSION: string = pkg.version;
@@ -85,6 +86,7 @@ export function buildProgram(deps: ProgramDeps = {}): Command {
   registerSubmitCommand(program);
   registerStatusCommands(program, { config: (cmd) => loadCommandConfig(cmd, env) });
   registerOrchestratorCommand(program, { env });
+  registerSimulateCommand(program);
   return program;
 }
 

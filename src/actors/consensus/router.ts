@@ -22,6 +22,13 @@ export interface RoutingCandidate {
   capacity?: number;
   est_start_ms?: number;
   queue_depth?: number;
+  /**
+   * Expected completion of this job on the claimant, ms from the claim (its wait plus the job's
+   * expected service time at its speed). When every claim carries it, it ranks first: on
+   * heterogeneous nodes a free slow node can finish later than a fast one with a short queue
+   * (the placement simulator measured it — BENCHMARKS.md, "Placement").
+   */
+  est_done_ms?: number;
 }
 
 /** The seed's DecisionContext. */
@@ -109,7 +116,10 @@ export function routeJob(candidates: readonly RoutingCandidate[], known: { dead(
   const live = candidates.filter((c) => !known.dead(c.peer_id));
   const free = (c: RoutingCandidate) => Number((c.capacity ?? 0) > 0);
   const start = (c: RoutingCandidate) => c.est_start_ms ?? Infinity;
-  const ranked = [...live].sort((a, b) => free(b) - free(a)
+  const done = live.length > 0 && live.every((c) => Number.isFinite(c.est_done_ms))
+    ? (c: RoutingCandidate) => c.est_done_ms! : () => 0;
+  const ranked = [...live].sort((a, b) => done(a) - done(b)
+    || free(b) - free(a)
     || start(a) - start(b)
     || (a.queue_depth ?? Infinity) - (b.queue_depth ?? Infinity)
     || known.affinity(b.peer_id) - known.affinity(a.peer_id)

@@ -12,6 +12,8 @@ import { ping, type Ping } from '@libp2p/ping';
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub';
 import { mdns } from '@libp2p/mdns';
 import type { PeerId, PrivateKey } from '@libp2p/interface';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { memoryGate } from './memory-gate.ts';
 
 export type Transport = 'tcp' | 'memory';
 export type NetworkNode = Libp2p<{ identify: Identify; ping: Ping; pubsub: GossipSub }>;
@@ -29,7 +31,10 @@ export interface Libp2pInit {
 export async function buildLibp2p(init: Libp2pInit): Promise<NetworkNode> {
   const acceptOnly = init.acceptOnly;
   const simulated = init.transport === 'memory';
-  return createLibp2p({
+  const self = peerIdFromPrivateKey(init.privateKey).toString();
+  // In-process nodes: the simulator's partitions (memory-gate.ts) refuse connections across sides.
+  const gated = (peer: PeerId) => simulated && memoryGate.denied(self, peer.toString());
+  const node = await createLibp2p({
     privateKey: init.privateKey,
     addresses: { listen: init.listen },
     transports: [init.transport === 'memory' ? memory() : tcp()],
@@ -46,9 +51,9 @@ export async function buildLibp2p(init: Libp2pInit): Promise<NetworkNode> {
     connectionGater: {
       // In-process and loopback test networks dial private addresses; libp2p's default refuses them.
       denyDialMultiaddr: () => false,
-      denyInboundEncryptedConnection: acceptOnly
-        ? (peer: PeerId) => !acceptOnly().has(peer.toString())
-        : undefined,
+      denyInboundEncryptedConnection: (peer: PeerId) => gated(peer) || (acceptOnly !== undefined && !acceptOnly().has(peer.toString())),
+      denyOutboundEncryptedConnection: gated,
+      denyDialPeer: gated,
     },
     peerDiscovery: init.mdns ? [mdns({ interval: 2000 })] : [],
     services: {
@@ -66,4 +71,9 @@ export async function buildLibp2p(init: Libp2pInit): Promise<NetworkNode> {
       }),
     },
   });
+  if (simulated) {
+    memoryGate.register(self, node);
+    node.addEventListener('stop', () => memoryGate.unregister(self));
+  }
+  return node;
 }
