@@ -38,8 +38,11 @@ async function runningIn(dir: string, nodeId: string): Promise<Running | undefin
   return { nodeId, url: file.url };
 }
 
+/** No node runs where the command looked (exit 1; commands with a local fallback use it instead). */
+export class NoRunningNodeError extends CommandFailedError {}
+
 const noNode = (dir: string) =>
-  new CommandFailedError(`no running node found in ${dir}: start one with \`npx mvp-node\` or pass --api <url>`);
+  new NoRunningNodeError(`no running node found in ${dir}: start one with \`npx mvp-node\` or pass --api <url>`);
 
 export async function findNode({ api, dataDir, nodeId }: FindNodeOptions): Promise<FoundNode> {
   if (api !== undefined) {

@@ -1,13 +1,14 @@
 // `mvp-node orchestrator decision|ask|metrics|status|export-data|confirm|reject|decisions`: the
 // orchestrator of a running node, through its HTTP API (the URL from
-// `<data_dir>/<node-id|default>/api.json`, or --api-url). `decision` and `ask` also work without
+// data directory of --node-id or the only node running there, or --api). `decision` and `ask` also work without
 // a running node: a local orchestrator decides on this host's figures, executes nothing, and
 // the output says so.
-import { readFile, rename, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { rename, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { Config } from '../config/types.ts';
 import { CommandFailedError } from './errors.ts';
+import { findNode, NoRunningNodeError } from './node-api.ts';
 import { loadCommandConfig } from './program.ts';
 import { DECISION_TYPES, type DecisionType, type MetricsSnapshot } from '../actors/orchestrator/heuristics.ts';
 import {
@@ -25,18 +26,20 @@ export interface OrchestratorCommandDeps {
 
 // --- a small client for the node's HTTP API ----------------------------------------------------
 
-export interface NodeApi { url: string; token?: string; file?: string }
+export interface NodeApi { url: string; token?: string }
 
-/** Where a running node's API is: --api-url, else the api.json the node wrote in its data directory. */
-export async function findNodeApi(config: Config, apiUrl?: string): Promise<NodeApi | { missing: string }> {
+/**
+ * Where a running node's API is, found as the other commands find it (node-api.ts: --api, else
+ * the data directory of --node-id, or the only node running there); `missing` says why none.
+ */
+export async function findNodeApi(config: Config, api?: string): Promise<NodeApi | { missing: string }> {
   const token = config.api.token;
-  if (apiUrl) return { url: apiUrl.replace(/\/+$/, ''), ...(token ? { token } : {}) };
-  const file = join(config.node.data_dir, config.node.node_id ?? 'default', 'api.json');
   try {
-    const { url } = JSON.parse(await readFile(file, 'utf8')) as { url: string };
-    return { url, file, ...(token ? { token } : {}) };
-  } catch {
-    return { missing: file };
+    const { url } = await findNode({ ...(api !== undefined ? { api } : {}), dataDir: config.node.data_dir, ...(config.node.node_id !== undefined ? { nodeId: config.node.node_id } : {}) });
+    return { url, ...(token ? { token } : {}) };
+  } catch (err) {
+    if (err instanceof NoRunningNodeError) return { missing: err.message };
+    throw err;
   }
 }
 
@@ -236,7 +239,7 @@ function parseLimit(v: string): number {
   return n;
 }
 
-interface CommonOpts { json?: boolean; apiUrl?: string; local?: boolean }
+interface CommonOpts { json?: boolean; api?: string; local?: boolean }
 
 /** Adds `orchestrator` to the program with `.command()`, so it inherits help layout and exit handling. */
 export function registerOrchestratorCommand(program: Command, deps: OrchestratorCommandDeps = {}): Command {
@@ -252,24 +255,24 @@ export function registerOrchestratorCommand(program: Command, deps: Orchestrator
   /** The running node's API; a CommandFailedError naming what is missing when there is none. */
   async function nodeApi(cmd: Command): Promise<{ api: NodeApi; opts: CommonOpts; config: Config }> {
     const { opts, config } = context(cmd);
-    const found = await findNodeApi(config, opts.apiUrl);
+    const found = await findNodeApi(config, opts.api);
     if ('missing' in found) {
-      throw new CommandFailedError(`no running node found: ${found.missing} does not exist. Start one with \`mvp-node\` (with the same --data-dir and --node-id), or give --api-url`);
+      throw new CommandFailedError(found.missing);
     }
     return { api: found, opts, config };
   }
 
-  /** Through the node when one answers; otherwise by a local orchestrator (unless --api-url was given). */
+  /** Through the node when one answers; otherwise by a local orchestrator (unless --api was given). */
   async function nodeOrLocal<T>(cmd: Command, remote: (api: NodeApi) => Promise<T>, local: (config: Config) => Promise<T>): Promise<T> {
     const { opts, config } = context(cmd);
     if (!opts.local) {
-      const found = await findNodeApi(config, opts.apiUrl);
+      const found = await findNodeApi(config, opts.api);
       if (!('missing' in found)) {
         try {
           return await remote(found);
         } catch (err) {
           // A stale api.json (the node died without removing it) means no running node.
-          if (!(err instanceof NodeUnreachableError) || opts.apiUrl) throw err instanceof NodeUnreachableError ? new CommandFailedError(err.message) : err;
+          if (!(err instanceof NodeUnreachableError) || opts.api) throw err instanceof NodeUnreachableError ? new CommandFailedError(err.message) : err;
         }
       }
     }
@@ -291,7 +294,7 @@ export function registerOrchestratorCommand(program: Command, deps: Orchestrator
     }
   }
 
-  const apiUrlOption = ['--api-url <URL>', 'the node\'s HTTP API (default: from <data_dir>/<node-id|default>/api.json)'] as const;
+  const apiUrlOption = ['--api <URL>', 'the node\'s HTTP API (default: found in the data directory of --node-id, or the only node running there)'] as const;
 
   orch.command('decision')
     .description('Ask for a decision: action, parameters, confidence, reasoning, and what became of it')
