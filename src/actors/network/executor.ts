@@ -34,10 +34,6 @@ interface Offer {
   body: WorkOfferBody;
   at: number;
   claimed: boolean;
-  /** When the claim went out; until its job arrives (or CLAIM_HOLD_MS pass) it holds a queue place. */
-  claimedAt?: number;
-  /** The job's stream arrived (the claim's reservation is used up). */
-  arrived?: boolean;
   /** Set once the job ran here: a client that asks again gets the same outcome, not a second run. */
   done?: { text: string; receipt: Envelope<'receipt'> };
 }
@@ -67,6 +63,8 @@ function failedResult(jobId: string, reason: string): JobResult {
 export class JobExecutor {
   private readonly offers = new Map<string, Offer>();
   private readonly streams = new Map<string, Stream>();
+  /** Claimed job id → when: until its job arrives (or CLAIM_HOLD_MS pass) a claim holds a queue place. */
+  private readonly pending = new Map<string, number>();
   readonly counters = { claimed: 0, executed: 0, refused_streams: 0 };
 
   constructor(private readonly deps: ExecutorDeps) {}
@@ -102,7 +100,7 @@ export class JobExecutor {
     if (entry.claimed) return; // claimed meanwhile (a copy of the offer handled concurrently)
     const free = q ? Math.max(0, q.slots - q.busy_slots - pending) : 0;
     entry.claimed = true;
-    entry.claimedAt = this.deps.clock.now();
+    this.pending.set(offer.job_id, this.deps.clock.now());
     this.counters.claimed++;
     await this.deps.publish(WORK_TOPIC, 'job_claim', {
       job_id: offer.job_id, executor: this.deps.peerId, model_sha256: model.sha256,
@@ -128,7 +126,7 @@ export class JobExecutor {
       jobId = req.job_id;
       const offer = this.offers.get(req.job_id);
       if (!offer || !offer.claimed) throw new JobStreamError(`job ${req.job_id} was not offered to and claimed by this node`);
-      offer.arrived = true;
+      this.pending.delete(req.job_id);
       if (offer.body.client !== connection.remotePeer.toString()) throw new JobStreamError('only the client that offered a job may bring it');
       // The client's stream is its latest word: a job first assigned elsewhere (an executor that
       // then died) comes here on a later attempt, possibly before that job_assign does.
@@ -170,7 +168,7 @@ export class JobExecutor {
       // client may offer the job again, and this node may claim it again once it has room.
       const retry = (err as { code?: string }).code === 'queue_full';
       const offer = jobId === undefined ? undefined : this.offers.get(jobId);
-      if (retry && offer) { offer.claimed = false; offer.arrived = false; }
+      if (retry && offer) offer.claimed = false;
       this.deps.log.warn({ job_id: jobId, peer: connection.remotePeer.toString(), reason }, 'Job stream refused or failed');
       await writeLine(stream, { t: 'error', reason, ...(retry ? { retry: true } : {}) }).then(() => stream.close(), () => stream.abort(err as Error)).catch(() => undefined);
     } finally {
@@ -202,12 +200,15 @@ export class JobExecutor {
     return sealReceipt(this.deps.privateKey, body, now);
   }
 
-  /** Claims still waiting for their job (recent, not arrived). */
+  /** Claims still waiting for their job; those older than CLAIM_HOLD_MS are let go. */
   private pendingClaims(): number {
     const now = this.deps.clock.now();
-    let n = 0;
-    for (const o of this.offers.values()) if (o.claimed && !o.arrived && now - (o.claimedAt ?? 0) < CLAIM_HOLD_MS) n++;
-    return n;
+    // Insertion order is claim order: the expired ones are at the front.
+    for (const [id, at] of this.pending) {
+      if (now - at < CLAIM_HOLD_MS) break;
+      this.pending.delete(id);
+    }
+    return this.pending.size;
   }
 
   private remember(id: string, o: Offer): void {

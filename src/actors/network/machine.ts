@@ -18,12 +18,19 @@ export interface NetworkArgs {
   transport: Transport;
   /** The models this node serves, as its manifest lists them. */
   models: ModelManifest[];
+  /**
+   * The TCP port the node got, kept across the actor's restarts (shared memory, so it survives
+   * a worker thread too): with port 0 a restarted network actor takes back the port peers and
+   * clients know, unless it was taken meanwhile. Absent: every start takes what the OS gives.
+   */
+  portCell?: Int32Array;
 }
 
 export function networkMachine(ctx: ActorContext<NetworkArgs>) {
   const service = new NetworkService({
     config: ctx.config,
     nodeId: ctx.args.nodeId,
+    ...(ctx.args.portCell ? { portCell: ctx.args.portCell } : {}),
     privateKey: privateKeyFromProtobuf(ctx.args.privateKey),
     transport: ctx.args.transport,
     models: ctx.args.models,

@@ -45,9 +45,6 @@ function envelopeId(data: Uint8Array): string | undefined {
   try { return (JSON.parse(new TextDecoder().decode(data)) as { id?: string }).id; } catch { return undefined; }
 }
 
-/** The TCP port each node id's network actor bound when configured with port 0 (this process). */
-const BOUND_PORTS = new Map<string, number>();
-
 export class BindError extends Error {
   override name = 'BindError';
   constructor(readonly port: number, cause: string) {
@@ -58,6 +55,8 @@ export class BindError extends Error {
 export interface NetworkServiceInit {
   config: Readonly<Config>;
   nodeId: string;
+  /** See NetworkArgs.portCell. */
+  portCell?: Int32Array;
   privateKey: PrivateKey;
   transport: Transport;
   models: ModelManifest[];
@@ -153,7 +152,8 @@ export class NetworkService {
     });
     // With --port 0, a restarted network actor takes back the port it had (peers and clients
     // hold that address); if someone else took it meanwhile, any free port.
-    const previous = port === 0 && transport === 'tcp' ? BOUND_PORTS.get(this.init.nodeId) : undefined;
+    const cell = this.init.portCell;
+    const previous = port === 0 && transport === 'tcp' && cell ? Atomics.load(cell, 0) : 0;
     try {
       this.node = previous ? await build(previous).catch(() => build(0)) : await build(port);
     } catch (err) {
@@ -164,7 +164,7 @@ export class NetworkService {
     }
     const node = this.node;
     const bound = node.getMultiaddrs().map((a) => a.getComponents().find((c) => c.name === 'tcp')?.value).find(Boolean);
-    if (port === 0 && bound) BOUND_PORTS.set(this.init.nodeId, Number(bound));
+    if (port === 0 && bound && cell) Atomics.store(cell, 0, Number(bound));
     const pubsub = node.services.pubsub;
     pubsub.addEventListener('message', (e) => { void this.onGossip(e.detail.topic, e.detail.data); });
     // Manifests spread by sync: both ends of a new connection exchange what the other lacks,
