@@ -15,6 +15,7 @@ import {
   type Envelope, type JobClaimBody, type JobPriority, type Manifest, type ReceiptEnvelope,
 } from '../protocol/index.ts';
 import { JOB_PROTOCOL, MAX_JOB_STREAMS, parseJobFrame, readLines, writeLine } from '../jobs/stream.ts';
+import { routeJob, type RoutingCandidate } from '../actors/consensus/router.ts';
 
 /** One job, as a joined LightClient runs it. */
 export interface JobOptions {
@@ -63,7 +64,27 @@ export interface JoinOptions {
   timeoutMs: number;
   /** The client's key, when its peer id must be known before it connects; default: a fresh one. */
   privateKey?: PrivateKey;
+  /** Who picks the executor among the claimants; default: the decision router's heuristic, here (`localRoute`). */
+  route?: JobRouter;
 }
+
+/** The job a routing decision is about. */
+export interface RoutedJob { job_id: string; model: string; priority: JobPriority; value?: number }
+/** A routing decision: the chosen claimant, and how it was reached (for progress notes). */
+export interface RoutePick { executor: string; how: string }
+/** Picks one of the claimants (job routing, DESIGN.md §4 "offerer's pick"). */
+export type JobRouter = (job: RoutedJob, candidates: RoutingCandidate[]) => Promise<RoutePick>;
+
+/**
+ * Job routing by the decision router's heuristic (`routeJob`), where nothing more is known of
+ * the claimants than their claims: a client outside the swarm has no liveness or affinity view.
+ */
+export const localRoute: JobRouter = async (_job, candidates) => {
+  const started = performance.now();
+  const d = routeJob(candidates, { dead: () => false, affinity: () => 0 });
+  if (!d) throw new Error('no claimant to route the job to');
+  return { executor: d.choice, how: `heuristic, local, ${Math.round(performance.now() - started)} ms` };
+};
 
 export interface SubmitResult { text: string; receipt: ReceiptEnvelope; executor: string }
 
@@ -117,6 +138,7 @@ export class LightClient {
     /** This client's peer id: the `client` of its offers. */
     readonly peerId: string,
     private readonly bootstrap: readonly string[],
+    private readonly route: JobRouter,
   ) {}
 
   /** Connects to the bootstrap nodes and learns the network's manifests; NoExecutorError when none answers. */
@@ -126,7 +148,7 @@ export class LightClient {
     const key = opts.privateKey ?? await generateKeyPair('Ed25519');
     const me = peerIdFromPrivateKey(key).toString();
     const node = await buildLibp2p({ privateKey: key, transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], maxPeers: 16, mdns: false });
-    const client = new LightClient(node, key, me, [...opts.bootstrap]);
+    const client = new LightClient(node, key, me, [...opts.bootstrap], opts.route ?? localRoute);
     try {
       node.services.pubsub.subscribe(WORK_TOPIC);
       const errors = await client.dialBootstrap(deadline);
@@ -194,12 +216,12 @@ export class LightClient {
     try {
       for (;;) {
         const offerAgain = () => publish(node, key, me, WORK_TOPIC, 'work_offer', offer);
-        const claim = await book.next(tried, offerAgain, attempts === 0 ? claimDeadline : deadline, signal);
-        if (!claim) break;
+        const claims = await book.next(tried, offerAgain, attempts === 0 ? claimDeadline : deadline, signal);
+        if (!claims) break;
+        const claim = await this.pick(offer, claims, note);
         tried.add(claim.executor);
         attempts++;
         await publish(node, key, me, WORK_TOPIC, 'job_assign', { job_id: offer.job_id, executor: claim.executor, lease_ms: opts.leaseMs ?? LEASE_MS, attempt: attempts });
-        note(`job ${offer.job_id.slice(0, 12)} assigned to ${claim.executor}`);
         opts.onAssign?.({ jobId: offer.job_id, executor: claim.executor, attempt: attempts });
         try {
           return await runOn(node, claim.executor, manifests, offer.job_id, opts, deadline);
@@ -229,6 +251,25 @@ export class LightClient {
       throw new NoExecutorError(`no node took the job within ${Math.round((claimDeadline - started) / 1000)} s (model ${model}, no claims)`);
     }
     throw new NoExecutorError(`no node could run the job within ${Math.round(opts.timeoutMs / 1000)} s (model ${model}${attempts ? `, ${attempts} attempt${attempts > 1 ? 's' : ''} taken but none delivered` : ', no claims'})`);
+  }
+
+  /**
+   * The router's pick among the claims. A router that fails or names no claimant (its node's
+   * consensus actor is down, say) does not hold the job up: the local heuristic picks instead.
+   */
+  private async pick(offer: RoutedJob, claims: JobClaimBody[], note: (text: string) => void): Promise<JobClaimBody> {
+    const job: RoutedJob = { job_id: offer.job_id, model: offer.model, priority: offer.priority, ...(offer.value === undefined ? {} : { value: offer.value }) };
+    const candidates: RoutingCandidate[] = claims.map((c) => ({ peer_id: c.executor, capacity: c.capacity, est_start_ms: c.est_start_ms, queue_depth: c.queue_depth }));
+    let p: RoutePick;
+    try {
+      p = await this.route(job, candidates);
+      if (!claims.some((c) => c.executor === p.executor)) throw new Error(`it named ${p.executor}, which did not claim the job`);
+    } catch (err) {
+      p = await localRoute(job, candidates);
+      p = { ...p, how: `${p.how}; the router failed: ${(err as Error).message}` };
+    }
+    note(`job ${offer.job_id.slice(0, 12)} assigned to ${p.executor} (${claims.length} claim${claims.length > 1 ? 's' : ''}; ${p.how})`);
+    return claims.find((c) => c.executor === p.executor)!;
   }
 
   /**
@@ -346,14 +387,14 @@ class ClaimBook {
   }
 
   /**
-   * The best claim from an executor not tried yet, ranked by free slots, expected start, queue
-   * depth. Chosen at once when a claim can start now (a free slot, nothing queued) or every node
-   * known to serve the model has claimed; otherwise once CLAIM_WINDOW_MS have passed since the
-   * first claim, so competitors can answer. While there is none, the offer goes out again every
+   * The claims from executors not tried yet, once it is time to choose among them: at once when
+   * a claim can start now (a free slot, nothing queued) or every node known to serve the model
+   * has claimed; otherwise once CLAIM_WINDOW_MS have passed since the first claim, so competitors
+   * can answer. While there is none, the offer goes out again every
    * REOFFER_MS (same job id: nodes that claimed it do not claim twice), or within 50 ms when it
    * reached nobody. Undefined at the deadline; the signal's reason once aborted.
    */
-  async next(tried: ReadonlySet<string>, offer: () => Promise<number>, deadline: number, signal?: AbortSignal): Promise<JobClaimBody | undefined> {
+  async next(tried: ReadonlySet<string>, offer: () => Promise<number>, deadline: number, signal?: AbortSignal): Promise<JobClaimBody[] | undefined> {
     let retryMs = REOFFER_MS;
     while (Date.now() < deadline) {
       signal?.throwIfAborted();
@@ -361,7 +402,7 @@ class ClaimBook {
       const allIn = this.serving.size > 0 && [...this.serving].every((p) => tried.has(p) || this.claims.has(p));
       const startsNow = fresh.some((c) => c.capacity > 0 && c.est_start_ms === 0);
       if (fresh.length > 0 && (startsNow || allIn || Date.now() - this.firstAt >= CLAIM_WINDOW_MS)) {
-        return fresh.sort((a, b) => Number(b.capacity > 0) - Number(a.capacity > 0) || a.est_start_ms - b.est_start_ms || a.queue_depth - b.queue_depth)[0];
+        return fresh;
       }
       if (fresh.length === 0 && Date.now() - this.lastOffer >= retryMs) {
         retryMs = (await offer()) > 0 ? REOFFER_MS : 50;

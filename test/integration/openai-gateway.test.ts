@@ -11,6 +11,7 @@ import { createNode, type MvpNode } from '../../src/node/create-node.ts';
 import { chatPrompt, TEST_MODEL_OWNER, type ListedModel, type MvpResult } from '../../src/actors/api/openai.ts';
 import { sha256Hex, verifyReceipt } from '../../src/protocol/index.ts';
 import type { HealthBody } from '../../src/actors/api/messages.ts';
+import type { DistributedDecision, RouterStats } from '../../src/actors/consensus/router.ts';
 import { testConfig } from '../helpers/config.ts';
 import { once, until } from '../helpers/runtime.ts';
 import { testModelPath } from '../helpers/test-model.ts';
@@ -85,6 +86,13 @@ describe('OpenAI gateway, with the official openai client', () => {
     assert.ok(body.tokens_out >= 1 && body.tokens_out <= 12);
     const check = await verifyReceipt(mvp.receipt, { text: choice.message.content!, prompt: chatPrompt(messages) });
     assert.ok(check.ok, 'the receipt verifies against the answer and the templated prompt');
+    // The pick among the claimants was the gateway node's router's job_routing decision.
+    const orch = await (await fetch(`${gw.url}/orchestration`)).json() as { recent: DistributedDecision[]; router: RouterStats };
+    const routed = orch.recent.find((d) => d.decision_type === 'job_routing' && d.decision.choice === exec.node.peerId);
+    assert.ok(routed, `a job_routing decision naming the executor is listed: ${JSON.stringify(orch.recent.map((d) => d.decision_type))}`);
+    assert.equal(routed.strategy_used, 'heuristic', 'a job of default value is routed by the heuristic');
+    assert.equal(routed.path, 'local');
+    assert.ok(orch.router.by_strategy.heuristic.count >= 1);
   });
 
   it('streams a chat completion: a role chunk, content chunks, finish_reason with the receipt, usage, then [DONE]', async () => {

@@ -1,9 +1,13 @@
 // The api actor's way into the network for the OpenAI gateway: one light client joined to this
 // node (its own listen address as bootstrap), joined again when its connection goes (the
-// network actor restarted, maybe on another port), and the models this node knows of.
+// network actor restarted, maybe on another port), and the models this node knows of. The
+// client's pick among the claimants is a job_routing decision of this node's decision router
+// (the consensus actor): it knows which peers are dead and their affinity, counts the decision
+// and its latency, and takes valuable jobs to the LLM or to consensus as configured.
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
-import { LightClient, type JobOptions, type SubmitResult } from '../../client/submit.ts';
+import { LightClient, type JobOptions, type JobRouter, type SubmitResult } from '../../client/submit.ts';
+import type { DistributedDecision } from '../consensus/router.ts';
 import type { Config } from '../../config/types.ts';
 import type { Message } from '../../runtime/actor.ts';
 import type { Logger } from '../../runtime/log.ts';
@@ -26,8 +30,8 @@ export class NetworkUnavailableError extends Error {
 }
 
 export interface NetworkGatewayInit {
-  /** A request to the network actor (ctx.request). */
-  ask<R>(msg: Message, timeoutMs: number): Promise<R>;
+  /** A request to an actor of this node (ctx.request). */
+  ask<R>(actor: 'network' | 'consensus', msg: Message, timeoutMs: number): Promise<R>;
   config: Readonly<Config>;
   log: Logger;
 }
@@ -48,7 +52,7 @@ export class NetworkGateway implements GatewayPort {
 
   async models(): Promise<ServedModel[]> {
     try {
-      return await this.init.ask<ServedModel[]>({ type: 'network.models' }, ASK_TIMEOUT_MS);
+      return await this.init.ask<ServedModel[]>('network', { type: 'network.models' }, ASK_TIMEOUT_MS);
     } catch (err) {
       throw new NetworkUnavailableError(`this node's network actor did not answer: ${(err as Error).message}`, { cause: err });
     }
@@ -71,6 +75,18 @@ export class NetworkGateway implements GatewayPort {
     await this.client?.close();
   }
 
+  /** Job routing by this node's decision router; a consensus decision may take every round. */
+  private readonly route: JobRouter = async (job, candidates) => {
+    const o = this.init.config.distributed_orchestration;
+    const d = await this.init.ask<DistributedDecision>('consensus', {
+      type: 'consensus.decide', decision_type: 'job_routing',
+      context: { model: job.model, candidates, ...(job.value === undefined ? {} : { job_value: job.value }), urgency: job.priority === 'high' ? 1 : 0 },
+    }, ASK_TIMEOUT_MS + o.consensus_timeout_ms * o.max_consensus_rounds);
+    const how = `${d.strategy_used}${d.fallback ? ` (${d.fallback})` : ''}, ${d.path} in group ${d.group}, ${d.latency_ms} ms`;
+    // The job must run: a routing the group did not agree to still names the best claimant known.
+    return { executor: d.decision.choice, how: d.agreed ? how : `${how}, not agreed (${d.consensus?.outcome ?? 'no outcome'})` };
+  };
+
   /** The joined client; one join at a time, shared by the requests that wait for it. */
   private connect(): Promise<LightClient> {
     if (this.closed) return Promise.reject(new NetworkUnavailableError('the API is stopping'));
@@ -88,11 +104,11 @@ export class NetworkGateway implements GatewayPort {
     let client: LightClient;
     let status: NetworkStatus;
     try {
-      status = await this.init.ask<NetworkStatus>({ type: 'network.status' }, ASK_TIMEOUT_MS);
+      status = await this.init.ask<NetworkStatus>('network', { type: 'network.status' }, ASK_TIMEOUT_MS);
       const key = await generateKeyPair('Ed25519');
       // Registered before it dials: let in whatever auto_accept_peers says, not counted as a peer.
-      await this.init.ask({ type: 'network.local_client', peer_id: peerIdFromPrivateKey(key).toString() }, ASK_TIMEOUT_MS);
-      client = await LightClient.join({ bootstrap: [ownAddress(status)], timeoutMs: JOIN_TIMEOUT_MS, privateKey: key });
+      await this.init.ask('network', { type: 'network.local_client', peer_id: peerIdFromPrivateKey(key).toString() }, ASK_TIMEOUT_MS);
+      client = await LightClient.join({ bootstrap: [ownAddress(status)], timeoutMs: JOIN_TIMEOUT_MS, privateKey: key, route: this.route });
     } catch (err) {
       throw new NetworkUnavailableError(`the gateway could not join the network through this node: ${(err as Error).message}`, { cause: err });
     }

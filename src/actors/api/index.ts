@@ -50,7 +50,7 @@ export default defineActor<ApiArgs>({
     const askSupervisor = <T>(msg: SupervisorRequest, timeoutMs?: number) => ask<T>(SUPERVISOR, msg, timeoutMs);
     const quiet = <T>(p: Promise<T>) => p.catch(() => undefined);
     // Owned before the server, so released after it (reverse order): no request outlives its client.
-    const gateway = new NetworkGateway({ ask: (msg, timeoutMs) => ctx.request('network', msg, timeoutMs), config: ctx.config, log: ctx.log });
+    const gateway = new NetworkGateway({ ask: (actor, msg, timeoutMs) => ctx.request(actor, msg, timeoutMs), config: ctx.config, log: ctx.log });
     ctx.own(() => gateway.close());
 
     const app = createApiServer({
