@@ -7,7 +7,9 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import { buildLibp2p, type NetworkNode } from '../../src/actors/network/libp2p.ts';
 import { SYNC_PROTOCOL, SyncError, parseRequest, parseResponse, readJson, writeJson } from '../../src/actors/network/sync.ts';
-import { sealEnvelope, encodeEnvelope, SUPPORTED_VERSIONS } from '../../src/protocol/index.ts';
+import { sealEnvelope, sealReceipt, encodeEnvelope, SUPPORTED_VERSIONS, type ReceiptEnvelope } from '../../src/protocol/index.ts';
+import { TOPICS } from '../../src/actors/network/service.ts';
+import { newPeer, receiptBy } from '../helpers/jobs.ts';
 import { createNode, type MvpNode } from '../../src/node/create-node.ts';
 import { testConfig } from '../helpers/config.ts';
 import { until } from '../helpers/runtime.ts';
@@ -17,10 +19,14 @@ describe('manifest sync', () => {
     assert.throws(() => parseRequest(null), SyncError);
     assert.throws(() => parseRequest({ since: -1 }), SyncError);
     assert.throws(() => parseRequest({ since: 1.5 }), SyncError);
-    assert.deepEqual(parseRequest({ since: 7, extra: true }), { since: 7 });
+    assert.deepEqual(parseRequest({ since: 7, extra: true }), { since: 7, receipts: false });
+    assert.deepEqual(parseRequest({ since: 7, receipts: true }), { since: 7, receipts: true });
+    assert.deepEqual(parseRequest({ since: 7, receipts: 'yes' }), { since: 7, receipts: false });
     assert.throws(() => parseResponse({ seq: 1, announces: 'nope' }), SyncError);
     assert.throws(() => parseResponse({ announces: [] }), SyncError);
-    assert.deepEqual(parseResponse({ seq: 3, announces: ['a', 2, null, 'b'] }), { seq: 3, announces: ['a', 'b'] });
+    assert.throws(() => parseResponse({ seq: 1, announces: [], receipts: 'nope' }), SyncError);
+    assert.deepEqual(parseResponse({ seq: 3, announces: ['a', 2, null, 'b'] }), { seq: 3, announces: ['a', 'b'], receipts: [] });
+    assert.deepEqual(parseResponse({ seq: 3, announces: [], receipts: ['r', {}] }), { seq: 3, announces: [], receipts: ['r'] });
     assert.equal(parseResponse({ seq: 1, announces: Array.from({ length: 10_000 }, () => 'x') }).announces.length, 4096);
   });
 
@@ -60,5 +66,33 @@ describe('manifest sync', () => {
     assert.ok(!peers.some((p) => p.peer_id === victimId || p.node_id === 'forged'));
     assert.deepEqual((await node.health()).actors.network, 'running');
     assert.equal(node.supervisor.counters.crashed, 0);
+  });
+
+  it('a node that missed a receipt (not connected when it was gossiped) gets it by sync, signed as sent', async () => {
+    const a: MvpNode = await createNode(testConfig({ node: { node_id: 'a' } }), { transport: 'memory' });
+    await a.start();
+    cleanup.push(() => a.stop());
+    // An executor (a bare libp2p node) gossips its receipt to a alone.
+    const exec = await newPeer();
+    const client = await newPeer();
+    const p: NetworkNode = await buildLibp2p({ privateKey: exec.key, transport: 'memory', listen: ['/memory/receipt-sync-exec'], maxPeers: 10, mdns: false });
+    cleanup.push(() => p.stop());
+    p.services.pubsub.subscribe(TOPICS.receipt);
+    await p.dial(multiaddr((await a.network()).listen[0]!));
+    await until(async () => p.services.pubsub.getSubscribers(TOPICS.receipt).length > 0, 15_000, 'a to subscribe to receipts');
+    const receipt = await sealReceipt(exec.key, receiptBy(exec, client), Date.now());
+    const held = (n: MvpNode) => n.supervisor.request<ReceiptEnvelope | null>('network', { type: 'network.receipt', job_id: receipt.body.job_id }, 2000);
+    await until(async () => {
+      await p.services.pubsub.publish(TOPICS.receipt, encodeEnvelope(receipt)).catch(() => undefined);
+      return (await held(a)) !== null;
+    }, 15_000, 'a to accept the receipt');
+
+    // b joins afterwards: no gossip will bring it the receipt, sync does.
+    const b: MvpNode = await createNode(testConfig({ node: { node_id: 'b' }, network: { bootstrap_peers: [(await a.network()).listen[0]!] } }), { transport: 'memory' });
+    await b.start();
+    cleanup.push(() => b.stop());
+    await until(async () => (await held(b)) !== null, 15_000, 'b to learn the receipt by sync');
+    assert.deepEqual(await held(b), receipt);
+    assert.deepEqual((await b.network()).sync_dropped, {});
   });
 });

@@ -60,4 +60,18 @@ describe('ReceiptBook', () => {
     assert.deepEqual(book.recent(10).map((r) => r.body.job_id), ids.slice(2).reverse());
     assert.deepEqual(book.recent(1).map((r) => r.body.job_id), [ids[4]]);
   });
+
+  it('numbers the receipts it stores, so sync can send those stored since a change number', () => {
+    let n = 10;
+    const book = new ReceiptBook(10, () => ++n);
+    assert.deepEqual(book.since(0), []);
+    book.accept(fromA);
+    book.accept(fromA); // the same receipt again takes no number
+    assert.deepEqual(book.since(0).map((e) => [e.seq, e.receipt.id]), [[11, fromA.id]]);
+    assert.deepEqual(book.since(11), []);
+    n = 20; // the counter is shared: the peer table took numbers meanwhile
+    const other = new ReceiptBook(10, () => ++n);
+    other.accept(fromB);
+    assert.deepEqual(other.since(20).map((e) => e.seq), [21]);
+  });
 });

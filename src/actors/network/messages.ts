@@ -42,8 +42,8 @@ export interface NetworkStatus {
   duplicates: number;
   published: number;
   dropped: Partial<Record<NetworkDropReason, number>>;
-  /** Announces brought by manifest sync that failed inspection, by reason (not gossip: apart). */
-  sync_dropped: Partial<Record<DropReason, number>>;
+  /** Announces and receipts brought by manifest sync that were refused, by reason (not gossip: apart). */
+  sync_dropped: Partial<Record<NetworkDropReason, number>>;
   /** Median round trip to connected peers, ms, when libp2p measured one (not on the memory transport). */
   rtt_ms?: number;
 }

@@ -2,7 +2,8 @@
 // for a job is the job's outcome; any other receipt for the same job is refused, so a job
 // re-run after a failover can never be counted (or paid, or credited to reputation) twice.
 // When the job's assignment has been seen (the client's job_assign, latest attempt wins), only
-// the assigned executor's receipt is accepted.
+// the assigned executor's receipt is accepted. Each receipt stored takes a change number, so
+// manifest sync can hand a peer the receipts it missed (a partition healed, a late joiner).
 import { LRUCache } from 'lru-cache';
 import type { Envelope } from '../../protocol/index.ts';
 
@@ -12,11 +13,12 @@ export type ReceiptEnvelope = Envelope<'receipt'>;
 export type ReceiptRefusal = 'duplicate_receipt' | 'unassigned_receipt';
 
 export class ReceiptBook {
-  private readonly byJob: LRUCache<string, ReceiptEnvelope>;
+  private readonly byJob: LRUCache<string, { receipt: ReceiptEnvelope; seq: number }>;
   private readonly assigned: LRUCache<string, { executor: string; attempt: number }>;
   private readonly clients: LRUCache<string, string>;
 
-  constructor(capacity = 4096) {
+  /** @param nextChange the change number for a receipt stored now (sync's counter, shared with the peer table) */
+  constructor(capacity = 4096, private readonly nextChange: () => number = counter()) {
     this.byJob = new LRUCache({ max: capacity });
     this.assigned = new LRUCache({ max: capacity });
     this.clients = new LRUCache({ max: capacity });
@@ -41,24 +43,36 @@ export class ReceiptBook {
   accept(receipt: ReceiptEnvelope): ReceiptRefusal | undefined {
     const { job_id: jobId, executor } = receipt.body;
     const held = this.byJob.get(jobId);
-    if (held) return held.id === receipt.id ? undefined : 'duplicate_receipt';
+    if (held) return held.receipt.id === receipt.id ? undefined : 'duplicate_receipt';
     const a = this.assigned.get(jobId);
     if (a && a.executor !== executor) return 'unassigned_receipt';
-    this.byJob.set(jobId, receipt);
+    this.byJob.set(jobId, { receipt, seq: this.nextChange() });
     return undefined;
   }
 
-  get(jobId: string): ReceiptEnvelope | undefined { return this.byJob.peek(jobId); }
+  get(jobId: string): ReceiptEnvelope | undefined { return this.byJob.peek(jobId)?.receipt; }
+
+  /** Receipts stored after change `since`, with their change numbers, oldest change first. */
+  since(since: number): Array<{ seq: number; receipt: ReceiptEnvelope }> {
+    const out: Array<{ seq: number; receipt: ReceiptEnvelope }> = [];
+    for (const e of this.byJob.values()) if (e.seq > since) out.push(e);
+    return out.sort((x, y) => x.seq - y.seq);
+  }
 
   /** Newest first. */
   recent(limit: number): ReceiptEnvelope[] {
     const out: ReceiptEnvelope[] = [];
-    for (const r of this.byJob.values()) {
+    for (const e of this.byJob.values()) {
       if (out.length >= limit) break;
-      out.push(r);
+      out.push(e.receipt);
     }
     return out;
   }
 
   get size(): number { return this.byJob.size; }
+}
+
+function counter(): () => number {
+  let n = 0;
+  return () => ++n;
 }

@@ -10,7 +10,7 @@ import type { Logger } from '../../runtime/log.ts';
 import type { Config } from '../../config/types.ts';
 import {
   createEnvelopeInspector, negotiateVersion, sealEnvelope, encodeEnvelope, SUPPORTED_VERSIONS,
-  type DropReason, type Envelope, type HeartbeatBody, type Manifest, type MessageBody, type MessageType, type ModelManifest,
+  type Envelope, type HeartbeatBody, type Manifest, type MessageBody, type MessageType, type ModelManifest,
   type OrchMessageType, type OrchSummary, isOrchMessageType,
 } from '../../protocol/index.ts';
 import { buildLibp2p, type NetworkNode, type Transport } from './libp2p.ts';
@@ -31,6 +31,8 @@ export const TOPICS = { announce: 'mvp/1/announce', work: 'mvp/1/work', receipt:
  * not make every node sync as fast as it can: the whole network's sync rate stays ≤ N / 2 s.
  */
 const SYNC_MIN_MS = 2000;
+/** Receipts received by sync may be this old (a partition's worth); fresher ones pass the gossip skew. */
+const SYNCED_RECEIPT_MAX_AGE_MS = 24 * 3600_000;
 const SYNC_MAX_MS = 30_000;
 
 /** `from` and `ts` of an announce's text, read without checking anything (that comes later). */
@@ -81,7 +83,7 @@ export class NetworkService {
   private readonly inspector = createEnvelopeInspector();
   private readonly dropped: Partial<Record<NetworkDropReason, number>> = {};
   /** Announces a sync brought that failed inspection (counted apart: sync is not gossip). */
-  private readonly syncDropped: Partial<Record<DropReason, number>> = {};
+  private readonly syncDropped: Partial<Record<NetworkDropReason, number>> = {};
   private received = 0;
   private accepted = 0;
   private duplicates = 0;
@@ -108,10 +110,11 @@ export class NetworkService {
   private orchSummary?: { summary: OrchSummary; at: number };
 
   readonly executor: JobExecutor;
-  readonly receipts = new ReceiptBook();
+  readonly receipts: ReceiptBook;
 
   constructor(private readonly init: NetworkServiceInit) {
     this.peerTable = new PeerTable(init.config.distributed_orchestration.heartbeat_timeout_secs * 1000);
+    this.receipts = new ReceiptBook(undefined, () => this.peerTable.nextChange());
     this.startedAt = init.clock.now();
     const peerId = peerIdFromPrivateKey(init.privateKey).toString();
     this.executor = new JobExecutor({
@@ -367,20 +370,21 @@ export class NetworkService {
   private async accept(data: Uint8Array, via: string): Promise<boolean> {
     // A synced announce is as old as its sender's last announce: fresh enough while the
     // sender would still be in a peer table (heard within the heartbeat timeout).
-    const maxAgeMs = via === 'sync' ? this.peerTable.timeoutMs : undefined;
+    const maxAgeMs = via === 'sync' ? this.peerTable.timeoutMs : via === 'sync:receipt' ? SYNCED_RECEIPT_MAX_AGE_MS : undefined;
     const r = await this.inspector.open(data, { now: this.init.clock.now(), ...(maxAgeMs ? { maxAgeMs } : {}) });
+    const synced = via === 'sync' || via === 'sync:receipt';
     if (!r.ok) {
       // The gossip copy of an announce that reached us first by sync is expected, not hostile.
-      const expected = via === 'sync' || (r.reason === 'replay' && this.syncedIds.has(envelopeId(data) ?? ''));
-      if (via === 'sync' && r.reason !== 'replay') this.syncDropped[r.reason] = (this.syncDropped[r.reason] ?? 0) + 1;
+      const expected = synced || (r.reason === 'replay' && this.syncedIds.has(envelopeId(data) ?? ''));
+      if (synced && r.reason !== 'replay') this.syncDropped[r.reason] = (this.syncDropped[r.reason] ?? 0) + 1;
       if (!expected) this.count(r.reason);
-      else if (via !== 'sync') this.duplicates++;
+      else if (!synced) this.duplicates++;
       this.init.log.debug({ via, reason: r.reason, detail: r.detail }, 'Message dropped');
       return false;
     }
     const env = r.envelope;
     const now = this.init.clock.now();
-    if (via === 'sync') {
+    if (synced) {
       if (this.syncedIds.size >= 10_000) this.syncedIds.clear();
       this.syncedIds.add(env.id);
     }
@@ -393,6 +397,11 @@ export class NetworkService {
       const seenAt = via === 'sync' ? Math.min(now, env.ts) : now;
       this.peerTable.announce(env.from, m, negotiateVersion([...SUPPORTED_VERSIONS], m.versions), seenAt, { ts: env.ts, bytes: data });
       if (isNew) this.init.log.info({ peer: env.from, peer_node_id: m.node_id, via }, 'Peer announced');
+    } else if (via === 'sync:receipt') {
+      // Proof of what its executor did, not that it is alive now.
+      if (env.type !== 'receipt') { this.syncDropped.unknown_type = (this.syncDropped.unknown_type ?? 0) + 1; return false; }
+      const refused = this.receipts.accept(env as Envelope<'receipt'>);
+      if (refused) { this.syncDropped[refused] = (this.syncDropped[refused] ?? 0) + 1; return false; }
     } else {
       if (!this.localClients.has(env.from)) this.peerTable.heard(env.from, now);
       if (via !== 'sync' && env.type === 'heartbeat') this.init.onHeartbeat?.(env.from, env.body as HeartbeatBody);
@@ -428,19 +437,26 @@ export class NetworkService {
     }
   }
 
-  /** Answer a sync request with the announces stored since its change number (ours included). */
+  /**
+   * Answer a sync request with the announces stored since its change number (ours included),
+   * and the receipts when asked.
+   */
   private async answerSync(stream: import('@libp2p/interface').Stream): Promise<void> {
     try {
-      const { since } = parseRequest(await readJson(stream, 64 * 1024));
-      const changed = this.peerTable.announcesSince(since);
+      const { since, receipts } = parseRequest(await readJson(stream, 64 * 1024));
+      const text = new TextDecoder();
+      const changed: Array<{ seq: number; announce?: string; receipt?: string }> = this.peerTable.announcesSince(since).map((a) => ({ seq: a.seq, announce: text.decode(a.bytes) }));
       const mine = this.ownAnnounce;
-      if (mine && mine.seq > since) changed.push(mine);
+      if (mine && mine.seq > since) changed.push({ seq: mine.seq, announce: text.decode(mine.bytes) });
+      if (receipts) for (const r of this.receipts.since(since)) changed.push({ seq: r.seq, receipt: text.decode(encodeEnvelope(r.receipt)) });
       changed.sort((a, b) => a.seq - b.seq);
       // Capped: the requester continues from the last change it got, at its next sync.
       const sent = changed.slice(0, SYNC_MAX_ENTRIES);
       const seq = sent.length < changed.length ? sent.at(-1)!.seq : this.peerTable.changeNumber;
-      const text = new TextDecoder();
-      await writeJson(stream, { seq, announces: sent.map((a) => text.decode(a.bytes)) });
+      await writeJson(stream, {
+        seq, announces: sent.flatMap((c) => c.announce ?? []),
+        ...(receipts ? { receipts: sent.flatMap((c) => c.receipt ?? []) } : {}),
+      });
     } catch (err) {
       this.init.log.debug({ err: (err as Error).message }, 'Sync request refused');
       stream.abort(err as Error);
@@ -459,19 +475,23 @@ export class NetworkService {
     }, this.syncDelay * (0.5 + Math.random()));
   }
 
-  /** Ask a peer for the announces it stored since our last sync with it; resolves to how many were new. */
+  /** Ask a peer for the announces and receipts it stored since our last sync with it; resolves to how many were new. */
   private async requestSync(peerId: string): Promise<number> {
     if (this.stopped) return 0;
     try {
       const stream = await this.libp2p.dialProtocol(peerIdFromString(peerId), SYNC_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
-      await writeJson(stream, { since: this.syncedUpTo.get(peerId) ?? 0 });
-      const { seq, announces } = parseResponse(await readJson(stream));
+      await writeJson(stream, { since: this.syncedUpTo.get(peerId) ?? 0, receipts: true });
+      const { seq, announces, receipts } = parseResponse(await readJson(stream));
       let learned = 0;
       for (const text of announces) {
         // Skip what we hold already without the cost of a signature check; the rest is inspected.
         const head = peekAnnounce(text);
         if (head && (head.from === this.peerId || this.peerTable.hasAnnounce(head.from, head.ts))) continue;
         if (await this.accept(new TextEncoder().encode(text), 'sync')) learned++;
+      }
+      for (const text of receipts) {
+        const before = this.receipts.size;
+        if (await this.accept(new TextEncoder().encode(text), 'sync:receipt') && this.receipts.size > before) learned++;
       }
       this.syncedUpTo.set(peerId, seq);
       this.init.log.debug({ peer: peerId, received: announces.length, learned }, 'Manifest sync');

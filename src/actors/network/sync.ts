@@ -3,8 +3,13 @@
 // peer at the cost of one stream, and later syncs carry only what changed — instead of every
 // node re-announcing to everyone (N² checks per join).
 //
-// Request: JSON `{ since: <the responder's change number at our last sync, 0 at first> }`.
-// Response: JSON `{ seq: <its change number now>, announces: [<envelope as UTF-8 text>, ...] }`.
+// Nodes also ask for the receipts stored since (a partition healed, or they joined late), so
+// every node ends up holding each job's receipt.
+//
+// Request: JSON `{ since: <the responder's change number at our last sync, 0 at first>,
+//                  receipts?: true }`.
+// Response: JSON `{ seq: <its change number now>, announces: [<envelope as UTF-8 text>, ...],
+//                   receipts?: [<envelope as UTF-8 text>, ...] }` (receipts only when asked).
 // Responses are untrusted: each envelope goes through the inspector.
 import type { Stream } from '@libp2p/interface';
 import { Uint8ArrayList } from 'uint8arraylist';
@@ -14,8 +19,8 @@ export const SYNC_PROTOCOL = '/mvp/sync/1.0.0';
 export const SYNC_MAX_BYTES = 8 * 1024 * 1024;
 export const SYNC_MAX_ENTRIES = 4096;
 
-export interface SyncRequest { since: number }
-export interface SyncResponse { seq: number; announces: string[] }
+export interface SyncRequest { since: number; receipts: boolean }
+export interface SyncResponse { seq: number; announces: string[]; receipts: string[] }
 
 export class SyncError extends Error {
   override name = 'SyncError';
@@ -47,13 +52,15 @@ export async function writeJson(stream: Stream, value: unknown): Promise<void> {
 const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 
 export function parseRequest(v: unknown): SyncRequest {
-  const since = (v as { since?: unknown } | null)?.since;
-  if (!isCount(since)) throw new SyncError('sync request without a "since" change number');
-  return { since };
+  const r = v as { since?: unknown; receipts?: unknown } | null;
+  if (!isCount(r?.since)) throw new SyncError('sync request without a "since" change number');
+  return { since: r.since, receipts: r.receipts === true };
 }
 
 export function parseResponse(v: unknown): SyncResponse {
-  const r = v as { seq?: unknown; announces?: unknown } | null;
+  const r = v as { seq?: unknown; announces?: unknown; receipts?: unknown } | null;
   if (!isCount(r?.seq) || !Array.isArray(r.announces)) throw new SyncError('sync response needs "seq" and an "announces" array');
-  return { seq: r.seq, announces: r.announces.slice(0, SYNC_MAX_ENTRIES).filter((x): x is string => typeof x === 'string') };
+  if (r.receipts !== undefined && !Array.isArray(r.receipts)) throw new SyncError('sync response "receipts" must be an array');
+  const texts = (a: unknown[]) => a.slice(0, SYNC_MAX_ENTRIES).filter((x): x is string => typeof x === 'string');
+  return { seq: r.seq, announces: texts(r.announces), receipts: texts(r.receipts ?? []) };
 }
