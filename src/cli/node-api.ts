@@ -70,32 +70,53 @@ export async function findNode({ api, dataDir, nodeId }: FindNodeOptions): Promi
   return running[0]!;
 }
 
-/** A node's API as the CLI uses it: GET requests answered with JSON. */
+/** The node did not answer at all (nothing listening, no answer in time, not HTTP). */
+export class NodeUnreachableError extends CommandFailedError {}
+
+export interface ApiAnswer<T> { status: number; body: T; headers: Headers }
+
+export interface RequestOptions {
+  /** Sent as JSON. */
+  body?: unknown;
+  /** Non-2xx statuses whose body is still the answer (GET /health is 503 with its full body when the node is not ready). */
+  accept?: number[];
+  /** Default REQUEST_TIMEOUT_MS; an orchestrator decision may run the model for longer. */
+  timeoutMs?: number;
+  /** The answer is text (an export), not JSON. */
+  text?: boolean;
+}
+
+/** A node's API as the CLI uses it: JSON requests, every failure a one-line CommandFailedError. */
 export class NodeApi {
   constructor(readonly url: string, private readonly token?: string) {}
 
-  /**
-   * GET `path` and parse the JSON answer. `accept` lists non-2xx statuses whose body is still the
-   * answer (GET /health is 503 with its full body when the node is not ready).
-   */
-  async get<T>(path: string, accept: number[] = []): Promise<{ status: number; body: T }> {
+  get<T>(path: string, accept: number[] = []): Promise<ApiAnswer<T>> { return this.request<T>('GET', path, { accept }); }
+
+  async request<T>(method: 'GET' | 'POST', path: string, opts: RequestOptions = {}): Promise<ApiAnswer<T>> {
+    const timeoutMs = opts.timeoutMs ?? REQUEST_TIMEOUT_MS;
     let res: Response;
     try {
       res = await fetch(`${this.url}${path}`, {
-        headers: this.token !== undefined ? { authorization: `Bearer ${this.token}` } : {},
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        method,
+        headers: {
+          ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(this.token !== undefined ? { authorization: `Bearer ${this.token}` } : {}),
+        },
+        ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
       const e = err as Error & { cause?: { code?: string; message?: string } };
-      const why = e.name === 'TimeoutError' ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : e.cause?.code ?? e.cause?.message ?? e.message;
-      throw new CommandFailedError(`cannot reach the node's API at ${this.url}: ${why}`, { cause: err });
+      const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : e.cause?.code ?? e.cause?.message ?? e.message;
+      throw new NodeUnreachableError(`cannot reach the node's API at ${this.url}: ${why}`, { cause: err });
     }
     const text = await res.text();
     let body: unknown;
     try { body = JSON.parse(text); } catch { body = undefined; }
-    if (res.ok || accept.includes(res.status)) {
+    if (res.ok || opts.accept?.includes(res.status)) {
+      if (opts.text) return { status: res.status, body: text as T, headers: res.headers };
       if (body === undefined) throw new CommandFailedError(`${this.url}${path} answered ${res.status} with something other than JSON: is this an mvp-node API?`);
-      return { status: res.status, body: body as T };
+      return { status: res.status, body: body as T, headers: res.headers };
     }
     if (res.status === 401) {
       throw new CommandFailedError(`the node's API at ${this.url} needs its token: pass --token <token> or set MVP_NODE_API_TOKEN`);

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { Config } from '../config/types.ts';
 import { CommandFailedError } from './errors.ts';
-import { findNode, NoRunningNodeError } from './node-api.ts';
+import { findNode, NodeApi, NodeUnreachableError, NoRunningNodeError } from './node-api.ts';
 import { loadCommandConfig } from './program.ts';
 import { DECISION_TYPES, type DecisionType, type MetricsSnapshot } from '../actors/orchestrator/heuristics.ts';
 import {
@@ -24,58 +24,22 @@ export interface OrchestratorCommandDeps {
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
-// --- a small client for the node's HTTP API ----------------------------------------------------
-
-export interface NodeApi { url: string; token?: string }
-
 /**
  * Where a running node's API is, found as the other commands find it (node-api.ts: --api, else
  * the data directory of --node-id, or the only node running there); `missing` says why none.
  */
 export async function findNodeApi(config: Config, api?: string): Promise<NodeApi | { missing: string }> {
-  const token = config.api.token;
   try {
     const { url } = await findNode({ ...(api !== undefined ? { api } : {}), dataDir: config.node.data_dir, ...(config.node.node_id !== undefined ? { nodeId: config.node.node_id } : {}) });
-    return { url, ...(token ? { token } : {}) };
+    return new NodeApi(url, config.api.token || undefined);
   } catch (err) {
     if (err instanceof NoRunningNodeError) return { missing: err.message };
     throw err;
   }
 }
 
-/** The node did not answer at all (nothing listening, or not an HTTP server). */
-export class NodeUnreachableError extends Error {
-  override name = 'NodeUnreachableError';
-}
-
-export interface ApiResponse<T> { status: number; body: T; headers: Headers }
-
-/** One request; a 4xx/5xx answer becomes CommandFailedError with the API's own message. */
-export async function callApi<T>(api: NodeApi, method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 120_000): Promise<ApiResponse<T>> {
-  let res: Response;
-  try {
-    res = await fetch(`${api.url}${path}`, {
-      method,
-      headers: {
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...(api.token ? { authorization: `Bearer ${api.token}` } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-  } catch (err) {
-    const e = err as Error & { cause?: { code?: string } };
-    throw new NodeUnreachableError(`cannot reach the node's API at ${api.url}: ${e.cause?.code ?? e.message}`);
-  }
-  const text = await res.text();
-  const type = res.headers.get('content-type') ?? '';
-  const parsed = type.includes('application/json') && text ? JSON.parse(text) as unknown : text;
-  if (!res.ok) {
-    const err = parsed as { code?: string; message?: string };
-    throw new CommandFailedError(`${err.message ?? text} (HTTP ${res.status}${err.code ? ` ${err.code}` : ''})`);
-  }
-  return { status: res.status, body: parsed as T, headers: res.headers };
-}
+/** A decision or an answer may run the orchestrator's model: longer than a status request. */
+const DECIDE_TIMEOUT_MS = 120_000;
 
 // --- formatting --------------------------------------------------------------------------------
 
@@ -272,7 +236,7 @@ export function registerOrchestratorCommand(program: Command, deps: Orchestrator
           return await remote(found);
         } catch (err) {
           // A stale api.json (the node died without removing it) means no running node.
-          if (!(err instanceof NodeUnreachableError) || opts.api) throw err instanceof NodeUnreachableError ? new CommandFailedError(err.message) : err;
+          if (!(err instanceof NodeUnreachableError) || opts.api) throw err;
         }
       }
     }
@@ -307,7 +271,7 @@ export function registerOrchestratorCommand(program: Command, deps: Orchestrator
       const o = this.opts<{ context?: string; decisionType?: DecisionType; json?: boolean }>();
       const type = o.decisionType ?? 'infrastructure';
       const d = await nodeOrLocal(this,
-        async (api) => (await callApi<DecisionRecord>(api, 'POST', '/orchestrator/decision', { decision_type: type, ...(o.context !== undefined ? { context: o.context } : {}) })).body,
+        async (api) => (await api.request<DecisionRecord>('POST', '/orchestrator/decision', { body: { decision_type: type, ...(o.context !== undefined ? { context: o.context } : {}) }, timeoutMs: DECIDE_TIMEOUT_MS })).body,
         (config) => withLocal(config, (l) => l.makeDecision(o.context, type)));
       print(o.json, d, formatDecision(d));
     });
@@ -322,7 +286,7 @@ export function registerOrchestratorCommand(program: Command, deps: Orchestrator
       const text = words.join(' ');
       const o = this.opts<{ json?: boolean }>();
       const r = await nodeOrLocal(this,
-        async (api) => (await callApi<AskResult>(api, 'POST', '/orchestrator/ask', { text })).body,
+        async (api) => (await api.request<AskResult>('POST', '/orchestrator/ask', { body: { text }, timeoutMs: DECIDE_TIMEOUT_MS })).body,
         (config) => withLocal(config, (l) => l.ask(text)));
       print(o.json, r, formatAsk(r));
     });
@@ -333,7 +297,7 @@ export function registerOrchestratorCommand(program: Command, deps: Orchestrator
     .option(...apiUrlOption)
     .action(async function (this: Command) {
       const { api, opts } = await nodeApi(this);
-      const m = (await callApi<OrchestratorMetrics>(api, 'GET', '/orchestrator/metrics').catch(unreachable)).body;
+      const m = (await api.get<OrchestratorMetrics>('/orchestrator/metrics').catch(unreachable)).body;
       print(opts.json, m, formatMetrics(m));
     });
 
@@ -343,7 +307,7 @@ export function registerOrchestratorCommand(program: Command, deps: Orchestrator
     .option(...apiUrlOption)
     .action(async function (this: Command) {
       const { api, opts } = await nodeApi(this);
-      const s = (await callApi<OrchestratorStatus | { enabled: false }>(api, 'GET', '/orchestrator/status').catch(unreachable)).body;
+      const s = (await api.get<OrchestratorStatus | { enabled: false }>('/orchestrator/status').catch(unreachable)).body;
       print(opts.json, s, 'mode' in s ? formatStatus(s) : 'Orchestrator: disabled on this node (orchestrator.enabled = false)');
     });
 
@@ -356,7 +320,7 @@ export function registerOrchestratorCommand(program: Command, deps: Orchestrator
       const o = this.opts<{ output: string; format?: ExportFormat }>();
       const format = o.format ?? 'jsonl';
       const { api } = await nodeApi(this);
-      const r = await callApi<string>(api, 'GET', `/orchestrator/export?format=${format}`).catch(unreachable);
+      const r = await api.request<string>('GET', `/orchestrator/export?format=${format}`, { text: true, timeoutMs: DECIDE_TIMEOUT_MS }).catch(unreachable);
       const records = Number(r.headers.get('x-records') ?? 0);
       if (o.output === '-') { out(r.body); return; }
       const file = resolve(o.output);
@@ -378,7 +342,7 @@ export function registerOrchestratorCommand(program: Command, deps: Orchestrator
     .option(...apiUrlOption)
     .action(async function (this: Command, id: string) {
       const { api, opts } = await nodeApi(this);
-      const d = (await callApi<DecisionRecord>(api, 'POST', `/orchestrator/decisions/${encodeURIComponent(id)}/confirm`).catch(unreachable)).body;
+      const d = (await api.request<DecisionRecord>('POST', `/orchestrator/decisions/${encodeURIComponent(id)}/confirm`, { timeoutMs: DECIDE_TIMEOUT_MS }).catch(unreachable)).body;
       print(opts.json, d, formatDecision(d));
       if (d.outcome === 'failed') throw new CommandFailedError(`decision ${id} was confirmed but failed: ${d.outcome_reason}`);
     });
@@ -392,7 +356,7 @@ export function registerOrchestratorCommand(program: Command, deps: Orchestrator
     .action(async function (this: Command, id: string) {
       const { api, opts } = await nodeApi(this);
       const reason = this.opts<{ reason?: string }>().reason;
-      const d = (await callApi<DecisionRecord>(api, 'POST', `/orchestrator/decisions/${encodeURIComponent(id)}/reject`, reason ? { reason } : {}).catch(unreachable)).body;
+      const d = (await api.request<DecisionRecord>('POST', `/orchestrator/decisions/${encodeURIComponent(id)}/reject`, { body: reason ? { reason } : {} }).catch(unreachable)).body;
       print(opts.json, d, formatDecision(d));
     });
 
@@ -404,7 +368,7 @@ export function registerOrchestratorCommand(program: Command, deps: Orchestrator
     .action(async function (this: Command) {
       const { api, opts } = await nodeApi(this);
       const limit = this.opts<{ limit?: number }>().limit ?? 10;
-      const r = (await callApi<RecentDecisions>(api, 'GET', `/orchestrator/decisions?limit=${limit}`).catch(unreachable)).body;
+      const r = (await api.get<RecentDecisions>(`/orchestrator/decisions?limit=${limit}`).catch(unreachable)).body;
       print(opts.json, r, r.decisions.length ? r.decisions.map(formatDecision).join('\n\n') : 'No decisions yet.');
     });
 

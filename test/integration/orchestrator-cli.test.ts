@@ -89,7 +89,7 @@ describe('mvp-node orchestrator against running nodes', () => {
     assert.match(text.stdout, /outcome: +executed — queue capacity 100 → 200/);
     const again = await cli('orch1', 'confirm', id);
     assert.equal(again.code, 1);
-    assert.match(again.stderr, /^Error: decision \S+ is not held for confirmation: it is executed \(HTTP 409 decision_not_held\)$/m);
+    assert.match(again.stderr, /^Error: http:\/\/127\.0\.0\.1:\d+\/orchestrator\/decisions\/\S+\/confirm answered 409 decision_not_held: decision \S+ is not held for confirmation: it is executed$/m);
     const queue = await cli('orch1', 'ask', 'how full is the queue?');
     assert.match(queue.stdout, /^queue: 0 waiting of 200;/m);
   });
@@ -100,7 +100,7 @@ describe('mvp-node orchestrator against running nodes', () => {
     assert.deepEqual([r.outcome, r.outcome_reason], ['rejected', 'rejected by an operator: not today']);
     const unknown = await cli('orch1', 'reject', 'd-nope');
     assert.equal(unknown.code, 1);
-    assert.match(unknown.stderr, /HTTP 404 unknown_decision/);
+    assert.match(unknown.stderr, /answered 404 unknown_decision: /);
   });
 
   it('ask answers an unknown request with what it can do', async () => {
