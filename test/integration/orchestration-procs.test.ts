@@ -10,92 +10,39 @@
 // diagnostics.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { agreement, HolderLog, liveness, ProcCluster, sleep, type Member } from '../helpers/cluster.ts';
+import { agreement, emergentToml, liveness, ProcCluster, settled, type Member } from '../helpers/cluster.ts';
 import type { OrchestrationBody } from '../../src/actors/api/messages.ts';
 
 const T = 3;
 const IDS = ['p0', 'p1', 'p2', 'p3', 'p4'];
 
 describe('orchestration across real processes', () => {
-  const cluster = new ProcCluster([
-    '[distributed_orchestration]', 'mode = "emergent"', `heartbeat_timeout_secs = ${T}`, 'consensus_timeout_ms = 2000',
-    '[monitoring]', 'health_check_interval_secs = 3600',
-  ].join('\n'));
-  const holders = new HolderLog();
-
-  /** Each member's status (undefined for one that did not answer), all fed to the holder check. */
-  async function poll(members: readonly Member[]): Promise<Array<OrchestrationBody | undefined>> {
-    const all = await Promise.all(members.map((m) => cluster.status(m).catch(() => undefined)));
-    for (const s of all) if (s) holders.see(s);
-    return all;
-  }
-
-  /** Polls `members` until `done` returns a value; fails naming `what`. */
-  async function watch<V>(members: readonly Member[], timeoutMs: number, what: string,
-    done: (all: OrchestrationBody[]) => V | undefined, each?: (all: OrchestrationBody[]) => void): Promise<V> {
-    const end = performance.now() + timeoutMs;
-    let last: Array<OrchestrationBody | undefined> = [];
-    while (performance.now() < end) {
-      last = await poll(members);
-      if (last.every((s) => s !== undefined)) {
-        each?.(last as OrchestrationBody[]);
-        const v = done(last as OrchestrationBody[]);
-        if (v !== undefined) return v;
-      }
-      await sleep(100);
-    }
-    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(last.map((s) => s && { self: s.self?.node_id, epoch: s.epoch, coordinator: s.coordinator?.node_id, members: s.members, partition: s.partition.state }))}`);
-  }
-
-  /** All `members` agree on a record naming one of them, whose electorate is all of them. */
-  const settled = (members: readonly Member[]) => (all: OrchestrationBody[]) => {
-    const a = agreement(all, members);
-    return a && all.every((s) => s.members === members.length && s.groups.find((g) => g.group === 'swarm')?.electorate === members.length) ? a : undefined;
-  };
-
+  const cluster = new ProcCluster(emergentToml(T));
   before(async () => { await cluster.start(IDS); });
   after(async () => { await cluster.stop(); });
 
   it('(a) a coordinator killed -9 is suspected, then replaced by one agreed by all survivors within T + 2 s', async (t) => {
     const all = cluster.live();
-    const first = await watch(all, 60_000, 'all five to agree on one coordinator', settled(all));
-    const victim = cluster.byPeer(first.coordinator!.peer_id)!;
-    const survivors = all.filter((m) => m !== victim);
-    const suspectAt = new Map<string, number>();
-    const deadAt = new Map<string, number>();
-
-    const t0 = performance.now();
-    await cluster.kill(victim.id);
-    const next = await watch(survivors, 20_000, 'the survivors to agree on a new coordinator', (ss) => {
-      const a = agreement(ss, survivors);
-      return a && a.epoch > first.epoch ? a : undefined;
-    }, (ss) => {
-      const now = performance.now() - t0;
-      for (const s of ss) {
-        const l = liveness(s, victim.peerId);
-        if (l !== 'alive' && !suspectAt.has(s.self!.node_id)) suspectAt.set(s.self!.node_id, now);
-        if (l === 'dead' && !deadAt.has(s.self!.node_id)) deadAt.set(s.self!.node_id, now);
-      }
-    });
-    const agreedMs = performance.now() - t0;
-    const suspect = survivors.map((m) => Math.round(suspectAt.get(m.id) ?? NaN));
-    t.diagnostic(`killed ${victim.id} (epoch ${first.epoch}); suspected after ${suspect.join(' / ')} ms, dead after ${survivors.map((m) => Math.round(deadAt.get(m.id) ?? NaN)).join(' / ')} ms; ${next.coordinator!.node_id} agreed by all ${survivors.length} survivors at epoch ${next.epoch} after ${Math.round(agreedMs)} ms (goal ${(T + 2) * 1000} ms)`);
+    const first = await cluster.watch(all, 60_000, 'all five to agree on one coordinator', settled(all));
+    const { victim, survivors, next, agreedMs, suspectMs, deadMs } = await cluster.killCoordinator(first);
+    const ms = (m: Map<string, number>) => survivors.map((x) => Math.round(m.get(x.id) ?? NaN)).join(' / ');
+    t.diagnostic(`killed ${victim.id} (epoch ${first.epoch}); suspected after ${ms(suspectMs)} ms, dead after ${ms(deadMs)} ms; ${next.coordinator!.node_id} agreed by all ${survivors.length} survivors at epoch ${next.epoch} after ${Math.round(agreedMs)} ms (goal ${(T + 2) * 1000} ms)`);
 
     assert.notEqual(next.coordinator!.peer_id, victim.peerId);
     assert.ok(agreedMs <= (T + 2) * 1000, `a new coordinator was agreed after ${Math.round(agreedMs)} ms, beyond T + 2 s`);
     for (const m of survivors) {
-      assert.ok(suspectAt.has(m.id), `${m.id} never marked ${victim.id} suspect`);
-      assert.ok(suspectAt.get(m.id)! < agreedMs, `${m.id} suspected ${victim.id} only when the new coordinator was agreed`);
-      assert.ok(!deadAt.has(m.id) || suspectAt.get(m.id)! < deadAt.get(m.id)!, `${m.id} marked ${victim.id} dead without suspecting it first`);
+      assert.ok(suspectMs.has(m.id), `${m.id} never marked ${victim.id} suspect`);
+      assert.ok(suspectMs.get(m.id)! < agreedMs, `${m.id} suspected ${victim.id} only when the new coordinator was agreed`);
+      assert.ok(!deadMs.has(m.id) || suspectMs.get(m.id)! < deadMs.get(m.id)!, `${m.id} marked ${victim.id} dead without suspecting it first`);
     }
-    assert.deepEqual(holders.conflicts, []);
+    assert.deepEqual(cluster.holders.conflicts, []);
 
     await cluster.spawn(victim.id);
   });
 
   it('(b) a 3 | 2 partition by connection gating: both sides detect it, only the majority decides; healed, all converge on the higher epoch', async (t) => {
     const all = cluster.live();
-    const before = await watch(all, 60_000, 'all five, the restarted one included, to agree again', settled(all));
+    const before = await cluster.watch(all, 60_000, 'all five, the restarted one included, to agree again', settled(all));
     // The coordinator on the minority side: the majority must replace it, and the heal must undo the minority's stale record.
     const holder = cluster.byPeer(before.coordinator!.peer_id)!;
     const minority = [holder, all.find((m) => m !== holder)!];
@@ -107,7 +54,7 @@ describe('orchestration across real processes', () => {
 
     const t0 = performance.now();
     await Promise.all(all.map((m) => cluster.block(m, across(m))));
-    const cut = await watch(all, 30_000, 'both sides to detect the partition, the majority to elect', (ss) => {
+    const cut = await cluster.watch(all, 30_000, 'both sides to detect the partition, the majority to elect', (ss) => {
       const maj = ss.filter((s) => majority.some((m) => m.peerId === s.self!.peer_id));
       const a = agreement(maj, majority);
       const done = detectedMs !== undefined && minorityMs !== undefined && a && a.epoch > before.epoch
@@ -123,7 +70,7 @@ describe('orchestration across real processes', () => {
     });
     // The minority keeps refusing for a while (3 s more): no claim of its own can win there.
     const holdUntil = performance.now() + 3000;
-    await watch(minority, 10_000, 'the minority to stay put', () => (performance.now() > holdUntil ? true : undefined), (ss) => {
+    await cluster.watch(minority, 10_000, 'the minority to stay put', () => (performance.now() > holdUntil ? true : undefined), (ss) => {
       for (const s of ss) {
         if (s.partition.state !== 'minority') stale.push(`${s.self!.node_id} left the minority state while cut`);
         if (s.epoch !== before.epoch || s.lineage !== before.lineage) stale.push(`${s.self!.node_id} moved to epoch ${s.epoch} while cut`);
@@ -133,16 +80,16 @@ describe('orchestration across real processes', () => {
 
     const t1 = performance.now();
     await Promise.all(all.map((m) => cluster.block(m, across(m), true)));
-    const healed = await watch(all, 30_000, 'all five to converge after the heal', settled(all));
+    const healed = await cluster.watch(all, 30_000, 'all five to converge after the heal', settled(all));
     const convergedMs = performance.now() - t1;
     // Each node's own measure: from hearing a dead peer again to every member reporting its record (by heartbeat, so later).
-    const reported = await watch(all, 15_000, 'every node to report its convergence after the heal',
+    const reported = await cluster.watch(all, 15_000, 'every node to report its convergence after the heal',
       (ss) => (ss.every((s) => s.partition.last_heal?.converged_after_ms !== undefined) ? ss.map((s) => s.partition.last_heal!.converged_after_ms!) : undefined));
     t.diagnostic(`cut ${minority.map((m) => m.id).join('+')} | ${majority.map((m) => m.id).join('+')} at epoch ${before.epoch}: every node saw every node across dead after ${Math.round(detectedMs!)} ms; minority knew it after ${Math.round(minorityMs!)} ms; majority agreed on ${cut.coordinator!.node_id} at epoch ${cut.epoch} after ${Math.round(cut.at)} ms`);
     t.diagnostic(`healed: all five agreed on ${healed.coordinator!.node_id} at epoch ${healed.epoch} after ${Math.round(convergedMs)} ms (nodes' own converged_after_ms: ${reported.join(' / ')})`);
 
     assert.ok(healed.epoch >= cut.epoch, `converged on epoch ${healed.epoch}, below the majority's ${cut.epoch}`);
     assert.equal(healed.lineage, cut.lineage);
-    assert.deepEqual(holders.conflicts, []);
+    assert.deepEqual(cluster.holders.conflicts, []);
   });
 });
