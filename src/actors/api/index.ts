@@ -9,7 +9,8 @@ import { fromPromise, setup } from 'xstate';
 import { defineActor, type Message } from '../../runtime/actor.ts';
 import { SUPERVISOR, type ActorInfo, type KillReply, type SupervisorRequest } from '../../runtime/supervisor.ts';
 import type { Manifest } from '../../protocol/index.ts';
-import type { NetworkStatus, PeerSummary, QueueStatus } from '../network/messages.ts';
+import type { BlockReply, NetworkStatus, PeerSummary, QueueStatus } from '../network/messages.ts';
+import type { BlockedPeer } from '../network/gate.ts';
 import type { ReceiptEnvelope } from '../network/receipts.ts';
 import type { JobRecord, JobsRequest, SchedulerMetrics } from '../scheduler/messages.ts';
 import { healthOf } from './health.ts';
@@ -38,6 +39,7 @@ function asApiError(err: unknown, to: string): unknown {
       // The supervisor is never down: from it, this means the actor to kill is not running.
       return to === SUPERVISOR ? new ApiError(409, 'actor_not_running', e.message) : new ApiError(503, 'unavailable', e.message);
     case 'RequestTimeoutError': return new ApiError(503, 'unavailable', e.message);
+    case 'InvalidPeerError': return new ApiError(400, 'invalid_peer', e.message);
     default: return err;
   }
 }
@@ -78,6 +80,9 @@ export default defineActor<ApiArgs>({
         kill: (name, mode) => askSupervisor<KillReply>({ type: 'supervisor.kill', name, mode }, KILL_TIMEOUT_MS),
         restart: (name) => askSupervisor<ActorInfo>({ type: 'supervisor.restart', name }, RESTART_TIMEOUT_MS),
         peers: () => ask<PeerSummary[]>('network', { type: 'network.peers' }),
+        blocked: () => ask<BlockedPeer[]>('network', { type: 'network.blocked' }),
+        block: (peer) => ask<BlockReply>('network', { type: 'network.block', peer_id: peer }),
+        unblock: (peer) => ask<{ peer_id: string; was_blocked: boolean }>('network', { type: 'network.unblock', peer_id: peer }),
         jobs: (q) => ask<JobRecord[]>('scheduler', { type: 'scheduler.jobs', ...q } satisfies JobsRequest),
         async job(id) {
           const [job, receipt] = await Promise.all([

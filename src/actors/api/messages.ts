@@ -72,6 +72,7 @@ export interface ApiFile { url: string; pid: number }
  * - `unknown_actor` (404): POST /actors/:name/... names no supervised actor.
  * - `actor_not_running` (409): the actor to kill is (re)starting or stopped.
  * - `unknown_job` (404): GET /jobs/:id: no record and no receipt for that id here.
+ * - `invalid_peer` (400): /peers/:peer/block names no peer id, or this node's own.
  * - `metrics_disabled` (404): GET /metrics while monitoring.metrics_enabled = false.
  * - `unavailable` (503): an actor the route needs did not answer (down, restarting, timed out).
  * - `bad_request` (4xx): any other request that could not be handled as sent.
@@ -79,7 +80,7 @@ export interface ApiFile { url: string; pid: number }
  */
 export type ApiErrorCode =
   | 'unauthorized' | 'not_found' | 'invalid_request' | 'invalid_json' | 'body_too_large' | 'unsupported_media_type'
-  | 'unknown_actor' | 'actor_not_running' | 'unknown_job' | 'metrics_disabled' | 'unavailable' | 'bad_request' | 'internal';
+  | 'unknown_actor' | 'actor_not_running' | 'unknown_job' | 'invalid_peer' | 'metrics_disabled' | 'unavailable' | 'bad_request' | 'internal';
 
 export interface ApiErrorBody { code: ApiErrorCode; message: string }
 

@@ -7,7 +7,8 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } f
 import type { Logger } from '../../runtime/log.ts';
 import type { ActorInfo, KillMode, KillReply } from '../../runtime/supervisor.ts';
 import type { Manifest } from '../../protocol/index.ts';
-import type { PeerSummary } from '../network/messages.ts';
+import type { BlockReply, PeerSummary } from '../network/messages.ts';
+import type { BlockedPeer } from '../network/gate.ts';
 import type { JobRecord, JobRecordStatus } from '../scheduler/messages.ts';
 import type { GatewayPort } from './gateway.ts';
 import { METRICS_CONTENT_TYPE } from './metrics.ts';
@@ -28,6 +29,10 @@ export interface ApiRoutes {
    */
   self: string;
   peers(): Promise<PeerSummary[]>;
+  /** The operator's block list; block / unblock throw ApiError `invalid_peer` for a bad peer id. */
+  blocked(): Promise<BlockedPeer[]>;
+  block(peer: string): Promise<BlockReply>;
+  unblock(peer: string): Promise<{ peer_id: string; was_blocked: boolean }>;
   jobs(query: { limit: number; status?: JobRecordStatus }): Promise<JobRecord[]>;
   /** Throws ApiError `unknown_job` when neither a record nor a receipt is held. */
   job(id: string): Promise<JobBody>;
@@ -63,6 +68,12 @@ const actorParams = {
   properties: { name: { type: 'string', minLength: 1, maxLength: 200 } },
 } as const;
 
+const peerParams = {
+  type: 'object',
+  required: ['peer'],
+  properties: { peer: { type: 'string', minLength: 1, maxLength: 200 } },
+} as const;
+
 /** Route schemas: fastify validates (ajv) before a handler runs; a mismatch is 400 `invalid_request`. */
 const schemas = {
   kill: {
@@ -74,6 +85,11 @@ const schemas = {
     params: actorParams,
     body: { type: 'object', additionalProperties: false, properties: {} },
   },
+  block: {
+    params: peerParams,
+    body: { type: 'object', additionalProperties: false, properties: {} },
+  },
+  unblock: { params: peerParams },
   jobs: {
     querystring: {
       type: 'object',
@@ -160,6 +176,9 @@ export function createApiServer({ token, routes, log, openai }: ApiServerInit): 
   });
 
   app.get('/peers', async () => routes.peers());
+  app.get('/peers/blocked', async () => routes.blocked());
+  app.post<{ Params: { peer: string } }>('/peers/:peer/block', { schema: schemas.block, ...optionalBody }, async (req) => routes.block(req.params.peer));
+  app.delete<{ Params: { peer: string } }>('/peers/:peer/block', { schema: schemas.unblock }, async (req) => routes.unblock(req.params.peer));
   app.get<{ Querystring: { limit: number; status?: JobRecordStatus } }>('/jobs', { schema: schemas.jobs }, async (req) => routes.jobs(req.query));
   app.get<{ Params: { id: string } }>('/jobs/:id', { schema: schemas.job }, async (req) => routes.job(req.params.id));
   app.get('/manifest', async () => routes.manifest());

@@ -26,6 +26,8 @@ export interface Libp2pInit {
   mdns: boolean;
   /** Peer ids allowed to connect in; undefined means everyone (auto_accept_peers). */
   acceptOnly?: () => ReadonlySet<string>;
+  /** The operator's block list (gate.ts): no connection with these peers, either way. */
+  blocked?: (peer: string) => boolean;
 }
 
 export async function buildLibp2p(init: Libp2pInit): Promise<NetworkNode> {
@@ -33,7 +35,7 @@ export async function buildLibp2p(init: Libp2pInit): Promise<NetworkNode> {
   const simulated = init.transport === 'memory';
   const self = peerIdFromPrivateKey(init.privateKey).toString();
   // In-process nodes: the simulator's partitions (memory-gate.ts) refuse connections across sides.
-  const gated = (peer: PeerId) => simulated && memoryGate.denied(self, peer.toString());
+  const gated = (peer: PeerId) => init.blocked?.(peer.toString()) === true || (simulated && memoryGate.denied(self, peer.toString()));
   const node = await createLibp2p({
     privateKey: init.privateKey,
     addresses: { listen: init.listen },

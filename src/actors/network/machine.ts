@@ -72,6 +72,17 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
           'network.status': { actions: ({ event }) => ctx.reply(event.replyTo, service.status()) },
           'network.peers': { actions: ({ event }) => ctx.reply(event.replyTo, service.peers()) },
           'network.models': { actions: ({ event }) => ctx.reply(event.replyTo, service.models()) },
+          'network.block': {
+            actions: ({ event }) => {
+              try { ctx.reply(event.replyTo, service.block(event.peer_id)); } catch (err) { ctx.replyError(event.replyTo, err); }
+            },
+          },
+          'network.unblock': {
+            actions: ({ event }) => {
+              try { ctx.reply(event.replyTo, { peer_id: event.peer_id, was_blocked: service.unblock(event.peer_id) }); } catch (err) { ctx.replyError(event.replyTo, err); }
+            },
+          },
+          'network.blocked': { actions: ({ event }) => ctx.reply(event.replyTo, service.gate.list()) },
           'network.local_client': {
             actions: ({ event }) => { service.addLocalClient(event.peer_id); ctx.reply(event.replyTo, null); },
           },

@@ -2,9 +2,16 @@
 import type { RequestEvent } from '../../runtime/actor.ts';
 import type { DropReason, ModelManifest, OrchSummary } from '../../protocol/index.ts';
 import type { ReceiptRefusal } from './receipts.ts';
+import type { BlockedPeer } from './gate.ts';
 
-/** Inspection drops, and receipts refused after inspection (one accepted receipt per job id). */
-export type NetworkDropReason = DropReason | ReceiptRefusal;
+/**
+ * Inspection drops, receipts refused after inspection (one accepted receipt per job id), and
+ * messages signed by a peer the operator blocked (`blocked`, even when relayed by another node).
+ */
+export type NetworkDropReason = DropReason | ReceiptRefusal | 'blocked';
+
+/** network.block's answer: the block, and how many open connections with the peer it closed. */
+export type BlockReply = BlockedPeer & { closed: number };
 
 export interface PeerSummary {
   peer_id: string;
@@ -67,6 +74,14 @@ export type NetworkIn =
   | RequestEvent<{ type: 'network.manifest' }>
   /** → ReceiptEnvelope[]: the latest receipts accepted, newest first (default 100, at most 1000). */
   | RequestEvent<{ type: 'network.receipts'; limit?: number }>
+  /**
+   * The operator's block list (gate.ts). network.block → BlockReply; network.unblock →
+   * { peer_id, was_blocked }; network.blocked → BlockedPeer[]. A peer id that is not one, or
+   * this node's own, is refused with InvalidPeerError.
+   */
+  | RequestEvent<{ type: 'network.block'; peer_id: string }>
+  | RequestEvent<{ type: 'network.unblock'; peer_id: string }>
+  | RequestEvent<{ type: 'network.blocked' }>
   /** Orchestration (consensus actor): gossip one coord_* / decision_* message on mvp/1/orch → { id }. */
   | RequestEvent<{ type: 'network.orch_publish'; msg_type: string; body: unknown }>
   /** Orchestration: the summary our heartbeats carry from now on. */

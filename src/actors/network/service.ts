@@ -17,6 +17,7 @@ import { buildLibp2p, type NetworkNode, type Transport } from './libp2p.ts';
 import { PeerTable } from './peer-table.ts';
 import { JobExecutor } from './executor.ts';
 import { ReceiptBook } from './receipts.ts';
+import { PeerGate, type BlockedPeer } from './gate.ts';
 import type { CanClaimReply, JobResult, SchedulerJob } from '../scheduler/messages.ts';
 import { JOB_PROTOCOL, MAX_JOB_STREAMS } from '../../jobs/stream.ts';
 import { SYNC_MAX_ENTRIES, SYNC_PROTOCOL, parseRequest, parseResponse, readJson, writeJson } from './sync.ts';
@@ -111,6 +112,7 @@ export class NetworkService {
 
   readonly executor: JobExecutor;
   readonly receipts: ReceiptBook;
+  readonly gate = new PeerGate(() => this.peerId);
 
   constructor(private readonly init: NetworkServiceInit) {
     this.peerTable = new PeerTable(init.config.distributed_orchestration.heartbeat_timeout_secs * 1000);
@@ -152,6 +154,7 @@ export class NetworkService {
       maxPeers: config.network.max_peers,
       mdns: config.network.mdns_enabled && transport === 'tcp',
       acceptOnly: config.network.auto_accept_peers ? undefined : () => this.trusted,
+      blocked: (peer) => this.gate.has(peer),
     });
     // With --port 0, a restarted network actor takes back the port it had (peers and clients
     // hold that address); if someone else took it meanwhile, any free port.
@@ -249,6 +252,24 @@ export class NetworkService {
   /** Gossip one orchestration message on TOPICS.orch. */
   publishOrch(type: OrchMessageType, body: unknown): Promise<Envelope> {
     return this.publish(TOPICS.orch, type, body as MessageBody<OrchMessageType>);
+  }
+
+  /** Blocks a peer (gate.ts) and closes its open connections; throws InvalidPeerError. */
+  block(peer: string): BlockedPeer & { closed: number } {
+    const b = this.gate.block(peer, this.init.clock.now());
+    const open = this.libp2p.getConnections(peerIdFromString(b.peer_id));
+    for (const c of open) c.abort(new Error('peer blocked by the operator'));
+    this.init.log.warn({ peer: b.peer_id, closed: open.length }, 'Peer blocked');
+    return { ...b, closed: open.length };
+  }
+
+  /** Lifts a block, and dials the peer again where libp2p knows its addresses; false when it was not blocked. */
+  unblock(peer: string): boolean {
+    if (!this.gate.unblock(peer)) return false;
+    this.init.log.info({ peer }, 'Peer unblocked');
+    this.libp2p.dial(peerIdFromString(peer), { signal: AbortSignal.timeout(10_000) })
+      .catch((err: Error) => this.init.log.debug({ peer, err: err.message }, 'Dial after unblock failed'));
+    return true;
   }
 
   peers(): PeerSummary[] {
@@ -389,6 +410,7 @@ export class NetworkService {
       this.syncedIds.add(env.id);
     }
     if (env.from === this.peerId) return true;
+    if (this.gate.has(env.from)) { if (via !== 'sync') this.count('blocked'); return false; }
     if (env.type === 'announce') {
       const m = env.body as Manifest;
       if (m.peer_id !== env.from) { if (via !== 'sync') this.count('wrong_from'); return false; }
