@@ -410,7 +410,7 @@ export class NetworkService {
       this.syncedIds.add(env.id);
     }
     if (env.from === this.peerId) return true;
-    if (this.gate.has(env.from)) { if (via !== 'sync') this.count('blocked'); return false; }
+    if (this.gate.has(env.from)) { if (!synced) this.count('blocked'); return false; }
     if (env.type === 'announce') {
       const m = env.body as Manifest;
       if (m.peer_id !== env.from) { if (via !== 'sync') this.count('wrong_from'); return false; }
