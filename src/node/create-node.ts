@@ -26,6 +26,8 @@ import type { Config } from '../config/types.ts';
 import type { Transport } from '../actors/network/libp2p.ts';
 import type { NetworkArgs } from '../actors/network/index.ts';
 import type { ApiArgs } from '../actors/api/index.ts';
+import type { HealthBody } from '../actors/api/messages.ts';
+import { healthOf } from '../actors/api/health.ts';
 import type { NetworkStatus } from '../actors/network/messages.ts';
 import type { QueueStatus } from '../actors/network/messages.ts';
 import type { InferenceArgs } from '../actors/inference/engine.ts';
@@ -33,7 +35,6 @@ import type { SchedulerArgs } from '../actors/scheduler/index.ts';
 import type { OrchestratorArgs } from '../actors/orchestrator/index.ts';
 import { validateModel } from '../models/index.ts';
 import type { ConsensusArgs, ConsensusStatus } from '../actors/consensus/messages.ts';
-import { orchestrationSummary, type OrchestrationSummary } from '../actors/consensus/summary.ts';
 import { loadIdentity, lockDataDir, type Identity } from './identity.ts';
 import { resolveModels } from './models.ts';
 
@@ -51,18 +52,8 @@ export interface CreateNodeOptions {
   serveModels?: boolean;
 }
 
-export interface HealthReport {
-  node_id: string;
-  peer_id: string;
-  peers: number;
-  known_peers: number;
-  uptime_s: number;
-  actors: Record<string, string>;
-  queue: { depth: number; capacity: number };
-  dropped: NetworkStatus['dropped'];
-  /** From consensus.status; absent when the consensus actor did not answer. */
-  orchestration?: OrchestrationSummary;
-}
+/** The Health check log line: GET /health's figures (health.ts, one definition) and the gossip drops. */
+export type HealthReport = HealthBody & { dropped: NetworkStatus['dropped'] };
 
 export interface MvpNode {
   readonly nodeId: string;
@@ -175,17 +166,8 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
         supervisor.request<QueueStatus>('scheduler', { type: 'scheduler.status' }, 2000).catch(() => undefined),
         supervisor.request<ConsensusStatus>('consensus', { type: 'consensus.status' }, 2000).catch(() => undefined),
       ]);
-      return {
-        node_id: id.nodeId,
-        peer_id: id.peerId,
-        peers: net?.peers ?? 0,
-        known_peers: net?.known ?? 0,
-        uptime_s: Math.round((clock.now() - startedAt) / 1000),
-        actors: Object.fromEntries(supervisor.actors().map((a) => [a.name, a.status === 'running' ? a.state : a.status])),
-        queue: { depth: q?.depth ?? 0, capacity: q?.capacity ?? config.executor.max_queue_size },
-        dropped: net?.dropped ?? {},
-        ...(orch ? { orchestration: orchestrationSummary(orch) } : {}),
-      };
+      const answers = { ...(net ? { network: net } : {}), ...(q ? { queue: q } : {}), ...(orch ? { consensus: orch } : {}), actors: supervisor.actors() };
+      return { ...healthOf({ nodeId: id.nodeId, peerId: id.peerId, startedAt }, answers, clock.now(), config.executor.max_queue_size), dropped: net?.dropped ?? {} };
     },
   };
   return node;

@@ -23,7 +23,7 @@ function modelState(a: ActorInfo): HealthBody['models'][string] {
   return a.status === 'starting' ? 'loading' : 'down';
 }
 
-export function healthOf(node: ApiArgs, answers: HealthAnswers, now: number, configuredCapacity: number): HealthBody {
+export function healthOf(node: Pick<ApiArgs, 'nodeId' | 'peerId' | 'startedAt'>, answers: HealthAnswers, now: number, configuredCapacity: number): HealthBody {
   const { network, queue, actors = [] } = answers;
   const status: HealthBody['status'] = actors.some((a) => a.status === 'starting') ? 'starting'
     : network && queue && answers.actors && actors.every((a) => a.status === 'running') ? 'ok'
