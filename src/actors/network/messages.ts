@@ -51,6 +51,8 @@ export interface NetworkStatus {
   dropped: Partial<Record<NetworkDropReason, number>>;
   /** Announces and receipts brought by manifest sync that were refused, by reason (not gossip: apart). */
   sync_dropped: Partial<Record<NetworkDropReason, number>>;
+  /** In-process (memory transport) nodes: gossip the simulator's shaped links lost on the way here (not received). */
+  sim_lost?: number;
   /** Median round trip to connected peers, ms, when libp2p measured one (not on the memory transport). */
   rtt_ms?: number;
 }

@@ -15,6 +15,7 @@ import {
 } from '../../protocol/index.ts';
 import { buildLibp2p, type NetworkNode, type Transport } from './libp2p.ts';
 import { PeerTable } from './peer-table.ts';
+import { memoryGate } from './memory-gate.ts';
 import { JobExecutor } from './executor.ts';
 import { ReceiptBook } from './receipts.ts';
 import { PeerGate, type BlockedPeer } from './gate.ts';
@@ -86,6 +87,8 @@ export class NetworkService {
   /** Announces a sync brought that failed inspection (counted apart: sync is not gossip). */
   private readonly syncDropped: Partial<Record<NetworkDropReason, number>> = {};
   private received = 0;
+  /** Gossip the simulator's shaped links lost before it reached this node (memory transport only). */
+  private simLost = 0;
   private accepted = 0;
   private duplicates = 0;
   private published = 0;
@@ -222,6 +225,7 @@ export class NetworkService {
       published: this.published,
       dropped: { ...this.dropped },
       sync_dropped: { ...this.syncDropped },
+      ...(this.init.transport === 'memory' ? { sim_lost: this.simLost } : {}),
       ...this.rtt(),
     };
   }
@@ -379,6 +383,12 @@ export class NetworkService {
   }
 
   private async onGossip(topic: string, data: Uint8Array): Promise<void> {
+    if (this.init.transport === 'memory') {
+      // The simulator's shaped links (memory-gate.ts): never arrives, or arrives late.
+      const fate = memoryGate.fate();
+      if (fate === 'lost') { this.simLost++; return; }
+      if (fate > 0) await this.sleep(fate);
+    }
     this.received++;
     if (await this.accept(data, topic)) this.accepted++;
   }
