@@ -104,6 +104,8 @@ export class NetworkService {
   /** Per peer: its change number at our last sync with it. */
   private readonly syncedUpTo = new Map<string, number>();
   private syncDelay = SYNC_MIN_MS;
+  /** The next anti-entropy sync (a timeout, not in `timers`: its delay adapts). */
+  private antiEntropy?: Timer;
   /** Ids of envelopes first received by sync, so their gossip copies are not counted as drops. */
   private readonly syncedIds = new Set<string>();
   /** Peer ids learned from bootstrap addresses, allowed in when auto_accept_peers is false. */
@@ -208,6 +210,7 @@ export class NetworkService {
     this.stopped = true;
     this.stopping.abort();
     for (const t of this.timers.splice(0)) this.init.clock.clearInterval(t);
+    if (this.antiEntropy) this.init.clock.clearTimeout(this.antiEntropy);
     await this.node?.stop();
   }
 
@@ -497,7 +500,7 @@ export class NetworkService {
 
   private scheduleAntiEntropy(): void {
     if (this.stopped) return;
-    this.init.clock.setTimeout(() => {
+    this.antiEntropy = this.init.clock.setTimeout(() => {
       const peers = [...new Set(this.libp2p.getConnections().map((c) => c.remotePeer.toString()))];
       const sync = peers.length > 0 ? this.requestSync(peers[Math.floor(Math.random() * peers.length)]!) : Promise.resolve(0);
       void sync.then((learned) => {
