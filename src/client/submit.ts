@@ -7,7 +7,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import type { PrivateKey } from '@libp2p/interface';
-import { buildLibp2p, type NetworkNode } from '../actors/network/libp2p.ts';
+import { buildLibp2p, type NetworkNode, type Transport } from '../actors/network/libp2p.ts';
 import { SYNC_PROTOCOL, parseResponse, readJson, writeJson } from '../actors/network/sync.ts';
 import { LEASE_MS, WORK_TOPIC } from '../actors/network/executor.ts';
 import {
@@ -64,6 +64,8 @@ export interface JoinOptions {
   timeoutMs: number;
   /** The client's key, when its peer id must be known before it connects; default: a fresh one. */
   privateKey?: PrivateKey;
+  /** `memory`: a client of in-process nodes (the simulator's workload); default `tcp`. */
+  transport?: Transport;
   /** Who picks the executor among the claimants; default: the decision router's heuristic, here (`localRoute`). */
   route?: JobRouter;
 }
@@ -147,7 +149,9 @@ export class LightClient {
     if (opts.bootstrap.length === 0) throw new NoExecutorError('submit needs --bootstrap <multiaddr> (a node of the network)');
     const key = opts.privateKey ?? await generateKeyPair('Ed25519');
     const me = peerIdFromPrivateKey(key).toString();
-    const node = await buildLibp2p({ privateKey: key, transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], maxPeers: 16, mdns: false });
+    const transport = opts.transport ?? 'tcp';
+    const listen = transport === 'tcp' ? '/ip4/127.0.0.1/tcp/0' : `/memory/client-${me}`;
+    const node = await buildLibp2p({ privateKey: key, transport, listen: [listen], maxPeers: 16, mdns: false });
     const client = new LightClient(node, key, me, [...opts.bootstrap], opts.route ?? localRoute);
     try {
       node.services.pubsub.subscribe(WORK_TOPIC);
