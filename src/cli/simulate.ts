@@ -85,8 +85,12 @@ export function formatRealReport(r: RealReport): string {
     `  decisions:   ${d.asked} asked, ${d.accepted} accepted, ${d.other} not accepted, ${d.failed} failed; latency p50 ${d.p50_ms} ms, p90 ${d.p90_ms} ms, p99 ${d.p99_ms} ms`,
     ...r.elections.map((e) => `  election:    coordinator ${e.killed} stopped at ${e.at_ms / 1000} s, successor agreed by all after ${e.agreed_after_ms ?? 'never'} ms`),
     ...r.partitions.map((p) => `  partition:   at ${p.at_ms / 1000} s, detected by all after ${p.detected_after_ms ?? 'never'} ms; healed at ${p.healed_at_ms === undefined ? '—' : `${p.healed_at_ms / 1000} s`}, converged after ${p.converged_after_ms ?? 'never'} ms`),
+    ...(r.jobs ? [
+      `  jobs:        ${r.jobs.submitted} submitted (${r.jobs.rate}/s, ${r.jobs.serving_nodes} serving nodes), ${r.jobs.completed} completed, ${r.jobs.failed_with_receipt} failed with a receipt, ${r.jobs.refused} refused, ${r.jobs.lost} lost, ${r.jobs.moved} moved after a failure`,
+      `               completion mean ${r.jobs.mean_ms} ms, p99 ${r.jobs.p99_ms} ms; receipt held by every live node for ${r.jobs.receipts.held_by_all_live}, conflicting ${r.jobs.receipts.conflicting}`,
+    ] : []),
     ...r.skipped_faults.map((f) => `  skipped:     ${f}`),
-    `  invariants:  ${r.invariants.ok ? 'ok (one coordinator per epoch, agreement after kills, convergence after heal, decisions once)' : `FAILED\n${r.invariants.violations.map((v) => `    - ${v}`).join('\n')}`}`,
+    `  invariants:  ${r.invariants.ok ? 'ok (one coordinator per epoch, agreement after kills, convergence after heal, decisions once, no job lost, one receipt per job)' : `FAILED\n${r.invariants.violations.map((v) => `    - ${v}`).join('\n')}`}`,
     '',
     '  node        up    epoch coordinator  partition  peers alive',
     ...r.per_node.slice(0, PER_NODE_SHOWN).map((n) => `  ${n.node.padEnd(10)}  ${(n.up ? 'yes' : 'no').padEnd(4)}  ${String(n.epoch).padStart(5)} ${(n.coordinator ?? '—').padEnd(11)}  ${n.partition.padEnd(9)}  ${n.peers_alive}`),

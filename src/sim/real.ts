@@ -1,16 +1,15 @@
 // Real-node mode of the simulator (issue 7, item 8, `simulate` without --virtual): N complete
 // nodes in this process (createNode over the libp2p memory transport: supervisor, every actor,
 // real gossip, real timers), a scenario's kills applied through the nodes themselves (stop a
-// node, kill its consensus actor), critical decisions asked of random live nodes, and the
-// invariants checked from the nodes' own status: one coordinator per (lineage, epoch), the
-// survivors agreeing on a live successor after a kill, decisions decided once.
+// node, kill its consensus actor), critical decisions asked of random live nodes, real jobs
+// (real-jobs.ts: a light client, the generated test model on the first SERVING_NODES nodes),
+// and the invariants checked from the nodes' own status: one coordinator per (lineage, epoch),
+// the survivors agreeing on a live successor after a kill, decisions decided once, no job lost,
+// no job with two receipts.
 //
 // Partitions go through connection gating (src/actors/network/memory-gate.ts): connections across
-// the cut are refused and aborted, and redialled at heal. Not done (reported as skipped): delay
-// and loss, which need a shaped transport. Memory nodes serve no models, so there is no job
-// workload here (the virtual mode has one).
-// Side effects: each node's data directory (its election ledger) lives in a temporary directory,
-// removed at the end; logs go nowhere.
+// the cut are refused and aborted, and redialled at heal. Delay and loss shape gossip there too
+// (a message arrives late, or never); the job and sync streams are not shaped.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +19,8 @@ import { loadConfig } from '../config/index.ts';
 import type { ConsensusStatus } from '../actors/consensus/messages.ts';
 import type { DistributedDecision } from '../actors/consensus/router.ts';
 import { createNode, type MvpNode } from '../node/create-node.ts';
+import { writeTestModel } from '../models/index.ts';
+import { RealJobWorkload, type RealJobsReport } from './real-jobs.ts';
 import { memoryGate } from '../actors/network/memory-gate.ts';
 import type { Scenario } from './cluster.ts';
 import { quantile, round } from './placement.ts';
@@ -36,9 +37,13 @@ export interface RealReport {
   elections: Array<{ killed: string; at_ms: number; agreed_after_ms?: number }>;
   partitions: Array<{ at_ms: number; detected_after_ms?: number; healed_at_ms?: number; converged_after_ms?: number }>;
   skipped_faults: string[];
+  jobs?: RealJobsReport;
   invariants: { ok: boolean; violations: string[] };
   per_node: Array<{ node: string; up: boolean; epoch: number; coordinator?: string; partition: string; peers_alive: number }>;
 }
+
+/** Nodes that serve the generated test model (node-llama-cpp in each: a few suffice on 2 cores). */
+export const SERVING_NODES = 3;
 
 const status = (n: MvpNode) => n.supervisor.request<ConsensusStatus>('consensus', { type: 'consensus.status' }, 3000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -54,11 +59,16 @@ export async function simulateReal(sc: Scenario, progress: (line: string) => voi
   const holders = new Map<string, string>();
   let rng = sc.seed >>> 0;
   const rand = () => { rng = (Math.imul(rng, 1664525) + 1013904223) >>> 0; return rng / 4294967296; };
+  const serving = Math.min(SERVING_NODES, sc.nodes);
+  const modelPath = join(dir, 'mvp-test-tiny.gguf');
   const config = (i: number, bootstrap: string[]) => {
     const file = join(dir, `node${i}.toml`);
     writeFileSync(file, stringify({
       node: { node_id: `real-${i}`, data_dir: join(dir, `n${i}`) },
       network: { mdns_enabled: false, bootstrap_peers: bootstrap },
+      // Every node shares this machine: its load average says nothing about one node's load.
+      executor: { max_load_per_core: 1000 },
+      ...(i < serving ? { model: { path: modelPath } } : {}),
       monitoring: { log_level: 'error' },
       distributed_orchestration: {
         mode: sc.config.mode, heartbeat_timeout_secs: Math.max(1, Math.round(T)), consensus_timeout_ms: sc.config.consensus_timeout_ms,
@@ -138,10 +148,13 @@ export async function simulateReal(sc: Scenario, progress: (line: string) => voi
   const skipped: string[] = [];
   let firstAgreement: number | undefined;
   let startedAfter = 0;
+  let workload: RealJobWorkload | undefined;
+  const shapes: Array<ReturnType<typeof setTimeout>> = [];
   try {
+    await writeTestModel({ preset: 'tiny', out: modelPath });
     for (let i = 0; i < sc.nodes; i++) {
       const boot = nodes.length ? [(await nodes[0]!.network()).listen[0]!] : [];
-      const n = await createNode(config(i, boot), { transport: 'memory', logDestination: sink });
+      const n = await createNode(config(i, boot), { transport: 'memory', logDestination: sink, serveModels: i < serving });
       await n.start();
       nodes.push(n);
     }
@@ -160,6 +173,10 @@ export async function simulateReal(sc: Scenario, progress: (line: string) => voi
         pending.push(ask());
       }
     })();
+    // Jobs through the run as well; each may take the drain to end (failover, re-offers).
+    const addrs = await Promise.all(nodes.slice(0, 8).map(async (n) => (await n.network()).listen[0]!));
+    workload = await RealJobWorkload.join(addrs, { jobRate: sc.job_rate, serving, rand });
+    const jobs = workload.run(until, Math.max(10_000, sc.drain_ms));
     for (const f of sc.faults) {
       const wait = base + f.at_ms - Date.now();
       if (wait > 0) await sleep(wait);
@@ -216,10 +233,19 @@ export async function simulateReal(sc: Scenario, progress: (line: string) => voi
           const all = await statuses();
           return all.every(({ s }) => live().every((m) => m.peerId === s.self?.peer_id || s.peers.some((p) => p.peer_id === m.peerId && p.status === 'alive')));
         }, () => { rec.converged_after_ms = Date.now() - from; }, (3 * T + 20) * 1000));
-      } else skipped.push(`${f.kind} at ${f.at_ms / 1000} s (delay and loss need a shaped transport; not built)`);
+      } else if (f.kind === 'restart') {
+        skipped.push(`restart of node ${f.node} at ${f.at_ms / 1000} s (real mode: a stopped in-process node is not started again)`);
+      } else {
+        // delay / loss: gossip shaped for the fault's duration (seeded from the scenario).
+        memoryGate.shape(f.kind === 'delay' ? { extraMs: f.extra_ms } : { loss: f.rate }, rand);
+        progress(`${f.kind} ${f.kind === 'delay' ? `+${f.extra_ms} ms` : `${f.rate * 100} %`} for ${f.duration_ms} ms at ${Date.now() - base} ms`);
+        shapes.push(setTimeout(() => memoryGate.shape(), f.duration_ms));
+      }
     }
     await decider;
+    await jobs;
     await Promise.all(pending);
+    await workload.drain();
     await Promise.all(watches);
     if (partitions.some((p) => p.healed_at_ms === undefined)) { await memoryGate.heal(); }
     for (const p of partitions) if (p.healed_at_ms !== undefined && p.converged_after_ms === undefined) violations.push(`no convergence after the heal at ${p.healed_at_ms} ms`);
@@ -227,6 +253,8 @@ export async function simulateReal(sc: Scenario, progress: (line: string) => voi
     if (left > 0) await sleep(left);
     if (await waitAgreed(Math.max(5000, 3 * T * 1000)) === undefined) violations.push('the live nodes do not agree on one coordinator at the end');
     for (const e of elections) if (e.agreed_after_ms === undefined) violations.push(`no successor agreed after ${e.killed} was killed`);
+    const jobCheck = await workload.check(live());
+    violations.push(...jobCheck.violations);
     const finals = await statuses();
     observe(finals);
     const per_node: RealReport['per_node'] = nodes.map((n) => {
@@ -241,9 +269,12 @@ export async function simulateReal(sc: Scenario, progress: (line: string) => voi
       scenario: sc.name, mode: 'real', nodes: sc.nodes, seed: sc.seed, wall_ms: Date.now() - t0, started_after_ms: startedAfter,
       ...(firstAgreement !== undefined ? { first_agreement_ms: firstAgreement } : {}),
       decisions: { ...decisions, p50_ms: round(quantile(lat, 0.5) || 0), p90_ms: round(quantile(lat, 0.9) || 0), p99_ms: round(quantile(lat, 0.99) || 0) },
-      elections, partitions, skipped_faults: skipped, invariants: { ok: violations.length === 0, violations }, per_node,
+      elections, partitions, skipped_faults: skipped, jobs: jobCheck.report, invariants: { ok: violations.length === 0, violations }, per_node,
     };
   } finally {
+    for (const t of shapes) clearTimeout(t);
+    memoryGate.shape();
+    await workload?.close();
     await Promise.all(live().map((n) => n.stop().catch(() => {})));
     rmSync(dir, { recursive: true, force: true });
   }

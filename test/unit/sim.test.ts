@@ -112,24 +112,31 @@ describe('mvp-node simulate', () => {
     assert.match(r.stderr, /kind must be/);
   });
 
-  it('real-node mode: 4 full nodes over the memory transport, a partition by connection gating, healed', async () => {
+  it('real-node mode: 4 full nodes over the memory transport running real jobs, a partition by connection gating healed, gossip loss', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sim-cli-'));
     const file = join(dir, 'real.toml');
     await writeFile(file, [
       'duration_secs = 12', 'drain_secs = 2', 'decision_rate = 1', '[distributed_orchestration]', 'heartbeat_timeout_secs = 2',
       '[[fault]]', 'at_secs = 1', 'kind = "partition"', 'fraction = 0.25', '[[fault]]', 'at_secs = 6', 'kind = "heal"',
-      '[[fault]]', 'at_secs = 7', 'kind = "kill_actor"', 'node = 2', '',
+      '[[fault]]', 'at_secs = 7', 'kind = "kill_actor"', 'node = 2', '[[fault]]', 'at_secs = 8', 'kind = "loss"', 'rate = 0.2', 'duration_secs = 2', '',
     ].join('\n'));
     const r = await runCli(['simulate', '--nodes', '4', '--scenario', file, '--json'], 120_000);
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout) as {
       mode: string; invariants: { ok: boolean; violations: string[] }; per_node: Array<{ up: boolean; coordinator?: string }>;
       partitions: Array<{ detected_after_ms?: number; converged_after_ms?: number }>;
+      skipped_faults: string[];
+      jobs: { submitted: number; completed: number; refused: number; lost: number; receipts: { held_by_all_live: number; conflicting: number } };
     };
     assert.equal(report.mode, 'real');
     assert.deepEqual(report.invariants.violations, []);
     assert.equal(new Set(report.per_node.map((n) => n.coordinator)).size, 1);
     assert.ok(report.partitions[0]!.detected_after_ms !== undefined, JSON.stringify(report.partitions));
     assert.ok(report.partitions[0]!.converged_after_ms !== undefined, JSON.stringify(report.partitions));
+    assert.deepEqual(report.skipped_faults, [], 'loss is applied, not skipped');
+    const j = report.jobs;
+    assert.ok(j.submitted > 0 && j.completed > 0, JSON.stringify(j));
+    assert.equal(j.lost, 0);
+    assert.equal(j.receipts.conflicting, 0);
   });
 });
