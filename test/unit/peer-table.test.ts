@@ -47,10 +47,11 @@ describe('peer table liveness', () => {
     assert.deepEqual(t.sweep(5000 + T).expired, [], 'silent for the timeout counted from the latest message');
   });
 
-  it('a peer silent past the timeout at the first sweep that sees it is expired outright', () => {
+  it('a peer first found silent past the timeout is suspected first, and expired at the next sweep', () => {
     const t = new PeerTable(T);
     t.heard('p', 0);
     const s = t.sweep(T + 1);
-    assert.deepEqual([s.suspected, ids(s.expired)], [[], ['p']]);
+    assert.deepEqual([ids(s.suspected), s.expired], [['p'], []]);
+    assert.deepEqual(ids(t.sweep(T + 2).expired), ['p']);
   });
 });

@@ -69,14 +69,15 @@ export class PeerTable {
 
   /**
    * Moves each peer along alive → suspect → expired by how long it has been silent, and back to
-   * alive when heard again. Returns the peers newly suspect, those heard again since they were
-   * suspected, and those expired (removed from the table).
+   * alive when heard again. A peer always passes through suspect, for one sweep at least (one
+   * first found silent past the timeout, e.g. after a stall, is expired at the next). Returns the
+   * peers newly suspect, those heard again since they were suspected, and those expired (removed).
    */
   sweep(now: number): { suspected: PeerEntry[]; recovered: PeerEntry[]; expired: PeerEntry[] } {
     const out = { suspected: [] as PeerEntry[], recovered: [] as PeerEntry[], expired: [] as PeerEntry[] };
     for (const [id, e] of this.peers) {
       const silent = now - e.lastSeen;
-      if (silent > this.timeoutMs) { this.peers.delete(id); out.expired.push(e); }
+      if (silent > this.timeoutMs && e.suspect) { this.peers.delete(id); out.expired.push(e); }
       else if (silent > this.suspectMs) { if (!e.suspect) { e.suspect = true; out.suspected.push(e); } }
       else if (e.suspect) { e.suspect = false; out.recovered.push(e); }
     }
