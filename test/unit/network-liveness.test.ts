@@ -57,7 +57,7 @@ describe('peer liveness (memory transport)', () => {
   after(async () => { await bare?.stop(); await node?.stop(); });
 
   it('a connected peer that answers pings stays alive without sending anything', async () => {
-    const seen = await watch(2 * T);
+    const seen = await watch(1.5 * T);
     assert.ok(seen.every((p) => p !== undefined), 'never expired');
     assert.deepEqual(new Set(seen.map((p) => p!.state)), new Set(['alive']), 'never suspected: each pong counts as hearing it');
   });
