@@ -108,6 +108,8 @@ describe('api actor: peers, jobs, manifest and metrics of a working node', () =>
     const p = body.find((x) => x.peer_id === peer.peerId)!;
     assert.deepEqual([p.node_id, p.connected, p.models], ['the-peer', true, []]);
     assert.ok(p.addrs.length > 0 && p.last_seen > 0, 'addresses and last seen');
+    assert.equal(p.state, 'alive', 'heard within half the heartbeat timeout');
+    assert.ok(p.silent_ms >= 0 && p.silent_ms <= Date.now() - p.last_seen, `silent for ${p.silent_ms} ms, as last_seen says`);
     // The light client that submitted the job was heard too; it has no manifest.
     assert.ok(body.every((x) => x === p || x.node_id === undefined), JSON.stringify(body));
   });

@@ -3,6 +3,7 @@ import type { RequestEvent } from '../../runtime/actor.ts';
 import type { DropReason, ModelManifest, OrchSummary } from '../../protocol/index.ts';
 import type { ReceiptRefusal } from './receipts.ts';
 import type { BlockedPeer } from './gate.ts';
+import type { PeerState } from './peer-table.ts';
 
 /**
  * Inspection drops, receipts refused after inspection (one accepted receipt per job id), and
@@ -19,7 +20,12 @@ export interface PeerSummary {
   connected: boolean;
   addrs: string[];
   version?: string;
+  /** When it was last heard (ms epoch): a message from it, or its answer to a liveness ping. */
   last_seen: number;
+  /** `suspect` once silent for more than half of heartbeat_timeout_secs; expired (gone from the list) past all of it. */
+  state: PeerState;
+  /** How long ago it was last heard, ms. */
+  silent_ms: number;
   models: string[];
 }
 

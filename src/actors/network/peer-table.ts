@@ -1,6 +1,9 @@
 // What this node knows of the others: each peer's latest manifest and when it was last heard.
-// A peer silent for longer than the timeout is expired. Pure: the caller supplies the time.
+// A peer silent for more than half the timeout is suspect, for longer than the timeout expired.
+// Pure: the caller supplies the time.
 import type { Manifest } from '../../protocol/index.ts';
+
+export type PeerState = 'alive' | 'suspect';
 
 export interface PeerEntry {
   peerId: string;
@@ -9,6 +12,8 @@ export interface PeerEntry {
   version?: string;
   lastSeen: number;
   firstSeen: number;
+  /** Whether the last sweep found it suspect (so that it is reported once, not at every sweep). */
+  suspect?: boolean;
   /**
    * The peer's newest signed announce as received (relayed verbatim by manifest sync), and the
    * table's change number when it arrived (sync sends what changed since a number).
@@ -57,13 +62,26 @@ export class PeerTable {
     return out.sort((a, b) => a.seq - b.seq);
   }
 
-  /** Removes and returns the peers not heard within the timeout. */
-  expire(now: number): PeerEntry[] {
-    const gone: PeerEntry[] = [];
+  /** A peer not heard for longer than this is suspect: half the timeout. */
+  get suspectMs(): number { return this.timeoutMs / 2; }
+
+  state(e: PeerEntry, now: number): PeerState { return now - e.lastSeen > this.suspectMs ? 'suspect' : 'alive'; }
+
+  /**
+   * Moves each peer along alive → suspect → expired by how long it has been silent, and back to
+   * alive when heard again. A peer always passes through suspect, for one sweep at least (one
+   * first found silent past the timeout, e.g. after a stall, is expired at the next). Returns the
+   * peers newly suspect, those heard again since they were suspected, and those expired (removed).
+   */
+  sweep(now: number): { suspected: PeerEntry[]; recovered: PeerEntry[]; expired: PeerEntry[] } {
+    const out = { suspected: [] as PeerEntry[], recovered: [] as PeerEntry[], expired: [] as PeerEntry[] };
     for (const [id, e] of this.peers) {
-      if (now - e.lastSeen > this.timeoutMs) { this.peers.delete(id); gone.push(e); }
+      const silent = now - e.lastSeen;
+      if (silent > this.timeoutMs && e.suspect) { this.peers.delete(id); out.expired.push(e); }
+      else if (silent > this.suspectMs) { if (!e.suspect) { e.suspect = true; out.suspected.push(e); } }
+      else if (e.suspect) { e.suspect = false; out.recovered.push(e); }
     }
-    return gone;
+    return out;
   }
 
   get(peerId: string): PeerEntry | undefined { return this.peers.get(peerId); }

@@ -14,7 +14,7 @@ import {
   type OrchMessageType, type OrchSummary, isOrchMessageType,
 } from '../../protocol/index.ts';
 import { buildLibp2p, type NetworkNode, type Transport } from './libp2p.ts';
-import { PeerTable } from './peer-table.ts';
+import { PeerTable, type PeerEntry } from './peer-table.ts';
 import { memoryGate } from './memory-gate.ts';
 import { JobExecutor } from './executor.ts';
 import { ReceiptBook } from './receipts.ts';
@@ -36,6 +36,13 @@ const SYNC_MIN_MS = 2000;
 /** Receipts received by sync may be this old (a partition's worth); fresher ones pass the gossip skew. */
 const SYNCED_RECEIPT_MAX_AGE_MS = 24 * 3600_000;
 const SYNC_MAX_MS = 30_000;
+
+/**
+ * How often peer liveness is checked: a twelfth of the heartbeat timeout, within [250 ms, 1 s],
+ * so that a quiet peer is pinged (past a third of the timeout) well before it would be suspect
+ * (past half), and suspicion and expiry are noticed within a tick.
+ */
+const livenessTickMs = (timeoutMs: number) => Math.min(1000, Math.max(250, timeoutMs / 12));
 
 /** `from` and `ts` of an announce's text, read without checking anything (that comes later). */
 function peekAnnounce(text: string): { from: string; ts: number } | undefined {
@@ -112,6 +119,8 @@ export class NetworkService {
   private readonly trusted = new Set<string>();
   /** This node's own light clients (the OpenAI gateway's): trusted, and not counted as peers. */
   private readonly localClients = new Set<string>();
+  /** Peers with a liveness ping in flight (one at a time each). */
+  private readonly pinging = new Set<string>();
   /** The consensus actor's latest summary for our heartbeats, and when it came. */
   private orchSummary?: { summary: OrchSummary; at: number };
 
@@ -202,6 +211,7 @@ export class NetworkService {
     this.every(config.network.announce_interval_secs * 1000, () => this.announce());
     this.heartbeatTimer = this.every(this.heartbeatMs(), () => this.heartbeat());
     this.every(1000, () => this.maintain());
+    this.every(livenessTickMs(this.peerTable.timeoutMs), () => this.liveness());
     this.scheduleAntiEntropy();
     void this.announce().catch((err: Error) => this.init.log.warn({ err: err.message }, 'First announce failed'));
   }
@@ -281,6 +291,7 @@ export class NetworkService {
 
   peers(): PeerSummary[] {
     const node = this.libp2p;
+    const now = this.init.clock.now();
     const connected = new Set(node.getConnections().map((c) => c.remotePeer.toString()));
     return this.peerTable.entries().map((e) => ({
       peer_id: e.peerId,
@@ -289,6 +300,8 @@ export class NetworkService {
       addrs: e.manifest?.addrs ?? [],
       version: e.version,
       last_seen: e.lastSeen,
+      state: this.peerTable.state(e, now),
+      silent_ms: Math.max(0, now - e.lastSeen),
       models: e.manifest?.models.map((m) => m.name) ?? [],
     }));
   }
@@ -539,14 +552,39 @@ export class NetworkService {
 
   private count(reason: NetworkDropReason): void { this.dropped[reason] = (this.dropped[reason] ?? 0) + 1; }
 
-  private maintain(): void {
-    // An open connection is proof of life (libp2p closes dead ones); others must be heard.
+  /**
+   * Peer liveness: alive → suspect (silent past half the heartbeat timeout) → expired (past the
+   * timeout), back to alive on any message. An open connection proves nothing (a killed or cut-off
+   * peer's TCP connection can linger long after it went silent), so a connected peer quiet past a
+   * third of the timeout, when its heartbeat was due, is pinged: its pong counts as hearing it.
+   */
+  private liveness(): void {
     const now = this.init.clock.now();
-    for (const c of this.libp2p.getConnections()) if (this.peerTable.get(c.remotePeer.toString())) this.peerTable.heard(c.remotePeer.toString(), now);
-    for (const gone of this.peerTable.expire(now)) {
-      this.syncedUpTo.delete(gone.peerId);
-      this.init.log.info({ peer: gone.peerId, peer_node_id: gone.manifest?.node_id }, 'Peer expired: not heard within heartbeat timeout');
+    const { suspected, recovered, expired } = this.peerTable.sweep(now);
+    const about = (e: PeerEntry) => ({ peer: e.peerId, peer_node_id: e.manifest?.node_id, silent_ms: now - e.lastSeen });
+    for (const e of suspected) this.init.log.info(about(e), 'Peer suspected: not heard for half the heartbeat timeout');
+    for (const e of recovered) this.init.log.info(about(e), 'Peer alive again: heard after it was suspected');
+    for (const e of expired) {
+      this.syncedUpTo.delete(e.peerId);
+      this.init.log.info(about(e), 'Peer expired: not heard within heartbeat timeout');
     }
+    const connected = new Set(this.libp2p.getConnections().map((c) => c.remotePeer.toString()));
+    const quietMs = this.peerTable.timeoutMs / 3;
+    for (const e of this.peerTable.entries()) {
+      if (now - e.lastSeen > quietMs && connected.has(e.peerId) && !this.pinging.has(e.peerId)) this.ping(e.peerId, now);
+    }
+  }
+
+  /** A liveness ping, given up after a third of the heartbeat timeout; a pong means the peer was alive when pinged. */
+  private ping(peerId: string, sentAt: number): void {
+    this.pinging.add(peerId);
+    this.libp2p.services.ping.ping(peerIdFromString(peerId), { signal: AbortSignal.timeout(this.peerTable.timeoutMs / 3) })
+      .then(() => { if (this.peerTable.get(peerId)) this.peerTable.heard(peerId, sentAt); })
+      .catch((err: Error) => { if (!this.stopped) this.init.log.debug({ peer: peerId, err: err.message }, 'Liveness ping failed'); })
+      .finally(() => this.pinging.delete(peerId));
+  }
+
+  private maintain(): void {
     // Keep a few connections beyond the bootstrap node: dial peers learned from announces.
     const node = this.libp2p;
     const connected = new Set(node.getConnections().map((c) => c.remotePeer.toString()));

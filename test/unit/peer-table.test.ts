@@ -1,0 +1,57 @@
+// The peer table's liveness states: silent past half the timeout a peer is suspect (reported
+// once), heard again it is alive, silent past the timeout it is expired. Pure: times are given.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { PeerTable } from '../../src/actors/network/peer-table.ts';
+
+const T = 6000;
+const ids = (entries: Array<{ peerId: string }>) => entries.map((e) => e.peerId).sort();
+
+describe('peer table liveness', () => {
+  it('a silent peer is suspected once past half the timeout, then expired past the timeout', () => {
+    const t = new PeerTable(T);
+    t.heard('quiet', 0);
+    t.heard('chatty', 0);
+    assert.deepEqual(t.sweep(T / 2), { suspected: [], recovered: [], expired: [] }, 'silent for exactly half: still alive');
+    t.heard('chatty', T / 2);
+    const first = t.sweep(T / 2 + 1);
+    assert.deepEqual(ids(first.suspected), ['quiet']);
+    assert.equal(t.state(t.get('quiet')!, T / 2 + 1), 'suspect');
+    assert.equal(t.state(t.get('chatty')!, T / 2 + 1), 'alive');
+    assert.deepEqual(t.sweep(T - 1), { suspected: [], recovered: [], expired: [] }, 'reported once, not at every sweep');
+    assert.deepEqual(t.sweep(T), { suspected: [], recovered: [], expired: [] }, 'silent for exactly the timeout: not yet expired');
+    const last = t.sweep(T + 1);
+    assert.deepEqual(ids(last.expired), ['quiet']);
+    assert.equal(t.get('quiet'), undefined);
+    assert.deepEqual(ids(t.entries()), ['chatty']);
+  });
+
+  it('a suspect peer heard again is alive, and can be suspected again later', () => {
+    const t = new PeerTable(T);
+    t.heard('p', 0);
+    assert.deepEqual(ids(t.sweep(4000).suspected), ['p']);
+    t.heard('p', 4500);
+    assert.equal(t.state(t.get('p')!, 4600), 'alive');
+    const back = t.sweep(4600);
+    assert.deepEqual([ids(back.recovered), back.suspected, back.expired], [['p'], [], []]);
+    assert.deepEqual(t.sweep(5000), { suspected: [], recovered: [], expired: [] });
+    assert.deepEqual(ids(t.sweep(4500 + T / 2 + 1).suspected), ['p'], 'suspected again after another half timeout of silence');
+    assert.deepEqual(ids(t.sweep(4500 + T + 1).expired), ['p']);
+  });
+
+  it('a message stamped earlier than the latest one does not age the peer', () => {
+    const t = new PeerTable(T);
+    t.heard('p', 5000);
+    t.heard('p', 1000);
+    assert.equal(t.get('p')!.lastSeen, 5000);
+    assert.deepEqual(t.sweep(5000 + T).expired, [], 'silent for the timeout counted from the latest message');
+  });
+
+  it('a peer first found silent past the timeout is suspected first, and expired at the next sweep', () => {
+    const t = new PeerTable(T);
+    t.heard('p', 0);
+    const s = t.sweep(T + 1);
+    assert.deepEqual([ids(s.suspected), s.expired], [['p'], []]);
+    assert.deepEqual(ids(t.sweep(T + 2).expired), ['p']);
+  });
+});
