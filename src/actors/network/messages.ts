@@ -2,9 +2,13 @@
 import type { RequestEvent } from '../../runtime/actor.ts';
 import type { DropReason, ModelManifest, OrchSummary } from '../../protocol/index.ts';
 import type { ReceiptRefusal } from './receipts.ts';
+import type { GuardDrop, Offence, PeerScore } from './reputation.ts';
 
-/** Inspection drops, and receipts refused after inspection (one accepted receipt per job id). */
-export type NetworkDropReason = DropReason | ReceiptRefusal;
+/**
+ * Inspection drops, receipts refused after inspection (one accepted receipt per job id), and
+ * the guard's: over a peer's rate, or from a peer whose score is too low (reputation.ts).
+ */
+export type NetworkDropReason = DropReason | ReceiptRefusal | GuardDrop;
 
 export interface PeerSummary {
   peer_id: string;
@@ -14,6 +18,8 @@ export interface PeerSummary {
   version?: string;
   last_seen: number;
   models: string[];
+  /** This node's reputation score for the peer (0 neutral, negative: offences; reputation.ts). */
+  score: number;
 }
 
 /** A model served somewhere on the network: by this node (`self`) or by a peer whose manifest it holds. */
@@ -44,6 +50,16 @@ export interface NetworkStatus {
   dropped: Partial<Record<NetworkDropReason, number>>;
   /** Announces brought by manifest sync that failed inspection, by reason (not gossip: apart). */
   sync_dropped: Partial<Record<DropReason, number>>;
+  reputation: {
+    /** Score under which a peer's claims are dropped. */
+    claims_refused_below: number;
+    /** How many peers are below it. */
+    claims_refused: number;
+    /** Peers with a negative score, lowest first (the 100 lowest). */
+    suspects: PeerScore[];
+    /** Offences seen since the network actor started, by kind. */
+    offences: Record<Offence, number>;
+  };
   /** Median round trip to connected peers, ms, when libp2p measured one (not on the memory transport). */
   rtt_ms?: number;
 }
