@@ -478,9 +478,10 @@ export class NetworkService {
         // The client's job stream is what hands a job over; the assignment tells every node
         // whose receipt will count for the job.
         const a = (env as Envelope<'job_assign'>).body;
-        // Watched for its receipt until the job's time is up (the executor's own limit, then a lease).
-        const due = now + this.init.config.executor.job_timeout_secs * 1000 + a.lease_ms;
-        if (this.receipts.assign(env.from, a.job_id, a.executor, a.attempt) && a.executor !== this.peerId) this.reputation.assigned(a.job_id, a.executor, due, now);
+        // Watched for its receipt until the job's time is up (the executor's own limit, then a
+        // lease); a job given to this node is not (its receipt never comes back by gossip).
+        const due = a.executor === this.peerId ? Infinity : now + this.init.config.executor.job_timeout_secs * 1000 + a.lease_ms;
+        if (this.receipts.assign(env.from, a.job_id, a.executor, a.attempt)) this.reputation.assigned(a.job_id, a.executor, due, now);
         return true;
       }
       case 'job_claim':
