@@ -195,6 +195,9 @@ describe('api actor: peers, jobs, manifest and metrics of a working node', () =>
     const dropped = (m.mvp_gossip_messages_dropped_total!.data as Array<{ value: number }>).reduce((n, d) => n + d.value, 0);
     assert.equal(received, sample(m, 'mvp_gossip_messages_accepted_total')! + sample(m, 'mvp_gossip_messages_duplicate_total')! + dropped);
     assert.equal(sample(m, 'mvp_gossip_messages_dropped_total', { reason: 'bad_signature' }), 0);
+    assert.equal(sample(m, 'mvp_gossip_messages_dropped_total', { reason: 'rate_limited' }), 0, 'honest traffic is within every rate');
+    assert.equal(sample(m, 'mvp_peers_claims_refused'), 0);
+    assert.equal(sample(m, 'mvp_peer_offences_total', { offence: 'undelivered' }), 0);
     assert.equal(sample(m, 'mvp_actor_restarts_total', { actor: 'scheduler' }), 0);
     assert.equal(sample(m, 'mvp_actor_up', { actor: 'network' }), 1);
     assert.equal(sample(m, 'mvp_model_loaded', model), 1);
