@@ -194,8 +194,11 @@ describe('chaos: hostile peer', () => {
     // its jobs; honest-a drops those claims: the observer behind it hears none.
     const client = await LightClient.join({ bootstrap: [boot[0]!, hostile.addr], timeoutMs: 30_000 });
     const longFirsts: string[] = [];
+    const letDownAt = () => longFirsts.indexOf(hostile.peerId);
     try {
-      for (let i = 0; i < 4; i++) {
+      // Until the hostile peer's claim wins once (it usually comes first), then three more jobs.
+      for (let i = 0; letDownAt() < 0 || i <= letDownAt() + 3; i++) {
+        assert.ok(i < 8, `the hostile peer's claim never won a long-lived client's job: ${longFirsts.join(', ')}`);
         submitted++;
         const r = await client.submit({
           prompt: `long-lived ${i}`, maxTokens: 8, temperature: 0, priority: 'normal', timeoutMs: 120_000,
@@ -206,7 +209,7 @@ describe('chaos: hostile peer', () => {
     } finally {
       await client.close();
     }
-    assert.ok(longFirsts.filter((e) => e === hostile.peerId).length <= 1, `a client that was let down does not pick the peer (${hostile.peerId}) again: ${longFirsts.join(', ')}`);
+    assert.deepEqual(longFirsts.slice(letDownAt() + 1).filter((e) => e === hostile.peerId), [], `a client that was let down does not pick the peer (${hostile.peerId}) again: ${longFirsts.join(', ')}`);
     await new Promise((r) => setTimeout(r, 1000));
     const claimsAfter = hostile.stats.claims - claimsBefore;
     const droppedClaims = ((await dropsAt(urls[0]!)).low_reputation ?? 0) - lowRepBefore;
@@ -256,7 +259,7 @@ describe('chaos: hostile peer', () => {
 
     record('hostile peer', {
       jobs: submitted, completed: results.length, lost: submitted - results.length,
-      taken_by_hostile: takenByHostile + (longFirsts[0] === hostile.peerId ? 1 : 0),
+      taken_by_hostile: takenByHostile + 1, long_lived_jobs: longFirsts.length, long_lived_let_down_at: letDownAt() + 1,
       claims_refused_after_jobs: firsts.length, claims_refused_after_s: claimsStoppedS,
       claims_relayed_before: relayedBefore, claims_after: claimsAfter, claims_relayed_after: relayedClaims - relayedBefore,
       hostile_claims: hostile.stats.claims, garbage_sent: sent.garbage, forged_sig_sent: sent.forged_signature,
