@@ -58,21 +58,31 @@ describe('Reputation', () => {
 
   it('blames an executor its client moved the job away from, not one that delivered', () => {
     const rep = new Reputation();
-    rep.assigned('j1', 'slow', now + 60_000, now);
-    rep.assigned('j1', 'next', now + 60_000, now + 10);
+    rep.assigned('j1', 'slow', 1, now + 60_000, now);
+    rep.assigned('j1', 'next', 2, now + 60_000, now + 10);
     assert.equal(rep.score('slow', now + 10), -PENALTY.undelivered);
     rep.delivered('j1', 'next', now + 20);
     rep.sweep(now + 120_000);
     assert.ok(rep.score('next', now + 120_000) > 0, 'delivered: credited, never blamed');
     // The same executor again (it was busy, the job came back to it) is no failure.
-    rep.assigned('j2', 'busy', now + 60_000, now);
-    rep.assigned('j2', 'busy', now + 60_000, now + 5);
+    rep.assigned('j2', 'busy', 1, now + 60_000, now);
+    rep.assigned('j2', 'busy', 2, now + 60_000, now + 5);
     assert.equal(rep.score('busy', now + 5), 0);
+  });
+
+  it('blames the former executor when the assignments are seen out of order, and only once', () => {
+    const rep = new Reputation();
+    rep.assigned('j', 'next', 2, now + 60_000, now);
+    rep.assigned('j', 'dropper', 1, now + 60_000, now);
+    rep.assigned('j', 'dropper', 1, now + 60_000, now);
+    assert.equal(rep.score('dropper', now), -PENALTY.undelivered);
+    rep.sweep(now + 59_999);
+    assert.equal(rep.score('next', now + 59_999), 0, 'the latest one is waited for');
   });
 
   it('blames an executor whose job is past due with no receipt, once', () => {
     const rep = new Reputation();
-    rep.assigned('j', 'sitter', now + 1000, now);
+    rep.assigned('j', 'sitter', 1, now + 1000, now);
     rep.sweep(now + 999);
     assert.equal(rep.score('sitter', now + 999), 0, 'not yet due');
     rep.sweep(now + 1000);
@@ -83,15 +93,15 @@ describe('Reputation', () => {
   it('does not wait for a receipt that came before the assignment', () => {
     const rep = new Reputation();
     rep.delivered('j', 'fast', now);
-    rep.assigned('j', 'fast', now + 1000, now + 1);
+    rep.assigned('j', 'fast', 1, now + 1000, now + 1);
     rep.sweep(now + 5000);
     assert.equal(rep.offences.undelivered, 0);
   });
 
   it('knows which executors a job was given to (a late receipt from one is no forgery)', () => {
     const rep = new Reputation();
-    rep.assigned('j', 'first', now + 1000, now);
-    rep.assigned('j', 'second', now + 1000, now);
+    rep.assigned('j', 'first', 1, now + 1000, now);
+    rep.assigned('j', 'second', 2, now + 1000, now);
     assert.equal(rep.wasAssigned('j', 'first'), true);
     assert.equal(rep.wasAssigned('j', 'second'), true);
     assert.equal(rep.wasAssigned('j', 'stranger'), false);

@@ -62,11 +62,15 @@ export class RateLimiter {
 
 interface Standing { score: number; at: number }
 interface JobWatch {
+  /** The latest attempt seen. */
+  attempt: number;
   /** The executor the job is with now, and when it is due: its receipt by then, or it is blamed. */
   open?: { executor: string; due: number };
   assigned: Set<string>;
   delivered: Set<string>;
 }
+
+const newWatch = (): JobWatch => ({ attempt: 0, assigned: new Set(), delivered: new Set() });
 
 export interface PeerScore { peer_id: string; score: number }
 
@@ -98,22 +102,31 @@ export class Reputation {
   ignores(peer: string, now: number): boolean { return this.score(peer, now) < IGNORED_BELOW; }
 
   /**
-   * A client assigned a job to `executor`, due by `due`. An executor it was with before, that has
-   * not delivered, is blamed now: its client gave up on it.
+   * A client assigned a job to `executor` (its `attempt`), due by `due`. An executor it was with
+   * before, that has not delivered, is blamed now: its client gave up on it. Assignments may be
+   * seen out of order (each is verified on its own), so one older than the latest is such a
+   * former executor too.
    */
-  assigned(jobId: string, executor: string, due: number, now: number): void {
-    const w = this.jobs.get(jobId) ?? { assigned: new Set<string>(), delivered: new Set<string>() };
-    if (w.open && w.open.executor !== executor) this.penalise(w.open.executor, 'undelivered', now);
+  assigned(jobId: string, executor: string, attempt: number, due: number, now: number): void {
+    const w = this.jobs.get(jobId) ?? newWatch();
+    const blame = (e: string) => { if (!w.delivered.has(e)) this.penalise(e, 'undelivered', now); };
+    const known = w.assigned.has(executor);
     w.assigned.add(executor);
+    this.jobs.set(jobId, w);
+    if (attempt < w.attempt) {
+      if (!known && w.open?.executor !== executor) blame(executor);
+      return;
+    }
+    w.attempt = attempt;
+    if (w.open && w.open.executor !== executor) blame(w.open.executor);
     // Its receipt may come before the assignment does (gossip takes different paths).
     w.open = w.delivered.has(executor) ? undefined : { executor, due };
-    this.jobs.set(jobId, w);
   }
 
   /** An accepted receipt: credit to its executor, and the job is no longer waited for from it. */
   delivered(jobId: string, executor: string, now: number): void {
     this.credit(executor, now);
-    const w = this.jobs.get(jobId) ?? { assigned: new Set<string>(), delivered: new Set<string>() };
+    const w = this.jobs.get(jobId) ?? newWatch();
     w.delivered.add(executor);
     if (w.open?.executor === executor) w.open = undefined;
     this.jobs.set(jobId, w);

@@ -481,7 +481,7 @@ export class NetworkService {
         // Watched for its receipt until the job's time is up (the executor's own limit, then a
         // lease); a job given to this node is not (its receipt never comes back by gossip).
         const due = a.executor === this.peerId ? Infinity : now + this.init.config.executor.job_timeout_secs * 1000 + a.lease_ms;
-        if (this.receipts.assign(env.from, a.job_id, a.executor, a.attempt)) this.reputation.assigned(a.job_id, a.executor, due, now);
+        if (this.receipts.assign(env.from, a.job_id, a.executor, a.attempt)) this.reputation.assigned(a.job_id, a.executor, a.attempt, due, now);
         return true;
       }
       case 'job_claim':
