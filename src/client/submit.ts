@@ -7,6 +7,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import type { PrivateKey } from '@libp2p/interface';
+import { LRUCache } from 'lru-cache';
 import { buildLibp2p, type NetworkNode, type Transport } from '../actors/network/libp2p.ts';
 import { SYNC_PROTOCOL, parseResponse, readJson, writeJson } from '../actors/network/sync.ts';
 import { LEASE_MS, WORK_TOPIC } from '../actors/network/executor.ts';
@@ -112,6 +113,13 @@ const JOIN_TRIES = 5;
 const REOFFER_MS = 2000;
 /** A long-lived client syncs manifests again before a job when its copy is older than this. */
 const MANIFESTS_FRESH_MS = 2000;
+/**
+ * A claimant that was given a job and did not deliver it is passed over for this long, twice as
+ * long for each further failure (at most 16 times)...
+ */
+const SHUN_MS = 60_000;
+/** ...unless no one else claims a job within this long: then it may have it (it may have just restarted). */
+const LAST_RESORT_MS = 2000;
 
 /** One job with a client of its own: join, submit, leave (the `mvp-node submit` command). */
 export async function submitJob(opts: SubmitOptions): Promise<SubmitResult> {
@@ -133,6 +141,8 @@ export class LightClient {
   private manifestMap = new Map<string, Manifest>();
   private syncedAt = 0;
   private closed = false;
+  /** Executors that failed this client (firsthand, across its jobs): failures, and until when they are passed over. */
+  private readonly failed = new LRUCache<string, { failures: number; until: number }>({ max: 1024 });
 
   private constructor(
     private readonly node: NetworkNode,
@@ -213,8 +223,9 @@ export class LightClient {
       ...(opts.seed === undefined ? {} : { seed: opts.seed }), priority: opts.priority, requirements: {},
     });
     opts.onOffer?.(offer.job_id);
-    const serving = new Set(manifests.filter((m) => m.models.some((x) => x.name === model)).map((m) => m.peer_id));
-    const book = new ClaimBook(node, offer.job_id, serving);
+    const shunned = (peer: string) => (this.failed.get(peer)?.until ?? 0) > Date.now();
+    const serving = new Set(manifests.filter((m) => m.models.some((x) => x.name === model) && !shunned(m.peer_id)).map((m) => m.peer_id));
+    const book = new ClaimBook(node, offer.job_id, serving, shunned);
     const tried = new Set<string>();
     let attempts = 0;
     try {
@@ -237,8 +248,12 @@ export class LightClient {
             note(err.message);
             continue;
           }
-          if (err instanceof JobFailedError) throw err;
+          if (err instanceof JobFailedError) {
+            if (err.kind === 'bad_receipt') this.shun(claim.executor);
+            throw err;
+          }
           signal?.throwIfAborted();
+          this.shun(claim.executor);
           note(`executor ${claim.executor} failed: ${(err as Error).message}; moving the job to another claimant`);
           // Its failure may have taken our only connection (that node's network restarted): join
           // again, or the job's new offers would reach nobody.
@@ -255,6 +270,12 @@ export class LightClient {
       throw new NoExecutorError(`no node took the job within ${Math.round((claimDeadline - started) / 1000)} s (model ${model}, no claims)`);
     }
     throw new NoExecutorError(`no node could run the job within ${Math.round(opts.timeoutMs / 1000)} s (model ${model}${attempts ? `, ${attempts} attempt${attempts > 1 ? 's' : ''} taken but none delivered` : ', no claims'})`);
+  }
+
+  /** An executor was given a job and did not deliver it: passed over from now on (see SHUN_MS). */
+  private shun(executor: string): void {
+    const failures = (this.failed.get(executor)?.failures ?? 0) + 1;
+    this.failed.set(executor, { failures, until: Date.now() + SHUN_MS * 2 ** Math.min(4, failures - 1) });
   }
 
   /**
@@ -377,9 +398,20 @@ class ClaimBook {
     });
   };
 
-  /** @param serving the peers known to serve the job's model: once all have claimed, no need to wait. */
-  constructor(private readonly node: NetworkNode, private readonly jobId: string, private readonly serving: ReadonlySet<string> = new Set()) {
+  /**
+   * @param serving the peers known to serve the job's model: once all have claimed, no need to wait.
+   * @param shunned executors that failed this client: their claims are taken only as a last resort.
+   */
+  constructor(
+    private readonly node: NetworkNode, private readonly jobId: string, private readonly serving: ReadonlySet<string> = new Set(),
+    private readonly shunned: (executor: string) => boolean = () => false,
+  ) {
     node.services.pubsub.addEventListener('message', this.onMessage as never);
+  }
+
+  /** A shunned executor's claim counts once LAST_RESORT_MS passed since the first claim with no other taker. */
+  private eligible(executor: string): boolean {
+    return !this.shunned(executor) || Date.now() - this.firstAt >= LAST_RESORT_MS;
   }
 
   close(): void { this.node.services.pubsub.removeEventListener('message', this.onMessage as never); }
@@ -402,7 +434,7 @@ class ClaimBook {
     let retryMs = REOFFER_MS;
     while (Date.now() < deadline) {
       signal?.throwIfAborted();
-      const fresh = [...this.claims.values()].filter((c) => !tried.has(c.executor));
+      const fresh = [...this.claims.values()].filter((c) => !tried.has(c.executor) && this.eligible(c.executor));
       const allIn = this.serving.size > 0 && [...this.serving].every((p) => tried.has(p) || this.claims.has(p));
       const startsNow = fresh.some((c) => c.capacity > 0 && c.est_start_ms === 0);
       if (fresh.length > 0 && (startsNow || allIn || Date.now() - this.firstAt >= CLAIM_WINDOW_MS)) {

@@ -197,6 +197,9 @@ describe('api actor: peers, jobs, manifest and metrics of a working node', () =>
     const dropped = (m.mvp_gossip_messages_dropped_total!.data as Array<{ value: number }>).reduce((n, d) => n + d.value, 0);
     assert.equal(received, sample(m, 'mvp_gossip_messages_accepted_total')! + sample(m, 'mvp_gossip_messages_duplicate_total')! + dropped);
     assert.equal(sample(m, 'mvp_gossip_messages_dropped_total', { reason: 'bad_signature' }), 0);
+    assert.equal(sample(m, 'mvp_gossip_messages_dropped_total', { reason: 'rate_limited' }), 0, 'honest traffic is within every rate');
+    assert.equal(sample(m, 'mvp_peers_claims_refused'), 0);
+    assert.equal(sample(m, 'mvp_peer_offences_total', { offence: 'undelivered' }), 0);
     assert.equal(sample(m, 'mvp_actor_restarts_total', { actor: 'scheduler' }), 0);
     assert.equal(sample(m, 'mvp_actor_up', { actor: 'network' }), 1);
     assert.equal(sample(m, 'mvp_model_loaded', model), 1);
@@ -285,7 +288,8 @@ describe('health verdict', () => {
   const node = { dataDir: '', nodeId: 'n', peerId: 'p', startedAt: 0 };
   const actor = (name: string, status: ActorInfo['status'], state = status === 'running' ? 'running' : 'stopped'): ActorInfo =>
     ({ name, placement: 'inline', restart: 'permanent', status, state, restarts: 0, crashes: 0 });
-  const network = { peer_id: 'p', node_id: 'n', listen: [], peers: 2, known: 3, received: 0, accepted: 0, duplicates: 0, published: 0, dropped: {}, sync_dropped: {} };
+  const network = { peer_id: 'p', node_id: 'n', listen: [], peers: 2, known: 3, received: 0, accepted: 0, duplicates: 0, published: 0, dropped: {}, sync_dropped: {},
+    reputation: { claims_refused_below: -12, claims_refused: 0, suspects: [], offences: { garbage: 0, forged: 0, replay: 0, flood: 0, bad_receipt: 0, undelivered: 0 } } };
   const queue = { depth: 1, capacity: 10, busy_slots: 0, slots: 0 };
 
   it('is ok when the network and scheduler answer and every actor runs', () => {

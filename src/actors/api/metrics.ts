@@ -6,6 +6,7 @@ import { Counter, Gauge, Registry, type Metric } from 'prom-client';
 import { DROP_REASONS } from '../../protocol/index.ts';
 import type { ActorInfo } from '../../runtime/supervisor.ts';
 import type { NetworkStatus } from '../network/messages.ts';
+import { GUARD_DROP_REASONS } from '../network/reputation.ts';
 import type { HistogramSnapshot, SchedulerMetrics } from '../scheduler/messages.ts';
 import type { ApiArgs } from './messages.ts';
 
@@ -104,9 +105,16 @@ export async function renderMetrics(node: ApiArgs, src: MetricsSources, now: num
     counter('mvp_gossip_messages_published_total', 'Gossip messages this node published').inc(n.published);
     const dropped = counter('mvp_gossip_messages_dropped_total', 'Gossip messages dropped, by reason', ['reason']);
     const counts: Record<string, number | undefined> = n.dropped;
-    for (const reason of new Set([...DROP_REASONS, ...Object.keys(counts)])) dropped.inc({ reason }, counts[reason] ?? 0);
+    for (const reason of new Set([...DROP_REASONS, ...GUARD_DROP_REASONS, ...Object.keys(counts)])) dropped.inc({ reason }, counts[reason] ?? 0);
     const syncDropped = counter('mvp_sync_announces_dropped_total', 'Announces brought by manifest sync that failed inspection, by reason', ['reason']);
     for (const [reason, k] of Object.entries(n.sync_dropped)) syncDropped.inc({ reason }, k ?? 0);
+    const rep = n.reputation;
+    const score = gauge('mvp_peer_reputation_score', 'This node\'s score for the peers it holds offences against (the 100 lowest; 0 is neutral)', ['peer_id']);
+    for (const p of rep.suspects) score.set({ peer_id: p.peer_id }, p.score);
+    gauge('mvp_peers_claims_refused', 'Peers whose score is below the threshold under which their job claims are dropped')
+      .set(rep.claims_refused);
+    const offences = counter('mvp_peer_offences_total', 'Offences by peers since the network actor started, by kind', ['offence']);
+    for (const [offence, k] of Object.entries(rep.offences)) offences.inc({ offence }, k);
   }
 
   const actors = src.actors;

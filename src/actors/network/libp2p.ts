@@ -28,6 +28,12 @@ export interface Libp2pInit {
   acceptOnly?: () => ReadonlySet<string>;
   /** The operator's block list (gate.ts): no connection with these peers, either way. */
   blocked?: (peer: string) => boolean;
+  /**
+   * A node's own judgement of its peers (reputation.ts), added to gossipsub's peer score. When
+   * given, the node also validates every gossip message itself before gossipsub forwards it
+   * (asyncValidation: it must report each one, see NetworkService.onGossip).
+   */
+  appScore?: (peerId: string) => number;
 }
 
 export async function buildLibp2p(init: Libp2pInit): Promise<NetworkNode> {
@@ -69,7 +75,11 @@ export async function buildLibp2p(init: Libp2pInit): Promise<NetworkNode> {
         globalSignaturePolicy: 'StrictNoSign',
         heartbeatInterval: simulated ? 5000 : 1000,
         // Many nodes on one host share 127.0.0.1; don't graylist them for it.
-        scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1']) },
+        scoreParams: {
+          IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1']),
+          ...(init.appScore ? { appSpecificScore: init.appScore, appSpecificWeight: 1 } : {}),
+        },
+        asyncValidation: init.appScore !== undefined,
       }),
     },
   });

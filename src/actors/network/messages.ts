@@ -4,12 +4,14 @@ import type { DropReason, ModelManifest, OrchSummary } from '../../protocol/inde
 import type { ReceiptRefusal } from './receipts.ts';
 import type { BlockedPeer } from './gate.ts';
 import type { PeerState } from './peer-table.ts';
+import type { GuardDrop, Offence, PeerScore } from './reputation.ts';
 
 /**
- * Inspection drops, receipts refused after inspection (one accepted receipt per job id), and
+ * Inspection drops, receipts refused after inspection (one accepted receipt per job id), the
+ * guard's (over a peer's rate, or from a peer whose score is too low: reputation.ts), and
  * messages signed by a peer the operator blocked (`blocked`, even when relayed by another node).
  */
-export type NetworkDropReason = DropReason | ReceiptRefusal | 'blocked';
+export type NetworkDropReason = DropReason | ReceiptRefusal | GuardDrop | 'blocked';
 
 /** network.block's answer: the block, and how many open connections with the peer it closed. */
 export type BlockReply = BlockedPeer & { closed: number };
@@ -27,6 +29,8 @@ export interface PeerSummary {
   /** How long ago it was last heard, ms. */
   silent_ms: number;
   models: string[];
+  /** This node's reputation score for the peer (0 neutral, negative: offences; reputation.ts). */
+  score: number;
 }
 
 /** A model served somewhere on the network: by this node (`self`) or by a peer whose manifest it holds. */
@@ -59,6 +63,16 @@ export interface NetworkStatus {
   sync_dropped: Partial<Record<NetworkDropReason, number>>;
   /** In-process (memory transport) nodes: gossip the simulator's shaped links lost on the way here (not received). */
   sim_lost?: number;
+  reputation: {
+    /** Score under which a peer's claims are dropped. */
+    claims_refused_below: number;
+    /** How many peers are below it. */
+    claims_refused: number;
+    /** Peers with a negative score, lowest first (the 100 lowest). */
+    suspects: PeerScore[];
+    /** Offences seen since the network actor started, by kind. */
+    offences: Record<Offence, number>;
+  };
   /** Median round trip to connected peers, ms, when libp2p measured one (not on the memory transport). */
   rtt_ms?: number;
 }

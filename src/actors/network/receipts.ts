@@ -32,11 +32,13 @@ export class ReceiptBook {
   /**
    * A job_assign seen: the latest attempt names the only executor whose receipt counts. Ignored
    * unless it comes from the client of an offer seen here (no one else may steer a job).
+   * Returns whether it came from that client.
    */
-  assign(from: string, jobId: string, executor: string, attempt: number): void {
-    if (this.clients.get(jobId) !== from) return;
+  assign(from: string, jobId: string, executor: string, attempt: number): boolean {
+    if (this.clients.get(jobId) !== from) return false;
     const prev = this.assigned.get(jobId);
     if (!prev || attempt >= prev.attempt) this.assigned.set(jobId, { executor, attempt });
+    return true;
   }
 
   /** Records a receipt unless the job has one already or was assigned to someone else. */

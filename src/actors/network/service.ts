@@ -5,12 +5,13 @@ import os from 'node:os';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import type { PrivateKey } from '@libp2p/interface';
+import { TopicValidatorResult } from '@libp2p/gossipsub';
 import type { Clock, Timer } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { Config } from '../../config/types.ts';
 import {
   createEnvelopeInspector, negotiateVersion, sealEnvelope, encodeEnvelope, SUPPORTED_VERSIONS,
-  type Envelope, type HeartbeatBody, type Manifest, type MessageBody, type MessageType, type ModelManifest,
+  type DropReason, type Envelope, type HeartbeatBody, type Manifest, type MessageBody, type MessageType, type ModelManifest,
   type OrchMessageType, type OrchSummary, isOrchMessageType,
 } from '../../protocol/index.ts';
 import { buildLibp2p, type NetworkNode, type Transport } from './libp2p.ts';
@@ -19,6 +20,7 @@ import { memoryGate } from './memory-gate.ts';
 import { JobExecutor } from './executor.ts';
 import { ReceiptBook } from './receipts.ts';
 import { PeerGate, type BlockedPeer } from './gate.ts';
+import { CLAIMS_REFUSED_BELOW, CONNECTION_RATE, SIGNER_RATE, RateLimiter, Reputation, type Offence } from './reputation.ts';
 import type { CanClaimReply, JobResult, SchedulerJob } from '../scheduler/messages.ts';
 import { JOB_PROTOCOL, MAX_JOB_STREAMS } from '../../jobs/stream.ts';
 import { SYNC_MAX_ENTRIES, SYNC_PROTOCOL, parseRequest, parseResponse, readJson, writeJson } from './sync.ts';
@@ -51,6 +53,23 @@ function peekAnnounce(text: string): { from: string; ts: number } | undefined {
     return v.type === 'announce' && typeof v.from === 'string' && typeof v.ts === 'number' ? { from: v.from, ts: v.ts } : undefined;
   } catch { return undefined; }
 }
+
+/** What a peer is blamed for when the inspector drops what it sent; reasons not listed are no offence (a skewed clock, a newer version). */
+const OFFENCE_OF: Partial<Record<DropReason, Offence>> = {
+  oversize: 'garbage', malformed: 'garbage', schema: 'garbage', wrong_from: 'garbage', bad_signature: 'forged', replay: 'replay',
+};
+
+/**
+ * What gossipsub adds to a peer's score: nothing until its claims are refused (a negative score
+ * prunes a peer from the mesh, and an honest node that failed a job must keep hearing gossip),
+ * then its score, kept above gossipsub's graylist threshold (-80): past IGNORED_BELOW this node
+ * drops the peer's messages itself, and counts them.
+ */
+const GOSSIP_SCORE_FLOOR = -70;
+const gossipScore = (score: number) => score < CLAIMS_REFUSED_BELOW ? Math.max(GOSSIP_SCORE_FLOOR, score) : 0;
+
+/** What became of a message from outside. */
+type Verdict = 'accepted' | 'duplicate' | 'dropped';
 
 function envelopeId(data: Uint8Array): string | undefined {
   try { return (JSON.parse(new TextDecoder().decode(data)) as { id?: string }).id; } catch { return undefined; }
@@ -127,6 +146,9 @@ export class NetworkService {
   readonly executor: JobExecutor;
   readonly receipts: ReceiptBook;
   readonly gate = new PeerGate(() => this.peerId);
+  readonly reputation = new Reputation();
+  private readonly connectionRate = new RateLimiter(CONNECTION_RATE);
+  private readonly signerRate = new RateLimiter(SIGNER_RATE);
 
   constructor(private readonly init: NetworkServiceInit) {
     this.peerTable = new PeerTable(init.config.distributed_orchestration.heartbeat_timeout_secs * 1000);
@@ -169,6 +191,7 @@ export class NetworkService {
       mdns: config.network.mdns_enabled && transport === 'tcp',
       acceptOnly: config.network.auto_accept_peers ? undefined : () => this.trusted,
       blocked: (peer) => this.gate.has(peer),
+      appScore: (peer) => gossipScore(this.reputation.score(peer, this.init.clock.now())),
     });
     // With --port 0, a restarted network actor takes back the port it had (peers and clients
     // hold that address); if someone else took it meanwhile, any free port.
@@ -186,7 +209,10 @@ export class NetworkService {
     const bound = node.getMultiaddrs().map((a) => a.getComponents().find((c) => c.name === 'tcp')?.value).find(Boolean);
     if (port === 0 && bound && cell) Atomics.store(cell, 0, Number(bound));
     const pubsub = node.services.pubsub;
-    pubsub.addEventListener('message', (e) => { void this.onGossip(e.detail.topic, e.detail.data); });
+    pubsub.addEventListener('gossipsub:message', (e) => {
+      const { msg, msgId, propagationSource } = e.detail;
+      void this.onGossip(msg.topic, msg.data, propagationSource.toString(), msgId);
+    });
     // Manifests spread by sync: both ends of a new connection exchange what the other lacks,
     // and each node keeps syncing with one random neighbour (anti-entropy, see SYNC_MIN_MS), so a
     // newcomer's announce reaches everyone in O(log N) rounds without a network-wide publish.
@@ -212,6 +238,7 @@ export class NetworkService {
     this.heartbeatTimer = this.every(this.heartbeatMs(), () => this.heartbeat());
     this.every(1000, () => this.maintain());
     this.every(livenessTickMs(this.peerTable.timeoutMs), () => this.liveness());
+    this.every(1000, () => this.reputation.sweep(this.init.clock.now()));
     this.scheduleAntiEntropy();
     void this.announce().catch((err: Error) => this.init.log.warn({ err: err.message }, 'First announce failed'));
   }
@@ -226,6 +253,7 @@ export class NetworkService {
 
   status(): NetworkStatus {
     const node = this.libp2p;
+    const suspects = this.reputation.suspects(this.init.clock.now());
     return {
       peer_id: this.peerId,
       node_id: this.init.nodeId,
@@ -239,6 +267,12 @@ export class NetworkService {
       dropped: { ...this.dropped },
       sync_dropped: { ...this.syncDropped },
       ...(this.init.transport === 'memory' ? { sim_lost: this.simLost } : {}),
+      reputation: {
+        claims_refused_below: CLAIMS_REFUSED_BELOW,
+        claims_refused: suspects.filter((p) => p.score < CLAIMS_REFUSED_BELOW).length,
+        suspects: suspects.slice(0, 100),
+        offences: { ...this.reputation.offences },
+      },
       ...this.rtt(),
     };
   }
@@ -303,6 +337,7 @@ export class NetworkService {
       state: this.peerTable.state(e, now),
       silent_ms: Math.max(0, now - e.lastSeen),
       models: e.manifest?.models.map((m) => m.name) ?? [],
+      score: Math.round(this.reputation.score(e.peerId, now) * 100) / 100,
     }));
   }
 
@@ -398,23 +433,41 @@ export class NetworkService {
     }
   }
 
-  private async onGossip(topic: string, data: Uint8Array): Promise<void> {
-    if (this.init.transport === 'memory') {
-      // The simulator's shaped links (memory-gate.ts): never arrives, or arrives late.
-      const fate = memoryGate.fate();
-      if (fate === 'lost') { this.simLost++; return; }
+  /**
+   * Every gossip message, before gossipsub forwards it (asyncValidation): the connection's
+   * standing and rate first (no parsing), then the inspector. Only what passes is forwarded, so a
+   * hostile peer's traffic stops at the first honest node.
+   */
+  private async onGossip(topic: string, data: Uint8Array, source: string, msgId: string): Promise<void> {
+    let verdict: Verdict = 'dropped';
+    // The simulator's shaped links (memory-gate.ts): never arrives, or arrives late.
+    const fate = this.init.transport === 'memory' ? memoryGate.fate() : 0;
+    if (fate === 'lost') this.simLost++;
+    else {
       if (fate > 0) await this.sleep(fate);
+      this.received++;
+      const now = this.init.clock.now();
+      const local = this.localClients.has(source);
+      if (!local && this.reputation.ignores(source, now)) this.count('low_reputation');
+      else if (!local && !this.connectionRate.take(source, now)) {
+        this.count('rate_limited');
+        this.reputation.penalise(source, 'flood', now);
+      } else verdict = await this.accept(data, topic, source);
+      if (verdict === 'accepted') this.accepted++;
     }
-    this.received++;
-    if (await this.accept(data, topic)) this.accepted++;
+    if (this.stopped) return;
+    // The implementation has it; gossipsub's published interface leaves it out.
+    const pubsub = this.libp2p.services.pubsub as unknown as { reportMessageValidationResult(id: string, from: string, r: TopicValidatorResult): void };
+    pubsub.reportMessageValidationResult(msgId, source, verdict === 'dropped' ? TopicValidatorResult.Ignore : TopicValidatorResult.Accept);
   }
 
   /**
    * One path for every envelope from outside, gossiped or synced: inspect, then apply.
-   * Returns false when dropped. A synced copy of an announce already seen by gossip is a
-   * replay by design, so sync does not count its drops as gossip drops.
+   * A synced copy of an announce already seen by gossip is a replay by design, so sync does not
+   * count its drops as gossip drops. `source`: the connection a gossip message came by, blamed
+   * for what the inspector refuses (its signer may be forged).
    */
-  private async accept(data: Uint8Array, via: string): Promise<boolean> {
+  private async accept(data: Uint8Array, via: string, source?: string): Promise<Verdict> {
     // A synced announce is as old as its sender's last announce: fresh enough while the
     // sender would still be in a peer table (heard within the heartbeat timeout).
     const maxAgeMs = via === 'sync' ? this.peerTable.timeoutMs : via === 'sync:receipt' ? SYNCED_RECEIPT_MAX_AGE_MS : undefined;
@@ -424,10 +477,13 @@ export class NetworkService {
       // The gossip copy of an announce that reached us first by sync is expected, not hostile.
       const expected = synced || (r.reason === 'replay' && this.syncedIds.has(envelopeId(data) ?? ''));
       if (synced && r.reason !== 'replay') this.syncDropped[r.reason] = (this.syncDropped[r.reason] ?? 0) + 1;
+      const offence = OFFENCE_OF[r.reason];
       if (!expected) this.count(r.reason);
-      else if (!synced) this.duplicates++;
-      this.init.log.debug({ via, reason: r.reason, detail: r.detail }, 'Message dropped');
-      return false;
+      if (!expected && source && offence) this.reputation.penalise(source, offence, this.init.clock.now());
+      this.init.log.debug({ via, source, reason: r.reason, detail: r.detail }, 'Message dropped');
+      if (!expected || synced) return 'dropped';
+      this.duplicates++;
+      return 'duplicate';
     }
     const env = r.envelope;
     const now = this.init.clock.now();
@@ -435,11 +491,20 @@ export class NetworkService {
       if (this.syncedIds.size >= 10_000) this.syncedIds.clear();
       this.syncedIds.add(env.id);
     }
-    if (env.from === this.peerId) return true;
-    if (this.gate.has(env.from)) { if (!synced) this.count('blocked'); return false; }
+    if (env.from === this.peerId) return 'accepted';
+    if (this.gate.has(env.from)) { if (!synced) this.count('blocked'); return 'dropped'; }
+    // One signer's own rate, whoever relayed it: checked once the signature proved who it is.
+    if (!synced && !this.localClients.has(env.from) && !this.signerRate.take(env.from, now)) {
+      this.count('rate_limited');
+      this.reputation.penalise(env.from, 'flood', now);
+      return 'dropped';
+    }
     if (env.type === 'announce') {
       const m = env.body as Manifest;
-      if (m.peer_id !== env.from) { if (via !== 'sync') this.count('wrong_from'); return false; }
+      if (m.peer_id !== env.from) {
+        if (via !== 'sync') { this.count('wrong_from'); this.reputation.penalise(env.from, 'garbage', now); }
+        return 'dropped';
+      }
       const isNew = !this.peerTable.get(env.from)?.manifest;
       // Sync proves the peer was alive when it announced, not now.
       const seenAt = via === 'sync' ? Math.min(now, env.ts) : now;
@@ -447,19 +512,19 @@ export class NetworkService {
       if (isNew) this.init.log.info({ peer: env.from, peer_node_id: m.node_id, via }, 'Peer announced');
     } else if (via === 'sync:receipt') {
       // Proof of what its executor did, not that it is alive now.
-      if (env.type !== 'receipt') { this.syncDropped.unknown_type = (this.syncDropped.unknown_type ?? 0) + 1; return false; }
+      if (env.type !== 'receipt') { this.syncDropped.unknown_type = (this.syncDropped.unknown_type ?? 0) + 1; return 'dropped'; }
       const refused = this.receipts.accept(env as Envelope<'receipt'>);
-      if (refused) { this.syncDropped[refused] = (this.syncDropped[refused] ?? 0) + 1; return false; }
+      if (refused) { this.syncDropped[refused] = (this.syncDropped[refused] ?? 0) + 1; return 'dropped'; }
     } else {
       if (!this.localClients.has(env.from)) this.peerTable.heard(env.from, now);
       if (via !== 'sync' && env.type === 'heartbeat') this.init.onHeartbeat?.(env.from, env.body as HeartbeatBody);
-      if (via !== 'sync') return this.onJobMessage(env);
+      if (via !== 'sync') return this.onJobMessage(env, now) ? 'accepted' : 'dropped';
     }
-    return true;
+    return 'accepted';
   }
 
   /** Returns false when the message is refused after inspection (counted by reason). */
-  private onJobMessage(env: Envelope): boolean {
+  private onJobMessage(env: Envelope, now: number): boolean {
     switch (env.type) {
       case 'work_offer':
         this.receipts.offer((env as Envelope<'work_offer'>).body.job_id, env.from);
@@ -469,14 +534,28 @@ export class NetworkService {
         // The client's job stream is what hands a job over; the assignment tells every node
         // whose receipt will count for the job.
         const a = (env as Envelope<'job_assign'>).body;
-        this.receipts.assign(env.from, a.job_id, a.executor, a.attempt);
+        // Watched for its receipt until the job's time is up (the executor's own limit, then a
+        // lease); a job given to this node is not (its receipt never comes back by gossip).
+        const due = a.executor === this.peerId ? Infinity : now + this.init.config.executor.job_timeout_secs * 1000 + a.lease_ms;
+        if (this.receipts.assign(env.from, a.job_id, a.executor, a.attempt)) this.reputation.assigned(a.job_id, a.executor, a.attempt, due, now);
         return true;
       }
+      case 'job_claim':
+        // A peer that took jobs and never ran them (or worse) is not offered to clients again.
+        if (!this.reputation.refusesClaims(env.from, now)) return true;
+        this.count('low_reputation');
+        return false;
       case 'receipt': {
+        const jobId = (env as Envelope<'receipt'>).body.job_id;
         const refused = this.receipts.accept(env as Envelope<'receipt'>);
-        if (!refused) return true;
+        if (!refused) {
+          this.reputation.delivered(jobId, env.from, now);
+          return true;
+        }
         this.count(refused);
-        this.init.log.debug({ job_id: (env as Envelope<'receipt'>).body.job_id, from: env.from, reason: refused }, 'Receipt refused');
+        // A late receipt for a job it was given (and then lost to a failover) is no forgery.
+        if (!this.reputation.wasAssigned(jobId, env.from)) this.reputation.penalise(env.from, 'bad_receipt', now);
+        this.init.log.debug({ job_id: jobId, from: env.from, reason: refused }, 'Receipt refused');
         return false;
       }
       default:
@@ -535,11 +614,11 @@ export class NetworkService {
         // Skip what we hold already without the cost of a signature check; the rest is inspected.
         const head = peekAnnounce(text);
         if (head && (head.from === this.peerId || this.peerTable.hasAnnounce(head.from, head.ts))) continue;
-        if (await this.accept(new TextEncoder().encode(text), 'sync')) learned++;
+        if (await this.accept(new TextEncoder().encode(text), 'sync') === 'accepted') learned++;
       }
       for (const text of receipts) {
         const before = this.receipts.size;
-        if (await this.accept(new TextEncoder().encode(text), 'sync:receipt') && this.receipts.size > before) learned++;
+        if (await this.accept(new TextEncoder().encode(text), 'sync:receipt') === 'accepted' && this.receipts.size > before) learned++;
       }
       this.syncedUpTo.set(peerId, seq);
       this.init.log.debug({ peer: peerId, received: announces.length, learned }, 'Manifest sync');
