@@ -12,7 +12,7 @@ const list = (dir) => (existsSync(join(root, dir)) ? readdirSync(join(root, dir)
 const base = ['--import', 'tsx', '--import', './src/polyfill.ts', '--test', '--test-reporter=spec'];
 
 /** Chaos scenarios quick enough for every run. */
-const CHAOS_FAST = ['test/chaos/overload.test.ts', 'test/chaos/partition.test.ts'];
+const CHAOS_FAST = ['test/chaos/hostile-peer.test.ts', 'test/chaos/overload.test.ts', 'test/chaos/partition.test.ts'];
 
 const args = process.argv.slice(2);
 const groups = args.length > 0

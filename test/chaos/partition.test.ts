@@ -22,9 +22,10 @@ describe('chaos: partition over real TCP', { skip: canUseNetns ? false : 'needs 
   const nodes = new Map<string, NodeProcess>();
   /** Expiries are matched by peer id: an entry re-created by a heartbeat after an earlier expiry has no manifest (no node id) yet. */
   const peerIds = new Map<string, string>();
+  let dir = '';
   before(async () => {
     net.create();
-    const dir = tmpDir();
+    dir = tmpDir();
     const cfg = join(dir, 'node.toml');
     writeFileSync(cfg, `[executor]\nmax_load_per_core = 1000\n[distributed_orchestration]\nheartbeat_timeout_secs = ${HEARTBEAT_TIMEOUT_S}\n`);
     for (const h of net.hosts) {
@@ -63,17 +64,31 @@ describe('chaos: partition over real TCP', { skip: canUseNetns ? false : 'needs 
     // Each side keeps working on its own: a job submitted on either side completes there.
     const jobs = await Promise.all(['a2', 'b2'].map((name) =>
       runCli(['submit', '-b', addr(name), '--max-tokens', '8', '--temperature', '0', '--timeout', '60', '--json', `partitioned ${name}`], 90_000, inNs(name))));
-    for (const [i, r] of jobs.entries()) {
+    const receipts = jobs.map((r, i) => {
       assert.equal(r.code, 0, `job on side ${i}: ${r.stderr}`);
-      const out = JSON.parse(r.stdout) as { receipt: { from: string } };
+      const out = JSON.parse(r.stdout) as { receipt: { id: string; from: string; body: { job_id: string } } };
       assert.ok(out.receipt.from, 'a signed receipt');
-    }
+      return out.receipt;
+    });
 
     const healAt = Date.now();
     const t1 = performance.now();
     net.link(true);
     await Promise.all([...nodes].map(([name, n]) => knowsAll(name, n, healAt, 120_000, (o) => side(o) !== side(name))));
     const converged = performance.now();
+    // Receipts gossiped on one side while cut reach the other by sync: every node holds both, the
+    // same (asked through `mvp-node jobs`, so the time includes starting that command).
+    const held = async (name: string, jobId: string) => {
+      const r = await runCli(['jobs', jobId, '--json', '--node-id', name, '--data-dir', dir], 30_000, inNs(name));
+      return r.code === 0 ? (JSON.parse(r.stdout) as { receipt: { id: string } | null }).receipt?.id : undefined;
+    };
+    await Promise.all([...nodes.keys()].flatMap((name) => receipts.map(async (receipt) => {
+      const deadline = Date.now() + 30_000;
+      let id = await held(name, receipt.body.job_id);
+      while (id === undefined && Date.now() < deadline) { await new Promise((r) => setTimeout(r, 500)); id = await held(name, receipt.body.job_id); }
+      assert.equal(id, receipt.id, `${name} holds the receipt of the job run across the cut`);
+    })));
+    const receiptsSynced = performance.now();
 
     record('partition', {
       nodes: nodes.size,
@@ -82,6 +97,7 @@ describe('chaos: partition over real TCP', { skip: canUseNetns ? false : 'needs 
       detect_all_s: secs(t0, detectedAll),
       jobs_during_partition: `${jobs.filter((r) => r.code === 0).length}/${jobs.length}`,
       heal_converge_s: secs(t1, converged),
+      receipts_everywhere_s: secs(t1, receiptsSynced),
     });
   });
 });
