@@ -64,8 +64,8 @@ export function formatStatus(url: string, h: HealthBody, actors: readonly ActorI
 export function formatPeers(peers: readonly PeerSummary[], now: number): string {
   if (peers.length === 0) return 'No peers known.\n';
   const sorted = [...peers].sort((a, b) => Number(b.connected) - Number(a.connected) || b.last_seen - a.last_seen);
-  return table(['PEER', 'NODE', 'CONNECTED', 'STATE', 'LAST SEEN', 'MODELS'], sorted.map((p) => [
-    p.peer_id, p.node_id ?? '-', p.connected ? 'yes' : 'no', p.state, `${span(now - p.last_seen)} ago`, p.models.join(', ') || '-',
+  return table(['PEER', 'NODE', 'CONNECTED', 'STATE', 'SCORE', 'LAST SEEN', 'MODELS'], sorted.map((p) => [
+    p.peer_id, p.node_id ?? '-', p.connected ? 'yes' : 'no', p.state, String(p.score), `${span(now - p.last_seen)} ago`, p.models.join(', ') || '-',
   ]));
 }
 

@@ -83,7 +83,7 @@ describe('status, peers and jobs against running nodes', () => {
     assert.match(both.stderr, new RegExp(`^Error: 2 nodes run in ${dir}: alpha \\(http://127\\.0\\.0\\.1:\\d+\\), beta \\(http://127\\.0\\.0\\.1:\\d+\\); pick one with --node-id <id> or --api <url>\\n$`));
     const peers = await cli('peers', '--node-id', 'alpha');
     assert.equal(peers.code, 0, peers.stderr);
-    assert.match(peers.stdout, /^PEER +NODE +CONNECTED +STATE +LAST SEEN +MODELS\n/);
+    assert.match(peers.stdout, /^PEER +NODE +CONNECTED +STATE +SCORE +LAST SEEN +MODELS\n/);
     assert.match(peers.stdout, /\n12D3KooW\w+ +beta +yes +alive +\d+s ago +mvp-test-tiny\n/);
   });
 

@@ -94,13 +94,13 @@ describe('printing what the API answered', () => {
     const now = 1_000_000;
     assert.equal(formatPeers([], now), 'No peers known.\n');
     const text = formatPeers([
-      { peer_id: 'P1', connected: false, addrs: [], last_seen: now - 3000, state: 'suspect', silent_ms: 3000, models: [], score: 0 },
+      { peer_id: 'P1', connected: false, addrs: [], last_seen: now - 3000, state: 'suspect', silent_ms: 3000, models: [], score: -12.5 },
       { peer_id: 'P2', node_id: 'beta', connected: true, addrs: ['/ip4/1.2.3.4/tcp/1'], last_seen: now, state: 'alive', silent_ms: 0, models: ['tiny', 'small'], score: 0 },
     ], now);
     assert.equal(text, [
-      'PEER  NODE  CONNECTED  STATE    LAST SEEN  MODELS',
-      'P2    beta  yes        alive    0s ago     tiny, small',
-      'P1    -     no         suspect  3s ago     -',
+      'PEER  NODE  CONNECTED  STATE    SCORE  LAST SEEN  MODELS',
+      'P2    beta  yes        alive    0      0s ago     tiny, small',
+      'P1    -     no         suspect  -12.5  3s ago     -',
       '',
     ].join('\n'));
   });
