@@ -84,7 +84,7 @@ describe('status, peers and jobs against running nodes', () => {
     const peers = await cli('peers', '--node-id', 'alpha');
     assert.equal(peers.code, 0, peers.stderr);
     assert.match(peers.stdout, /^PEER +NODE +CONNECTED +STATE +SCORE +LAST SEEN +MODELS\n/);
-    assert.match(peers.stdout, /\n12D3KooW\w+ +beta +yes +alive +\d+s ago +mvp-test-tiny\n/);
+    assert.match(peers.stdout, /\n12D3KooW\w+ +beta +yes +alive +-?[\d.]+ +\d+s ago +mvp-test-tiny\n/);
   });
 
   it('a node with api.token needs it: --token, or the config that holds it', async () => {

@@ -21,10 +21,11 @@ describe('in-process network (memory transport)', () => {
       await n.start();
       nodes.push(n);
     }
+    // Known with its manifest: a heartbeat can bring a peer into the table before its announce does.
     await until(async () => {
-      const known = await Promise.all(nodes.map((n) => n.network().then((s) => s.known)));
-      return known.every((k) => k === 19);
-    }, 30_000, 'every node to know 19 others');
+      const tables = await Promise.all(nodes.map((n) => n.supervisor.request<Array<{ node_id?: string }>>('network', { type: 'network.peers' }, 5000)));
+      return tables.every((t) => t.length === 19 && t.every((p) => p.node_id !== undefined));
+    }, 30_000, 'every node to know 19 others, manifests included');
     const peers = await nodes[5]!.supervisor.request<Array<{ node_id?: string }>>('network', { type: 'network.peers' }, 2000);
     assert.deepEqual(peers.map((p) => p.node_id).sort(), nodes.filter((_, i) => i !== 5).map((n) => n.nodeId).sort());
     const h = await nodes[3]!.health();
