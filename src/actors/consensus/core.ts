@@ -14,7 +14,7 @@ import {
   type Accepted, type Claim, type GroupLedger, type GroupRecord,
 } from './election.ts';
 import { DecisionBook, type ConsensusResult, type ProposalInput, type QuorumView } from './decisions.ts';
-import { chooseGroups, isActive, SWARM } from './groups.ts';
+import { chooseGroups, COUNCIL_SIZE, isActive, SWARM } from './groups.ts';
 import { LivenessTable, type Liveness, type Transition } from './liveness.ts';
 
 export interface CoreConfig {
@@ -36,6 +36,8 @@ export interface CoreConfig {
    * claim — for tests and simulations showing that safety does not rest on the policy.
    */
   voter_policy?: 'liveness' | 'any';
+  /** Most members of a group's electorate (default COUNCIL_SIZE); see `hears`. */
+  council_size?: number;
 }
 
 /** Timing derived from the heartbeat timeout T (see docs/DISTRIBUTED-ORCHESTRATION.md). */
@@ -198,6 +200,7 @@ export class OrchestrationCore {
   onHeartbeat(from: string, now: number, summary: OrchSummary | undefined): void {
     if (from === this.self.peer_id) return;
     if (!summary) { this.peers.delete(from); return; }
+    if (!summary.groups.some((s) => this.hearsIn(s.group, from))) return;
     this.heard(from, now);
     this.peers.set(from, { node_id: summary.node_id, affinity: summary.affinity, groups: new Map(summary.groups.map((g) => [g.group, g])), at: now });
     for (const s of summary.groups) {
@@ -220,7 +223,7 @@ export class OrchestrationCore {
       case 'coord_record': return this.onRecord(body as CoordRecordBody, now);
       case 'decision_proposal': {
         const p = body as DecisionProposalBody;
-        this.decisions.onProposal(from, p, this.myGroups.includes(p.group), (x) => this.agrees(x), this.publish);
+        this.decisions.onProposal(from, p, this.myGroups.includes(p.group) && this.votesIn(p.group), (x) => this.agrees(x), this.publish);
         return;
       }
       case 'decision_vote': {
@@ -235,7 +238,11 @@ export class OrchestrationCore {
   /** Time passes: liveness, partition state, elections, decision rounds. Call every few hundred ms. */
   tick(now: number): void {
     for (const t of this.life.update(now)) this.onTransition(t, now);
-    for (const [id, p] of this.peers) if (this.life.get(id) === undefined && now - p.at > this.life.forgetMs) this.peers.delete(id);
+    for (const [id, p] of this.peers) {
+      if (this.life.get(id) === undefined && now - p.at > this.life.forgetMs) this.peers.delete(id);
+      // One no longer listened to is dropped at once while alive; a dead one stays dead until forgotten.
+      else if (this.life.status(id) !== 'dead' && !this.keeps(id, p)) { this.peers.delete(id); this.life.forget(id); }
+    }
     this.updatePartition(now);
     for (const g of this.myGroups) this.tickGroup(g, now);
     for (const r of this.decisions.tick(now, this.publish)) this.events.push({ kind: 'decided', result: r });
@@ -381,10 +388,11 @@ export class OrchestrationCore {
     if (!rec.electorate) return; // partial: the holder will say it again
     const live = this.members(g, 'live');
     if (rec.holder === me) {
-      if (!sameSet(live, rec.electorate) && now - gs.lastReconfigureAt >= this.t.reconfigureMs) this.claim(g, gs, now, 'reconfigure', live);
+      if (!sameSet(this.council(g, live), rec.electorate) && now - gs.lastReconfigureAt >= this.t.reconfigureMs) this.claim(g, gs, now, 'reconfigure', live);
       return;
     }
     if (permanent && !this.isConfigured(me)) return;
+    if (!rec.electorate.includes(me)) return; // only the council runs: the others do not know all candidates
     if (this.holderLiveness(g, gs) === 'dead') {
       const r = permanent ? 0 : this.rank(g, [rec.holder], now);
       if (r < 0) return;
@@ -414,7 +422,7 @@ export class OrchestrationCore {
     const rec = gs.ledger.record!;
     const claim: Claim = {
       lineage: rec.lineage, epoch: nextEpoch(gs.ledger), candidate: this.self.peer_id,
-      electorate: [...new Set([...electorate, this.self.peer_id])].sort(), ref_epoch: rec.epoch,
+      electorate: this.council(g, electorate), ref_epoch: rec.epoch,
     };
     const j = judgeClaim(gs.ledger, claim, true, MAX_ACCEPTED_REPORTED);
     if (!j.granted) { gs.retryAt = now + this.backoff(); return; }
@@ -449,7 +457,7 @@ export class OrchestrationCore {
   }
 
   private onClaim(from: string, c: CoordClaimBody, now: number): void {
-    if (c.candidate !== from || !this.myGroups.includes(c.group)) return;
+    if (c.candidate !== from || !this.myGroups.includes(c.group) || !this.votesIn(c.group, c.electorate)) return;
     const gs = this.ensureGroup(c.group, now);
     const claim: Claim = { lineage: c.lineage, epoch: c.epoch, candidate: c.candidate, electorate: c.electorate, ref_epoch: c.ref_epoch };
     const j = judgeClaim(gs.ledger, claim, this.backs(c.group, gs, c, now), MAX_ACCEPTED_REPORTED);
@@ -559,11 +567,13 @@ export class OrchestrationCore {
   }
 
   /**
-   * This node's place among the group's alive members (excluding some) by affinity, highest
-   * first, ties to the smaller peer id; -1 when it is not among them.
+   * This node's place among the group's alive members (excluding some; with a full record, among
+   * its electorate only) by affinity, highest first, ties to the smaller peer id; -1 when it is
+   * not among them.
    */
   private rank(g: string, excluding: readonly string[], _now: number): number {
-    const order = this.members(g, 'alive').filter((m) => !excluding.includes(m))
+    const electorate = this.groups.get(g)?.ledger.record?.electorate;
+    const order = this.members(g, 'alive').filter((m) => !excluding.includes(m) && (!electorate || electorate.includes(m)))
       .map((m) => ({ m, a: this.affinityOf(m) }))
       .sort((x, y) => y.a - x.a || (x.m < y.m ? -1 : x.m > y.m ? 1 : 0));
     return order.findIndex((o) => o.m === this.self.peer_id);
@@ -591,6 +601,66 @@ export class OrchestrationCore {
       if (s === 'alive' || (which === 'live' && s === 'suspect')) out.push(peer);
     }
     return out.sort();
+  }
+
+  // --- heartbeat scoping -------------------------------------------------------------------
+
+  /**
+   * Whether this node listens to `peer`'s heartbeats in group `g` (both members). A member with
+   * no record of the group listens to every member (it is looking for one), and so does the
+   * holder (it keeps the membership, from which it fills the council); every other member
+   * listens only to the holder and the electorate of the record it holds — the council, at most
+   * `council_size` — or, while it holds the record without its electorate, to the holder alone.
+   * A member thus handles O(council + the groups it shares) heartbeats per period and only
+   * holders O(group size). The simulator routes heartbeats by the same rule (`recordOf`).
+   */
+  hearsIn(g: string, peer: string): boolean {
+    if (!this.myGroups.includes(g)) return false;
+    const rec = this.groups.get(g)?.ledger.record;
+    if (!rec || rec.holder === this.self.peer_id || rec.holder === peer) return true;
+    return rec.electorate?.includes(peer) ?? false;
+  }
+
+  /** A peer stays in the table while this node listens to it in some group (with a record lacking its electorate, until it has it). */
+  private keeps(peer: string, v: PeerView): boolean {
+    for (const g of v.groups.keys()) {
+      if (this.hearsIn(g, peer)) return true;
+      const rec = this.groups.get(g)?.ledger.record;
+      if (rec && !rec.electorate && this.myGroups.includes(g)) return true;
+    }
+    return false;
+  }
+
+  /** The peers this node keeps in its table (listened to, or dead and not yet forgotten). */
+  trackedPeers(): IterableIterator<string> { return this.peers.keys(); }
+
+  /** The record this node holds for a group (read-only; for simulators routing heartbeats). */
+  recordOf(group: string): Readonly<GroupRecord> | undefined { return this.groups.get(group)?.ledger.record; }
+
+  get councilSize(): number { return Math.max(1, this.cfg.council_size ?? COUNCIL_SIZE); }
+
+  /**
+   * The electorate to propose from the live members: all of them while they fit the council;
+   * else the current electorate's live members (hysteresis), then the best others by affinity
+   * (ties: smaller peer id) up to the council size, this node always included.
+   */
+  private council(g: string, live: readonly string[]): string[] {
+    const me = this.self.peer_id;
+    const all = [...new Set([...live, me])];
+    if (all.length <= this.councilSize) return all.sort();
+    const current = new Set(this.groups.get(g)?.ledger.record?.electorate ?? []);
+    const order = all.filter((m) => m !== me)
+      .map((m) => ({ m, kept: current.has(m) ? 1 : 0, a: this.affinityOf(m) }))
+      .sort((x, y) => y.kept - x.kept || y.a - x.a || (x.m < y.m ? -1 : x.m > y.m ? 1 : 0));
+    return [me, ...order.slice(0, this.councilSize - 1).map((o) => o.m)].sort();
+  }
+
+  /** Whether this node votes in a group: in the electorate of its full record or of the claim at hand, or with no full record. */
+  private votesIn(g: string, proposed?: readonly string[]): boolean {
+    const me = this.self.peer_id;
+    if (proposed?.includes(me)) return true;
+    const rec = this.groups.get(g)?.ledger.record;
+    return !rec?.electorate || rec.holder === me || rec.electorate.includes(me);
   }
 
   private groupActive(g: string): boolean {
