@@ -10,7 +10,7 @@ import { OrchestrationCore, type CoreConfig, type CoreEvent, type Durable, type 
 import type { ConsensusResult } from '../actors/consensus/decisions.ts';
 import { routeJob, type RoutingCandidate } from '../actors/consensus/router.ts';
 import { responseProbability, seededRandom, stimulus, THETA_MIN } from '../actors/consensus/threshold.ts';
-import type { OrchSummary } from '../protocol/index.ts';
+import type { CoordVoteBody, DecisionVoteBody, OrchSummary } from '../protocol/index.ts';
 import { LinkModel, VirtualClock } from './clock.ts';
 import { quantile, round } from './placement.ts';
 
@@ -258,11 +258,15 @@ export class ClusterSim {
 
   private connected(a: SimNode, b: SimNode): boolean { return a.side === b.side; }
 
+  /**
+   * An orchestration message goes to every node, as gossip; votes only to the candidate or
+   * proposer they answer, the one core that reads them (a direct reply).
+   */
   private broadcast(from: SimNode, type: OrchMessageType, body: unknown): void {
-    for (const to of this.nodes) {
-      if (to === from) continue;
-      this.send(from, to, type, () => { to.core!.onMessage(from.id, this.clock.now, type, body); this.collect(to); });
-    }
+    const deliver = (to: SimNode) => this.send(from, to, type, () => { to.core!.onMessage(from.id, this.clock.now, type, body); this.collect(to); });
+    const to = type === 'coord_vote' ? (body as CoordVoteBody).candidate : type === 'decision_vote' ? (body as DecisionVoteBody).proposer : undefined;
+    if (to !== undefined) { const n = this.byId.get(to); if (n && n !== from) deliver(n); return; }
+    for (const n of this.nodes) if (n !== from) deliver(n);
   }
 
   /**
@@ -285,7 +289,7 @@ export class ClusterSim {
 
   /** One delivery to one node: latency, loss, partition; `deliver` runs only if it arrives at a live node. */
   private send(from: SimNode, to: SimNode, type: string, deliver: () => void): void {
-    if (this.loss > 0 && this.rng() < this.loss) { this.dropped++; return; }
+    if (!to.core || (this.loss > 0 && this.rng() < this.loss)) { this.dropped++; return; }
     const delay = this.links.delay(from.i, to.i) + this.extraDelay;
     this.clock.after(delay, () => {
       if (!to.core || !this.connected(from, to)) { this.dropped++; return; }

@@ -193,16 +193,20 @@ export class OrchestrationCore {
   setLocal(now: number, local: { affinity: number; models: readonly string[] }): void {
     this.affinity = Math.min(1, Math.max(0, Number.isFinite(local.affinity) ? local.affinity : 0.5));
     this.myGroups = chooseGroups(local.models, this.cfg.max_groups_per_node);
+    this.memo.clear();
     for (const g of this.myGroups) this.ensureGroup(g, now);
   }
 
   /** A heartbeat from a peer; `summary` absent means it takes no part in orchestration. */
   onHeartbeat(from: string, now: number, summary: OrchSummary | undefined): void {
     if (from === this.self.peer_id) return;
-    if (!summary) { this.peers.delete(from); return; }
+    if (!summary) { this.forgetPeer(from, false); return; }
     if (!summary.groups.some((s) => this.hearsIn(s.group, from))) return;
     this.heard(from, now);
-    this.peers.set(from, { node_id: summary.node_id, affinity: summary.affinity, groups: new Map(summary.groups.map((g) => [g.group, g])), at: now });
+    const groups = new Map(summary.groups.map((g) => [g.group, g]));
+    const prev = this.peers.get(from);
+    if (!prev || prev.groups.size !== groups.size || summary.groups.some((g) => !prev.groups.has(g.group))) this.memo.clear();
+    this.peers.set(from, { node_id: summary.node_id, affinity: summary.affinity, groups, at: now });
     for (const s of summary.groups) {
       const gs = this.groups.get(s.group);
       if (!gs || !this.myGroups.includes(s.group)) continue;
@@ -239,9 +243,9 @@ export class OrchestrationCore {
   tick(now: number): void {
     for (const t of this.life.update(now)) this.onTransition(t, now);
     for (const [id, p] of this.peers) {
-      if (this.life.get(id) === undefined && now - p.at > this.life.forgetMs) this.peers.delete(id);
+      if (this.life.get(id) === undefined && now - p.at > this.life.forgetMs) this.forgetPeer(id, false);
       // One no longer listened to is dropped at once while alive; a dead one stays dead until forgotten.
-      else if (this.life.status(id) !== 'dead' && !this.keeps(id, p)) { this.peers.delete(id); this.life.forget(id); }
+      else if (this.life.status(id) !== 'dead' && !this.keeps(id, p)) this.forgetPeer(id, true);
     }
     this.updatePartition(now);
     for (const g of this.myGroups) this.tickGroup(g, now);
@@ -592,15 +596,29 @@ export class OrchestrationCore {
     return nodeId === want;
   }
 
-  /** Group members as this node sees them: 'live' = alive or suspect, 'alive' = alive only. */
-  members(g: string, which: 'live' | 'alive'): string[] {
+  /**
+   * Group members as this node sees them: 'live' = alive or suspect, 'alive' = alive only. Kept
+   * until the table changes (a peer, its groups or its liveness): ticks ask for them often.
+   */
+  members(g: string, which: 'live' | 'alive'): readonly string[] {
+    const key = `${which}|${g}`;
+    const hit = this.memo.get(key);
+    if (hit) return hit;
     const out = this.myGroups.includes(g) ? [this.self.peer_id] : [];
     for (const [peer, v] of this.peers) {
       if (!v.groups.has(g)) continue;
       const s = this.life.status(peer);
       if (s === 'alive' || (which === 'live' && s === 'suspect')) out.push(peer);
     }
-    return out.sort();
+    out.sort();
+    this.memo.set(key, out);
+    return out;
+  }
+
+  private forgetPeer(peer: string, fromLiveness: boolean): void {
+    this.peers.delete(peer);
+    if (fromLiveness) this.life.forget(peer);
+    this.memo.clear();
   }
 
   // --- heartbeat scoping -------------------------------------------------------------------
@@ -685,6 +703,7 @@ export class OrchestrationCore {
   }
 
   private onTransition(t: Transition, now: number): void {
+    this.memo.clear();
     if (!this.peers.has(t.peer)) return;
     this.events.push({ kind: 'liveness', peer: t.peer, from: t.from, to: t.to, silent_ms: t.silentMs });
     if (t.to === 'dead') this.partition.last_detection_ms = t.silentMs;
@@ -739,6 +758,7 @@ export class OrchestrationCore {
   // --- plumbing ----------------------------------------------------------------------------
 
   private lastNow = -Infinity;
+  private readonly memo = new Map<string, readonly string[]>();
 
   private readonly publish = (type: OrchMessageType, body: unknown): void => { this.out.push({ type, body }); };
 
