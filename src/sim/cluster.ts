@@ -12,7 +12,7 @@ import { routeJob, type RoutingCandidate } from '../actors/consensus/router.ts';
 import { responseProbability, seededRandom, stimulus, THETA_MIN } from '../actors/consensus/threshold.ts';
 import type { CoordVoteBody, DecisionVoteBody, OrchSummary } from '../protocol/index.ts';
 import { LinkModel, VirtualClock } from './clock.ts';
-import { quantile, round } from './placement.ts';
+import { quantile, round, takeAtOnce } from './placement.ts';
 
 export type Fault =
   | { at_ms: number; kind: 'kill'; node: number | 'coordinator' }
@@ -444,7 +444,7 @@ export class ClusterSim {
         this.send(t, o, 'job_claim', () => {
           if (decided) return;
           claims.push(claim);
-          if (claim.est_done_ms! <= 1.5 * best) decide();
+          if (takeAtOnce(claim, best)) decide();
         });
       });
     }

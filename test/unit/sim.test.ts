@@ -94,6 +94,14 @@ describe('placement comparison', () => {
     assert.ok(by.threshold!.messages_per_job <= 2 * Math.log2(100), JSON.stringify(by.threshold));
     assert.equal(by.omniscient!.mean_x, 1);
   });
+
+  it('the issue\'s target: ≤ 1.2× the omniscient mean at load 0.8 on 500 nodes, with ≤ 2·log₂N messages per job', () => {
+    for (const seed of [1, 2]) {
+      const [omni, th] = comparePlacements({ nodes: 500, seed, load: 0.8, jobs: 40_000 }, {}, ['omniscient', 'threshold']);
+      assert.ok(th!.mean_ms <= 1.2 * omni!.mean_ms, `seed ${seed}: ${JSON.stringify(th)}`);
+      assert.ok(th!.messages_per_job <= 2 * Math.log2(500), JSON.stringify(th));
+    }
+  });
 });
 
 describe('scenarios', () => {
