@@ -408,7 +408,8 @@ export class OrchestrationCore {
     if (permanent) { this.claim(g, gs, now, 'rotate', live); return; } // the configured node takes over from a stale holder
     if (this.cfg.mode !== 'emergent') return;
     const trigger = this.cfg.rotation_trigger;
-    if (trigger === 'adaptive' && this.rank(g, [], now) === 0 && this.affinity > this.affinityOf(rec.holder) + ROTATION_MARGIN) {
+    // Adaptive rotation compares affinities: only once the holder's own is known (heard from it).
+    if (trigger === 'adaptive' && this.peers.has(rec.holder) && this.rank(g, [], now) === 0 && this.affinity > this.affinityOf(rec.holder) + ROTATION_MARGIN) {
       this.claim(g, gs, now, 'rotate', live);
     } else if (trigger === 'periodic' && now - gs.recordSince >= this.t.rotationPeriodMs && this.rank(g, [rec.holder], now) === 0) {
       this.claim(g, gs, now, 'periodic', live);
@@ -538,7 +539,7 @@ export class OrchestrationCore {
    * - permanent: only the configured coordinator;
    * - the holder itself (it changes the electorate), or anyone when the holder is suspect or dead
    *   (voters act on "suspect", sooner than candidates on "dead"), or when no record is held;
-   * - emergent, adaptive: a candidate whose affinity beats the holder's by half the margin;
+   * - emergent, adaptive: a candidate whose affinity beats the holder's (heard from it) by half the margin;
    *   emergent, periodic: any candidate once the term (nearly) ran out.
    */
   private backs(g: string, gs: GroupState, c: CoordClaimBody, now: number): boolean {
@@ -549,7 +550,7 @@ export class OrchestrationCore {
     if (this.holderLiveness(g, gs) !== 'alive') return true;
     if (this.cfg.mode !== 'emergent') return false;
     if (c.reason === 'rotate' && this.cfg.rotation_trigger === 'adaptive') {
-      return Math.max(c.affinity ?? 0, this.affinityOf(c.candidate)) > this.affinityOf(rec.holder) + ROTATION_MARGIN / 2;
+      return this.peers.has(rec.holder) && Math.max(c.affinity ?? 0, this.affinityOf(c.candidate)) > this.affinityOf(rec.holder) + ROTATION_MARGIN / 2;
     }
     if (c.reason === 'periodic' && this.cfg.rotation_trigger === 'periodic') return now - gs.recordSince >= this.t.rotationPeriodMs * 0.8;
     return false;
