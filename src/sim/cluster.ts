@@ -90,6 +90,8 @@ interface SimNode {
   incarnation: number;
   /** The swarm record its core holds, as a key of ClusterSim.records ('' for none, undefined when down). */
   recKey?: string;
+  /** That record (records are replaced, never changed in place: same object, same key). */
+  rec?: object;
 }
 
 /** The nodes holding one swarm record, and whom they listen to (OrchestrationCore.hearsIn). */
@@ -237,6 +239,8 @@ export class ClusterSim {
   /** Files a node under the swarm record its core holds, for heartbeat routing. */
   private reindex(n: SimNode): void {
     const rec = n.core?.recordOf('swarm');
+    if (rec !== undefined && rec === n.rec) return;
+    n.rec = rec;
     const key = !n.core ? undefined : !rec ? '' : `${rec.lineage}|${rec.epoch}|${rec.electorate ? 'full' : 'partial'}`;
     if (key === n.recKey) return;
     if (n.recKey === '') this.seeking.delete(n);

@@ -275,7 +275,8 @@ export class OrchestrationCore {
   // --- outputs -----------------------------------------------------------------------------
 
   /** Messages to gossip and events that happened since the last drain. */
-  drain(): { out: Outgoing[]; events: CoreEvent[] } {
+  drain(): { out: readonly Outgoing[]; events: readonly CoreEvent[] } {
+    if (this.out.length === 0 && this.events.length === 0) return NOTHING;
     const r = { out: this.out, events: this.events };
     this.out = [];
     this.events = [];
@@ -781,6 +782,8 @@ export class OrchestrationCore {
     return { peer_id: peer, node_id: peer === this.self.peer_id ? this.self.node_id : this.peers.get(peer)?.node_id ?? peer };
   }
 }
+
+const NOTHING = Object.freeze({ out: Object.freeze([]) as readonly Outgoing[], events: Object.freeze([]) as readonly CoreEvent[] });
 
 function sameSet(a: readonly string[], b: readonly string[]): boolean {
   const sa = new Set(a); const sb = new Set(b);
