@@ -56,12 +56,15 @@ export const SIM_CORE_CONFIG: CoreConfig = {
   consensus_timeout_ms: 1000, max_consensus_rounds: 3, base_consensus_threshold: 0.6, high_value_threshold: 10,
 };
 
-/** The default scenario: a coordinator killed, a partition healed, a spell of delay and of loss. */
+/**
+ * The default scenario: N/2 jobs/s (at most 1 000), a coordinator killed, a partition healed, a
+ * spell of delay and of loss.
+ */
 export function defaultScenario(nodes: number, seed: number): Scenario {
   // Past 1 000 nodes the network grows over 10 s (see join_ms) and the script starts after it.
   const join = nodes > 1000 ? 10_000 : 0;
   return {
-    name: 'default', nodes, seed, duration_ms: join + 60_000, job_rate: Math.max(1, nodes / 2), drain_ms: 15_000, mean_job_ms: 1000,
+    name: 'default', nodes, seed, duration_ms: join + 60_000, job_rate: Math.min(1000, Math.max(1, nodes / 2)), drain_ms: 15_000, mean_job_ms: 1000,
     join_ms: join, decision_rate: 1, loss: 0, min_delay_ms: 2, max_delay_ms: 25, config: { ...SIM_CORE_CONFIG },
     faults: [
       { at_ms: join + 10_000, kind: 'kill', node: 'coordinator' },

@@ -36,7 +36,7 @@ export interface CoreConfig {
    * claim — for tests and simulations showing that safety does not rest on the policy.
    */
   voter_policy?: 'liveness' | 'any';
-  /** Most members of a group's electorate (default COUNCIL_SIZE); see `hears`. */
+  /** Most members of a group's electorate (default COUNCIL_SIZE); see `hearsIn`. */
   council_size?: number;
 }
 
@@ -203,14 +203,22 @@ export class OrchestrationCore {
     if (!summary) { this.forgetPeer(from, false); return; }
     if (!summary.groups.some((s) => this.hearsIn(s.group, from))) return;
     this.heard(from, now);
-    const groups = new Map(summary.groups.map((g) => [g.group, g]));
     const prev = this.peers.get(from);
-    if (!prev || prev.groups.size !== groups.size || summary.groups.some((g) => !prev.groups.has(g.group))) this.memo.clear();
-    this.peers.set(from, { node_id: summary.node_id, affinity: summary.affinity, groups, at: now });
+    if (prev && prev.groups.size === summary.groups.length && summary.groups.every((g) => prev.groups.has(g.group))) {
+      // The same groups (the usual case): updated in place, the members lists stand.
+      for (const g of summary.groups) prev.groups.set(g.group, g);
+      Object.assign(prev, { node_id: summary.node_id, affinity: summary.affinity, at: now });
+    } else {
+      this.memo.clear();
+      this.peers.set(from, { node_id: summary.node_id, affinity: summary.affinity, groups: new Map(summary.groups.map((g) => [g.group, g])), at: now });
+    }
     for (const s of summary.groups) {
       const gs = this.groups.get(s.group);
       if (!gs || !this.myGroups.includes(s.group)) continue;
-      if (s.lineage !== undefined && s.holder !== undefined) this.adopt(s.group, { lineage: s.lineage, epoch: s.epoch, holder: s.holder }, now);
+      const held = gs.ledger.record;
+      if (s.lineage !== undefined && s.holder !== undefined && (held?.lineage !== s.lineage || held.epoch !== s.epoch)) {
+        this.adopt(s.group, { lineage: s.lineage, epoch: s.epoch, holder: s.holder }, now);
+      }
       const rec = gs.ledger.record;
       if (rec?.holder === this.self.peer_id && rec.electorate
         && (s.lineage !== rec.lineage || s.epoch < rec.epoch || (s.epoch === rec.epoch && s.partial))) gs.wantRepublish = true;
@@ -657,7 +665,7 @@ export class OrchestrationCore {
   /** The record this node holds for a group (read-only; for simulators routing heartbeats). */
   recordOf(group: string): Readonly<GroupRecord> | undefined { return this.groups.get(group)?.ledger.record; }
 
-  get councilSize(): number { return Math.max(1, this.cfg.council_size ?? COUNCIL_SIZE); }
+  private get councilSize(): number { return Math.max(1, this.cfg.council_size ?? COUNCIL_SIZE); }
 
   /**
    * The electorate to propose from the live members: all of them while they fit the council;
@@ -666,13 +674,18 @@ export class OrchestrationCore {
    */
   private council(g: string, live: readonly string[]): string[] {
     const me = this.self.peer_id;
-    const all = [...new Set([...live, me])];
-    if (all.length <= this.councilSize) return all.sort();
-    const current = new Set(this.groups.get(g)?.ledger.record?.electorate ?? []);
-    const order = all.filter((m) => m !== me)
-      .map((m) => ({ m, kept: current.has(m) ? 1 : 0, a: this.affinityOf(m) }))
-      .sort((x, y) => y.kept - x.kept || y.a - x.a || (x.m < y.m ? -1 : x.m > y.m ? 1 : 0));
-    return [me, ...order.slice(0, this.councilSize - 1).map((o) => o.m)].sort();
+    const size = this.councilSize;
+    const pool = new Set([...live, me]);
+    if (pool.size <= size) return [...pool].sort();
+    const seated = (this.groups.get(g)?.ledger.record?.electorate ?? []).filter((m) => m !== me && pool.has(m));
+    const byAffinity = (xs: string[]) => xs.map((m) => ({ m, a: this.affinityOf(m) }))
+      .sort((x, y) => y.a - x.a || (x.m < y.m ? -1 : x.m > y.m ? 1 : 0)).map((o) => o.m);
+    const seats = seated.length >= size - 1 ? byAffinity(seated).slice(0, size - 1) : seated;
+    if (seats.length < size - 1) {
+      const taken = new Set(seats);
+      seats.push(...byAffinity([...pool].filter((m) => m !== me && !taken.has(m))).slice(0, size - 1 - seats.length));
+    }
+    return [me, ...seats].sort();
   }
 
   /** Whether this node votes in a group: in the electorate of its full record or of the claim at hand, or with no full record. */
