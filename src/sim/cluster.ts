@@ -97,8 +97,12 @@ interface SimNode {
   rec?: object;
 }
 
-/** The nodes holding one swarm record, and whom they listen to (OrchestrationCore.hearsIn). */
-interface RecordBucket { nodes: Set<SimNode>; hears: Set<string>; holder: string }
+/**
+ * The nodes holding one swarm record, and whom they listen to (OrchestrationCore.hearsIn): the
+ * holder and the electorate; without the electorate (partial), the holder and each node's own
+ * peer table.
+ */
+interface RecordBucket { nodes: Set<SimNode>; hears: Set<string>; holder: string; partial: boolean }
 
 interface JobState {
   id: number;
@@ -256,7 +260,7 @@ export class ClusterSim {
     if (key === '') this.seeking.add(n);
     else if (key !== undefined && rec) {
       let b = this.records.get(key);
-      if (!b) { b = { nodes: new Set(), hears: new Set([rec.holder, ...(rec.electorate ?? [])]), holder: rec.holder }; this.records.set(key, b); }
+      if (!b) { b = { nodes: new Set(), hears: new Set([rec.holder, ...(rec.electorate ?? [])]), holder: rec.holder, partial: !rec.electorate }; this.records.set(key, b); }
       b.nodes.add(n);
     }
   }
@@ -278,7 +282,8 @@ export class ClusterSim {
 
   /**
    * A heartbeat goes to the nodes that listen to its sender (OrchestrationCore.hearsIn): those
-   * with no swarm record, the holders, and the nodes whose record's council includes the sender.
+   * with no swarm record, the holders, the nodes whose record's council includes the sender, and
+   * the nodes holding a record without its electorate that have the sender in their table.
    * (The cores apply the rule themselves; this only skips deliveries they would drop.)
    */
   private heartbeat(from: SimNode, hb: OrchSummary): void {
@@ -289,6 +294,7 @@ export class ClusterSim {
     for (const to of this.seeking) hear(to);
     for (const b of this.records.values()) {
       if (b.hears.has(from.id)) { for (const to of b.nodes) hear(to); continue; }
+      if (b.partial) { for (const to of b.nodes) if (to.core!.hearsIn('swarm', from.id)) hear(to); continue; }
       const h = this.byId.get(b.holder);
       if (h && b.nodes.has(h)) hear(h);
     }

@@ -315,8 +315,13 @@ export class OrchestrationCore {
     const rec = this.groups.get(g)?.ledger.record;
     const live = this.members(g, 'live');
     const electorate = rec?.electorate ? [...rec.electorate] : live;
+    // A member this node has not heard from (outside the council it listened to until the record
+    // named it) counts as alive while the record is recent: the holder saw it alive to name it.
+    const since = this.groups.get(g)?.recordSince ?? -Infinity;
+    const vouched = (m: string) => this.life.get(m) === undefined && this.sinceStatus(since) === 'alive';
     const liveSet = new Set(live);
     const alive = new Set(this.members(g, 'alive'));
+    for (const m of electorate) if (vouched(m)) { liveSet.add(m); alive.add(m); }
     const liveInElectorate = electorate.filter((m) => liveSet.has(m));
     return {
       electorate,
@@ -638,7 +643,8 @@ export class OrchestrationCore {
    * no record of the group listens to every member (it is looking for one), and so does the
    * holder (it keeps the membership, from which it fills the council); every other member
    * listens only to the holder and the electorate of the record it holds — the council, at most
-   * `council_size` — or, while it holds the record without its electorate, to the holder alone.
+   * `council_size` — or, while it holds the record without its electorate, to the holder and the
+   * peers already in its table.
    * A member thus handles O(council + the groups it shares) heartbeats per period and only
    * holders O(group size). The simulator routes heartbeats by the same rule (`recordOf`).
    */
@@ -646,16 +652,14 @@ export class OrchestrationCore {
     if (!this.myGroups.includes(g)) return false;
     const rec = this.groups.get(g)?.ledger.record;
     if (!rec || rec.holder === this.self.peer_id || rec.holder === peer) return true;
-    return rec.electorate?.includes(peer) ?? false;
+    // Without the electorate (a record learnt from a heartbeat): whom it already listens to, until
+    // the holder's coord_record completes it — so that their liveness does not lapse meanwhile.
+    return rec.electorate ? rec.electorate.includes(peer) : this.peers.has(peer);
   }
 
-  /** A peer stays in the table while this node listens to it in some group (with a record lacking its electorate, until it has it). */
+  /** A peer stays in the table while this node listens to it in some group. */
   private keeps(peer: string, v: PeerView): boolean {
-    for (const g of v.groups.keys()) {
-      if (this.hearsIn(g, peer)) return true;
-      const rec = this.groups.get(g)?.ledger.record;
-      if (rec && !rec.electorate && this.myGroups.includes(g)) return true;
-    }
+    for (const g of v.groups.keys()) if (this.hearsIn(g, peer)) return true;
     return false;
   }
 
