@@ -51,9 +51,13 @@ export interface Scenario {
   faults: Fault[];
 }
 
+/**
+ * The default scenario's settings: a short heartbeat timeout (3 s) and a council of 15 (the
+ * node's default is 31), so that large runs take minutes — heartbeats dominate their cost.
+ */
 export const SIM_CORE_CONFIG: CoreConfig = {
   mode: 'emergent', rotation_trigger: 'adaptive', heartbeat_timeout_ms: 3000, min_nodes_per_group: 2, max_groups_per_node: 3,
-  consensus_timeout_ms: 1000, max_consensus_rounds: 3, base_consensus_threshold: 0.6, high_value_threshold: 10,
+  consensus_timeout_ms: 1000, max_consensus_rounds: 3, base_consensus_threshold: 0.6, high_value_threshold: 10, council_size: 15,
 };
 
 /**

@@ -14,7 +14,7 @@ export const MAX_LISTED_GROUPS = 16;
  * A group no larger votes as a whole; in a larger one the council votes and coordinates, and
  * heartbeats are scoped to it (core.ts, `hears`).
  */
-export const COUNCIL_SIZE = 15;
+export const COUNCIL_SIZE = 31;
 
 export const modelGroup = (model: string) => `model:${model}`;
 
