@@ -2,15 +2,16 @@
 // 1. The same workload (Poisson arrivals, exponential sizes, heterogeneous nodes) placed by the
 //    response-threshold model, random, round-robin, power-of-two-choices and an omniscient
 //    join-the-shortest-expected-wait, at load 0.5 / 0.8 / 0.95 on 500 nodes.
-// 2. The threshold model at 10 000 nodes (time and memory of the run).
+// 2. At 10 000 nodes: the threshold model's placement, and the default scenario on 10 000
+//    OrchestrationCores (heartbeats scoped to the council) — time, memory, elections, messages.
 // 3. Clusters of OrchestrationCores: consensus decision latency on 5, 50, 500 nodes; election
 //    time after the coordinator is killed; partition detection and heal convergence.
 // Everything in virtual time, deterministic from the seed.
 //
-//   npm run bench:placement                 # all of it (a few minutes on 2 cores)
+//   npm run bench:placement                 # all of it (10–15 minutes on 2 cores)
 //   npm run bench:placement -- --quick      # fewer jobs, clusters up to 50 nodes
 import { comparePlacements, generateWorkload, runPlacement, type ComparisonRow } from '../src/sim/placement.ts';
-import { defaultScenario, simulate, type Scenario } from '../src/sim/cluster.ts';
+import { defaultScenario, SIM_CORE_CONFIG, simulate, type Scenario } from '../src/sim/cluster.ts';
 
 const quick = process.argv.includes('--quick');
 /** --only=placement|scale|clusters runs one part. */
@@ -40,7 +41,7 @@ for (const load of [0.5, 0.8, 0.95]) {
 }
 
 console.log('\n# Threshold at load 0.8, 500 nodes, other seeds');
-for (const s of [2, 3, 4]) {
+for (const s of [2, 3, 4, 5]) {
   const rows = comparePlacements({ nodes: 500, seed: s, load: 0.8, jobs: JOBS }, {}, ['omniscient', 'threshold', 'power_of_two']);
   console.log(`seed ${s}: ${rows.map((r) => `${r.policy} ${r.mean_x.toFixed(2)}× (p99 ${r.p99_x.toFixed(2)}×, ${r.messages_per_job} msg)`).join('; ')}`);
 }
@@ -57,6 +58,15 @@ if (part('scale')) {
   const ms = performance.now() - t0;
   console.log(`\n# 10 000 nodes, load 0.8, ${jobs} jobs: ${(ms / 1000).toFixed(1)} s for three policies, heap +${((process.memoryUsage().heapUsed - heap0) / 1e6).toFixed(0)} MB, rss ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB`);
   for (const r of rows) console.log(`${r.policy}: mean ${r.mean_ms} ms, p99 ${r.p99_ms} ms, utilisation CV ${r.util_cv}, ${r.messages_per_job} messages/job (2·log₂N = ${(2 * Math.log2(N)).toFixed(1)})`);
+
+  const c0 = performance.now();
+  const r = simulate(defaultScenario(N, seed));
+  const cms = performance.now() - c0;
+  const hb = r.messages.by_type.heartbeat ?? 0;
+  console.log(`\n# 10 000 OrchestrationCores, default scenario (${r.virtual_ms / 1000} s virtual): ${(cms / 1000).toFixed(1)} s wall, rss ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB, ${r.events} events`);
+  console.log(`messages: ${r.messages.delivered} delivered (${Object.entries(r.messages.by_type).map(([k, v]) => `${k} ${v}`).join(', ')}); heartbeats per node per period: ${(hb / N / (r.virtual_ms / (SIM_CORE_CONFIG.heartbeat_timeout_ms / 3))).toFixed(1)}`);
+  console.log(`jobs: ${r.jobs.submitted} submitted, ${r.jobs.completed} completed, ${r.jobs.lost} lost, mean ${r.jobs.mean_ms} ms, ${r.jobs.messages_per_job} messages/job; decisions ${r.decisions.accepted}/${r.decisions.proposed} accepted, p50 ${r.decisions.p50_ms} ms, p99 ${r.decisions.p99_ms} ms`);
+  console.log(`elections: ${r.elections.map((e) => `${e.killed} killed at ${e.at_ms / 1000} s → agreed after ${e.agreed_after_ms ?? 'never'} ms`).join('; ')}; partitions: ${r.partitions.map((p) => `detected after ${p.detected_after_ms ?? 'never'} ms, converged ${p.converged_after_ms ?? 'never'} ms after heal`).join('; ')}; invariants ${r.invariants.ok ? 'ok' : r.invariants.violations.join(' / ')}`);
 }
 
 if (part('clusters')) {
@@ -64,12 +74,7 @@ console.log('\n# Clusters of OrchestrationCores (heartbeat timeout 3 s, consensu
 console.log('| nodes | virtual s | wall s | decisions accepted | p50 ms | p90 ms | p99 ms | election after coordinator kill ms | partition detected ms | converged after heal ms | invariants |');
 console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
 for (const n of process.env.CLUSTER_SIZES ? process.env.CLUSTER_SIZES.split(',').map(Number) : quick ? [5, 50] : [5, 50, 500]) {
-  const sc: Scenario = defaultScenario(n, seed);
-  if (n >= 500) {
-    // N² heartbeats: a shorter script for 500 (kill at 8 s, partition 12–18 s, decisions throughout).
-    Object.assign(sc, { duration_ms: 24_000, drain_ms: 4_000, job_rate: 50, decision_rate: 2 });
-    sc.faults = [{ at_ms: 8_000, kind: 'kill', node: 'coordinator' }, { at_ms: 13_000, kind: 'partition', fraction: 0.3 }, { at_ms: 18_000, kind: 'heal' }];
-  } else sc.decision_rate = 2;
+  const sc: Scenario = { ...defaultScenario(n, seed), decision_rate: 2 };
   const t0 = performance.now();
   const r = simulate(sc);
   const wall = (performance.now() - t0) / 1000;

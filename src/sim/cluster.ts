@@ -10,9 +10,9 @@ import { OrchestrationCore, type CoreConfig, type CoreEvent, type Durable, type 
 import type { ConsensusResult } from '../actors/consensus/decisions.ts';
 import { routeJob, type RoutingCandidate } from '../actors/consensus/router.ts';
 import { responseProbability, seededRandom, stimulus, THETA_MIN } from '../actors/consensus/threshold.ts';
-import type { OrchSummary } from '../protocol/index.ts';
+import type { CoordVoteBody, DecisionVoteBody, OrchSummary } from '../protocol/index.ts';
 import { LinkModel, VirtualClock } from './clock.ts';
-import { quantile, round } from './placement.ts';
+import { quantile, round, takeAtOnce } from './placement.ts';
 
 export type Fault =
   | { at_ms: number; kind: 'kill'; node: number | 'coordinator' }
@@ -34,6 +34,13 @@ export interface Scenario {
   job_rate: number;
   /** Jobs stop arriving this long before the end, so that the last ones can finish. */
   drain_ms: number;
+  /**
+   * The network grows from one node to all of them over this time (0: all start at once): in a
+   * seeded order, the k-th node starts at join_ms × ln(1 + k) / ln(nodes), so the first found
+   * the coordination before the crowd arrives. Jobs and decisions start 3 heartbeat timeouts
+   * after it.
+   */
+  join_ms: number;
   mean_job_ms: number;
   /** Consensus decisions proposed per second by random live nodes. */
   decision_rate: number;
@@ -44,22 +51,31 @@ export interface Scenario {
   faults: Fault[];
 }
 
+/**
+ * The default scenario's settings: a short heartbeat timeout (3 s) and a council of 15 (the
+ * node's default is 31), so that large runs take minutes — heartbeats dominate their cost.
+ */
 export const SIM_CORE_CONFIG: CoreConfig = {
   mode: 'emergent', rotation_trigger: 'adaptive', heartbeat_timeout_ms: 3000, min_nodes_per_group: 2, max_groups_per_node: 3,
-  consensus_timeout_ms: 1000, max_consensus_rounds: 3, base_consensus_threshold: 0.6, high_value_threshold: 10,
+  consensus_timeout_ms: 1000, max_consensus_rounds: 3, base_consensus_threshold: 0.6, high_value_threshold: 10, council_size: 15,
 };
 
-/** The default scenario: a coordinator killed, a partition healed, a spell of delay and of loss. */
+/**
+ * The default scenario: N/2 jobs/s (at most 1 000), a coordinator killed, a partition healed, a
+ * spell of delay and of loss.
+ */
 export function defaultScenario(nodes: number, seed: number): Scenario {
+  // Past 1 000 nodes the network grows over 10 s (see join_ms) and the script starts after it.
+  const join = nodes > 1000 ? 10_000 : 0;
   return {
-    name: 'default', nodes, seed, duration_ms: 60_000, job_rate: Math.max(1, nodes / 2), drain_ms: 15_000, mean_job_ms: 1000,
-    decision_rate: 1, loss: 0, min_delay_ms: 2, max_delay_ms: 25, config: { ...SIM_CORE_CONFIG },
+    name: 'default', nodes, seed, duration_ms: join + 60_000, job_rate: Math.min(1000, Math.max(1, nodes / 2)), drain_ms: 15_000, mean_job_ms: 1000,
+    join_ms: join, decision_rate: 1, loss: 0, min_delay_ms: 2, max_delay_ms: 25, config: { ...SIM_CORE_CONFIG },
     faults: [
-      { at_ms: 10_000, kind: 'kill', node: 'coordinator' },
-      { at_ms: 20_000, kind: 'partition', fraction: 0.3 },
-      { at_ms: 28_000, kind: 'heal' },
-      { at_ms: 34_000, kind: 'delay', extra_ms: 100, duration_ms: 3000 },
-      { at_ms: 38_000, kind: 'loss', rate: 0.05, duration_ms: 3000 },
+      { at_ms: join + 10_000, kind: 'kill', node: 'coordinator' },
+      { at_ms: join + 20_000, kind: 'partition', fraction: 0.3 },
+      { at_ms: join + 28_000, kind: 'heal' },
+      { at_ms: join + 34_000, kind: 'delay', extra_ms: 100, duration_ms: 3000 },
+      { at_ms: join + 38_000, kind: 'loss', rate: 0.05, duration_ms: 3000 },
     ],
   };
 }
@@ -79,7 +95,18 @@ interface SimNode {
   tickTimer: number;
   /** Bumped when the whole node dies (its running jobs die with it), not when only its consensus actor restarts. */
   incarnation: number;
+  /** The swarm record its core holds, as a key of ClusterSim.records ('' for none, undefined when down). */
+  recKey?: string;
+  /** That record (records are replaced, never changed in place: same object, same key). */
+  rec?: object;
 }
+
+/**
+ * The nodes holding one swarm record, and whom they listen to (OrchestrationCore.hearsIn): the
+ * holder and the electorate; without the electorate (partial), the holder and each node's own
+ * peer table.
+ */
+interface RecordBucket { nodes: Set<SimNode>; hears: Set<string>; holder: string; partial: boolean }
 
 interface JobState {
   id: number;
@@ -142,6 +169,10 @@ export class ClusterSim {
   private readonly partitions: SimReport['partitions'] = [];
   private readonly tickMs: number;
   private readonly byId = new Map<string, SimNode>();
+  /** Heartbeat routing: nodes with no swarm record (they listen to everyone) and the others by record. */
+  private readonly seeking = new Set<SimNode>();
+  private readonly records = new Map<string, RecordBucket>();
+  private liveCount = 0;
 
   constructor(readonly sc: Scenario) {
     this.rng = seededRandom(sc.seed);
@@ -156,7 +187,11 @@ export class ClusterSim {
       this.nodes.push({ i, id: `sim${String(i).padStart(5, '0')}`, durable: { groups: {} }, side: 0, speed, slots, slotFree: new Array<number>(slots).fill(0), executed: 0, busy: 0, hbTimer: 0, tickTimer: 0, incarnation: 0 });
     }
     for (const n of this.nodes) this.byId.set(n.id, n);
-    for (const n of this.nodes) this.start(n.i);
+    if (sc.join_ms > 0 && sc.nodes > 1) {
+      const order = this.nodes.map((n) => n.i);
+      for (let k = order.length - 1; k > 0; k--) { const j = Math.floor(this.rng() * (k + 1)); [order[k], order[j]] = [order[j]!, order[k]!]; }
+      order.forEach((i, k) => this.clock.at(sc.join_ms * Math.log(1 + k) / Math.log(sc.nodes), () => this.start(i)));
+    } else for (const n of this.nodes) this.start(n.i);
   }
 
   // --- nodes ---------------------------------------------------------------------------------
@@ -171,13 +206,15 @@ export class ClusterSim {
       durable: structuredClone(n.durable),
       persist: (d) => { n.durable = structuredClone(d); },
     });
+    this.liveCount++;
     // Affinity from capacity (speed × slots, out of the best: 2 × 4), as the affinity formula weighs it.
     n.core.setLocal(now, { affinity: Math.min(1, (n.speed * n.slots) / 8), models: [] });
+    this.reindex(n);
     const gen = ++n.hbTimer;
     const hbEvery = this.cfg.heartbeat_timeout_ms / 3;
     const hb = () => {
       if (!n.core || n.hbTimer !== gen) return;
-      this.broadcast(n, { hb: n.core.summary() });
+      this.heartbeat(n, n.core.summary());
       this.clock.after(hbEvery, hb);
     };
     this.clock.after(this.rng() * hbEvery, hb);
@@ -192,39 +229,84 @@ export class ClusterSim {
 
   private kill(i: number): void {
     const n = this.nodes[i]!;
-    n.core = undefined;
-    n.hbTimer++;
+    this.down(n);
     n.incarnation++;
   }
 
   /** Only the consensus core dies and comes back at once from its ledger; jobs keep running. */
   private restartCore(i: number): void {
-    const n = this.nodes[i]!;
+    this.down(this.nodes[i]!);
+    this.start(i);
+  }
+
+  private down(n: SimNode): void {
+    if (!n.core) return;
     n.core = undefined;
     n.hbTimer++;
-    this.start(i);
+    this.liveCount--;
+    this.reindex(n);
+  }
+
+  /** Files a node under the swarm record its core holds, for heartbeat routing. */
+  private reindex(n: SimNode): void {
+    const rec = n.core?.recordOf('swarm');
+    if (rec !== undefined && rec === n.rec) return;
+    n.rec = rec;
+    const key = !n.core ? undefined : !rec ? '' : `${rec.lineage}|${rec.epoch}|${rec.electorate ? 'full' : 'partial'}`;
+    if (key === n.recKey) return;
+    if (n.recKey === '') this.seeking.delete(n);
+    else if (n.recKey !== undefined) {
+      const b = this.records.get(n.recKey)!;
+      b.nodes.delete(n);
+      if (b.nodes.size === 0) this.records.delete(n.recKey);
+    }
+    n.recKey = key;
+    if (key === '') this.seeking.add(n);
+    else if (key !== undefined && rec) {
+      let b = this.records.get(key);
+      if (!b) { b = { nodes: new Set(), hears: new Set([rec.holder, ...(rec.electorate ?? [])]), holder: rec.holder, partial: !rec.electorate }; this.records.set(key, b); }
+      b.nodes.add(n);
+    }
   }
 
   // --- the bus -------------------------------------------------------------------------------
 
   private connected(a: SimNode, b: SimNode): boolean { return a.side === b.side; }
 
-  private broadcast(from: SimNode, what: { hb?: OrchSummary; type?: OrchMessageType; body?: unknown }): void {
-    const key = what.type ?? 'heartbeat';
-    for (const to of this.nodes) {
-      if (to === from) continue;
-      this.send(from, to, key, () => {
-        const c = to.core!;
-        if (what.hb) c.onHeartbeat(from.id, this.clock.now, what.hb);
-        else c.onMessage(from.id, this.clock.now, what.type!, what.body);
-        this.collect(to);
-      });
+  /**
+   * An orchestration message goes to every node, as gossip; votes only to the candidate or
+   * proposer they answer, the one core that reads them (a direct reply).
+   */
+  private broadcast(from: SimNode, type: OrchMessageType, body: unknown): void {
+    const deliver = (to: SimNode) => this.send(from, to, type, () => { to.core!.onMessage(from.id, this.clock.now, type, body); this.collect(to); });
+    const to = type === 'coord_vote' ? (body as CoordVoteBody).candidate : type === 'decision_vote' ? (body as DecisionVoteBody).proposer : undefined;
+    if (to !== undefined) { const n = this.byId.get(to); if (n && n !== from) deliver(n); return; }
+    for (const n of this.nodes) if (n !== from) deliver(n);
+  }
+
+  /**
+   * A heartbeat goes to the nodes that listen to its sender (OrchestrationCore.hearsIn): those
+   * with no swarm record, the holders, the nodes whose record's council includes the sender, and
+   * the nodes holding a record without its electorate that have the sender in their table.
+   * (The cores apply the rule themselves; this only skips deliveries they would drop.)
+   */
+  private heartbeat(from: SimNode, hb: OrchSummary): void {
+    const hear = (to: SimNode) => {
+      if (to === from) return;
+      this.send(from, to, 'heartbeat', () => { to.core!.onHeartbeat(from.id, this.clock.now, hb); this.collect(to); });
+    };
+    for (const to of this.seeking) hear(to);
+    for (const b of this.records.values()) {
+      if (b.hears.has(from.id)) { for (const to of b.nodes) hear(to); continue; }
+      if (b.partial) { for (const to of b.nodes) if (to.core!.hearsIn('swarm', from.id)) hear(to); continue; }
+      const h = this.byId.get(b.holder);
+      if (h && b.nodes.has(h)) hear(h);
     }
   }
 
   /** One delivery to one node: latency, loss, partition; `deliver` runs only if it arrives at a live node. */
   private send(from: SimNode, to: SimNode, type: string, deliver: () => void): void {
-    if (this.loss > 0 && this.rng() < this.loss) { this.dropped++; return; }
+    if (!to.core || (this.loss > 0 && this.rng() < this.loss)) { this.dropped++; return; }
     const delay = this.links.delay(from.i, to.i) + this.extraDelay;
     this.clock.after(delay, () => {
       if (!to.core || !this.connected(from, to)) { this.dropped++; return; }
@@ -238,7 +320,8 @@ export class ClusterSim {
     if (!n.core) return;
     const { out, events } = n.core.drain();
     for (const e of events) this.onEvent(n, e);
-    for (const o of out) this.broadcast(n, { type: o.type, body: structuredClone(o.body) });
+    for (const o of out) this.broadcast(n, o.type, structuredClone(o.body));
+    this.reindex(n);
   }
 
   private onEvent(n: SimNode, e: CoreEvent): void {
@@ -263,6 +346,13 @@ export class ClusterSim {
   // --- views ---------------------------------------------------------------------------------
 
   private live(side?: number): SimNode[] { return this.nodes.filter((n) => n.core && (side === undefined || n.side === side)); }
+
+  /** The live nodes a node's core keeps in its peer table. */
+  private tracked(n: SimNode): SimNode[] {
+    const out: SimNode[] = [];
+    for (const id of n.core!.trackedPeers()) { const m = this.byId.get(id); if (m?.core) out.push(m); }
+    return out;
+  }
 
   /** A node's record of the swarm group, from its heartbeat summary (cheap: no member walk). */
   private swarm(n: SimNode): { lineage?: string; epoch: number; holder?: string } {
@@ -297,10 +387,19 @@ export class ClusterSim {
 
   // --- jobs ----------------------------------------------------------------------------------
 
-  private submit(): void {
+  /** A live node drawn at random (a few draws, then a scan: O(1) while most are up). */
+  private randomLive(): SimNode | undefined {
+    for (let k = 0; k < 16; k++) {
+      const n = this.nodes[Math.floor(this.rng() * this.nodes.length)]!;
+      if (n.core) return n;
+    }
     const live = this.live();
-    if (live.length < 2) return;
-    const origin = live[Math.floor(this.rng() * live.length)]!;
+    return live[Math.floor(this.rng() * live.length)];
+  }
+
+  private submit(): void {
+    if (this.liveCount < 2) return;
+    const origin = this.randomLive()!;
     const job: JobState = { id: this.jobs.length, origin: origin.i, size: -Math.log(1 - this.rng()) * this.sc.mean_job_ms, submitted: this.clock.now, attempt: 0, completions: 0 };
     this.jobs.push(job);
     this.offer(job, 1);
@@ -362,7 +461,7 @@ export class ClusterSim {
         this.send(t, o, 'job_claim', () => {
           if (decided) return;
           claims.push(claim);
-          if (claim.est_done_ms! <= 1.5 * best) decide();
+          if (takeAtOnce(claim, best)) decide();
         });
       });
     }
@@ -421,8 +520,10 @@ export class ClusterSim {
           this.partitioned = true;
           const rec: SimReport['partitions'][number] = { at_ms: this.clock.now };
           this.partitions.push(rec);
-          // Detected when every live node has marked every live node across the cut dead.
-          this.watch(() => this.live().every((n) => this.live().every((m) => m.side === n.side || n.core!.knownDead(m.id))), (dt) => { rec.detected_after_ms = dt; });
+          // Detected when every live node has marked dead every live node across the cut it keeps
+          // in its table (all of them in a group within the council size; else its council, and
+          // for a holder everyone).
+          this.watch(() => this.live().every((n) => this.tracked(n).every((m) => m.side === n.side || n.core!.knownDead(m.id))), (dt) => { rec.detected_after_ms = dt; });
           return;
         }
         case 'heal': {
@@ -432,7 +533,8 @@ export class ClusterSim {
           const rec = this.partitions[this.partitions.length - 1];
           if (rec) {
             rec.healed_at_ms = this.clock.now;
-            this.watch(() => this.agreed() && this.live().every((n) => this.live().every((m) => m === n || n.core!.liveness(m.id) === 'alive')), (dt) => { rec.converged_after_ms = dt; });
+            // Converged: all agree on one live coordinator, and see alive every live node they listen to.
+            this.watch(() => this.agreed() && this.live().every((n) => this.tracked(n).every((m) => !n.core!.hearsIn('swarm', m.id) || n.core!.liveness(m.id) === 'alive')), (dt) => { rec.converged_after_ms = dt; });
           }
           return;
         }
@@ -463,9 +565,8 @@ export class ClusterSim {
   }
 
   private propose(): void {
-    const live = this.live();
-    if (live.length === 0) return;
-    const n = live[Math.floor(this.rng() * live.length)]!;
+    const n = this.randomLive();
+    if (!n) return;
     this.decisionCounts.proposed++;
     n.core!.propose(this.clock.now, {
       id: `d${this.nextDecision++}`, group: 'swarm', decision_type: 'infrastructure', choice: 'scale_up',
@@ -484,7 +585,7 @@ export class ClusterSim {
         const t = this.clock.now - Math.log(1 - this.rng()) * 1000 / rate;
         if (t < until) this.clock.at(t, next);
       };
-      this.clock.at(-Math.log(1 - this.rng()) * 1000 / rate + 3 * this.cfg.heartbeat_timeout_ms, next);
+      this.clock.at(-Math.log(1 - this.rng()) * 1000 / rate + sc.join_ms + 3 * this.cfg.heartbeat_timeout_ms, next);
     };
     poisson(sc.job_rate, () => this.submit(), sc.duration_ms - sc.drain_ms);
     poisson(sc.decision_rate, () => this.propose(), sc.duration_ms - sc.drain_ms);

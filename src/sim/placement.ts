@@ -105,8 +105,10 @@ export interface ThresholdOptions {
   rank?: 'completion' | 'job_path';
   /** θ = thetaScale × expected completion / best possible completion (default 0.3). */
   thetaScale?: number;
-  /** Choose at once on a claim finishing within this factor of the best possible (default 1.5). */
+  /** Choose at once on a claim finishing within this factor of the best possible (default 1.2). */
   immediateWithin?: number;
+  /** …or on a claim that can start now (a free slot) and finishes within this factor of the best possible (default 2). */
+  freeWithin?: number;
 }
 
 export interface PlacementResult {
@@ -144,7 +146,8 @@ export function runPlacement(w: Workload, policy: PlacementPolicy, th: Threshold
   const windowQuantile = Math.min(1, Math.max(0.01, th.windowQuantile ?? 1));
   const rank = th.rank ?? 'completion';
   const thetaScale = th.thetaScale ?? 0.3;
-  const immediateWithin = th.immediateWithin ?? 1.5;
+  const immediateWithin = th.immediateWithin ?? 1.2;
+  const freeWithin = th.freeWithin ?? 2;
   const maxRounds = th.rounds ?? 3;
   const urgency = th.urgency ?? 0.9;
   const speedMax = Math.max(...w.nodes.map((n) => n.speed));
@@ -206,9 +209,8 @@ export function runPlacement(w: Workload, policy: PlacementPolicy, th: Threshold
           if (decided) return;
           claims.push(claim);
           if (th.declines && ++answered === targets.length) return decide();
-          // The job path's rule: choose at once when a claim can start now ('completion': and
-          // finish close to the best possible).
-          if (rank === 'job_path' ? (claim.capacity ?? 0) > 0 : claim.est_done_ms! <= immediateWithin * w.meanSizeMs / speedMax) decide();
+          // The job path's rule: choose at once when a claim can start now ('completion': see takeAtOnce).
+          if (rank === 'job_path' ? (claim.capacity ?? 0) > 0 : takeAtOnce(claim, w.meanSizeMs / speedMax, immediateWithin, freeWithin)) decide();
         });
       });
     }
@@ -273,6 +275,18 @@ export function runPlacement(w: Workload, policy: PlacementPolicy, th: Threshold
     messages_per_job: round(messages / w.jobs.length, 2),
     ...(policy === 'threshold' ? { rerounds: round(rerounds / w.jobs.length, 4), fallbacks } : {}),
   };
+}
+
+/**
+ * Whether an offerer takes a claim without waiting for the others: it finishes within
+ * `within` (1.2) × the best possible completion `bestMs` whatever its queue, or it can start now
+ * and finishes within `freeWithin` (2) × it — a free slot, not on a slow node. Waiting for more
+ * claims (the slowest target's round trip) pays only when no claim is such (BENCHMARKS.md,
+ * "Placement").
+ */
+export function takeAtOnce(c: RoutingCandidate, bestMs: number, within = 1.2, freeWithin = 2): boolean {
+  const done = c.est_done_ms ?? Infinity;
+  return done <= within * bestMs || (c.est_start_ms === 0 && done <= freeWithin * bestMs);
 }
 
 export function quantile(sorted: readonly number[], q: number): number {

@@ -21,7 +21,7 @@ export function simulationConfig(keys: Partial<DistributedOrchestrationConfig>, 
 export function parseScenario(text: string, over: { nodes?: number; seed?: number } = {}): Scenario {
   let doc: Record<string, unknown>;
   try { doc = parseToml(text) as Record<string, unknown>; } catch (err) { throw new ScenarioError(`scenario is not valid TOML: ${(err as Error).message}`); }
-  const known = new Set(['name', 'nodes', 'seed', 'duration_secs', 'drain_secs', 'job_rate', 'mean_job_ms', 'decision_rate', 'loss', 'min_delay_ms', 'max_delay_ms', 'distributed_orchestration', 'fault']);
+  const known = new Set(['name', 'nodes', 'seed', 'duration_secs', 'drain_secs', 'join_secs', 'job_rate', 'mean_job_ms', 'decision_rate', 'loss', 'min_delay_ms', 'max_delay_ms', 'distributed_orchestration', 'fault']);
   for (const k of Object.keys(doc)) if (!known.has(k)) throw new ScenarioError(`unknown scenario key "${k}"`);
   const nodes = over.nodes ?? (doc.nodes === undefined ? 20 : Math.floor(num(doc.nodes, 'nodes', 2, 100_000)));
   const seed = over.seed ?? (doc.seed === undefined ? 1 : Math.floor(num(doc.seed, 'seed', 0, 2 ** 32 - 1)));
@@ -33,6 +33,7 @@ export function parseScenario(text: string, over: { nodes?: number; seed?: numbe
     name: typeof doc.name === 'string' ? doc.name : 'scenario',
     duration_ms: doc.duration_secs === undefined ? base.duration_ms : num(doc.duration_secs, 'duration_secs', 1, 86_400) * 1000,
     drain_ms: doc.drain_secs === undefined ? base.drain_ms : num(doc.drain_secs, 'drain_secs', 0, 86_400) * 1000,
+    join_ms: doc.join_secs === undefined ? base.join_ms : num(doc.join_secs, 'join_secs', 0, 86_400) * 1000,
     job_rate: doc.job_rate === undefined ? base.job_rate : num(doc.job_rate, 'job_rate', 0, 1e6),
     mean_job_ms: doc.mean_job_ms === undefined ? base.mean_job_ms : num(doc.mean_job_ms, 'mean_job_ms', 1, 1e7),
     decision_rate: doc.decision_rate === undefined ? base.decision_rate : num(doc.decision_rate, 'decision_rate', 0, 1e4),

@@ -149,6 +149,30 @@ describe('elections on a virtual-time bus', () => {
     assert.deepEqual(bus.violations, []);
   });
 
+  it('a group larger than its council: the electorate is capped, members listen to the council only, the holder to all; a killed holder is replaced within T + 2 s', () => {
+    const council = 5;
+    const bus = new OrchBus({ nodes: 12, seed: 7, config: { council_size: council }, affinity: (i) => 0.5 + i * 0.01 });
+    assert.notEqual(settle(bus, 5 * T), undefined);
+    bus.run(2 * T);
+    const rec = bus.core(0).recordOf('swarm')!;
+    assert.equal(rec.electorate?.length, council);
+    const holder = holderIndex(bus);
+    for (let i = 0; i < 12; i++) {
+      const tracked = [...bus.core(i).trackedPeers()];
+      if (i === holder) assert.equal(tracked.length, 11, 'the holder keeps the whole membership');
+      else assert.ok(tracked.every((p) => rec.electorate!.includes(p)), `node ${i} listens beyond the council: ${tracked}`);
+    }
+    // Only the council votes: the record's electorate stays the council through a failover.
+    bus.crash(holder);
+    const took = settle(bus, T + 2000);
+    assert.notEqual(took, undefined, `not replaced within ${T + 2000} ms`);
+    bus.run(2 * T);
+    const after = bus.core(holder === 0 ? 1 : 0).recordOf('swarm')!;
+    assert.ok(after.epoch > rec.epoch && after.holder !== bus.nodes[holder]!.id && rec.electorate!.includes(after.holder));
+    assert.equal(after.electorate?.length, council, 'the new holder refills the council from the membership it now hears');
+    assert.deepEqual(bus.violations, []);
+  });
+
   it('networks formed apart merge into one lineage when they meet', () => {
     const bus = new OrchBus({ nodes: 6, seed: 4 });
     bus.partition([0, 0, 0, 1, 1, 1]);
@@ -198,10 +222,11 @@ describe('elections on a virtual-time bus', () => {
     );
     fc.assert(fc.property(
       fc.integer({ min: 3, max: 7 }), fc.integer({ min: 1, max: 1_000_000 }), fc.array(fault, { maxLength: 30 }),
-      fc.integer({ min: 5, max: 400 }), fc.constantFrom('liveness' as const, 'any' as const),
-      (n, seed, faults, maxDelayMs, policy) => {
+      fc.integer({ min: 5, max: 400 }), fc.constantFrom('liveness' as const, 'any' as const), fc.constantFrom(undefined, 3),
+      (n, seed, faults, maxDelayMs, policy, council) => {
         // 'any': voters back every claim, so only the election rules stand between a race and two holders.
-        const bus = new OrchBus({ nodes: n, seed, maxDelayMs, config: { voter_policy: policy }, affinity: (i) => 0.4 + ((seed * (i + 1)) % 17) / 50 });
+        // A council of 3: groups larger than their electorate, heartbeats scoped to it.
+        const bus = new OrchBus({ nodes: n, seed, maxDelayMs, config: { voter_policy: policy, ...(council ? { council_size: council } : {}) }, affinity: (i) => 0.4 + ((seed * (i + 1)) % 17) / 50 });
         const t0 = bus.now;
         for (const f of [...faults].sort((a, b) => a.at - b.at)) {
           bus.run(Math.max(0, t0 + f.at - bus.now));

@@ -14,7 +14,7 @@ import {
   type Accepted, type Claim, type GroupLedger, type GroupRecord,
 } from './election.ts';
 import { DecisionBook, type ConsensusResult, type ProposalInput, type QuorumView } from './decisions.ts';
-import { chooseGroups, isActive, SWARM } from './groups.ts';
+import { chooseGroups, COUNCIL_SIZE, isActive, SWARM } from './groups.ts';
 import { LivenessTable, type Liveness, type Transition } from './liveness.ts';
 
 export interface CoreConfig {
@@ -36,6 +36,8 @@ export interface CoreConfig {
    * claim — for tests and simulations showing that safety does not rest on the policy.
    */
   voter_policy?: 'liveness' | 'any';
+  /** Most members of a group's electorate (default COUNCIL_SIZE); see `hearsIn`. */
+  council_size?: number;
 }
 
 /** Timing derived from the heartbeat timeout T (see docs/DISTRIBUTED-ORCHESTRATION.md). */
@@ -191,19 +193,32 @@ export class OrchestrationCore {
   setLocal(now: number, local: { affinity: number; models: readonly string[] }): void {
     this.affinity = Math.min(1, Math.max(0, Number.isFinite(local.affinity) ? local.affinity : 0.5));
     this.myGroups = chooseGroups(local.models, this.cfg.max_groups_per_node);
+    this.memo.clear();
     for (const g of this.myGroups) this.ensureGroup(g, now);
   }
 
   /** A heartbeat from a peer; `summary` absent means it takes no part in orchestration. */
   onHeartbeat(from: string, now: number, summary: OrchSummary | undefined): void {
     if (from === this.self.peer_id) return;
-    if (!summary) { this.peers.delete(from); return; }
+    if (!summary) { this.forgetPeer(from, false); return; }
+    if (!summary.groups.some((s) => this.hearsIn(s.group, from))) return;
     this.heard(from, now);
-    this.peers.set(from, { node_id: summary.node_id, affinity: summary.affinity, groups: new Map(summary.groups.map((g) => [g.group, g])), at: now });
+    const prev = this.peers.get(from);
+    if (prev && prev.groups.size === summary.groups.length && summary.groups.every((g) => prev.groups.has(g.group))) {
+      // The same groups (the usual case): updated in place, the members lists stand.
+      for (const g of summary.groups) prev.groups.set(g.group, g);
+      Object.assign(prev, { node_id: summary.node_id, affinity: summary.affinity, at: now });
+    } else {
+      this.memo.clear();
+      this.peers.set(from, { node_id: summary.node_id, affinity: summary.affinity, groups: new Map(summary.groups.map((g) => [g.group, g])), at: now });
+    }
     for (const s of summary.groups) {
       const gs = this.groups.get(s.group);
       if (!gs || !this.myGroups.includes(s.group)) continue;
-      if (s.lineage !== undefined && s.holder !== undefined) this.adopt(s.group, { lineage: s.lineage, epoch: s.epoch, holder: s.holder }, now);
+      const held = gs.ledger.record;
+      if (s.lineage !== undefined && s.holder !== undefined && (held?.lineage !== s.lineage || held.epoch !== s.epoch)) {
+        this.adopt(s.group, { lineage: s.lineage, epoch: s.epoch, holder: s.holder }, now);
+      }
       const rec = gs.ledger.record;
       if (rec?.holder === this.self.peer_id && rec.electorate
         && (s.lineage !== rec.lineage || s.epoch < rec.epoch || (s.epoch === rec.epoch && s.partial))) gs.wantRepublish = true;
@@ -220,7 +235,7 @@ export class OrchestrationCore {
       case 'coord_record': return this.onRecord(body as CoordRecordBody, now);
       case 'decision_proposal': {
         const p = body as DecisionProposalBody;
-        this.decisions.onProposal(from, p, this.myGroups.includes(p.group), (x) => this.agrees(x), this.publish);
+        this.decisions.onProposal(from, p, this.myGroups.includes(p.group) && this.votesIn(p.group), (x) => this.agrees(x), this.publish);
         return;
       }
       case 'decision_vote': {
@@ -235,7 +250,11 @@ export class OrchestrationCore {
   /** Time passes: liveness, partition state, elections, decision rounds. Call every few hundred ms. */
   tick(now: number): void {
     for (const t of this.life.update(now)) this.onTransition(t, now);
-    for (const [id, p] of this.peers) if (this.life.get(id) === undefined && now - p.at > this.life.forgetMs) this.peers.delete(id);
+    for (const [id, p] of this.peers) {
+      if (this.life.get(id) === undefined && now - p.at > this.life.forgetMs) this.forgetPeer(id, false);
+      // One no longer listened to is dropped at once while alive; a dead one stays dead until forgotten.
+      else if (this.life.status(id) !== 'dead' && !this.keeps(id, p)) this.forgetPeer(id, true);
+    }
     this.updatePartition(now);
     for (const g of this.myGroups) this.tickGroup(g, now);
     for (const r of this.decisions.tick(now, this.publish)) this.events.push({ kind: 'decided', result: r });
@@ -264,7 +283,8 @@ export class OrchestrationCore {
   // --- outputs -----------------------------------------------------------------------------
 
   /** Messages to gossip and events that happened since the last drain. */
-  drain(): { out: Outgoing[]; events: CoreEvent[] } {
+  drain(): { out: readonly Outgoing[]; events: readonly CoreEvent[] } {
+    if (this.out.length === 0 && this.events.length === 0) return NOTHING;
     const r = { out: this.out, events: this.events };
     this.out = [];
     this.events = [];
@@ -295,8 +315,13 @@ export class OrchestrationCore {
     const rec = this.groups.get(g)?.ledger.record;
     const live = this.members(g, 'live');
     const electorate = rec?.electorate ? [...rec.electorate] : live;
+    // A member this node has not heard from (outside the council it listened to until the record
+    // named it) counts as alive while the record is recent: the holder saw it alive to name it.
+    const since = this.groups.get(g)?.recordSince ?? -Infinity;
+    const vouched = (m: string) => this.life.get(m) === undefined && this.sinceStatus(since) === 'alive';
     const liveSet = new Set(live);
     const alive = new Set(this.members(g, 'alive'));
+    for (const m of electorate) if (vouched(m)) { liveSet.add(m); alive.add(m); }
     const liveInElectorate = electorate.filter((m) => liveSet.has(m));
     return {
       electorate,
@@ -381,10 +406,11 @@ export class OrchestrationCore {
     if (!rec.electorate) return; // partial: the holder will say it again
     const live = this.members(g, 'live');
     if (rec.holder === me) {
-      if (!sameSet(live, rec.electorate) && now - gs.lastReconfigureAt >= this.t.reconfigureMs) this.claim(g, gs, now, 'reconfigure', live);
+      if (!sameSet(this.council(g, live), rec.electorate) && now - gs.lastReconfigureAt >= this.t.reconfigureMs) this.claim(g, gs, now, 'reconfigure', live);
       return;
     }
     if (permanent && !this.isConfigured(me)) return;
+    if (!rec.electorate.includes(me)) return; // only the council runs: the others do not know all candidates
     if (this.holderLiveness(g, gs) === 'dead') {
       const r = permanent ? 0 : this.rank(g, [rec.holder], now);
       if (r < 0) return;
@@ -396,7 +422,8 @@ export class OrchestrationCore {
     if (permanent) { this.claim(g, gs, now, 'rotate', live); return; } // the configured node takes over from a stale holder
     if (this.cfg.mode !== 'emergent') return;
     const trigger = this.cfg.rotation_trigger;
-    if (trigger === 'adaptive' && this.rank(g, [], now) === 0 && this.affinity > this.affinityOf(rec.holder) + ROTATION_MARGIN) {
+    // Adaptive rotation compares affinities: only once the holder's own is known (heard from it).
+    if (trigger === 'adaptive' && this.peers.has(rec.holder) && this.rank(g, [], now) === 0 && this.affinity > this.affinityOf(rec.holder) + ROTATION_MARGIN) {
       this.claim(g, gs, now, 'rotate', live);
     } else if (trigger === 'periodic' && now - gs.recordSince >= this.t.rotationPeriodMs && this.rank(g, [rec.holder], now) === 0) {
       this.claim(g, gs, now, 'periodic', live);
@@ -414,7 +441,7 @@ export class OrchestrationCore {
     const rec = gs.ledger.record!;
     const claim: Claim = {
       lineage: rec.lineage, epoch: nextEpoch(gs.ledger), candidate: this.self.peer_id,
-      electorate: [...new Set([...electorate, this.self.peer_id])].sort(), ref_epoch: rec.epoch,
+      electorate: this.council(g, electorate), ref_epoch: rec.epoch,
     };
     const j = judgeClaim(gs.ledger, claim, true, MAX_ACCEPTED_REPORTED);
     if (!j.granted) { gs.retryAt = now + this.backoff(); return; }
@@ -449,7 +476,7 @@ export class OrchestrationCore {
   }
 
   private onClaim(from: string, c: CoordClaimBody, now: number): void {
-    if (c.candidate !== from || !this.myGroups.includes(c.group)) return;
+    if (c.candidate !== from || !this.myGroups.includes(c.group) || !this.votesIn(c.group, c.electorate)) return;
     const gs = this.ensureGroup(c.group, now);
     const claim: Claim = { lineage: c.lineage, epoch: c.epoch, candidate: c.candidate, electorate: c.electorate, ref_epoch: c.ref_epoch };
     const j = judgeClaim(gs.ledger, claim, this.backs(c.group, gs, c, now), MAX_ACCEPTED_REPORTED);
@@ -526,7 +553,7 @@ export class OrchestrationCore {
    * - permanent: only the configured coordinator;
    * - the holder itself (it changes the electorate), or anyone when the holder is suspect or dead
    *   (voters act on "suspect", sooner than candidates on "dead"), or when no record is held;
-   * - emergent, adaptive: a candidate whose affinity beats the holder's by half the margin;
+   * - emergent, adaptive: a candidate whose affinity beats the holder's (heard from it) by half the margin;
    *   emergent, periodic: any candidate once the term (nearly) ran out.
    */
   private backs(g: string, gs: GroupState, c: CoordClaimBody, now: number): boolean {
@@ -537,7 +564,7 @@ export class OrchestrationCore {
     if (this.holderLiveness(g, gs) !== 'alive') return true;
     if (this.cfg.mode !== 'emergent') return false;
     if (c.reason === 'rotate' && this.cfg.rotation_trigger === 'adaptive') {
-      return Math.max(c.affinity ?? 0, this.affinityOf(c.candidate)) > this.affinityOf(rec.holder) + ROTATION_MARGIN / 2;
+      return this.peers.has(rec.holder) && Math.max(c.affinity ?? 0, this.affinityOf(c.candidate)) > this.affinityOf(rec.holder) + ROTATION_MARGIN / 2;
     }
     if (c.reason === 'periodic' && this.cfg.rotation_trigger === 'periodic') return now - gs.recordSince >= this.t.rotationPeriodMs * 0.8;
     return false;
@@ -559,11 +586,13 @@ export class OrchestrationCore {
   }
 
   /**
-   * This node's place among the group's alive members (excluding some) by affinity, highest
-   * first, ties to the smaller peer id; -1 when it is not among them.
+   * This node's place among the group's alive members (excluding some; with a full record, among
+   * its electorate only) by affinity, highest first, ties to the smaller peer id; -1 when it is
+   * not among them.
    */
   private rank(g: string, excluding: readonly string[], _now: number): number {
-    const order = this.members(g, 'alive').filter((m) => !excluding.includes(m))
+    const electorate = this.groups.get(g)?.ledger.record?.electorate;
+    const order = this.members(g, 'alive').filter((m) => !excluding.includes(m) && (!electorate || electorate.includes(m)))
       .map((m) => ({ m, a: this.affinityOf(m) }))
       .sort((x, y) => y.a - x.a || (x.m < y.m ? -1 : x.m > y.m ? 1 : 0));
     return order.findIndex((o) => o.m === this.self.peer_id);
@@ -582,15 +611,93 @@ export class OrchestrationCore {
     return nodeId === want;
   }
 
-  /** Group members as this node sees them: 'live' = alive or suspect, 'alive' = alive only. */
-  members(g: string, which: 'live' | 'alive'): string[] {
+  /**
+   * Group members as this node sees them: 'live' = alive or suspect, 'alive' = alive only. Kept
+   * until the table changes (a peer, its groups or its liveness): ticks ask for them often.
+   */
+  members(g: string, which: 'live' | 'alive'): readonly string[] {
+    const key = `${which}|${g}`;
+    const hit = this.memo.get(key);
+    if (hit) return hit;
     const out = this.myGroups.includes(g) ? [this.self.peer_id] : [];
     for (const [peer, v] of this.peers) {
       if (!v.groups.has(g)) continue;
       const s = this.life.status(peer);
       if (s === 'alive' || (which === 'live' && s === 'suspect')) out.push(peer);
     }
-    return out.sort();
+    out.sort();
+    this.memo.set(key, out);
+    return out;
+  }
+
+  private forgetPeer(peer: string, fromLiveness: boolean): void {
+    this.peers.delete(peer);
+    if (fromLiveness) this.life.forget(peer);
+    this.memo.clear();
+  }
+
+  // --- heartbeat scoping -------------------------------------------------------------------
+
+  /**
+   * Whether this node listens to `peer`'s heartbeats in group `g` (both members). A member with
+   * no record of the group listens to every member (it is looking for one), and so does the
+   * holder (it keeps the membership, from which it fills the council); every other member
+   * listens only to the holder and the electorate of the record it holds — the council, at most
+   * `council_size` — or, while it holds the record without its electorate, to the holder and the
+   * peers already in its table.
+   * A member thus handles O(council + the groups it shares) heartbeats per period and only
+   * holders O(group size). The simulator routes heartbeats by the same rule (`recordOf`).
+   */
+  hearsIn(g: string, peer: string): boolean {
+    if (!this.myGroups.includes(g)) return false;
+    const rec = this.groups.get(g)?.ledger.record;
+    if (!rec || rec.holder === this.self.peer_id || rec.holder === peer) return true;
+    // Without the electorate (a record learnt from a heartbeat): whom it already listens to, until
+    // the holder's coord_record completes it — so that their liveness does not lapse meanwhile.
+    return rec.electorate ? rec.electorate.includes(peer) : this.peers.has(peer);
+  }
+
+  /** A peer stays in the table while this node listens to it in some group. */
+  private keeps(peer: string, v: PeerView): boolean {
+    for (const g of v.groups.keys()) if (this.hearsIn(g, peer)) return true;
+    return false;
+  }
+
+  /** The peers this node keeps in its table (listened to, or dead and not yet forgotten). */
+  trackedPeers(): IterableIterator<string> { return this.peers.keys(); }
+
+  /** The record this node holds for a group (read-only; for simulators routing heartbeats). */
+  recordOf(group: string): Readonly<GroupRecord> | undefined { return this.groups.get(group)?.ledger.record; }
+
+  private get councilSize(): number { return Math.max(1, this.cfg.council_size ?? COUNCIL_SIZE); }
+
+  /**
+   * The electorate to propose from the live members: all of them while they fit the council;
+   * else the current electorate's live members (hysteresis), then the best others by affinity
+   * (ties: smaller peer id) up to the council size, this node always included.
+   */
+  private council(g: string, live: readonly string[]): string[] {
+    const me = this.self.peer_id;
+    const size = this.councilSize;
+    const pool = new Set([...live, me]);
+    if (pool.size <= size) return [...pool].sort();
+    const seated = (this.groups.get(g)?.ledger.record?.electorate ?? []).filter((m) => m !== me && pool.has(m));
+    const byAffinity = (xs: string[]) => xs.map((m) => ({ m, a: this.affinityOf(m) }))
+      .sort((x, y) => y.a - x.a || (x.m < y.m ? -1 : x.m > y.m ? 1 : 0)).map((o) => o.m);
+    const seats = seated.length >= size - 1 ? byAffinity(seated).slice(0, size - 1) : seated;
+    if (seats.length < size - 1) {
+      const taken = new Set(seats);
+      seats.push(...byAffinity([...pool].filter((m) => m !== me && !taken.has(m))).slice(0, size - 1 - seats.length));
+    }
+    return [me, ...seats].sort();
+  }
+
+  /** Whether this node votes in a group: in the electorate of its full record or of the claim at hand, or with no full record. */
+  private votesIn(g: string, proposed?: readonly string[]): boolean {
+    const me = this.self.peer_id;
+    if (proposed?.includes(me)) return true;
+    const rec = this.groups.get(g)?.ledger.record;
+    return !rec?.electorate || rec.holder === me || rec.electorate.includes(me);
   }
 
   private groupActive(g: string): boolean {
@@ -615,6 +722,7 @@ export class OrchestrationCore {
   }
 
   private onTransition(t: Transition, now: number): void {
+    this.memo.clear();
     if (!this.peers.has(t.peer)) return;
     this.events.push({ kind: 'liveness', peer: t.peer, from: t.from, to: t.to, silent_ms: t.silentMs });
     if (t.to === 'dead') this.partition.last_detection_ms = t.silentMs;
@@ -669,6 +777,7 @@ export class OrchestrationCore {
   // --- plumbing ----------------------------------------------------------------------------
 
   private lastNow = -Infinity;
+  private readonly memo = new Map<string, readonly string[]>();
 
   private readonly publish = (type: OrchMessageType, body: unknown): void => { this.out.push({ type, body }); };
 
@@ -690,6 +799,8 @@ export class OrchestrationCore {
     return { peer_id: peer, node_id: peer === this.self.peer_id ? this.self.node_id : this.peers.get(peer)?.node_id ?? peer };
   }
 }
+
+const NOTHING = Object.freeze({ out: Object.freeze([]) as readonly Outgoing[], events: Object.freeze([]) as readonly CoreEvent[] });
 
 function sameSet(a: readonly string[], b: readonly string[]): boolean {
   const sa = new Set(a); const sb = new Set(b);

@@ -9,6 +9,13 @@ export const SWARM = 'swarm';
 /** Groups a heartbeat may list (the schema's bound): the swarm and up to 15 model groups. */
 export const MAX_LISTED_GROUPS = 16;
 
+/**
+ * Most members a group's electorate (its council) holds by default (CoreConfig.council_size).
+ * A group no larger votes as a whole; in a larger one the council votes and coordinates, and
+ * heartbeats are scoped to it (core.ts, `hears`).
+ */
+export const COUNCIL_SIZE = 31;
+
 export const modelGroup = (model: string) => `model:${model}`;
 
 /**

@@ -63,6 +63,9 @@ export class LivenessTable {
     return out;
   }
 
+  /** Drops a peer without a transition (one this node no longer listens to). */
+  forget(peer: string): void { this.peers.delete(peer); }
+
   status(peer: string): Liveness { return this.peers.get(peer)?.status ?? 'dead'; }
   get(peer: string): PeerLife | undefined { return this.peers.get(peer); }
   entries(): PeerLife[] { return [...this.peers.values()]; }
