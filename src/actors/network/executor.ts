@@ -47,6 +47,11 @@ export const KEEPALIVE_MS = 2000;
 export const LEASE_MS = 10_000;
 /** How long a claim holds a queue place for a job that has not arrived (the client chose another). */
 const CLAIM_HOLD_MS = 5000;
+/**
+ * A client turned away counts as waiting for this long (its offers come again every 2 s): while
+ * others wait, no client holds more than its share of the queue (fair admission).
+ */
+const WAITING_MS = 3000;
 
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 
@@ -65,6 +70,8 @@ export class JobExecutor {
   private readonly streams = new Map<string, Stream>();
   /** Claimed job id → when: until its job arrives (or CLAIM_HOLD_MS pass) a claim holds a queue place. */
   private readonly pending = new Map<string, number>();
+  /** Clients whose offers were turned away for lack of room, and when last. */
+  private readonly waiting = new Map<string, number>();
   readonly counters = { claimed: 0, executed: 0, refused_streams: 0 };
 
   constructor(private readonly deps: ExecutorDeps) {}
@@ -93,11 +100,22 @@ export class JobExecutor {
     // A claim reserves room until its job arrives: many offers at once must not all be
     // claimed against the same free queue places.
     const pending = this.pendingClaims();
+    const now = this.deps.clock.now();
     if (q && q.depth + pending >= q.capacity) {
+      this.waiting.set(offer.client, now);
       this.deps.log.debug({ job_id: offer.job_id, depth: q.depth, pending, capacity: q.capacity }, 'Offer not claimed: queue full with pending claims');
       return;
     }
+    // Fair admission: while other clients wait for room here, a client holds at most an equal
+    // share of the queue; its further offers are claimed once the others have had theirs.
+    const share = q ? this.fairShare(offer.client, q.capacity, now) : Infinity;
+    if (this.heldBy(offer.client) >= share) {
+      this.waiting.set(offer.client, now);
+      this.deps.log.debug({ job_id: offer.job_id, client: offer.client, share }, 'Offer not claimed: its client holds its share while others wait');
+      return;
+    }
     if (entry.claimed) return; // claimed meanwhile (a copy of the offer handled concurrently)
+    this.waiting.delete(offer.client);
     const free = q ? Math.max(0, q.slots - q.busy_slots - pending) : 0;
     entry.claimed = true;
     this.pending.set(offer.job_id, this.deps.clock.now());
@@ -198,6 +216,24 @@ export class JobExecutor {
       started_at: startedAt, finished_at: Math.max(startedAt, now),
     };
     return sealReceipt(this.deps.privateKey, body, now);
+  }
+
+  /** Queue places a client's jobs hold here: claims not yet brought, and jobs queued or running. */
+  private heldBy(client: string): number {
+    let n = 0;
+    for (const id of this.pending.keys()) if (this.offers.get(id)?.body.client === client) n++;
+    for (const id of this.streams.keys()) if (this.offers.get(id)?.body.client === client) n++;
+    return n;
+  }
+
+  /** The queue split evenly among this client and the others waiting (Infinity when none waits). */
+  private fairShare(client: string, capacity: number, now: number): number {
+    let others = 0;
+    for (const [c, at] of this.waiting) {
+      if (now - at > WAITING_MS) this.waiting.delete(c);
+      else if (c !== client) others++;
+    }
+    return others === 0 ? Infinity : Math.max(1, Math.floor(capacity / (others + 1)));
   }
 
   /** Claims still waiting for their job; those older than CLAIM_HOLD_MS are let go. */
