@@ -104,4 +104,25 @@ describe('manifest sync', () => {
     assert.deepEqual(await held(b), receipt, 'as signed by its executor');
     assert.deepEqual((await b.network()).sync_dropped, {});
   });
+
+  it('a newcomer learns a live peer\'s manifest by sync even when its announce is older than the heartbeat timeout', async () => {
+    // Announces every 30 s, heartbeats every 0.5 s (timeout 1.5 s): a's announce is stale by the
+    // timeout long before it announces again, yet the node passing it on hears a all the time.
+    const cfg = { network: { announce_interval_secs: 30 }, distributed_orchestration: { heartbeat_timeout_secs: 1.5 } };
+    const a: MvpNode = await createNode(testConfig({ node: { node_id: 'a' }, ...cfg }), { transport: 'memory' });
+    await a.start();
+    cleanup.push(() => a.stop());
+    const addrA = (await a.network()).listen[0]!;
+    const b: MvpNode = await createNode(testConfig({ node: { node_id: 'b' }, ...cfg, network: { ...cfg.network, bootstrap_peers: [addrA] } }), { transport: 'memory' });
+    await b.start();
+    cleanup.push(() => b.stop());
+    await until(async () => (await b.network()).known === 1, 15_000, 'b to know a');
+    await new Promise((r) => setTimeout(r, 3000)); // both announces are now twice the timeout old
+    const c: MvpNode = await createNode(testConfig({ node: { node_id: 'c' }, ...cfg, network: { ...cfg.network, bootstrap_peers: [(await b.network()).listen[0]!] } }), { transport: 'memory' });
+    await c.start();
+    cleanup.push(() => c.stop());
+    const names = async () => (await c.supervisor.request<Array<{ node_id?: string }>>('network', { type: 'network.peers' }, 2000)).map((p) => p.node_id).sort();
+    // Well before anyone announces again (30 s).
+    await until(async () => JSON.stringify(await names()) === JSON.stringify(['a', 'b']), 10_000, 'c to hold the manifests of a and b');
+  });
 });
