@@ -282,8 +282,7 @@ export class LightClient {
    * The router's pick among the claims. A router that fails or names no claimant (its node's
    * consensus actor is down, say) does not hold the job up: the local heuristic picks instead.
    */
-  private async pick(offer: RoutedJob, claims: JobClaimBody[], note: (text: string) => void): Promise<JobClaimBody> {
-    const job: RoutedJob = { job_id: offer.job_id, model: offer.model, priority: offer.priority, ...(offer.value === undefined ? {} : { value: offer.value }) };
+  private async pick(job: RoutedJob, claims: JobClaimBody[], note: (text: string) => void): Promise<JobClaimBody> {
     const candidates: RoutingCandidate[] = claims.map((c) => ({ peer_id: c.executor, capacity: c.capacity, est_start_ms: c.est_start_ms, queue_depth: c.queue_depth }));
     let p: RoutePick;
     try {
@@ -293,7 +292,7 @@ export class LightClient {
       p = await localRoute(job, candidates);
       p = { ...p, how: `${p.how}; the router failed: ${(err as Error).message}` };
     }
-    note(`job ${offer.job_id.slice(0, 12)} assigned to ${p.executor} (${claims.length} claim${claims.length > 1 ? 's' : ''}; ${p.how})`);
+    note(`job ${job.job_id.slice(0, 12)} assigned to ${p.executor} (${claims.length} claim${claims.length > 1 ? 's' : ''}; ${p.how})`);
     return claims.find((c) => c.executor === p.executor)!;
   }
 

@@ -85,6 +85,8 @@ export const DECISION_TYPES_WIRE = ['infrastructure', 'context', 'job_routing'] 
 export const DECISION_STRATEGIES = ['heuristic', 'llm', 'hybrid'] as const;
 const decisionIdField = { type: 'string', minLength: 8, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' } as const satisfies WireSchema;
 const fraction = { type: 'number', minimum: 0, maximum: 1 } as const satisfies WireSchema;
+const decisionTypeField = { type: 'string', enum: DECISION_TYPES_WIRE, maxLength: 16 } as const satisfies WireSchema;
+const roundField = { type: 'integer', minimum: 1, maximum: 64 } as const satisfies WireSchema;
 
 export const decisionProposalSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
@@ -96,8 +98,8 @@ export const decisionProposalSchema = {
   properties: {
     id: decisionIdField,
     group: groupField,
-    decision_type: { type: 'string', enum: DECISION_TYPES_WIRE, maxLength: 16 },
-    round: { type: 'integer', minimum: 1, maximum: 64 },
+    decision_type: decisionTypeField,
+    round: roundField,
     rounds: { type: 'integer', minimum: 1, maximum: 64, description: 'rounds the proposer will run at most' },
     stimulus: { type: 'number', minimum: 0, maximum: 1_000_000, description: 's of the response-threshold model for this round' },
     critical: { type: 'boolean' },
@@ -121,7 +123,7 @@ export const decisionVoteSchema = {
   properties: {
     id: decisionIdField,
     proposer: peerIdField,
-    round: { type: 'integer', minimum: 1, maximum: 64 },
+    round: roundField,
     agree: { type: 'boolean' },
   },
 } as const satisfies WireSchema;
@@ -145,7 +147,7 @@ export const decisionOutcomeSchema = {
         properties: {
           id: decisionIdField,
           group: groupField,
-          decision_type: { type: 'string', enum: DECISION_TYPES_WIRE, maxLength: 16 },
+          decision_type: decisionTypeField,
           outcome: { type: 'string', enum: DECISION_OUTCOMES, maxLength: 16 },
           choice: { type: 'string', minLength: 1, maxLength: 256 },
           share: { ...fraction, description: 'weighted share of agreement among respondents' },
