@@ -79,8 +79,11 @@ describe('tiny test model in node-llama-cpp', () => {
   });
 
   it('round-trips arbitrary unicode text through tokenize/detokenize', () => {
+    // U+2581 (▁) is the llama (SentencePiece) vocabulary's own word-boundary mark: llama.cpp
+    // detokenizes it as a space, so text holding a literal ▁ cannot come back unchanged.
+    const noMark = (t: string) => !t.includes('\u2581');
     fc.assert(
-      fc.property(fc.string({ unit: 'binary', maxLength: 80 }), (text) => {
+      fc.property(fc.string({ unit: 'binary', maxLength: 80 }).filter(noMark), (text) => {
         const tokens = model.tokenize(text);
         assert.ok(tokens.every((t) => t >= 0 && t < 1024));
         assert.equal(model.detokenize(tokens), text);
@@ -88,7 +91,7 @@ describe('tiny test model in node-llama-cpp', () => {
       { numRuns: 500 },
     );
     fc.assert(
-      fc.property(fc.string({ unit: 'grapheme', maxLength: 40 }), (text) => {
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 40 }).filter(noMark), (text) => {
         assert.equal(model.detokenize(model.tokenize(text)), text);
       }),
       { numRuns: 300 },
