@@ -204,7 +204,7 @@ export class LightClient {
     signal?.throwIfAborted();
     if (this.closed) throw new Error('the light client is closed');
     if (!this.connected) {
-      const errors = await this.dialBootstrap(claimDeadline);
+      const errors = await this.rejoin(claimDeadline);
       if (!this.connected) throw new NoExecutorError(`lost every connection to the network and could not dial it again: ${errors.join('; ')}`);
       this.syncedAt = 0;
     }
@@ -255,9 +255,9 @@ export class LightClient {
           signal?.throwIfAborted();
           this.shun(claim.executor);
           note(`executor ${claim.executor} failed: ${(err as Error).message}; moving the job to another claimant`);
-          // Its failure may have taken our only connection (that node's network restarted): join
-          // again, or the job's new offers would reach nobody.
-          if (!this.connected) await this.dialBootstrap(deadline);
+          // Its failure may have taken our only connection (that node died, or its network
+          // restarted): join again, or the job's new offers would reach nobody.
+          if (!this.connected) await this.rejoin(deadline);
           // Only a new claim from that node (its network restarted, say) makes it a candidate again.
           book.forget(claim.executor);
           tried.delete(claim.executor);
@@ -294,6 +294,21 @@ export class LightClient {
     }
     note(`job ${job.job_id.slice(0, 12)} assigned to ${p.executor} (${claims.length} claim${claims.length > 1 ? 's' : ''}; ${p.how})`);
     return claims.find((c) => c.executor === p.executor)!;
+  }
+
+  /**
+   * Joins again after losing every connection: the bootstrap nodes and, at the same time, the
+   * nodes known from their manifests (a bootstrap node may be the one that died). Returns the
+   * bootstrap failures (the caller checks `connected`).
+   */
+  private async rejoin(deadline: number): Promise<string[]> {
+    const signal = AbortSignal.timeout(Math.max(1000, Math.min(10_000, deadline - Date.now())));
+    const known = this.manifests().map((m) => m.addrs.map((a) => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${m.peer_id}`)));
+    const [errors] = await Promise.all([
+      this.dialBootstrap(deadline),
+      ...known.filter((addrs) => addrs.length > 0).map((addrs) => this.node.dial(addrs, { signal }).catch(() => undefined)),
+    ]);
+    return errors;
   }
 
   /**
