@@ -3,7 +3,7 @@
 // on the pure book, on cores over the virtual-time bus under faults, and through the router.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import fc from 'fast-check';
+import fc from '../helpers/property.ts';
 import {
   passingThreshold, PASS_MAX, PASS_MIN, responseProbability, seededRandom, stimulus, ThresholdTable, THETA_MAX, THETA_MIN,
 } from '../../src/actors/consensus/threshold.ts';

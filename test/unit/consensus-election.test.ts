@@ -4,7 +4,7 @@
 // per group, lineage and epoch, whatever happens; and once the faults stop, every node agrees.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import fc from 'fast-check';
+import fc from '../helpers/property.ts';
 import {
   adoptRecord, electionWon, emptyLedger, grant, hasMajority, judgeClaim, newLineage, nextEpoch, supersedes,
   type Accepted, type Claim,

@@ -5,7 +5,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import fc from 'fast-check';
+import fc from '../helpers/property.ts';
 import { VirtualClock } from '../../src/sim/clock.ts';
 import { defaultScenario, SIM_CORE_CONFIG, simulate, type Fault, type Scenario } from '../../src/sim/cluster.ts';
 import { comparePlacements, generateWorkload, runPlacement } from '../../src/sim/placement.ts';
