@@ -1,4 +1,4 @@
-// Chaos scenario 1 (issue 8): actor faults under load. While a client keeps jobs streaming at a
+// Chaos scenario: actor faults under load. While a client keeps jobs streaming at a
 // real node, each of its actors is killed in turn through the control API (worker thread
 // terminated, uncaught throw inside the actor); the report gives, per kill, the time until the
 // actor ran again and what became of the jobs meanwhile: completed, failed with a receipt, or

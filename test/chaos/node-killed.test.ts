@@ -1,4 +1,4 @@
-// Chaos scenario 2 (issue 8): a node killed mid-job. Four `mvp-node` processes serve the `small`
+// Chaos scenario: a node killed mid-job. Four `mvp-node` processes serve the `small`
 // test model; a light client submits a long job and kill -9s its executor at the first token.
 // The job moves to another node and completes there; every survivor holds the same one accepted
 // receipt for it; every survivor suspects the dead peer, then evicts it from its peer table,

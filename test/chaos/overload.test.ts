@@ -1,4 +1,4 @@
-// Chaos scenario 6 (issue 8): overload. Several clients offer far more jobs at once than the
+// Chaos scenario: overload. Several clients offer far more jobs at once than the
 // node's queue holds (`--max-queue 2`). The node claims only what it has room for (a claim
 // reserves a place until its job arrives), refuses the rest cleanly (unclaimed offers are
 // weighed again when re-published), stays within a memory bound, serves the clients fairly, and

@@ -1,4 +1,4 @@
-// Chaos scenario 4 (issue 8): a partition over real TCP. Four `mvp-node` processes, two per
+// Chaos scenario: a partition over real TCP. Four `mvp-node` processes, two per
 // side, each in its own network namespace; the sides' bridges are joined by one veth pair.
 // Cut that link (`ip link set down`), let both sides run (each side still serves jobs), heal it,
 // and measure how long each side takes to notice (peers expired) and to converge again (every

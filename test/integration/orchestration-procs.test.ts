@@ -1,7 +1,7 @@
-// Distributed orchestration across five real `mvp-node` processes on loopback TCP (issue 7 item
-// 10), emergent mode, heartbeat_timeout_secs T = 3:
+// Distributed orchestration across five real `mvp-node` processes on loopback TCP,
+// emergent mode, heartbeat_timeout_secs T = 3:
 // (a) all agree on one coordinator; kill -9 it; every survivor marks it suspect, and all agree
-//     on another one with a higher epoch within T + 2 s of the kill (the issue's goal time);
+//     on another one with a higher epoch (goal: within T + 2 s of the kill);
 // (b) restart it, then cut the five into 3 | 2 with each node's peer block list (connection
 //     gating): each side sees the other dead, the side of two knows it is a minority and takes
 //     no decision (its epoch stands still) while the side of three elects; unblock → all five

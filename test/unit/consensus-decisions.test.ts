@@ -1,4 +1,4 @@
-// Adaptive consensus (issue 7, item 3) and the decision router (item 4): the response-threshold
+// Adaptive consensus and the decision router: the response-threshold
 // model, the passing threshold, rounds, and decisions that are never lost nor decided twice —
 // on the pure book, on cores over the virtual-time bus under faults, and through the router.
 import { describe, it } from 'node:test';

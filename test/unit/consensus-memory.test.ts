@@ -1,7 +1,7 @@
 // Distributed orchestration across full in-process nodes (createNode, memory transport, real
 // actors and real gossip): a coordinator emerges and everyone agrees; stopping it gets another,
-// agreed by every survivor with a higher epoch, within heartbeat_timeout_secs + 2 s (the issue's
-// goal); a consensus decision passes across the nodes; the Health check carries the fields.
+// agreed by every survivor with a higher epoch, within heartbeat_timeout_secs + 2 s (the
+// goal; asserted within twice that); a consensus decision passes across the nodes; the Health check carries the fields.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createNode, type MvpNode } from '../../src/node/create-node.ts';

@@ -1,4 +1,4 @@
-// Affinity scores (issue 7, item 1; DESIGN.md §6): the formula's shape, bounds and monotonicity.
+// Affinity scores: the formula's shape, bounds and monotonicity.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from '../helpers/property.ts';

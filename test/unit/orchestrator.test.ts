@@ -1,4 +1,4 @@
-// The orchestrator's heuristic policy and safety gate (DESIGN.md §6), as tables of cases.
+// The orchestrator's heuristic policy and safety gate, as tables of cases.
 // The policy table itself is documented above RULES in src/actors/orchestrator/heuristics.ts.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
