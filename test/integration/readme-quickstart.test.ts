@@ -20,7 +20,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const README_PORT = '4001';
 
 /** The commands of the first bash block after the "## Quick start" heading. */
-export function quickStartCommands(readme: string): string[] {
+function quickStartCommands(readme: string): string[] {
   const section = readme.split(/^## Quick start\s*$/m)[1];
   assert.ok(section, 'README.md has a "## Quick start" section');
   const block = /```bash\n([\s\S]*?)```/.exec(section.split(/^## /m)[0]!)?.[1];
