@@ -2,7 +2,7 @@
 // playwright-core, against three real node processes on 127.0.0.1 serving the generated tiny
 // test model, the first with an API token. Screenshots go to a temporary directory, whose path
 // is printed.
-import { describe, it, before, after } from 'node:test';
+import { it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { listenPort, spawnNode, type NodeProcess } from '../helpers/proc.ts';
 import { until } from '../helpers/runtime.ts';
+import { describeNeeding } from '../helpers/needs.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TOKEN = 'console-test-token';
@@ -42,7 +43,7 @@ const watch = (name: string, expr: string) => `(() => {
 
 interface Running { proc: NodeProcess; peerId: string; port: number; url: string }
 
-describe('web console in headless Chromium', { skip: existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM} (.ci/run installs Debian's chromium)` }, () => {
+describeNeeding('web console in headless Chromium', existsSync(CHROMIUM) ? undefined : `needs Chromium at ${CHROMIUM} (Debian's chromium package; or set CHROMIUM_PATH)`, () => {
   const dir = mkdtempSync(join(tmpdir(), 'mvp-console-'));
   const shots = mkdtempSync(join(tmpdir(), 'mvp-console-shots-'));
   const cfg = join(dir, 'node.toml');
@@ -61,6 +62,8 @@ describe('web console in headless Chromium', { skip: existsSync(CHROMIUM) ? fals
     const port = await listenPort(proc);
     const api = await proc.waitFor((l) => l.msg.startsWith('API listening on'), 60_000, 'the API');
     const started = await proc.waitFor((l) => l.msg.startsWith('Node started'), 60_000, 'node start');
+    // The console's address is logged beside the API's.
+    await proc.waitFor((l) => l.msg.startsWith(`Console at ${String(api.url)}/`), 5000, 'the console URL');
     return { proc, port, peerId: String(started.peer_id), url: String(api.url) };
   }
 
