@@ -1,6 +1,7 @@
 // The api actor: an HTTP server, loopback by default, that shows and steers the
 // node: health, actors (kill / restart), peers, jobs with their receipts, the node's manifest and
-// Prometheus metrics, and the OpenAI-compatible gateway under /v1 (openai.ts, gateway.ts). Every
+// Prometheus metrics, the OpenAI-compatible gateway under /v1 (openai.ts, gateway.ts), and the web
+// console at / with its event stream GET /events (events.ts). Every
 // answer is asked of the actor that knows it, at request time, so the api works the same inline
 // or on its own thread. The server and api.json are released on stop (ctx.own).
 import { rm, writeFile } from 'node:fs/promises';

@@ -1,6 +1,7 @@
 // The HTTP side of the api actor: a fastify app with bearer-token authentication, JSON Schema
-// validation of paths, query strings and bodies, JSON error bodies ({ code, message }) and the
-// routes; what the routes answer comes from the actor (ApiRoutes).
+// validation of paths, query strings and bodies, JSON error bodies ({ code, message }), the
+// routes, the console's static files, and the browser-facing guards (CSP, foreign Origin); what
+// the routes answer comes from the actor (ApiRoutes).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
