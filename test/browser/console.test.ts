@@ -179,6 +179,8 @@ describeNeeding('web console in headless Chromium', existsSync(CHROMIUM) ? undef
     await page.getByTestId('model-row').first().waitFor({ timeout: 30_000 });
     await page.evaluate(watch('texts', 'document.querySelector(\'[data-testid="playground-output"]\')?.textContent'));
     await page.getByLabel('prompt').fill('Tell me about the swarm');
+    // Long enough that the tokens cannot all arrive in one network read.
+    await page.getByLabel('max tokens').fill('400');
     await page.getByRole('button', { name: 'Send' }).click();
     const verdict = page.getByTestId('playground-verdict');
     await verdict.and(page.locator('[data-verified="true"], [data-verified="false"]')).waitFor({ timeout: 120_000 });
@@ -190,6 +192,7 @@ describeNeeding('web console in headless Chromium', existsSync(CHROMIUM) ? undef
     const chunks = Number(await page.getByTestId('playground-output').getAttribute('data-chunks'));
     assert.ok(chunks > 1, `the answer came in ${chunks} deltas`);
     assert.ok(texts.length >= 2, `the output grew while streaming (saw ${texts.length} states)`);
+    console.log(`the answer came in ${chunks} deltas, shown in ${texts.length} steps`);
     await page.context().close();
   });
 
@@ -225,6 +228,28 @@ describeNeeding('web console in headless Chromium', existsSync(CHROMIUM) ? undef
     await page.context().close();
   });
 
+  it('ignores and counts malformed events, resynchronises from REST after lost ones, and never blanks the page', async () => {
+    const page = await open();
+    // Between the node and the page, the stream is mangled: bad lines, a wrong shape, lost lines.
+    await page.route('**/events', async (route) => {
+      const hello = JSON.stringify({ seq: 1, type: 'hello', data: { node_id: 'main', peer_id: main.peerId, sample_ms: 400 } });
+      await route.fulfill({
+        status: 200, contentType: 'application/x-ndjson',
+        body: [hello, '{not json', JSON.stringify({ seq: 2, type: 'peers', data: 'not a list' }), JSON.stringify({ seq: 9, type: 'ping', data: {} }), ''].join('\n'),
+      });
+    });
+    await page.getByLabel('API token').fill(TOKEN);
+    await page.getByRole('button', { name: 'Open' }).click();
+    await until(async () => Number(await page.getByTestId('malformed').innerText()) >= 2, 30_000, 'the malformed lines to be counted');
+    await until(async () => Number(await page.getByTestId('resyncs').innerText()) >= 2, 30_000, 'a resync after the gap');
+    await page.getByTestId('peer-count').filter({ hasText: '2 peers' }).waitFor({ timeout: 30_000 });
+    assert.equal(await page.getByTestId('peer-row').count(), 2, 'the peers come from REST, the bad event changed nothing');
+    await page.getByTestId('actor-network').waitFor();
+    assert.deepEqual(errors.get(page)!.filter((e) => e.startsWith('page:')), [], 'no script error');
+    await shot(page, '6-mangled-stream');
+    await page.context().close();
+  });
+
   it('shows "disconnected" when the node goes away and reconnects when it is back', async () => {
     const page = await open();
     await login(page);
@@ -232,11 +257,11 @@ describeNeeding('web console in headless Chromium', existsSync(CHROMIUM) ? undef
     await main.proc.stop('SIGKILL');
     await page.getByTestId('connection').filter({ hasText: 'disconnected' }).waitFor({ timeout: 30_000 });
     assert.ok(await page.getByTestId('peer-row').count() > 0, 'the last known state stays on screen');
-    await shot(page, '6-disconnected');
+    await shot(page, '7-disconnected');
     main = await start('main', peers[0], { MVP_NODE_API_PORT: String(apiPort) });
     await page.getByTestId('connection').filter({ hasText: 'live' }).waitFor({ timeout: 60_000 });
     await page.getByTestId('peer-count').filter({ hasText: '2 peers' }).waitFor({ timeout: 60_000 });
-    await shot(page, '7-reconnected');
+    await shot(page, '8-reconnected');
     await page.context().close();
   });
 

@@ -38,7 +38,7 @@ export function Jobs({ view }: { view: NodeView }) {
         <tbody>
           {view.jobs.map((j) => (
             <tr key={j.id} data-testid="job-row" data-job={j.id}>
-              <td title={j.id}>{j.id.slice(0, 10)}…</td>
+              <td title={j.id}>{j.id.slice(0, 8)}…</td>
               <td class={`status ${j.status}`} title={j.reason}>{j.status}</td>
               <td>{j.model}</td>
               <td>{executor}</td>

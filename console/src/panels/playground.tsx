@@ -17,6 +17,7 @@ interface Chunk {
 export function Playground({ view }: { view: NodeView }) {
   const [model, setModel] = useState('');
   const [prompt, setPrompt] = useState('Hello');
+  const [maxTokens, setMaxTokens] = useState(64);
   const [out, setOut] = useState('');
   const [tokens, setTokens] = useState(0);
   const [busy, setBusy] = useState(false);
@@ -33,7 +34,7 @@ export function Playground({ view }: { view: NodeView }) {
       const res = await fetch('/v1/chat/completions', {
         method: 'POST',
         headers: authHeaders({ 'content-type': 'application/json', accept: 'text/event-stream' }),
-        body: JSON.stringify({ model: chosen, stream: true, max_tokens: 48, messages: [{ role: 'user', content: prompt }] }),
+        body: JSON.stringify({ model: chosen, stream: true, max_tokens: maxTokens, messages: [{ role: 'user', content: prompt }] }),
       });
       if (!res.ok || !res.body) throw await refusal(res);
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -73,6 +74,8 @@ export function Playground({ view }: { view: NodeView }) {
         <label>model <select value={chosen} onChange={(e) => setModel((e.target as HTMLSelectElement).value)} aria-label="model">
           {view.models.map((m) => <option key={m.id} value={m.id}>{m.id}</option>)}
         </select></label>
+        <label>max tokens <input type="number" min={1} max={4096} value={maxTokens} aria-label="max tokens"
+          onInput={(e) => setMaxTokens(Math.max(1, Math.min(4096, Number((e.target as HTMLInputElement).value) || 1)))} /></label>
         <textarea value={prompt} rows={3} aria-label="prompt" onInput={(e) => setPrompt((e.target as HTMLTextAreaElement).value)} />
         <button type="submit" disabled={busy || chosen === ''}>{busy ? 'Generating…' : 'Send'}</button>
       </form>

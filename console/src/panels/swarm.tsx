@@ -62,6 +62,9 @@ export function Swarm({ view }: { view: NodeView }) {
         {' · '}{view.peers.filter((p) => p.connected).length} connected
         {o ? <> · mode {o.mode} · swarm epoch {o.epoch}</> : null}
       </p>
+      {o && o.members > view.peers.length + 1
+        ? <p class="muted">The swarm counts {o.members} members; this view shows the {view.peers.length + 1} in this node's peer table and the dead it remembers.</p>
+        : null}
       {partition && partition.state !== 'ok'
         ? <p class="warn" data-testid="partition">Partition seen: {partition.state} ({partition.alive} alive, {partition.suspect} suspect, {partition.dead} dead)</p>
         : null}
