@@ -65,6 +65,9 @@ export async function verifyReceiptInBrowser(input: unknown, opts: { text?: stri
     if (text === undefined) return { ok: false, check: 'format', reason: 'the envelope has no canonical JSON form' };
     ok = await crypto.subtle.verify({ name: 'Ed25519' }, key, base64urlDecode(sig as string), new TextEncoder().encode(text));
   } catch (err) {
+    if (err instanceof Error && err.name === 'NotSupportedError') {
+      return { ok: false, check: 'signature', reason: 'this browser has no Ed25519 in WebCrypto: check the receipt with `mvp-node verify-receipt` instead' };
+    }
     return { ok: false, check: 'signature', reason: err instanceof Error ? err.message : String(err) };
   }
   if (!ok) return { ok: false, check: 'signature', reason: 'the signature does not verify with the key in the executor\'s peer id' };

@@ -196,6 +196,17 @@ describeNeeding('web console in headless Chromium', existsSync(CHROMIUM) ? undef
     await page.context().close();
   });
 
+  it('answers a question asked in the Orchestrator panel', async () => {
+    const page = await open();
+    await login(page);
+    await page.getByLabel('question').fill('how many peers are connected?');
+    await page.getByRole('button', { name: 'Ask' }).click();
+    const answer = page.getByTestId('ask-answer');
+    await answer.filter({ hasNotText: 'asking…' }).waitFor({ timeout: 60_000 });
+    assert.match(await answer.innerText(), /intent: \S+/);
+    await page.context().close();
+  });
+
   it('marks a receipt altered on its way to the page invalid, and the untouched one verified', async () => {
     const page = await open();
     await login(page);

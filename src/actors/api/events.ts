@@ -60,10 +60,13 @@ export class EventHub {
     });
     const client: Client = { res, seq: 0 };
     this.clients.add(client);
-    res.on('close', () => {
-      this.clients.delete(client);
+    const drop = () => {
+      if (!this.clients.delete(client)) return;
       if (this.clients.size === 0) this.idle();
-    });
+    };
+    res.on('close', drop);
+    // A client that went away mid-write: drop it; nothing it does may reach the actor as an error.
+    res.on('error', drop);
     this.send(client, 'hello', { ...this.init.node, sample_ms: this.sampleMs });
     // A newcomer needs every topic, not only what changes next.
     for (const [topic, json] of this.last) this.sendRaw(client, topic, json);
@@ -107,7 +110,9 @@ export class EventHub {
   private sample(): void {
     if (this.clients.size === 0) return;
     if (this.sampling) { this.again = true; return; }
-    this.sampling = this.sampleOnce().finally(() => {
+    // Reads are caught per topic in sampleOnce; the catch only keeps a bug from becoming an
+    // unhandled rejection that would take the actor down with every console attached.
+    this.sampling = this.sampleOnce().catch(() => undefined).finally(() => {
       this.sampling = undefined;
       if (this.again) { this.again = false; this.sample(); }
     });
@@ -136,7 +141,7 @@ export class EventHub {
   /** Every line takes a seq; a line a slow client cannot take is skipped, leaving a gap it sees. */
   private sendRaw(c: Client, type: string, dataJson: string): void {
     c.seq += 1;
-    if (c.res.writableLength > this.maxBuffered) return;
+    if (c.res.writableEnded || c.res.destroyed || c.res.writableLength > this.maxBuffered) return;
     c.res.write(`{"seq":${c.seq},"type":${JSON.stringify(type)},"data":${dataJson}}\n`);
   }
 }
