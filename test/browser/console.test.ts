@@ -178,9 +178,11 @@ describeNeeding('web console in headless Chromium', existsSync(CHROMIUM) ? undef
     await login(page);
     await page.getByTestId('model-row').first().waitFor({ timeout: 30_000 });
     await page.evaluate(watch('texts', 'document.querySelector(\'[data-testid="playground-output"]\')?.textContent'));
-    await page.getByLabel('prompt').fill('Tell me about the swarm');
-    // Long enough that the tokens cannot all arrive in one network read.
+    await page.getByLabel('prompt').fill('Describe the network in detail');
+    // Long enough that the tokens cannot all arrive in one network read, and greedy: the test
+    // model is generated from a fixed seed, so this answer is the same every run.
     await page.getByLabel('max tokens').fill('400');
+    await page.getByLabel('temperature').fill('0');
     await page.getByRole('button', { name: 'Send' }).click();
     const verdict = page.getByTestId('playground-verdict');
     await verdict.and(page.locator('[data-verified="true"], [data-verified="false"]')).waitFor({ timeout: 120_000 });
@@ -204,6 +206,25 @@ describeNeeding('web console in headless Chromium', existsSync(CHROMIUM) ? undef
     const answer = page.getByTestId('ask-answer');
     await answer.filter({ hasNotText: 'asking…' }).waitFor({ timeout: 60_000 });
     assert.match(await answer.innerText(), /intent: \S+/);
+    await page.context().close();
+  });
+
+  it('holds an action asked for, and Confirm and Reject settle held decisions', async () => {
+    const page = await open();
+    await login(page);
+    const held = page.locator('[data-testid="decision-row"][data-outcome="held"]');
+    for (const sentence of ['scale the queue to 200', 'double the queue']) {
+      await page.getByLabel('question').fill(sentence);
+      await page.getByRole('button', { name: 'Ask' }).click();
+      await page.getByTestId('ask-answer').filter({ hasText: '(held)' }).waitFor({ timeout: 60_000 });
+    }
+    await until(async () => (await held.count()) === 2, 10_000, 'both held decisions in the Decisions table');
+    const [first, second] = [await held.nth(0).getAttribute('data-decision'), await held.nth(1).getAttribute('data-decision')];
+    await held.nth(0).getByRole('button', { name: 'Confirm' }).click();
+    await page.locator(`[data-decision="${first}"][data-outcome="executed"]`).waitFor({ timeout: 30_000 });
+    await page.locator(`[data-decision="${second}"]`).getByRole('button', { name: 'Reject' }).click();
+    await page.locator(`[data-decision="${second}"][data-outcome="rejected"]`).waitFor({ timeout: 30_000 });
+    await shot(page, '5-orchestrator');
     await page.context().close();
   });
 
@@ -235,7 +256,7 @@ describeNeeding('web console in headless Chromium', existsSync(CHROMIUM) ? undef
     await page.getByRole('button', { name: 'Look up' }).click();
     await verdict.and(page.locator('[data-verified="false"]')).waitFor({ timeout: 30_000 });
     assert.match(await verdict.innerText(), /invalid \(signature\)/);
-    await shot(page, '5-forged-receipt');
+    await shot(page, '6-forged-receipt');
     await page.context().close();
   });
 
@@ -257,7 +278,7 @@ describeNeeding('web console in headless Chromium', existsSync(CHROMIUM) ? undef
     assert.equal(await page.getByTestId('peer-row').count(), 2, 'the peers come from REST, the bad event changed nothing');
     await page.getByTestId('actor-network').waitFor();
     assert.deepEqual(errors.get(page)!.filter((e) => e.startsWith('page:')), [], 'no script error');
-    await shot(page, '6-mangled-stream');
+    await shot(page, '7-mangled-stream');
     await page.context().close();
   });
 
@@ -268,11 +289,11 @@ describeNeeding('web console in headless Chromium', existsSync(CHROMIUM) ? undef
     await main.proc.stop('SIGKILL');
     await page.getByTestId('connection').filter({ hasText: 'disconnected' }).waitFor({ timeout: 30_000 });
     assert.ok(await page.getByTestId('peer-row').count() > 0, 'the last known state stays on screen');
-    await shot(page, '7-disconnected');
+    await shot(page, '8-disconnected');
     main = await start('main', peers[0], { MVP_NODE_API_PORT: String(apiPort) });
     await page.getByTestId('connection').filter({ hasText: 'live' }).waitFor({ timeout: 60_000 });
     await page.getByTestId('peer-count').filter({ hasText: '2 peers' }).waitFor({ timeout: 60_000 });
-    await shot(page, '8-reconnected');
+    await shot(page, '9-reconnected');
     await page.context().close();
   });
 

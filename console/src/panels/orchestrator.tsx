@@ -29,7 +29,7 @@ export function Orchestrator({ view }: { view: NodeView }) {
   const decide = async (d: DecisionRecord, verb: 'confirm' | 'reject') => {
     try {
       const r = await send<DecisionRecord>('POST', `/orchestrator/decisions/${encodeURIComponent(d.id)}/${verb}`, verb === 'reject' ? { reason: 'rejected from the console' } : undefined);
-      setActed((a) => ({ ...a, [d.id]: `${verb}ed: ${r.outcome}` }));
+      setActed((a) => ({ ...a, [d.id]: verb === 'confirm' ? `confirmed: ${r.outcome}` : 'rejected' }));
     } catch (err) {
       setActed((a) => ({ ...a, [d.id]: err instanceof Error ? err.message : String(err) }));
     }
@@ -49,7 +49,7 @@ export function Orchestrator({ view }: { view: NodeView }) {
         <thead><tr><th>when</th><th>action</th><th>source</th><th>confidence</th><th>outcome</th><th>reasoning</th><th /></tr></thead>
         <tbody>
           {view.decisions.map((d) => (
-            <tr key={d.id} data-testid="decision-row">
+            <tr key={d.id} data-testid="decision-row" data-decision={d.id} data-outcome={d.outcome}>
               <td>{new Date(d.ts).toLocaleTimeString()}</td>
               <td>{d.action}</td>
               <td>{d.source}</td>

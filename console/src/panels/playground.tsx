@@ -18,6 +18,7 @@ export function Playground({ view }: { view: NodeView }) {
   const [model, setModel] = useState('');
   const [prompt, setPrompt] = useState('Hello');
   const [maxTokens, setMaxTokens] = useState(64);
+  const [temperature, setTemperature] = useState(0.7);
   const [out, setOut] = useState('');
   const [tokens, setTokens] = useState(0);
   const [busy, setBusy] = useState(false);
@@ -34,7 +35,7 @@ export function Playground({ view }: { view: NodeView }) {
       const res = await fetch('/v1/chat/completions', {
         method: 'POST',
         headers: authHeaders({ 'content-type': 'application/json', accept: 'text/event-stream' }),
-        body: JSON.stringify({ model: chosen, stream: true, max_tokens: maxTokens, messages: [{ role: 'user', content: prompt }] }),
+        body: JSON.stringify({ model: chosen, stream: true, max_tokens: maxTokens, temperature, messages: [{ role: 'user', content: prompt }] }),
       });
       if (!res.ok || !res.body) throw await refusal(res);
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -76,6 +77,8 @@ export function Playground({ view }: { view: NodeView }) {
         </select></label>
         <label>max tokens <input type="number" min={1} max={4096} value={maxTokens} aria-label="max tokens"
           onInput={(e) => setMaxTokens(Math.max(1, Math.min(4096, Number((e.target as HTMLInputElement).value) || 1)))} /></label>
+        <label>temperature <input type="number" min={0} max={2} step={0.1} value={temperature} aria-label="temperature"
+          onInput={(e) => setTemperature(Math.max(0, Math.min(2, Number((e.target as HTMLInputElement).value) || 0)))} /></label>
         <textarea value={prompt} rows={3} aria-label="prompt" onInput={(e) => setPrompt((e.target as HTMLTextAreaElement).value)} />
         <button type="submit" disabled={busy || chosen === ''}>{busy ? 'Generating…' : 'Send'}</button>
       </form>
