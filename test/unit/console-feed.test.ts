@@ -4,7 +4,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from '../helpers/property.ts';
-import { FeedReader, MAX_LINE_CHARS, type FeedEvent } from '../../console/src/feed.ts';
+import { FEED_TOPICS, FeedReader, MAX_LINE_CHARS, type FeedEvent } from '../../console/src/feed.ts';
+import { EVENT_TOPICS } from '../../src/actors/api/events.ts';
 
 function reader() {
   const events: FeedEvent[] = [];
@@ -16,6 +17,10 @@ function reader() {
 const line = (seq: number, type: string, data: unknown) => `${JSON.stringify({ seq, type, data })}\n`;
 
 describe('console event feed', () => {
+  it('reads the topics the node sends', () => {
+    assert.deepEqual(FEED_TOPICS, EVENT_TOPICS);
+  });
+
   it('reassembles lines whatever the chunking', () => {
     const text = line(1, 'hello', { node_id: 'n', peer_id: 'p', sample_ms: 400 }) + line(2, 'peers', []) + line(3, 'actors', [{ name: 'api' }]);
     fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: text.length - 1 }), { maxLength: 8 }), (cuts) => {

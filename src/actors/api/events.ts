@@ -95,8 +95,6 @@ export class EventHub {
     this.idle();
   }
 
-  get listeners(): number { return this.clients.size; }
-
   private idle(): void {
     clearInterval(this.sampleTimer);
     clearInterval(this.pingTimer);

@@ -169,10 +169,10 @@ export function createApiServer({ token, routes, log, openai, events, consoleDir
   // Bodies are JSON or nothing: a text/plain body is 415, not a string for a schema to puzzle over.
   app.removeContentTypeParser('text/plain');
 
-  const publicFiles = consoleFiles(consoleDir);
-  // The console asks this before anything else, so a tab without a token shows the login form
-  // instead of failing a request first. It tells only whether a token is needed.
-  publicFiles.add('/console.json');
+  const consolePaths = consoleFiles(consoleDir);
+  // /console.json: the console asks it before anything else, so a tab without a token shows the
+  // login form instead of failing a request first. It tells only whether a token is needed.
+  const publicFiles = new Set([...consolePaths, '/console.json']);
   app.get('/console.json', async () => ({ token_required: token !== undefined }));
   app.addHook('onRequest', async (req, reply) => {
     const why = foreignOrigin(req);
@@ -199,7 +199,7 @@ export function createApiServer({ token, routes, log, openai, events, consoleDir
     return reply.code(body.status === 'ok' ? 200 : 503).send(body);
   });
   app.get('/actors', async () => routes.actors());
-  if (publicFiles.size > 1) {
+  if (consolePaths.size > 0) {
     // wildcard off: one route per file found now, so nothing else under / is looked up on disk.
     void app.register(fastifyStatic, { root: consoleDir, wildcard: false, index: ['index.html'], decorateReply: false, maxAge: 0 });
   }
