@@ -156,7 +156,7 @@ export default defineActor<ApiArgs>({
         ctx.own(() => rm(file, { force: true }));
       }
       ctx.log.info({ url }, `API listening on ${url}`);
-      ctx.log.info({ url: `${url}/` }, `Console at ${url}/ (the same token; for a remote node, open it through an SSH tunnel)`);
+      ctx.log.info({ url: `${url}/` }, `Console at ${url}/`);
     }
 
     return setup({
