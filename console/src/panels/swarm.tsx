@@ -48,9 +48,15 @@ export function Swarm({ view }: { view: NodeView }) {
     return new Map(copy.map((n) => [n.id, { x: n.x ?? 0, y: n.y ?? 0 }]));
   }, [topology]);
   const xs = [...positions.values()];
+  // The drawing's extent, padded for labels, and never so small that a lone node fills the panel.
   const pad = 90;
-  const minX = Math.min(0, ...xs.map((p) => p.x)) - pad; const maxX = Math.max(0, ...xs.map((p) => p.x)) + pad;
-  const minY = Math.min(0, ...xs.map((p) => p.y)) - pad; const maxY = Math.max(0, ...xs.map((p) => p.y)) + pad;
+  const span = (vs: number[], least: number) => {
+    const lo = Math.min(0, ...vs) - pad; const hi = Math.max(0, ...vs) + pad;
+    const grow = Math.max(0, least - (hi - lo)) / 2;
+    return [lo - grow, hi + grow] as const;
+  };
+  const [minX, maxX] = span(xs.map((p) => p.x), 520);
+  const [minY, maxY] = span(xs.map((p) => p.y), 300);
   const self = selfId ? positions.get(selfId) : undefined;
   const partition = o?.partition;
 
