@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `npm test`: everything CI checks, failing fast on type errors. In order: `tsc --noEmit`; the
 // unit tests, in parallel; the integration tests (real processes, real ports, network
-// namespaces), two files at a time; then the whole chaos suite, one scenario at a time, with its
-// report (`scripts/chaos.js`). Extra args run only the given test files (no type check).
+// namespaces), two files at a time; the web console in headless Chromium (test/browser/), one
+// file at a time; then the whole chaos suite, one scenario at a time, with its report
+// (`scripts/chaos.js`). Extra args run only the given test files (no type check).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +27,7 @@ if (!run([join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', root]
 const steps = [
   ['unit', () => run([...base, '--test-concurrency=2', ...list('test/unit')])],
   ['integration', () => run([...base, '--test-concurrency=2', ...list('test/integration')])],
+  ['browser', () => run([...base, '--test-concurrency=1', ...list('test/browser')])],
   ['chaos', () => run([join(root, 'scripts/chaos.js')])],
 ];
 const failed = [];
