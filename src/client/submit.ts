@@ -95,7 +95,7 @@ export interface SubmitResult { text: string; receipt: ReceiptEnvelope; executor
 export class NoExecutorError extends Error {
   override name = 'NoExecutorError';
 }
-/** The executor refused the job for now (its queue is full): offer it again. */
+/** The executor refused the job retryably (its queue is full, or it drained: it shut down): offer it again. */
 class BusyExecutorError extends Error {
   override name = 'BusyExecutorError';
 }
@@ -242,7 +242,8 @@ export class LightClient {
           return await runOn(node, claim.executor, manifests, offer.job_id, opts, deadline);
         } catch (err) {
           if (err instanceof BusyExecutorError) {
-            // Full for now: offer again; that node may claim the job once it has room.
+            // Full for now, or draining: offer again; a full node may claim the job once it has
+            // room, a draining one claims nothing more.
             tried.delete(claim.executor);
             book.forget(claim.executor);
             note(err.message);
@@ -502,7 +503,7 @@ async function runOn(node: NetworkNode, executor: string, manifests: Manifest[],
       const f = parseJobFrame(line);
       if (f.t === 'alive') continue;
       if (f.t === 'token') { opts.onToken?.(f.text); continue; }
-      if (f.t === 'error' && f.retry) throw new BusyExecutorError(`executor ${executor} is busy (${f.reason}); offering the job again`);
+      if (f.t === 'error' && f.retry) throw new BusyExecutorError(`executor ${executor} gave the job back (${f.reason}); offering the job again`);
       if (f.t === 'error') throw new JobFailedError(`executor ${executor} refused the job: ${f.reason}`, 'refused');
       const v = await verifyReceipt(f.receipt, { text: f.text, prompt: opts.prompt });
       if (!v.ok) throw new JobFailedError(`receipt from ${executor} failed verification: ${v.check}: ${v.reason}`, 'bad_receipt');

@@ -20,10 +20,10 @@ const CONFIG_SHAPE: Shape<Config> = {
   node: { node_id: true, listen_port: true, listen_host: true, data_dir: true },
   network: {
     bootstrap_peers: true, max_peers: true, auto_accept_peers: true, mdns_enabled: true,
-    announce_interval_secs: true, bootstrap_retry_max_secs: true,
+    announce_interval_secs: true, bootstrap_retry_max_secs: true, swarm_key: true,
   },
   model: { path: true, max_context_length: true, threads: true, name: true },
-  executor: { max_queue_size: true, job_timeout_secs: true, max_load_per_core: true },
+  executor: { max_queue_size: true, job_timeout_secs: true, max_load_per_core: true, drain_timeout_secs: true },
   monitoring: { log_level: true, metrics_enabled: true, health_check_interval_secs: true },
   orchestrator: {
     enabled: true, model_path: true, model_type: true, device: true, decision_timeout_ms: true,

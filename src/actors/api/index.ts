@@ -14,7 +14,7 @@ import type { BlockedPeer } from '../network/gate.ts';
 import type { ReceiptEnvelope } from '../network/receipts.ts';
 import type { JobRecord, JobsRequest, SchedulerMetrics } from '../scheduler/messages.ts';
 import { healthOf } from './health.ts';
-import { ApiError, ApiListenError, type ApiArgs, type ApiFile, type ApiIn } from './messages.ts';
+import { ApiError, ApiListenError, type ApiArgs, type ApiFile, type ApiIn, type DrainAccepted } from './messages.ts';
 import { renderMetrics } from './metrics.ts';
 import { createApiServer, listenApi } from './server.ts';
 import { NetworkGateway } from './gateway.ts';
@@ -93,6 +93,8 @@ export default defineActor<ApiArgs>({
           return { job, receipt };
         },
         manifest: () => ask<Manifest>('network', { type: 'network.manifest' }),
+        // The node answers this one in its supervisor's name (create-node.ts).
+        drain: () => ask<DrainAccepted>(SUPERVISOR, { type: 'node.drain' }),
         async metrics() {
           if (!ctx.config.monitoring.metrics_enabled) {
             throw new ApiError(404, 'metrics_disabled', 'metrics are off on this node (monitoring.metrics_enabled = false)');
@@ -154,6 +156,7 @@ export default defineActor<ApiArgs>({
         running: {
           on: {
             'api.url': { actions: ({ event }) => ctx.reply(event.replyTo, url) },
+            'api.drain': { actions: ({ event }) => { void gateway.drain(event.timeout_ms).then((r) => ctx.reply(event.replyTo, r)); } },
           },
         },
       },

@@ -267,6 +267,7 @@ export class NetworkService {
       dropped: { ...this.dropped },
       sync_dropped: { ...this.syncDropped },
       ...(this.init.transport === 'memory' ? { sim_lost: this.simLost } : {}),
+      draining: this.executor.isDraining,
       reputation: {
         claims_refused_below: CLAIMS_REFUSED_BELOW,
         claims_refused: suspects.filter((p) => p.score < CLAIMS_REFUSED_BELOW).length,
