@@ -87,7 +87,7 @@ export class JobExecutor {
   private readonly pending = new Map<string, number>();
   /** Clients whose offers were turned away for lack of room, and when last. */
   private readonly waiting = new Map<string, number>();
-  readonly counters = { claimed: 0, executed: 0, refused_streams: 0 };
+  readonly counters = { claimed: 0, executed: 0, refused_streams: 0, handed_back: 0 };
   /** Set by beginDrain(): no more claims or job streams. */
   private draining = false;
   /** Jobs still running at the drain's deadline and cancelled by it: they end with a failed receipt, reason `drain`. */
@@ -199,6 +199,7 @@ export class JobExecutor {
       }
       if (result.status === 'cancelled' && result.reason === DRAIN_REASON) {
         // Taken out of the queue by the drain before it started: nothing ran, the client offers it again.
+        this.counters.handed_back++;
         throw new DrainingStreamError('this node is draining (shutting down) and handed the queued job back: offer it to another node');
       }
       if (result.status !== 'completed' && this.cutByDrain.has(o.job_id)) {
@@ -247,6 +248,7 @@ export class JobExecutor {
   async drain(timeoutMs: number): Promise<ExecutorDrainReport> {
     this.beginDrain();
     const held = this.streams.size;
+    const handedBack = this.counters.handed_back;
     await this.streamsEnded(timeoutMs);
     const left = [...this.streams.keys()];
     for (const id of left) {
@@ -257,7 +259,7 @@ export class JobExecutor {
       this.deps.log.warn({ jobs: left }, 'Drain deadline passed: ending the jobs still running with a failed receipt (reason drain)');
       await this.streamsEnded(DRAIN_CANCEL_GRACE_MS);
     }
-    return { finished: held - left.length, ended_by_drain: left.length };
+    return { finished: held - left.length - (this.counters.handed_back - handedBack), ended_by_drain: left.length };
   }
 
   /** Waits for the receipts being gossiped (a drain's flush step). */
