@@ -42,6 +42,7 @@ import { validateModel } from '../models/index.ts';
 import type { ConsensusArgs, ConsensusStatus } from '../actors/consensus/messages.ts';
 import { loadIdentity, lockDataDir, type Identity } from './identity.ts';
 import { resolveModels } from './models.ts';
+import { readSwarmKey } from '../actors/network/swarm-key.ts';
 
 export interface CreateNodeOptions {
   transport?: Transport;
@@ -104,10 +105,13 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
   // libp2p's memory transport only works within one thread: simulated nodes run inline.
   const placement = (name: keyof Config['runtime']['placement']) => transport === 'memory' ? 'inline' as const : config.runtime.placement[name];
   const shutdownMs = config.runtime.shutdown_timeout_ms;
+  // Read and checked before anything starts: a bad key file stops the node with its reason.
+  const swarmKey = config.network.swarm_key === undefined ? undefined : readSwarmKey(config.network.swarm_key);
+  if (swarmKey) log.info({ swarm_key: config.network.swarm_key }, 'Private swarm: only peers holding this swarm key can connect');
   const models = (opts.serveModels ?? transport === 'tcp') ? await resolveModels(config, log) : [];
   const networkArgs: NetworkArgs = {
     nodeId: id.nodeId, privateKey: privateKeyToProtobuf(id.privateKey), transport, models: models.map((m) => m.manifest),
-    portCell: new Int32Array(new SharedArrayBuffer(4)),
+    portCell: new Int32Array(new SharedArrayBuffer(4)), ...(swarmKey ? { swarmKey } : {}),
   };
   const children: ChildSpec[] = [
     {
@@ -142,7 +146,10 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
   }
   const startedAt = clock.now();
   if (config.api.enabled && transport !== 'memory') {
-    const apiArgs: ApiArgs = { dataDir: id.dir, nodeId: id.nodeId, peerId: id.peerId, startedAt, portCell: new Int32Array(new SharedArrayBuffer(4)) };
+    const apiArgs: ApiArgs = {
+      dataDir: id.dir, nodeId: id.nodeId, peerId: id.peerId, startedAt, portCell: new Int32Array(new SharedArrayBuffer(4)),
+      ...(swarmKey ? { swarmKey } : {}),
+    };
     children.push({ name: 'api', module: actorModule('api'), restart: 'permanent', shutdownMs, placement: placement('api'), args: apiArgs });
   }
   const env = { config, clock, log, logOptions: threadLogOptions };

@@ -34,6 +34,8 @@ export interface NetworkGatewayInit {
   ask<R>(actor: 'network' | 'consensus', msg: Message, timeoutMs: number): Promise<R>;
   config: Readonly<Config>;
   log: Logger;
+  /** The node's swarm key (a private swarm): the light client joins with it. */
+  swarmKey?: Uint8Array;
 }
 
 const ASK_TIMEOUT_MS = 2000;
@@ -129,7 +131,10 @@ export class NetworkGateway implements GatewayPort {
       const key = await generateKeyPair('Ed25519');
       // Registered before it dials: let in whatever auto_accept_peers says, not counted as a peer.
       await this.init.ask('network', { type: 'network.local_client', peer_id: peerIdFromPrivateKey(key).toString() }, ASK_TIMEOUT_MS);
-      client = await LightClient.join({ bootstrap: [ownAddress(status)], timeoutMs: JOIN_TIMEOUT_MS, privateKey: key, route: this.route });
+      client = await LightClient.join({
+        bootstrap: [ownAddress(status)], timeoutMs: JOIN_TIMEOUT_MS, privateKey: key, route: this.route,
+        ...(this.init.swarmKey ? { swarmKey: this.init.swarmKey } : {}),
+      });
     } catch (err) {
       throw new NetworkUnavailableError(`the gateway could not join the network through this node: ${(err as Error).message}`, { cause: err });
     }

@@ -52,7 +52,10 @@ export default defineActor<ApiArgs>({
     const askSupervisor = <T>(msg: SupervisorRequest, timeoutMs?: number) => ask<T>(SUPERVISOR, msg, timeoutMs);
     const quiet = <T>(p: Promise<T>) => p.catch(() => undefined);
     // Owned before the server, so released after it (reverse order): no request outlives its client.
-    const gateway = new NetworkGateway({ ask: (actor, msg, timeoutMs) => ctx.request(actor, msg, timeoutMs), config: ctx.config, log: ctx.log });
+    const gateway = new NetworkGateway({
+      ask: (actor, msg, timeoutMs) => ctx.request(actor, msg, timeoutMs), config: ctx.config, log: ctx.log,
+      ...(ctx.args.swarmKey ? { swarmKey: ctx.args.swarmKey } : {}),
+    });
     ctx.own(() => gateway.close());
 
     const app = createApiServer({

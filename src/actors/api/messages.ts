@@ -28,6 +28,8 @@ export interface ApiArgs {
    * unless that port was taken meanwhile. Absent: every start takes what the OS gives.
    */
   portCell?: Int32Array;
+  /** A private swarm's key file content: the gateway's light client needs it to join. */
+  swarmKey?: Uint8Array;
 }
 
 /** GET /health. 200 when `ok`; 503 with the same body otherwise. */

@@ -18,6 +18,8 @@ export interface NetworkArgs {
   transport: Transport;
   /** The models this node serves, as its manifest lists them. */
   models: ModelManifest[];
+  /** A private swarm's key file content, read and checked before the node starts. */
+  swarmKey?: Uint8Array;
   /**
    * The TCP port the node got, kept across the actor's restarts (shared memory, so it survives
    * a worker thread too): with port 0 a restarted network actor takes back the port peers and
@@ -34,6 +36,7 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
     privateKey: privateKeyFromProtobuf(ctx.args.privateKey),
     transport: ctx.args.transport,
     models: ctx.args.models,
+    ...(ctx.args.swarmKey ? { swarmKey: ctx.args.swarmKey } : {}),
     clock: ctx.clock,
     log: ctx.log,
     queue: () => ctx.request<QueueStatus>('scheduler', { type: 'scheduler.status' }, 1000),

@@ -73,6 +73,11 @@ export interface NetworkStatus {
     /** Offences seen since the network actor started, by kind. */
     offences: Record<Offence, number>;
   };
+  /**
+   * `private`: a swarm key is set (network.swarm_key). `suspected_key_mismatches`: handshakes
+   * that failed right after the key exchange (the other end has another key, or none).
+   */
+  swarm: { private: boolean; suspected_key_mismatches: number };
   /** The node drains (SIGTERM, POST /drain): it claims no job and takes no job stream. */
   draining: boolean;
   /** Median round trip to connected peers, ms, when libp2p measured one (not on the memory transport). */
