@@ -53,8 +53,10 @@ const FIRST_BYTES = new TextEncoder().encode('\x13/multistream/1.0.0\n');
 
 /**
  * The pnet protector, watching each connection's first decrypted bytes: when they are not the
- * multistream-select header the two ends do not share the key (or the other end has none), and
- * `onMismatch` hears of it once, with the remote address. The handshake then fails on its own.
+ * multistream-select header, or the connection ends before they came, the two ends do not share
+ * the key (or the other end has none): `onMismatch` hears of it once, with the remote address.
+ * The handshake fails on its own. (The dialer learns it late: a listener under another key reads
+ * noise and says nothing, so the dialer's connection ends at its upgrade timeout.)
  */
 export function swarmKeyProtector(psk: Uint8Array, onMismatch: (remoteAddr: string) => void): () => ConnectionProtector {
   const pnet = preSharedKey({ psk });
@@ -72,24 +74,34 @@ export function swarmKeyProtector(psk: Uint8Array, onMismatch: (remoteAddr: stri
 
 /**
  * Looks at the decrypted bytes as pnet hands them to the stream (its `onData`, the message
- * stream's documented entry point for incoming data), without taking them: a `message`
- * listener would be served data meant for the upgrader. Stops looking once FIRST_BYTES are known.
+ * stream's documented entry point for incoming data) without taking them: a `message` listener
+ * would be served data meant for the upgrader. Bytes that arrived before we looked wait in the
+ * stream's read buffer (no one listens yet), so they are looked at first. Stops looking once
+ * FIRST_BYTES are known.
  */
 function watchFirstBytes(box: MessageStream, mismatch: () => void): void {
-  const target = box as unknown as { onData(data: Uint8Array | { subarray(): Uint8Array }): void };
+  type Chunk = Uint8Array | { subarray(): Uint8Array };
+  const target = box as unknown as { onData(data: Chunk): void; readBuffer?: { subarray(): Uint8Array } };
   const onData = target.onData.bind(target);
   let seen = 0;
-  target.onData = (data) => {
+  let verdict = false;
+  const decide = (matched: boolean) => {
+    if (verdict) return;
+    verdict = true;
+    target.onData = onData;
+    if (!matched) mismatch();
+  };
+  const look = (data: Chunk) => {
     const bytes = data instanceof Uint8Array ? data : data.subarray();
-    for (let i = 0; i < bytes.length && seen < FIRST_BYTES.length; i++, seen++) {
-      if (bytes[i] !== FIRST_BYTES[seen]) {
-        seen = FIRST_BYTES.length;
-        target.onData = onData;
-        mismatch();
-        break;
-      }
+    for (let i = 0; i < bytes.length && !verdict; i++, seen++) {
+      if (bytes[i] !== FIRST_BYTES[seen]) decide(false);
+      else if (seen + 1 === FIRST_BYTES.length) decide(true);
     }
-    if (seen >= FIRST_BYTES.length) target.onData = onData;
+  };
+  target.onData = (data) => {
+    look(data);
     onData(data);
   };
+  if (target.readBuffer) look(target.readBuffer);
+  box.addEventListener('close', () => decide(false), { once: true });
 }
