@@ -1,16 +1,18 @@
 // Private swarms over TCP between real processes: two members share a swarm key (libp2p pnet)
 // and connect; an outsider without a key and one with another key cannot connect nor hear the
 // swarm's gossip. The wrong key shows as a handshake failure right after the key exchange,
-// logged and counted on both sides. Clients join with the key (`submit --swarm-key`) and not
-// without it.
+// logged and counted on both sides. Clients join with the key (`submit --swarm-key`, the
+// gateway's light client, the submit-job example) and not without it.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { listenPort, runCli, spawnNode, type LogLine, type NodeProcess } from '../helpers/proc.ts';
 import { tmpDir } from '../helpers/config.ts';
 import { testModelPath } from '../helpers/test-model.ts';
-import { get, parseMetrics, sample } from '../helpers/api.ts';
+import { get, parseMetrics, post, sample } from '../helpers/api.ts';
 import { parseSwarmKey } from '../../src/actors/network/swarm-key.ts';
 
 const MISMATCH = (l: LogLine) => l.msg.startsWith('Handshake failed right after the swarm key exchange');
@@ -91,6 +93,27 @@ describe('a private swarm (network.swarm_key)', () => {
     const without = await runCli(['submit', '-b', boot, '--timeout', '8', '--max-tokens', '8', 'hello?']);
     assert.equal(without.code, 1);
     assert.match(without.stderr, /Failed to dial bootstrap peer/);
+  });
+
+  it('the OpenAI gateway\'s light client joins with the node\'s key', async () => {
+    const api = JSON.parse(readFileSync(join(dir, 'member2', 'api.json'), 'utf8')) as { url: string };
+    const models = await get<{ data: Array<{ id: string }> }>(`${api.url}/v1/models`);
+    const r = await post<{ choices: Array<{ message: { content: string } }>; mvp: { executor: string } }>(`${api.url}/v1/chat/completions`, {
+      model: models.body.data[0]!.id, messages: [{ role: 'user', content: 'hello' }], max_tokens: 8,
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.ok(r.body.mvp.executor);
+  });
+
+  it('the submit-job example joins with the key given to it', async () => {
+    const root = fileURLToPath(new URL('../../', import.meta.url));
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MVP_NODE_')));
+    const r = await new Promise<{ code: number; out: string }>((resolve) => {
+      execFile(process.execPath, ['--import', 'tsx', '--import', './src/polyfill.ts', 'examples/submit-job.ts', boot, 'hello', keyA], { cwd: root, env, timeout: 60_000 },
+        (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }));
+    });
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /receipt verified/);
   });
 
   it('a bad key file stops the node at start, naming the file', async () => {
