@@ -21,7 +21,7 @@ export const METRICS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 
 const INFERENCE_PREFIX = 'inference:';
 /** Refusal codes listed even at zero, so their series exist before the first refusal. */
-const REFUSAL_CODES = ['unknown_model', 'invalid_job', 'queue_full'];
+const REFUSAL_CODES = ['unknown_model', 'invalid_job', 'queue_full', 'draining'];
 
 /**
  * A histogram whose buckets were counted elsewhere (the scheduler's): prom-client's Histogram
