@@ -79,7 +79,7 @@ export class ReceiptBook {
 }
 
 /** A draining executor's receipt for a job it gave back unfinished: the job goes on elsewhere. */
-export function handedBack(r: ReceiptEnvelope): boolean {
+function handedBack(r: ReceiptEnvelope): boolean {
   return r.body.status === 'failed' && r.body.reason === DRAIN_REASON;
 }
 
