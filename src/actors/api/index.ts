@@ -1,4 +1,4 @@
-// The api actor of DESIGN.md §1: an HTTP server, loopback by default, that shows and steers the
+// The api actor: an HTTP server, loopback by default, that shows and steers the
 // node: health, actors (kill / restart), peers, jobs with their receipts, the node's manifest and
 // Prometheus metrics, and the OpenAI-compatible gateway under /v1 (openai.ts, gateway.ts). Every
 // answer is asked of the actor that knows it, at request time, so the api works the same inline
