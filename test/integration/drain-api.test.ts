@@ -2,6 +2,9 @@
 // token like every route; it answers 202 at once, /health turns 503 `draining` and /metrics
 // shows it, a job already generating finishes within executor.drain_timeout_secs with its
 // receipt, and the node exits 0. `mvp-node drain --wait` does the same from the command line.
+// A job still generating at the drain's deadline ends with a signed failed receipt (reason
+// `drain`) and a retryable refusal: its client offers it again and another node completes it,
+// whose receipt replaces the drain receipt.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -18,11 +21,11 @@ describe('draining a node through its API', () => {
   const procs: NodeProcess[] = [];
   after(async () => { await Promise.all(procs.map((n) => n.stop('SIGKILL'))); });
 
-  async function startNode(id: string, preset: 'tiny' | 'small') {
+  async function startNode(id: string, preset: 'tiny' | 'small', drainTimeoutSecs = 60, bootstrap: string[] = []) {
     const dir = tmpDir();
     const cfg = join(dir, 'node.toml');
-    writeFileSync(cfg, `[executor]\nmax_load_per_core = 1000\ndrain_timeout_secs = 60\n[api]\ntoken = "${TOKEN}"\n`);
-    const n = spawnNode(['-c', cfg, '--node-id', id, '--port', '0', '--model', await testModelPath(preset), '--data-dir', dir]);
+    writeFileSync(cfg, `[executor]\nmax_load_per_core = 1000\ndrain_timeout_secs = ${drainTimeoutSecs}\n[api]\ntoken = "${TOKEN}"\n`);
+    const n = spawnNode(['-c', cfg, '--node-id', id, '--port', '0', '--model', await testModelPath(preset), '--data-dir', dir, ...bootstrap.flatMap((b) => ['--bootstrap', b])]);
     procs.push(n);
     const boot = `/ip4/127.0.0.1/tcp/${await listenPort(n)}`;
     await n.waitFor((l) => l.msg.startsWith('Node started'), 90_000, 'node start');
@@ -50,6 +53,38 @@ describe('draining a node through its API', () => {
     assert.equal(await n.exited, 0);
     const drained = n.lines.find((l) => l.msg === 'Drained')!;
     assert.deepEqual([drained.finished, drained.ended_by_drain, drained.handed_back], [1, 0, 0]);
+  });
+
+  it('a job still generating at the deadline ends with a drain receipt, and its client has another node run it', async () => {
+    const a = await startNode('cut-a', 'small', 0);
+    const b = await startNode('cut-b', 'small', 0, [a.boot]);
+    await b.n.waitFor((l) => l.msg === 'Peer announced' && l.peer_node_id === 'cut-a', 30_000, 'the nodes to meet');
+    await a.n.waitFor((l) => l.msg === 'Peer announced' && l.peer_node_id === 'cut-b', 30_000, 'the nodes to meet');
+    const byPeer = new Map<string, typeof a>();
+    for (const x of [a, b]) byPeer.set(String((await x.n.waitFor((l) => l.msg.startsWith('Node started'))).peer_id), x);
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const assigned: string[] = [];
+    let drained: typeof a | undefined;
+    const r = await submitJob({
+      bootstrap: [a.boot, b.boot], prompt: 'a long story', maxTokens: 200, temperature: 0, priority: 'normal', timeoutMs: 120_000,
+      onAssign: (x) => { assigned.push(x.executor); },
+      onToken: () => {
+        if (drained) return;
+        drained = byPeer.get(assigned.at(-1)!)!;
+        void post(`${drained.api}/drain`, undefined, auth);
+      },
+    });
+    assert.ok(drained, 'the drain landed while the job generated');
+    assert.equal(assigned.length, 2, 'offered again after the drain, and assigned to the other node');
+    const other = [a, b].find((x) => x !== drained)!;
+    assert.equal(byPeer.get(r.executor), other);
+    assert.equal(r.receipt.body.status, 'completed');
+    assert.equal(await drained.n.exited, 0);
+    const line = drained.n.lines.find((l) => l.msg === 'Drained')!;
+    assert.equal(line.ended_by_drain, 1);
+    // The drain receipt was gossiped first; the completed one replaced it on the node that ran the job.
+    const held = await get<{ receipt: { id: string; body: { status: string } } | null }>(`${other.api}/jobs/${r.receipt.body.job_id}`, auth);
+    assert.equal(held.body.receipt?.id, r.receipt.id);
   });
 
   it('`mvp-node drain --wait` drains the node it finds and returns once it has exited', async () => {
