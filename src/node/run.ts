@@ -1,9 +1,9 @@
 // `mvp-node` as a program: start a node, log its health periodically, stop it in order on
 // SIGINT, drain it first on SIGTERM or POST /drain (create-node.ts: running jobs finish within
-// executor.drain_timeout_secs, queued ones go back to their clients). A second signal exits at
-// once, with code 1. Exit codes: 0 clean stop or drain, 1 failure to start or run (port taken,
-// supervisor gave up) or a second signal. Start-up errors go to stderr as plain `Error: ...`
-// lines, and to the log.
+// executor.drain_timeout_secs, queued ones go back to their clients). A second signal kills the
+// process at once (SIGKILL to itself, exit status 137). Exit codes: 0 clean stop or drain, 1
+// failure to start or run (port taken, supervisor gave up). Start-up errors go to stderr as
+// plain `Error: ...` lines, and to the log.
 import type { Config } from '../config/types.ts';
 import { ActorStartError } from '../runtime/errors.ts';
 import { createNode, type MvpNode } from './create-node.ts';
@@ -42,7 +42,12 @@ export async function runNode(config: Readonly<Config>): Promise<void> {
   };
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {
-      if (stopping) { log.warn({ signal: sig }, 'Second signal: exiting now'); process.exit(1); }
+      if (stopping) {
+        // At once, and the same way every time: exiting normally while llama.cpp generates
+        // aborts inside the native addon (SIGABRT), so the process kills itself instead.
+        log.warn({ signal: sig }, 'Second signal: exiting now');
+        process.kill(process.pid, 'SIGKILL');
+      }
       void shutdown(sig, 0, sig === 'SIGTERM');
     });
   }

@@ -87,6 +87,23 @@ describe('draining a node through its API', () => {
     assert.equal(held.body.receipt?.id, r.receipt.id);
   });
 
+  it('a second SIGTERM during a drain stops the node at once (it kills itself: status 137)', async () => {
+    const { n, boot } = await startNode('drain-twice', 'small');
+    let generating!: () => void;
+    const firstToken = new Promise<void>((r) => { generating = r; });
+    const job = submitJob({ bootstrap: [boot], prompt: 'a long story', maxTokens: 1000, temperature: 0.8, seed: 3, priority: 'normal', timeoutMs: 30_000, onToken: () => generating() })
+      .catch((err: Error) => err);
+    await firstToken;
+    n.proc.kill('SIGTERM');
+    await n.waitFor((l) => l.msg.startsWith('Draining:'), 10_000, 'the drain to begin');
+    n.proc.kill('SIGTERM');
+    assert.equal(await n.exited, null);
+    assert.equal(n.proc.signalCode, 'SIGKILL', 'it killed itself: a normal exit while llama.cpp generates would abort');
+    assert.ok(n.lines.some((l) => l.msg === 'Second signal: exiting now'));
+    assert.equal(n.lines.some((l) => l.msg === 'Drained'), false, 'it did not wait for the running job');
+    assert.ok(await job instanceof Error, 'the job had no other node to go to');
+  });
+
   it('`mvp-node drain --wait` drains the node it finds and returns once it has exited', async () => {
     const { n, dir } = await startNode('drain-cli', 'tiny');
     const r = await runCli(['drain', '--data-dir', dir, '--node-id', 'drain-cli', '--token', TOKEN, '--wait']);
