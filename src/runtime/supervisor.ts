@@ -28,6 +28,11 @@ export interface SupervisorOptions {
   log: Logger;
   /** Max messages held for an actor that is (re)starting. */
   mailboxLimit?: number;
+  /**
+   * Requests to SUPERVISOR of other types than SupervisorRequest's, answered by whoever
+   * composed the tree (the node answers `node.drain`); undefined: not one of theirs either.
+   */
+  answer?(msg: Message): Promise<unknown> | undefined;
 }
 
 export type ChildStatus = 'starting' | 'running' | 'restarting' | 'stopped';
@@ -347,7 +352,11 @@ export class Supervisor extends EventEmitter {
       case 'supervisor.actors': this.answer(r, true, this.actors(), undefined); break;
       case 'supervisor.kill': void settle(Promise.resolve().then(() => this.kill(String(req.name), req.mode === 'throw' ? 'throw' : 'terminate'))); break;
       case 'supervisor.restart': void settle(Promise.resolve().then(() => this.restart(String(req.name)))); break;
-      default: this.answer(r, false, undefined, serializeError(new UnknownRequestError(SUPERVISOR, msg.type)));
+      default: {
+        const composed = this.opts.answer?.(msg);
+        if (composed) void settle(composed);
+        else this.answer(r, false, undefined, serializeError(new UnknownRequestError(SUPERVISOR, msg.type)));
+      }
     }
   }
 

@@ -73,6 +73,13 @@ export interface NetworkStatus {
     /** Offences seen since the network actor started, by kind. */
     offences: Record<Offence, number>;
   };
+  /**
+   * `private`: a swarm key is set (network.swarm_key). `suspected_key_mismatches`: handshakes
+   * that failed right after the key exchange (the other end has another key, or none).
+   */
+  swarm: { private: boolean; suspected_key_mismatches: number };
+  /** The node drains (SIGTERM, POST /drain): it claims no job and takes no job stream. */
+  draining: boolean;
   /** Median round trip to connected peers, ms, when libp2p measured one (not on the memory transport). */
   rtt_ms?: number;
 }
@@ -108,10 +115,21 @@ export type NetworkIn =
   | RequestEvent<{ type: 'network.orch_publish'; msg_type: string; body: unknown }>
   /** Orchestration: the summary our heartbeats carry from now on. */
   | { type: 'network.orch_state'; summary: OrchSummary }
+  /**
+   * The node drains (see create-node.ts): stop claiming and taking job streams, have the
+   * scheduler hand its queued jobs back, give the running ones timeout_ms, then end those left
+   * with a failed receipt (reason `drain`) → NetworkDrainReport.
+   */
+  | RequestEvent<{ type: 'network.drain'; timeout_ms: number }>
+  /** → null once the receipts being gossiped have gone out (a drain's flush step). */
+  | RequestEvent<{ type: 'network.flush_receipts' }>
   /** Tokens of a job this node runs for a remote client, on their way to its job stream. */
   | { type: 'inference.token'; job_id: string; text: string }
   | { type: 'sys.actor_down'; name: string }
   | { type: 'sys.actor_up'; name: string };
+
+/** What a drain did: queued jobs handed back, running jobs that finished in time, and those ended by the deadline. */
+export interface NetworkDrainReport { handed_back: number; finished: number; ended_by_drain: number }
 
 /** Queue figures the network actor asks the scheduler for, to put in its manifest. */
 export interface QueueStatus { depth: number; capacity: number; busy_slots: number; slots: number }
