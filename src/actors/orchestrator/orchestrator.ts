@@ -6,8 +6,8 @@
 //
 // A decision's way: metrics → proposal (cache hit, else the model under its grammar, else the
 // heuristics) → safety gate → executed by the owning actor, held, or refused → audit log line,
-// recent list, counters → after outcome_delay_secs its outcome is measured and the training
-// record written.
+// recent list, counters, training record (pending) → after outcome_delay_secs its outcome is
+// measured and the training record completed.
 import type { Config, OrchestratorAction } from '../../config/types.ts';
 import type { Clock, Timer } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/log.ts';
@@ -21,7 +21,9 @@ import {
   actionOf, capabilities, intentJsonSchema, intentPrompt, INTENTS, interpretByRules, parseLlmIntent,
   type Intent, type Interpretation,
 } from './language.ts';
-import { formatExport, measureOutcome, readTrainingFile, type TrainingRecord, type TrainingStore } from './training.ts';
+import {
+  formatExport, measureOutcome, PENDING_OUTCOME, readTrainingFile, STOPPED_OUTCOME, type TrainingRecord, type TrainingStore,
+} from './training.ts';
 import {
   DecisionNotHeldError, InvalidDecisionRequestError, RECENT_LIMIT, UnknownDecisionError,
   type AskResult, type DecisionOutcome, type DecisionRecord, type DecisionSource, type Distribution, type ExecutionResult,
@@ -229,6 +231,7 @@ export class Orchestrator {
     }
     this.remember(record);
     this.audit(record, 'decided');
+    await this.recordPending(record, a.prompt, a.raw);
     if (record.outcome !== 'held') this.scheduleTraining(record, a.prompt, a.raw);
     return record;
   }
@@ -345,7 +348,13 @@ export class Orchestrator {
 
   // --- training data -------------------------------------------------------------------------
 
-  /** The record is written once the outcome has been measured, outcome_delay_secs from now. */
+  /** The decision's record, written as it is taken: exportable at once, its outcome pending. */
+  private async recordPending(record: DecisionRecord, prompt: Prompt, raw: string | null): Promise<void> {
+    if (!this.deps.training || this.closed) return;
+    await this.append(this.trainingRecord({ record, prompt, raw }, PENDING_OUTCOME));
+  }
+
+  /** The record is completed once the outcome has been measured, outcome_delay_secs from now. */
   private scheduleTraining(record: DecisionRecord, prompt: Prompt, raw: string | null): void {
     if (!this.deps.training || this.closed) return;
     const p: Pending = { record, prompt, raw };
@@ -374,18 +383,25 @@ export class Orchestrator {
 
   private async write(p: Pending, outcome: TrainingRecord['outcome']): Promise<void> {
     if (!this.pending.delete(p.record.id) || !this.deps.training) return;
+    await this.append(this.trainingRecord(p, outcome));
+  }
+
+  private trainingRecord(p: Pick<Pending, 'record' | 'prompt' | 'raw'>, outcome: TrainingRecord['outcome']): TrainingRecord {
     const r = p.record;
-    const rec: TrainingRecord = {
+    return {
       v: 1, id: r.id, ts: r.ts, node_id: this.deps.nodeId, decision_type: r.decision_type, context: r.context ?? null,
       metrics: r.metrics, prompt: p.prompt, raw_output: p.raw, source: r.source, fallback_reason: r.fallback_reason ?? null,
       decision: { action: r.action, params: r.params, confidence: r.confidence, reasoning: r.reasoning },
       safety: { verdict: r.verdict, reason: r.verdict === 'accepted' ? null : (r.outcome_reason ?? null) },
       final: r.outcome, execution: r.execution ?? null, outcome,
     };
+  }
+
+  private async append(rec: TrainingRecord): Promise<void> {
     try {
-      await this.deps.training.append(rec);
+      await this.deps.training!.append(rec);
     } catch (err) {
-      this.deps.log.error({ err, id: r.id }, 'Training data: could not write a record');
+      this.deps.log.error({ err, id: rec.id }, 'Training data: could not write a record');
     }
   }
 
@@ -544,7 +560,7 @@ export class Orchestrator {
     this.closed = true;
     const left = [...this.pending.values()];
     for (const p of left) if (p.timer) this.deps.clock.clearTimeout(p.timer);
-    for (const p of left) await this.write(p, { measured: false, reason: 'the orchestrator stopped before the outcome was measured' });
+    for (const p of left) await this.write(p, STOPPED_OUTCOME);
     await this.deps.onClose?.();
   }
 }
