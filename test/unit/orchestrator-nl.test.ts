@@ -3,7 +3,7 @@
 // orchestrator answers for each kind of intent.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { INTENT_NAMES, INTENTS, capabilities, extractArgs, interpretByRules, parseLlmIntent } from '../../src/actors/orchestrator/language.ts';
+import { INTENT_NAMES, INTENTS, capabilities, extractArgs, interpretByRules, parseLlmIntent, reconcile } from '../../src/actors/orchestrator/language.ts';
 import { createLocalOrchestrator } from '../../src/actors/orchestrator/local.ts';
 import { NL_CORPUS, type CorpusCase } from '../fixtures/nl-corpus.ts';
 import { NL_DEV } from '../fixtures/nl-dev.ts';
@@ -75,6 +75,36 @@ describe('orchestrator NL interpreter (rules)', () => {
     assert.deepEqual(parseLlmIntent('{"intent":"scale_queue","argument":"lots"}', 'make the queue bigger').args, { factor: 1.5 });
     assert.throws(() => parseLlmIntent('{"intent":"launch_rockets","argument":""}', 'x'));
     assert.throws(() => parseLlmIntent('{"intent":', 'x'));
+  });
+});
+
+describe('a model\'s reading checked against the rules', () => {
+  const model = (text: string, intent: string, argument = '') => parseLlmIntent(JSON.stringify({ intent, argument }), text);
+
+  it('answers the question when the rules read one, whatever action the model read', () => {
+    const r = reconcile(model('is the queue big enough?', 'scale_queue', '300'), interpretByRules('is the queue big enough?'));
+    assert.deepEqual([r.intent, r.source, r.hold_reason, r.check], ['queue_status', 'rules', undefined, { model_intent: 'scale_queue', rules_intent: 'queue_status', verdict: 'question' }]);
+  });
+
+  it('lets an action through the gate as usual when the rules read the same action and arguments', () => {
+    const r = reconcile(model('scale the queue to 300', 'scale_queue', '300'), interpretByRules('scale the queue to 300'));
+    assert.deepEqual([r.intent, r.args, r.hold_reason, r.check?.verdict], ['scale_queue', { capacity: 300 }, undefined, 'agreed']);
+    assert.equal(r.confidence, interpretByRules('scale the queue to 300').confidence);
+  });
+
+  it('holds the model\'s action when the rules read another action, other arguments or nothing', () => {
+    const other = reconcile(model('scale the queue to 300', 'adjust_gossip'), interpretByRules('scale the queue to 300'));
+    assert.deepEqual([other.intent, other.check?.verdict], ['adjust_gossip', 'unconfirmed']);
+    assert.match(other.hold_reason!, /^the model read adjust_gossip .* but the rules read scale_queue: held until an operator confirms it$/);
+    const args = reconcile(model('scale the queue to 300', 'scale_queue', '400'), interpretByRules('scale the queue to 300'));
+    assert.match(args.hold_reason!, /the rules read it with \{"capacity":300\}/);
+    const unknown = reconcile(model('order me a pizza', 'decide'), interpretByRules('order me a pizza'));
+    assert.match(unknown.hold_reason!, /the rules did not understand the request/);
+  });
+
+  it('uses a reading that changes nothing as it is', () => {
+    const m = model('scale the queue to 300', 'list_models');
+    assert.deepEqual(reconcile(m, interpretByRules('scale the queue to 300')), m);
   });
 });
 

@@ -61,6 +61,10 @@ export interface Interpretation {
   /** The model was asked but its answer was not used. */
   fallback_reason?: 'timeout' | 'parse' | 'invalid' | 'error';
   commands: Command[];
+  /** With a model: its reading of an action checked against the rules' (see reconcile). */
+  check?: { model_intent: Intent; rules_intent: Intent; verdict: 'agreed' | 'question' | 'unconfirmed' };
+  /** Set when the action this reading asks for is held for confirmation whatever its confidence. */
+  hold_reason?: string;
 }
 
 // --- the rules -------------------------------------------------------------------------------
@@ -282,6 +286,35 @@ export function intentPrompt(text: string): Prompt {
     'scale_queue, the heartbeat factor for adjust_gossip), or an empty string.',
   ].join('\n');
   return { system, user: text };
+}
+
+const changes = (i: Interpretation) => INTENTS[i.intent].kind === 'action' || INTENTS[i.intent].kind === 'decide';
+const sameArgs = (a: IntentArgs, b: IntentArgs) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
+
+/**
+ * A model's reading checked against the rules' before anything acts on it. A model, even a
+ * confident one, can read a question as an action; so:
+ * - a reading that changes nothing (read, help, unknown) is used as it is: it executes nothing;
+ * - the model reads an action (or a decision) where the rules read a question: the question is
+ *   answered, the model's action neither run nor held;
+ * - the rules on their own read the same intent with the same arguments: the action goes
+ *   through the safety gate as usual, with the rules' confidence;
+ * - otherwise the model's action is held for confirmation, whatever its confidence.
+ */
+export function reconcile(model: Interpretation, rules: Interpretation): Interpretation {
+  if (!changes(model)) return model;
+  const check = { model_intent: model.intent, rules_intent: rules.intent };
+  const rulesKind = INTENTS[rules.intent].kind;
+  if (rulesKind === 'read' || rulesKind === 'help') return { ...rules, check: { ...check, verdict: 'question' } };
+  if (rules.intent === model.intent && sameArgs(rules.args, model.args)) {
+    return { ...model, confidence: rules.confidence, check: { ...check, verdict: 'agreed' } };
+  }
+  const rulesSaid = rules.intent === 'unknown' ? 'the rules did not understand the request'
+    : rules.intent === model.intent ? `the rules read it with ${JSON.stringify(rules.args)}` : `the rules read ${rules.intent}`;
+  return {
+    ...model, check: { ...check, verdict: 'unconfirmed' },
+    hold_reason: `the model read ${model.intent} ${JSON.stringify(model.args)} but ${rulesSaid}: held until an operator confirms it`,
+  };
 }
 
 /** The model's text → an interpretation; arguments it leaves out are read from the sentence. */

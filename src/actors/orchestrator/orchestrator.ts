@@ -18,7 +18,7 @@ import { buildPrompt, type Prompt } from './prompt.ts';
 import { decisionJsonSchema, LlmOutputError, parseLlmDecision, scaleParams } from './llm-schema.ts';
 import { LlmGenerationError, type LlmEngine } from './llm.ts';
 import {
-  actionOf, capabilities, intentJsonSchema, intentPrompt, INTENTS, interpretByRules, parseLlmIntent,
+  actionOf, capabilities, intentJsonSchema, intentPrompt, INTENTS, interpretByRules, parseLlmIntent, reconcile,
   type Intent, type Interpretation,
 } from './language.ts';
 import {
@@ -139,7 +139,12 @@ export class Orchestrator {
    * Decides what to do about `context` (free text; may be empty) for a decision type, on the
    * node's current metrics (or `opts.metrics`), and acts on it as the safety rules allow.
    */
-  async makeDecision(context: string | undefined, type: DecisionType = 'infrastructure', opts: { metrics?: MetricsSnapshot } = {}): Promise<DecisionRecord> {
+  makeDecision(context: string | undefined, type: DecisionType = 'infrastructure', opts: { metrics?: MetricsSnapshot } = {}): Promise<DecisionRecord> {
+    return this.decide(context, type, opts);
+  }
+
+  /** makeDecision; with `hold`, an action the gate would accept is held for confirmation instead. */
+  private async decide(context: string | undefined, type: DecisionType, opts: { metrics?: MetricsSnapshot }, hold?: string): Promise<DecisionRecord> {
     if (!DECISION_TYPES.includes(type)) {
       throw new InvalidDecisionRequestError(`decision_type must be one of ${DECISION_TYPES.join(', ')}; got ${String(type)}`);
     }
@@ -186,15 +191,20 @@ export class Orchestrator {
       extra.rule = rule;
     }
     return this.settle({
-      id, type, context, proposal, source, extra, metrics, missing, started, prompt, raw,
+      id, type, context, proposal, source, extra, metrics, missing, started, prompt, raw, hold,
     });
   }
 
   private async settle(a: {
     id: string; type: DecisionType; context: string | undefined; proposal: Decision; source: DecisionSource;
     extra: Partial<DecisionRecord>; metrics: MetricsSnapshot; missing: string[]; started: number; prompt: Prompt; raw: string | null;
+    /** Why an action the gate accepts must be held all the same. */
+    hold?: string;
   }): Promise<DecisionRecord> {
-    const gated = applySafety(a.proposal, this.rules);
+    let gated = applySafety(a.proposal, this.rules);
+    if (a.hold && gated.verdict === 'accepted') {
+      gated = { ...gated, verdict: 'held', reason: gated.reason ? `${a.hold}; ${gated.reason}` : a.hold };
+    }
     const now = this.deps.clock.now();
     const record: DecisionRecord = {
       id: a.id,
@@ -415,17 +425,22 @@ export class Orchestrator {
 
   // --- natural language ----------------------------------------------------------------------
 
-  /** A sentence → intent, arguments and commands: by the model when there is one, else by rules. */
+  /**
+   * A sentence → intent, arguments and commands: by the model when there is one (its reading
+   * of an action checked against the rules', see reconcile), else by the rules.
+   */
   async interpretNaturalLanguage(text: string): Promise<Interpretation> {
     if (typeof text !== 'string' || text.trim() === '') throw new InvalidDecisionRequestError('text must be a non-empty string');
+    const rules = interpretByRules(text);
     const llm = this.deps.llm;
-    if (!llm) return interpretByRules(text);
+    if (!llm) return rules;
     this.counters.llm.calls++;
+    let model: Interpretation;
     try {
       const out = await llm.generateJson(intentPrompt(text), intentJsonSchema(), this.cfg.decision_timeout_ms, INTENT_MAX_TOKENS);
       this.countTokens(out.tokens);
       try {
-        return parseLlmIntent(out.text, text);
+        model = parseLlmIntent(out.text, text);
       } catch (err) {
         throw new LlmOutputError('invalid', (err as Error).message);
       }
@@ -433,8 +448,9 @@ export class Orchestrator {
       const reason = fallbackOf(err);
       this.counters.llm.fallbacks[reason]++;
       this.counters.ask.fallbacks++;
-      return { ...interpretByRules(text), fallback_reason: reason };
+      return { ...rules, fallback_reason: reason };
     }
+    return reconcile(model, rules);
   }
 
   /** Interprets a sentence and runs it: read-only intents answer, decide/action intents decide. */
@@ -452,12 +468,12 @@ export class Orchestrator {
       case 'unknown':
         return { interpretation, message: `I did not understand "${text}".\n${capabilities()}`, ...local };
       case 'decide': {
-        const decision = await this.makeDecision(text, interpretation.args.decision_type ?? 'infrastructure');
-        return { interpretation, decision, message: `${decision.action}: ${decision.outcome}`, ...local };
+        const decision = await this.decide(text, interpretation.args.decision_type ?? 'infrastructure', {}, interpretation.hold_reason);
+        return { interpretation, decision, message: decisionMessage(decision), ...local };
       }
       case 'action': {
         const decision = await this.userAction(interpretation);
-        return { interpretation, decision, message: `${decision.action}: ${decision.outcome}`, ...local };
+        return { interpretation, decision, message: decisionMessage(decision), ...local };
       }
       case 'read':
         return { interpretation, ...(await this.read(intent)), ...local };
@@ -496,7 +512,7 @@ export class Orchestrator {
     const proposal: Decision = { action, params, confidence: i.confidence, reasoning: `asked: "${i.text.slice(0, 120)}"` };
     return this.settle({
       id: this.nextId(), type: 'infrastructure', context: i.text, proposal, source: 'user', extra: {}, metrics, missing, started,
-      prompt: buildPrompt('infrastructure', i.text, metrics, this.cfg.safety.allowed_actions), raw: null,
+      prompt: buildPrompt('infrastructure', i.text, metrics, this.cfg.safety.allowed_actions), raw: null, hold: i.hold_reason,
     });
   }
 
@@ -563,6 +579,12 @@ export class Orchestrator {
     for (const p of left) await this.write(p, STOPPED_OUTCOME);
     await this.deps.onClose?.();
   }
+}
+
+/** What `ask` says about the decision it led to: the action, what it would change, and its fate. */
+function decisionMessage(d: DecisionRecord): string {
+  const params = Object.keys(d.params).length ? ` ${JSON.stringify(d.params)}` : '';
+  return `${d.action}${params}: ${d.outcome}${d.outcome === 'held' ? ` (${d.outcome_reason}); \`orchestrator confirm ${d.id}\` runs it` : ''}`;
 }
 
 /** A cached scale_queue keeps its factor: the capacity is recomputed from today's queue. */
