@@ -182,6 +182,9 @@ describe('orchestrator ask, local (no running node)', async () => {
     assert.equal(d.decision?.local, true);
     const advice = await orch.ask('what should I do about the high cpu usage?');
     assert.equal(advice.decision?.source, 'heuristic');
+    // Asking what to do is a question: its decision is held (or refused), never accepted as it stands.
+    assert.notEqual(advice.decision?.verdict, 'accepted');
+    assert.match(advice.decision!.outcome_reason!, /would have held it for confirmation \(asked what to do: held until an operator confirms it|not available/);
     const explained = await orch.ask('explain the last decisions');
     assert.deepEqual((explained.data as Array<{ id: string }>).map((x) => x.id), [advice.decision!.id, d.decision!.id]);
   });

@@ -468,7 +468,9 @@ export class Orchestrator {
       case 'unknown':
         return { interpretation, message: `I did not understand "${text}".\n${capabilities()}`, ...local };
       case 'decide': {
-        const decision = await this.decide(text, interpretation.args.decision_type ?? 'infrastructure', {}, interpretation.hold_reason);
+        // Asking what to do is a question: the answer is the decision, held for an operator.
+        const hold = interpretation.hold_reason ?? 'asked what to do: held until an operator confirms it';
+        const decision = await this.decide(text, interpretation.args.decision_type ?? 'infrastructure', {}, hold);
         return { interpretation, decision, message: decisionMessage(decision), ...local };
       }
       case 'action': {

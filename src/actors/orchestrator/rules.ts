@@ -41,15 +41,15 @@ const GOSSIP_CHANGE = any('adjust', 'tune', 'retune', 'tweak', 'change', 'set', 
 const OUT_OF_DOMAIN = new RegExp(String.raw`\b(?:` + [
   String.raw`my (?:own )?(?:laptop|computer|pc|mac|macbook|phone|iphone|tablet|desktop|wifi|wi-fi|router|printer|internet|home|house|car|tv|screen|keyboard|mouse|disk|hard drive|browser|account|email|inbox|calendar|bank)`,
   'weather', 'rain', 'snow', 'sunny', 'forecast', 'temperature outside', 'recipe', 'cook', 'bake', 'pasta', 'pizza', 'restaurant',
-  'poem', 'song', 'sing', 'joke', 'story', 'essay', 'cover letter', 'novel', 'movie', 'film', 'music', 'book a', 'flights? (?:to|from|ticket)', 'hotel', 'holiday', 'vacation',
+  'poem', 'song', 'sing', 'joke', 'story', 'essay', 'cover letter', 'novel', 'movie', 'film', 'music', 'books?', 'flights? (?:to|from|ticket)', 'hotel', 'holiday', 'vacation',
   String.raw`(?:write|generate|fix|debug|refactor|review) (?:a |an |some |this |my |the )?(?:python|javascript|typescript|rust|java|c\+\+|go|sql|bash|shell|html|css|regex|code|script|program|function|class|bug|query|unit test)`,
   String.raw`(?:python|javascript|typescript|java|rust|html|css|sql|regex|for loop|while loop)\b`,
   'translate', 'capital of', 'president', 'prime minister', 'football', 'soccer', '(?:football|tennis|the) match', 'stock price', 'bitcoin', 'crypto',
-  'alarm', 'remind me', 'meeting', 'calendar', 'email', 'call my', 'text my', 'turn (?:on|off) the lights?', 'thermostat',
+  'set an alarm', 'alarm clock', 'remind me', 'meeting', 'calendar', 'email', 'call my', 'text my', 'turn (?:on|off) the lights?', 'thermostat',
   'stand for', 'meaning of life', 'definition of', 'quantum', 'universe', 'mount everest', 'cat pictures?', '(?:picture|photo|image)s? of (?:a|an|my|some)', 'draw',
   'laptop', 'macbook', 'iphone', 'smartphone', 'gaming', 'pc', 'coffee', 'eat', 'dinner', 'lunch', 'breakfast', 'watch tonight', 'name my',
-  'post office', 'bank', 'supermarket', 'doctor', 'dentist', 'airport', 'cinema', 'in general', 'peer review',
-  'operating system', 'install windows', '(?<!round )trip', 'travel', 'neural', 'machine learning', 'deep learning', 'blockchain', 'vote for (?!a |the |new |another )', 'voting', 'shop', 'buy', 'purchase', 'order (?:me|a|some|new)',
+  'post office', 'bank', 'supermarket', 'doctor', 'dentist', 'airport', 'cinema', 'computer networks?', 'peer review',
+  'operating system', 'install windows', '(?<!round )trip', 'travel', 'neural', 'machine learning', 'deep learning', 'blockchain', 'vote for (?!a |the |new |another )', 'voting', 'shop', 'buy', 'purchase', 'order (?:me|us|food|groceries|a taxi|a pizza|some)',
 ].join('|') + String.raw`)\b`);
 
 /** "What is a …?": a definition, not a question about this node. */
@@ -74,6 +74,7 @@ const ACTION_CUES: Partial<Record<Intent, Cue[]>> = {
     [re(String.raw`\b(?:room|space|capacity) for (?:more|fewer|few|less|additional|extra) (?:jobs?|work|requests?|tasks?)`), 8],
     [re(String.raw`\b(?:allow|accept|take|let|permit|hold|queue) (?:up to \d+ |more |fewer |few |less |\d+ )(?:jobs?|work|requests?|tasks?)`), 8],
     [re(String.raw`\b(?:need|want|like) (?:a |some )?(?:more|extra|big|large|small|long|short)\w* ${QUEUE}`), 8],
+    [/^\W*(?:an? )?(?:bigger|larger|smaller|longer|shorter) (?:job )?queue\b/, 8, 'normal'],
     [re(String.raw`\b(?:give|allow|let) (?:the )?${QUEUE} (?:more|less|extra|additional)\b|\b(?:more|extra|additional|less) (?:capacity|room|space|slots) (?:for|in|to) (?:the )?${QUEUE}`), 8],
   ],
   adjust_gossip: [
@@ -93,7 +94,7 @@ const ACTION_CUES: Partial<Record<Intent, Cue[]>> = {
   ],
   wait: [
     [/^\W*(?:please |just |ok |okay |fine |then |so )*(?:wait|pause|hold on|hang on)\b|\bwait (?:for now|a bit|a while|and see|a moment|a minute)\b|\bkeep waiting\b/, 8, 'normal'],
-    [/\b(?:do nothing|do not do anything|not do anything|nothing for now|no action|take no action|no changes?|change nothing|hold off|stand by|standby|sit tight|leave (?:it|things|everything|them) (?:alone|be|as)|keep (?:everything|things|it) (?:as|the same|unchanged)|do not change anything|not change anything|stay put|let it be|nothing to do|not touch|leave .* alone|do not act|not act yet|just wait|(?:let us|we will|we can) wait|(?:do not|no need to|let us not|let 's not) (?:change|touch|modify|alter)\b)\b/, 8, 'normal'],
+    [/\b(?:do nothing|do not do anything|not do anything|nothing for now|no action|take no action|no changes?|change nothing|hold off|stand by|standby|sit tight|leave (?:it|things|everything|them) (?:alone|be|as|for now|like (?:that|this))|keep (?:everything|things|it) (?:as|the same|unchanged)|do not change anything|not change anything|stay put|let it be|nothing to do|not touch|leave .* alone|do not act|not act yet|just wait|(?:let us|we will|we can) wait|(?:do not|no need to|let us not|let 's not) (?:change|touch|modify|alter)\b)\b/, 8, 'normal'],
   ],
 };
 
@@ -117,7 +118,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\b(?:scheduler|supervisor|api|inference actor)\b/, 2],
     [/\b(?:this|the|your|our|local) (?:node|box|machine|server|host|instance)\b/, 1.5],
     [/\bare you\b|\bhow are you\b|\byou (?:ok|okay|alive|fine|up)\b|\byour (?:status|health|state|node id|peer id|id)\b|\bam i\b/, 2, 'normal'],
-    [/\bhow (?:this|the|your|our) (?:node|box|machine|server|host|instance) is\b|\bhow (?:is|are|'s) (?:the |this |your |our )?(?:node|box|machine|server|host|instance|it going|things|everything)\b|\bnode (?:ok|okay|fine|alive|up)\b|everything (?:ok|okay|fine|alright|all right)/, 3, 'normal'],
+    [/\bhow (?:this|the|your|our) (?:node|box|machine|server|host|instance) is\b|\bhow (?:is|are|'s) (?:the |this |your |our )?(?:local )?(?:node|box|machine|server|host|instance|it going|things|everything)\b|\bnode (?:ok|okay|fine|alive|up)\b|everything (?:ok|okay|fine|alright|all right)/, 3, 'normal'],
     [/\b(?:alive|up|running|ok|okay|fine|doing|working|problems?|broken|wrong|restart\w*|state|report)\b/, 1],
     [/\bstate of (?:this|the|your|our) (?:node|box|machine|server|host|instance)\b/, 2],
     [/\b(?:wrong|problems?|issues?) with (?:you|yourself|the node|this node|this machine|this box)\b|\bcheck (?:yourself|your health|the node|this node)\b|\bhow are (?:we|things) (?:doing|going)\b/, 3, 'normal'],
@@ -172,12 +173,12 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\b(?:what happen(?:ed)? (?:to|with)|why (?:did|was|were|has|is))\b/, 2, 'normal'],
   ],
   decide: [
-    [/\b(?:should (?:i|we|you|it|the|this|that)|what should be done|what can be done|what needs to be done|what should happen|(?:which|what) (?:nodes?|peers?|machines?|hosts?|executors?) should|(?:how|where|who) should|recommend\w*|suggest\w*|advice|advise|what now|what to do|what do (?:i|we) do|best (?:action|move|option|thing to do|course|node|peer|machine|host|place)|what would you (?:do|suggest|recommend)|what action would you|how (?:would|do|can) (?:i|we|you) (?:handle|deal|fix|solve|cope|approach|react|respond)|time to act|any ideas? what|best (?:placed|suited|fit)|(?:right|correct|smart|best|next) (?:move|call|step|thing to do)|should (?:\w+ )?do\b|where (?:do|does|would|could|can) (?:\w+ ){0,3}go best)\b/, 9, 'normal'],
-    [/\b(?:make|take|give me|need|want|request|ask for|for) (?:a |an )?(?:\w+ ){0,2}decision\b|^\W*decide\b|\bplease decide\b|\b(?:can|could|would|will) you (?:please )?decide\b|\bdecide (?:what|how|where|whether|which|on)\b/, 9, 'normal'],
+    [/\b(?:should (?:i|we|you|it|the|this|that)|what should be done|what can be done|what needs to be done|what should happen|(?:which|what) (?:nodes?|peers?|machines?|hosts?|executors?) should|(?:how|where|who) should|recommend\w*|suggest\w*|advice|advise|what now|what to do|what do (?:i|we) do|best (?:action|move|option|thing to do|course|node|peer|machine|host|place)|what would you (?:do|suggest|recommend)|what action would you|how (?:would|do|can) (?:i|we|you) (?:handle|deal|fix|solve|cope|approach|react|respond)|time to act|any ideas? what|best (?:placed|suited|fit)|(?:right|correct|smart|best|next) (?:move|call|step|thing to do)|should (?:\w+ )?do\b|where (?:do|does|would|could|can) (?:\w+ ){0,3}go best)\b/, 10, 'normal'],
+    [/\b(?:make|take|give me|need|want|request|ask for|for) (?:a |an )?(?:\w+ ){0,2}decision\b|^\W*decide\b|\bplease decide\b|\b(?:can|could|would|will) you (?:please )?decide\b|\bdecide (?:what|how|where|whether|which|on)\b/, 10, 'normal'],
   ],
   help: [
-    [/\b(?:help|capabilities|capability|what (?:can you|you can) do|how do i use|how does this work|what are my options|examples?|things you (?:understand|know|can do|support)|what you understand|(?:you|this \w+|it) understands?|interface understands?|intents? (?:you|do you)|how to use (?:you|this|it))\b|\bhow (?:do|can|should) i (?:use|talk to|interact with|work with|ask|speak to) (?:you|this)\b/, 5, 'normal'],
-    [/\bwhat (?:should|can|do|could) i (?:type|say|ask|write|enter)\b/, 10, 'normal'],
+    [/\b(?:help|capabilities|capability|what (?:can you|you can|can this|can it) do|how do i use|how does this work|what are my options|examples?|things you (?:understand|know|can do|support)|what you understand|(?:you|this \w+|it) understands?|interface understands?|intents? (?:you|do you)|how to use (?:you|this|it))\b|\bhow (?:do|can|should) i (?:use|talk to|interact with|work with|ask|speak to) (?:you|this)\b/, 5, 'normal'],
+    [/\bwhat (?:should|can|do|could) i (?:type|say|ask|write|enter)\b/, 11, 'normal'],
     [/^\W*usage\W*$/, 7, 'normal'],
     [/\b(?:commands|what do you (?:know|understand|support)|what can i (?:ask|say|do|type)|what (?:kind|sort|type)s? of (?:request|question|command|thing)s?|what are you (?:able|capable)|what (?:request|command)s? do you)\b/, 5, 'normal'],
     [/^\s*\?+\s*$/, 5, 'normal'],
