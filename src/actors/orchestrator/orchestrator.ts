@@ -268,12 +268,13 @@ export class Orchestrator {
     record.outcome_reason = record.outcome === 'failed' ? record.execution?.detail : 'confirmed by an operator';
     this.counters.decisions.by_outcome[record.outcome]++;
     this.audit(record, 'confirmed');
+    await this.recordPending(record, h.prompt, h.raw);
     this.scheduleTraining(record, h.prompt, h.raw);
     return record;
   }
 
   /** Drops a held decision unexecuted. */
-  reject(id: string, reason?: string): DecisionRecord {
+  async reject(id: string, reason?: string): Promise<DecisionRecord> {
     const h = this.takeHeld(id);
     const record = h.record;
     this.counters.safety.rejected++;
@@ -282,6 +283,7 @@ export class Orchestrator {
     record.outcome_reason = reason ? `rejected by an operator: ${reason}` : 'rejected by an operator';
     this.counters.decisions.by_outcome.rejected++;
     this.audit(record, 'rejected');
+    await this.recordPending(record, h.prompt, h.raw);
     this.scheduleTraining(record, h.prompt, h.raw);
     return record;
   }
@@ -308,6 +310,8 @@ export class Orchestrator {
     this.counters.decisions.by_outcome.held--;
     this.counters.decisions.by_outcome.expired++;
     this.audit(h.record, 'expired');
+    // The pending line is queued before the measured one: the store appends in call order.
+    void this.recordPending(h.record, h.prompt, h.raw);
     this.scheduleTraining(h.record, h.prompt, h.raw);
   }
 
@@ -358,7 +362,10 @@ export class Orchestrator {
 
   // --- training data -------------------------------------------------------------------------
 
-  /** The decision's record, written as it is taken: exportable at once, its outcome pending. */
+  /**
+   * The decision's record, written as it is taken (and again when a held one is confirmed,
+   * rejected or expires): exportable at once, its outcome pending.
+   */
   private async recordPending(record: DecisionRecord, prompt: Prompt, raw: string | null): Promise<void> {
     if (!this.deps.training || this.closed) return;
     await this.append(this.trainingRecord({ record, prompt, raw }, PENDING_OUTCOME));
