@@ -30,7 +30,7 @@ const ELSEWHERE = any('peer', 'node', 'elsewhere', 'machine', 'another', 'other'
 const CHANGE = any('scale', 'resize', 'increase', 'raise', 'grow', 'expand', 'enlarge', 'extend', 'boost', 'double', 'triple',
   'quadruple', 'halve', 'half', 'shrink', 'reduce', 'decrease', 'lower', 'cut', 'set', 'change', 'adjust', 'bump', 'make', 'multiply',
   'limit', 'cap', 'trim', 'lift', 'bring', 'tune', 'tweak', 'modify', 'update', 'twice', 'allow', 'let');
-const GOSSIP_CHANGE = any('adjust', 'tune', 'retune', 'tweak', 'change', 'set', 'speed', 'slow\\w*', 'fast\\w*', 'quick\\w*', 'rapid\\w*', 'frequent\\w*',
+const GOSSIP_CHANGE = any('adjust', 'tune', 'space', 'spread', 'retune', 'tweak', 'change', 'set', 'speed', 'slow\\w*', 'fast\\w*', 'quick\\w*', 'rapid\\w*', 'frequent\\w*',
   'more often', 'less often', 'increase', 'decrease', 'shorten', 'lengthen', 'short', 'long', 'reduce', 'raise', 'lower', 'double',
   'halve', 'half', 'quarter', 'twice', 'cut', 'make', 'send', 'modify', 'accelerate', 'update', 'time', 'times as often', 'multiply', 'factor');
 
@@ -47,7 +47,7 @@ const OUT_OF_DOMAIN = new RegExp(String.raw`\b(?:` + [
   'translate', 'capital of', 'president', 'prime minister', 'football', 'soccer', '(?:football|tennis|the) match', 'stock price', 'bitcoin', 'crypto',
   'set an alarm', 'alarm clock', 'remind me', 'meeting', 'calendar', 'email', 'call my', 'text my', 'turn (?:on|off) the lights?', 'thermostat',
   'stand for', 'meaning of life', 'definition of', 'quantum', 'universe', 'mount everest', 'cat pictures?', '(?:picture|photo|image)s? of (?:a|an|my|some)', 'draw',
-  'laptop', 'macbook', 'iphone', 'smartphone', 'gaming', 'pc', 'coffee', 'eat', 'dinner', 'lunch', 'breakfast', 'watch tonight', 'name my',
+  'laptop', 'macbook', 'tire', 'tyre', 'bike', 'bicycle', 'iphone', 'smartphone', 'gaming', 'pc', 'coffee', 'eat', 'dinner', 'lunch', 'breakfast', 'watch tonight', 'name my',
   'post office', 'bank', 'supermarket', 'doctor', 'dentist', 'airport', 'cinema', 'computer networks?', 'peer review',
   'operating system', 'install windows', '(?<!round )trip', 'travel', 'neural', 'machine learning', 'deep learning', 'blockchain', 'vote for (?!a |the |new |another )', 'voting', 'shop', 'buy', 'purchase', 'order (?:me|us|food|groceries|a taxi|a pizza|some)',
 ].join('|') + String.raw`)\b`);
@@ -58,7 +58,7 @@ const DEFINITION = /^(?:what|who) (?:is|are) (?:a|an) (?!good|bad|better|best|ri
 /** A question about a state (not a request phrased as a question). */
 const QUESTION = /^(?:(?:and|so|ok|okay|hey|hi|quick question|just curious|curious|i wonder|tell me|do you know|any idea|i would like to know|(?:can|could|would) you (?:please )?tell me|please tell me)\W*\s*)?(?:(?:is|are|am|was|were|be|does|did|have|has|had|can|could|would|will|shall|should|may|might|must)\b(?! (?:not|nothing|no)\b)|do\b(?! (?:not|nothing|no|an?|something|anything|some)\b)|how|what|which|who|whom|whose|when|where|why|whether|if|any|is there|are there)\b/;
 /** A request phrased as a question, or a wish: "could you double the queue?", "I want a bigger queue". */
-const REQUEST = /^(?:(?:hey|hi|ok|okay|so|now|then)\W*\s*)?(?:(?:please |kindly )?(?:can|could|would|will) you (?:please |kindly |just )?(?!tell|say|show|let me know|explain|describe|list|give me|check|see)|(?:can|could|may) (?:we|i) (?:please )?(?!see|have a look|know|get|check)|would you mind (?!tell|say|show|explain|list)|i (?:want|need|would like|wish|'d like)|we (?:want|need|would like|must|should (?:now )?(?!we))|let us|let 's|go ahead|please)/;
+const REQUEST = /^(?:(?:hey|hi|ok|okay|so|now|then)\W*\s*)?(?:(?:please |kindly )?(?:can|could|would|will) you (?:please |kindly |just )?(?!tell|say|show|let me know|explain|describe|list|give me|check|see)|(?:can|could|may) (?:we|i) (?:please )?(?!see|have a look|know|get|check)|would you mind (?!tell|say|show|explain|list)|i (?:want|need|would like|wish|'d like|would appreciate)|we (?:want|need|would like|must|should (?:now )?(?!we))|let us|let 's|go ahead|please|(?:would|will|is) it (?:be )?possible (?:for you )?to|how about|what about|it would be (?:great|nice|good|helpful) if|(?:can|could|would) (?:the |our |this |that |my )?(?:\w+ ){0,3}be (?:\w+ed|made|set|cut|shrunk|grown|sped up|slowed down|spaced out|moved|shifted|rerun|run|held)\b)/;
 
 /** A cue: a pattern, its weight, and which text it reads (default: the lemmas and the normal text). */
 type Cue = [RegExp, number] | [RegExp, number, 'normal'];
@@ -75,11 +75,13 @@ const ACTION_CUES: Partial<Record<Intent, Cue[]>> = {
     [re(String.raw`\b(?:allow|accept|take|let|permit|hold|queue) (?:up to \d+ |more |fewer |few |less |\d+ )(?:jobs?|work|requests?|tasks?)`), 8],
     [re(String.raw`\b(?:need|want|like) (?:a |some )?(?:more|extra|big|large|small|long|short)\w* ${QUEUE}`), 8],
     [/^\W*(?:an? )?(?:bigger|larger|smaller|longer|shorter) (?:job )?queue\b/, 8, 'normal'],
+    [re(String.raw`\b${QUEUE}\b.*\b(?:should|must|needs? to|ought to|has to|have to) be (?:\w+ )?(?:bigger|larger|smaller|shorter|longer|increased|decreased|reduced|raised|lowered|halved|doubled|tripled|grown|shrunk|expanded|enlarged|scaled|resized|set|changed)\b`), 8, 'normal'],
     [re(String.raw`\b(?:give|allow|let) (?:the )?${QUEUE} (?:more|less|extra|additional)\b|\b(?:more|extra|additional|less) (?:capacity|room|space|slots) (?:for|in|to) (?:the )?${QUEUE}`), 8],
   ],
   adjust_gossip: [
     [re(String.raw`\b${GOSSIP_CHANGE}\b.*\b${HEARTBEAT}\b|\b${HEARTBEAT}\b.*\b${GOSSIP_CHANGE}\b`), 8],
     [re(String.raw`\b${HEARTBEAT}\b.*\b(?:interval|period|rate|frequency|often|every)\b`), 2],
+    [re(String.raw`\b${HEARTBEAT}\b.*\b(?:should|must|needs? to|ought to|has to|have to) be (?:\w+ )?(?:faster|slower|quicker|more frequent|less frequent|shorter|longer|sped up|slowed down|adjusted|changed|halved|doubled)\b|\bspace (?:the |our )?${HEARTBEAT}\b.*\bout\b`), 8, 'normal'],
   ],
   start_election: [
     [/\b(?:elect|election|re-?elect|reelect|re-election|reelection)\b/, 8],
@@ -90,11 +92,12 @@ const ACTION_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\b(?:migrate|migration|offload|off-load|relocate|rebalance|re-balance|evacuate|drain)\b/, 8],
     [re(String.raw`\b(?:move|shift|transfer|hand|send|push|spread|distribute|redistribute|give|pass|put|place)\b.*\b${WORK}\b.*\b${ELSEWHERE}\b`), 8],
     [re(String.raw`\b(?:move|shift|transfer)\b.*\bcontexts?\b`), 8],
+    [re(String.raw`\b${WORK}\b.*\b(?:move|moved|shift|shifted|transfer|transferred|hand|handed)\b.*\b${ELSEWHERE}\b`), 8],
     [/\b(?:balance|spread) (?:the )?(?:load|work)/, 6],
   ],
   wait: [
     [/^\W*(?:please |just |ok |okay |fine |then |so )*(?:wait|pause|hold on|hang on)\b|\bwait (?:for now|a bit|a while|and see|a moment|a minute)\b|\bkeep waiting\b/, 8, 'normal'],
-    [/\b(?:do nothing|do not do anything|not do anything|nothing for now|no action|take no action|no changes?|change nothing|hold off|stand by|standby|sit tight|leave (?:it|things|everything|them) (?:alone|be|as|for now|like (?:that|this))|keep (?:everything|things|it) (?:as|the same|unchanged)|do not change anything|not change anything|stay put|let it be|nothing to do|not touch|leave .* alone|do not act|not act yet|just wait|(?:let us|we will|we can) wait|(?:do not|no need to|let us not|let 's not) (?:change|touch|modify|alter)\b)\b/, 8, 'normal'],
+    [/\b(?:do nothing|do not do anything|not do anything|nothing for now|no action|take no action|no changes?|change nothing|hold off|stand by|standby|sit tight|leave (?:it|things|everything|them) (?:alone|be|as|for now|like (?:that|this))|keep (?:everything|things|it) (?:as|the same|unchanged)|do not change anything|not change anything|stay put|let it be|nothing to do|not touch|leave .* alone|do not act|not act yet|just wait|(?:let us|we will|we can) wait|(?:do not|no need to|let us not|let 's not) (?:change|touch|modify|alter|do anything|act)\b)\b/, 8, 'normal'],
   ],
 };
 
@@ -113,7 +116,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
   ],
   node_status: [
     [/\bstatus\b/, 3],
-    [/\bhealth\b|\bhealthy\b|\bhealth check\b|\b(?:good|bad) shape\b|\bcondition\b/, 3],
+    [/\bhealth\b|\bhealthy\b|\bhealth check\b|\b(?:good|bad) shape\b|\bcondition\b|\bvitals?\b|\bdiagnos\w*\b/, 3],
     [/\b(?:uptime|actors?|crash\w*)\b|\bbeen (?:up|running)\b/, 3],
     [/\b(?:scheduler|supervisor|api|inference actor)\b/, 2],
     [/\b(?:this|the|your|our|local) (?:node|box|machine|server|host|instance)\b/, 1.5],
@@ -140,7 +143,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\b(?:jobs?|tasks?)\b/, 3],
     [/\bbacklog\b|\bworkload\b/, 3],
     [/\b(?:pending|wait|waiting|in progress|in flight|in-flight|inflight|running|finish\w*|complet\w*|stuck|pil\w+ up|queued|processed)\b/, 1.5],
-    [/\bwait\w* to (?:run|start|be)\b|\bslots?\b/, 2.5],
+    [/\bwait\w* to (?:run|start|be)\b|\bslots?\b|\bbeing (?:processed|run|handled|worked on)\b|\bheadroom\b/, 2.5],
     [/\b(?:work|requests?)\b/, 1.5],
     [/\b(?:depth|full|empty|length|capacity|size|room|busy|big|large|long|small)\b/, 1],
     [/\b(?:queue|job) (?:status|history)\b/, 2],
@@ -258,15 +261,15 @@ function queueArgs(t: string): IntentArgs {
   }
   const capacity = [...t.matchAll(/(?<![\w.])(\d+)(?![\w.]|\s?%)/g)].map((m) => Number(m[1])).find((n) => n >= 1);
   if (capacity !== undefined) return { capacity };
-  if (/\b(?:double|doubling|twice|two times)\b/.test(t)) return { factor: 2 };
-  if (/\b(?:triple|tripling|thrice|three times)\b/.test(t)) return { factor: 3 };
-  if (/\b(?:quadruple|four times)\b/.test(t)) return { factor: 4 };
-  if (/\b(?:halve|halving|half|in two)\b/.test(t)) return { factor: 0.5 };
+  if (/\b(?:double|doubled|doubling|twice|two times)\b/.test(t)) return { factor: 2 };
+  if (/\b(?:triple|tripled|tripling|thrice|three times)\b/.test(t)) return { factor: 3 };
+  if (/\b(?:quadruple|quadrupled|four times)\b/.test(t)) return { factor: 4 };
+  if (/\b(?:halve|halved|halving|half|in two)\b/.test(t)) return { factor: 0.5 };
   return { factor: SMALLER.test(t) ? 0.75 : 1.5 };
 }
 
 const FASTER = /\b(?:faster|fast|quicker|quickly|quick|speed up|speed it up|sped up|more often|more frequent|more frequently|accelerate|rapid|shorten|shorter|sooner)\b|\b(?:increase|increasing|raise|raising)\b.*\bhow often\b|\b(?:increase|increasing|raise|raising|boost|double|doubling|up)\b.*\b(?:frequency|rate)\b|\b(?:reduce|reducing|decrease|decreasing|lower|lowering|cut|cutting|shrink|shrinking|halve|halving)\b.*\b(?:interval|period|delay|gap|time between)\b/;
-const SLOWER = /\b(?:slower|slow|slow down|slowly|less often|less frequent|less frequently|lengthen|longer|rarer|less)\b|\b(?:reduce|reducing|decrease|decreasing|lower|lowering|cut|cutting)\b.*\bhow often\b|\b(?:reduce|reducing|decrease|decreasing|lower|lowering|cut|cutting|halve|halving)\b.*\b(?:frequency|rate)\b|\b(?:increase|increasing|raise|raising|extend|extending|double|doubling|stretch)\b.*\b(?:interval|period|delay|gap|time between)\b/;
+const SLOWER = /\b(?:slower|slow|slow down|slowed down|slowly|less often|less frequent|less frequently|lengthen|lengthened|longer|rarer|less|space\w* (?:\w+ ){0,3}out)\b|\b(?:reduce|reducing|decrease|decreasing|lower|lowering|cut|cutting)\b.*\bhow often\b|\b(?:reduce|reducing|decrease|decreasing|lower|lowering|cut|cutting|halve|halving)\b.*\b(?:frequency|rate)\b|\b(?:increase|increasing|raise|raising|extend|extending|double|doubling|stretch)\b.*\b(?:interval|period|delay|gap|time between)\b/;
 
 /**
  * adjust_gossip: the multiplier of the heartbeat INTERVAL (< 1 faster). "Twice as often" and
@@ -298,9 +301,9 @@ function gossipFactor(t: string): number {
     }
   }
   // "halve / double / quarter" the interval (a multiplier of it) or the rate (its inverse)
-  const word = t.match(/\b(halve|halving|half|double|doubling|twice|quarter|triple)\b/);
+  const word = t.match(/\b(halve|halved|halving|half|double|doubled|doubling|twice|quarter|quartered|triple|tripled)\b/);
   if (word) {
-    const m = { halve: 0.5, halving: 0.5, half: 0.5, double: 2, doubling: 2, twice: 2, quarter: 0.25, triple: 3 }[word[1] as 'half'];
+    const m = { halve: 0.5, halved: 0.5, halving: 0.5, half: 0.5, double: 2, doubled: 2, doubling: 2, twice: 2, quarter: 0.25, quartered: 0.25, triple: 3, tripled: 3 }[word[1] as 'half'];
     if (interval && !rate) return m;
     if (rate || /\bheartbeats\b/.test(t)) return round(1 / m);
     return faster ? Math.min(m, 1 / m) : slower ? Math.max(m, 1 / m) : m;
