@@ -15,6 +15,10 @@ export interface Reading {
 
 let nlp: WinkMethods | undefined;
 
+/** Chat shorthand the English model does not know, spelled out. */
+const CHAT: Record<string, string> = { u: 'you', r: 'are', ur: 'your', pls: 'please', plz: 'please', thx: 'thanks', msgs: 'messages', cfg: 'configuration' };
+const CHAT_WORDS = new RegExp(`\\b(?:${Object.keys(CHAT).join('|')})\\b`, 'gi');
+
 /** The model loads on first use (about 0.15 s), so commands that never interpret pay nothing. */
 function engine(): WinkMethods {
   if (!nlp) {
@@ -28,7 +32,7 @@ function engine(): WinkMethods {
 
 export function readSentence(text: string): Reading {
   const w = engine();
-  const cleaned = text.replace(/[’‘`]/g, "'").replace(/[“”]/g, '"');
+  const cleaned = text.replace(/[’‘`]/g, "'").replace(/[“”]/g, '"').replace(CHAT_WORDS, (w) => CHAT[w.toLowerCase()] ?? w);
   const tokens = w.readDoc(cleaned).tokens();
   const words = (xs: string[]) => xs.map((x) => x.toLowerCase()).join(' ').replace(/\s+/g, ' ').trim();
   // wink-nlp's typings declare `its.lemma` with an extra argument its `out` never passes.

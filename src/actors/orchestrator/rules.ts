@@ -22,7 +22,7 @@ const any = (...words: string[]) => `(?:${words.join('|')})`;
 
 // --- concepts (lemmas) ------------------------------------------------------------------------
 const QUEUE = any('queue', 'backlog', 'job queue', 'queue size', 'queue capacity', 'job limit', 'queue limit', 'queue length');
-const HEARTBEAT = any('heartbeats?', 'gossip\\w*', 'beat', 'keep-?alives?', 'keepalives?');
+const HEARTBEAT = any('heartbeats?', 'hb', 'gossip\\w*', 'beat', 'keep-?alives?', 'keepalives?');
 const COORDINATOR = any('coordinator', 'leader', 'master');
 const WORK = any('context', 'work', 'workload', 'job', 'load', 'task', 'request', 'model context', 'session', 'inference');
 const ELSEWHERE = any('peer', 'node', 'elsewhere', 'machine', 'another', 'other', 'neighbor', 'neighbour', 'host', 'server', 'somewhere else', 'instance');
@@ -69,18 +69,19 @@ const re = (s: string) => new RegExp(s);
 const ACTION_CUES: Partial<Record<Intent, Cue[]>> = {
   scale_queue: [
     [re(String.raw`\b${CHANGE}\b.*\b${QUEUE}\b|\b${QUEUE}\b.*\b${CHANGE}\b`), 8],
-    [re(String.raw`\b${QUEUE}\b (?:(?:capacity|size|limit|length|max|maximum) )?(?:=|:|to|of|at)? ?\d+\b|\b${QUEUE}\W*(?:x ?\d|\d+(?:\.\d+)? ?x\b)|\b\d+(?:\.\d+)? ?x (?:the )?${QUEUE}`), 8],
+    [re(String.raw`\b${QUEUE}\b (?:(?:capacity|size|limit|length|max|maximum) )?[=:>\- ]*(?:to |of |at )?\d+\b|\b${QUEUE}\W*(?:x ?\d|\d+(?:\.\d+)? ?x\b)|\b\d+(?:\.\d+)? ?x (?:the )?${QUEUE}`), 8],
     [re(String.raw`\b${QUEUE}\b.*\b(?:big|bigger|large|larger|small|smaller|long|longer|short|shorter|more|less|fewer|few)\b`), 2],
     [re(String.raw`\b(?:room|space|capacity) for (?:more|fewer|few|less|additional|extra) (?:jobs?|work|requests?|tasks?)`), 8],
     [re(String.raw`\b(?:allow|accept|take|let|permit|hold|queue) (?:up to \d+ |more |fewer |few |less |\d+ )(?:jobs?|work|requests?|tasks?)`), 8],
     [re(String.raw`\b(?:need|want|like) (?:a |some )?(?:more|extra|big|large|small|long|short)\w* ${QUEUE}`), 8],
-    [/^\W*(?:an? )?(?:bigger|larger|smaller|longer|shorter) (?:job )?queue\b/, 8, 'normal'],
+    [/^\W*(?:(?:an? )?(?:bigger|larger|smaller|longer|shorter) (?:job )?queue|more queue|(?:job )?queue (?:bigger|larger|smaller|shorter|longer|up|down))\b/, 8, 'normal'],
     [re(String.raw`\b${QUEUE}\b.*\b(?:should|must|needs? to|ought to|has to|have to) be (?:\w+ )?(?:bigger|larger|smaller|shorter|longer|increased|decreased|reduced|raised|lowered|halved|doubled|tripled|grown|shrunk|expanded|enlarged|scaled|resized|set|changed)\b`), 8, 'normal'],
     [re(String.raw`\b(?:give|allow|let) (?:the )?${QUEUE} (?:more|less|extra|additional)\b|\b(?:more|extra|additional|less) (?:capacity|room|space|slots) (?:for|in|to) (?:the )?${QUEUE}`), 8],
   ],
   adjust_gossip: [
     [re(String.raw`\b${GOSSIP_CHANGE}\b.*\b${HEARTBEAT}\b|\b${HEARTBEAT}\b.*\b${GOSSIP_CHANGE}\b`), 8],
     [re(String.raw`\b${HEARTBEAT}\b.*\b(?:interval|period|rate|frequency|often|every)\b`), 2],
+    [re(String.raw`\b${HEARTBEAT} (?:interval |factor |multiplier )?(?:x ?\d|\d+(?:\.\d+)? ?x\b|\d+(?:\.\d+)?$)`), 8, 'normal'],
     [re(String.raw`\b${HEARTBEAT}\b.*\b(?:should|must|needs? to|ought to|has to|have to) be (?:\w+ )?(?:faster|slower|quicker|more frequent|less frequent|shorter|longer|sped up|slowed down|adjusted|changed|halved|doubled)\b|\bspace (?:the |our )?${HEARTBEAT}\b.*\bout\b`), 8, 'normal'],
   ],
   start_election: [
@@ -96,6 +97,7 @@ const ACTION_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\b(?:balance|spread) (?:the )?(?:load|work)/, 6],
   ],
   wait: [
+    [/^\W*nothing\W*$/, 8, 'normal'],
     [/^\W*(?:please |just |ok |okay |fine |then |so )*(?:wait|pause|hold on|hang on)\b|\bwait (?:for now|a bit|a while|and see|a moment|a minute)\b|\bkeep waiting\b/, 8, 'normal'],
     [/\b(?:do nothing|do not do anything|not do anything|nothing for now|no action|take no action|no changes?|change nothing|hold off|stand by|standby|sit tight|leave (?:it|things|everything|them) (?:alone|be|as|for now|like (?:that|this))|keep (?:everything|things|it) (?:as|the same|unchanged)|do not change anything|not change anything|stay put|let it be|nothing to do|not touch|leave .* alone|do not act|not act yet|just wait|(?:let us|we will|we can) wait|(?:do not|no need to|let us not|let 's not) (?:change|touch|modify|alter|do anything|act)\b)\b/, 8, 'normal'],
   ],
@@ -128,13 +130,13 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
   ],
   network_status: [
     [/\bnetwork\b/, 4],
-    [/\b(?:swarm|p2p|mesh|cluster|topology|overlay|connectivity|partition\w*|split)\b/, 3],
+    [/\b(?:swarm|p2p|mesh|cluster|topology|overlay|connectivity|partition\w*|split|net)\b/, 3],
     [re(String.raw`\b${HEARTBEAT}\b`), 2.5],
     [re(String.raw`\b${HEARTBEAT}\b.*\b(?:stat|stats|statistics?|numbers?|figures?|traffic|messages?)\b`), 2],
-    [/\b(?:drop\w*|lost|losing|reject\w*|refused)\b/, 2],
+    [/\b(?:drop\w*|lost|losing|reject\w*|refused)\b/, 2.5],
     [/\b(?:messages?|traffic|duplicates?|chatty|congest\w*)\b/, 1.5],
     [/\bpublish\w*\b/, 1.5],
-    [/\b(?:network|swarm|p2p|mesh|cluster|overlay)\b.*\b(?:health\w*|status|state|stable|ok)\b/, 1.5],
+    [/\b(?:network|swarm|p2p|mesh|cluster|overlay|gossip|net)\b.*\b(?:health\w*|status|state|stable|ok)\b/, 1.5],
     [/\b(?:overview|whole|overall|summary|stable|across)\b/, 1],
     [re(String.raw`\b${COORDINATOR}\b`), 2.5],
   ],
@@ -156,7 +158,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
   show_metrics: [
     [/\bmetrics?\b/, 4],
     [/\b(?:stats?|statistics?|numbers|figures|performance|telemetry|counters?|measurements?|readings?)\b/, 3],
-    [/\b(?:cpu|memory|ram|latency|throughput|rtt|ping|round trip|utili[sz]ation|usage|resources?|processor)\b/, 6],
+    [/\b(?:cpu|memory|mem|ram|latency|throughput|rtt|ping|round trip|utili[sz]ation|usage|resources?|processor)\b/, 6],
     [/\b(?:load|loaded)\b/, 3],
     [/\b(?:how fast|how quick\w*|how slow\w*|how busy|responsive\w*|response time|respond\w*)\b/, 3.5],
     [/\b(?:free|used|left|pressure|overload\w*|low)\b/, 1],
