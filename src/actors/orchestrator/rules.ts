@@ -137,6 +137,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\b(?:messages?|traffic|duplicates?|chatty|congest\w*)\b/, 1.5],
     [/\bpublish\w*\b/, 1.5],
     [/\b(?:network|swarm|p2p|mesh|cluster|overlay|gossip|net)\b.*\b(?:health\w*|status|state|stable|ok)\b/, 1.5],
+    [/\b(?:status|health\w*|state)\b.*\b(?:all|every|each) (?:the |our )?(?:nodes?|peers?|machines?)\b/, 4],
     [/\b(?:overview|whole|overall|summary|stable|across)\b/, 1],
     [re(String.raw`\b${COORDINATOR}\b`), 2.5],
   ],
@@ -316,7 +317,7 @@ function gossipFactor(t: string): number {
 
 /** decide: job_routing (where jobs go), context (memory, where models/contexts live), or infrastructure. */
 function decisionType(l: string): DecisionType {
-  if (/\b(?:memory|ram|context|evict|unload|out of memory|oom|swap)\b|\bwhere should .*\bmodel\b|\bmodel\b.*\b(?:live|placement|place|keep|hold|store)\b/.test(l)) return 'context';
+  if (/\b(?:memory|ram|contexts?|evict\w*|unload\w*|out of memory|oom|swap)\b|\bwhere should .*\bmodels?\b|\bmodels?\b.*\b(?:live|placement|place|keep|hold|store|host|load|put)\b|\b(?:host|load|put|place|keep|store|hold)\w* (?:the |this |a |that )?models?\b/.test(l)) return 'context';
   if (/\b(?:route|routing|dispatch|assign|assignment|placement)\b|\b(?:which|what|best) (?:node|peer|machine|host|executor)\b|\bwhere should\b.*\b(?:job|work|request|task)\b|\b(?:job|work|request|task)\b.*\bwhere\b|\bwho should (?:run|take|handle|get|do|execute|serve)\b|\bbest (?:placed|suited)\b|\bdistribut\w*\b|\bwhere\b.*\b(?:jobs?|work|requests?|tasks?)\b.*\b(?:run|go|execute|be sent|land)\b|\b(?:a|which|what|best) (?:node|peer|machine|host)s? (?:for|to run|to take|to handle)\b|\bwhere (?:do|does|should|will|can|would)\b.*\b(?:jobs?|work|requests?|tasks?)\b|\b(?:jobs?|work|requests?|tasks?)\b.*\bgo\b|\bsend (?:the |new |incoming )?(?:job|request|task|work)\b/.test(l)) return 'job_routing';
   return 'infrastructure';
 }
