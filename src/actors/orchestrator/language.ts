@@ -1,7 +1,9 @@
 // The natural-language interface (`orchestrator ask`): a sentence → one intent, its arguments
-// and the concrete commands it stands for. A rule-based interpreter always exists; with a model
-// configured, the model picks the intent under a grammar over the intents (the rules answer
-// when it fails). Running an interpretation is the orchestrator's job (orchestrator.ts).
+// and the concrete commands it stands for. A rule-based interpreter (rules.ts) always exists;
+// with a model configured, the model picks the intent under a grammar over the intents (the
+// rules answer when it fails), and its reading of an action is checked against the rules'
+// before anything acts (reconcile). Running an interpretation is the orchestrator's job
+// (orchestrator.ts).
 import type { OrchestratorAction } from '../../config/types.ts';
 import type { DecisionType } from './heuristics.ts';
 import type { Prompt } from './prompt.ts';
