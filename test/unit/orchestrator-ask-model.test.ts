@@ -46,6 +46,9 @@ async function askQuestions(preset: TestModelPreset, questions: readonly string[
       if (INTENTS[i.intent].kind === 'read') assert.equal(r.decision, undefined, `"${text}": a read intent decided something`);
       if (r.decision) {
         seen.held += r.decision.outcome === 'held' ? 1 : 0;
+        // Not a question to the rules, and not their reading either: held (or refused), whatever its confidence.
+        assert.ok(['held', 'refused'].includes(r.decision.outcome), `"${text}": ${r.decision.outcome}`);
+        if (r.decision.outcome === 'held') assert.match(r.decision.outcome_reason!, /held until an operator confirms it/);
         assert.notEqual(r.decision.outcome, 'executed', `"${text}" executed ${r.decision.action} ${JSON.stringify(r.decision.params)} (${JSON.stringify(i.check)})`);
         await request('orchestrator', 'orchestrator.reject', { id: r.decision.id, reason: 'a question' }).catch(() => undefined);
       }
