@@ -29,8 +29,9 @@ const ELSEWHERE = any('peer', 'node', 'elsewhere', 'machine', 'another', 'other'
 /** Verbs (lemmas) that ask for a change of size or setting. */
 const CHANGE = any('scale', 'resize', 'increase', 'raise', 'grow', 'expand', 'enlarge', 'extend', 'boost', 'double', 'triple',
   'quadruple', 'halve', 'half', 'shrink', 'reduce', 'decrease', 'lower', 'cut', 'set', 'change', 'adjust', 'bump', 'make', 'multiply',
-  'limit', 'cap', 'trim', 'lift', 'bring', 'tune', 'tweak', 'modify', 'update', 'twice', 'allow', 'let');
-const GOSSIP_CHANGE = any('adjust', 'tune', 'space', 'spread', 'retune', 'tweak', 'change', 'set', 'speed', 'slow\\w*', 'fast\\w*', 'quick\\w*', 'rapid\\w*', 'frequent\\w*',
+  'limit', 'cap', 'trim', 'lift', 'bring', 'tune', 'tweak', 'modify', 'update', 'twice', 'allow', 'let', 'widen', 'narrow', 'tighten',
+  'loosen', 'relax');
+const GOSSIP_CHANGE = any('adjust', 'tune', 'space', 'spread', 'ease', 'back off', 'tone down', 'calm', 'chatty', 'quicken', 'retune', 'tweak', 'change', 'set', 'speed', 'slow\\w*', 'fast\\w*', 'quick\\w*', 'rapid\\w*', 'frequent\\w*',
   'more often', 'less often', 'increase', 'decrease', 'shorten', 'lengthen', 'short', 'long', 'reduce', 'raise', 'lower', 'double',
   'halve', 'half', 'quarter', 'twice', 'cut', 'make', 'send', 'modify', 'accelerate', 'update', 'time', 'times as often', 'multiply', 'factor');
 
@@ -47,10 +48,15 @@ const OUT_OF_DOMAIN = new RegExp(String.raw`\b(?:` + [
   'translate', 'capital of', 'president', 'prime minister', 'football', 'soccer', '(?:football|tennis|the) match', 'stock price', 'bitcoin', 'crypto',
   'set an alarm', 'alarm clock', 'remind me', 'meeting', 'calendar', 'email', 'call my', 'text my', 'turn (?:on|off) the lights?', 'thermostat',
   'stand for', 'meaning of life', 'definition of', 'quantum', 'universe', 'mount everest', 'cat pictures?', '(?:picture|photo|image)s? of (?:a|an|my|some)', 'draw',
-  'laptop', 'macbook', 'tire', 'tyre', 'bike', 'bicycle', 'iphone', 'smartphone', 'gaming', 'pc', 'coffee', 'eat', 'dinner', 'lunch', 'breakfast', 'watch tonight', 'name my',
+  'laptop', 'macbook', 'photo', 'video', 'editing', 'podcast', 'tire', 'tyre', 'bike', 'bicycle', 'iphone', 'smartphone', 'gaming', 'pc', 'coffee', 'eat', 'dinner', 'lunch', 'breakfast', 'watch tonight', 'name my',
   'post office', 'bank', 'supermarket', 'doctor', 'dentist', 'airport', 'cinema', 'computer networks?', 'peer review',
   'operating system', 'install windows', '(?<!round )trip', 'travel', 'neural', 'machine learning', 'deep learning', 'blockchain', 'vote for (?!a |the |new |another )', 'voting', 'shop', 'buy', 'purchase', 'order (?:me|us|food|groceries|a taxi|a pizza|some)',
 ].join('|') + String.raw`)\b`);
+
+/** What the node is about: advice is for the node only when the sentence names one of these. */
+const DOMAIN = /\b(?:node|peer|neighbou?r|queue|backlog|job|task|request|work|workload|load|cpu|processor|memory|ram|latency|network|swarm|mesh|cluster|gossip|heartbeat|model|context|coordinator|leader|failure|error|orchestrator|capacity|throughput|traffic|partition|slot|executor|inference|infrastructure|route|routing|evict\w*|overload\w*|spike|situation|problem|issue|about (?:this|that|it)|performance|resource|decision|action|act|move|change|scale|now|next|thing to do|here|at the moment|currently)s?\b/;
+/** Advice asked for and nothing else: "what should I do?", "any advice?". */
+const BARE_ADVICE = /^\W*(?:so |ok |okay |and |then |well )?(?:what (?:should|shall|do|can|must) (?:i|we) do(?: now| next)?|what to do(?: now| next)?|what now|what next|now what|any (?:advice|recommendations?|suggestions?|ideas?)|(?:give me |i need )(?:a |some |your )?(?:advice|recommendations?|suggestions?)|what (?:do|would) you (?:recommend|suggest|advise|propose)|(?:your )?(?:advice|recommendations?|suggestions?)|recommend something|decide|what would you (?:do|suggest|recommend)|please (?:advise|decide)|what is (?:your|the) (?:call|verdict|recommendation|advice))\W*(?:please|then|now)?\W*$/;
 
 /** "What is a …?": a definition, not a question about this node. */
 const DEFINITION = /^(?:what|who) (?:is|are) (?:a|an) (?!good|bad|better|best|right|reasonable|sensible)\w+/;
@@ -69,7 +75,7 @@ const re = (s: string) => new RegExp(s);
 const ACTION_CUES: Partial<Record<Intent, Cue[]>> = {
   scale_queue: [
     [re(String.raw`\b${CHANGE}\b.*\b${QUEUE}\b|\b${QUEUE}\b.*\b${CHANGE}\b`), 8],
-    [re(String.raw`\b${QUEUE}\b (?:(?:capacity|size|limit|length|max|maximum) )?[=:>\- ]*(?:to |of |at )?\d+\b|\b${QUEUE}\W*(?:x ?\d|\d+(?:\.\d+)? ?x\b)|\b\d+(?:\.\d+)? ?x (?:the )?${QUEUE}`), 8],
+    [re(String.raw`\b${QUEUE}\b (?:(?:capacity|size|limit|length|max|maximum) )?[=:>\- ]*(?:to |of |at )?\d+\b|\b${QUEUE}\W*(?:(?:capacity|size|limit) )?(?:x ?\d|\d+(?:\.\d+)? ?x\b|times (?:\d|two|three|four))|\b\d+(?:\.\d+)? ?x (?:the )?${QUEUE}`), 8],
     [re(String.raw`\b${QUEUE}\b.*\b(?:big|bigger|large|larger|small|smaller|long|longer|short|shorter|more|less|fewer|few)\b`), 2],
     [re(String.raw`\b(?:room|space|capacity) for (?:more|fewer|few|less|additional|extra) (?:jobs?|work|requests?|tasks?)`), 8],
     [re(String.raw`\b(?:allow|accept|take|let|permit|hold|queue) (?:up to \d+ |more |fewer |few |less |\d+ )(?:jobs?|work|requests?|tasks?)`), 8],
@@ -99,7 +105,7 @@ const ACTION_CUES: Partial<Record<Intent, Cue[]>> = {
   wait: [
     [/^\W*nothing\W*$/, 8, 'normal'],
     [/^\W*(?:please |just |ok |okay |fine |then |so )*(?:wait|pause|hold on|hang on)\b|\bwait (?:for now|a bit|a while|and see|a moment|a minute)\b|\bkeep waiting\b/, 8, 'normal'],
-    [/\b(?:do nothing|do not do anything|not do anything|nothing for now|no action|take no action|no changes?|change nothing|hold off|stand by|standby|sit tight|leave (?:it|things|everything|them) (?:alone|be|as|for now|like (?:that|this))|keep (?:everything|things|it) (?:as|the same|unchanged)|do not change anything|not change anything|stay put|let it be|nothing to do|not touch|leave .* alone|do not act|not act yet|just wait|(?:let us|we will|we can) wait|(?:do not|no need to|let us not|let 's not) (?:change|touch|modify|alter|do anything|act)\b)\b/, 8, 'normal'],
+    [/\b(?:do nothing|do not do anything|not do anything|nothing for now|no action|take no action|no changes?|change nothing|hold off|stand by|standby|sit tight|leave (?:it|things|everything|them) (?:alone|be|as|for now|like (?:that|this))|keep (?:everything|things|it) (?:as|the same|unchanged)|do not change anything|not change anything|stay put|let it be|nothing to do|not touch|leave .* alone|do not act|not act yet|just wait|let it ride|status quo|hold steady|stay as (?:we|it|things) (?:are|is)|leave (?:the |this )?\w+ as (?:it|they) (?:is|are)|(?:let us|we will|we can) wait|(?:do not|no need to|let us not|let 's not) (?:change|touch|modify|alter|do anything|act)\b)\b/, 8, 'normal'],
   ],
 };
 
@@ -124,7 +130,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\b(?:this|the|your|our|local) (?:node|box|machine|server|host|instance)\b/, 1.5],
     [/\bare you\b|\bhow are you\b|\byou (?:ok|okay|alive|fine|up)\b|\byour (?:status|health|state|node id|peer id|id)\b|\bam i\b/, 2, 'normal'],
     [/\bhow (?:this|the|your|our) (?:node|box|machine|server|host|instance) is\b|\bhow (?:is|are|'s) (?:the |this |your |our )?(?:local )?(?:node|box|machine|server|host|instance|it going|things|everything)\b|\bnode (?:ok|okay|fine|alive|up)\b|everything (?:ok|okay|fine|alright|all right)/, 3, 'normal'],
-    [/\b(?:alive|up|running|ok|okay|fine|doing|working|problems?|broken|wrong|restart\w*|state|report)\b/, 1],
+    [/\b(?:alive|up|running|ok|okay|fine|doing|working|problems?|broken|wrong|restart\w*|state|report|behav\w*)\b/, 1],
     [/\bstate of (?:this|the|your|our) (?:node|box|machine|server|host|instance)\b/, 2],
     [/\b(?:wrong|problems?|issues?) with (?:you|yourself|the node|this node|this machine|this box)\b|\bcheck (?:yourself|your health|the node|this node)\b|\bhow are (?:we|things) (?:doing|going)\b/, 3, 'normal'],
   ],
@@ -150,6 +156,8 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\b(?:work|requests?)\b/, 1.5],
     [/\b(?:depth|full|empty|length|capacity|size|room|busy|big|large|long|small)\b/, 1],
     [/\b(?:queue|job) (?:status|history)\b/, 2],
+    [/\bqueue (?:utili[sz]ation|usage|load|occupancy|fill|level)\b/, 4],
+    [/\b(?:pipeline|outstanding|in the hopper)\b/, 3],
   ],
   list_models: [
     [/\bmodels?\b/, 5],
@@ -174,16 +182,16 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\b(?:did|have|has) (?:you|the orchestrator|it)\b|\b(?:what|which) (?:actions?|changes?|decisions?) (?:did|have|has)\b|\byou (?:did|decided|changed|have done|have changed|have taken|took|made)\b/, 2.5, 'normal'],
     [/\b(?:history|recent|recently|lately|last|past|previous|earlier|taken|log|held|latest)\b/, 1],
     [/\borchestrator\b/, 1],
-    [/\b(?:your|its|the orchestrator 's) (?:recent |last |latest |past |previous )?(?:actions?|decisions?|choices?|changes?)\b|\b(?:orchestrator|it) (?:did|has done|has changed)\b/, 3, 'normal'],
+    [/\b(?:your|its|the orchestrator 's) (?:recent |last |latest |past |previous )?(?:actions?|decisions?|choices?|changes?|moves?|steps?|calls?)\b|\baccount for\b|\b(?:orchestrator|it) (?:did|has done|has changed)\b/, 3, 'normal'],
     [/\borchestrator\W+(?:history|log|activity|actions?)\b|\b(?:decision|action) (?:history|log)\b|\bwhat (?:has|have) the orchestrator\b/, 3],
     [/\b(?:what happen(?:ed)? (?:to|with)|why (?:did|was|were|has|is))\b/, 2, 'normal'],
   ],
   decide: [
-    [/\b(?:should (?:i|we|you|it|the|this|that)|what should be done|what can be done|what needs to be done|what should happen|(?:which|what) (?:nodes?|peers?|machines?|hosts?|executors?) should|(?:how|where|who) should|recommend\w*|suggest\w*|advice|advise|what now|what to do|what do (?:i|we) do|best (?:action|move|option|thing to do|course|node|peer|machine|host|place)|what would you (?:do|suggest|recommend)|what action would you|how (?:would|do|can) (?:i|we|you) (?:handle|deal|fix|solve|cope|approach|react|respond)|time to act|any ideas? what|best (?:placed|suited|fit)|(?:right|correct|smart|best|next) (?:move|call|step|thing to do)|should (?:\w+ )?do\b|where (?:do|does|would|could|can) (?:\w+ ){0,3}go best)\b/, 10, 'normal'],
+    [/\b(?:should (?:i|we|you|it|the|this|that)|what should be done|what can be done|what needs to be done|what should happen|(?:which|what) (?:nodes?|peers?|machines?|hosts?|executors?) should|(?:how|where|who) should|recommend\w*|suggest\w*|advice|advise|what now|what to do|what do (?:i|we) do|best (?:action|move|option|thing to do|course|node|peer|machine|host|place)|what would you (?:do|suggest|recommend)|what action would you|how (?:would|do|can) (?:i|we|you) (?:handle|deal|fix|solve|cope|approach|react|respond)|time to act|any ideas? what|best (?:placed|suited|fit)|(?:right|correct|smart|best|next) (?:move|call|step|thing to do)|should (?:\w+ )?do\b|propos\w*|verdict|your (?:call|take|view|opinion)|course of action|plan of action|how (?:should|shall) (?:we|i) proceed|which \w+ should (?:be|get)\b|(?:where|which|how|what) would you (?:route|send|put|place|do|run|choose|pick|suggest|recommend|propose|move)|where (?:do|does|would|could|can) (?:\w+ ){0,3}go best)\b/, 10, 'normal'],
     [/\b(?:make|take|give me|need|want|request|ask for|for) (?:a |an )?(?:\w+ ){0,2}decision\b|^\W*decide\b|\bplease decide\b|\b(?:can|could|would|will) you (?:please )?decide\b|\bdecide (?:what|how|where|whether|which|on)\b/, 10, 'normal'],
   ],
   help: [
-    [/\b(?:help|capabilities|capability|what (?:can you|you can|can this|can it) do|how do i use|how does this work|what are my options|examples?|things you (?:understand|know|can do|support)|what you understand|(?:you|this \w+|it) understands?|interface understands?|intents? (?:you|do you)|how to use (?:you|this|it))\b|\bhow (?:do|can|should) i (?:use|talk to|interact with|work with|ask|speak to) (?:you|this)\b/, 5, 'normal'],
+    [/\b(?:help|capabilities|capability|what (?:can you|you can|can this|can it) do|how do i use|how does this work|what are my options|examples?|things you (?:understand|know|can do|support)|what you understand|(?:you|this \w+|it) understands?|interface understands?|intents? (?:you|do you)|how to use (?:you|this|it)|options|instructions|manual|documentation|how does one use)\b|\bhow (?:do|can|should) i (?:use|talk to|interact with|work with|ask|speak to) (?:you|this)\b/, 5, 'normal'],
     [/\bwhat (?:should|can|do|could) i (?:type|say|ask|write|enter)\b/, 11, 'normal'],
     [/^\W*usage\W*$/, 7, 'normal'],
     [/\b(?:commands|what do you (?:know|understand|support)|what can i (?:ask|say|do|type)|what (?:kind|sort|type)s? of (?:request|question|command|thing)s?|what are you (?:able|capable)|what (?:request|command)s? do you)\b/, 5, 'normal'],
@@ -210,13 +218,15 @@ export function readByRules(text: string): RuleReading {
   // a question about a state ("is the queue big enough?") asks to be answered.
   const asked = QUESTION.test(r.normal) && !REQUEST.test(r.normal);
   const past = /\b(?:why|when) (?:did|have|has|was|were)\b|\b(?:did|have) you\b|\bwhat happened\b/.test(r.normal);
-  // Asking for advice ("…, what do you suggest?") is not a command either.
+  // Asking for advice ("…, what do you suggest?") is not a command either; advice about
+  // something outside the node ("recommend a podcast") is not for the node.
   const advice = READ_CUES.decide![0]![0].test(r.normal);
+  const forNode = DOMAIN.test(`${r.lemmas}\n${r.normal}`) || BARE_ADVICE.test(r.normal);
   const scores: Array<[Intent, number]> = [];
   for (const name of Object.keys(READ_CUES).concat(Object.keys(ACTION_CUES)) as Intent[]) {
     if (scores.some(([n]) => n === name)) continue;
     const action = ACTIONS.has(name) ? (asked || past || advice ? 0 : score(ACTION_CUES[name], r)) : 0;
-    scores.push([name, action + score(READ_CUES[name], r)]);
+    scores.push([name, name === 'decide' && !forNode ? 0 : action + score(READ_CUES[name], r)]);
   }
   let best: [Intent, number] = ['unknown', 0];
   let second = 0;
@@ -248,11 +258,11 @@ function argsOf(intent: Intent, r: Reading): IntentArgs {
   return {};
 }
 
-const SMALLER = /\b(?:shrink|shrinking|reduce|reducing|decrease|decreasing|lower|lowering|cut|cutting|smaller|shorter|fewer|less|down|trim|trimming)\b/;
+const SMALLER = /\b(?:shrink|shrinking|reduce|reducing|decrease|decreasing|lower|lowering|cut|cutting|smaller|shorter|fewer|less|down|trim|trimming|narrow|narrower|tighten)\b/;
 
 /** scale_queue: { capacity } when a number is the new capacity, else { factor }. */
 function queueArgs(t: string): IntentArgs {
-  const explicit = t.match(new RegExp(String.raw`\b(?:factor|multiplier)(?: of)? ${NUM}\b|\b${NUM} ?(?:x|times)(?![\w])|\bx ?(\d+(?:\.\d+)?)\b|\b(?:multiply|scale|grow|increase|enlarge|expand)\b.*\bby (\d+(?:\.\d+)?)(?! ?%)(?![\w.])`));
+  const explicit = t.match(new RegExp(String.raw`\b(?:factor|multiplier)(?: of)? ${NUM}\b|\b${NUM} ?(?:x|times)(?![\w])|\b(?:x|times) ?${NUM}\b|\b(?:multiply|scale|grow|increase|enlarge|expand)\b.*\bby (\d+(?:\.\d+)?)(?! ?%)(?![\w.])`));
   if (explicit) {
     const f = num((explicit[1] ?? explicit[2] ?? explicit[3] ?? explicit[4])!);
     if (f > 0 && (explicit[4] === undefined || f <= 10)) return { factor: f };
@@ -271,8 +281,8 @@ function queueArgs(t: string): IntentArgs {
   return { factor: SMALLER.test(t) ? 0.75 : 1.5 };
 }
 
-const FASTER = /\b(?:faster|fast|quicker|quickly|quick|speed up|speed it up|sped up|more often|more frequent|more frequently|accelerate|rapid|shorten|shorter|sooner)\b|\b(?:increase|increasing|raise|raising)\b.*\bhow often\b|\b(?:increase|increasing|raise|raising|boost|double|doubling|up)\b.*\b(?:frequency|rate)\b|\b(?:reduce|reducing|decrease|decreasing|lower|lowering|cut|cutting|shrink|shrinking|halve|halving)\b.*\b(?:interval|period|delay|gap|time between)\b/;
-const SLOWER = /\b(?:slower|slow|slow down|slowed down|slowly|less often|less frequent|less frequently|lengthen|lengthened|longer|rarer|less|space\w* (?:\w+ ){0,3}out)\b|\b(?:reduce|reducing|decrease|decreasing|lower|lowering|cut|cutting)\b.*\bhow often\b|\b(?:reduce|reducing|decrease|decreasing|lower|lowering|cut|cutting|halve|halving)\b.*\b(?:frequency|rate)\b|\b(?:increase|increasing|raise|raising|extend|extending|double|doubling|stretch)\b.*\b(?:interval|period|delay|gap|time between)\b/;
+const FASTER = /\b(?:faster|fast|quicker|quickly|quick|speed up|speed it up|sped up|more often|more frequent|more frequently|accelerate|rapid|shorten|shorter|sooner)\b|\b(?:increase|increasing|raise|raising)\b.*\bhow often\b|\b(?:increase|increasing|raise|raising|boost|double|doubling|up|quicken)\b.*\b(?:frequency|rate|cadence|pace|tempo)\b|\bquicken\b|\b(?:reduce|reducing|decrease|decreasing|lower|lowering|cut|cutting|shrink|shrinking|halve|halving)\b.*\b(?:interval|period|delay|gap|time between)\b/;
+const SLOWER = /\b(?:slower|slow|slow down|slowed down|slowly|less often|less frequent|less frequently|lengthen|lengthened|longer|rarer|less|space\w* (?:\w+ ){0,3}out)\b|\b(?:reduce|reducing|decrease|decreasing|lower|lowering|cut|cutting)\b.*\bhow often\b|\b(?:reduce|reducing|decrease|decreasing|lower|lowering|cut|cutting|halve|halving)\b.*\b(?:frequency|rate|cadence|pace|tempo)\b|\b(?:ease off|back off|tone down|calm down|less chatty)\b|\b(?:increase|increasing|raise|raising|extend|extending|double|doubling|stretch)\b.*\b(?:interval|period|delay|gap|time between)\b/;
 
 /**
  * adjust_gossip: the multiplier of the heartbeat INTERVAL (< 1 faster). "Twice as often" and
@@ -281,7 +291,7 @@ const SLOWER = /\b(?:slower|slow|slow down|slowed down|slowly|less often|less fr
  */
 function gossipFactor(t: string): number {
   const interval = /\b(?:interval|period|delay|gap|time between|pause between)\b/.test(t);
-  const rate = /\b(?:frequency|rate|often|frequently|heartbeats per)\b/.test(t);
+  const rate = /\b(?:frequency|rate|often|frequently|heartbeats per|cadence|pace|tempo)\b/.test(t);
   // "N times as often" / "half as often"
   const asOften = t.match(new RegExp(String.raw`\b(twice|half|${NUM} times) as (?:often|frequently|fast|quickly|many)\b`));
   if (asOften) return asOften[1] === 'half' ? 2 : round(1 / (asOften[1] === 'twice' ? 2 : num(asOften[2]!)));
