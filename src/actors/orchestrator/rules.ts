@@ -21,7 +21,8 @@ export interface RuleReading {
 const any = (...words: string[]) => `(?:${words.join('|')})`;
 
 // --- concepts (lemmas) ------------------------------------------------------------------------
-const QUEUE = any('queue', 'backlog', 'job queue', 'queue size', 'queue capacity', 'job limit', 'queue limit', 'queue length');
+const QUEUE = any('queue', 'backlog', 'job queue', 'queue size', 'queue capacity', 'job limit', 'queue limit', 'queue length',
+  'max(?:imum)? (?:pending|queued|waiting) (?:jobs?|tasks?|requests?)', 'pending job limit');
 const HEARTBEAT = any('heartbeats?', 'hb', 'gossip\\w*', 'beat', 'keep-?alives?', 'keepalives?');
 const COORDINATOR = any('coordinator', 'leader', 'master');
 const WORK = any('context', 'work', 'workload', 'job', 'load', 'task', 'request', 'model context', 'session', 'inference');
@@ -56,7 +57,7 @@ const OUT_OF_DOMAIN = new RegExp(String.raw`\b(?:` + [
 /** What the node is about: advice is for the node only when the sentence names one of these. */
 const DOMAIN = /\b(?:node|peer|neighbou?r|queue|backlog|job|task|request|work|workload|load|cpu|processor|memory|ram|latency|network|swarm|mesh|cluster|gossip|heartbeat|model|context|coordinator|leader|failure|error|orchestrator|capacity|throughput|traffic|partition|slot|executor|inference|infrastructure|route|routing|evict\w*|overload\w*|spike|situation|problem|issue|about (?:this|that|it)|performance|resource|decision|action|act|move|change|scale|now|next|thing to do|here|at the moment|currently)s?\b/;
 /** Advice asked for and nothing else: "what should I do?", "any advice?". */
-const BARE_ADVICE = /^\W*(?:so |ok |okay |and |then |well )?(?:what (?:should|shall|do|can|must) (?:i|we) do(?: now| next)?|what to do(?: now| next)?|what now|what next|now what|any (?:advice|recommendations?|suggestions?|ideas?)|(?:give me |i need )(?:a |some |your )?(?:advice|recommendations?|suggestions?)|what (?:do|would) you (?:recommend|suggest|advise|propose)|(?:your )?(?:advice|recommendations?|suggestions?)|recommend something|decide|what would you (?:do|suggest|recommend)|please (?:advise|decide)|what is (?:your|the) (?:call|verdict|recommendation|advice))\W*(?:please|then|now)?\W*$/;
+const BARE_ADVICE = /^\W*(?:so |ok |okay |and |then |well )?(?:what (?:should|shall|do|can|must) (?:i|we) do(?: now| next)?|what do you (?:think|reckon) (?:i|we) should do(?: now| next)?|what to do(?: now| next)?|what now|what next|now what|any (?:advice|recommendations?|suggestions?|ideas?)|(?:give me |i need )(?:a |some |your )?(?:advice|recommendations?|suggestions?)|what (?:do|would) you (?:recommend|suggest|advise|propose)|(?:your )?(?:advice|recommendations?|suggestions?)|recommend something|decide|what would you (?:do|suggest|recommend)|please (?:advise|decide)|what is (?:your|the) (?:call|verdict|recommendation|advice))\W*(?:please|then|now)?\W*$/;
 
 /** "What is a …?": a definition, not a question about this node. */
 const DEFINITION = /^(?:what|who) (?:is|are) (?:a|an) (?!good|bad|better|best|right|reasonable|sensible)\w+/;
@@ -81,13 +82,14 @@ const ACTION_CUES: Partial<Record<Intent, Cue[]>> = {
     [re(String.raw`\b(?:allow|accept|take|let|permit|hold|queue) (?:up to \d+ |more |fewer |few |less |\d+ )(?:jobs?|work|requests?|tasks?)`), 8],
     [re(String.raw`\b(?:need|want|like) (?:a |some )?(?:more|extra|big|large|small|long|short)\w* ${QUEUE}`), 8],
     [/^\W*(?:(?:an? )?(?:bigger|larger|smaller|longer|shorter) (?:job )?queue|more queue|(?:job )?queue (?:bigger|larger|smaller|shorter|longer|up|down))\b/, 8, 'normal'],
-    [re(String.raw`\b${QUEUE}\b.*\b(?:should|must|needs? to|ought to|has to|have to) be (?:\w+ )?(?:bigger|larger|smaller|shorter|longer|increased|decreased|reduced|raised|lowered|halved|doubled|tripled|grown|shrunk|expanded|enlarged|scaled|resized|set|changed)\b`), 8, 'normal'],
+    [re(String.raw`\b${QUEUE}\b.*\b(?:should|must|needs? to|ought to|has to|have to) be (?:\w+ )?(?:bigger|larger|smaller|shorter|longer|increased|decreased|reduced|raised|lowered|halved|doubled|tripled|grown|shrunk|expanded|enlarged|scaled|resized|set|changed|\d+)\b`), 8, 'normal'],
     [re(String.raw`\b(?:give|allow|let) (?:the )?${QUEUE} (?:more|less|extra|additional)\b|\b(?:more|extra|additional|less) (?:capacity|room|space|slots) (?:for|in|to) (?:the )?${QUEUE}`), 8],
   ],
   adjust_gossip: [
     [re(String.raw`\b${GOSSIP_CHANGE}\b.*\b${HEARTBEAT}\b|\b${HEARTBEAT}\b.*\b${GOSSIP_CHANGE}\b`), 8],
     [re(String.raw`\b${HEARTBEAT}\b.*\b(?:interval|period|rate|frequency|often|every)\b`), 2],
     [re(String.raw`\b${HEARTBEAT} (?:interval |factor |multiplier )?(?:x ?\d|\d+(?:\.\d+)? ?x\b|\d+(?:\.\d+)?$)`), 8, 'normal'],
+    [re(String.raw`\b(?:more|less|fewer) (?:frequent )?${HEARTBEAT}\b|\b${HEARTBEAT} (?:more|less)\b|\b${HEARTBEAT} (?:every|each|once every) (?:\d|few|couple)`), 8, 'normal'],
     [re(String.raw`\b${HEARTBEAT}\b.*\b(?:should|must|needs? to|ought to|has to|have to) be (?:\w+ )?(?:faster|slower|quicker|more frequent|less frequent|shorter|longer|sped up|slowed down|adjusted|changed|halved|doubled)\b|\bspace (?:the |our )?${HEARTBEAT}\b.*\bout\b`), 8, 'normal'],
   ],
   start_election: [
@@ -101,11 +103,12 @@ const ACTION_CUES: Partial<Record<Intent, Cue[]>> = {
     [re(String.raw`\b(?:move|shift|transfer)\b.*\bcontexts?\b`), 8],
     [re(String.raw`\b${WORK}\b.*\b(?:move|moved|shift|shifted|transfer|transferred|hand|handed)\b.*\b${ELSEWHERE}\b`), 8],
     [/\b(?:balance|spread) (?:the )?(?:load|work)/, 6],
+    [re(String.raw`\b(?:move|shift|take|push)\b (?:\w+ ){0,2}${WORK}s? (?:away|off)\b`), 8],
   ],
   wait: [
     [/^\W*nothing\W*$/, 8, 'normal'],
     [/^\W*(?:please |just |ok |okay |fine |then |so )*(?:wait|pause|hold on|hang on)\b|\bwait (?:for now|a bit|a while|and see|a moment|a minute)\b|\bkeep waiting\b/, 8, 'normal'],
-    [/\b(?:do nothing|do not do anything|not do anything|nothing for now|no action|take no action|no changes?|change nothing|hold off|stand by|standby|sit tight|leave (?:it|things|everything|them) (?:alone|be|as|for now|like (?:that|this))|keep (?:everything|things|it) (?:as|the same|unchanged)|do not change anything|not change anything|stay put|let it be|nothing to do|not touch|leave .* alone|do not act|not act yet|just wait|let it ride|status quo|hold steady|stay as (?:we|it|things) (?:are|is)|leave (?:the |this )?\w+ as (?:it|they) (?:is|are)|(?:let us|we will|we can) wait|(?:do not|no need to|let us not|let 's not) (?:change|touch|modify|alter|do anything|act)\b)\b/, 8, 'normal'],
+    [/\b(?:do nothing|do not do anything|not do anything|nothing for now|no action|take no action|no changes?|change nothing|hold off|stand by|standby|sit tight|leave (?:it|things|everything|them) (?:alone|be|as|for now|like (?:that|this))|keep (?:everything|things|it) (?:as|the same|unchanged)|do not change anything|not change anything|stay put|let it be|nothing to do|not touch|leave .* alone|do not act|not act yet|just wait|let it ride|status quo|hold steady|stand down|stay as (?:we|it|things) (?:are|is)|leave (?:the |this )?\w+ as (?:it|they) (?:is|are)|(?:let us|we will|we can) wait|(?:do not|no need to|let us not|let 's not) (?:change|touch|modify|alter|do anything|act)\b)\b/, 8, 'normal'],
   ],
 };
 
@@ -121,13 +124,15 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\b(?:who|which|list|enumerate|count|number of|how many|show|display|what|tell me)\b.*\b(?:connect\w*|see|know|talk\w*|link\w*|online|nodes?|machines?|members?|hosts?|instances?|out there|around|reachable|discover\w*)\b/, 1.5],
     [/\b(?:anyone|anybody|someone|somebody|who)\b/, 1.5],
     [/\bpeer (?:table|list)\b/, 2],
+    [/\b(?:swarm|cluster|network|mesh) (?:members?|participants?|nodes|peers)\b|\balone\b/, 3],
   ],
   node_status: [
     [/\bstatus\b/, 3],
     [/\bhealth\b|\bhealthy\b|\bhealth check\b|\b(?:good|bad) shape\b|\bcondition\b|\bvitals?\b|\bdiagnos\w*\b/, 3],
     [/\b(?:uptime|actors?|crash\w*)\b|\bbeen (?:up|running)\b/, 3],
     [/\b(?:scheduler|supervisor|api|inference actor)\b/, 2],
-    [/\b(?:this|the|your|our|local) (?:node|box|machine|server|host|instance)\b/, 1.5],
+    [/\b(?:this|the|your|our|local) (?:node|box|machine|server|host|instance|daemon|process|service)\b/, 1.5],
+    [/\b(?:daemon|version)\b/, 2],
     [/\bare you\b|\bhow are you\b|\byou (?:ok|okay|alive|fine|up)\b|\byour (?:status|health|state|node id|peer id|id)\b|\bam i\b/, 2, 'normal'],
     [/\bhow (?:this|the|your|our) (?:node|box|machine|server|host|instance) is\b|\bhow (?:is|are|'s) (?:the |this |your |our )?(?:local )?(?:node|box|machine|server|host|instance|it going|things|everything)\b|\bnode (?:ok|okay|fine|alive|up)\b|everything (?:ok|okay|fine|alright|all right)/, 3, 'normal'],
     [/\b(?:alive|up|running|ok|okay|fine|doing|working|problems?|broken|wrong|restart\w*|state|report|behav\w*)\b/, 1],
@@ -139,7 +144,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\b(?:swarm|p2p|mesh|cluster|topology|overlay|connectivity|partition\w*|split|net)\b/, 3],
     [re(String.raw`\b${HEARTBEAT}\b`), 2.5],
     [re(String.raw`\b${HEARTBEAT}\b.*\b(?:stat|stats|statistics?|numbers?|figures?|traffic|messages?)\b`), 2],
-    [/\b(?:drop\w*|lost|losing|reject\w*|refused)\b/, 2.5],
+    [/\b(?:drop\w*|lost|losing|reject\w*|refused|packet loss|packets?)\b/, 2.5],
     [/\b(?:messages?|traffic|duplicates?|chatty|congest\w*)\b/, 1.5],
     [/\bpublish\w*\b/, 1.5],
     [/\b(?:network|swarm|p2p|mesh|cluster|overlay|gossip|net)\b.*\b(?:health\w*|status|state|stable|ok)\b/, 1.5],
@@ -158,6 +163,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\b(?:queue|job) (?:status|history)\b/, 2],
     [/\bqueue (?:utili[sz]ation|usage|load|occupancy|fill|level)\b/, 4],
     [/\b(?:pipeline|outstanding|in the hopper)\b/, 3],
+    [/\bwhat (?:is|are|'s) (?:running|processing|executing|in progress|being done)\b/, 3, 'normal'],
   ],
   list_models: [
     [/\bmodels?\b/, 5],
@@ -281,8 +287,8 @@ function queueArgs(t: string): IntentArgs {
   return { factor: SMALLER.test(t) ? 0.75 : 1.5 };
 }
 
-const FASTER = /\b(?:faster|fast|quicker|quickly|quick|speed up|speed it up|sped up|more often|more frequent|more frequently|accelerate|rapid|shorten|shorter|sooner)\b|\b(?:increase|increasing|raise|raising)\b.*\bhow often\b|\b(?:increase|increasing|raise|raising|boost|double|doubling|up|quicken)\b.*\b(?:frequency|rate|cadence|pace|tempo)\b|\bquicken\b|\b(?:reduce|reducing|decrease|decreasing|lower|lowering|cut|cutting|shrink|shrinking|halve|halving)\b.*\b(?:interval|period|delay|gap|time between)\b/;
-const SLOWER = /\b(?:slower|slow|slow down|slowed down|slowly|less often|less frequent|less frequently|lengthen|lengthened|longer|rarer|less|space\w* (?:\w+ ){0,3}out)\b|\b(?:reduce|reducing|decrease|decreasing|lower|lowering|cut|cutting)\b.*\bhow often\b|\b(?:reduce|reducing|decrease|decreasing|lower|lowering|cut|cutting|halve|halving)\b.*\b(?:frequency|rate|cadence|pace|tempo)\b|\b(?:ease off|back off|tone down|calm down|less chatty)\b|\b(?:increase|increasing|raise|raising|extend|extending|double|doubling|stretch)\b.*\b(?:interval|period|delay|gap|time between)\b/;
+const FASTER = /\b(?:faster|fast|quicker|quickly|quick|speed up|speed it up|sped up|more often|more frequent|more frequently|accelerate|rapid|shorten|shorter|sooner|more heartbeats|(?:gossip|heartbeat) more)\b|\b(?:increase|raise|boost) (?:the )?(?:heartbeats?|gossip)\b(?! interval| period)|\b(?:increase|increasing|raise|raising)\b.*\bhow often\b|\b(?:increase|increasing|raise|raising|boost|double|doubling|up|quicken)\b.*\b(?:frequency|rate|cadence|pace|tempo)\b|\bquicken\b|\b(?:reduce|reducing|decrease|decreasing|lower|lowering|cut|cutting|shrink|shrinking|halve|halving)\b.*\b(?:interval|period|delay|gap|time between)\b/;
+const SLOWER = /\b(?:slower|slow|slow down|slowed down|slowly|less often|less frequent|less frequently|lengthen|lengthened|longer|rarer|less|fewer|space\w* (?:\w+ ){0,3}out)\b|\b(?:reduce|reducing|decrease|decreasing|lower|lowering|cut|cutting)\b.*\bhow often\b|\b(?:reduce|reducing|decrease|decreasing|lower|lowering|cut|cutting|halve|halving)\b.*\b(?:frequency|rate|cadence|pace|tempo)\b|\b(?:ease off|back off|tone down|calm down|less chatty)\b|\b(?:reduce|decrease|lower|cut) (?:the )?(?:heartbeats?|gossip)\b(?! interval| period)|\b(?:increase|increasing|raise|raising|extend|extending|double|doubling|stretch)\b.*\b(?:interval|period|delay|gap|time between)\b/;
 
 /**
  * adjust_gossip: the multiplier of the heartbeat INTERVAL (< 1 faster). "Twice as often" and
