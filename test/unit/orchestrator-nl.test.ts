@@ -76,6 +76,13 @@ describe('orchestrator NL interpreter (rules)', () => {
     for (const [text, f] of gossip) assert.deepEqual(extractArgs('adjust_gossip', text), { heartbeat_factor: f }, text);
   });
 
+  it('reads the argument from the clause asking for the change, not from figures given as background', () => {
+    assert.deepEqual(interpretByRules('the CPU is at 90% and the queue is growing; please double the queue').args, { factor: 2 });
+    assert.deepEqual(interpretByRules('I think the queue is too small, can you bump it to 300?').args, { capacity: 300 });
+    assert.deepEqual(interpretByRules('queue capacity should be 1,200, change it').args, { capacity: 1200 });
+    assert.deepEqual(interpretByRules('Is the queue full? If so, double it.').intent, 'scale_queue');
+  });
+
   it('reads a question about a state as a read intent, and the same words as a command as an action', () => {
     for (const [question, command, action] of [
       ['is the queue big enough?', 'make the queue big enough', 'scale_queue'],

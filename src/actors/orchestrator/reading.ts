@@ -32,7 +32,9 @@ function engine(): WinkMethods {
 
 export function readSentence(text: string): Reading {
   const w = engine();
-  const cleaned = text.replace(/[’‘`]/g, "'").replace(/[“”]/g, '"').replace(CHAT_WORDS, (w) => CHAT[w.toLowerCase()] ?? w);
+  // Typographic quotes, chat shorthand and thousands separators ("1,000") are evened out first.
+  const cleaned = text.replace(/[’‘`]/g, "'").replace(/[“”]/g, '"').replace(CHAT_WORDS, (w) => CHAT[w.toLowerCase()] ?? w)
+    .replace(/(\d),(?=\d{3}\b)/g, '$1');
   const tokens = w.readDoc(cleaned).tokens();
   const words = (xs: string[]) => xs.map((x) => x.toLowerCase()).join(' ').replace(/\s+/g, ' ').trim();
   // wink-nlp's typings declare `its.lemma` with an extra argument its `out` never passes.

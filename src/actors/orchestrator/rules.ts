@@ -63,7 +63,7 @@ const BARE_ADVICE = /^\W*(?:so |ok |okay |and |then |well )?(?:what (?:should|sh
 const DEFINITION = /^(?:what|who) (?:is|are) (?:a|an) (?!good|bad|better|best|right|reasonable|sensible)\w+/;
 
 /** A question about a state (not a request phrased as a question). */
-const QUESTION = /^(?:(?:and|so|ok|okay|hey|hi|quick question|just curious|curious|i wonder|tell me|do you know|any idea|i would like to know|(?:can|could|would) you (?:please )?tell me|please tell me)\W*\s*)?(?:(?:is|are|am|was|were|be|does|did|have|has|had|can|could|would|will|shall|should|may|might|must)\b(?! (?:not|nothing|no)\b)|do\b(?! (?:not|nothing|no|an?|something|anything|some)\b)|how|what|which|who|whom|whose|when|where|why|whether|if|any|is there|are there)\b/;
+const QUESTION = /^(?:(?:and|so|ok|okay|hey|hi|quick question|just curious|curious|i wonder|tell me|do you know|any idea|i would like to know|(?:can|could|would) you (?:please )?tell me|please tell me)\W*\s*)?(?:(?:is|are|am|was|were|be|does|did|have|has|had|can|could|would|will|shall|should|may|might|must)\b(?! (?:not|nothing|no)\b)|do\b(?! (?:not|nothing|no|an?|something|anything|some)\b)|how|what|which|who|whom|whose|when|where|why|whether|any|is there|are there)\b/;
 /** A request phrased as a question, or a wish: "could you double the queue?", "I want a bigger queue". */
 const REQUEST = /^(?:(?:hey|hi|ok|okay|so|now|then)\W*\s*)?(?:(?:please |kindly )?(?:can|could|would|will) you (?:please |kindly |just )?(?!tell|say|show|let me know|explain|describe|list|give me|check|see)|(?:can|could|may) (?:we|i) (?:please )?(?!see|have a look|know|get|check)|would you mind (?!tell|say|show|explain|list)|i (?:want|need|would like|wish|'d like|would appreciate)|we (?:want|need|would like|must|should (?:now )?(?!we))|let us|let 's|go ahead|please|(?:would|will|is) it (?:be )?possible (?:for you )?to|how about|what about|it would be (?:great|nice|good|helpful) if|(?:can|could|would) (?:the |our |this |that |my )?(?:\w+ ){0,3}be (?:\w+ed|made|set|cut|shrunk|grown|sped up|slowed down|spaced out|moved|shifted|rerun|run|held)\b)/;
 
@@ -221,8 +221,15 @@ export function readByRules(text: string): RuleReading {
   const r = readSentence(text);
   if (OUT_OF_DOMAIN.test(r.normal) || OUT_OF_DOMAIN.test(r.lemmas) || DEFINITION.test(r.normal)) return { intent: 'unknown', args: {}, confidence: 0 };
   // A question about what was done ("why did you scale…") asks for an explanation, not the act;
-  // a question about a state ("is the queue big enough?") asks to be answered.
-  const asked = QUESTION.test(r.normal) && !REQUEST.test(r.normal);
+  // a question about a state ("is the queue big enough?") asks to be answered. Each sentence's
+  // form counts: one that is not a question may ask for the act ("Is the queue full? If so,
+  // double it."), read with the text before it, so that "it" still finds the queue.
+  const sentences = r.normal.split(/(?<=[.!?;])\s+(?=\w)/);
+  const requests: Reading[] = [];
+  sentences.forEach((sentence, i) => {
+    if (QUESTION.test(sentence) && !REQUEST.test(sentence)) return;
+    requests.push(i === sentences.length - 1 ? r : readSentence(sentences.slice(0, i + 1).join(' ')));
+  });
   const past = /\b(?:why|when) (?:did|have|has|was|were)\b|\b(?:did|have) you\b|\bwhat happened\b/.test(r.normal);
   // Asking for advice ("…, what do you suggest?") is not a command either; advice about
   // something outside the node ("recommend a podcast") is not for the node.
@@ -231,7 +238,7 @@ export function readByRules(text: string): RuleReading {
   const scores: Array<[Intent, number]> = [];
   for (const name of Object.keys(READ_CUES).concat(Object.keys(ACTION_CUES)) as Intent[]) {
     if (scores.some(([n]) => n === name)) continue;
-    const action = ACTIONS.has(name) ? (asked || past || advice ? 0 : score(ACTION_CUES[name], r)) : 0;
+    const action = ACTIONS.has(name) && !past && !advice ? Math.max(0, ...requests.map((q) => score(ACTION_CUES[name], q))) : 0;
     scores.push([name, name === 'decide' && !forNode ? 0 : action + score(READ_CUES[name], r)]);
   }
   let best: [Intent, number] = ['unknown', 0];
@@ -257,9 +264,26 @@ export function extractArgs(intent: Intent, text: string): IntentArgs {
   return argsOf(intent, readSentence(text));
 }
 
+/**
+ * The clause an argument is read from: the last one asking for the change, else the last one
+ * naming what changes — so a figure given as background ("the CPU is at 90 %; double the
+ * queue") is not taken for the argument.
+ */
+function focus(t: string, about: RegExp): string {
+  const parts = clauses(t);
+  return parts.filter((c) => ASKS_CHANGE.test(c)).at(-1) ?? parts.filter((c) => about.test(c)).at(-1) ?? t;
+}
+
+const clauses = (t: string) => t.split(/\s*(?:[.!?;]|,|\band\b|\bbut\b|\bso\b)\s+/);
+
+const ASKS_CHANGE = re(String.raw`\b(?:${CHANGE.slice(3, -1)}|speed|slow|quicken|ease)\w*\b`);
+
+const QUEUE_WORDS = /\b(?:queue|backlog|capacity|jobs|double|doubled|twice|halve|halved|half|triple|tripled|bigger|larger|smaller)\b/;
+const GOSSIP_WORDS = /\b(?:heartbeats?|gossip\w*|hb|interval|often|frequen\w*|rate|faster|slower|quicker|speed|slow)\b/;
+
 function argsOf(intent: Intent, r: Reading): IntentArgs {
   if (intent === 'scale_queue') return queueArgs(r.normal);
-  if (intent === 'adjust_gossip') return { heartbeat_factor: gossipFactor(r.normal) };
+  if (intent === 'adjust_gossip') return { heartbeat_factor: gossipFactor(focus(r.normal, GOSSIP_WORDS)) };
   if (intent === 'decide') return { decision_type: decisionType(`${r.lemmas}\n${r.normal}`) };
   return {};
 }
@@ -267,7 +291,16 @@ function argsOf(intent: Intent, r: Reading): IntentArgs {
 const SMALLER = /\b(?:shrink|shrinking|reduce|reducing|decrease|decreasing|lower|lowering|cut|cutting|smaller|shorter|fewer|less|down|trim|trimming|narrow|narrower|tighten)\b/;
 
 /** scale_queue: { capacity } when a number is the new capacity, else { factor }. */
-function queueArgs(t: string): IntentArgs {
+function queueArgs(text: string): IntentArgs {
+  const focused = focus(text, QUEUE_WORDS);
+  // A clause asking for the change without a figure ("…should be 120, change it") takes the
+  // figure from the clause about the queue.
+  const figure = clauses(text).filter((c) => /\d/.test(c) && QUEUE_WORDS.test(c)).at(-1);
+  return queueFigures(focused) ?? (figure !== undefined ? queueFigures(figure) : undefined) ?? queueDirection(focused);
+}
+
+/** A capacity or factor the words give explicitly; undefined when they give only a direction. */
+function queueFigures(t: string): IntentArgs | undefined {
   const explicit = t.match(new RegExp(String.raw`\b(?:factor|multiplier)(?: of)? ${NUM}\b|\b${NUM} ?(?:x|times)(?![\w])|\b(?:x|times) ?${NUM}\b|\b(?:multiply|scale|grow|increase|enlarge|expand)\b.*\bby (\d+(?:\.\d+)?)(?! ?%)(?![\w.])`));
   if (explicit) {
     const f = num((explicit[1] ?? explicit[2] ?? explicit[3] ?? explicit[4])!);
@@ -284,11 +317,15 @@ function queueArgs(t: string): IntentArgs {
   if (/\b(?:triple|tripled|tripling|thrice|three times)\b/.test(t)) return { factor: 3 };
   if (/\b(?:quadruple|quadrupled|four times)\b/.test(t)) return { factor: 4 };
   if (/\b(?:halve|halved|halving|half|in two)\b/.test(t)) return { factor: 0.5 };
+  return undefined;
+}
+
+function queueDirection(t: string): IntentArgs {
   return { factor: SMALLER.test(t) ? 0.75 : 1.5 };
 }
 
-const FASTER = /\b(?:faster|fast|quicker|quickly|quick|speed up|speed it up|sped up|more often|more frequent|more frequently|accelerate|rapid|shorten|shorter|sooner|more heartbeats|(?:gossip|heartbeat) more)\b|\b(?:increase|raise|boost) (?:the )?(?:heartbeats?|gossip)\b(?! interval| period)|\b(?:increase|increasing|raise|raising)\b.*\bhow often\b|\b(?:increase|increasing|raise|raising|boost|double|doubling|up|quicken)\b.*\b(?:frequency|rate|cadence|pace|tempo)\b|\bquicken\b|\b(?:reduce|reducing|decrease|decreasing|lower|lowering|cut|cutting|shrink|shrinking|halve|halving)\b.*\b(?:interval|period|delay|gap|time between)\b/;
-const SLOWER = /\b(?:slower|slow|slow down|slowed down|slowly|less often|less frequent|less frequently|lengthen|lengthened|longer|rarer|less|fewer|space\w* (?:\w+ ){0,3}out)\b|\b(?:reduce|reducing|decrease|decreasing|lower|lowering|cut|cutting)\b.*\bhow often\b|\b(?:reduce|reducing|decrease|decreasing|lower|lowering|cut|cutting|halve|halving)\b.*\b(?:frequency|rate|cadence|pace|tempo)\b|\b(?:ease off|back off|tone down|calm down|less chatty)\b|\b(?:reduce|decrease|lower|cut) (?:the )?(?:heartbeats?|gossip)\b(?! interval| period)|\b(?:increase|increasing|raise|raising|extend|extending|double|doubling|stretch)\b.*\b(?:interval|period|delay|gap|time between)\b/;
+const FASTER = /\b(?:faster|fast|quicker|quickly|quick|speed up|speed \w+ up|sped up|more often|more frequent|more frequently|accelerate|rapid|shorten|shorter|sooner|more heartbeats|(?:gossip|heartbeat) more)\b|\b(?:increase|raise|boost) (?:the )?(?:heartbeats?|gossip)\b(?! interval| period)|\b(?:increase|increasing|raise|raising)\b.*\bhow often\b|\b(?:increase|increasing|raise|raising|boost|double|doubling|up|quicken)\b.*\b(?:frequency|rate|cadence|pace|tempo)\b|\bquicken\b|\b(?:reduce|reducing|decrease|decreasing|lower|lowering|cut|cutting|shrink|shrinking|halve|halving)\b.*\b(?:interval|period|delay|gap|time between)\b/;
+const SLOWER = /\b(?:slower|slow \w+ down|slow|slow down|slowed down|slowly|less often|less frequent|less frequently|lengthen|lengthened|longer|rarer|less|fewer|space\w* (?:\w+ ){0,3}out)\b|\b(?:reduce|reducing|decrease|decreasing|lower|lowering|cut|cutting)\b.*\bhow often\b|\b(?:reduce|reducing|decrease|decreasing|lower|lowering|cut|cutting|halve|halving)\b.*\b(?:frequency|rate|cadence|pace|tempo)\b|\b(?:ease off|back off|tone down|calm down|less chatty)\b|\b(?:reduce|decrease|lower|cut) (?:the )?(?:heartbeats?|gossip)\b(?! interval| period)|\b(?:increase|increasing|raise|raising|extend|extending|double|doubling|stretch)\b.*\b(?:interval|period|delay|gap|time between)\b/;
 
 /**
  * adjust_gossip: the multiplier of the heartbeat INTERVAL (< 1 faster). "Twice as often" and
