@@ -134,7 +134,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\b(?:this|the|your|our|local) (?:node|box|machine|server|host|instance|daemon|process|service)\b/, 1.5],
     [/\b(?:daemon|version)\b/, 2],
     [/\bare you\b|\bhow are you\b|\byou (?:ok|okay|alive|fine|up)\b|\byour (?:status|health|state|node id|peer id|id)\b|\bam i\b/, 2, 'normal'],
-    [/\bhow (?:this|the|your|our) (?:node|box|machine|server|host|instance) is\b|\bhow (?:is|are|'s) (?:the |this |your |our )?(?:local )?(?:node|box|machine|server|host|instance|it going|things|everything)\b|\bnode (?:ok|okay|fine|alive|up)\b|everything (?:ok|okay|fine|alright|all right)/, 3, 'normal'],
+    [/\bhow (?:this|the|your|our) (?:node|box|machine|server|host|instance) is\b|\bhow (?:is|are|'s) (?:the |this |your |our |my )?(?:local )?(?:node|box|machine|server|host|instance|it going|things|everything)\b|\bnode (?:ok|okay|fine|alive|up)\b|everything (?:ok|okay|fine|alright|all right)/, 3, 'normal'],
     [/\b(?:alive|up|running|ok|okay|fine|doing|working|problems?|broken|wrong|restart\w*|state|report|behav\w*)\b/, 1],
     [/\bstate of (?:this|the|your|our) (?:node|box|machine|server|host|instance)\b/, 2],
     [/\b(?:wrong|problems?|issues?) with (?:you|yourself|the node|this node|this machine|this box)\b|\bcheck (?:yourself|your health|the node|this node)\b|\bhow are (?:we|things) (?:doing|going)\b/, 3, 'normal'],
@@ -163,7 +163,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\b(?:queue|job) (?:status|history)\b/, 2],
     [/\bqueue (?:utili[sz]ation|usage|load|occupancy|fill|level)\b/, 4],
     [/\b(?:pipeline|outstanding|in the hopper)\b/, 3],
-    [/\bwhat (?:is|are|'s) (?:running|processing|executing|in progress|being done)\b/, 3, 'normal'],
+    [/\bwhat (?:is|are|'s) (?:running|processing|executing|in progress|being done)\b|\bwhat (?:has |have )?(?:finished|completed|ran|run|failed)\b/, 3, 'normal'],
   ],
   list_models: [
     [/\bmodels?\b/, 5],
@@ -371,6 +371,6 @@ function gossipFactor(t: string): number {
 /** decide: job_routing (where jobs go), context (memory, where models/contexts live), or infrastructure. */
 function decisionType(l: string): DecisionType {
   if (/\b(?:memory|ram|contexts?|evict\w*|unload\w*|out of memory|oom|swap)\b|\bwhere should .*\bmodels?\b|\bmodels?\b.*\b(?:live|placement|place|keep|hold|store|host|load|put)\b|\b(?:host|load|put|place|keep|store|hold)\w* (?:the |this |a |that )?models?\b/.test(l)) return 'context';
-  if (/\b(?:route|routing|dispatch|assign|assignment|placement)\b|\b(?:which|what|best) (?:node|peer|machine|host|executor)\b|\bwhere should\b.*\b(?:job|work|request|task)\b|\b(?:job|work|request|task)\b.*\bwhere\b|\bwho should (?:run|take|handle|get|do|execute|serve)\b|\bbest (?:placed|suited)\b|\bdistribut\w*\b|\bwhere\b.*\b(?:jobs?|work|requests?|tasks?)\b.*\b(?:run|go|execute|be sent|land)\b|\b(?:a|which|what|best) (?:node|peer|machine|host)s? (?:for|to run|to take|to handle)\b|\bwhere (?:do|does|should|will|can|would)\b.*\b(?:jobs?|work|requests?|tasks?)\b|\b(?:jobs?|work|requests?|tasks?)\b.*\bgo\b|\bsend (?:the |new |incoming )?(?:job|request|task|work)\b/.test(l)) return 'job_routing';
+  if (/\b(?:rout\w*|dispatch\w*|assign\w*|placement)\b|\b(?:which|what|best) (?:node|peer|machine|host|executor)\b|\bwhere should\b.*\b(?:job|work|request|task)\b|\b(?:job|work|request|task)\b.*\bwhere\b|\bwho should (?:run|take|handle|get|do|execute|serve)\b|\bbest (?:placed|suited)\b|\bdistribut\w*\b|\bwhere\b.*\b(?:jobs?|work|requests?|tasks?)\b.*\b(?:run|go|execute|be sent|land)\b|\b(?:a|which|what|best) (?:node|peer|machine|host)s? (?:for|to run|to take|to handle)\b|\bwhere (?:do|does|should|will|can|would)\b.*\b(?:jobs?|work|requests?|tasks?)\b|\b(?:jobs?|work|requests?|tasks?)\b.*\bgo\b|\bsend (?:the |new |incoming )?(?:job|request|task|work)\b/.test(l)) return 'job_routing';
   return 'infrastructure';
 }
