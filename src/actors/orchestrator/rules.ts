@@ -3,9 +3,12 @@
 // and matches every form of those words. Three steps:
 // 1. out-of-domain markers (the operator's own laptop, the weather, writing code…) → unknown;
 // 2. the sentence's form: a question about a state ("is the queue big enough?") never reads as
-//    an action; an imperative, a polite request ("could you…") or a wish ("I want…") may;
-// 3. weighted cues per intent, summed; the best intent wins if it reaches MIN_SCORE.
-// Arguments (capacities, factors, the decision type) are read by their own rules.
+//    an action; an imperative, a polite request ("could you…") or a wish ("I want…") may; a
+//    request for advice is a decision only when it is about the node;
+// 3. weighted cues per intent, summed; the best intent wins if it reaches MIN_SCORE (ties go
+//    to the intent listed first).
+// Arguments (capacities, factors, the decision type) are read by their own rules, from the
+// clause that asks for the change.
 import type { DecisionType } from './heuristics.ts';
 import type { Intent, IntentArgs } from './language.ts';
 import { readSentence, type Reading } from './reading.ts';
