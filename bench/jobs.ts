@@ -1,5 +1,5 @@
 // Jobs through the network path against raw node-llama-cpp, on the `small` test model
-// (SmolLM-135M shape), measured side by side in one process and one run (issue 4, item 11):
+// (SmolLM-135M shape), measured side by side in one process and one run:
 //
 //  1. one job: raw node-llama-cpp (getLlama, one context of 4 sequences, LlamaCompletion, greedy,
 //     BENCH_TOKENS tokens, prompt evaluation included) against the same generation submitted as a

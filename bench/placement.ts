@@ -1,4 +1,4 @@
-// Placement and orchestration measured in the virtual-time simulator (issue 7, item 9).
+// Placement and orchestration measured in the virtual-time simulator.
 // 1. The same workload (Poisson arrivals, exponential sizes, heterogeneous nodes) placed by the
 //    response-threshold model, random, round-robin, power-of-two-choices and an omniscient
 //    join-the-shortest-expected-wait, at load 0.5 / 0.8 / 0.95 on 500 nodes.

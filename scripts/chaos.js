@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run chaos`: every scenario of test/chaos/ (real processes, real faults), one at a time,
 // then the numbers each recorded, as a table. `npm run chaos -- test/chaos/partition.test.ts`
-// runs one. `npm test` runs the fast subset (FAST below).
+// runs one. `npm test` runs it all, after the unit and integration suites.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';

@@ -70,7 +70,7 @@ export function buildProgram(deps: ProgramDeps = {}): Command {
   const program = new Command('mvp-node')
     .configureHelp({ formatHelp })
     .helpOption('-h, --help', 'Print help')
-    .version(VERSION, '-V, --version', 'Print version')
+    .version(`mvp-node ${VERSION}`, '-V, --version', 'Print version')
     .showHelpAfterError("For more information, try '--help'.")
     .exitOverride()
     .option('-c, --config <FILE>', 'Path to configuration file');

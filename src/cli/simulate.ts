@@ -1,5 +1,5 @@
 // `mvp-node simulate --nodes N --seed S [--scenario file.toml] [--virtual] [--json] [--out file]`
-// (issue 7, item 8): runs a scenario in the virtual-time simulator (src/sim/), checks the
+// runs a scenario in the virtual-time simulator (src/sim/), checks the
 // invariants, prints a global and per-node report, exits 1 when an invariant fails. Nothing is
 // written unless --out is given.
 import { readFile, writeFile } from 'node:fs/promises';

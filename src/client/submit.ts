@@ -1,8 +1,8 @@
 // The light client behind `mvp-node submit` and the OpenAI gateway: joins the network without
 // serving anything, offers a job (work_offer), picks one of the nodes that claim it (job_claim),
 // assigns it (job_assign), brings the prompt over `/mvp/job/1.0.0`, streams the tokens and
-// checks the signed receipt it ends with. DESIGN.md §4, client side. `LightClient` joins once
-// and runs many jobs; `submitJob` is one job with a client of its own.
+// checks the signed receipt it ends with: the client side of the job path (docs/ARCHITECTURE.md).
+// `LightClient` joins once and runs many jobs; `submitJob` is one job with a client of its own.
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
@@ -75,7 +75,7 @@ export interface JoinOptions {
 export interface RoutedJob { job_id: string; model: string; priority: JobPriority; value?: number }
 /** A routing decision: the chosen claimant, and how it was reached (for progress notes). */
 export interface RoutePick { executor: string; how: string }
-/** Picks one of the claimants (job routing, DESIGN.md §4 "offerer's pick"). */
+/** Picks one of the claimants (job routing: the offerer's pick). */
 export type JobRouter = (job: RoutedJob, candidates: RoutingCandidate[]) => Promise<RoutePick>;
 
 /**
@@ -135,7 +135,7 @@ export async function submitJob(opts: SubmitOptions): Promise<SubmitResult> {
 /**
  * A member of the network that serves nothing and runs jobs on it: joins once (dials the
  * bootstrap nodes, learns the manifests by sync), then submits any number of jobs, each routed
- * as DESIGN.md §4 says. It owns its libp2p node: close() releases it.
+ * as the job path does. It owns its libp2p node: close() releases it.
  */
 export class LightClient {
   private manifestMap = new Map<string, Manifest>();

@@ -1,4 +1,4 @@
-// The direct job stream `/mvp/job/1.0.0` (DESIGN.md §4): the client that won an executor sends
+// The direct job stream `/mvp/job/1.0.0`: the client that won an executor sends
 // the job's payload, the executor streams tokens back and ends with the signed receipt.
 // Framing: newline-delimited JSON, each line bounded.
 //   client → executor:  { "job_id": "...", "prompt": "..." }            (then closes its side)

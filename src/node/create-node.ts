@@ -1,4 +1,4 @@
-// Composes one node: the supervision tree of DESIGN.md §1.
+// Composes one node: the supervision tree (docs/ARCHITECTURE.md, "The tree").
 //
 //   Supervisor (one_for_one)
 //   ├── scheduler     job queue, dispatch to the inference actors, load manager (first, so the

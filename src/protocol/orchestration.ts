@@ -1,4 +1,4 @@
-// Bodies of the distributed-orchestration messages (issue 7, docs/DISTRIBUTED-ORCHESTRATION.md),
+// Bodies of the distributed-orchestration messages (docs/DISTRIBUTED-ORCHESTRATION.md),
 // gossiped on `mvp/1/orch`: coordinator elections (claim, vote, record) and consensus decisions
 // (proposal, vote, outcome). The periodic part — each node's affinity and its view of every
 // group's record — rides on the heartbeat (`orchSummarySchema`, heartbeat.ts).

@@ -1,4 +1,4 @@
-// Virtual time for the simulator (issue 7, item 8): an event queue ordered by timestamp, then by
+// Virtual time for the simulator: an event queue ordered by timestamp, then by
 // insertion order, so that a run is a pure function of its seed. No real timers, no sockets:
 // `run` pops events and advances `now` to each one's time.
 

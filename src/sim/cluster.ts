@@ -1,4 +1,4 @@
-// The virtual-time cluster (issue 7, item 8): N OrchestrationCores — the code the consensus actor
+// The virtual-time cluster: N OrchestrationCores — the code the consensus actor
 // runs — on one VirtualClock, exchanging heartbeats and orchestration messages over an in-memory
 // bus with per-link latency (LinkModel), extra delay, message loss and partitions; jobs placed by
 // the response-threshold model (scoped offers, claims drawn with T = s²/(s²+θ²), the offerer's

@@ -1,4 +1,4 @@
-// Placement comparison in virtual time (issue 7, item 9): one generated workload (Poisson
+// Placement comparison in virtual time: one generated workload (Poisson
 // arrivals, exponential job sizes, heterogeneous nodes with speed factors and slots), placed by
 // the response-threshold model — scoped offers, nodes claiming with probability T = s²/(s²+θ²)
 // (threshold.ts), the offerer ranking claims with routeJob (router.ts), the code the node runs —

@@ -1,4 +1,4 @@
-// Real-node mode of the simulator (issue 7, item 8, `simulate` without --virtual): N complete
+// Real-node mode of the simulator (`simulate` without --virtual): N complete
 // nodes in this process (createNode over the libp2p memory transport: supervisor, every actor,
 // real gossip, real timers), a scenario's kills applied through the nodes themselves (stop a
 // node, kill its consensus actor), critical decisions asked of random live nodes, real jobs

@@ -1,11 +1,11 @@
-// Chaos scenario 3 (issue 8): the coordinator killed, again and again. Five real `mvp-node`
+// Chaos scenario: the coordinator killed, again and again. Five real `mvp-node`
 // processes in emergent mode (heartbeat_timeout_secs T = 3); the agreed coordinator is killed
 // -9 four times: once and restarted, twice back to back (five down to three: still a majority
 // of every electorate) and both restarted, once more. While this goes on every live node's
 // GET /orchestration is polled about ten times a second, and every (group, lineage, epoch) →
 // holder any node reports is recorded: no epoch may ever have two holders. The report gives,
 // per kill, when all survivors had marked the victim suspect, when the first marked it dead, and
-// when all of them agreed on its successor (the issue 7 goal is T + 2 s).
+// when all of them agreed on its successor (the goal is T + 2 s).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { emergentToml, ProcCluster, settled, sleep, type Failover } from '../helpers/cluster.ts';

@@ -1,4 +1,4 @@
-// Chaos scenario 7 (issue 8): a hostile peer. Two honest `mvp-node` processes, and a peer of our
+// Chaos scenario: a hostile peer. Two honest `mvp-node` processes, and a peer of our
 // own making (a real libp2p node speaking the protocol) that announces the honest nodes' model,
 // claims every job it hears of at once and never runs one, then sends garbage, forged
 // signatures, replayed and forged receipts, and a flood. The honest nodes keep serving every job

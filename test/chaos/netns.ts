@@ -3,7 +3,6 @@
 // under a per-process tag and deleted afterwards; nothing touches the host's own interfaces.
 import { execFileSync } from 'node:child_process';
 
-export const canUseNetns = process.platform === 'linux' && process.getuid?.() === 0;
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 
 export interface Host { ns: string; ip: string; side: 0 | 1; name: string }

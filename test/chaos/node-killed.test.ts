@@ -1,4 +1,4 @@
-// Chaos scenario 2 (issue 8): a node killed mid-job. Four `mvp-node` processes serve the `small`
+// Chaos scenario: a node killed mid-job. Four `mvp-node` processes serve the `small`
 // test model; a light client submits a long job and kill -9s its executor at the first token.
 // The job moves to another node and completes there; every survivor holds the same one accepted
 // receipt for it; every survivor suspects the dead peer, then evicts it from its peer table,
@@ -23,7 +23,7 @@ const T = HEARTBEAT_TIMEOUT_S * 1000;
 /** The liveness tick at this T (service.ts: T/12 within [250 ms, 1 s]). */
 const TICK = 500;
 /** Allowance for a loaded machine: timers and log lines late by this much still pass. */
-const SLACK = 1000;
+const SLACK = 3000;
 const NAMES = ['k1', 'k2', 'k3', 'k4'];
 
 interface Member { name: string; proc: NodeProcess; addr: string; peerId: string; api: string }

@@ -1,15 +1,16 @@
-// Chaos scenario 4 (issue 8): a partition over real TCP. Four `mvp-node` processes, two per
+// Chaos scenario: a partition over real TCP. Four `mvp-node` processes, two per
 // side, each in its own network namespace; the sides' bridges are joined by one veth pair.
 // Cut that link (`ip link set down`), let both sides run (each side still serves jobs), heal it,
 // and measure how long each side takes to notice (peers expired) and to converge again (every
 // node knows every other). Needs root (CI runs as root).
-import { describe, it, before, after } from 'node:test';
+import { it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, spawnNode, type LogLine, type NodeProcess } from '../helpers/proc.ts';
 import { tmpDir } from '../helpers/config.ts';
-import { canUseNetns, SplitNetwork } from './netns.ts';
+import { describeNeeding, netnsMissing } from '../helpers/needs.ts';
+import { SplitNetwork } from './netns.ts';
 import { record, secs } from './report.ts';
 
 const HEARTBEAT_TIMEOUT_S = 6;
@@ -18,7 +19,7 @@ const net = new SplitNetwork([['a1', 'a2'], ['b1', 'b2']]);
 const addr = (name: string) => `/ip4/${net.host(name).ip}/tcp/${PORT}`;
 const inNs = (name: string) => ['ip', 'netns', 'exec', net.host(name).ns];
 
-describe('chaos: partition over real TCP', { skip: canUseNetns ? false : 'needs root and Linux network namespaces' }, () => {
+describeNeeding('chaos: partition over real TCP', netnsMissing(), () => {
   const nodes = new Map<string, NodeProcess>();
   /** Expiries are matched by peer id: an entry re-created by a heartbeat after an earlier expiry has no manifest (no node id) yet. */
   const peerIds = new Map<string, string>();

@@ -1,4 +1,4 @@
-// Chaos scenario 5 (issue 8): restart with identity. Stop a node of a running network (SIGTERM,
+// Chaos scenario: restart with identity. Stop a node of a running network (SIGTERM,
 // graceful) and start it again with the same data directory: it keeps its PeerId, the others
 // take it back, and it serves jobs again. Also after kill -9 (stale lock from a dead process).
 import { describe, it, before, after } from 'node:test';

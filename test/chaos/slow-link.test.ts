@@ -1,4 +1,4 @@
-// Chaos scenario 4, second half (issue 8): delay and loss. A client reaches the executor only
+// Chaos scenario, second half of the link faults: delay and loss. A client reaches the executor only
 // through a userspace relay that delays every chunk and stalls some (what packet loss does to
 // TCP); jobs still complete with verified receipts. Times are reported against the direct link.
 import { describe, it, before, after } from 'node:test';

@@ -1,4 +1,4 @@
-// Job routing in the job path (issue 7, item 4): the light client's pick among the claimants is
+// Job routing in the job path: the light client's pick among the claimants is
 // a routing decision — the decision router's heuristic by default, or the router it was given
 // (the OpenAI gateway passes its node's consensus actor: test/integration/openai-gateway.test.ts).
 // Two real in-process nodes over TCP serve the generated test model.

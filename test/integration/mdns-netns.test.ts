@@ -1,19 +1,19 @@
 // Seed scenario 2 with discovery: three `--port 0` nodes and no bootstrap address find each
 // other by mDNS. Each node runs in its own network namespace, joined by a bridge in a fourth,
 // so multicast never touches the host's own interfaces. Needs root (CI runs as root).
-import { describe, it, before, after } from 'node:test';
+import { it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { spawnNode, type NodeProcess } from '../helpers/proc.ts';
 import { tmpDir } from '../helpers/config.ts';
+import { describeNeeding, netnsMissing } from '../helpers/needs.ts';
 
 const tag = `mvp${process.pid % 100000}`;
 const hub = `${tag}-hub`;
 const hosts = ['a', 'b', 'c'].map((x, i) => ({ ns: `${tag}-${x}`, ip: `198.18.0.${i + 1}`, id: `node${i + 1}` }));
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-const canRun = process.platform === 'linux' && process.getuid?.() === 0;
 
-describe('mDNS discovery inside network namespaces', { skip: canRun ? false : 'needs root and Linux network namespaces' }, () => {
+describeNeeding('mDNS discovery inside network namespaces', netnsMissing(), () => {
   const nodes: NodeProcess[] = [];
   before(() => {
     ip('netns', 'add', hub);

@@ -1,15 +1,15 @@
 // What a user at a terminal sees: human-readable log lines, and the model's loading progress.
 // The node runs under `script`, which gives it a pseudo-terminal (util-linux).
-import { describe, it } from 'node:test';
+import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { BIN } from '../helpers/proc.ts';
 import { tmpDir } from '../helpers/config.ts';
+import { commandMissing, describeNeeding } from '../helpers/needs.ts';
 
-const hasScript = spawnSync('script', ['--version']).status === 0;
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-describe('on a terminal', { skip: hasScript ? false : 'util-linux `script` is not installed' }, () => {
+describeNeeding('on a terminal', commandMissing('script', ['--version'], 'util-linux `script` (a pseudo-terminal)'), () => {
   it('shows the model loading progress and pretty log lines', async () => {
     const dir = tmpDir();
     const cmd = [process.execPath, BIN, '--port', '0', '--data-dir', dir, '--log-level', 'info'].map(quote).join(' ');

@@ -87,11 +87,11 @@ describe('mvp-node --help', () => {
 });
 
 describe('mvp-node root command', () => {
-  it('-V prints the version from package.json', async () => {
+  it('-V prints `mvp-node <version>`, the version from package.json', async () => {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     assert.equal(VERSION, pkg.version);
     const { stdout, error } = await run(['-V']);
-    assert.equal(stdout, `${pkg.version}\n`);
+    assert.equal(stdout, `mvp-node ${pkg.version}\n`);
     assert.equal(reportCliError(error), 0);
   });
 
@@ -166,6 +166,6 @@ describe('src/cli/main.ts as a process', () => {
   it('prints the version and exits 0', async () => {
     const r = await spawnCli(['--version']);
     assert.equal(r.code, 0);
-    assert.equal(r.stdout, `${VERSION}\n`);
+    assert.equal(r.stdout, `mvp-node ${VERSION}\n`);
   });
 });

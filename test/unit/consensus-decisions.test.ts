@@ -1,9 +1,9 @@
-// Adaptive consensus (issue 7, item 3) and the decision router (item 4): the response-threshold
+// Adaptive consensus and the decision router: the response-threshold
 // model, the passing threshold, rounds, and decisions that are never lost nor decided twice —
 // on the pure book, on cores over the virtual-time bus under faults, and through the router.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import fc from 'fast-check';
+import fc from '../helpers/property.ts';
 import {
   passingThreshold, PASS_MAX, PASS_MIN, responseProbability, seededRandom, stimulus, ThresholdTable, THETA_MAX, THETA_MIN,
 } from '../../src/actors/consensus/threshold.ts';

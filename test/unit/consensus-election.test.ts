@@ -1,10 +1,10 @@
-// Coordinator elections by epoch (issue 7, items 2 and 6): the pure rules, and the orchestration
+// Coordinator elections by epoch: the pure rules, and the orchestration
 // cores of several nodes on a virtual-time bus under generated fault schedules — crashes and
 // restarts, partitions and heals, message loss, forced claims. The invariant: at most one holder
 // per group, lineage and epoch, whatever happens; and once the faults stop, every node agrees.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import fc from 'fast-check';
+import fc from '../helpers/property.ts';
 import {
   adoptRecord, electionWon, emptyLedger, grant, hasMajority, judgeClaim, newLineage, nextEpoch, supersedes,
   type Accepted, type Claim,

@@ -1,8 +1,8 @@
-// Context groups (issue 7, item 5) and failure detection (item 6): which groups a node joins,
+// Context groups and failure detection: which groups a node joins,
 // when a group coordinates, and how peers go alive → suspect → dead and back.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import fc from 'fast-check';
+import fc from '../helpers/property.ts';
 import { chooseGroups, isActive, SWARM } from '../../src/actors/consensus/groups.ts';
 import { LivenessTable } from '../../src/actors/consensus/liveness.ts';
 import { OrchBus } from '../helpers/orch-bus.ts';

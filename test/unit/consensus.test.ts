@@ -1,7 +1,7 @@
-// Affinity scores (issue 7, item 1; DESIGN.md §6): the formula's shape, bounds and monotonicity.
+// Affinity scores: the formula's shape, bounds and monotonicity.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import fc from 'fast-check';
+import fc from '../helpers/property.ts';
 import { AFFINITY_WEIGHTS, affinity, affinityScore, type AffinityInput } from '../../src/actors/consensus/affinity.ts';
 
 const full = fc.record({

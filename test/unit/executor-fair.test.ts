@@ -1,4 +1,4 @@
-// Fair admission in the executor (issue 8, overload): while other clients wait for room, a client
+// Fair admission in the executor (overload): while other clients wait for room, a client
 // holds at most an equal share of the queue. JobExecutor alone, on a manual clock, with the
 // scheduler's answers scripted (no model, no network: onOffer only decides what to claim).
 import { describe, it } from 'node:test';

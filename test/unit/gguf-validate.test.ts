@@ -70,9 +70,10 @@ describe('validateModel accepts', () => {
     assert.equal((await validateModel(await fileOf(v2))).ggufVersion, 2);
   });
 
-  it('a model with exactly maxParams parameters', async () => {
+  it('a model with exactly maxParams parameters (one fewer refuses it)', async () => {
     const { params } = await inspectModel(tinyPath);
-    await validateModel(tinyPath, { maxParams: params });
+    assert.equal((await validateModel(tinyPath, { maxParams: params })).params, params);
+    await assert.rejects(validateModel(tinyPath, { maxParams: params - 1 }), /parameters/);
   });
 
   it('a non-test model (no mvp.test_model key) and reports it as such', async () => {

@@ -2,7 +2,7 @@
 // it, chats through its ChatML template, and its tokenizer round-trips any text.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import fc from 'fast-check';
+import fc from '../helpers/property.ts';
 import {
   getLlama, LlamaChatSession, LlamaCompletion, type Llama, type LlamaContext, type LlamaModel,
 } from 'node-llama-cpp';

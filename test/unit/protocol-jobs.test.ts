@@ -2,7 +2,7 @@
 // refuse, how a job id is derived, and the per-type rules the inspector and sealEnvelope apply.
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import fc from 'fast-check';
+import fc from '../helpers/property.ts';
 import {
   buildWorkOffer, createEnvelopeInspector, deriveJobId, encodeEnvelope, jobIdOf, jobValue, MESSAGE_BODIES,
   newJobNonce, sealEnvelope, sha256Hex, signEnvelope, EnvelopeSealError, PROTOCOL_VERSION,

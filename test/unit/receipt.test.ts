@@ -2,7 +2,7 @@
 // any time later; any change to what was signed, or a signer other than the executor, is refused.
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import fc from 'fast-check';
+import fc from '../helpers/property.ts';
 import {
   RECEIPT_CHECKS, sealEnvelope, sealReceipt, signEnvelope, signingBytes, verifyReceipt,
   PROTOCOL_VERSION, type ReceiptCheck, type ReceiptEnvelope, type ReceiptVerification,

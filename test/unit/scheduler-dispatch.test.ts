@@ -2,7 +2,7 @@
 // model, idempotent ids, cancellation, and that every accepted submitter is answered once.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import fc from 'fast-check';
+import fc from '../helpers/property.ts';
 import { Dispatcher, resultWithoutOutput, type Ending } from '../../src/actors/scheduler/dispatch.ts';
 import { PRIORITIES, type Priority } from '../../src/actors/scheduler/queue.ts';
 import type { JobResult, SchedulerJob } from '../../src/actors/scheduler/messages.ts';

@@ -1,11 +1,11 @@
-// The virtual-time simulator (issue 7, items 8–9): reproducible from its seed, invariants held
+// The virtual-time simulator: reproducible from its seed, invariants held
 // under generated fault schedules, the placement comparison's basic ordering, the CLI.
 import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import fc from 'fast-check';
+import fc from '../helpers/property.ts';
 import { VirtualClock } from '../../src/sim/clock.ts';
 import { defaultScenario, SIM_CORE_CONFIG, simulate, type Fault, type Scenario } from '../../src/sim/cluster.ts';
 import { comparePlacements, generateWorkload, runPlacement } from '../../src/sim/placement.ts';
@@ -95,7 +95,7 @@ describe('placement comparison', () => {
     assert.equal(by.omniscient!.mean_x, 1);
   });
 
-  it('the issue\'s target: ≤ 1.2× the omniscient mean at load 0.8 on 500 nodes, with ≤ 2·log₂N messages per job', () => {
+  it('the placement target: ≤ 1.2× the omniscient mean at load 0.8 on 500 nodes, with ≤ 2·log₂N messages per job', () => {
     for (const seed of [1, 2]) {
       const [omni, th] = comparePlacements({ nodes: 500, seed, load: 0.8, jobs: 40_000 }, {}, ['omniscient', 'threshold']);
       assert.ok(th!.mean_ms <= 1.2 * omni!.mean_ms, `seed ${seed}: ${JSON.stringify(th)}`);

@@ -1,4 +1,4 @@
-// Supervision semantics of DESIGN.md §1: strategies, restart types, intensity, ordered shutdown.
+// Supervision semantics: strategies, restart types, intensity, ordered shutdown.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { counter, once, testSupervisor } from '../helpers/runtime.ts';

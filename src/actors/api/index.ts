@@ -1,6 +1,7 @@
-// The api actor of DESIGN.md §1: an HTTP server, loopback by default, that shows and steers the
+// The api actor: an HTTP server, loopback by default, that shows and steers the
 // node: health, actors (kill / restart), peers, jobs with their receipts, the node's manifest and
-// Prometheus metrics, and the OpenAI-compatible gateway under /v1 (openai.ts, gateway.ts). Every
+// Prometheus metrics, the OpenAI-compatible gateway under /v1 (openai.ts, gateway.ts), and the web
+// console at / with its event stream GET /events (events.ts). Every
 // answer is asked of the actor that knows it, at request time, so the api works the same inline
 // or on its own thread. The server and api.json are released on stop (ctx.own).
 import { rm, writeFile } from 'node:fs/promises';
@@ -19,6 +20,9 @@ import { renderMetrics } from './metrics.ts';
 import { createApiServer, listenApi } from './server.ts';
 import { NetworkGateway } from './gateway.ts';
 import { registerOrchestratorRoutes } from './orchestrator-routes.ts';
+import { EventHub, type EventTopic } from './events.ts';
+import { listModels } from './openai.ts';
+import type { RecentDecisions } from '../orchestrator/messages.ts';
 import type { ConsensusStatus } from '../consensus/messages.ts';
 import type { DistributedDecision } from '../consensus/router.ts';
 
@@ -55,8 +59,33 @@ export default defineActor<ApiArgs>({
     const gateway = new NetworkGateway({ ask: (actor, msg, timeoutMs) => ctx.request(actor, msg, timeoutMs), config: ctx.config, log: ctx.log });
     ctx.own(() => gateway.close());
 
+    // Each topic of the console's feed is what the matching REST route answers, so a page can
+    // resynchronise from either.
+    const api = {
+      peers: () => ask<PeerSummary[]>('network', { type: 'network.peers' }),
+      actors: () => askSupervisor<ActorInfo[]>({ type: 'supervisor.actors' }),
+      jobs: (q: Omit<JobsRequest, 'type'>) => ask<JobRecord[]>('scheduler', { type: 'scheduler.jobs', ...q } satisfies JobsRequest),
+      async orchestration() {
+        const [status, recent] = await Promise.all([
+          ask<ConsensusStatus>('consensus', { type: 'consensus.status' }),
+          ask<{ decisions: DistributedDecision[] }>('consensus', { type: 'consensus.recent', limit: 20 }),
+        ]);
+        return { ...status, recent: recent.decisions };
+      },
+    };
+    const topics: Record<EventTopic, () => Promise<unknown>> = {
+      peers: api.peers,
+      actors: api.actors,
+      jobs: () => api.jobs({ limit: 100 }),
+      orchestration: api.orchestration,
+      decisions: () => ask<RecentDecisions>('orchestrator', { type: 'orchestrator.recent', limit: 20 }),
+      models: async () => ({ object: 'list', data: listModels(await gateway.models()) }),
+    };
+    const hub = new EventHub({ read: (t) => topics[t](), node: { node_id: ctx.args.nodeId, peer_id: ctx.args.peerId } });
+
     const app = createApiServer({
       token: cfg.token,
+      events: hub,
       log: ctx.log,
       routes: {
         self: ctx.name,
@@ -69,21 +98,15 @@ export default defineActor<ApiArgs>({
           ]);
           return healthOf(ctx.args, { network, queue, actors, consensus }, ctx.clock.now(), ctx.config.executor.max_queue_size);
         },
-        async orchestration() {
-          const [status, recent] = await Promise.all([
-            ask<ConsensusStatus>('consensus', { type: 'consensus.status' }),
-            ask<{ decisions: DistributedDecision[] }>('consensus', { type: 'consensus.recent', limit: 20 }),
-          ]);
-          return { ...status, recent: recent.decisions };
-        },
-        actors: () => askSupervisor<ActorInfo[]>({ type: 'supervisor.actors' }),
+        orchestration: api.orchestration,
+        actors: api.actors,
         kill: (name, mode) => askSupervisor<KillReply>({ type: 'supervisor.kill', name, mode }, KILL_TIMEOUT_MS),
         restart: (name) => askSupervisor<ActorInfo>({ type: 'supervisor.restart', name }, RESTART_TIMEOUT_MS),
-        peers: () => ask<PeerSummary[]>('network', { type: 'network.peers' }),
+        peers: api.peers,
         blocked: () => ask<BlockedPeer[]>('network', { type: 'network.blocked' }),
         block: (peer) => ask<BlockReply>('network', { type: 'network.block', peer_id: peer }),
         unblock: (peer) => ask<{ peer_id: string; was_blocked: boolean }>('network', { type: 'network.unblock', peer_id: peer }),
-        jobs: (q) => ask<JobRecord[]>('scheduler', { type: 'scheduler.jobs', ...q } satisfies JobsRequest),
+        jobs: api.jobs,
         async job(id) {
           const [job, receipt] = await Promise.all([
             ask<JobRecord | null>('scheduler', { type: 'scheduler.job', job_id: id }),
@@ -109,6 +132,8 @@ export default defineActor<ApiArgs>({
     });
     registerOrchestratorRoutes(app, { request: (msg, ms) => ctx.request('orchestrator', msg, ms), config: ctx.config.orchestrator });
     ctx.own(() => app.close());
+    // Owned after the server, so released before it: open streams end instead of holding up close.
+    ctx.own(() => hub.close());
     let url = '';
 
     async function start(): Promise<void> {
@@ -131,6 +156,7 @@ export default defineActor<ApiArgs>({
         ctx.own(() => rm(file, { force: true }));
       }
       ctx.log.info({ url }, `API listening on ${url}`);
+      ctx.log.info({ url: `${url}/` }, `Console at ${url}/`);
     }
 
     return setup({
@@ -154,6 +180,8 @@ export default defineActor<ApiArgs>({
         running: {
           on: {
             'api.url': { actions: ({ event }) => ctx.reply(event.replyTo, url) },
+            'sys.actor_down': { actions: ({ event }) => hub.actorDown(event.name, event.reason) },
+            'sys.actor_up': { actions: ({ event }) => hub.actorUp(event.name) },
           },
         },
       },

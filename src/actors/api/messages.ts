@@ -75,12 +75,14 @@ export interface ApiFile { url: string; pid: number }
  * - `invalid_peer` (400): /peers/:peer/block names no peer id, or this node's own.
  * - `metrics_disabled` (404): GET /metrics while monitoring.metrics_enabled = false.
  * - `unavailable` (503): an actor the route needs did not answer (down, restarting, timed out).
+ * - `foreign_origin` (403): a POST/PUT/DELETE whose Origin header names another site than this node.
  * - `bad_request` (4xx): any other request that could not be handled as sent.
  * - `internal` (500): a bug; the node's log has the details.
  */
 export type ApiErrorCode =
   | 'unauthorized' | 'not_found' | 'invalid_request' | 'invalid_json' | 'body_too_large' | 'unsupported_media_type'
-  | 'unknown_actor' | 'actor_not_running' | 'unknown_job' | 'invalid_peer' | 'metrics_disabled' | 'unavailable' | 'bad_request' | 'internal';
+  | 'unknown_actor' | 'actor_not_running' | 'unknown_job' | 'invalid_peer' | 'metrics_disabled' | 'unavailable' | 'foreign_origin'
+  | 'bad_request' | 'internal';
 
 export interface ApiErrorBody { code: ApiErrorCode; message: string }
 

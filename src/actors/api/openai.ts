@@ -1,4 +1,4 @@
-// The OpenAI-compatible gateway (issue 5, item 3), registered under /v1 by server.ts:
+// The OpenAI-compatible gateway, registered under /v1 by server.ts:
 // GET /v1/models, POST /v1/chat/completions, POST /v1/completions, streamed (SSE) or not. Each
 // request becomes a network job (GatewayPort.run: the same routing as `mvp-node submit`).
 //

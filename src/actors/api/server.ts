@@ -1,9 +1,14 @@
 // The HTTP side of the api actor: a fastify app with bearer-token authentication, JSON Schema
-// validation of paths, query strings and bodies, JSON error bodies ({ code, message }) and the
-// routes; what the routes answer comes from the actor (ApiRoutes).
+// validation of paths, query strings and bodies, JSON error bodies ({ code, message }), the
+// routes, the console's static files, and the browser-facing guards (CSP, foreign Origin); what
+// the routes answer comes from the actor (ApiRoutes).
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '../../runtime/log.ts';
 import type { ActorInfo, KillMode, KillReply } from '../../runtime/supervisor.ts';
 import type { Manifest } from '../../protocol/index.ts';
@@ -17,6 +22,7 @@ import {
   type ApiErrorBody, type ApiErrorCode, type HealthBody, type JobBody, type OrchestrationBody, type SelfActionBody,
 } from './messages.ts';
 import { openaiRoutes } from './openai.ts';
+import type { EventHub } from './events.ts';
 
 export interface ApiRoutes {
   health(): Promise<HealthBody>;
@@ -49,6 +55,46 @@ export interface ApiServerInit {
   log: Logger;
   /** Set: the OpenAI-compatible gateway under /v1 (openai.ts), running jobs through this port. */
   openai?: GatewayPort;
+  /** Set: GET /events streams this hub's changes (events.ts). */
+  events?: EventHub;
+  /** The built console's directory, served at `/`; default: the one in this package. */
+  consoleDir?: string;
+}
+
+/** Where the built console lives in this package (`npm run build:console` writes it). */
+export const CONSOLE_DIR = fileURLToPath(new URL('../../../console/dist/', import.meta.url));
+
+/**
+ * Every answer's Content-Security-Policy: scripts, styles and connections from this origin only,
+ * no inline script or style element, no plugins, no framing, no form posts elsewhere.
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",
+  "font-src 'self'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
+].join('; ');
+
+/** The console's files as URL paths ('/', '/assets/app.js', …): served without the token, they hold no data. */
+function consoleFiles(dir: string): Set<string> {
+  if (!existsSync(dir)) return new Set();
+  const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())
+    .map((e) => `/${relative(dir, join(e.parentPath, e.name)).split(sep).join('/')}`);
+  return new Set(['/', ...files]);
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Why a state-changing request is refused for its Origin, or undefined. Browsers send Origin on
+ * cross-site POST/DELETE; a page elsewhere must not steer the node through a visitor's browser
+ * (with a token kept by that page, or on a node without one). No Origin (the CLI, SDKs) passes.
+ */
+function foreignOrigin(req: FastifyRequest): string | undefined {
+  if (SAFE_METHODS.has(req.method)) return undefined;
+  const origin = req.headers.origin;
+  if (origin === undefined) return undefined;
+  let host: string;
+  try { host = new URL(origin).host; } catch { return `Origin ${origin} is not a URL`; }
+  return host === req.headers.host ? undefined : `requests from the page at ${origin} may not change this node (only pages served by it may)`;
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -111,7 +157,7 @@ const FASTIFY_CODES: Record<string, { status: number; code: ApiErrorCode; messag
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'bad_request' },
 };
 
-export function createApiServer({ token, routes, log, openai }: ApiServerInit): FastifyInstance {
+export function createApiServer({ token, routes, log, openai, events, consoleDir = CONSOLE_DIR }: ApiServerInit): FastifyInstance {
   // forceCloseConnections: a client's idle keep-alive connection must not hold up the actor's stop.
   // removeAdditional off: fastify's ajv default silently drops fields a schema closes with
   // additionalProperties: false, so a misspelt field would be ignored instead of refused.
@@ -123,9 +169,25 @@ export function createApiServer({ token, routes, log, openai }: ApiServerInit): 
   // Bodies are JSON or nothing: a text/plain body is 415, not a string for a schema to puzzle over.
   app.removeContentTypeParser('text/plain');
 
+  const consolePaths = consoleFiles(consoleDir);
+  // /console.json: the console asks it before anything else, so a tab without a token shows the
+  // login form instead of failing a request first. It tells only whether a token is needed.
+  const publicFiles = new Set([...consolePaths, '/console.json']);
+  app.get('/console.json', async () => ({ token_required: token !== undefined }));
+  app.addHook('onRequest', async (req, reply) => {
+    const why = foreignOrigin(req);
+    if (why !== undefined) return reply.code(403).send(fail('foreign_origin', why));
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    reply.header('content-security-policy', CONTENT_SECURITY_POLICY)
+      .header('x-content-type-options', 'nosniff')
+      .header('referrer-policy', 'no-referrer');
+  });
+
   if (token !== undefined) {
     // onRequest runs before routing, so unknown routes answer 401 too and reveal nothing.
     app.addHook('onRequest', async (req, reply) => {
+      if ((req.method === 'GET' || req.method === 'HEAD') && publicFiles.has(req.url)) return;
       if (bearerMatches(req.headers.authorization, token)) return;
       return reply.code(401).header('www-authenticate', 'Bearer')
         .send(fail('unauthorized', 'this API needs the header Authorization: Bearer <api.token>'));
@@ -137,6 +199,16 @@ export function createApiServer({ token, routes, log, openai }: ApiServerInit): 
     return reply.code(body.status === 'ok' ? 200 : 503).send(body);
   });
   app.get('/actors', async () => routes.actors());
+  if (consolePaths.size > 0) {
+    // wildcard off: one route per file found now, so nothing else under / is looked up on disk.
+    void app.register(fastifyStatic, { root: consoleDir, wildcard: false, index: ['index.html'], decorateReply: false, maxAge: 0 });
+  }
+  if (events) {
+    app.get('/events', (_req, reply) => {
+      reply.hijack();
+      events.attach(reply.raw);
+    });
+  }
   if (openai) void app.register(openaiRoutes, { prefix: '/v1', gateway: openai, log });
 
   /** A POST whose body is optional: no body reads as `{}`, then the schema applies. */

@@ -1,4 +1,4 @@
-// The orchestration core of one node (issue 7, items 1–6): liveness from heartbeats, context
+// The orchestration core of one node: liveness from heartbeats, context
 // groups, coordinator elections by epoch, consensus decisions, partition detection and heal.
 // Sans-I/O: it is driven only by messages and the time passed in (onHeartbeat, onMessage, tick,
 // propose), and what it wants sent comes out of drain(). The consensus actor (index.ts) feeds it

@@ -1,4 +1,4 @@
-// Adaptive consensus decisions (issue 7, item 3), the proposer's and the voter's book. A
+// Adaptive consensus decisions, the proposer's and the voter's book. A
 // proposer runs up to `rounds` rounds of `roundMs`; each round it gossips the proposal with a
 // stimulus that doubles per round; members answer with probability T = s²/(s² + θ²)
 // (threshold.ts). A proposal passes as soon as the respondents hold a majority of the group's

@@ -1,4 +1,4 @@
-// The rules of coordinator elections (issue 7, item 2), as pure functions over one group's
+// The rules of coordinator elections, as pure functions over one group's
 // ledger. The invariant they exist for: at most one holder per group, lineage and epoch.
 //
 // - A record (lineage, epoch, holder, electorate) is won by a claim that gathers grants from a

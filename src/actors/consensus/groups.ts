@@ -1,4 +1,4 @@
-// Context groups (issue 7, item 5): nodes group by specialisation so that coordination and
+// Context groups: nodes group by specialisation so that coordination and
 // consensus are scoped to the nodes that share the work. Every node is in `swarm`; a node serving
 // models also joins `model:<name>` for up to max_groups_per_node of them. A node's groups are a
 // function of its own models and config, so membership converges as soon as heartbeats carry it.

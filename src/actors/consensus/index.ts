@@ -1,4 +1,4 @@
-// The consensus actor of DESIGN.md §6 (issue 7, items 1–6): it runs this node's orchestration
+// The consensus actor: it runs this node's orchestration
 // core (core.ts) on the real clock and the real gossip. The network actor hands it heartbeats
 // and mvp/1/orch messages; it hands the network what the core wants gossiped and the summary
 // our heartbeats carry. Every few seconds it re-reads the node's figures (scheduler, network,

@@ -1,4 +1,4 @@
-// Failure detection from heartbeats (issue 7, item 6): each peer is alive, suspect or dead by
+// Failure detection from heartbeats: each peer is alive, suspect or dead by
 // how long it has been silent. Suspect comes first and sooner (half the timeout), so a voter can
 // already back a replacement for a coordinator it has stopped hearing while candidates wait for
 // "dead" (the full heartbeat_timeout_secs). Pure: the caller supplies the time.

@@ -2,7 +2,7 @@
 //
 // Requests (any actor, or the supervisor on behalf of a caller):
 //   consensus.status              → ConsensusStatus: mode, coordinator, epoch, groups, partition,
-//                                   counters (the Health check and a future GET /orchestration)
+//                                   counters (the Health check, GET /health and GET /orchestration)
 //   consensus.refresh             → ConsensusStatus after re-reading this node's figures now
 //   consensus.decide { decision_type, context } → DistributedDecision (makeDistributedDecision)
 //   consensus.recent { limit? }   → { decisions: DistributedDecision[] }, newest first

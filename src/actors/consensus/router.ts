@@ -1,4 +1,4 @@
-// The decision router (issue 7, item 4) and makeDistributedDecision (the seed's entry point).
+// The decision router and makeDistributedDecision (the seed's entry point).
 // Per decision it picks a strategy — heuristic, LLM or hybrid — from the job's value against
 // high_value_threshold and its complexity against complexity_threshold, and a path — local, or
 // consensus for critical and high-value decisions and for every decision in fully_decentralized

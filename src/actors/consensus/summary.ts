@@ -1,5 +1,5 @@
 // The short form of the consensus actor's status that the Health check log line and GET /health
-// carry (issue 7: mode, coordinator, epoch, groups); GET /orchestration has the whole status.
+// carry (mode, coordinator, epoch, groups); GET /orchestration has the whole status.
 import type { ConsensusStatus } from './messages.ts';
 
 export interface OrchestrationSummary {

@@ -1,4 +1,4 @@
-// The response-threshold model of adaptive consensus (issue 7, item 3; Bonabeau et al.'s model of
+// The response-threshold model of adaptive consensus (Bonabeau et al.'s model of
 // division of labour in social insects): a node answers a decision request with probability
 // T = s² / (s² + θ²), s the stimulus of the request, θ the node's threshold for that decision type.
 // Doing such work lowers θ (the node specialises), not doing it raises θ (it forgets). Pure, with

@@ -1,4 +1,4 @@
-// The `inference:<model>` actor of DESIGN.md §1/§5: one per loaded GGUF model, a piscina pool
+// The `inference:<model>` actor: one per loaded GGUF model, a piscina pool
 // whose one long-lived worker holds the model and batches concurrent jobs as sequences of one context.
 import { defineActor } from '../../runtime/actor.ts';
 import { inferenceMachine } from './machine.ts';

@@ -1,4 +1,4 @@
-// The executor's side of the job path (DESIGN.md §4): claim offers this node can run, run the
+// The executor's side of the job path (docs/ARCHITECTURE.md, "The job path"): claim offers this node can run, run the
 // job a client brings over `/mvp/job/1.0.0` through the scheduler, stream its tokens back, and
 // end with a signed receipt — on the stream and gossiped to everyone.
 import { createHash } from 'node:crypto';
@@ -40,7 +40,7 @@ interface Offer {
 
 /**
  * While a job waits or runs, the executor sends `{ t: 'alive' }` this often on its stream: the
- * client's lease (LEASE_MS, DESIGN.md §4) expires when no frame comes for that long, so a hung
+ * client's lease (LEASE_MS) expires when no frame comes for that long, so a hung
  * executor loses the job like a dead one.
  */
 export const KEEPALIVE_MS = 2000;

@@ -1,4 +1,4 @@
-// The network actor of DESIGN.md §1: libp2p, gossip, discovery, the peer table.
+// The network actor: libp2p, gossip, discovery, the peer table.
 import { defineActor } from '../../runtime/actor.ts';
 import { networkMachine, type NetworkArgs } from './machine.ts';
 

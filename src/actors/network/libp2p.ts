@@ -1,4 +1,4 @@
-// Builds the libp2p node of DESIGN.md §2: TCP (or the in-process memory transport), noise,
+// Builds the network actor's libp2p node: TCP (or the in-process memory transport), noise,
 // yamux, identify, ping, gossipsub, optional mDNS. Bootstrap dialling is ours (service.ts),
 // because @libp2p/bootstrap silently ignores the seed's bare multiaddrs.
 import { createLibp2p, type Libp2p } from 'libp2p';

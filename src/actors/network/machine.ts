@@ -101,7 +101,7 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
             },
           },
           'inference.token': { actions: ({ event }) => service.executor.onToken(event.job_id, event.text) },
-          // Orchestration (issue 7): the consensus actor's gossip out, and its heartbeat summary.
+          // Orchestration: the consensus actor's gossip out, and its heartbeat summary.
           'network.orch_publish': {
             actions: ({ event }) => {
               if (!isOrchMessageType(event.msg_type)) { ctx.replyError(event.replyTo, new TypeError(`not an orchestration message type: ${event.msg_type}`)); return; }

@@ -1,4 +1,4 @@
-// The receipts this node has accepted, one per job id (DESIGN.md §4): the first valid receipt
+// The receipts this node has accepted, one per job id: the first valid receipt
 // for a job is the job's outcome; any other receipt for the same job is refused, so a job
 // re-run after a failover can never be counted (or paid, or credited to reputation) twice.
 // When the job's assignment has been seen (the client's job_assign, latest attempt wins), only

@@ -1,4 +1,4 @@
-// What the network actor holds against its peers (issue 8, the hostile peer): how fast each may
+// What the network actor holds against its peers (a hostile peer): how fast each may
 // send, and a score per peer. Rate: a token bucket per connection, checked before a message is
 // even parsed (a flood costs a counter, not a signature check), and one per signer, checked
 // after inspection (so no one can spend another peer's budget by writing its id). Score:

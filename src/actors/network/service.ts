@@ -100,7 +100,7 @@ export interface NetworkServiceInit {
   submit(job: SchedulerJob): Promise<JobResult>;
   /** Stop a job whose client has gone (its stream cannot be written any more). */
   cancel(jobId: string): void;
-  /** Orchestration (issue 7): a peer's heartbeat, and an orchestration message, for the consensus actor. */
+  /** Orchestration: a peer's heartbeat, and an orchestration message, for the consensus actor. */
   onHeartbeat?(from: string, body: HeartbeatBody): void;
   onOrch?(from: string, type: OrchMessageType, body: unknown): void;
 }
@@ -296,7 +296,7 @@ export class NetworkService {
     return rtts.length > 0 ? { rtt_ms: rtts[Math.floor(rtts.length / 2)]! } : {};
   }
 
-  // --- orchestration plumbing (issue 7): the consensus actor's messages in and out ---------
+  // --- orchestration plumbing: the consensus actor's messages in and out ---------
 
   /** What our heartbeats say about orchestration; a summary older than the heartbeat timeout is dropped. */
   setOrchSummary(summary: OrchSummary): void { this.orchSummary = { summary, at: this.init.clock.now() }; }

@@ -1,4 +1,4 @@
-// The orchestrator's heuristic policy (DESIGN.md §6): a metrics snapshot + optional free-text
+// The orchestrator's heuristic policy: a metrics snapshot + optional free-text
 // context → one decision. Pure and deterministic; the fallback whenever no LLM answers.
 import type { OrchestratorAction } from '../../config/types.ts';
 

@@ -1,4 +1,4 @@
-// The orchestrator actor of DESIGN.md §6: an Orchestrator (orchestrator.ts) wired to the node.
+// The orchestrator actor: an Orchestrator (orchestrator.ts) wired to the node.
 // starting: loads the model if `orchestrator.model_path` is set (a file that fails the checks,
 // or a device that is not present, crashes the actor at start, which stops the node) and opens
 // the training data file; running: answers decisions, `ask`, confirm/reject, metrics, status,

@@ -20,12 +20,13 @@ export interface GatedDecision {
 export type Unavailable = Readonly<Partial<Record<OrchestratorAction, string>>>;
 
 /**
- * start_election and migrate_context belong to the consensus actor's distributed orchestration
- * (issue #7); until it lands they are refused, whatever allowed_actions says.
+ * start_election and migrate_context would be carried out by the consensus actor, which takes
+ * no election or migration requests from the orchestrator yet; until it does they are refused,
+ * whatever allowed_actions says.
  */
 export const UNAVAILABLE_ACTIONS: Unavailable = {
-  start_election: 'not available: start_election needs distributed orchestration (consensus actor), not built yet',
-  migrate_context: 'not available: migrate_context needs distributed orchestration (consensus actor), not built yet',
+  start_election: 'not available: the consensus actor takes no election requests from the orchestrator yet',
+  migrate_context: 'not available: the consensus actor takes no context migration requests yet',
 };
 
 /** Bounds of the parameters an executed action may carry. */

@@ -1,4 +1,4 @@
-// The scheduler actor of DESIGN.md §1/§5: the node's job queue (fair between clients, priority
+// The scheduler actor: the node's job queue (fair between clients, priority
 // with aging, bounded by executor.max_queue_size), one slot per sequence of each served model,
 // dispatch to the `inference:<model>` actors, and the load manager that decides on claims.
 import { defineActor } from '../../runtime/actor.ts';

@@ -6,7 +6,7 @@
 // timeout of timeouts.ts) ends `failed` with the reason; it is not retried here. Tokens go
 // straight from the inference actor to the job's stream_to, so the scheduler cannot know whether
 // the client already saw part of an answer; a retry could stream a second one. Retrying is the
-// network's lease: the offerer re-offers a failed job (DESIGN.md §4). Jobs still queued when an
+// network's lease: the offerer re-offers a failed job. Jobs still queued when an
 // inference actor goes down wait for its restart (`sys.actor_up`) and run then.
 import { setup } from 'xstate';
 import type { ActorContext } from '../../runtime/actor.ts';

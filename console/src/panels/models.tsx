@@ -1,0 +1,25 @@
+// Models: every model served across the swarm as this node knows it (its own and its peers'
+// manifests). Fetching, loading and unloading models at runtime is not built yet.
+import type { NodeView } from '../store.ts';
+
+export function Models({ view }: { view: NodeView }) {
+  return (
+    <section class="panel models" aria-label="Models">
+      <h2>Models</h2>
+      <table>
+        <thead><tr><th>model</th><th>served by</th><th>sha256</th><th /></tr></thead>
+        <tbody>
+          {view.models.map((m) => (
+            <tr key={m.id} data-testid="model-row">
+              <td>{m.id}</td>
+              <td>{m.served_by.map((s) => s.node_id).join(', ')}</td>
+              <td title={m.served_by[0]?.sha256}>{m.served_by[0]?.sha256.slice(0, 12)}…</td>
+              <td>{m.test_model ? 'test model (random weights)' : ''}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p class="muted">Pulling models from peers, and loading or unloading them, are not available yet: a node serves the models it was started with.</p>
+    </section>
+  );
+}
