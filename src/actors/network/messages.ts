@@ -49,6 +49,8 @@ export interface NetworkStatus {
   peers: number;
   /** Peers in the peer table (heard from within the heartbeat timeout, directly or via gossip). */
   known: number;
+  /** Interval of our heartbeats now (the orchestrator's adjust_gossip changes it). */
+  heartbeat_ms: number;
   /**
    * Gossip messages handed to us: each is accepted, a duplicate (the gossip copy of an announce
    * that sync brought first) or dropped for one reason, so received = accepted + duplicates +

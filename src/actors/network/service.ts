@@ -277,6 +277,7 @@ export class NetworkService {
       listen: node.getMultiaddrs().map(String),
       peers: new Set(node.getConnections().map((c) => c.remotePeer.toString()).filter((p) => !this.localClients.has(p))).size,
       known: this.peerTable.size,
+      heartbeat_ms: this.heartbeatMs(),
       received: this.received,
       accepted: this.accepted,
       duplicates: this.duplicates,
