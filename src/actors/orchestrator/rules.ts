@@ -28,16 +28,16 @@ const QUEUE = any('queue', 'backlog', 'job queue', '(?<=(?:the|waiting|job|in) )
   'max(?:imum)? (?:pending|queued|waiting) (?:jobs?|tasks?|requests?)', 'pending job limit');
 const HEARTBEAT = any('heartbeats?', 'hb', 'gossip\\w*', 'beat', 'keep-?alives?', 'keepalives?');
 const COORDINATOR = any('coordinator', 'leader', 'master', 'boss', 'leadership', 'chief', 'captain', 'who leads', 'in charge');
-const WORK = any('context', 'work', 'workload', 'job', 'load', 'task', 'request', 'model context', 'session', 'inference', 'conversation', 'chat session');
+const WORK = any('context', 'work', 'workload', 'job', 'load', 'task', 'request', 'model context', 'session', 'inference', 'conversation', 'chat session', 'overflow', 'excess', 'surplus');
 const ELSEWHERE = any('peer', 'node', 'elsewhere', 'machine', 'another', 'other', 'neighbor', 'neighbour', 'host', 'server', 'somewhere else', 'instance', 'others', 'box', 'someone else');
 /** Verbs (lemmas) that ask for a change of size or setting. */
 const CHANGE = any('scale', 'resize', 'increase', 'raise', 'grow', 'expand', 'enlarge', 'extend', 'boost', 'double', 'triple',
   'quadruple', 'halve', 'half', 'shrink', 'reduce', 'decrease', 'lower', 'cut', 'set', 'change', 'adjust', 'bump', 'make', 'multiply',
   'limit', 'cap', 'trim', 'lift', 'bring', 'tune', 'tweak', 'modify', 'update', 'twice', 'allow', 'let', 'widen', 'narrow', 'tighten',
-  'loosen', 'relax', 'open up', 'open', 'free up');
+  'loosen', 'relax', 'open up', 'open', 'free up', 'knock', 'crank', 'ramp', 'dial', 'pull');
 const GOSSIP_CHANGE = any('adjust', 'tune', 'space', 'spread', 'ease', 'back off', 'tone down', 'calm', 'chatty', 'quicken', 'retune', 'tweak', 'change', 'set', 'speed', 'slow\\w*', 'fast\\w*', 'quick\\w*', 'rapid\\w*', 'frequent\\w*',
   'more often', 'less often', 'increase', 'decrease', 'shorten', 'lengthen', 'short', 'long', 'reduce', 'raise', 'lower', 'double',
-  'halve', 'half', 'quarter', 'twice', 'cut', 'make', 'send', 'modify', 'accelerate', 'update', 'time', 'times as often', 'multiply', 'factor', 'dial', 'turn down', 'turn up', 'throttle', 'snappier', 'snappy', 'calm down', 'quiet\\w*', 'less noisy');
+  'halve', 'half', 'quarter', 'twice', 'cut', 'make', 'send', 'modify', 'accelerate', 'update', 'time', 'times as often', 'multiply', 'factor', 'dial', 'turn down', 'turn up', 'throttle', 'stretch', 'widen', 'extend', 'prolong', 'snappier', 'snappy', 'calm down', 'quiet\\w*', 'less noisy');
 
 /**
  * The operator's own devices and everyday topics: such a sentence is not for the node, even
@@ -52,12 +52,12 @@ const OUT_OF_DOMAIN = new RegExp(String.raw`\b(?:` + [
   'translate', 'capital of', 'president', 'prime minister', 'football', 'soccer', '(?:football|tennis|the) match', 'stock price', 'bitcoin', 'crypto',
   'set an alarm', 'alarm clock', 'remind me', 'meeting', 'calendar', 'email', 'call my', 'text my', 'turn (?:on|off) the lights?', 'thermostat',
   'stand for', 'meaning of life', 'definition of', 'quantum', 'universe', 'mount everest', 'cat pictures?', '(?:picture|photo|image)s? of (?:a|an|my|some)', 'draw',
-  'laptop', 'macbook', 'photo', 'video', 'editing', 'podcast', 'tire', 'tyre', 'bike', 'bicycle', 'iphone', 'smartphone', 'gaming', 'pc', 'coffee', 'eat', 'dinner', 'lunch', 'breakfast', 'watch tonight', 'name my',
+  'laptop', 'macbook', 'photo', 'video', 'editing', 'podcast', 'tire', 'tyre', 'bike', 'bicycle', 'iphone', 'smartphone', 'gaming', 'pc', 'coffee', '(?:to|should i|can i|we) eat', 'eat (?:out|something)', 'dinner', 'lunch', 'breakfast', 'watch tonight', 'name my',
   'post office', 'bank', 'supermarket', 'doctor', 'dentist', 'airport', 'cinema', 'computer networks?', 'peer review',
   'flask', 'django', 'rails', 'react', 'docker', 'kubernetes', 'k8s', 'kubectl', 'postgres\\w*', 'mysql', 'mongo\\w*', 'redis', 'nginx', 'apache',
-  'slack', 'discord', 'whatsapp', 'telegram', 'zoom', 'microsoft teams', 'github', 'gitlab', 'jira', 'aws', 'azure', 'linked list', 'binary tree', 'webserver', 'web server', 'vps', 'center a div', 'the news', 'haiku', 'time is it in', 'algorithm', 'leetcode',
+  'slack', 'discord', 'whatsapp', 'telegram', 'zoom', 'microsoft teams', 'github', 'gitlab', 'jira', 'aws', 'azure', 'linked list', 'binary tree', 'ollama', 'chatgpt', 'openai', 'lm studio', 'webserver', 'web server', 'vps', 'center a div', 'the news', 'haiku', 'time is it in', 'algorithm', 'leetcode',
   String.raw`my (?:\w+ )?(?:app|application|website|site|database|db|container|pod|deployment|repo|repository|project|blog|spreadsheet)s?`,
-  'operating system', 'install windows', '(?<!round )trip', 'travel', 'neural', 'machine learning', 'deep learning', 'blockchain', 'vote for (?!a |the |new |another |leader|coordinator|master|boss)', 'voting', 'shop', 'buy', 'purchase', 'order (?:me|us|food|groceries|a taxi|a pizza|some)',
+  'operating system', 'install windows', '(?<!round(?: - | |-))trip', 'travel', 'neural', 'machine learning', 'deep learning', 'blockchain', 'vote for (?!a |the |new |another |leader|coordinator|master|boss)', 'voting', 'shop', 'buy', 'purchase', 'order (?:me|us|food|groceries|a taxi|a pizza|some)',
 ].join('|') + String.raw`)\b`);
 
 /** What the node is about: advice is for the node only when the sentence names one of these. */
@@ -86,6 +86,7 @@ const ACTION_CUES: Partial<Record<Intent, Cue[]>> = {
     [re(String.raw`\b${QUEUE}\b.*\b(?:big|bigger|large|larger|small|smaller|long|longer|short|shorter|more|less|fewer|few)\b`), 2],
     [re(String.raw`\b(?:room|space|capacity) for (?:more|fewer|few|less|additional|extra|\d+) (?:waiting |queued |pending )?(?:jobs?|work|requests?|tasks?)`), 8],
     [re(String.raw`\b${QUEUE}\b (?:\w+ ){0,2}(?:hold|take|accept|fit|store|keep)\b (?:more|fewer|less|extra|additional|\d+)\b`), 8],
+    [re(String.raw`\b${QUEUE}\b.*\b(?:give|add|allow|grant) (?:it|the queue|the backlog) (?:more|extra|additional|fewer|less) (?:slots?|room|space|capacity|places)\b`), 8],
     // A goal stated instead of the command: "the backlog needs more room", "the queue is too cramped".
     [re(String.raw`\b${QUEUE}\b.*\b(?:need|want|could use|require|lack|short on|run out of|out of)\w* (?:more |extra |some |additional )?(?:room|space|capacity|slots?|headroom)\b|\b${QUEUE}\b.*\b(?:too|very|rather|far too) (?:small|short|cramped|tight|narrow|little|tiny|limited)\b|\b${QUEUE}\b.*\b(?:overflow\w*|keep\w* overflow\w*)`), 8],
     [re(String.raw`\b(?:allow|accept|take|let|permit|hold|queue) (?:up to \d+ |more |fewer |few |less |\d+ )(?:jobs?|work|requests?|tasks?)`), 8],
@@ -107,7 +108,8 @@ const ACTION_CUES: Partial<Record<Intent, Cue[]>> = {
     [re(String.raw`\bnew ${COORDINATOR}\b`), 6],
     [re(String.raw`\b(?:vote|choose|pick|select|replace|rotate|change|get|find|appoint|swap|switch|hand|pass|transfer)\b.*\b${COORDINATOR}\b`), 6],
     [re(String.raw`\b${COORDINATOR}\b.*\b(?:vote|choose|pick|select|replace|rotate|swap|switch|elect|appoint)\b|\bvote (?:on|for|about) (?:who|a new|the next)\b|\b(?:someone|somebody|another (?:node|peer)|a different (?:node|peer)) (?:else )?(?:should |must |can |to )?(?:lead|coordinate|take charge|take over|be in charge)\b`), 6],
-    [re(String.raw`\b(?:make|promote|name|appoint) (?:a |another |some |the )?(?:different |other |new )?(?:node|peer|machine|one|\w+) (?:the |our |as )?(?:new )?${COORDINATOR}\b|\b${COORDINATOR}\b.*\b(?:need|want|get|find) (?:another|a new|a different|a replacement)\b`), 6],
+    [re(String.raw`\b(?:make|promote|name|appoint) (?:a |another |some |the )?(?:different |other |new )?(?:node|peer|machine|one|\w+) (?:the |our |as )?(?:new )?${COORDINATOR}\b|\b${COORDINATOR}\b.*\b(?:need|want|get|find|sort out|arrange|organi[sz]e|choose|pick) (?:another|a new|a different|a replacement)\b|\bpromote\b.*\b${COORDINATOR}\b`), 6],
+    [re(String.raw`\b${COORDINATOR} (?:selection|vote|voting|ballot|choice|pick)\b`), 8],
   ],
   migrate_context: [
     [/\b(?:migrate|migration|offload|off-load|relocate|rebalance|re-balance|evacuate|drain)\b/, 8],
@@ -115,13 +117,13 @@ const ACTION_CUES: Partial<Record<Intent, Cue[]>> = {
     [re(String.raw`\b(?:move|shift|transfer|ship|carry|port)\b.*\bcontexts?\b|\b${WORK}\b.*\boff (?:this|the|our|my) \w+\b.*\b(?:onto|to)\b|\b(?:lighten|unburden|relieve|ease)\b.*\b(?:load|work|burden|node|machine|box)\b.*\b(?:send|sending|give|giving|pass|passing|hand|handing|move|moving)\b`), 8],
     [re(String.raw`\b${WORK}\b.*\b(?:move|moved|shift|shifted|transfer|transferred|hand|handed)\b.*\b${ELSEWHERE}\b`), 8],
     [/\b(?:balance|spread) (?:the )?(?:load|work)/, 6],
-    [re(String.raw`\b${WORK}\b.*\b(?:on|to) (?:a |an |the )?(?:other |another |different )?${ELSEWHERE}\b.*\binstead\b|\b(?:give|hand|pass|send|shift|move|offload) (?:some|part|half|a bit|a share)(?: of it)? (?:to|over to) (?:the |a |an |other |another )?${ELSEWHERE}|\b(?:take|grab)\b.*\b${WORK}\b.*\b(?:put|place|move|run)\b.*\b(?:on|onto|to)\b`), 8],
+    [re(String.raw`\b${WORK}\b.*\b(?:on|to) (?:a |an |the )?(?:other |another |different )?${ELSEWHERE}\b.*\binstead\b|\b(?:give|hand|pass|send|shift|move|offload) (?:some|part|half|a bit|a share)(?: of it)? (?:to|over to) (?:the |a |an |other |another )?${ELSEWHERE}|\b(?:take|grab)\b.*\b${WORK}\b.*\b(?:put|place|move|run)\b.*\b(?:on|onto|to)\b|\b(?:peer|node|neighbor|neighbour|another|other|machine) (?:\w+ )?(?:take over|take on|pick up|handle|run|absorb) (?:this|the|some|our|my|that) (?:job|work|context|task|session|request|load)`), 8],
     [re(String.raw`\b(?:move|shift|take|push)\b (?:\w+ ){0,2}${WORK}s? (?:away|off)\b`), 8],
   ],
   wait: [
     [/^\W*nothing\W*$/, 8, 'normal'],
     [/^\W*(?:please |just |ok |okay |fine |then |so )*(?:wait|pause|hold on|hang on)\b|\bwait (?:for now|a bit|a while|and see|a moment|a minute)\b|\bkeep waiting\b/, 8, 'normal'],
-    [/\b(?:do nothing|do not do anything|not do anything|nothing for now|no action|take no action|no changes?|change nothing|hold off|stand by|standby|sit tight|leave (?:it|things|everything|them) (?:alone|be|as|for now|like (?:that|this))|keep (?:everything|things|it) (?:as|the same|unchanged)|do not change anything|not change anything|stay put|let it be|nothing to do|not touch|leave .* alone|do not act|not act yet|just wait|let it ride|status quo|hold steady|stand down|stay as (?:we|it|things) (?:are|is)|leave (?:the |this )?\w+ as (?:it|they) (?:is|are)|(?:let us|we will|we can) wait|(?:do not|no need to|let us not|let 's not) (?:change|touch|modify|alter|do anything|do a thing|act)\b|(?:let us |we will |just )+(?:watch|observe|monitor)\b|hands off|give it (?:some |a little |a bit of )?time|(?:before|without) (?:acting|doing anything|taking action)|no action (?:is )?(?:needed|required)|(?:keep|carry) (?:going|on) as (?:is|it is|we are|before)|wait and see|hold your horses|^\W*(?:we|i|let us) (?:will |shall |can )?wait)\b/, 8, 'normal'],
+    [/\b(?:do nothing|do not do anything|not do anything|nothing for now|no action|take no action|no changes?|change nothing|hold off|stand by|standby|sit tight|leave (?:it|things|everything|them) (?:alone|be|as|for now|like (?:that|this))|keep (?:everything|things|it) (?:as|the same|unchanged)|do not change anything|not change anything|stay put|let it be|nothing to do|not touch|leave .* alone|do not act|not act yet|just wait|let it ride|status quo|hold steady|stand down|stay as (?:we|it|things) (?:are|is)|leave (?:the |this )?\w+ as (?:it|they) (?:is|are)|(?:let us|we will|we can) wait|(?:do not|no need to|let us not|let 's not) (?:change|touch|modify|alter|do anything|do a thing|act)\b|(?:let us |we will |just )+(?:watch|observe|monitor)\b|hands off|give it (?:some |a little |a bit of )?time|(?:before|without) (?:acting|doing anything|taking action)|no action (?:is )?(?:needed|required)|(?:keep|carry) (?:going|on) as (?:is|it is|we are|before)|wait and see|hold your horses|^\W*(?:we|i|let us) (?:will |shall |can )?wait|let (?:it|things|the system|everything|the node|the network) (?:settle|calm down|cool down|stabili[sz]e)|nothing (?:for|at) the moment|nothing right now|sit on it|ignore (?:it|this|that) for now)\b/, 8, 'normal'],
   ],
 };
 
@@ -148,6 +150,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\b(?:scheduler|supervisor|api|inference actor)\b/, 2],
     [/\b(?:this|the|your|our|local) (?:node|box|machine|server|host|instance|daemon|process|service)\b/, 1.5],
     [/\b(?:daemon|version)\b/, 2],
+    [/\b(?:node id|peer id|version)\b|\bsince (?:the )?(?:last )?(?:restart|reboot)|\blast (?:restart|reboot)\b|\b(?:running|going) smoothly\b/, 3, 'normal'],
     [/\bare you\b|\bhow are you\b|\byou (?:still )?(?:ok|okay|alive|fine|up|there)\b|\byour (?:status|health|state|node id|peer id|id)\b|\bam i\b/, 2, 'normal'],
     [/\bhow (?:this|the|your|our) (?:node|box|machine|server|host|instance) is\b|\bhow (?:is|are|'s) (?:the |this |your |our |my )?(?:local )?(?:node|box|machine|server|host|instance|it going|things|everything)\b|\bnode (?:ok|okay|fine|alive|up)\b|everything (?:ok|okay|fine|alright|all right)/, 3, 'normal'],
     [/\b(?:alive|up|running|ok|okay|fine|doing|working|problems?|broken|wrong|restart\w*|state|report|behav\w*|in one piece|still standing)\b/, 1],
@@ -163,6 +166,9 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\b(?:messages?|traffic|duplicates?|chatty|congest\w*)\b/, 1.5],
     [/\bpublish\w*\b/, 1.5],
     [/\b(?:get\w* through|reach(?:ing)? each other|talk\w* to each other|between (?:the )?(?:nodes|peers|machines)|net-?split|split-?brain)\b/, 3, 'normal'],
+    [/\b(?:peers?|nodes?|neighbou?rs?|connections?)\b.*\b(?:lost|losing|drop\w*|disconnect\w*|gone|went away|churn\w*|flapping)\b|\b(?:lost|losing|dropp\w*)\b.*\b(?:peers?|nodes?|connections?)\b/, 3, 'normal'],
+    [re(String.raw`\b(?:who|which (?:node|peer|one|machine)) (?:is|'s) (?:the )?(?:${COORDINATOR}|leading)\b`), 4],
+    [/\b(?:big|overall|whole|general) picture\b|\bbird 's eye\b|\blay of the land\b/, 4, 'normal'],
     [/\b(?:network|swarm|p2p|mesh|cluster|overlay|gossip|net)\b.*\b(?:health\w*|status|state|stable|ok)\b/, 1.5],
     [/\b(?:status|health\w*|state)\b.*\b(?:all|every|each) (?:the |our )?(?:nodes?|peers?|machines?)\b/, 4],
     [/\b(?:overview|whole|overall|summary|stable|across)\b/, 1],
@@ -178,7 +184,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\b(?:depth|full|empty|length|capacity|size|room|busy|big|large|long|small)\b/, 1],
     [/\b(?:queue|job) (?:status|history)\b/, 2],
     [/\bqueue (?:utili[sz]ation|usage|load|occupancy|fill|level)\b/, 4],
-    [/\b(?:pipeline|outstanding|in the hopper|in line|the line|to-?do|pile\w*|stack\w* up|lined up|tied up|sit\w* (?:around|idle|there)|not (?:being )?(?:served|processed|handled|picked up)|unserved|unprocessed|busy with|work\w* on)\b/, 3, 'normal'],
+    [/\b(?:pipeline|outstanding|in the hopper|in line|the line|in flight|in-flight|to-?do|pile\w*|stack\w* up|lined up|tied up|sit\w* (?:around|idle|there)|not (?:being )?(?:served|processed|handled|picked up)|unserved|unprocessed|busy with|work\w* on)\b/, 3, 'normal'],
     [/\bbeing (?:migrated|moved|transferred)\b/, 2.5, 'normal'],
     [/\bwhat (?:is|are|'s) (?:running|processing|executing|in progress|being done)\b|\bwhat (?:has |have )?(?:finished|completed|ran|run|failed)\b/, 3, 'normal'],
   ],
@@ -195,10 +201,10 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\b(?:stats?|statistics?|numbers|figures|performance|telemetry|counters?|measurements?|readings?)\b/, 3],
     [/\b(?:cpu|memory|mem|ram|latency|throughput|rtt|ping|round trip|utili[sz]ation|usage|resources?|processor)\b/, 6],
     [/\b(?:load|loaded)\b/, 3],
-    [/\b(?:lag|lags|laggy|lagging|delays?|delayed)\b/, 6, 'normal'],
-    [/\b(?:peers?|nodes?|neighbou?rs?|network|responses?|replies)\b (?:are |is |seem |feel )?(?:\w+ )?(?:slow|sluggish|laggy)\b/, 5, 'normal'],
+    [/\b(?:lag|lags|laggy|lagging|delays?|delayed|round ?-? ?trip|milliseconds|ms|slowest|fastest|quickest|laggiest|how far away)\b/, 6, 'normal'],
+    [/\b(?:peers?|nodes?|neighbou?rs?|network|responses?|replies|models?)\b (?:are |is |seem |feel )?(?:\w+ )?(?:slow|sluggish|laggy)\b/, 7, 'normal'],
     [/\b(?:gauges?|gages?|dashboard|run\w* hot|overheat\w*|sweat\w*|on fire)\b/, 4, 'normal'],
-    [/\b(?:how many|number of|count of|how often)\b.*\bfail(?:ed|ing|s)?\b|\bfail(?:ed|ing|s)? (?:count|so far)\b/, 5, 'normal'],
+    [/\b(?:how many|number of|count of|how often)\b.*\b(?:fail(?:ed|ing|s)?|time ?outs?|timing out|timed out)\b|\bfail(?:ed|ing|s)? (?:count|so far)\b/, 5, 'normal'],
     [/\b(?:how fast|how quick\w*|how slow\w*|how busy|responsive\w*|response time|respond\w*)\b/, 3.5],
     [/\b(?:free|used|left|pressure|overload\w*|low)\b/, 1],
     [/\b(?:failures?|errors?|fallbacks?|fall back|falls back|cache hits?|hit rate)\b/, 6],
@@ -214,13 +220,15 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\borchestrator\b/, 1],
     [/\b(?:autopilot|auto-pilot|automation|controller)\b/, 1.5],
     [/\b(?:moves?|actions?|decisions?|choices?|steps?|calls?) of (?:the orchestrator|the autopilot|the controller)\b|\bwhy (?:the |did the |has the |was the )?(?:\w+ ){0,3}(?:changed|moved|scaled|grew|shrank|doubled|halved|increased|decreased|went (?:up|down))\b/, 4, 'normal'],
+    [/\b(?:was|were|has|have) (?:any |a |the |some )?(?:\w+ ){0,2}(?:been )?(?:moved|migrated|changed|scaled|resized|elected|adjusted)\b|\bwhat (?:has|have) (?:been )?(?:changed|done)\b|\b(?:orchestrator|autopilot|it|you) (?:is |are )?think\w*|\bwhat (?:are|is) (?:you|it|the orchestrator) (?:planning|up to)\b/, 4, 'normal'],
+    [/\b(?:actions? taken|on my behalf|automatic\w*|by itself|audit)\b/, 3, 'normal'],
     [/\bwhat made (?:you|it|the orchestrator|the autopilot)\b|\bwhat (?:did|has) the (?:autopilot|automation|controller)\b/, 4, 'normal'],
     [/\b(?:your|its|the orchestrator 's) (?:(?:recent|last|latest|past|previous|few|couple of|\w+) ){0,2}(?:actions?|decisions?|choices?|changes?|moves?|steps?|calls?)\b|\baccount for\b|\b(?:orchestrator|it) (?:did|has done|has changed)\b/, 3, 'normal'],
     [/\borchestrator\W+(?:history|log|activity|actions?)\b|\b(?:decision|action) (?:history|log)\b|\bwhat (?:has|have) the orchestrator\b/, 3],
     [/\b(?:what happen(?:ed)? (?:to|with)|why (?:did|was|were|has|is))\b/, 2, 'normal'],
   ],
   decide: [
-    [/\b(?:should (?:i|we|you|it|the|this|that)|what should be done|what can be done|what needs to be done|what should happen|(?:which|what) (?:nodes?|peers?|machines?|hosts?|executors?) should|(?:how|where|who) should|recommend\w*|suggest\w*|advice|advise|what now|what to do|what do (?:i|we) do|best (?:action|move|option|thing to do|course|node|peer|machine|host|place)|what would you (?:do|suggest|recommend)|what action would you|how (?:would|do|can) (?:i|we|you) (?:handle|deal|fix|solve|cope|approach|react|respond)|time to act|any ideas? what|best (?:placed|suited|fit)|(?:right|correct|smart|best|next) (?:move|call|step|thing to do)|should (?:\w+ )?do\b|propos\w*|verdict|your (?:call|take|view|opinion)|course of action|plan of action|how (?:should|shall) (?:we|i) proceed|which \w+ should (?:be|get)\b|(?:where|which|how|what) would you (?:route|send|put|place|do|run|choose|pick|suggest|recommend|propose|move)|where (?:do|does|would|could|can) (?:\w+ ){0,3}go best|your move|(?:smart|wise|sensible) (?:thing|move|choice|call)|what you would (?:do|suggest|recommend)|best off|game plan|how to (?:fix|solve|handle|deal with|resolve|sort out|cope with)|(?:good|bad|smart|wise) idea|best way|(?:do|would) (?:we|i) (?:need|have|want) to|is it (?:worth|wise|time to)|would it (?:help|be wise|make sense)|(?:would|will|could|might|does|do) (?!you |me |someone |anyone |somebody )(?:\w+ ){1,4}help(?=\W*$))\b/, 10, 'normal'],
+    [/\b(?:should (?:i|we|you|it|the|this|that)|what should be done|what can be done|what needs to be done|what should happen|(?:which|what) (?:nodes?|peers?|machines?|hosts?|executors?) should|(?:how|where|who) should|recommend\w*|suggest\w*|advice|advise|what now|what to do|what do (?:i|we) do|best (?:action|move|option|thing to do|course|node|peer|machine|host|place)|what would you (?:do|suggest|recommend)|what action would you|how (?:would|do|can) (?:i|we|you) (?:handle|deal|fix|solve|cope|approach|react|respond)|time to act|any ideas? what|best (?:placed|suited|fit)|(?:right|correct|smart|best|next) (?:move|call|step|thing to do)|should (?:\w+ )?do\b|propos\w*|verdict|your (?:call|take|view|opinion)|course of action|plan of action|how (?:should|shall) (?:we|i) proceed|which \w+ should (?:be|get)\b|(?:where|which|how|what) would you (?:route|send|put|place|do|run|choose|pick|suggest|recommend|propose|move)|where (?:do|does|would|could|can) (?:\w+ ){0,3}go best|your move|(?:smart|wise|sensible) (?:thing|move|choice|call)|what you would (?:do|suggest|recommend)|best off|game plan|not sure (?:whether|if)|thoughts\W*$|your thoughts|what do you think|whether (?:to|i should|we should)|what would be (?:sensible|best|wise|smart|right|good)|(?:which|what) \w+ (?:could|should|can|might) be (?:moved|migrated|shifted|offloaded)|how to (?:fix|solve|handle|deal with|resolve|sort out|cope with)|(?:good|bad|smart|wise) idea|best way|(?:do|would) (?:we|i) (?:need|have|want) to|is it (?:worth|wise|time to)|would it (?:help|be wise|make sense)|(?:would|will|could|might|does|do) (?!you |me |someone |anyone |somebody )(?:\w+ ){1,4}help(?=\W*$))\b/, 10, 'normal'],
     [/\b(?:make|take|give me|need|want|request|ask for|for) (?:a |an )?(?:\w+ ){0,2}decision\b|^\W*decide\b|\bplease decide\b|\b(?:can|could|would|will) you (?:please )?decide\b|\bdecide (?:what|how|where|whether|which|on)\b/, 10, 'normal'],
   ],
   help: [
@@ -228,7 +236,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\bwhat (?:should|can|do|could) i (?:type|say|ask|write|enter)\b/, 11, 'normal'],
     [/^\W*usage\W*$/, 7, 'normal'],
     [/\b(?:your (?:abilities|skills|features)|how does this (?:ask |\w+ )?(?:thing|interface|tool|command|prompt) work)\b/, 5, 'normal'],
-    [/\b(?:commands|what do you (?:know|understand|support)|what can i (?:ask|say|do|type)|what (?:kind|sort|type)s? of (?:request|question|command|thing)s?|what are you (?:able|capable)|what (?:request|command)s? do you)\b/, 5, 'normal'],
+    [/\b(?:commands|what do you (?:know|understand|support)|what can i (?:ask|say|do|type)|what (?:kind|sort|type)s? of (?:request|question|command|thing)s?|what are you (?:able|capable)|what (?:request|command|question)s? (?:do|can) you|what are you for|what is this (?:tool )?for|how to (?:ask|use|talk to) you)\b/, 5, 'normal'],
     [/^\s*\?+\s*$/, 5, 'normal'],
   ],
 };
@@ -258,7 +266,7 @@ export function readByRules(text: string): RuleReading {
     if (QUESTION.test(sentence) && !REQUEST.test(sentence)) return;
     requests.push(i === sentences.length - 1 ? r : readSentence(sentences.slice(0, i + 1).join(' ')));
   });
-  const past = /\b(?:why|when) (?:did|have|has|was|were)\b|\b(?:did|have) you\b|\bwhat happened\b|\bwhat made (?:you|it)\b|\bwhy (?:the |did the |has the |was the )?(?:\w+ ){0,3}(?:changed|moved|scaled|grew|shrank|doubled|halved|increased|decreased|went (?:up|down))\b/.test(r.normal);
+  const past = /\b(?:why|when) (?:did|have|has|was|were)\b|\b(?:did|have) you\b|\bwhat happened\b|\bwhat made (?:you|it)\b|\b(?:was|were|has|have) (?:any |a |the |some )?(?:\w+ ){0,2}(?:been )?(?:moved|migrated|changed|scaled|resized|elected|adjusted)\b|\bwhy (?:the |did the |has the |was the )?(?:\w+ ){0,3}(?:changed|moved|scaled|grew|shrank|doubled|halved|increased|decreased|went (?:up|down))\b/.test(r.normal);
   // Asking for advice ("…, what do you suggest?") is not a command either; advice about
   // something outside the node ("recommend a podcast") is not for the node.
   const advice = READ_CUES.decide![0]![0].test(r.normal);
