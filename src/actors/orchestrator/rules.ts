@@ -25,11 +25,11 @@ const any = (...words: string[]) => `(?:${words.join('|')})`;
 
 // --- concepts (lemmas) ------------------------------------------------------------------------
 const QUEUE = any('queue', 'backlog', 'job queue', '(?<=(?:the|waiting|job|in) )line', 'queue size', 'queue capacity', 'job limit', 'queue limit', 'queue length',
-  'max(?:imum)? (?:pending|queued|waiting) (?:jobs?|tasks?|requests?)', 'pending job limit');
+  'max(?:imum)? (?:pending|queued|waiting) (?:jobs?|tasks?|requests?)', 'pending job limit', 'pending (?:work|jobs?|requests?|tasks?)', 'queued (?:work|jobs|requests|tasks)');
 const HEARTBEAT = any('heartbeats?', 'hb', 'gossip\\w*', 'beat', 'keep-?alives?', 'keepalives?');
 const COORDINATOR = any('coordinator', 'leader', 'master', 'boss', 'leadership', 'chief', 'captain', 'who leads', 'in charge');
 const WORK = any('context', 'work', 'workload', 'job', 'load', 'task', 'request', 'model context', 'session', 'inference', 'conversation', 'chat session', 'overflow', 'excess', 'surplus');
-const ELSEWHERE = any('peer', 'node', 'elsewhere', 'machine', 'another', 'other', 'neighbor', 'neighbour', 'host', 'server', 'somewhere else', 'instance', 'others', 'box', 'someone else');
+const ELSEWHERE = any('peer', 'node', 'elsewhere', 'machine', 'another', 'other', 'neighbor', 'neighbour', 'host', 'server', 'somewhere else', 'instance', 'others', 'box', 'someone else', 'swarm', 'cluster', 'mesh');
 /** Verbs (lemmas) that ask for a change of size or setting. */
 const CHANGE = any('scale', 'resize', 'increase', 'raise', 'grow', 'expand', 'enlarge', 'extend', 'boost', 'double', 'triple',
   'quadruple', 'halve', 'half', 'shrink', 'reduce', 'decrease', 'lower', 'cut', 'set', 'change', 'adjust', 'bump', 'make', 'multiply',
@@ -55,7 +55,7 @@ const OUT_OF_DOMAIN = new RegExp(String.raw`\b(?:` + [
   'laptop', 'macbook', 'photo', 'video', 'editing', 'podcast', 'tire', 'tyre', 'bike', 'bicycle', 'iphone', 'smartphone', 'gaming', 'pc', 'coffee', '(?:to|should i|can i|we) eat', 'eat (?:out|something)', 'dinner', 'lunch', 'breakfast', 'watch tonight', 'name my',
   'post office', 'bank', 'supermarket', 'doctor', 'dentist', 'airport', 'cinema', 'computer networks?', 'peer review',
   'flask', 'django', 'rails', 'react', 'docker', 'kubernetes', 'k8s', 'kubectl', 'postgres\\w*', 'mysql', 'mongo\\w*', 'redis', 'nginx', 'apache',
-  'slack', 'discord', 'whatsapp', 'telegram', 'zoom', 'microsoft teams', 'github', 'gitlab', 'jira', 'aws', 'azure', 'linked list', 'binary tree', 'ollama', 'chatgpt', 'openai', 'lm studio', 'webserver', 'web server', 'vps', 'center a div', 'the news', 'haiku', 'time is it in', 'algorithm', 'leetcode',
+  'slack', 'discord', 'whatsapp', 'telegram', 'zoom', 'microsoft teams', 'github', 'gitlab', 'jira', 'aws', 'azure', 'linked list', 'binary tree', 'dmv', 'cars?', 'chrome', 'firefox', 'safari', 'excel', 'outlook', String.raw`(?:leader|president|king|queen|capital) of (?!the |this |our |my |a |an )\w+`, 'in my (?:city|town|area|country)', 'who won', 'last year', 'election results?', 'job (?:offers?|market|openings?|hunt\\w*)', 'hiring', 'careers?', 'ollama', 'chatgpt', 'openai', 'lm studio', 'webserver', 'web server', 'vps', 'center a div', 'the news', 'haiku', 'time is it in', 'algorithm', 'leetcode',
   String.raw`my (?:\w+ )?(?:app|application|website|site|database|db|container|pod|deployment|repo|repository|project|blog|spreadsheet)s?`,
   'operating system', 'install windows', '(?<!round(?: - | |-))trip', 'travel', 'neural', 'machine learning', 'deep learning', 'blockchain', 'vote for (?!a |the |new |another |leader|coordinator|master|boss)', 'voting', 'shop', 'buy', 'purchase', 'order (?:me|us|food|groceries|a taxi|a pizza|some)',
 ].join('|') + String.raw`)\b`);
@@ -93,27 +93,28 @@ const ACTION_CUES: Partial<Record<Intent, Cue[]>> = {
     [re(String.raw`\b(?:need|want|like) (?:a |some )?(?:more|extra|big|large|small|long|short)\w* ${QUEUE}`), 8],
     [/^\W*(?:(?:an? )?(?:bigger|larger|smaller|longer|shorter) (?:job )?queue|more queue|(?:job )?queue (?:bigger|larger|smaller|shorter|longer|up|down))\b/, 8, 'normal'],
     [re(String.raw`\b${QUEUE}\b.*\b(?:should|must|needs? to|ought to|has to|have to) be (?:\w+ )?(?:bigger|larger|smaller|shorter|longer|increased|decreased|reduced|raised|lowered|halved|doubled|tripled|grown|shrunk|expanded|enlarged|scaled|resized|set|changed|\d+)\b`), 8, 'normal'],
-    [re(String.raw`\b(?:give|allow|let) (?:the )?${QUEUE} (?:more|less|extra|additional)\b|\b(?:more|extra|additional|less) (?:capacity|room|space|slots) (?:for|in|to) (?:the )?${QUEUE}`), 8],
+    [re(String.raw`\b(?:give|allow|let) (?:the )?${QUEUE} (?:more|less|extra|additional|some (?:more |extra )?(?:room|space|slack|headroom|breathing room))\b|\b(?:more|extra|additional|less) (?:capacity|room|space|slots) (?:for|in|to) (?:the )?${QUEUE}`), 8],
   ],
   adjust_gossip: [
     [re(String.raw`\b${GOSSIP_CHANGE}\b.*\b${HEARTBEAT}\b|\b${HEARTBEAT}\b.*\b${GOSSIP_CHANGE}\b`), 8],
     [re(String.raw`\b${HEARTBEAT}\b.*\b(?:interval|period|rate|frequency|often|every)\b`), 2],
     [re(String.raw`\b${HEARTBEAT} (?:interval |factor |multiplier )?(?:x ?\d|\d+(?:\.\d+)? ?x\b|\d+(?:\.\d+)?$)`), 8, 'normal'],
-    [/\b(?:ping|check in (?:with|on)|poll|probe|contact|call)\b.*\b(?:peers?|neighbors?|neighbours?|nodes?|others)\b.*\b(?:more|less) (?:often|frequently)\b|\b(?:more|less) (?:often|frequently)\b.*\b(?:ping|check in|poll|probe)\b/, 8, 'normal'],
+    [/\b(?:ping|check in (?:with|on)|poll|probe|contact|call|say hello to|greet|reach out to|talk to)\b.*\b(?:peers?|neighbors?|neighbours?|nodes?|others)\b.*\b(?:more|less) (?:often|frequently)\b|\b(?:more|less) (?:often|frequently)\b.*\b(?:ping|check in|poll|probe)\b/, 8, 'normal'],
     [re(String.raw`\b(?:more|less|fewer) (?:frequent )?${HEARTBEAT}\b|\b${HEARTBEAT} (?:more|less)\b|\b${HEARTBEAT} (?:every|each|once every) (?:\d|few|couple)`), 8, 'normal'],
     [re(String.raw`\b${HEARTBEAT}\b.*\b(?:should|must|needs? to|ought to|has to|have to) be (?:\w+ )?(?:faster|slower|quicker|more frequent|less frequent|shorter|longer|sped up|slowed down|adjusted|changed|halved|doubled)\b|\bspace (?:the |our )?${HEARTBEAT}\b.*\bout\b`), 8, 'normal'],
   ],
   start_election: [
     [/\b(?:elect|election|re-?elect|reelect|re-election|reelection)\b/, 8],
     [re(String.raw`\bnew ${COORDINATOR}\b`), 6],
-    [re(String.raw`\b(?:vote|choose|pick|select|replace|rotate|change|get|find|appoint|swap|switch|hand|pass|transfer)\b.*\b${COORDINATOR}\b`), 6],
+    [re(String.raw`\b(?:vote|choose|pick|select|replace|rotate|change|get|find|appoint|swap|switch|hand|pass|transfer|dethrone|depose|oust|overthrow|remove|demote|reboot|reset|redo)\b.*\b${COORDINATOR}\b`), 6],
     [re(String.raw`\b${COORDINATOR}\b.*\b(?:vote|choose|pick|select|replace|rotate|swap|switch|elect|appoint)\b|\bvote (?:on|for|about) (?:who|a new|the next)\b|\b(?:someone|somebody|another (?:node|peer)|a different (?:node|peer)) (?:else )?(?:should |must |can |to )?(?:lead|coordinate|take charge|take over|be in charge)\b`), 6],
-    [re(String.raw`\b(?:make|promote|name|appoint) (?:a |another |some |the )?(?:different |other |new )?(?:node|peer|machine|one|\w+) (?:the |our |as )?(?:new )?${COORDINATOR}\b|\b${COORDINATOR}\b.*\b(?:need|want|get|find|sort out|arrange|organi[sz]e|choose|pick) (?:another|a new|a different|a replacement)\b|\bpromote\b.*\b${COORDINATOR}\b`), 6],
+    [re(String.raw`\b(?:make|promote|name|appoint) (?:a |another |some |the )?(?:different |other |new )?(?:node|peer|machine|one|\w+) (?:the |our |as )?(?:new )?${COORDINATOR}\b|\b${COORDINATOR}\b.*\b(?:need|want|get|find|sort out|arrange|organi[sz]e|choose|pick) (?:another|a new|a different|a replacement)\b|\bpromote\b.*\b${COORDINATOR}\b|\b(?:someone|somebody) (?:new|else|different) (?:in charge|to lead|leading|as (?:leader|coordinator))\b`), 6],
     [re(String.raw`\b${COORDINATOR} (?:selection|vote|voting|ballot|choice|pick)\b`), 8],
   ],
   migrate_context: [
     [/\b(?:migrate|migration|offload|off-load|relocate|rebalance|re-balance|evacuate|drain)\b/, 8],
-    [re(String.raw`\b(?:move|shift|transfer|hand|send|push|spread|distribute|redistribute|give|pass|put|place|ship|carry|port|hand over)\b.*\b${WORK}\b.*\b${ELSEWHERE}\b`), 8],
+    [re(String.raw`\b(?:move|shift|transfer|hand|send|push|spread|distribute|redistribute|give|pass|put|place|ship|carry|port|hand over|unload)\b.*\b${WORK}\b.*\b${ELSEWHERE}\b`), 8],
+    [re(String.raw`\b(?:get|ask for|borrow) help from (?:the )?(?:others|peers?|neighbou?rs?|other (?:nodes|machines))\b|\b(?:move|shift|take|get|push)\b.*\b${WORK}\b.*\b(?:off here|away from here|out of here)\b`), 8],
     [re(String.raw`\b(?:move|shift|transfer|ship|carry|port)\b.*\bcontexts?\b|\b${WORK}\b.*\boff (?:this|the|our|my) \w+\b.*\b(?:onto|to)\b|\b(?:lighten|unburden|relieve|ease)\b.*\b(?:load|work|burden|node|machine|box)\b.*\b(?:send|sending|give|giving|pass|passing|hand|handing|move|moving)\b`), 8],
     [re(String.raw`\b${WORK}\b.*\b(?:move|moved|shift|shifted|transfer|transferred|hand|handed)\b.*\b${ELSEWHERE}\b`), 8],
     [/\b(?:balance|spread) (?:the )?(?:load|work)/, 6],
@@ -123,7 +124,7 @@ const ACTION_CUES: Partial<Record<Intent, Cue[]>> = {
   wait: [
     [/^\W*nothing\W*$/, 8, 'normal'],
     [/^\W*(?:please |just |ok |okay |fine |then |so )*(?:wait|pause|hold on|hang on)\b|\bwait (?:for now|a bit|a while|and see|a moment|a minute)\b|\bkeep waiting\b/, 8, 'normal'],
-    [/\b(?:do nothing|do not do anything|not do anything|nothing for now|no action|take no action|no changes?|change nothing|hold off|stand by|standby|sit tight|leave (?:it|things|everything|them) (?:alone|be|as|for now|like (?:that|this))|keep (?:everything|things|it) (?:as|the same|unchanged)|do not change anything|not change anything|stay put|let it be|nothing to do|not touch|leave .* alone|do not act|not act yet|just wait|let it ride|status quo|hold steady|stand down|stay as (?:we|it|things) (?:are|is)|leave (?:the |this )?\w+ as (?:it|they) (?:is|are)|(?:let us|we will|we can) wait|(?:do not|no need to|let us not|let 's not) (?:change|touch|modify|alter|do anything|do a thing|act)\b|(?:let us |we will |just )+(?:watch|observe|monitor)\b|hands off|give it (?:some |a little |a bit of )?time|(?:before|without) (?:acting|doing anything|taking action)|no action (?:is )?(?:needed|required)|(?:keep|carry) (?:going|on) as (?:is|it is|we are|before)|wait and see|hold your horses|^\W*(?:we|i|let us) (?:will |shall |can )?wait|let (?:it|things|the system|everything|the node|the network) (?:settle|calm down|cool down|stabili[sz]e)|nothing (?:for|at) the moment|nothing right now|sit on it|ignore (?:it|this|that) for now)\b/, 8, 'normal'],
+    [/\b(?:do nothing|do not do anything|not do anything|nothing for now|no action|take no action|no changes?|change nothing|hold off|stand by|standby|sit tight|leave (?:it|things|everything|them) (?:alone|be|as|for now|like (?:that|this))|keep (?:everything|things|it) (?:as|the same|unchanged)|do not change anything|not change anything|stay put|let it be|nothing to do|not touch|leave .* alone|do not act|not act yet|just wait|let it ride|status quo|hold steady|stand down|stay as (?:we|it|things) (?:are|is)|leave (?:the |this )?\w+ as (?:it|they) (?:is|are)|(?:let us|we will|we can) wait|(?:do not|no need to|let us not|let 's not) (?:change|touch|modify|alter|do anything|do a thing|act)\b|(?:let us |we will |just )+(?:watch|observe|monitor)\b|hands off|give it (?:some |a little |a bit of )?time|(?:before|without) (?:acting|doing anything|taking action)|no action (?:is )?(?:needed|required)|(?:keep|carry) (?:going|on) as (?:is|it is|we are|before)|wait and see|hold your horses|^\W*(?:we|i|let us) (?:will |shall |can )?wait|let (?:it|things|the system|everything|the node|the network) (?:settle|calm down|cool down|stabili[sz]e)|nothing (?:for|at) the moment|nothing right now|sit on it|ignore (?:it|this|that) for now|leave it(?=\W*$)|revisit (?:it |this |that )?later|freeze (?:everything|things|it|all)|^\W*no\W+wait)\b/, 8, 'normal'],
   ],
 };
 
@@ -155,7 +156,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\bhow (?:this|the|your|our) (?:node|box|machine|server|host|instance) is\b|\bhow (?:is|are|'s) (?:the |this |your |our |my )?(?:local )?(?:node|box|machine|server|host|instance|it going|things|everything)\b|\bnode (?:ok|okay|fine|alive|up)\b|everything (?:ok|okay|fine|alright|all right)/, 3, 'normal'],
     [/\b(?:alive|up|running|ok|okay|fine|doing|working|problems?|broken|wrong|restart\w*|state|report|behav\w*|in one piece|still standing)\b/, 1],
     [/\bstate of (?:this|the|your|our) (?:node|box|machine|server|host|instance)\b/, 2],
-    [/\b(?:wrong|problems?|issues?) with (?:you|yourself|the node|this node|this machine|this box)\b|\bcheck (?:yourself|your health|the node|this node)\b|\bhow are (?:we|things) (?:doing|going)\b/, 3, 'normal'],
+    [/\b(?:wrong|problems?|issues?) with (?:you|yourself|the node|this node|this machine|this box)\b|\bcheck (?:yourself|your health|the node|this node)\b|\btell me about (?:this|the|your|our) (?:node|box|machine|server|instance)\b|\bhow are (?:we|things) (?:doing|going)\b/, 3, 'normal'],
   ],
   network_status: [
     [/\bnetwork\b/, 4],
@@ -168,6 +169,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\b(?:get\w* through|reach(?:ing)? each other|talk\w* to each other|between (?:the )?(?:nodes|peers|machines)|net-?split|split-?brain)\b/, 3, 'normal'],
     [/\b(?:peers?|nodes?|neighbou?rs?|connections?)\b.*\b(?:lost|losing|drop\w*|disconnect\w*|gone|went away|churn\w*|flapping)\b|\b(?:lost|losing|dropp\w*)\b.*\b(?:peers?|nodes?|connections?)\b/, 3, 'normal'],
     [re(String.raw`\b(?:who|which (?:node|peer|one|machine)) (?:is|'s) (?:the )?(?:${COORDINATOR}|leading)\b`), 4],
+    [/\belections?\b/, 3],
     [/\b(?:big|overall|whole|general) picture\b|\bbird 's eye\b|\blay of the land\b/, 4, 'normal'],
     [/\b(?:network|swarm|p2p|mesh|cluster|overlay|gossip|net)\b.*\b(?:health\w*|status|state|stable|ok)\b/, 1.5],
     [/\b(?:status|health\w*|state)\b.*\b(?:all|every|each) (?:the |our )?(?:nodes?|peers?|machines?)\b/, 4],
@@ -185,7 +187,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\b(?:queue|job) (?:status|history)\b/, 2],
     [/\bqueue (?:utili[sz]ation|usage|load|occupancy|fill|level)\b/, 4],
     [/\b(?:pipeline|outstanding|in the hopper|in line|the line|in flight|in-flight|to-?do|pile\w*|stack\w* up|lined up|tied up|sit\w* (?:around|idle|there)|not (?:being )?(?:served|processed|handled|picked up)|unserved|unprocessed|busy with|work\w* on)\b/, 3, 'normal'],
-    [/\bbeing (?:migrated|moved|transferred)\b/, 2.5, 'normal'],
+    [/\bbeing (?:migrated|moved|transferred)\b|\b(?:migrating|moving|transferring) (?:anything|something|any)\b/, 2.5, 'normal'],
     [/\bwhat (?:is|are|'s) (?:running|processing|executing|in progress|being done)\b|\bwhat (?:has |have )?(?:finished|completed|ran|run|failed)\b/, 3, 'normal'],
   ],
   list_models: [
@@ -214,13 +216,13 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
   explain_decisions: [
     [/\bdecisions?\b|\bdecided\b/, 3],
     [/\b(?:why|reasoning|reasons?|rationale|justify|justification)\b/, 3],
-    [/\bexplain\b.*\b(?:decisions?|actions?|reasoning|choices?|that|this|it|yourself|changes?|why|what you)\b/, 2],
+    [/\bexplain\b.*\b(?:decisions?|actions?|reasoning|choices?|that|this|it|yourself|changes?|why|what you|moves?|steps?|calls?)\b/, 2],
     [/\b(?:did|have|has) (?:you|the orchestrator|it)\b|\b(?:what|which) (?:actions?|changes?|decisions?) (?:did|have|has)\b|\byou (?:did|decided|changed|have done|have changed|have taken|took|made)\b/, 2.5, 'normal'],
     [/\b(?:history|recent|recently|lately|last|past|previous|earlier|taken|log|held|latest)\b/, 1],
     [/\borchestrator\b/, 1],
     [/\b(?:autopilot|auto-pilot|automation|controller)\b/, 1.5],
     [/\b(?:moves?|actions?|decisions?|choices?|steps?|calls?) of (?:the orchestrator|the autopilot|the controller)\b|\bwhy (?:the |did the |has the |was the )?(?:\w+ ){0,3}(?:changed|moved|scaled|grew|shrank|doubled|halved|increased|decreased|went (?:up|down))\b/, 4, 'normal'],
-    [/\b(?:was|were|has|have) (?:any |a |the |some )?(?:\w+ ){0,2}(?:been )?(?:moved|migrated|changed|scaled|resized|elected|adjusted)\b|\bwhat (?:has|have) (?:been )?(?:changed|done)\b|\b(?:orchestrator|autopilot|it|you) (?:is |are )?think\w*|\bwhat (?:are|is) (?:you|it|the orchestrator) (?:planning|up to)\b/, 4, 'normal'],
+    [/\b(?:was|were|has|have) (?:any |a |the |some )?(?:\w+ ){0,2}(?:been )?(?:moved|migrated|changed|scaled|resized|elected|adjusted|doubled|halved|increased|decreased|grown|shrunk|raised|lowered|replaced|sped up|slowed down)\b|\bwhat (?:has|have) (?:been )?(?:changed|done)\b|\bwhen (?:was|did) (?:the )?(?:last )?(?:\w+ )?(?:election|migration|change|decision|action)\b|\b(?:orchestrator|autopilot|it|you) (?:is |are )?think\w*|\bwhat (?:are|is) (?:you|it|the orchestrator) (?:planning|up to)\b/, 4, 'normal'],
     [/\b(?:actions? taken|on my behalf|automatic\w*|by itself|audit)\b/, 3, 'normal'],
     [/\bwhat made (?:you|it|the orchestrator|the autopilot)\b|\bwhat (?:did|has) the (?:autopilot|automation|controller)\b/, 4, 'normal'],
     [/\b(?:your|its|the orchestrator 's) (?:(?:recent|last|latest|past|previous|few|couple of|\w+) ){0,2}(?:actions?|decisions?|choices?|changes?|moves?|steps?|calls?)\b|\baccount for\b|\b(?:orchestrator|it) (?:did|has done|has changed)\b/, 3, 'normal'],
@@ -228,7 +230,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\b(?:what happen(?:ed)? (?:to|with)|why (?:did|was|were|has|is))\b/, 2, 'normal'],
   ],
   decide: [
-    [/\b(?:should (?:i|we|you|it|the|this|that)|what should be done|what can be done|what needs to be done|what should happen|(?:which|what) (?:nodes?|peers?|machines?|hosts?|executors?) should|(?:how|where|who) should|recommend\w*|suggest\w*|advice|advise|what now|what to do|what do (?:i|we) do|best (?:action|move|option|thing to do|course|node|peer|machine|host|place)|what would you (?:do|suggest|recommend)|what action would you|how (?:would|do|can) (?:i|we|you) (?:handle|deal|fix|solve|cope|approach|react|respond)|time to act|any ideas? what|best (?:placed|suited|fit)|(?:right|correct|smart|best|next) (?:move|call|step|thing to do)|should (?:\w+ )?do\b|propos\w*|verdict|your (?:call|take|view|opinion)|course of action|plan of action|how (?:should|shall) (?:we|i) proceed|which \w+ should (?:be|get)\b|(?:where|which|how|what) would you (?:route|send|put|place|do|run|choose|pick|suggest|recommend|propose|move)|where (?:do|does|would|could|can) (?:\w+ ){0,3}go best|your move|(?:smart|wise|sensible) (?:thing|move|choice|call)|what you would (?:do|suggest|recommend)|best off|game plan|not sure (?:whether|if)|thoughts\W*$|your thoughts|what do you think|whether (?:to|i should|we should)|what would be (?:sensible|best|wise|smart|right|good)|(?:which|what) \w+ (?:could|should|can|might) be (?:moved|migrated|shifted|offloaded)|how to (?:fix|solve|handle|deal with|resolve|sort out|cope with)|(?:good|bad|smart|wise) idea|best way|(?:do|would) (?:we|i) (?:need|have|want) to|is it (?:worth|wise|time to)|would it (?:help|be wise|make sense)|(?:would|will|could|might|does|do) (?!you |me |someone |anyone |somebody )(?:\w+ ){1,4}help(?=\W*$))\b/, 10, 'normal'],
+    [/\b(?:should (?:i|we|you|it|the|this|that)|what should be done|what can be done|what needs to be done|what should happen|(?:which|what) (?:nodes?|peers?|machines?|hosts?|executors?) should|(?:how|where|who) should|recommend\w*|suggest\w*|advice|advise|what now|what to do|what do (?:i|we) do|best (?:action|move|option|thing to do|course|node|peer|machine|host|place)|what would you (?:do|suggest|recommend)|what action would you|how (?:would|do|can) (?:i|we|you) (?:handle|deal|fix|solve|cope|approach|react|respond)|time to act|any ideas? what|best (?:placed|suited|fit)|(?:right|correct|smart|best|next) (?:move|call|step|thing to do)|should (?:\w+ )?do\b|propos\w*|verdict|your (?:call|take|view|opinion)|course of action|plan of action|how (?:should|shall) (?:we|i) proceed|which \w+ should (?:be|get)\b|(?:where|which|how|what) would you (?:route|send|put|place|do|run|choose|pick|suggest|recommend|propose|move)|where (?:do|does|would|could|can) (?:\w+ ){0,3}go best|your move|(?:smart|wise|sensible) (?:thing|move|choice|call)|what you would (?:do|suggest|recommend)|best off|game plan|not sure (?:whether|if)|thoughts\W*$|your thoughts|what do you think|whether (?:to|i should|we should)|what would be (?:sensible|best|wise|smart|right|good)|(?:which|what) \w+ (?:could|should|can|might) be (?:moved|migrated|shifted|offloaded)|how to (?:fix|solve|handle|deal with|resolve|sort out|cope with)|(?:good|bad|smart|wise) idea|best way|(?:do|would) (?:we|i) (?:need|have|want) (?:to|a|an|more|another)|what (?:happens|would happen|will happen) if|is it (?:worth|wise|time to)|would it (?:help|be wise|make sense)|(?:would|will|could|might|does|do) (?!you |me |someone |anyone |somebody )(?:\w+ ){1,4}help(?=\W*$))\b/, 10, 'normal'],
     [/\b(?:make|take|give me|need|want|request|ask for|for) (?:a |an )?(?:\w+ ){0,2}decision\b|^\W*decide\b|\bplease decide\b|\b(?:can|could|would|will) you (?:please )?decide\b|\bdecide (?:what|how|where|whether|which|on)\b/, 10, 'normal'],
   ],
   help: [
@@ -266,7 +268,7 @@ export function readByRules(text: string): RuleReading {
     if (QUESTION.test(sentence) && !REQUEST.test(sentence)) return;
     requests.push(i === sentences.length - 1 ? r : readSentence(sentences.slice(0, i + 1).join(' ')));
   });
-  const past = /\b(?:why|when) (?:did|have|has|was|were)\b|\b(?:did|have) you\b|\bwhat happened\b|\bwhat made (?:you|it)\b|\b(?:was|were|has|have) (?:any |a |the |some )?(?:\w+ ){0,2}(?:been )?(?:moved|migrated|changed|scaled|resized|elected|adjusted)\b|\bwhy (?:the |did the |has the |was the )?(?:\w+ ){0,3}(?:changed|moved|scaled|grew|shrank|doubled|halved|increased|decreased|went (?:up|down))\b/.test(r.normal);
+  const past = /\b(?:why|when) (?:did|have|has|was|were)\b|\b(?:did|have) you\b|\bwhat happened\b|\bwhat made (?:you|it)\b|\b(?:was|were|has|have) (?:any |a |the |some )?(?:\w+ ){0,2}(?:been )?(?:moved|migrated|changed|scaled|resized|elected|adjusted|doubled|halved|increased|decreased|grown|shrunk|raised|lowered|replaced|sped up|slowed down)\b|\bwhy (?:the |did the |has the |was the )?(?:\w+ ){0,3}(?:changed|moved|scaled|grew|shrank|doubled|halved|increased|decreased|went (?:up|down))\b/.test(r.normal);
   // Asking for advice ("…, what do you suggest?") is not a command either; advice about
   // something outside the node ("recommend a podcast") is not for the node.
   const advice = READ_CUES.decide![0]![0].test(r.normal);
