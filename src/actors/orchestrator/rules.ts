@@ -34,7 +34,7 @@ const ELSEWHERE = any('peer', 'node', 'elsewhere', 'machine', 'another', 'other'
 const CHANGE = any('scale', 'resize', 'increase', 'raise', 'grow', 'expand', 'enlarge', 'extend', 'boost', 'double', 'triple',
   'quadruple', 'halve', 'half', 'shrink', 'reduce', 'decrease', 'lower', 'cut', 'set', 'change', 'adjust', 'bump', 'make', 'multiply',
   'limit', 'cap', 'trim', 'lift', 'bring', 'tune', 'tweak', 'modify', 'update', 'twice', 'allow', 'let', 'widen', 'narrow', 'tighten',
-  'loosen', 'relax', 'open up', 'open', 'free up', 'knock', 'crank', 'ramp', 'dial', 'pull');
+  'loosen', 'relax', 'open up', 'open', 'free up', 'put', 'knock', 'crank', 'ramp', 'dial', 'pull');
 const GOSSIP_CHANGE = any('adjust', 'tune', 'space', 'spread', 'ease', 'back off', 'tone down', 'calm', 'chatty', 'quicken', 'retune', 'tweak', 'change', 'set', 'speed', 'slow\\w*', 'fast\\w*', 'quick\\w*', 'rapid\\w*', 'frequent\\w*',
   'more often', 'less often', 'increase', 'decrease', 'shorten', 'lengthen', 'short', 'long', 'reduce', 'raise', 'lower', 'double',
   'halve', 'half', 'quarter', 'twice', 'cut', 'make', 'send', 'modify', 'accelerate', 'update', 'time', 'times as often', 'multiply', 'factor', 'dial', 'turn down', 'turn up', 'throttle', 'stretch', 'widen', 'extend', 'prolong', 'snappier', 'snappy', 'calm down', 'quiet\\w*', 'less noisy');
@@ -82,7 +82,7 @@ const re = (s: string) => new RegExp(s);
 const ACTION_CUES: Partial<Record<Intent, Cue[]>> = {
   scale_queue: [
     [re(String.raw`\b${CHANGE}\b.*\b${QUEUE}\b|\b${QUEUE}\b.*\b${CHANGE}\b`), 8],
-    [re(String.raw`\b${QUEUE}\b (?:(?:capacity|size|limit|length|max|maximum) )?[=:>\- ]*(?:to |of |at )?\d+\b|\b${QUEUE}\W*(?:(?:capacity|size|limit) )?(?:x ?\d|\d+(?:\.\d+)? ?x\b|times (?:\d|two|three|four))|\b\d+(?:\.\d+)? ?x (?:the )?${QUEUE}`), 8],
+    [re(String.raw`\b${QUEUE}\b (?:(?:capacity|size|limit|length|max|maximum) )?[=:>\- ]*(?:to |of |at |on )?\d+\b|\b${QUEUE}\W*(?:(?:capacity|size|limit) )?(?:x ?\d|\d+(?:\.\d+)? ?x\b|times (?:\d|two|three|four))|\b\d+(?:\.\d+)? ?x (?:the )?${QUEUE}`), 8],
     [re(String.raw`\b${QUEUE}\b.*\b(?:big|bigger|large|larger|small|smaller|long|longer|short|shorter|more|less|fewer|few)\b`), 2],
     [re(String.raw`\b(?:room|space|capacity) for (?:more|fewer|few|less|additional|extra|\d+) (?:waiting |queued |pending )?(?:jobs?|work|requests?|tasks?)`), 8],
     [re(String.raw`\b${QUEUE}\b (?:\w+ ){0,2}(?:hold|take|accept|fit|store|keep)\b (?:more|fewer|less|extra|additional|\d+)\b`), 8],
@@ -118,13 +118,14 @@ const ACTION_CUES: Partial<Record<Intent, Cue[]>> = {
     [re(String.raw`\b(?:move|shift|transfer|ship|carry|port)\b.*\bcontexts?\b|\b${WORK}\b.*\boff (?:this|the|our|my) \w+\b.*\b(?:onto|to)\b|\b(?:lighten|unburden|relieve|ease)\b.*\b(?:load|work|burden|node|machine|box)\b.*\b(?:send|sending|give|giving|pass|passing|hand|handing|move|moving)\b`), 8],
     [re(String.raw`\b${WORK}\b.*\b(?:move|moved|shift|shifted|transfer|transferred|hand|handed)\b.*\b${ELSEWHERE}\b`), 8],
     [/\b(?:balance|spread) (?:the )?(?:load|work)/, 6],
+    [re(String.raw`^\W*(?:the |this |my )?${WORK}s? (?:to|onto) (?:a |an |the )?(?:other |another |different )?${ELSEWHERE}`), 8],
     [re(String.raw`\b${WORK}\b.*\b(?:on|to) (?:a |an |the )?(?:other |another |different )?${ELSEWHERE}\b.*\binstead\b|\b(?:give|hand|pass|send|shift|move|offload) (?:some|part|half|a bit|a share)(?: of it)? (?:to|over to) (?:the |a |an |other |another )?${ELSEWHERE}|\b(?:take|grab)\b.*\b${WORK}\b.*\b(?:put|place|move|run)\b.*\b(?:on|onto|to)\b|\b(?:peer|node|neighbor|neighbour|another|other|machine) (?:\w+ )?(?:take over|take on|pick up|handle|run|absorb) (?:this|the|some|our|my|that) (?:job|work|context|task|session|request|load)`), 8],
     [re(String.raw`\b(?:move|shift|take|push)\b (?:\w+ ){0,2}${WORK}s? (?:away|off)\b`), 8],
   ],
   wait: [
     [/^\W*nothing\W*$/, 8, 'normal'],
     [/^\W*(?:please |just |ok |okay |fine |then |so )*(?:wait|pause|hold on|hang on)\b|\bwait (?:for now|a bit|a while|and see|a moment|a minute)\b|\bkeep waiting\b/, 8, 'normal'],
-    [/\b(?:do nothing|do not do anything|not do anything|nothing for now|no action|take no action|no changes?|change nothing|hold off|stand by|standby|sit tight|leave (?:it|things|everything|them) (?:alone|be|as|for now|like (?:that|this))|keep (?:everything|things|it) (?:as|the same|unchanged)|do not change anything|not change anything|stay put|let it be|nothing to do|not touch|leave .* alone|do not act|not act yet|just wait|let it ride|status quo|hold steady|stand down|stay as (?:we|it|things) (?:are|is)|leave (?:the |this )?\w+ as (?:it|they) (?:is|are)|(?:let us|we will|we can) wait|(?:do not|no need to|let us not|let 's not) (?:change|touch|modify|alter|do anything|do a thing|act)\b|(?:let us |we will |just )+(?:watch|observe|monitor)\b|hands off|give it (?:some |a little |a bit of )?time|(?:before|without) (?:acting|doing anything|taking action)|no action (?:is )?(?:needed|required)|(?:keep|carry) (?:going|on) as (?:is|it is|we are|before)|wait and see|hold your horses|^\W*(?:we|i|let us) (?:will |shall |can )?wait|let (?:it|things|the system|everything|the node|the network) (?:settle|calm down|cool down|stabili[sz]e)|nothing (?:for|at) the moment|nothing right now|sit on it|ignore (?:it|this|that) for now|leave it(?=\W*$)|revisit (?:it |this |that )?later|freeze (?:everything|things|it|all)|^\W*no\W+wait)\b/, 8, 'normal'],
+    [/\b(?:do nothing|do not do anything|not do anything|nothing for now|no action|take no action|no changes?|change nothing|hold off|stand by|standby|sit tight|leave (?:it|things|everything|them) (?:alone|be|as|for now|like (?:that|this))|keep (?:everything|things|it) (?:as|the same|unchanged)|do not change anything|not change anything|stay put|let it be|nothing to do|not touch|leave .* alone|do not act|not act yet|just wait|let it ride|status quo|hold steady|stand down|stay as (?:we|it|things) (?:are|is)|leave (?:the |this )?\w+ as (?:it|they) (?:is|are)|(?:let us|we will|we can) wait|(?:do not|no need to|let us not|let 's not) (?:change|touch|modify|alter|do anything|do a thing|act)\b|(?:let us |we will |just )+(?:watch|observe|monitor)\b|hands off|give it (?:some |a little |a bit of )?time|(?:before|without) (?:acting|doing anything|taking action)|no action (?:is )?(?:needed|required)|(?:keep|carry) (?:going|on) as (?:is|it is|we are|before)|wait and see|hold your horses|^\W*(?:we|i|let us) (?:will |shall |can )?wait|let (?:it|things|the system|everything|the node|the network) (?:settle|calm down|cool down|stabili[sz]e)|nothing (?:for|at) the moment|nothing right now|sit on it|ignore (?:it|this|that) for now|leave it(?=\W*$)|revisit (?:it |this |that )?later|freeze (?:everything|things|it|all)|nothing to change|stay (?:like this|as is|the same)|^\W*not yet\W*$|^\W*no\W+wait)\b/, 8, 'normal'],
   ],
 };
 
@@ -145,15 +146,15 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
   ],
   node_status: [
     [/\bstatus\b/, 3],
-    [/\bhealth\b|\bhealthy\b|\bhealth check\b|\b(?:good|bad) shape\b|\bcondition\b|\bvitals?\b|\bdiagnos\w*\b/, 3],
+    [/\bhealth\b|\bhealthy\b|\bhealth ?check\b|\b(?:sick|unwell|ailing|struggling)\b|\b(?:good|bad) shape\b|\bcondition\b|\bvitals?\b|\bdiagnos\w*\b/, 3],
     [/\b(?:uptime|actors?|crash\w*)\b|\bbeen (?:up|running|awake|alive|on)\b/, 3],
-    [/\b(?:pulse|sitrep|check-?up|(?:node|box|thing|machine|server|it) (?:is )?feeling|patient|(?:all |everything )?green|fallen over|fell over|fall over|still breathing|internals|subsystems|components|report in)\b/, 3, 'normal'],
+    [/\b(?:pulse|sitrep|check-?up|(?:node|box|thing|machine|server|it) (?:is )?feel\w*|patient|(?:all |everything )?green|fallen over|fell over|fall over|still breathing|internals|subsystems|components|report in)\b/, 3, 'normal'],
     [/\b(?:scheduler|supervisor|api|inference actor)\b/, 2],
     [/\b(?:this|the|your|our|local) (?:node|box|machine|server|host|instance|daemon|process|service)\b/, 1.5],
     [/\b(?:daemon|version)\b/, 2],
     [/\b(?:node id|peer id|version)\b|\bsince (?:the )?(?:last )?(?:restart|reboot)|\blast (?:restart|reboot)\b|\b(?:running|going) smoothly\b/, 3, 'normal'],
     [/\bare you\b|\bhow are you\b|\byou (?:still )?(?:ok|okay|alive|fine|up|there)\b|\byour (?:status|health|state|node id|peer id|id)\b|\bam i\b/, 2, 'normal'],
-    [/\bhow (?:this|the|your|our) (?:node|box|machine|server|host|instance) is\b|\bhow (?:is|are|'s) (?:the |this |your |our |my )?(?:local )?(?:node|box|machine|server|host|instance|it going|things|everything)\b|\bnode (?:ok|okay|fine|alive|up)\b|everything (?:ok|okay|fine|alright|all right)/, 3, 'normal'],
+    [/\bhow (?:this|the|your|our) (?:node|box|machine|server|host|instance) is\b|\bhow (?:is|are|'s) (?:the |this |your |our |my )?(?:local )?(?:node|box|machine|server|host|instance|it going|things|everything)\b|\bnode (?:ok|okay|fine|alive|up)\b|everything (?:ok|okay|fine|alright|all right)|\ball good\b/, 3, 'normal'],
     [/\b(?:alive|up|running|ok|okay|fine|doing|working|problems?|broken|wrong|restart\w*|state|report|behav\w*|in one piece|still standing)\b/, 1],
     [/\bstate of (?:this|the|your|our) (?:node|box|machine|server|host|instance)\b/, 2],
     [/\b(?:wrong|problems?|issues?) with (?:you|yourself|the node|this node|this machine|this box)\b|\bcheck (?:yourself|your health|the node|this node)\b|\btell me about (?:this|the|your|our) (?:node|box|machine|server|instance)\b|\bhow are (?:we|things) (?:doing|going)\b/, 3, 'normal'],
@@ -188,13 +189,13 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\bqueue (?:utili[sz]ation|usage|load|occupancy|fill|level)\b/, 4],
     [/\b(?:pipeline|outstanding|in the hopper|in line|the line|in flight|in-flight|to-?do|pile\w*|stack\w* up|lined up|tied up|sit\w* (?:around|idle|there)|not (?:being )?(?:served|processed|handled|picked up)|unserved|unprocessed|busy with|work\w* on)\b/, 3, 'normal'],
     [/\bbeing (?:migrated|moved|transferred)\b|\b(?:migrating|moving|transferring) (?:anything|something|any)\b/, 2.5, 'normal'],
-    [/\bwhat (?:is|are|'s) (?:running|processing|executing|in progress|being done)\b|\bwhat (?:has |have )?(?:finished|completed|ran|run|failed)\b/, 3, 'normal'],
+    [/\bwhat (?:is|are|'s) (?:running|processing|executing|in progress|being done|pending|queued|waiting|outstanding)\b|\bmigrations? (?:going on|in progress|running|under way|underway)\b|\bwhat (?:has |have )?(?:finished|completed|ran|run|failed)\b/, 3, 'normal'],
   ],
   list_models: [
     [/\bmodels?\b/, 5],
     [/\b(?:llms?|gguf|weights|checkpoints?|language models?|brains|ais|llama|mistral|qwen|gemma|smollm)\b|\bai (?:models?|engines?)\b|\bmodel-?wise\b/, 5, 'normal'],
     [/\b(?:which|what) (?:ais|models?|llms?|brains)\b/, 3, 'normal'],
-    [/\bgenerate (?:text|tokens|answers|completions)\b/, 5, 'normal'],
+    [/\bgenerate (?:text|tokens|answers|completions)\b|\bwhat (?:do |are )?(?:we|you) (?:are )?(?:serv\w*|offer\w*|host\w*)\b/, 5, 'normal'],
     [/\b(?:networks? (?:are |is )?(?:loaded|served)|(?:loaded|served) networks?)\b/, 5, 'normal'],
     [/\b(?:serve|served|serving|load|loaded|host\w*|available|install\w*|run|running|use)\b/, 1],
   ],
@@ -206,7 +207,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\b(?:lag|lags|laggy|lagging|delays?|delayed|round ?-? ?trip|milliseconds|ms|slowest|fastest|quickest|laggiest|how far away)\b/, 6, 'normal'],
     [/\b(?:peers?|nodes?|neighbou?rs?|network|responses?|replies|models?)\b (?:are |is |seem |feel )?(?:\w+ )?(?:slow|sluggish|laggy)\b/, 7, 'normal'],
     [/\b(?:gauges?|gages?|dashboard|run\w* hot|overheat\w*|sweat\w*|on fire)\b/, 4, 'normal'],
-    [/\b(?:how many|number of|count of|how often)\b.*\b(?:fail(?:ed|ing|s)?|time ?outs?|timing out|timed out)\b|\bfail(?:ed|ing|s)? (?:count|so far)\b/, 5, 'normal'],
+    [/\b(?:how many|how much|number of|count of|how often)\b.*\b(?:fail(?:ed|ing|s)?|time ?outs?|timing out|timed out)\b|\bfail(?:ed|ing|s)? (?:count|so far)\b/, 5, 'normal'],
     [/\b(?:how fast|how quick\w*|how slow\w*|how busy|responsive\w*|response time|respond\w*)\b/, 3.5],
     [/\b(?:free|used|left|pressure|overload\w*|low)\b/, 1],
     [/\b(?:failures?|errors?|fallbacks?|fall back|falls back|cache hits?|hit rate)\b/, 6],
@@ -238,7 +239,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\bwhat (?:should|can|do|could) i (?:type|say|ask|write|enter)\b/, 11, 'normal'],
     [/^\W*usage\W*$/, 7, 'normal'],
     [/\b(?:your (?:abilities|skills|features)|how does this (?:ask |\w+ )?(?:thing|interface|tool|command|prompt) work)\b/, 5, 'normal'],
-    [/\b(?:commands|what do you (?:know|understand|support)|what can i (?:ask|say|do|type)|what (?:kind|sort|type)s? of (?:request|question|command|thing)s?|what are you (?:able|capable)|what (?:request|command|question)s? (?:do|can) you|what are you for|what is this (?:tool )?for|how to (?:ask|use|talk to) you)\b/, 5, 'normal'],
+    [/\b(?:commands|what do you (?:know|understand|support)|what (?:can i|i can) (?:ask|say|do|type)|^\W*how to use\W*$|what (?:kind|sort|type)s? of (?:request|question|command|thing)s?|what are you (?:able|capable)|what (?:request|command|question)s? (?:do|can) you|what are you for|what is this (?:tool )?for|how to (?:ask|use|talk to) you)\b/, 5, 'normal'],
     [/^\s*\?+\s*$/, 5, 'normal'],
   ],
 };
