@@ -50,12 +50,12 @@ const OUT_OF_DOMAIN = new RegExp(String.raw`\b(?:` + [
   String.raw`(?:write|generate|fix|debug|refactor|review) (?:a |an |some |this |my |the )?(?:python|javascript|typescript|rust|java|c\+\+|go|sql|bash|shell|html|css|regex|code|script|program|function|class|bug|query|unit test)`,
   String.raw`(?:python|javascript|typescript|java|rust|html|css|sql|regex|for loop|while loop)\b`,
   'translate', 'capital of', 'president', 'prime minister', 'football', 'soccer', '(?:football|tennis|the) match', 'stock price', 'bitcoin', 'crypto',
-  'set an alarm', 'alarm clock', 'remind me', 'meeting', 'calendar', 'email', 'call my', 'text my', 'turn (?:on|off) the lights?', 'thermostat',
+  'set an alarm', 'alarm clock', 'remind me (?:to|at|about|in|on|tomorrow)', 'meeting', 'calendar', 'email', 'call my', 'text my', 'turn (?:on|off) the lights?', 'thermostat',
   'stand for', 'meaning of life', 'definition of', 'quantum', 'universe', 'mount everest', 'cat pictures?', '(?:picture|photo|image)s? of (?:a|an|my|some)', 'draw',
   'laptop', 'macbook', 'photo', 'video', 'editing', 'podcast', 'tire', 'tyre', 'bike', 'bicycle', 'iphone', 'smartphone', 'gaming', 'pc', 'coffee', '(?:to|should i|can i|we) eat', 'eat (?:out|something)', 'dinner', 'lunch', 'breakfast', 'watch tonight', 'name my',
   'post office', 'bank', 'supermarket', 'doctor', 'dentist', 'airport', 'cinema', 'computer networks?', 'peer review',
   'flask', 'django', 'rails', 'react', 'docker', 'kubernetes', 'k8s', 'kubectl', 'postgres\\w*', 'mysql', 'mongo\\w*', 'redis', 'nginx', 'apache',
-  'slack', 'discord', 'whatsapp', 'telegram', 'zoom', 'microsoft teams', 'github', 'gitlab', 'jira', 'aws', 'azure', 'linked list', 'binary tree', 'dmv', 'cars?', 'chrome', 'firefox', 'safari', 'excel', 'outlook', String.raw`(?:leader|president|king|queen|capital) of (?!the |this |our |my |a |an )\w+`, 'in my (?:city|town|area|country)', 'who won', 'last year', 'election results?', 'job (?:offers?|market|openings?|hunt\\w*)', 'hiring', 'careers?', 'ollama', 'chatgpt', 'openai', 'lm studio', 'webserver', 'web server', 'vps', 'center a div', 'the news', 'haiku', 'time is it in', 'algorithm', 'leetcode',
+  'slack', 'discord', 'whatsapp', 'telegram', 'zoom', 'microsoft teams', 'github', 'gitlab', 'jira', 'aws', 'azure', 'linked list', 'binary tree', 'dmv', 'cars?', 'chrome', 'firefox', 'safari', 'excel', 'outlook', String.raw`(?:leader|president|king|queen|capital) of (?!the |this |our |my |a |an )\w+`, 'in my (?:city|town|area|country)', '(?:our|my|the) company', 'company network', 'office network', 'who do i call', 'isp', 'heroku', 'webpack', 'node\\.js', 'move house', 'who won', 'last year', 'election results?', 'job (?:offers?|market|openings?|hunt\\w*)', 'hiring', 'careers?', 'ollama', 'chatgpt', 'openai', 'lm studio', 'webserver', 'web server', 'vps', 'center a div', 'the news', 'haiku', 'time is it in', 'algorithm', 'leetcode',
   String.raw`my (?:\w+ )?(?:app|application|website|site|database|db|container|pod|deployment|repo|repository|project|blog|spreadsheet)s?`,
   'operating system', 'install windows', '(?<!round(?: - | |-))trip', 'travel', 'neural', 'machine learning', 'deep learning', 'blockchain', 'vote for (?!a |the |new |another |leader|coordinator|master|boss)', 'voting', 'shop', 'buy', 'purchase', 'order (?:me|us|food|groceries|a taxi|a pizza|some)',
 ].join('|') + String.raw`)\b`);
@@ -72,6 +72,13 @@ const DEFINITION = /^(?:what|who) (?:is|are) (?:a|an) (?!good|bad|better|best|ri
 const QUESTION = /^(?:(?:and|so|ok|okay|hey|hi|quick question|just curious|curious|i wonder|tell me|do you know|any idea|i would like to know|(?:can|could|would) you (?:please )?tell me|please tell me)\W*\s*)?(?:(?:is|are|am|was|were|be|does|did|have|has|had|can|could|would|will|shall|should|may|might|must)\b(?! (?:not|nothing|no)\b)|do\b(?! (?:not|nothing|no|an?|something|anything|some)\b)|how|what|which|who|whom|whose|when|where|why|whether|any|is there|are there)\b/;
 /** A request phrased as a question, or a wish: "could you double the queue?", "I want a bigger queue". */
 const REQUEST = /^(?:(?:hey|hi|ok|okay|so|now|then)\W*\s*)?(?:(?:please |kindly )?(?:can|could|would|will) you (?:please |kindly |just )?(?!tell|say|show|let me know|explain|describe|list|give me|check|see)|(?:can|could|may) (?:we|i) (?:please )?(?!see|have a look|know|get|check)|would you mind (?!tell|say|show|explain|list)|i (?:want|need|would like|wish|'d like|would appreciate)|we (?:want|need|would like|must|should (?:now )?(?!we))|let us|let 's|go ahead|please|(?:would|will|is) it (?:be )?possible (?:for you )?to|how about|what about|it would be (?:great|nice|good|helpful) if|(?:can|could|would) (?:the |our |this |that |my )?(?:\w+ ){0,3}be (?:\w+ed|made|set|cut|shrunk|grown|sped up|slowed down|spaced out|moved|shifted|rerun|run|held)\b)/;
+
+/**
+ * A report or question about what was done ("was the queue doubled?", "the heartbeat got slower
+ * on its own", "I heard the orchestrator moved a context"): it asks for an explanation,
+ * never for the act again.
+ */
+const DONE = /\b(?:was|were|has|have) (?:any |a |the |some )?(?:\w+ ){0,2}(?:been )?(?:moved|migrated|changed|scaled|resized|elected|adjusted|doubled|halved|increased|decreased|grown|shrunk|raised|lowered|replaced|sped up|slowed down)\b|\bwhy (?:the |did the |has the |was the )?(?:\w+ ){0,3}(?:changed|moved|scaled|grew|shrank|doubled|halved|increased|decreased|went (?:up|down))\b|\b(?:by itself|on its own|by themselves|on their own|was (?:that|it) you)\b|(?<!\bif (?:the )?)\b(?:orchestrator|autopilot|you) (?:moved|migrated|changed|scaled|raised|lowered|doubled|halved|elected|adjusted|slowed|sped)\b/;
 
 /** A cue: a pattern, its weight, and which text it reads (default: the lemmas and the normal text). */
 type Cue = [RegExp, number] | [RegExp, number, 'normal'];
@@ -93,7 +100,7 @@ const ACTION_CUES: Partial<Record<Intent, Cue[]>> = {
     [re(String.raw`\b(?:need|want|like) (?:a |some )?(?:more|extra|big|large|small|long|short)\w* ${QUEUE}`), 8],
     [/^\W*(?:(?:an? )?(?:bigger|larger|smaller|longer|shorter) (?:job )?queue|more queue|(?:job )?queue (?:bigger|larger|smaller|shorter|longer|up|down))\b/, 8, 'normal'],
     [re(String.raw`\b${QUEUE}\b.*\b(?:should|must|needs? to|ought to|has to|have to) be (?:\w+ )?(?:bigger|larger|smaller|shorter|longer|increased|decreased|reduced|raised|lowered|halved|doubled|tripled|grown|shrunk|expanded|enlarged|scaled|resized|set|changed|\d+)\b`), 8, 'normal'],
-    [re(String.raw`\b(?:give|allow|let) (?:the )?${QUEUE} (?:more|less|extra|additional|some (?:more |extra )?(?:room|space|slack|headroom|breathing room))\b|\b(?:more|extra|additional|less) (?:capacity|room|space|slots) (?:for|in|to) (?:the )?${QUEUE}`), 8],
+    [re(String.raw`\b(?:give|allow|let) (?:the )?${QUEUE} (?:(?:a bit |a little |a lot |some )?(?:more|less|extra|additional)|some (?:more |extra )?(?:room|space|slack|headroom|breathing room))\b|\b(?:more|extra|additional|less) (?:capacity|room|space|slots) (?:for|in|to) (?:the )?${QUEUE}`), 8],
   ],
   adjust_gossip: [
     [re(String.raw`\b${GOSSIP_CHANGE}\b.*\b${HEARTBEAT}\b|\b${HEARTBEAT}\b.*\b${GOSSIP_CHANGE}\b`), 8],
@@ -146,7 +153,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
   ],
   node_status: [
     [/\bstatus\b/, 3],
-    [/\bhealth\b|\bhealthy\b|\bhealth ?check\b|\b(?:sick|unwell|ailing|struggling)\b|\b(?:good|bad) shape\b|\bcondition\b|\bvitals?\b|\bdiagnos\w*\b/, 3],
+    [/\bhealth\b|\b(?:un)?healthy\b|\bhealth ?check\b|\b(?:sick|unwell|ailing|struggling)\b|\b(?:good|bad) shape\b|\bcondition\b|\bvitals?\b|\bdiagnos\w*\b/, 3],
     [/\b(?:uptime|actors?|crash\w*)\b|\bbeen (?:up|running|awake|alive|on)\b/, 3],
     [/\b(?:pulse|sitrep|check-?up|(?:node|box|thing|machine|server|it) (?:is )?feel\w*|patient|(?:all |everything )?green|fallen over|fell over|fall over|still breathing|internals|subsystems|components|report in)\b/, 3, 'normal'],
     [/\b(?:scheduler|supervisor|api|inference actor)\b/, 2],
@@ -187,7 +194,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\b(?:depth|full|empty|length|capacity|size|room|busy|big|large|long|small)\b/, 1],
     [/\b(?:queue|job) (?:status|history)\b/, 2],
     [/\bqueue (?:utili[sz]ation|usage|load|occupancy|fill|level)\b/, 4],
-    [/\b(?:pipeline|outstanding|in the hopper|in line|the line|in flight|in-flight|to-?do|pile\w*|stack\w* up|lined up|tied up|sit\w* (?:around|idle|there)|not (?:being )?(?:served|processed|handled|picked up)|unserved|unprocessed|busy with|work\w* on)\b/, 3, 'normal'],
+    [/\b(?:pipeline|outstanding|in the hopper|in line|the line|in flight|in-flight|to-?do|pile\w*|stack\w* up|lined up|tied up|sit\w* (?:around|idle|there)|not (?:being )?(?:served|processed|handled|picked up)|unserved|unprocessed|busy with|work\w* on|what did (?:the |this |our )?(?:node|you|it|we) (?:finish|complete|process|run|handle))\b/, 3, 'normal'],
     [/\bbeing (?:migrated|moved|transferred)\b|\b(?:migrating|moving|transferring) (?:anything|something|any)\b/, 2.5, 'normal'],
     [/\bwhat (?:is|are|'s) (?:running|processing|executing|in progress|being done|pending|queued|waiting|outstanding)\b|\bmigrations? (?:going on|in progress|running|under way|underway)\b|\bwhat (?:has |have )?(?:finished|completed|ran|run|failed)\b/, 3, 'normal'],
   ],
@@ -222,16 +229,17 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\b(?:history|recent|recently|lately|last|past|previous|earlier|taken|log|held|latest)\b/, 1],
     [/\borchestrator\b/, 1],
     [/\b(?:autopilot|auto-pilot|automation|controller)\b/, 1.5],
-    [/\b(?:moves?|actions?|decisions?|choices?|steps?|calls?) of (?:the orchestrator|the autopilot|the controller)\b|\bwhy (?:the |did the |has the |was the )?(?:\w+ ){0,3}(?:changed|moved|scaled|grew|shrank|doubled|halved|increased|decreased|went (?:up|down))\b/, 4, 'normal'],
-    [/\b(?:was|were|has|have) (?:any |a |the |some )?(?:\w+ ){0,2}(?:been )?(?:moved|migrated|changed|scaled|resized|elected|adjusted|doubled|halved|increased|decreased|grown|shrunk|raised|lowered|replaced|sped up|slowed down)\b|\bwhat (?:has|have) (?:been )?(?:changed|done)\b|\bwhen (?:was|did) (?:the )?(?:last )?(?:\w+ )?(?:election|migration|change|decision|action)\b|\b(?:orchestrator|autopilot|it|you) (?:is |are )?think\w*|\bwhat (?:are|is) (?:you|it|the orchestrator) (?:planning|up to)\b/, 4, 'normal'],
+    [DONE, 4, 'normal'],
+    [/\b(?:moves?|actions?|decisions?|choices?|steps?|calls?) of (?:the orchestrator|the autopilot|the controller)\b/, 4, 'normal'],
+    [/\bwhat (?:has|have) (?:been )?(?:changed|done)\b|\bthe last (?:election|migration|change|decision|action)\b|\bconfirm and explain\b|\bwhen (?:was|did) (?:the )?(?:last )?(?:\w+ )?(?:election|migration|change|decision|action)\b|\b(?:orchestrator|autopilot|it|you) (?:is |are )?think\w*|\bwhat (?:are|is) (?:you|it|the orchestrator) (?:planning|up to)\b/, 4, 'normal'],
     [/\b(?:actions? taken|on my behalf|automatic\w*|by itself|audit)\b/, 3, 'normal'],
     [/\bwhat made (?:you|it|the orchestrator|the autopilot)\b|\bwhat (?:did|has) the (?:autopilot|automation|controller)\b/, 4, 'normal'],
     [/\b(?:your|its|the orchestrator 's) (?:(?:recent|last|latest|past|previous|few|couple of|\w+) ){0,2}(?:actions?|decisions?|choices?|changes?|moves?|steps?|calls?)\b|\baccount for\b|\b(?:orchestrator|it) (?:did|has done|has changed)\b/, 3, 'normal'],
     [/\borchestrator\W+(?:history|log|activity|actions?)\b|\b(?:decision|action) (?:history|log)\b|\bwhat (?:has|have) the orchestrator\b/, 3],
-    [/\b(?:what happen(?:ed)? (?:to|with)|why (?:did|was|were|has|is))\b/, 2, 'normal'],
+    [/\b(?:what happen(?:ed)?(?: to| with)?|why (?:did|was|were|has|is))\b/, 2, 'normal'],
   ],
   decide: [
-    [/\b(?:should (?:i|we|you|it|the|this|that)|what should be done|what can be done|what needs to be done|what should happen|(?:which|what) (?:nodes?|peers?|machines?|hosts?|executors?) should|(?:how|where|who) should|recommend\w*|suggest\w*|advice|advise|what now|what to do|what do (?:i|we) do|best (?:action|move|option|thing to do|course|node|peer|machine|host|place)|what would you (?:do|suggest|recommend)|what action would you|how (?:would|do|can) (?:i|we|you) (?:handle|deal|fix|solve|cope|approach|react|respond)|time to act|any ideas? what|best (?:placed|suited|fit)|(?:right|correct|smart|best|next) (?:move|call|step|thing to do)|should (?:\w+ )?do\b|propos\w*|verdict|your (?:call|take|view|opinion)|course of action|plan of action|how (?:should|shall) (?:we|i) proceed|which \w+ should (?:be|get)\b|(?:where|which|how|what) would you (?:route|send|put|place|do|run|choose|pick|suggest|recommend|propose|move)|where (?:do|does|would|could|can) (?:\w+ ){0,3}go best|your move|(?:smart|wise|sensible) (?:thing|move|choice|call)|what you would (?:do|suggest|recommend)|best off|game plan|not sure (?:whether|if)|thoughts\W*$|your thoughts|what do you think|whether (?:to|i should|we should)|what would be (?:sensible|best|wise|smart|right|good)|(?:which|what) \w+ (?:could|should|can|might) be (?:moved|migrated|shifted|offloaded)|how to (?:fix|solve|handle|deal with|resolve|sort out|cope with)|(?:good|bad|smart|wise) idea|best way|(?:do|would) (?:we|i) (?:need|have|want) (?:to|a|an|more|another)|what (?:happens|would happen|will happen) if|is it (?:worth|wise|time to)|would it (?:help|be wise|make sense)|(?:would|will|could|might|does|do) (?!you |me |someone |anyone |somebody )(?:\w+ ){1,4}help(?=\W*$))\b/, 10, 'normal'],
+    [/\b(?:should (?:i|we|you|it|the|this|that)|what should be done|what can be done|what needs to be done|what should happen|(?:which|what) (?:nodes?|peers?|machines?|hosts?|executors?) should|(?:how|where|who) should|recommend\w*|suggest\w*|(?<!(?:for|thanks for) (?:the |your )?)advice|advise|what now|what to do|what do (?:i|we) do|best (?:action|move|option|thing to do|course|node|peer|machine|host|place)|what would you (?:do|suggest|recommend)|what action would you|how (?:would|do|can) (?:i|we|you) (?:handle|deal|fix|solve|cope|approach|react|respond)|time to act|any ideas? what|best (?:placed|suited|fit)|(?:right|correct|smart|best|next) (?:move|call|step|thing to do)|should (?:\w+ )?do\b|propos\w*|verdict|your (?:call|take|view|opinion)|course of action|plan of action|how (?:should|shall) (?:we|i) proceed|which \w+ should (?:be|get)\b|(?:where|which|how|what) would you (?:route|send|put|place|do|run|choose|pick|suggest|recommend|propose|move)|where (?:do|does|would|could|can) (?:\w+ ){0,3}go best|your move|(?:smart|wise|sensible) (?:thing|move|choice|call)|what you would (?:do|suggest|recommend)|best off|game plan|not sure (?:whether|if)|thoughts\W*$|your thoughts|what do you think|whether (?:to|i should|we should)|what would be (?:sensible|best|wise|smart|right|good)|(?:which|what) \w+ (?:could|should|can|might) be (?:moved|migrated|shifted|offloaded)|how to (?:fix|solve|handle|deal with|resolve|sort out|cope with)|(?:good|bad|smart|wise) idea|best way|(?:do|would) (?:we|i) (?:need|have|want) (?:to|a|an|more|another)|what (?:happens|would happen|will happen)\b.*\bif\b|\b(?:would|will|could|does|do) (?:\w+ing) (?:it|the|this|that|a|an)\b|is it (?:worth|wise|time to)|would it (?:help|be wise|make sense)|(?:would|will|could|might|does|do) (?!you |me |someone |anyone |somebody )(?:\w+ ){1,4}help(?=\W*$))\b/, 10, 'normal'],
     [/\b(?:make|take|give me|need|want|request|ask for|for) (?:a |an )?(?:\w+ ){0,2}decision\b|^\W*decide\b|\bplease decide\b|\b(?:can|could|would|will) you (?:please )?decide\b|\bdecide (?:what|how|where|whether|which|on)\b/, 10, 'normal'],
   ],
   help: [
@@ -239,7 +247,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\bwhat (?:should|can|do|could) i (?:type|say|ask|write|enter)\b/, 11, 'normal'],
     [/^\W*usage\W*$/, 7, 'normal'],
     [/\b(?:your (?:abilities|skills|features)|how does this (?:ask |\w+ )?(?:thing|interface|tool|command|prompt) work)\b/, 5, 'normal'],
-    [/\b(?:commands|what do you (?:know|understand|support)|what (?:can i|i can) (?:ask|say|do|type)|^\W*how to use\W*$|what (?:kind|sort|type)s? of (?:request|question|command|thing)s?|what are you (?:able|capable)|what (?:request|command|question)s? (?:do|can) you|what are you for|what is this (?:tool )?for|how to (?:ask|use|talk to) you)\b/, 5, 'normal'],
+    [/\b(?:commands|what do you (?:know|understand|support)|what (?:can i|i can) (?:ask|say|do|type)|^\W*how to use\W*$|what (?:kind|sort|type)s? of (?:request|question|command|thing)s?|what are you (?:able|capable)|what (?:request|command|question)s? (?:do|can) you|what are you for|what you are (?:able|capable)|remind me what you|what is this (?:tool )?for|how to (?:ask|use|talk to) you)\b/, 5, 'normal'],
     [/^\s*\?+\s*$/, 5, 'normal'],
   ],
 };
@@ -266,10 +274,11 @@ export function readByRules(text: string): RuleReading {
   const sentences = r.normal.split(/(?<=[.!?;])\s+(?=\w)/);
   const requests: Reading[] = [];
   sentences.forEach((sentence, i) => {
-    if (QUESTION.test(sentence) && !REQUEST.test(sentence)) return;
+    const last = sentence.endsWith('?') ? sentence.split(/,\s+/).at(-1)! : sentence;
+    if ((QUESTION.test(sentence) && !REQUEST.test(sentence)) || (QUESTION.test(last) && !REQUEST.test(last))) return;
     requests.push(i === sentences.length - 1 ? r : readSentence(sentences.slice(0, i + 1).join(' ')));
   });
-  const past = /\b(?:why|when) (?:did|have|has|was|were)\b|\b(?:did|have) you\b|\bwhat happened\b|\bwhat made (?:you|it)\b|\b(?:was|were|has|have) (?:any |a |the |some )?(?:\w+ ){0,2}(?:been )?(?:moved|migrated|changed|scaled|resized|elected|adjusted|doubled|halved|increased|decreased|grown|shrunk|raised|lowered|replaced|sped up|slowed down)\b|\bwhy (?:the |did the |has the |was the )?(?:\w+ ){0,3}(?:changed|moved|scaled|grew|shrank|doubled|halved|increased|decreased|went (?:up|down))\b/.test(r.normal);
+  const past = /\b(?:why|when) (?:did|have|has|was|were)\b|\b(?:did|have) you\b|\bwhat happened\b|\bwhat made (?:you|it)\b/.test(r.normal) || DONE.test(r.normal);
   // Asking for advice ("…, what do you suggest?") is not a command either; advice about
   // something outside the node ("recommend a podcast") is not for the node.
   const advice = READ_CUES.decide![0]![0].test(r.normal);
