@@ -25,10 +25,10 @@ const any = (...words: string[]) => `(?:${words.join('|')})`;
 
 // --- concepts (lemmas) ------------------------------------------------------------------------
 const QUEUE = any('queue', 'backlog', 'job queue', '(?<=(?:the|waiting|job|in) )line', 'queue size', 'queue capacity', 'job limit', 'queue limit', 'queue length',
-  'max(?:imum)? (?:pending|queued|waiting) (?:jobs?|tasks?|requests?)', 'pending job limit', 'pending (?:work|jobs?|requests?|tasks?)', 'queued (?:work|jobs|requests|tasks)');
-const HEARTBEAT = any('heartbeats?', 'hb', 'gossip\\w*', 'beat', 'keep-?alives?', 'keepalives?');
+  'max(?:imum)? (?:pending|queued|waiting) (?:jobs?|tasks?|requests?)', 'pending job limit', 'pending (?:work|jobs?|requests?|tasks?)', 'queued (?:work|jobs|requests|tasks)', '(?:job|request|task) buffer', 'waiting list');
+const HEARTBEAT = any('heartbeats?', 'hb', 'gossip\\w*', 'beat', 'keep-?alives?', 'keepalives?', 'liveness (?:pings?|probes?|checks?)', '(?:the )?pulse (?:between|among|across)');
 const COORDINATOR = any('coordinator', 'leader', 'master', 'boss', 'leadership', 'chief', 'captain', 'who leads', 'in charge');
-const WORK = any('context', 'work', 'workload', 'job', 'load', 'task', 'request', 'model context', 'session', 'inference', 'conversation', 'chat session', 'overflow', 'excess', 'surplus');
+const WORK = any('context', 'work', 'workload', 'job', 'load', 'task', 'request', 'model context', 'session', 'inference', 'conversation', 'chat session', 'overflow', 'excess', 'surplus', 'kv cache', 'cache');
 const ELSEWHERE = any('peer', 'node', 'elsewhere', 'machine', 'another', 'other', 'neighbor', 'neighbour', 'host', 'server', 'somewhere else', 'instance', 'others', 'box', 'someone else', 'swarm', 'cluster', 'mesh');
 /** Verbs (lemmas) that ask for a change of size or setting. */
 const CHANGE = any('scale', 'resize', 'increase', 'raise', 'grow', 'expand', 'enlarge', 'extend', 'boost', 'double', 'triple',
@@ -46,7 +46,7 @@ const GOSSIP_CHANGE = any('adjust', 'tune', 'space', 'spread', 'ease', 'back off
 const OUT_OF_DOMAIN = new RegExp(String.raw`\b(?:` + [
   String.raw`my (?:own )?(?:laptop|computer|pc|mac|macbook|phone|iphone|tablet|desktop|wifi|wi-fi|router|printer|internet|home|house|car|tv|screen|keyboard|mouse|disk|hard drive|browser|account|email|inbox|calendar|bank)`,
   'weather', 'rain', 'snow', 'sunny', 'forecast', 'temperature outside', 'recipe', 'cook', 'bake', 'pasta', 'pizza', 'restaurant',
-  'poem', 'song', 'sing', 'joke', 'story', 'essay', 'cover letter', 'novel', 'movie', 'film', 'music', 'books?', 'flights? (?:to|from|ticket)', 'hotel', 'holiday', 'vacation',
+  'poem', 'song', 'sing', 'joke', '(?:a|bedtime|short|funny) story', 'story about', 'essay', 'cover letter', 'novel', 'movie', 'film', 'music', 'books?', 'flights? (?:to|from|ticket)', 'hotel', 'holiday', 'vacation',
   String.raw`(?:write|generate|fix|debug|refactor|review) (?:a |an |some |this |my |the )?(?:python|javascript|typescript|rust|java|c\+\+|go|sql|bash|shell|html|css|regex|code|script|program|function|class|bug|query|unit test)`,
   String.raw`(?:python|javascript|typescript|java|rust|html|css|sql|regex|for loop|while loop)\b`,
   'translate', 'capital of', 'president', 'prime minister', 'football', 'soccer', '(?:football|tennis|the) match', 'stock price', 'bitcoin', 'crypto',
@@ -88,7 +88,7 @@ const re = (s: string) => new RegExp(s);
 /** Action cues count only in a sentence that asks for something to be done. */
 const ACTION_CUES: Partial<Record<Intent, Cue[]>> = {
   scale_queue: [
-    [re(String.raw`\b${CHANGE}\b.*\b${QUEUE}\b|\b${QUEUE}\b.*\b${CHANGE}\b`), 8],
+    [re(String.raw`\b${CHANGE}\b.*\b${QUEUE}\b|\b${QUEUE}\b.*\b${CHANGE}\b`), 10],
     [re(String.raw`\b${QUEUE}\b (?:(?:capacity|size|limit|length|max|maximum) )?[=:>\- ]*(?:to |of |at |on )?\d+\b|\b${QUEUE}\W*(?:(?:capacity|size|limit) )?(?:x ?\d|\d+(?:\.\d+)? ?x\b|times (?:\d|two|three|four))|\b\d+(?:\.\d+)? ?x (?:the )?${QUEUE}`), 8],
     [re(String.raw`\b${QUEUE}\b.*\b(?:big|bigger|large|larger|small|smaller|long|longer|short|shorter|more|less|fewer|few)\b`), 2],
     [re(String.raw`\b(?:room|space|capacity) for (?:more|fewer|few|less|additional|extra|\d+) (?:waiting |queued |pending )?(?:jobs?|work|requests?|tasks?)`), 8],
@@ -96,7 +96,7 @@ const ACTION_CUES: Partial<Record<Intent, Cue[]>> = {
     [re(String.raw`\b${QUEUE}\b.*\b(?:give|add|allow|grant) (?:it|the queue|the backlog) (?:more|extra|additional|fewer|less) (?:slots?|room|space|capacity|places)\b`), 8],
     // A goal stated instead of the command: "the backlog needs more room", "the queue is too cramped".
     [re(String.raw`\b${QUEUE}\b.*\b(?:need|want|could use|require|lack|short on|run out of|out of)\w* (?:more |extra |some |additional )?(?:room|space|capacity|slots?|headroom)\b|\b${QUEUE}\b.*\b(?:too|very|rather|far too) (?:small|short|cramped|tight|narrow|little|tiny|limited)\b|\b${QUEUE}\b.*\b(?:overflow\w*|keep\w* overflow\w*)`), 8],
-    [re(String.raw`\b(?:allow|accept|take|let|permit|hold|queue) (?:up to \d+ |more |fewer |few |less |\d+ )(?:jobs?|work|requests?|tasks?)`), 8],
+    [re(String.raw`\b(?:allow|accept|take|let|permit|hold|queue) (?:up to \d+ |at most \d+ |no more than \d+ |more |fewer |few |less |\d+ )(?:jobs?|work|requests?|tasks?)`), 8],
     [re(String.raw`\b(?:need|want|like) (?:a |some )?(?:more|extra|big|large|small|long|short)\w* ${QUEUE}`), 8],
     [/^\W*(?:(?:an? )?(?:bigger|larger|smaller|longer|shorter) (?:job )?queue|more queue|(?:job )?queue (?:bigger|larger|smaller|shorter|longer|up|down))\b/, 8, 'normal'],
     [re(String.raw`\b${QUEUE}\b.*\b(?:should|must|needs? to|ought to|has to|have to) be (?:\w+ )?(?:bigger|larger|smaller|shorter|longer|increased|decreased|reduced|raised|lowered|halved|doubled|tripled|grown|shrunk|expanded|enlarged|scaled|resized|set|changed|\d+)\b`), 8, 'normal'],
@@ -106,13 +106,13 @@ const ACTION_CUES: Partial<Record<Intent, Cue[]>> = {
     [re(String.raw`\b${GOSSIP_CHANGE}\b.*\b${HEARTBEAT}\b|\b${HEARTBEAT}\b.*\b${GOSSIP_CHANGE}\b`), 8],
     [re(String.raw`\b${HEARTBEAT}\b.*\b(?:interval|period|rate|frequency|often|every)\b`), 2],
     [re(String.raw`\b${HEARTBEAT} (?:interval |factor |multiplier )?(?:x ?\d|\d+(?:\.\d+)? ?x\b|\d+(?:\.\d+)?$)`), 8, 'normal'],
-    [/\b(?:ping|check in (?:with|on)|poll|probe|contact|call|say hello to|greet|reach out to|talk to)\b.*\b(?:peers?|neighbors?|neighbours?|nodes?|others)\b.*\b(?:more|less) (?:often|frequently)\b|\b(?:more|less) (?:often|frequently)\b.*\b(?:ping|check in|poll|probe)\b/, 8, 'normal'],
+    [/\b(?:ping|check in (?:with|on)|poll|probe|contact|call|say hello to|greet|reach out to|talk to|announce\w*)\b.*\b(?:peers?|neighbors?|neighbours?|nodes?|others|swarm|network|cluster|mesh)\b.*\b(?:more|less) (?:often|frequently)\b|\b(?:more|less) (?:often|frequently)\b.*\b(?:ping|check in|poll|probe)\b/, 8, 'normal'],
     [re(String.raw`\b(?:more|less|fewer) (?:frequent )?${HEARTBEAT}\b|\b${HEARTBEAT} (?:more|less)\b|\b${HEARTBEAT} (?:every|each|once every) (?:\d|few|couple)`), 8, 'normal'],
     [re(String.raw`\b${HEARTBEAT}\b.*\b(?:should|must|needs? to|ought to|has to|have to) be (?:\w+ )?(?:faster|slower|quicker|more frequent|less frequent|shorter|longer|sped up|slowed down|adjusted|changed|halved|doubled)\b|\bspace (?:the |our )?${HEARTBEAT}\b.*\bout\b`), 8, 'normal'],
   ],
   start_election: [
-    [/\b(?:elect|election|re-?elect|reelect|re-election|reelection)\b/, 8],
-    [re(String.raw`\bnew ${COORDINATOR}\b`), 6],
+    [/\b(?:elect|election|re-?elect|reelect|re-election|reelection|re-?vote|vote again|new vote|fresh vote)\b/, 8],
+    [re(String.raw`\b(?:new|fresh|different) ${COORDINATOR}\b`), 6],
     [re(String.raw`\b(?:vote|choose|pick|select|replace|rotate|change|get|find|appoint|swap|switch|hand|pass|transfer|dethrone|depose|oust|overthrow|remove|demote|reboot|reset|redo)\b.*\b${COORDINATOR}\b`), 6],
     [re(String.raw`\b${COORDINATOR}\b.*\b(?:vote|choose|pick|select|replace|rotate|swap|switch|elect|appoint)\b|\bvote (?:on|for|about) (?:who|a new|the next)\b|\b(?:someone|somebody|another (?:node|peer)|a different (?:node|peer)) (?:else )?(?:should |must |can |to )?(?:lead|coordinate|take charge|take over|be in charge)\b`), 6],
     [re(String.raw`\b(?:make|promote|name|appoint) (?:a |another |some |the )?(?:different |other |new )?(?:node|peer|machine|one|\w+) (?:the |our |as )?(?:new )?${COORDINATOR}\b|\b${COORDINATOR}\b.*\b(?:need|want|get|find|sort out|arrange|organi[sz]e|choose|pick) (?:another|a new|a different|a replacement)\b|\bpromote\b.*\b${COORDINATOR}\b|\b(?:someone|somebody) (?:new|else|different) (?:in charge|to lead|leading|as (?:leader|coordinator))\b`), 6],
@@ -120,11 +120,12 @@ const ACTION_CUES: Partial<Record<Intent, Cue[]>> = {
   ],
   migrate_context: [
     [/\b(?:migrate|migration|offload|off-load|relocate|rebalance|re-balance|evacuate|drain)\b/, 8],
-    [re(String.raw`\b(?:move|shift|transfer|hand|send|push|spread|distribute|redistribute|give|pass|put|place|ship|carry|port|hand over|unload)\b.*\b${WORK}\b.*\b${ELSEWHERE}\b`), 8],
+    [re(String.raw`\b(?:move|shift|transfer|hand|send|push|spread|distribute|redistribute|give|pass|put|place|ship|carry|port|hand over|unload|rehome|re-home|reassign|hand off)\b.*\b${WORK}\b.*\b${ELSEWHERE}\b`), 8],
     [re(String.raw`\b(?:get|ask for|borrow) help from (?:the )?(?:others|peers?|neighbou?rs?|other (?:nodes|machines))\b|\b(?:move|shift|take|get|push)\b.*\b${WORK}\b.*\b(?:off here|away from here|out of here)\b`), 8],
     [re(String.raw`\b(?:move|shift|transfer|ship|carry|port)\b.*\bcontexts?\b|\b${WORK}\b.*\boff (?:this|the|our|my) \w+\b.*\b(?:onto|to)\b|\b(?:lighten|unburden|relieve|ease)\b.*\b(?:load|work|burden|node|machine|box)\b.*\b(?:send|sending|give|giving|pass|passing|hand|handing|move|moving)\b`), 8],
     [re(String.raw`\b${WORK}\b.*\b(?:move|moved|shift|shifted|transfer|transferred|hand|handed)\b.*\b${ELSEWHERE}\b`), 8],
     [/\b(?:balance|spread) (?:the )?(?:load|work)/, 6],
+    [re(String.raw`\b(?:get|take|move|push|shift)\b (?:\w+ ){0,3}${WORK}s? off (?:this|the|our|my) (?:node|machine|box|server|host)\b|\b${WORK}\b.*\b(?:run|live|go|be) (?:elsewhere|somewhere else|on another|on a different)\b`), 8],
     [re(String.raw`^\W*(?:the |this |my )?${WORK}s? (?:to|onto) (?:a |an |the )?(?:other |another |different )?${ELSEWHERE}`), 8],
     [re(String.raw`\b${WORK}\b.*\b(?:on|to) (?:a |an |the )?(?:other |another |different )?${ELSEWHERE}\b.*\binstead\b|\b(?:give|hand|pass|send|shift|move|offload) (?:some|part|half|a bit|a share)(?: of it)? (?:to|over to) (?:the |a |an |other |another )?${ELSEWHERE}|\b(?:take|grab)\b.*\b${WORK}\b.*\b(?:put|place|move|run)\b.*\b(?:on|onto|to)\b|\b(?:peer|node|neighbor|neighbour|another|other|machine) (?:\w+ )?(?:take over|take on|pick up|handle|run|absorb) (?:this|the|some|our|my|that) (?:job|work|context|task|session|request|load)`), 8],
     [re(String.raw`\b(?:move|shift|take|push)\b (?:\w+ ){0,2}${WORK}s? (?:away|off)\b`), 8],
@@ -132,7 +133,7 @@ const ACTION_CUES: Partial<Record<Intent, Cue[]>> = {
   wait: [
     [/^\W*nothing\W*$/, 8, 'normal'],
     [/^\W*(?:please |just |ok |okay |fine |then |so )*(?:wait|pause|hold on|hang on)\b|\bwait (?:for now|a bit|a while|and see|a moment|a minute)\b|\bkeep waiting\b/, 8, 'normal'],
-    [/\b(?:do nothing|do not do anything|not do anything|nothing for now|no action|take no action|no changes?|change nothing|hold off|stand by|standby|sit tight|leave (?:it|things|everything|them) (?:alone|be|as|for now|like (?:that|this))|keep (?:everything|things|it) (?:as|the same|unchanged)|do not change anything|not change anything|stay put|let it be|nothing to do|not touch|leave .* alone|do not act|not act yet|just wait|let it ride|status quo|hold steady|stand down|stay as (?:we|it|things) (?:are|is)|leave (?:the |this )?\w+ as (?:it|they) (?:is|are)|(?:let us|we will|we can) wait|(?:do not|no need to|let us not|let 's not) (?:change|touch|modify|alter|do anything|do a thing|act)\b|(?:let us |we will |just )+(?:watch|observe|monitor)\b|hands off|give it (?:some |a little |a bit of )?time|(?:before|without) (?:acting|doing anything|taking action)|no action (?:is )?(?:needed|required)|(?:keep|carry) (?:going|on) as (?:is|it is|we are|before)|wait and see|hold your horses|^\W*(?:we|i|let us) (?:will |shall |can )?wait|let (?:it|things|the system|everything|the node|the network) (?:settle|calm down|cool down|stabili[sz]e)|nothing (?:for|at) the moment|nothing right now|sit on it|ignore (?:it|this|that) for now|leave it(?=\W*$)|revisit (?:it |this |that )?later|freeze (?:everything|things|it|all)|nothing to change|stay (?:like this|as is|the same)|^\W*not yet\W*$|^\W*no\W+wait)\b/, 8, 'normal'],
+    [/\b(?:do nothing|do not do anything|not do anything|nothing for now|no action|take no action|no changes?|change nothing|hold off|stand by|standby|sit tight|leave (?:it|things|everything|them) (?:alone|be|as|for now|like (?:that|this))|keep (?:everything|things|it) (?:as|the same|unchanged)|do not change anything|not change anything|stay put|let it be|nothing to do|not touch|leave .* alone|do not act|not act yet|just wait|let it ride|status quo|hold steady|stand down|stay as (?:we|it|things) (?:are|is)|leave (?:the |this )?\w+ as (?:it|they) (?:is|are)|(?:let us|we will|we can) wait|(?:do not|no need to|let us not|let 's not) (?:change|touch|modify|alter|do anything|do a thing|act)\b|(?:let us |we will |just )+(?:watch|observe|monitor)\b|hands off|give it (?:some |a little |a bit of )?time|(?:before|without) (?:acting|doing anything|taking action)|no action (?:is )?(?:needed|required)|(?:keep|carry) (?:going|on) as (?:is|it is|we are|before)|wait and see|hold your horses|^\W*(?:we|i|let us) (?:will |shall |can )?wait|let (?:it|things|the system|everything|the node|the network) (?:settle|calm down|cool down|stabili[sz]e)|nothing (?:for|at) the moment|nothing right now|sit on it|ignore (?:it|this|that) for now|leave it(?=\W*$)|revisit (?:it |this |that )?later|freeze (?:everything|things|it|all)|nothing to change|stay the course|let it (?:run|ride|go on) as (?:it is|is)|do not (?:intervene|interfere)|take no (?:steps|action|measures)|^\W*no (?:tweaks|adjustments|steps|changes)\b|stay (?:like this|as is|the same)|^\W*not yet\W*$|^\W*no\W+wait)\b/, 8, 'normal'],
   ],
 };
 
@@ -154,7 +155,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
   node_status: [
     [/\bstatus\b/, 3],
     [/\bhealth\b|\b(?:un)?healthy\b|\bhealth ?check\b|\b(?:sick|unwell|ailing|struggling)\b|\b(?:good|bad) shape\b|\bcondition\b|\bvitals?\b|\bdiagnos\w*\b/, 3],
-    [/\b(?:uptime|actors?|crash\w*)\b|\bbeen (?:up|running|awake|alive|on)\b/, 3],
+    [/\b(?:uptime|actors?|crash\w*)\b|\bbeen (?:up|running|awake|alive|on|going)\b/, 3],
     [/\b(?:pulse|sitrep|check-?up|(?:node|box|thing|machine|server|it) (?:is )?feel\w*|patient|(?:all |everything )?green|fallen over|fell over|fall over|still breathing|internals|subsystems|components|report in)\b/, 3, 'normal'],
     [/\b(?:scheduler|supervisor|api|inference actor)\b/, 2],
     [/\b(?:this|the|your|our|local) (?:node|box|machine|server|host|instance|daemon|process|service)\b/, 1.5],
@@ -162,7 +163,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\b(?:node id|peer id|version)\b|\bsince (?:the )?(?:last )?(?:restart|reboot)|\blast (?:restart|reboot)\b|\b(?:running|going) smoothly\b/, 3, 'normal'],
     [/\bare you\b|\bhow are you\b|\byou (?:still )?(?:ok|okay|alive|fine|up|there)\b|\byour (?:status|health|state|node id|peer id|id)\b|\bam i\b/, 2, 'normal'],
     [/\bhow (?:this|the|your|our) (?:node|box|machine|server|host|instance) is\b|\bhow (?:is|are|'s) (?:the |this |your |our |my )?(?:local )?(?:node|box|machine|server|host|instance|it going|things|everything)\b|\bnode (?:ok|okay|fine|alive|up)\b|everything (?:ok|okay|fine|alright|all right)|\ball good\b/, 3, 'normal'],
-    [/\b(?:alive|up|running|ok|okay|fine|doing|working|problems?|broken|wrong|restart\w*|state|report|behav\w*|in one piece|still standing)\b/, 1],
+    [/\b(?:alive|up|running|ok|okay|fine|doing|working|problems?|broken|wrong|restart\w*|state|report|behav\w*|in one piece|still standing|stable)\b/, 1],
     [/\bstate of (?:this|the|your|our) (?:node|box|machine|server|host|instance)\b/, 2],
     [/\b(?:wrong|problems?|issues?) with (?:you|yourself|the node|this node|this machine|this box)\b|\bcheck (?:yourself|your health|the node|this node)\b|\btell me about (?:this|the|your|our) (?:node|box|machine|server|instance)\b|\bhow are (?:we|things) (?:doing|going)\b/, 3, 'normal'],
   ],
@@ -176,7 +177,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\bpublish\w*\b/, 1.5],
     [/\b(?:get\w* through|reach(?:ing)? each other|talk\w* to each other|between (?:the )?(?:nodes|peers|machines)|net-?split|split-?brain)\b/, 3, 'normal'],
     [/\b(?:peers?|nodes?|neighbou?rs?|connections?)\b.*\b(?:lost|losing|drop\w*|disconnect\w*|gone|went away|churn\w*|flapping)\b|\b(?:lost|losing|dropp\w*)\b.*\b(?:peers?|nodes?|connections?)\b/, 3, 'normal'],
-    [re(String.raw`\b(?:who|which (?:node|peer|one|machine)) (?:is|'s) (?:the )?(?:${COORDINATOR}|leading)\b`), 4],
+    [re(String.raw`\b(?:who|which (?:node|peer|one|machine)) (?:is|'s|runs|holds|has|plays) (?:the )?(?:${COORDINATOR}|leading)\b|\bwhere (?:does|do|is|are) (?:this|the|that|my|our) (?:context|session)s? (?:live|run|sit|reside|now)?\b`), 4],
     [/\belections?\b/, 3],
     [/\b(?:big|overall|whole|general) picture\b|\bbird 's eye\b|\blay of the land\b/, 4, 'normal'],
     [/\b(?:network|swarm|p2p|mesh|cluster|overlay|gossip|net)\b.*\b(?:health\w*|status|state|stable|ok)\b/, 1.5],
@@ -200,9 +201,9 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
   ],
   list_models: [
     [/\bmodels?\b/, 5],
-    [/\b(?:llms?|gguf|weights|checkpoints?|language models?|brains|ais|llama|mistral|qwen|gemma|smollm)\b|\bai (?:models?|engines?)\b|\bmodel-?wise\b/, 5, 'normal'],
+    [/\b(?:llms?|gguf\w*|weights|checkpoints?|language models?|brains|ais|llama|mistral|qwen|gemma|smollm)\b|\bai (?:models?|engines?)\b|\bmodel-?wise\b/, 5, 'normal'],
     [/\b(?:which|what) (?:ais|models?|llms?|brains)\b/, 3, 'normal'],
-    [/\bgenerate (?:text|tokens|answers|completions)\b|\bwhat (?:do |are )?(?:we|you) (?:are )?(?:serv\w*|offer\w*|host\w*)\b/, 5, 'normal'],
+    [/\bgenerate (?:text|tokens|answers|completions)\b|\brun inference (?:on|with)\b|\bwhat (?:do |are )?(?:we|you) (?:are )?(?:serv\w*|offer\w*|host\w*)\b/, 5, 'normal'],
     [/\b(?:networks? (?:are |is )?(?:loaded|served)|(?:loaded|served) networks?)\b/, 5, 'normal'],
     [/\b(?:serve|served|serving|load|loaded|host\w*|available|install\w*|run|running|use)\b/, 1],
   ],
@@ -211,10 +212,10 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\b(?:stats?|statistics?|numbers|figures|performance|telemetry|counters?|measurements?|readings?)\b/, 3],
     [/\b(?:cpu|memory|mem|ram|latency|throughput|rtt|ping|round trip|utili[sz]ation|usage|resources?|processor)\b/, 6],
     [/\b(?:load|loaded)\b/, 3],
-    [/\b(?:lag|lags|laggy|lagging|delays?|delayed|round ?-? ?trip|milliseconds|ms|slowest|fastest|quickest|laggiest|how far away)\b/, 6, 'normal'],
+    [/\b(?:lag|lags|laggy|lagging|delays?|delayed|snappy|sluggish|tokens? (?:per|a|\/) ?(?:second|sec|s)|tok\/s|stress\w*|strain\w*|in numbers|round ?-? ?trip|milliseconds|ms|slowest|fastest|quickest|laggiest|how far away)\b/, 6, 'normal'],
     [/\b(?:peers?|nodes?|neighbou?rs?|network|responses?|replies|models?)\b (?:are |is |seem |feel )?(?:\w+ )?(?:slow|sluggish|laggy)\b/, 7, 'normal'],
     [/\b(?:gauges?|gages?|dashboard|run\w* hot|overheat\w*|sweat\w*|on fire)\b/, 4, 'normal'],
-    [/\b(?:how many|how much|number of|count of|how often)\b.*\b(?:fail(?:ed|ing|s)?|time ?outs?|timing out|timed out)\b|\bfail(?:ed|ing|s)? (?:count|so far)\b/, 5, 'normal'],
+    [/\b(?:how many|how much|number of|count of|how often|share|percentage|proportion|fraction|ratio)\b.*\b(?:fail(?:ed|ing|s)?|time ?outs?|timing out|timed out)\b|\bfail(?:ed|ing|s)? (?:count|so far)\b/, 5, 'normal'],
     [/\b(?:how fast|how quick\w*|how slow\w*|how busy|responsive\w*|response time|respond\w*)\b/, 3.5],
     [/\b(?:free|used|left|pressure|overload\w*|low)\b/, 1],
     [/\b(?:failures?|errors?|fallbacks?|fall back|falls back|cache hits?|hit rate)\b/, 6],
@@ -230,6 +231,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\borchestrator\b/, 1],
     [/\b(?:autopilot|auto-pilot|automation|controller)\b/, 1.5],
     [DONE, 4, 'normal'],
+    [/\bwhat (?:led (?:to|you)|caused|prompted|triggered)\b/, 4, 'normal'],
     [/\b(?:moves?|actions?|decisions?|choices?|steps?|calls?) of (?:the orchestrator|the autopilot|the controller)\b/, 4, 'normal'],
     [/\bwhat (?:has|have) (?:been )?(?:changed|done)\b|\bthe last (?:election|migration|change|decision|action)\b|\bconfirm and explain\b|\bwhen (?:was|did) (?:the )?(?:last )?(?:\w+ )?(?:election|migration|change|decision|action)\b|\b(?:orchestrator|autopilot|it|you) (?:is |are )?think\w*|\bwhat (?:are|is) (?:you|it|the orchestrator) (?:planning|up to)\b/, 4, 'normal'],
     [/\b(?:actions? taken|on my behalf|automatic\w*|by itself|audit)\b/, 3, 'normal'],
@@ -247,7 +249,7 @@ const READ_CUES: Partial<Record<Intent, Cue[]>> = {
     [/\bwhat (?:should|can|do|could) i (?:type|say|ask|write|enter)\b/, 11, 'normal'],
     [/^\W*usage\W*$/, 7, 'normal'],
     [/\b(?:your (?:abilities|skills|features)|how does this (?:ask |\w+ )?(?:thing|interface|tool|command|prompt) work)\b/, 5, 'normal'],
-    [/\b(?:commands|what do you (?:know|understand|support)|what (?:can i|i can) (?:ask|say|do|type)|^\W*how to use\W*$|what (?:kind|sort|type)s? of (?:request|question|command|thing)s?|what are you (?:able|capable)|what (?:request|command|question)s? (?:do|can) you|what are you for|what you are (?:able|capable)|remind me what you|what is this (?:tool )?for|how to (?:ask|use|talk to) you)\b/, 5, 'normal'],
+    [/\b(?:commands|what do you (?:know|understand|support)|what (?:can i|i can) (?:ask|say|do|type)|^\W*how to use\W*$|what (?:kind|sort|type)s? of (?:request|question|command|thing)s?|what are you (?:able|capable)|what (?:request|command|question)s? (?:do|can) you|what are you for|^\W*guide me\W*$|what features|what does (?:ask|this) do\b|what you are (?:able|capable)|remind me what you|what is this (?:tool )?for|how to (?:ask|use|talk to) you)\b/, 5, 'normal'],
     [/^\s*\?+\s*$/, 5, 'normal'],
   ],
 };
@@ -278,7 +280,7 @@ export function readByRules(text: string): RuleReading {
     if ((QUESTION.test(sentence) && !REQUEST.test(sentence)) || (QUESTION.test(last) && !REQUEST.test(last))) return;
     requests.push(i === sentences.length - 1 ? r : readSentence(sentences.slice(0, i + 1).join(' ')));
   });
-  const past = /\b(?:why|when) (?:did|have|has|was|were)\b|\b(?:did|have) you\b|\bwhat happened\b|\bwhat made (?:you|it)\b/.test(r.normal) || DONE.test(r.normal);
+  const past = /\b(?:why|when) (?:did|have|has|was|were)\b|\b(?:did|have) you\b|\bwhat happened\b|\bwhat (?:made|led) (?:you|it)\b|\bwhat led to\b/.test(r.normal) || DONE.test(r.normal);
   // Asking for advice ("…, what do you suggest?") is not a command either; advice about
   // something outside the node ("recommend a podcast") is not for the node.
   const advice = READ_CUES.decide![0]![0].test(r.normal);
@@ -324,7 +326,7 @@ function focus(t: string, about: RegExp): string {
 
 const clauses = (t: string) => t.split(/\s*(?:[.!?;]|,|\band\b|\bbut\b|\bso\b)\s+/);
 
-const ASKS_CHANGE = re(String.raw`\b(?:${CHANGE.slice(3, -1)}|speed|slow|quicken|ease)\w*\b`);
+const ASKS_CHANGE = re(String.raw`\b(?:${CHANGE.slice(3, -1)}|speed|slow|quicken|ease|back off|tone|calm|throttle)\w*\b`);
 
 const QUEUE_WORDS = /\b(?:queue|backlog|capacity|jobs|double|doubled|twice|halve|halved|half|triple|tripled|bigger|larger|smaller)\b/;
 const GOSSIP_WORDS = /\b(?:heartbeats?|gossip\w*|hb|interval|often|frequen\w*|rate|faster|slower|quicker|speed|slow)\b/;
