@@ -34,7 +34,7 @@ const ELSEWHERE = any('peer', 'node', 'elsewhere', 'machine', 'another', 'other'
 const CHANGE = any('scale', 'resize', 'increase', 'raise', 'grow', 'expand', 'enlarge', 'extend', 'boost', 'double', 'triple',
   'quadruple', 'halve', 'half', 'shrink', 'reduce', 'decrease', 'lower', 'cut', 'set', 'change', 'adjust', 'bump', 'make', 'multiply',
   'limit', 'cap', 'trim', 'lift', 'bring', 'tune', 'tweak', 'modify', 'update', 'twice', 'allow', 'let', 'widen', 'narrow', 'tighten',
-  'loosen', 'relax', 'open up', 'open', 'free up', 'put', 'knock', 'crank', 'ramp', 'dial', 'pull');
+  'loosen', 'relax', 'open up', 'knock', 'crank', 'ramp', 'dial');
 const GOSSIP_CHANGE = any('adjust', 'tune', 'space', 'spread', 'ease', 'back off', 'tone down', 'calm', 'chatty', 'quicken', 'retune', 'tweak', 'change', 'set', 'speed', 'slow\\w*', 'fast\\w*', 'quick\\w*', 'rapid\\w*', 'frequent\\w*',
   'more often', 'less often', 'increase', 'decrease', 'shorten', 'lengthen', 'short', 'long', 'reduce', 'raise', 'lower', 'double',
   'halve', 'half', 'quarter', 'twice', 'cut', 'make', 'send', 'modify', 'accelerate', 'update', 'time', 'times as often', 'multiply', 'factor', 'dial', 'turn down', 'turn up', 'throttle', 'stretch', 'widen', 'extend', 'prolong', 'snappier', 'snappy', 'calm down', 'quiet\\w*', 'less noisy');
