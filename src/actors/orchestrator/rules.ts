@@ -1,10 +1,13 @@
 // The rule interpreter of `orchestrator ask`: a sentence → an intent and its arguments, with no
 // model. It reads lemmas (reading.ts), so a rule names a concept once — by a set of synonyms —
 // and matches every form of those words. Three steps:
-// 1. out-of-domain markers (the operator's own laptop, the weather, writing code…) → unknown;
+// 1. out-of-domain markers (the operator's own laptop, apps and chat tools, the weather,
+//    writing code…) → unknown;
 // 2. the sentence's form: a question about a state ("is the queue big enough?") never reads as
-//    an action; an imperative, a polite request ("could you…") or a wish ("I want…") may; a
-//    request for advice is a decision only when it is about the node;
+//    an action, nor does one after a lead-in clause ("if the queue is full, would raising it
+//    help?"), nor a report of what was done ("it got slower on its own; was that you?"); an
+//    imperative, a polite request ("could you…"), a wish ("I want…") or a goal ("the backlog
+//    needs more room") may; a request for advice is a decision only when it is about the node;
 // 3. weighted cues per intent, summed; the best intent wins if it reaches MIN_SCORE (ties go
 //    to the intent listed first).
 // Arguments (capacities, factors, the decision type) are read by their own rules, from the
