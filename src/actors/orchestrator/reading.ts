@@ -16,7 +16,11 @@ export interface Reading {
 let nlp: WinkMethods | undefined;
 
 /** Chat shorthand the English model does not know, spelled out. */
-const CHAT: Record<string, string> = { u: 'you', r: 'are', ur: 'your', pls: 'please', plz: 'please', thx: 'thanks', msgs: 'messages', cfg: 'configuration' };
+const CHAT: Record<string, string> = { u: 'you', r: 'are', ur: 'your', pls: 'please', plz: 'please', thx: 'thanks', msgs: 'messages', cfg: 'configuration',
+  // Frequent misspellings of the node's own words, which the English model cannot lemmatise.
+  conected: 'connected', conection: 'connection', conections: 'connections', hearbeat: 'heartbeat', heartbeet: 'heartbeat', hartbeat: 'heartbeat',
+  doble: 'double', dubble: 'double', qeue: 'queue', queu: 'queue', queqe: 'queue', latancy: 'latency', memmory: 'memory', memroy: 'memory',
+  coordinater: 'coordinator', cordinator: 'coordinator', elction: 'election', migarte: 'migrate', contex: 'context', modles: 'models', staus: 'status', satus: 'status', halp: 'help' };
 const CHAT_WORDS = new RegExp(`\\b(?:${Object.keys(CHAT).join('|')})\\b`, 'gi');
 
 /** The model loads on first use (about 0.15 s), so commands that never interpret pay nothing. */
