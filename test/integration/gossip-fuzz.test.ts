@@ -110,7 +110,7 @@ describe('gossip fuzz against a live node', () => {
     const sent = Object.values(expected).reduce((a, b) => a + b, 0);
     assert.ok(sent >= TOTAL);
 
-    await until(async () => (await node.network()).received - before0.received >= sent, 120_000, `the node to receive all ${sent} messages`);
+    await until(async () => (await node.network()).received - before0.received >= sent, 240_000, `the node to receive all ${sent} messages`);
     const after0 = await node.network();
     const got: Partial<Record<string, number>> = { accepted: after0.accepted - before0.accepted };
     for (const [k, v] of Object.entries(after0.dropped)) got[k] = v! - (before0.dropped[k as DropReason] ?? 0);

@@ -47,7 +47,7 @@ describe('seed scenarios', () => {
     writeFileSync(cfg, '[monitoring]\nhealth_check_interval_secs = 0.5\n');
     const high = start(['-c', cfg, '--node-id', 'high-cap', '--port', '0', '--max-queue', '500', '--data-dir', data]);
     const low = start(['-c', cfg, '--node-id', 'low-lat', '--port', '0', '--max-queue', '10', '--data-dir', data]);
-    const [h, l] = await Promise.all([high, low].map((n) => n.waitFor((x) => x.msg === 'Health check', 20_000, 'Health check')));
+    const [h, l] = await Promise.all([high, low].map((n) => n.waitFor((x) => x.msg === 'Health check', 60_000, 'Health check')));
     assert.deepEqual(h!.queue, { depth: 0, capacity: 500 });
     assert.deepEqual(l!.queue, { depth: 0, capacity: 10 });
     for (const hc of [h!, l!]) {
