@@ -33,7 +33,8 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
     ...(ctx.args.portCell ? { portCell: ctx.args.portCell } : {}),
     privateKey: privateKeyFromProtobuf(ctx.args.privateKey),
     transport: ctx.args.transport,
-    models: ctx.args.models,
+    // A copy: setModels changes it in place, and the supervisor's copy changes only by update_args.
+    models: [...ctx.args.models],
     clock: ctx.clock,
     log: ctx.log,
     queue: () => ctx.request<QueueStatus>('scheduler', { type: 'scheduler.status' }, 1000),
@@ -106,6 +107,11 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
             actions: ({ event }) => {
               if (!isOrchMessageType(event.msg_type)) { ctx.replyError(event.replyTo, new TypeError(`not an orchestration message type: ${event.msg_type}`)); return; }
               service.publishOrch(event.msg_type, event.body).then((env) => ctx.reply(event.replyTo, { id: env.id }), (err) => ctx.replyError(event.replyTo, err));
+            },
+          },
+          'network.set_models': {
+            actions: ({ event }) => {
+              service.setModels(event.models).then(() => ctx.reply(event.replyTo, null), (err: unknown) => ctx.replyError(event.replyTo, err));
             },
           },
           'network.orch_state': { actions: ({ event }) => service.setOrchSummary(event.summary) },

@@ -106,6 +106,8 @@ export type NetworkIn =
   | RequestEvent<{ type: 'network.blocked' }>
   /** Orchestration (consensus actor): gossip one coord_* / decision_* message on mvp/1/orch → { id }. */
   | RequestEvent<{ type: 'network.orch_publish'; msg_type: string; body: unknown }>
+  /** → null once announced: the models this node serves from now on (loaded or unloaded at runtime). */
+  | RequestEvent<{ type: 'network.set_models'; models: ModelManifest[] }>
   /** Orchestration: the summary our heartbeats carry from now on. */
   | { type: 'network.orch_state'; summary: OrchSummary }
   /** Tokens of a job this node runs for a remote client, on their way to its job stream. */

@@ -384,6 +384,18 @@ export class NetworkService {
     return { heartbeat_ms: this.heartbeatMs(), previous_ms: previous, factor };
   }
 
+  /**
+   * The models this node serves changed (loaded or unloaded at runtime): claims follow the new
+   * list at once, and the new manifest is announced now rather than at the next interval.
+   */
+  async setModels(models: readonly ModelManifest[]): Promise<void> {
+    // In place: the job executor holds the same array.
+    this.init.models.splice(0, this.init.models.length, ...models);
+    this.init.log.info({ models: models.map((m) => m.name) }, 'Served models changed; announcing');
+    // Kept for manifest sync even when the publish fails (no peer yet): peers still learn it.
+    await this.announce().catch((err: Error) => this.init.log.warn({ err: err.message }, 'Announce of the new models failed'));
+  }
+
   /** This node's manifest as its next announce will carry it (queue figures asked afresh). */
   async manifest(): Promise<Manifest> {
     const { config, nodeId } = this.init;
