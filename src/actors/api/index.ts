@@ -20,6 +20,7 @@ import { renderMetrics } from './metrics.ts';
 import { createApiServer, listenApi } from './server.ts';
 import { NetworkGateway } from './gateway.ts';
 import { registerOrchestratorRoutes } from './orchestrator-routes.ts';
+import { ModelControl, registerModelRoutes } from './models.ts';
 import { EventHub, type EventTopic } from './events.ts';
 import { listModels } from './openai.ts';
 import type { RecentDecisions } from '../orchestrator/messages.ts';
@@ -130,6 +131,7 @@ export default defineActor<ApiArgs>({
       },
       openai: gateway,
     });
+    registerModelRoutes(app, new ModelControl({ config: ctx.config, ask }));
     registerOrchestratorRoutes(app, { request: (msg, ms) => ctx.request('orchestrator', msg, ms), config: ctx.config.orchestrator });
     ctx.own(() => app.close());
     // Owned after the server, so released before it: open streams end instead of holding up close.
