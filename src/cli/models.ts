@@ -1,5 +1,7 @@
 // `mvp-node models make-test | inspect`: write a generated test model, or show what a GGUF file
 // holds and whether this node would accept it (the checks that run before the native loader).
+// `mvp-node models list | load | unload`: the models a running node serves, changed through its
+// HTTP API (found as the other commands that talk to a node find it: node-api.ts).
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
@@ -8,10 +10,27 @@ import {
   type TestModelPreset, type ValidatedModel, type WrittenTestModel,
 } from '../models/index.ts';
 import { CommandFailedError } from './errors.ts';
+import type { Config } from '../config/index.ts';
+import type { ModelsBody, ServedModelInfo } from '../actors/api/models.ts';
+import { connect, withApiOptions, type ApiOptions } from './node-api.ts';
+import { table } from './status.ts';
 
 export interface ModelsCommandDeps {
+  /** The configuration a command runs with (-c, env, root flags): where to find the running node. */
+  readonly config: (cmd: Command) => Config;
   /** Defaults to process.stdout. */
   readonly out?: (text: string) => void;
+}
+
+/** What a running node serves, and what its peers announce. */
+export function formatModels(m: ModelsBody): string {
+  const loaded = m.loaded.length === 0 ? 'No model served here.\n' : table(['MODEL', 'SHA256', 'PARAMETERS', 'QUANT', 'BUSY', 'PATH'], m.loaded.map((x) => [
+    x.model, `${x.sha256.slice(0, 12)}…`, formatParams(x.params), x.quantization, `${x.busy}/${x.sequences}`, x.path,
+  ]));
+  const swarm = m.swarm.length === 0 ? 'No model announced by peers.\n' : table(['SWARM MODEL', 'SHA256', 'PARAMETERS', 'PEERS'], m.swarm.map((x) => [
+    x.name, `${x.sha256.slice(0, 12)}…`, formatParams(x.params), String(x.peers.length),
+  ]));
+  return `${loaded}\n${swarm}`;
 }
 
 const MiB = 1024 * 1024;
@@ -56,9 +75,35 @@ function asCommandFailure(err: unknown): unknown {
 }
 
 /** Adds `models` to the program with `.command()`, so it inherits help layout and exit handling. */
-export function registerModelsCommand(program: Command, deps: ModelsCommandDeps = {}): Command {
+export function registerModelsCommand(program: Command, deps: ModelsCommandDeps): Command {
   const out = deps.out ?? ((t: string) => { process.stdout.write(t); });
-  const models = program.command('models').description('Generate and inspect GGUF model files').helpCommand(false);
+  const models = program.command('models').description('Generate and inspect GGUF model files; load and unload models on a running node').helpCommand(false);
+
+  withApiOptions(models.command('list').description('List the models a running node serves, and those its peers announce'))
+    .action(async function (this: Command) {
+      const api = await connect(this, deps.config(this));
+      const { body } = await api.get<ModelsBody>('/models');
+      out(this.opts<ApiOptions>().json ? `${JSON.stringify(body)}\n` : formatModels(body));
+    });
+
+  withApiOptions(models.command('load').description('Load a GGUF model on a running node, checked as at start (format, ≤ 7B, memory)'))
+    .argument('<path>', 'GGUF model file, as the node sees it')
+    .option('--name <NAME>', 'name to serve it under [default: the file name without .gguf]')
+    .action(async function (this: Command, path: string) {
+      const o = this.opts<ApiOptions & { name?: string }>();
+      const api = await connect(this, deps.config(this));
+      // The node may be another process with another working directory.
+      const { body } = await api.request<ServedModelInfo>('POST', '/models', { body: { path: resolve(path), ...(o.name ? { name: o.name } : {}) }, timeoutMs: 300_000 });
+      out(o.json ? `${JSON.stringify(body)}\n` : `Loaded ${body.model} (${formatParams(body.params)}, ${body.quantization}, sha256 ${body.sha256}) from ${body.path}\n`);
+    });
+
+  withApiOptions(models.command('unload').description('Unload a model from a running node: running jobs finish, queued ones are handed back'))
+    .argument('<name>', 'the model\'s name (see models list)')
+    .action(async function (this: Command, name: string) {
+      const api = await connect(this, deps.config(this));
+      const { body } = await api.request<{ model: string; unloaded: boolean }>('DELETE', `/models/${encodeURIComponent(name)}`, { timeoutMs: 300_000 });
+      out(this.opts<ApiOptions>().json ? `${JSON.stringify(body)}\n` : `Unloaded ${body.model}\n`);
+    });
 
   models.command('make-test')
     .description('Write a llama-architecture GGUF test model with random weights (its text is meaningless)')
