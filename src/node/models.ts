@@ -10,7 +10,8 @@ import type { Logger } from '../runtime/log.ts';
 import type { ModelManifest } from '../protocol/index.ts';
 import type { ChildSpec } from '../runtime/supervisor.ts';
 import type { InferenceArgs } from '../actors/inference/engine.ts';
-import { sha256File, validateModel, writeTestModel } from '../models/index.ts';
+import { validateModel, writeTestModel } from '../models/index.ts';
+import { hashModelFile } from '../models/merkle.ts';
 
 export interface ServedModel {
   name: string;
@@ -73,6 +74,7 @@ export function modelNameOf(path: string): string {
  */
 export async function describeModel(config: Readonly<Config>, path: string, name = modelNameOf(path)): Promise<ServedModel> {
   const info = await validateModel(path, { contextLength: config.model.max_context_length });
+  const hashed = await hashModelFile(info.path);
   return {
     name,
     path: info.path,
@@ -80,11 +82,13 @@ export async function describeModel(config: Readonly<Config>, path: string, name
     sequences: SEQUENCES_PER_MODEL,
     manifest: {
       name,
-      sha256: await sha256File(info.path),
+      sha256: hashed.sha256,
       params: info.params,
       quantization: info.quantization,
       context_length: info.contextLength ?? config.model.max_context_length,
       test_model: info.testModel,
+      merkle_root: hashed.tree.root,
+      size: hashed.size,
     },
   };
 }
