@@ -90,6 +90,7 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
   const models = (opts.serveModels ?? transport === 'tcp') ? await resolveModels(config, log) : [];
   const networkArgs: NetworkArgs = {
     nodeId: id.nodeId, privateKey: privateKeyToProtobuf(id.privateKey), transport, models: models.map((m) => m.manifest),
+    files: models.map((m) => ({ sha256: m.manifest.sha256, path: m.path })),
     portCell: new Int32Array(new SharedArrayBuffer(4)),
   };
   const children: ChildSpec[] = [

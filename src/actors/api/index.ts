@@ -131,7 +131,8 @@ export default defineActor<ApiArgs>({
       },
       openai: gateway,
     });
-    registerModelRoutes(app, new ModelControl({ config: ctx.config, ask }));
+    const pullDir = join(ctx.args.dataDir || join(ctx.config.node.data_dir, ctx.args.nodeId), 'pulled');
+    registerModelRoutes(app, new ModelControl({ config: ctx.config, ask, pullDir }));
     registerOrchestratorRoutes(app, { request: (msg, ms) => ctx.request('orchestrator', msg, ms), config: ctx.config.orchestrator });
     ctx.own(() => app.close());
     // Owned after the server, so released before it: open streams end instead of holding up close.

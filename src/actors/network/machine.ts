@@ -7,6 +7,7 @@ import type { Transport } from './libp2p.ts';
 import { isOrchMessageType, type HeartbeatBody, type ModelManifest } from '../../protocol/index.ts';
 import type { NetworkIn, QueueStatus } from './messages.ts';
 import { NetworkService } from './service.ts';
+import type { SharedFile } from './model-transfer.ts';
 import type { Message } from '../../runtime/actor.ts';
 import type { CanClaimReply, JobResult } from '../scheduler/messages.ts';
 import { submitReplyTimeoutMs } from '../scheduler/timeouts.ts';
@@ -18,6 +19,8 @@ export interface NetworkArgs {
   transport: Transport;
   /** The models this node serves, as its manifest lists them. */
   models: ModelManifest[];
+  /** Their files, served to peers by sha256 (absent: none). */
+  files?: SharedFile[];
   /**
    * The TCP port the node got, kept across the actor's restarts (shared memory, so it survives
    * a worker thread too): with port 0 a restarted network actor takes back the port peers and
@@ -35,6 +38,7 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
     transport: ctx.args.transport,
     // A copy: setModels changes it in place, and the supervisor's copy changes only by update_args.
     models: [...ctx.args.models],
+    files: ctx.args.files ?? [],
     clock: ctx.clock,
     log: ctx.log,
     queue: () => ctx.request<QueueStatus>('scheduler', { type: 'scheduler.status' }, 1000),
@@ -111,9 +115,16 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
           },
           'network.set_models': {
             actions: ({ event }) => {
-              service.setModels(event.models).then(() => ctx.reply(event.replyTo, null), (err: unknown) => ctx.replyError(event.replyTo, err));
+              service.setModels(event.models, event.files).then(() => ctx.reply(event.replyTo, null), (err: unknown) => ctx.replyError(event.replyTo, err));
             },
           },
+          'network.pull': {
+            actions: ({ event }) => {
+              service.puller.pull(event.sha256, event.dir).then((p) => ctx.reply(event.replyTo, p), (err: unknown) => ctx.replyError(event.replyTo, err));
+            },
+          },
+          'network.pulls': { actions: ({ event }) => ctx.reply(event.replyTo, service.puller.list()) },
+          'network.cancel_pull': { actions: ({ event }) => ctx.reply(event.replyTo, { sha256: event.sha256, cancelled: service.puller.cancel(event.sha256) }) },
           'network.orch_state': { actions: ({ event }) => service.setOrchSummary(event.summary) },
         },
       },
