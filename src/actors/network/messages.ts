@@ -74,6 +74,11 @@ export interface NetworkStatus {
     /** Offences seen since the network actor started, by kind. */
     offences: Record<Offence, number>;
   };
+  /**
+   * Serving model files (/mvp/model/1.0.0): files given and hashed ready to serve, chunks and
+   * bytes sent, requests refused (not shared, unknown file, over a peer's rate).
+   */
+  model_transfer: { files: number; files_ready: number; chunks_served: number; bytes_served: number; refused: number };
   /** Median round trip to connected peers, ms, when libp2p measured one (not on the memory transport). */
   rtt_ms?: number;
 }

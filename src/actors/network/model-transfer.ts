@@ -119,6 +119,7 @@ export function parseChunkHeader(v: unknown): ChunkHeader {
 export class ModelServer {
   private files = new Map<string, string>();
   private readonly trees = new Map<string, Promise<{ tree: MerkleTree; size: number; sha256: string }>>();
+  private ready = new Set<string>();
   private readonly perPeer: RateLimiter;
   private budget: { tokens: number; at: number };
   readonly counters = { chunks_served: 0, bytes_served: 0, refused: 0 };
@@ -128,11 +129,22 @@ export class ModelServer {
     this.budget = { tokens: limits.maxBytesPerSec, at: clock.now() };
   }
 
-  /** The files served from now on (only models that passed the validator are ever given here). */
+  /**
+   * The files served from now on (only models that passed the validator are ever given here).
+   * Each is hashed now, in the background, so the first request does not wait for it; chunks
+   * are read from disk at each request and proved against that tree (a file corrupted since is
+   * caught by its clients' proofs).
+   */
   setFiles(files: readonly SharedFile[]): void {
     this.files = new Map(files.map((f) => [f.sha256, f.path]));
-    for (const sha of this.trees.keys()) if (!this.files.has(sha)) this.trees.delete(sha);
+    for (const sha of this.trees.keys()) if (!this.files.has(sha)) { this.trees.delete(sha); this.ready.delete(sha); }
+    for (const [sha, path] of this.files) {
+      this.tree(sha, path).then(() => { if (this.files.get(sha) === path) this.ready.add(sha); }, (err: Error) => this.log.warn({ sha256: sha, path, err: err.message }, 'Cannot hash a model file to share'));
+    }
   }
+
+  /** Files given, and those hashed and ready to serve. */
+  get shared(): { files: number; ready: number } { return { files: this.files.size, ready: this.ready.size }; }
 
   async handle(stream: Stream, peer: string): Promise<void> {
     try {

@@ -167,7 +167,7 @@ export class NetworkService {
     this.modelServer.setFiles(init.files);
     this.puller = new ModelPuller({
       clock: init.clock, log: init.log,
-      dial: (peer, signal) => this.libp2p.dialProtocol(peerIdFromString(peer), MODEL_PROTOCOL, { signal }),
+      dial: (peer, signal) => this.dialModel(peer, signal),
       sources: (sha256) => this.modelSources(sha256),
       blame: (peer, offence) => this.reputation.penalise(peer, offence, this.init.clock.now()),
     });
@@ -285,6 +285,7 @@ export class NetworkService {
       published: this.published,
       dropped: { ...this.dropped },
       sync_dropped: { ...this.syncDropped },
+      model_transfer: { ...this.modelServer.counters, files: this.modelServer.shared.files, files_ready: this.modelServer.shared.ready },
       ...(this.init.transport === 'memory' ? { sim_lost: this.simLost } : {}),
       reputation: {
         claims_refused_below: CLAIMS_REFUSED_BELOW,
@@ -414,6 +415,17 @@ export class NetworkService {
     this.init.log.info({ models: models.map((m) => m.name) }, 'Served models changed; announcing');
     // Kept for manifest sync even when the publish fails (no peer yet): peers still learn it.
     await this.announce().catch((err: Error) => this.init.log.warn({ err: err.message }, 'Announce of the new models failed'));
+  }
+
+  /** A chunk stream to a peer; one known only by its manifest (no connection yet) is dialled at the addresses it announced. */
+  private async dialModel(peer: string, signal: AbortSignal) {
+    const node = this.libp2p;
+    const id = peerIdFromString(peer);
+    if (node.getConnections(id).length === 0) {
+      const addrs = (this.peerTable.get(peer)?.manifest?.addrs ?? []).map((a) => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${peer}`));
+      if (addrs.length > 0) await node.dial(addrs, { signal });
+    }
+    return node.dialProtocol(id, MODEL_PROTOCOL, { signal });
   }
 
   /** Peers whose manifest lists a model file with this sha256, a Merkle root and a size (blocked peers excluded). */
