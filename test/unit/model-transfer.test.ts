@@ -16,7 +16,7 @@ import type { PullProgress } from '../../src/actors/network/model-transfer.ts';
 import type { ModelManifest } from '../../src/protocol/index.ts';
 import { writeTestModel } from '../../src/models/index.ts';
 import { hashModelFile } from '../../src/models/merkle.ts';
-import { apiUrl, call, get, post } from '../helpers/api.ts';
+import { apiUrl, call, get, parseMetrics, post, sample } from '../helpers/api.ts';
 import { testConfig, tmpDir } from '../helpers/config.ts';
 import { until } from '../helpers/runtime.ts';
 
@@ -92,6 +92,11 @@ describe('model transfer by content between peers', () => {
     assert.match(by.get(empty.peerId)?.dropped ?? '', /^not_found/);
     assert.equal(by.get(liar.peerId)?.chunks, 0);
 
+    const served = await Promise.all(nodes.slice(0, 2).map(async (n) => (await n.network()).model_transfer.chunks_served));
+    assert.equal(served[0]! + served[1]!, 5, 'the honest sources served the five chunks between them');
+    const m = await parseMetrics((await get<string>(`${url}/metrics`)).body);
+    assert.equal(sample(m, 'mvp_model_pull_bytes_done', { sha256: sha, state: 'done' }), pull.size);
+    assert.equal(sample(m, 'mvp_peer_offences_total', { offence: 'bad_chunk' }), 1);
     const net = await puller.network();
     assert.ok(net.reputation.offences.bad_chunk >= 1, 'bad_chunk counted');
     assert.ok(net.reputation.offences.false_announce >= 1, 'false_announce counted');

@@ -21,6 +21,7 @@ import { createApiServer, listenApi } from './server.ts';
 import { NetworkGateway } from './gateway.ts';
 import { registerOrchestratorRoutes } from './orchestrator-routes.ts';
 import { ModelControl, registerModelRoutes } from './models.ts';
+import type { PullProgress } from '../network/model-transfer.ts';
 import { EventHub, type EventTopic } from './events.ts';
 import { listModels } from './openai.ts';
 import type { RecentDecisions } from '../orchestrator/messages.ts';
@@ -121,12 +122,13 @@ export default defineActor<ApiArgs>({
           if (!ctx.config.monitoring.metrics_enabled) {
             throw new ApiError(404, 'metrics_disabled', 'metrics are off on this node (monitoring.metrics_enabled = false)');
           }
-          const [scheduler, network, actors] = await Promise.all([
+          const [scheduler, network, actors, pulls] = await Promise.all([
             quiet(ask<SchedulerMetrics>('scheduler', { type: 'scheduler.metrics' })),
             quiet(ask<NetworkStatus>('network', { type: 'network.status' })),
             quiet(askSupervisor<ActorInfo[]>({ type: 'supervisor.actors' })),
+            quiet(ask<PullProgress[]>('network', { type: 'network.pulls' })),
           ]);
-          return renderMetrics(ctx.args, { scheduler, network, actors }, ctx.clock.now());
+          return renderMetrics(ctx.args, { scheduler, network, actors, ...(pulls ? { pulls } : {}) }, ctx.clock.now());
         },
       },
       openai: gateway,
