@@ -383,7 +383,8 @@ export class ModelPuller {
             progress.verified_chunks = verified.size;
             progress.bytes_done += chunk!.length;
             sidecarDirty = true;
-            if (src.chunks % 8 === 0) void flush().catch(() => undefined);
+            // Written after every chunk (writes queue behind one another): what a kill -9 costs is the chunks in flight.
+            void flush().catch(() => undefined);
             busyBackoff = 0;
             continue;
           }
