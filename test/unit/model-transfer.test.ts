@@ -6,7 +6,7 @@
 // not a model refused after its hash matched (never loaded, nothing left as a model).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, openSync, readdirSync, writeSync, closeSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, writeSync, closeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createNode, type MvpNode } from '../../src/node/create-node.ts';
 import type { ApiErrorBody } from '../../src/actors/api/messages.ts';
@@ -19,6 +19,7 @@ import { hashModelFile } from '../../src/models/merkle.ts';
 import { apiUrl, call, get, parseMetrics, post, sample } from '../helpers/api.ts';
 import { testConfig, tmpDir } from '../helpers/config.ts';
 import { until } from '../helpers/runtime.ts';
+import { describeNeeding, mountTmpfs } from '../helpers/needs.ts';
 
 const loopback = { listen_host: '127.0.0.1', listen_port: 0 };
 /** About 4.6 MB: five 1 MiB chunks. */
@@ -167,3 +168,59 @@ describe('model transfer by content between peers', () => {
     assert.match(none.body.message, /^no_source: no peer announces/);
   });
 });
+
+describe('model pulls on a full disk', () => {
+  const dir = tmpDir();
+  const disk = join(dir, 'disk');
+  mkdirSync(disk);
+  // Probed at load time so the suite is skipped (outside CI) or fails (in CI) with the reason.
+  const mounted = mountTmpfs(disk, 8 * 1024 * 1024);
+  after(() => { if (typeof mounted !== 'string') mounted.unmount(); });
+  describeNeeding('a tmpfs to fill', typeof mounted === 'string' ? mounted : undefined, () => {
+    const nodes: MvpNode[] = [];
+    let sha = '';
+    let url = '';
+    let pullDir = '';
+    before(async () => {
+      const model = (await writeTestModel({ preset: 'tiny', out: join(dir, 'wide.gguf'), seed: 12, shape: WIDE })).path;
+      sha = (await hashModelFile(model)).sha256;
+      const source = await createNode(testConfig({ node: loopback, api: { enabled: false }, model: { path: model, name: 'wide' }, models: { share_max_mib_per_sec: 1 } }), { persistIdentity: false });
+      await source.start();
+      nodes.push(source);
+      const cfg = testConfig({ node: { ...loopback, data_dir: disk, node_id: 'full' }, network: { bootstrap_peers: [(await source.network()).listen[0]!] } });
+      const puller = await createNode(cfg, { persistIdentity: false, serveModels: false });
+      await puller.start();
+      nodes.push(puller);
+      url = await apiUrl(puller);
+      pullDir = join(disk, 'full', 'pulled');
+      await until(async () => (await get<ModelsBody>(`${url}/models`)).body.swarm.some((m) => m.sha256 === sha), 30_000, 'the model to be announced');
+    });
+    after(async () => { for (const n of nodes.reverse()) await n.stop(); });
+
+    it('refuses to start a pull the disk cannot hold, naming the space needed', async () => {
+      const filler = join(disk, 'filler');
+      writeFileSync(filler, Buffer.alloc(5 * 1024 * 1024));
+      const r = await post<ApiErrorBody>(`${url}/models`, { sha256: sha });
+      assert.deepEqual([r.status, r.body.code], [507, 'pull_failed']);
+      assert.match(r.body.message, /^disk_full: not enough disk space in .* for model [0-9a-f]{64}: 5 MiB needed, \d MiB free$/);
+      assert.ok(!existsSync(join(pullDir, `${sha}.gguf`)));
+      rmSync(filler);
+    });
+
+    it('stops cleanly when the disk fills during the pull: nothing half-written is left as a model', async () => {
+      const started = await post<PullProgress>(`${url}/models/pulls`, { sha256: sha });
+      assert.equal(started.status, 202, JSON.stringify(started.body));
+      await until(async () => ((await get<ModelsBody>(`${url}/models`)).body.pulls.find((p) => p.sha256 === sha && p.state === 'running')?.verified_chunks ?? 0) >= 1,
+        30_000, 'a first chunk');
+      // Something else takes the space the pull was counting on.
+      writeFileSync(join(disk, 'filler'), Buffer.alloc(6 * 1024 * 1024));
+      await until(async () => (await get<ModelsBody>(`${url}/models`)).body.pulls.find((p) => p.sha256 === sha)?.state === 'failed', 30_000, 'the pull to fail');
+      const p = (await get<ModelsBody>(`${url}/models`)).body.pulls.find((x) => x.sha256 === sha)!;
+      assert.equal(p.error?.code, 'disk_full', JSON.stringify(p.error));
+      assert.match(p.error!.message, /ENOSPC/);
+      assert.ok(!readdirSync(pullDir).some((f) => f.endsWith('.gguf')), 'no model file');
+      assert.deepEqual((await get<ModelsBody>(`${url}/models`)).body.loaded, []);
+    });
+  });
+});
+

@@ -266,7 +266,9 @@ export class ModelPuller {
     const done = this.run(sha256, dir, progress, abort.signal).then(
       (path) => this.end(progress, 'done', { path }),
       (err: unknown) => {
-        const e = err instanceof ModelPullError ? err : new ModelPullError('io_error', (err as Error).message);
+        const full = (err as NodeJS.ErrnoException).code === 'ENOSPC';
+        const e = err instanceof ModelPullError ? err
+          : new ModelPullError(full ? 'disk_full' : 'io_error', `pulling model ${sha256} into ${dir} failed: ${(err as Error).message}${full ? ' (the disk is full; the verified chunks on disk are kept for a resume)' : ''}`);
         this.end(progress, e.code === 'cancelled' ? 'cancelled' : 'failed', { error: { code: e.code, message: e.message } });
         throw e;
       },
