@@ -43,8 +43,8 @@ describe('model transfer by content between peers', () => {
   let sha = '';
   let boot = '';
   const pullDirs = new Map<MvpNode, string>();
-  const start = async (over: Parameters<typeof testConfig>[0], serve: boolean) => {
-    const cfg = testConfig({ node: loopback, network: { bootstrap_peers: boot ? [boot] : [] }, api: { enabled: false }, ...over });
+  const start = async (over: NonNullable<Parameters<typeof testConfig>[0]>, serve: boolean) => {
+    const cfg = testConfig({ network: { bootstrap_peers: boot ? [boot] : [] }, api: { enabled: false }, ...over, node: { ...loopback, ...over.node } });
     const n = await createNode(cfg, { persistIdentity: false, serveModels: serve });
     await n.start();
     nodes.push(n);
@@ -143,6 +143,32 @@ describe('model transfer by content between peers', () => {
     assert.ok(pull.resumed_chunks >= kept.verified_chunks, `resumed from ${pull.resumed_chunks} verified chunks`);
     assert.equal(pull.state, 'done');
     await node.stop();
+  });
+
+  it('blames every announcer of a root whose file has another sha256, and skips a peer that does not share', async () => {
+    // Consistent chunks of another model, announced under the sha256 of `model`: every chunk
+    // proves against the announced root, the whole file does not match.
+    const other = (await writeTestModel({ preset: 'tiny', out: join(dir, 'other.gguf'), seed: 13, shape: WIDE })).path;
+    const lie = await manifestOf(other, 'wide', { sha256: sha });
+    const liars = [await start({}, false), await start({}, false)];
+    for (const l of liars) await announce(l, [lie], [{ sha256: sha, path: other }]);
+    const closed = await start({ models: { share: false } }, false);
+    await announce(closed, [lie], [{ sha256: sha, path: other }]);
+    const puller = await start({ node: { node_id: 'mismatch-puller' }, api: { enabled: true } }, false);
+    const url = await apiUrl(puller);
+    await until(async () => (await get<ModelsBody>(`${url}/models`)).body.swarm.find((m) => m.sha256 === sha)?.peers.filter((p) => [...liars, closed].some((n) => n.peerId === p)).length === 3,
+      30_000, 'the three announcers to be known');
+    // Only the liars and the closed node are sources: the honest ones are blocked here.
+    for (const n of nodes) if (![...liars, closed, puller].includes(n)) await puller.supervisor.request('network', { type: 'network.block', peer_id: n.peerId }, 5000);
+    const r = await post<ApiErrorBody>(`${url}/models`, { sha256: sha });
+    assert.deepEqual([r.status, r.body.code], [502, 'pull_failed'], JSON.stringify(r.body));
+    assert.match(r.body.message, new RegExp(`^hash_mismatch: the file built from root ${lie.merkle_root} has sha256 [0-9a-f]{64}, not ${sha}`));
+    for (const l of liars) assert.ok(await score(url, l.peerId) < 0, 'each announcer of the root is blamed');
+    const pull = (await get<ModelsBody>(`${url}/models`)).body.pulls.find((p) => p.sha256 === sha)!;
+    assert.equal(pull.state, 'failed');
+    assert.match(pull.sources.find((s) => s.peer === closed.peerId)?.dropped ?? '', /^not_shared/);
+    // (A partial file of the real root, whose one remaining announcer is a stopped node, may stay for a resume.)
+    assert.ok(!readdirSync(pullDirs.get(puller)!).some((f) => f.endsWith('.gguf')), 'the mismatched file is not left as a model');
   });
 
   it('refuses a pulled file that is not a valid GGUF: never loaded, nothing left as a model, its announcer blamed', async () => {

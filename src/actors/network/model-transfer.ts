@@ -118,7 +118,7 @@ export function parseChunkHeader(v: unknown): ChunkHeader {
 /** The serving side: chunks of the files this node serves, with their proofs, within limits. */
 export class ModelServer {
   private files = new Map<string, string>();
-  private readonly trees = new Map<string, Promise<{ tree: MerkleTree; size: number; sha256: string }>>();
+  private readonly trees = new Map<string, Promise<{ tree: MerkleTree; size: number }>>();
   private ready = new Set<string>();
   private readonly perPeer: RateLimiter;
   private budget: { tokens: number; at: number };
@@ -133,7 +133,8 @@ export class ModelServer {
    * The files served from now on (only models that passed the validator are ever given here).
    * Each is hashed now, in the background, so the first request does not wait for it; chunks
    * are read from disk at each request and proved against that tree (a file corrupted since is
-   * caught by its clients' proofs).
+   * caught by its clients' proofs, and a file whose content is not what its sha256 says by their
+   * whole-file check).
    */
   setFiles(files: readonly SharedFile[]): void {
     this.files = new Map(files.map((f) => [f.sha256, f.path]));
@@ -159,8 +160,7 @@ export class ModelServer {
       if (!this.limits.share) return await refuse('not_shared', 'this node does not share model files ([models] share = false)');
       if (!path) return await refuse('not_found', `no model with sha256 ${req.sha256} is served here`);
       if (!this.perPeer.take(peer, this.clock.now())) return await refuse('busy', 'over the per-peer chunk rate; try again shortly');
-      const { tree, size, sha256 } = await this.tree(req.sha256, path);
-      if (sha256 !== req.sha256) return await refuse('not_found', `the file served as ${req.sha256} changed on disk`);
+      const { tree, size } = await this.tree(req.sha256, path);
       if (req.index >= tree.leaves.length) throw new Error(`no chunk ${req.index} (${tree.leaves.length} chunks)`);
       const bytes = Math.min(CHUNK_BYTES, size - req.index * CHUNK_BYTES);
       const chunk = Buffer.alloc(Math.max(0, bytes));
@@ -305,17 +305,19 @@ export class ModelPuller {
     const groups = new Map<string, ModelSource[]>();
     for (const s of all) groups.set(`${s.root}/${s.size}`, [...(groups.get(`${s.root}/${s.size}`) ?? []), s]);
     const ordered = [...groups.values()].sort((a, b) => b.length - a.length);
-    let last: ModelPullError | undefined;
+    const failed: ModelPullError[] = [];
     for (const group of ordered) {
       try {
         return await this.fetch(sha256, dir, group, progress, signal);
       } catch (err) {
         if (!(err instanceof ModelPullError) || (err.code !== 'hash_mismatch' && err.code !== 'invalid_model' && err.code !== 'sources_failed')) throw err;
-        last = err;
+        failed.push(err);
         this.deps.log.warn({ sha256, root: group[0]!.root, err: err.message }, 'Model pull from one announced root failed');
       }
     }
-    throw last!;
+    // The most announced root's failure first; the others after it.
+    const [first, ...rest] = failed;
+    throw rest.length === 0 ? first! : new ModelPullError(first!.code, `${first!.message}; other roots announced: ${rest.map((e) => `${e.code}: ${e.message}`).join('; ')}`);
   }
 
   private async fetch(sha256: string, dir: string, group: ModelSource[], progress: PullProgress, signal: AbortSignal): Promise<string> {
@@ -348,7 +350,8 @@ export class ModelPuller {
     try {
       const queue = Array.from({ length: n }, (_, i) => i).filter((i) => !verified.has(i));
       const sources = group.slice(0, MAX_SOURCES).map((s) => ({ peer: s.peer, chunks: 0 } as PullProgress['sources'][number]));
-      progress.sources = sources;
+      // Every source asked, over every root tried.
+      progress.sources.push(...sources);
       const failures: string[] = [];
       let diskError: Error | undefined;
       const worker = async (src: PullProgress['sources'][number]) => {
