@@ -2,14 +2,19 @@
 //
 //   npx mvp-node --node-id node1 --port 4001           # in another terminal
 //   node --import tsx --import ./src/polyfill.ts examples/submit-job.ts /ip4/127.0.0.1/tcp/4001 "Hello"
+//
+// A private swarm (nodes started with network.swarm_key): pass the same key file in
+// MVP_NODE_SWARM_KEY, or as a third argument.
 import { submitJob, NoExecutorError } from '../src/client/submit.ts';
 import { verifyReceipt } from '../src/protocol/index.ts';
+import { readSwarmKey } from '../src/actors/network/swarm-key.ts';
 
-const [bootstrap = '/ip4/127.0.0.1/tcp/4001', prompt = 'Hello'] = process.argv.slice(2);
+const [bootstrap = '/ip4/127.0.0.1/tcp/4001', prompt = 'Hello', keyFile = process.env.MVP_NODE_SWARM_KEY] = process.argv.slice(2);
 
 try {
   const result = await submitJob({
     bootstrap: [bootstrap],
+    ...(keyFile ? { swarmKey: readSwarmKey(keyFile) } : {}),
     prompt,
     maxTokens: 32,
     temperature: 0,

@@ -143,6 +143,10 @@ export function formatAsk(r: AskResult): string {
     ...(r.local ? [LOCAL_NOTE.replace('decided on this host\'s figures; ', '')] : []),
     `Intent: ${i.intent} (${i.source}${i.fallback_reason ? `, the model's answer was not used: ${i.fallback_reason}` : ''}, confidence ${i.confidence})`,
   ];
+  if (i.check) {
+    const verdict = { agreed: 'the rules agree: through the safety rules as usual', question: 'the rules read a question: answered, the model\'s action not run', unconfirmed: 'the rules do not agree: held for confirmation' }[i.check.verdict];
+    lines.push(`Model read: ${i.check.model_intent}; rules read: ${i.check.rules_intent} (${verdict})`);
+  }
   if (i.commands.length) lines.push(`Commands: ${i.commands.map((c) => [c.command, ...c.args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a))].join(' ')).join('; ')}`);
   lines.push('');
   if (r.decision) lines.push(formatDecision({ ...r.decision, local: false }));

@@ -11,6 +11,7 @@ import { registerStatusCommands } from './status.ts';
 import { registerSubmitCommand } from './submit.ts';
 import { registerOrchestratorCommand } from './orchestrator.ts';
 import { registerSimulateCommand } from './simulate.ts';
+import { registerSwarmKeyCommand } from './swarm-key.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 export const VERSION: string = pkg.version;
@@ -83,10 +84,11 @@ export function buildProgram(deps: ProgramDeps = {}): Command {
   });
   registerModelsCommand(program, { config: (cmd) => loadCommandConfig(cmd, env) });
   registerReceiptCommand(program);
-  registerSubmitCommand(program);
+  registerSubmitCommand(program, { env });
   registerStatusCommands(program, { config: (cmd) => loadCommandConfig(cmd, env) });
   registerOrchestratorCommand(program, { env });
   registerSimulateCommand(program);
+  registerSwarmKeyCommand(program);
   return program;
 }
 

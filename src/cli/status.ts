@@ -1,8 +1,9 @@
-// `mvp-node status | peers | jobs`: a running node as its HTTP API shows it, for people (aligned
-// text) or scripts (`--json`: the API's own answers). The node is found by node-api.ts; `status`
-// exits 1 when the node is not ready (GET /health answered 503), after printing what it saw.
+// `mvp-node status | peers | jobs | drain`: a running node as its HTTP API shows it, for people
+// (aligned text) or scripts (`--json`: the API's own answers), and its drain (POST /drain). The
+// node is found by node-api.ts; `status` exits 1 when the node is not ready (GET /health
+// answered 503), after printing what it saw.
 import { InvalidArgumentError, type Command } from 'commander';
-import type { HealthBody, JobBody } from '../actors/api/messages.ts';
+import type { DrainAccepted, HealthBody, JobBody } from '../actors/api/messages.ts';
 import type { PeerSummary } from '../actors/network/messages.ts';
 import type { JobRecord, JobRecordStatus } from '../actors/scheduler/messages.ts';
 import type { ActorInfo } from '../runtime/supervisor.ts';
@@ -99,7 +100,7 @@ function positiveInt(max: number) {
   };
 }
 
-/** Adds status, peers and jobs to the program (after its other commands: help lists them in that order). */
+/** Adds status, peers, drain and jobs to the program (after its other commands: help lists them in that order). */
 export function registerStatusCommands(program: Command, deps: StatusCommandsDeps): void {
   const out = deps.out ?? ((t: string) => { process.stdout.write(t); });
   const now = deps.now ?? Date.now;
@@ -120,6 +121,24 @@ export function registerStatusCommands(program: Command, deps: StatusCommandsDep
       const api = await connect(this);
       const { body } = await api.get<PeerSummary[]>('/peers');
       out(this.opts<ApiOptions>().json ? `${JSON.stringify(body)}\n` : formatPeers(body, now()));
+    });
+
+  withApiOptions(program.command('drain').description('Drain a running node, as SIGTERM does: it finishes its running jobs, hands queued ones back, then exits'))
+    .option('--wait', 'return once the node has exited')
+    .action(async function (this: Command) {
+      const o = this.opts<ApiOptions & { wait?: boolean }>();
+      const api = await connect(this);
+      const { body } = await api.request<DrainAccepted>('POST', '/drain', { body: {} });
+      if (o.json) out(`${JSON.stringify(body)}\n`);
+      else out(`Node at ${api.url} is draining: it claims no more jobs, hands queued ones back, gives running ones ${body.timeout_secs} s, then exits\n`);
+      if (!o.wait) return;
+      // Gone once its API stops answering; the drain takes the timeout, plus the cancel grace and the stop.
+      const deadline = Date.now() + (body.timeout_secs + 60) * 1000;
+      while (Date.now() < deadline) {
+        try { await api.get('/health', [503]); } catch { if (!o.json) out('Node exited\n'); return; }
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      throw new CommandFailedError(`the node at ${api.url} is still running ${body.timeout_secs + 60} s after the drain began`);
     });
 
   withApiOptions(program.command('jobs').description('List the jobs a running node ran or queued, or show one with its receipt'))

@@ -1,9 +1,12 @@
 // `mvp-node submit --bootstrap <addr> "prompt"`: run one job on the network as a light client.
 // Tokens go to stdout as they arrive, a one-line receipt summary to stderr; `--json` prints
-// `{ "text", "receipt" }` instead (what `verify-receipt` accepts).
+// `{ "text", "receipt" }` instead (what `verify-receipt` accepts). A private swarm's key comes
+// from `--swarm-key FILE`, else MVP_NODE_SWARM_KEY, else network.swarm_key of `-c FILE`.
 import { InvalidArgumentError, type Command } from 'commander';
 import { CommandFailedError } from './errors.ts';
 import { JOB_PRIORITIES, type JobPriority } from '../protocol/index.ts';
+import { loadConfig } from '../config/index.ts';
+import { readSwarmKey, SwarmKeyError } from '../actors/network/swarm-key.ts';
 
 const int = (min: number, max: number) => (v: string) => {
   const n = Number(v);
@@ -17,7 +20,13 @@ const num = (min: number, max: number) => (v: string) => {
 };
 const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
-export function registerSubmitCommand(program: Command): Command {
+export interface SubmitCommandDeps {
+  /** Defaults to process.env. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+export function registerSubmitCommand(program: Command, deps: SubmitCommandDeps = {}): Command {
+  const env = deps.env ?? process.env;
   return program.command('submit')
     .description('Run an inference job on the network and stream its output')
     .argument('<prompt>', 'the prompt text')
@@ -32,17 +41,26 @@ export function registerSubmitCommand(program: Command): Command {
     }, 'normal' as JobPriority)
     .option('--timeout <SECS>', 'give up when no node has delivered within this many seconds', num(1, 86400), 60)
     .option('--json', 'print one JSON object { text, receipt } instead of streaming')
+    .option('--swarm-key <FILE>', 'the private swarm\'s key file (default: MVP_NODE_SWARM_KEY, then network.swarm_key of --config)')
     .action(async function (this: Command, prompt: string) {
       // -b and -m are also root options (the node's own bootstrap peers and models), which
       // commander may fill instead: take them from wherever they were given.
-      const o = this.optsWithGlobals<{ bootstrap?: string | string[]; model?: string | string[]; maxTokens: number; temperature: number; seed?: number; priority: JobPriority; timeout: number; json?: boolean }>();
+      const o = this.optsWithGlobals<{ bootstrap?: string | string[]; model?: string | string[]; maxTokens: number; temperature: number; seed?: number; priority: JobPriority; timeout: number; json?: boolean; swarmKey?: string; config?: string }>();
       const given = o.bootstrap === undefined ? [] : [o.bootstrap].flat().flatMap((v) => collect(v));
-      const bootstrap = given.length ? given : collect(process.env.MVP_NODE_BOOTSTRAP ?? '');
+      const bootstrap = given.length ? given : collect(env.MVP_NODE_BOOTSTRAP ?? '');
+      const keyFile = o.swarmKey ?? loadConfig({ file: o.config, env }).network.swarm_key;
+      let swarmKey: Uint8Array | undefined;
+      try {
+        swarmKey = keyFile === undefined ? undefined : readSwarmKey(keyFile);
+      } catch (err) {
+        if (err instanceof SwarmKeyError) throw new CommandFailedError(err.message, { cause: err });
+        throw err;
+      }
       const model = o.model === undefined ? undefined : [o.model].flat().at(-1);
       const { submitJob } = await import('../client/submit.ts');
       try {
         const r = await submitJob({
-          bootstrap, prompt, model, maxTokens: o.maxTokens, temperature: o.temperature, seed: o.seed,
+          bootstrap, prompt, model, maxTokens: o.maxTokens, ...(swarmKey ? { swarmKey } : {}), temperature: o.temperature, seed: o.seed,
           priority: o.priority, timeoutMs: o.timeout * 1000,
           onToken: o.json ? undefined : (t) => { process.stdout.write(t); },
         });

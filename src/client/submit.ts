@@ -56,6 +56,7 @@ export interface JobOptions {
 
 export interface SubmitOptions extends JobOptions {
   bootstrap: string[];
+  swarmKey?: Uint8Array;
 }
 
 export interface JoinOptions {
@@ -69,6 +70,8 @@ export interface JoinOptions {
   transport?: Transport;
   /** Who picks the executor among the claimants; default: the decision router's heuristic, here (`localRoute`). */
   route?: JobRouter;
+  /** A private swarm's key file content (`--swarm-key`, network.swarm_key): without it such a swarm refuses the client. */
+  swarmKey?: Uint8Array;
 }
 
 /** The job a routing decision is about. */
@@ -95,7 +98,7 @@ export interface SubmitResult { text: string; receipt: ReceiptEnvelope; executor
 export class NoExecutorError extends Error {
   override name = 'NoExecutorError';
 }
-/** The executor refused the job for now (its queue is full): offer it again. */
+/** The executor refused the job retryably (its queue is full, or it drained: it shut down): offer it again. */
 class BusyExecutorError extends Error {
   override name = 'BusyExecutorError';
 }
@@ -124,7 +127,7 @@ const LAST_RESORT_MS = 2000;
 /** One job with a client of its own: join, submit, leave (the `mvp-node submit` command). */
 export async function submitJob(opts: SubmitOptions): Promise<SubmitResult> {
   const deadline = Date.now() + opts.timeoutMs;
-  const client = await LightClient.join({ bootstrap: opts.bootstrap, timeoutMs: opts.timeoutMs });
+  const client = await LightClient.join({ bootstrap: opts.bootstrap, timeoutMs: opts.timeoutMs, ...(opts.swarmKey ? { swarmKey: opts.swarmKey } : {}) });
   try {
     return await client.submit({ ...opts, timeoutMs: Math.max(1, deadline - Date.now()) });
   } finally {
@@ -141,6 +144,8 @@ export class LightClient {
   private manifestMap = new Map<string, Manifest>();
   private syncedAt = 0;
   private closed = false;
+  /** Set when a handshake failed right after the swarm key exchange: dial errors say so. */
+  private keyMismatch = false;
   /** Executors that failed this client (firsthand, across its jobs): failures, and until when they are passed over. */
   private readonly failed = new LRUCache<string, { failures: number; until: number }>({ max: 1024 });
 
@@ -161,8 +166,13 @@ export class LightClient {
     const me = peerIdFromPrivateKey(key).toString();
     const transport = opts.transport ?? 'tcp';
     const listen = transport === 'tcp' ? '/ip4/127.0.0.1/tcp/0' : `/memory/client-${me}`;
-    const node = await buildLibp2p({ privateKey: key, transport, listen: [listen], maxPeers: 16, mdns: false });
+    let onMismatch = () => {};
+    const node = await buildLibp2p({
+      privateKey: key, transport, listen: [listen], maxPeers: 16, mdns: false,
+      ...(opts.swarmKey ? { swarmKey: opts.swarmKey, onSwarmKeyMismatch: () => onMismatch() } : {}),
+    });
     const client = new LightClient(node, key, me, [...opts.bootstrap], opts.route ?? localRoute);
+    onMismatch = () => { client.keyMismatch = true; };
     try {
       node.services.pubsub.subscribe(WORK_TOPIC);
       const errors = await client.dialBootstrap(deadline);
@@ -242,7 +252,8 @@ export class LightClient {
           return await runOn(node, claim.executor, manifests, offer.job_id, opts, deadline);
         } catch (err) {
           if (err instanceof BusyExecutorError) {
-            // Full for now: offer again; that node may claim the job once it has room.
+            // Full for now, or draining: offer again; a full node may claim the job once it has
+            // room, a draining one claims nothing more.
             tried.delete(claim.executor);
             book.forget(claim.executor);
             note(err.message);
@@ -326,7 +337,8 @@ export class LightClient {
           return;
         } catch (err) {
           if (attempt >= JOIN_TRIES || Date.now() + wait >= deadline) {
-            errors.push(`Failed to dial bootstrap peer ${a}: ${(err as Error).message}`);
+            const hint = this.keyMismatch ? ' (the handshake failed right after the swarm key exchange: suspected swarm key mismatch)' : '';
+            errors.push(`Failed to dial bootstrap peer ${a}: ${(err as Error).message}${hint}`);
             return;
           }
           await sleep(wait * (0.5 + Math.random()));
@@ -502,7 +514,7 @@ async function runOn(node: NetworkNode, executor: string, manifests: Manifest[],
       const f = parseJobFrame(line);
       if (f.t === 'alive') continue;
       if (f.t === 'token') { opts.onToken?.(f.text); continue; }
-      if (f.t === 'error' && f.retry) throw new BusyExecutorError(`executor ${executor} is busy (${f.reason}); offering the job again`);
+      if (f.t === 'error' && f.retry) throw new BusyExecutorError(`executor ${executor} gave the job back (${f.reason}); offering the job again`);
       if (f.t === 'error') throw new JobFailedError(`executor ${executor} refused the job: ${f.reason}`, 'refused');
       const v = await verifyReceipt(f.receipt, { text: f.text, prompt: opts.prompt });
       if (!v.ok) throw new JobFailedError(`receipt from ${executor} failed verification: ${v.check}: ${v.reason}`, 'bad_receipt');

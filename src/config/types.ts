@@ -27,6 +27,8 @@ export interface NetworkConfig {
   readonly mdns_enabled: boolean;
   readonly announce_interval_secs: number;
   readonly bootstrap_retry_max_secs: number;
+  /** Pre-shared key file (libp2p pnet) of a private swarm; absent: an open swarm. */
+  readonly swarm_key?: string;
 }
 
 export interface ModelConfig {
@@ -47,6 +49,8 @@ export interface ExecutorConfig {
   readonly max_queue_size: number;
   readonly job_timeout_secs: number;
   readonly max_load_per_core: number;
+  /** Seconds running jobs may take to finish once the node drains (SIGTERM, POST /drain). */
+  readonly drain_timeout_secs: number;
 }
 
 export interface MonitoringConfig {

@@ -4,7 +4,10 @@
 //   client → executor:  { "job_id": "...", "prompt": "..." }            (then closes its side)
 //   executor → client:  { "t": "token", "text": "..." }* and { "t": "alive" } (keepalive while queued or running)
 //                       { "t": "done", "text": "...", "receipt": <receipt envelope> }
-//                    or { "t": "error", "reason": "...", "retry"?: true }   (retry: offer it again later)
+//                    or { "t": "error", "reason": "...", "retry"?: true, "receipt"?: ... }
+//                       retry: the retryable refusal (queue full, or the node drained): offer
+//                       the job again; receipt: a drained job's failed receipt (reason `drain`)
+// schemas/job-stream.schema.json publishes these frames; unknown fields are ignored.
 import type { Stream } from '@libp2p/interface';
 
 export const JOB_PROTOCOL = '/mvp/job/1.0.0';

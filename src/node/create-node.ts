@@ -15,6 +15,12 @@
 //
 // createNode(config, { transport: 'memory' }) builds the same node in-process for simulation,
 // without the api actor: hundreds of simulated nodes need no HTTP server each.
+//
+// Draining (drain(): SIGTERM, POST /drain) runs across the tree in this order: the network
+// actor stops claiming and taking job streams, the scheduler hands its queued jobs back (their
+// clients offer them again), running jobs get executor.drain_timeout_secs (the OpenAI gateway's
+// requests in flight too), those left end with a failed receipt (reason `drain`), and receipts
+// are flushed. Then the node may stop.
 import { fileURLToPath } from 'node:url';
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
@@ -26,16 +32,16 @@ import type { Config } from '../config/types.ts';
 import type { Transport } from '../actors/network/libp2p.ts';
 import type { NetworkArgs } from '../actors/network/index.ts';
 import type { ApiArgs } from '../actors/api/index.ts';
-import type { HealthBody } from '../actors/api/messages.ts';
+import type { DrainAccepted, HealthBody } from '../actors/api/messages.ts';
 import { healthOf } from '../actors/api/health.ts';
-import type { NetworkStatus } from '../actors/network/messages.ts';
-import type { QueueStatus } from '../actors/network/messages.ts';
+import type { NetworkDrainReport, NetworkStatus, QueueStatus } from '../actors/network/messages.ts';
 import type { SchedulerArgs } from '../actors/scheduler/index.ts';
 import type { OrchestratorArgs } from '../actors/orchestrator/index.ts';
 import { validateModel } from '../models/index.ts';
 import type { ConsensusArgs, ConsensusStatus } from '../actors/consensus/messages.ts';
 import { loadIdentity, lockDataDir, type Identity } from './identity.ts';
 import { inferenceChildSpec, resolveModels } from './models.ts';
+import { readSwarmKey } from '../actors/network/swarm-key.ts';
 
 export interface CreateNodeOptions {
   transport?: Transport;
@@ -49,7 +55,16 @@ export interface CreateNodeOptions {
    * simulated memory nodes and light clients serve none.
    */
   serveModels?: boolean;
+  /**
+   * POST /drain asked this node to drain (the api actor's `node.drain`). Default: drain, then
+   * stop. The program (run.ts) drains, stops and exits 0, as on SIGTERM.
+   */
+  onDrainRequest?: () => void;
 }
+
+/** What a drain did; `gateway_left`: OpenAI-gateway requests still running at its end (they fail). */
+export interface DrainReport extends NetworkDrainReport { gateway_left: number }
+
 
 /** The Health check log line: GET /health's figures (health.ts, one definition) and the gossip drops. */
 export type HealthReport = HealthBody & { dropped: NetworkStatus['dropped'] };
@@ -63,6 +78,8 @@ export interface MvpNode {
   stop(): Promise<void>;
   health(): Promise<HealthReport>;
   network(): Promise<NetworkStatus>;
+  /** Runs the drain (see above) without stopping the node; later calls share the first one's answer. */
+  drain(): Promise<DrainReport>;
 }
 
 const actorModule = (name: string) => fileURLToPath(new URL(`../actors/${name}/index.ts`, import.meta.url));
@@ -87,11 +104,14 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
   // libp2p's memory transport only works within one thread: simulated nodes run inline.
   const placement = (name: keyof Config['runtime']['placement']) => transport === 'memory' ? 'inline' as const : config.runtime.placement[name];
   const shutdownMs = config.runtime.shutdown_timeout_ms;
+  // Read and checked before anything starts: a bad key file stops the node with its reason.
+  const swarmKey = config.network.swarm_key === undefined ? undefined : readSwarmKey(config.network.swarm_key);
+  if (swarmKey) log.info({ swarm_key: config.network.swarm_key }, 'Private swarm: only peers holding this swarm key can connect');
   const models = (opts.serveModels ?? transport === 'tcp') ? await resolveModels(config, log) : [];
   const networkArgs: NetworkArgs = {
     nodeId: id.nodeId, privateKey: privateKeyToProtobuf(id.privateKey), transport, models: models.map((m) => m.manifest),
     files: models.map((m) => ({ sha256: m.manifest.sha256, path: m.path })),
-    portCell: new Int32Array(new SharedArrayBuffer(4)),
+    portCell: new Int32Array(new SharedArrayBuffer(4)), ...(swarmKey ? { swarmKey } : {}),
   };
   const children: ChildSpec[] = [
     {
@@ -120,11 +140,16 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
   }
   const startedAt = clock.now();
   if (config.api.enabled && transport !== 'memory') {
-    const apiArgs: ApiArgs = { dataDir: id.dir, nodeId: id.nodeId, peerId: id.peerId, startedAt, portCell: new Int32Array(new SharedArrayBuffer(4)) };
+    const apiArgs: ApiArgs = {
+      dataDir: id.dir, nodeId: id.nodeId, peerId: id.peerId, startedAt, portCell: new Int32Array(new SharedArrayBuffer(4)),
+      ...(swarmKey ? { swarmKey } : {}),
+    };
     children.push({ name: 'api', module: actorModule('api'), restart: 'permanent', shutdownMs, placement: placement('api'), args: apiArgs });
   }
   const env = { config, clock, log, logOptions: threadLogOptions };
-  const supervisor = new Supervisor({
+  let drained: Promise<DrainReport> | undefined;
+  const drainTimeoutMs = config.executor.drain_timeout_secs * 1000;
+  const supervisor: Supervisor = new Supervisor({
     strategy: 'one_for_one',
     intensity: config.runtime.restart_intensity,
     periodMs: config.runtime.restart_period_secs * 1000,
@@ -132,7 +157,35 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
     hosts: { inline: new InlineHost(env), thread: new ThreadHost(env) },
     clock,
     log,
+    answer(msg) {
+      if (msg.type !== 'node.drain') return undefined;
+      if (!drained) {
+        if (opts.onDrainRequest) opts.onDrainRequest();
+        else void node.drain().then(() => node.stop());
+      }
+      return Promise.resolve({ draining: true, timeout_secs: config.executor.drain_timeout_secs } satisfies DrainAccepted);
+    },
   });
+  /**
+   * The drain's receipts flush, its last step before the node stops: every receipt this node
+   * signed has left it. Receipts live in memory and are gossiped, so this waits for that gossip.
+   */
+  const flushReceipts = () => supervisor.request('network', { type: 'network.flush_receipts' }, 10_000)
+    .catch((err: Error) => log.warn({ err: err.message }, 'Receipts not flushed: the network actor did not answer'));
+  const runDrain = async (): Promise<DrainReport> => {
+    log.info({ timeout_secs: config.executor.drain_timeout_secs }, 'Draining: claiming no more jobs, handing queued ones back, letting running ones finish');
+    const hasApi = children.some((c) => c.name === 'api');
+    const [net, gateway] = await Promise.all([
+      supervisor.request<NetworkDrainReport>('network', { type: 'network.drain', timeout_ms: drainTimeoutMs }, drainTimeoutMs + 30_000)
+        .catch((err: Error) => { log.warn({ err: err.message }, 'The network actor did not drain'); return undefined; }),
+      hasApi ? supervisor.request<{ left: number }>('api', { type: 'api.drain', timeout_ms: drainTimeoutMs }, drainTimeoutMs + 30_000)
+        .catch((err: Error) => { log.warn({ err: err.message }, 'The api actor did not drain'); return undefined; }) : undefined,
+    ]);
+    await flushReceipts();
+    const report: DrainReport = { handed_back: net?.handed_back ?? 0, finished: net?.finished ?? 0, ended_by_drain: net?.ended_by_drain ?? 0, gateway_left: gateway?.left ?? 0 };
+    log.info(report, 'Drained');
+    return report;
+  };
   let release: (() => Promise<void>) | undefined;
 
   const node: MvpNode = {
@@ -154,6 +207,7 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
       await release?.();
     },
     network: () => supervisor.request<NetworkStatus>('network', { type: 'network.status' }, 2000),
+    drain: () => (drained ??= runDrain()),
     async health() {
       const [net, q, orch] = await Promise.all([
         node.network().catch(() => undefined),

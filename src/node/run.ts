@@ -1,6 +1,9 @@
 // `mvp-node` as a program: start a node, log its health periodically, stop it in order on
-// SIGINT/SIGTERM. Exit codes: 0 clean stop, 1 failure to start or run (port taken, supervisor
-// gave up). Start-up errors go to stderr as plain `Error: ...` lines, and to the log.
+// SIGINT, drain it first on SIGTERM or POST /drain (create-node.ts: running jobs finish within
+// executor.drain_timeout_secs, queued ones go back to their clients). A second signal kills the
+// process at once (SIGKILL to itself, exit status 137). Exit codes: 0 clean stop or drain, 1
+// failure to start or run (port taken, supervisor gave up). Start-up errors go to stderr as
+// plain `Error: ...` lines, and to the log.
 import type { Config } from '../config/types.ts';
 import { ActorStartError } from '../runtime/errors.ts';
 import { createNode, type MvpNode } from './create-node.ts';
@@ -13,8 +16,10 @@ export function startupErrorMessage(err: unknown): string {
 
 export async function runNode(config: Readonly<Config>): Promise<void> {
   let node: MvpNode;
+  // Set below; POST /drain comes only once the api actor runs.
+  let requestDrain = () => {};
   try {
-    node = await createNode(config);
+    node = await createNode(config, { onDrainRequest: () => requestDrain() });
   } catch (err) {
     process.stderr.write(`${startupErrorMessage(err)}\n`);
     process.exit(1);
@@ -24,22 +29,29 @@ export async function runNode(config: Readonly<Config>): Promise<void> {
   let healthTimer: NodeJS.Timeout | undefined;
   let started: Promise<unknown> = Promise.resolve();
   let stopping = false;
-  const shutdown = async (signal: string, code: number) => {
+  const shutdown = async (signal: string, code: number, drain = false) => {
     if (stopping) return;
     stopping = true;
     clearInterval(healthTimer);
-    log.info({ signal }, 'Shutting down');
+    log.info({ signal }, drain ? 'Draining, then shutting down (a second signal stops at once)' : 'Shutting down');
     await started.catch(() => undefined);
+    if (drain) await node.drain();
     await node.stop();
     log.info('Stopped');
     process.exit(code);
   };
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {
-      if (stopping) { log.warn({ signal: sig }, 'Second signal: exiting now'); process.exit(1); }
-      void shutdown(sig, 0);
+      if (stopping) {
+        // At once, and the same way every time: exiting normally while llama.cpp generates
+        // aborts inside the native addon (SIGABRT), so the process kills itself instead.
+        log.warn({ signal: sig }, 'Second signal: exiting now');
+        process.kill(process.pid, 'SIGKILL');
+      }
+      void shutdown(sig, 0, sig === 'SIGTERM');
     });
   }
+  requestDrain = () => void shutdown('POST /drain', 0, true);
   try {
     started = node.start();
     await started;

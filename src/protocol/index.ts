@@ -40,6 +40,7 @@ export * from './fields.ts';
 export * from './job.ts';
 export * from './job-claim.ts';
 export * from './job-assign.ts';
+export * from './job-stream.ts';
 export * from './receipt-body.ts';
 export * from './receipt.ts';
 export * from './registry.ts';

@@ -5,6 +5,13 @@ import type { FromSchema, WireSchema } from './schema-types.ts';
 
 export const RECEIPT_STATUSES = ['completed', 'failed', 'cancelled', 'timeout'] as const;
 export type ReceiptStatus = (typeof RECEIPT_STATUSES)[number];
+/**
+ * The `reason` of a failed receipt by which a draining (shutting down) executor gives back a job
+ * it could not finish in time: the job is not over, its client offers it again, and the receipt
+ * of that next run replaces this one in every receipt book. A scheduler's result for a queued
+ * job it handed back carries the same reason.
+ */
+export const DRAIN_REASON = 'drain';
 
 const durationMs = (description: string) => ({ type: 'number', description, minimum: 0, maximum: 1e10 }) as const;
 

@@ -7,6 +7,7 @@ import { heartbeatSchema } from './heartbeat.ts';
 import { jobIdOf, workOfferSchema } from './job.ts';
 import { jobAssignSchema } from './job-assign.ts';
 import { jobClaimSchema } from './job-claim.ts';
+import { jobStreamSchema } from './job-stream.ts';
 import { manifestSchema } from './manifest.ts';
 import {
   coordClaimSchema, coordRecordSchema, coordVoteSchema, decisionOutcomeSchema, decisionProposalSchema, decisionVoteSchema,
@@ -90,10 +91,13 @@ export function isMessageType(type: unknown): type is MessageType {
 }
 
 export const validateEnvelopeWire: ValidateFunction<EnvelopeWire> = ajv.compile<EnvelopeWire>(envelopeSchema);
+/** A line of the job stream (job-stream.ts); jobs/stream.ts parses what it accepts. */
+export const validateJobStreamLine: ValidateFunction = ajv.compile(jobStreamSchema);
 
 /** Every protocol schema by its file name under schemas/. */
-export const PROTOCOL_SCHEMA_FILES: Readonly<Record<string, WireSchema>> = Object.freeze({
+export const PROTOCOL_SCHEMA_FILES: Readonly<Record<string, object>> = Object.freeze({
   'envelope.schema.json': envelopeSchema,
+  'job-stream.schema.json': jobStreamSchema,
   ...Object.fromEntries(Object.values(MESSAGE_BODIES).map((def) => [def.file, def.schema])),
 });
 

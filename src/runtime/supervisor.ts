@@ -28,6 +28,11 @@ export interface SupervisorOptions {
   log: Logger;
   /** Max messages held for an actor that is (re)starting. */
   mailboxLimit?: number;
+  /**
+   * Requests to SUPERVISOR of other types than SupervisorRequest's, answered by whoever
+   * composed the tree (the node answers `node.drain`); undefined: not one of theirs either.
+   */
+  answer?(msg: Message): Promise<unknown> | undefined;
 }
 
 export type ChildStatus = 'starting' | 'running' | 'restarting' | 'stopped';
@@ -403,7 +408,11 @@ export class Supervisor extends EventEmitter {
       case 'supervisor.add': void settle(Promise.resolve().then(() => this.add(req.spec))); break;
       case 'supervisor.remove': void settle(Promise.resolve().then(() => this.remove(String(req.name))).then(() => null)); break;
       case 'supervisor.update_args': void settle(Promise.resolve().then(() => { this.updateArgs(String(req.name), req.args); return null; })); break;
-      default: this.answer(r, false, undefined, serializeError(new UnknownRequestError(SUPERVISOR, msg.type)));
+      default: {
+        const composed = this.opts.answer?.(msg);
+        if (composed) void settle(composed);
+        else this.answer(r, false, undefined, serializeError(new UnknownRequestError(SUPERVISOR, msg.type)));
+      }
     }
   }
 

@@ -20,11 +20,11 @@ const CONFIG_SHAPE: Shape<Config> = {
   node: { node_id: true, listen_port: true, listen_host: true, data_dir: true },
   network: {
     bootstrap_peers: true, max_peers: true, auto_accept_peers: true, mdns_enabled: true,
-    announce_interval_secs: true, bootstrap_retry_max_secs: true,
+    announce_interval_secs: true, bootstrap_retry_max_secs: true, swarm_key: true,
   },
   model: { path: true, max_context_length: true, threads: true, name: true },
   models: { share: true, share_max_mib_per_sec: true, share_chunks_per_peer_per_sec: true },
-  executor: { max_queue_size: true, job_timeout_secs: true, max_load_per_core: true },
+  executor: { max_queue_size: true, job_timeout_secs: true, max_load_per_core: true, drain_timeout_secs: true },
   monitoring: { log_level: true, metrics_enabled: true, health_check_interval_secs: true },
   orchestrator: {
     enabled: true, model_path: true, model_type: true, device: true, decision_timeout_ms: true,
@@ -74,7 +74,7 @@ describe('config schema', () => {
   it('gives every key a default except the documented optional ones', () => {
     const optional = leaves().filter((l) => l.schema.default === undefined).map((l) => formatKey(l.path));
     assert.deepEqual(optional.sort(), [
-      'api.token', 'distributed_orchestration.coordinator', 'model.name', 'model.path', 'model.threads', 'node.data_dir', 'node.node_id', 'orchestrator.model_path',
+      'api.token', 'distributed_orchestration.coordinator', 'model.name', 'model.path', 'model.threads', 'network.swarm_key', 'node.data_dir', 'node.node_id', 'orchestrator.model_path',
     ]);
   });
 
@@ -83,7 +83,7 @@ describe('config schema', () => {
     assert.ok(validateConfig(data), JSON.stringify(validateConfig.errors));
   });
 
-  it('binds the seed README\'s env vars and flags, plus MVP_NODE_API_PORT and MVP_NODE_API_TOKEN', () => {
+  it('binds the seed README\'s env vars and flags, plus MVP_NODE_API_PORT, MVP_NODE_API_TOKEN and MVP_NODE_SWARM_KEY', () => {
     const table = Object.fromEntries(bindings.map((b) => [formatKey(b.path), [b.env, b.flag]]));
     assert.deepEqual(table, {
       'node.node_id': ['MVP_NODE_NODE_ID', '--node-id'],
@@ -91,6 +91,7 @@ describe('config schema', () => {
       'node.data_dir': ['MVP_NODE_DATA_DIR', '--data-dir'],
       'network.bootstrap_peers': ['MVP_NODE_BOOTSTRAP', '--bootstrap'],
       'network.mdns_enabled': ['MVP_NODE_MDNS', undefined],
+      'network.swarm_key': ['MVP_NODE_SWARM_KEY', undefined],
       'model.path': ['MVP_NODE_MODEL', '--model'],
       'executor.max_queue_size': ['MVP_NODE_MAX_QUEUE', '--max-queue'],
       'monitoring.log_level': ['MVP_NODE_LOG_LEVEL', '--log-level'],

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createNode, type MvpNode } from '../../src/node/create-node.ts';
 import type { DecisionRecord } from '../../src/actors/orchestrator/messages.ts';
+import type { TrainingRecord } from '../../src/actors/orchestrator/training.ts';
 import { testConfig } from '../helpers/config.ts';
 
 async function start(enabled: boolean): Promise<{ node: MvpNode; url: string }> {
@@ -18,7 +19,7 @@ async function call(url: string, method: string, path: string, body?: unknown) {
     method, ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
   });
   const text = await res.text();
-  return { status: res.status, type: res.headers.get('content-type') ?? '', headers: res.headers, text, body: text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
+  return { status: res.status, type: res.headers.get('content-type') ?? '', headers: res.headers, text, body: text && res.headers.get('content-type')?.startsWith('application/json') ? JSON.parse(text) : text };
 }
 
 describe('orchestrator HTTP routes', () => {
@@ -66,7 +67,15 @@ describe('orchestrator HTTP routes', () => {
     const e = await call(on.url, 'GET', '/orchestrator/export?format=chat');
     assert.equal(e.status, 200);
     assert.match(e.type, /^application\/x-ndjson/);
-    assert.equal(e.headers.get('x-records'), '0', 'outcomes are measured 60 s after the decision by default');
+    // Every decision is exported right away, its outcome pending (measured 60 s later by default).
+    const decisions = (await call(on.url, 'GET', '/orchestrator/decisions')).body.decisions as DecisionRecord[];
+    const j = await call(on.url, 'GET', '/orchestrator/export?format=jsonl');
+    const records = j.text.trim().split('\n').map((l) => JSON.parse(l) as TrainingRecord);
+    assert.equal(j.headers.get('x-records'), String(decisions.length));
+    assert.deepEqual(records.map((r) => r.id).sort(), decisions.map((d) => d.id).sort());
+    assert.ok(records.every((r) => r.outcome.pending === true));
+    // A confirmed decision's record says so at once.
+    assert.ok(records.some((r) => r.final === 'executed' && r.safety.verdict === 'held'));
   });
 
   it('a node without an orchestrator says so: status { enabled: false }, other routes 503', async () => {

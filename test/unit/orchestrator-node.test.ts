@@ -1,14 +1,15 @@
 // The orchestrator actor in a whole node (TCP transport, so it has a data directory; no model):
 // the safety flows — refusal, hold, confirm, reject, expiry — with actions carried out by the
 // scheduler and the network, `ask` against live actors, the audit log, and training records
-// written after their outcome is measured (and flushed, unmeasured, at shutdown).
+// written as decisions are taken, completed once their outcome is measured (or, unmeasured,
+// at shutdown).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createNode, type MvpNode } from '../../src/node/create-node.ts';
-import { readTrainingFile } from '../../src/actors/orchestrator/training.ts';
+import { readTrainingFile, type TrainingRecord } from '../../src/actors/orchestrator/training.ts';
 import type { AskResult, DecisionRecord, ExportResult, OrchestratorMetrics, OrchestratorStatus } from '../../src/actors/orchestrator/messages.ts';
 import type { SchedulerStatus } from '../../src/actors/scheduler/messages.ts';
 import type { MetricsSnapshot } from '../../src/actors/orchestrator/heuristics.ts';
@@ -47,6 +48,11 @@ describe('orchestrator actor in a node', () => {
     assert.deepEqual([held.action, held.verdict, held.outcome], ['scale_queue', 'held', 'held']);
     assert.match(held.outcome_reason!, /above require_confirmation_above 0\.7/);
     assert.equal(await capacity(), 100);
+    // Exportable at once, its outcome marked pending.
+    const now = await ask<ExportResult>({ type: 'orchestrator.export', format: 'jsonl' });
+    assert.equal(now.records, 1);
+    const pending = JSON.parse(now.content) as TrainingRecord;
+    assert.deepEqual([pending.id, pending.final, pending.outcome.pending, pending.outcome.measured], [held.id, 'held', true, false]);
     const done = await ask<DecisionRecord>({ type: 'orchestrator.confirm', id: held.id });
     assert.deepEqual([done.id, done.outcome], [held.id, 'executed']);
     assert.equal(done.execution?.detail, 'queue capacity 100 → 150');
@@ -116,8 +122,8 @@ describe('orchestrator actor in a node', () => {
     assert.equal(s.training.file, trainingFile());
   });
 
-  it('records each decision once its outcome is measured, and exports every 5 records', async () => {
-    await until(async () => (await readTrainingFile(trainingFile())).length === 6, 15_000, '6 training records');
+  it('completes each record once its outcome is measured, and exports every 5 complete records', async () => {
+    await until(async () => (await readTrainingFile(trainingFile())).filter((r) => !r.outcome.pending).length === 6, 15_000, '6 complete training records');
     const records = await readTrainingFile(trainingFile());
     const confirmed = records.find((r) => r.final === 'executed' && r.decision.action === 'scale_queue' && r.source === 'heuristic')!;
     assert.equal(confirmed.outcome.measured, true);

@@ -1,6 +1,7 @@
-// Training data: JSONL round trip, the export formats, automatic export at the threshold, and
-// crash safety — a torn last line is cut on open, and a writer killed with SIGKILL mid-stream
-// leaves only complete records.
+// Training data: JSONL round trip, pending records completed by a later line, the export
+// formats, automatic export at the threshold, and crash safety — a torn last line is cut on
+// open, a record a stopped node left pending is completed unmeasured, and a writer killed with
+// SIGKILL mid-stream leaves only complete records.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import {
-  TRAINING_FILE, TrainingStore, formatExport, measureOutcome, readTrainingFile, type TrainingRecord,
+  PENDING_OUTCOME, STOPPED_OUTCOME, TRAINING_FILE, TrainingStore, formatExport, measureOutcome, readTrainingFile, type TrainingRecord,
 } from '../../src/actors/orchestrator/training.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
 import { createLogger } from '../../src/runtime/log.ts';
@@ -48,6 +49,34 @@ describe('training data', () => {
     await again.append(record(4));
     assert.deepEqual((await again.read()).map((r) => r.id), ['d-1', 'd-2', 'd-3', 'd-4']);
     await again.close();
+  });
+
+  it('keeps the latest line of a decision: a pending record is completed in place', async () => {
+    const dir = tmpDir();
+    const store = await open(dir);
+    await store.append(record(1, { outcome: PENDING_OUTCOME, final: 'held' }));
+    await store.append(record(2, { outcome: PENDING_OUTCOME }));
+    assert.equal(store.count, 2);
+    assert.deepEqual((await store.read()).map((r) => [r.id, r.outcome.pending]), [['d-1', true], ['d-2', true]]);
+    await store.append(record(1));
+    assert.equal(store.count, 2);
+    const read = await store.read();
+    assert.deepEqual(read.map((r) => [r.id, r.final, r.outcome.measured]), [['d-1', 'executed', true], ['d-2', 'executed', false]]);
+    assert.equal(read[1]!.outcome.pending, true);
+    await store.close();
+  });
+
+  it('completes, unmeasured, the records a stopped node left pending', async () => {
+    const dir = tmpDir();
+    const store = await open(dir);
+    await store.append(record(1, { outcome: PENDING_OUTCOME }));
+    await store.append(record(2));
+    await store.close();
+    const again = await open(dir);
+    assert.equal(again.count, 2);
+    assert.deepEqual((await again.read()).map((r) => r.outcome), [STOPPED_OUTCOME, record(2).outcome]);
+    await again.close();
+    assert.equal(readFileSync(join(dir, TRAINING_FILE), 'utf8').split('\n').filter(Boolean).length, 3);
   });
 
   it('measures the outcome as before/after figures', () => {
@@ -117,6 +146,22 @@ describe('training data', () => {
     const third = readdirSync(exports).sort().filter((f) => !files.includes(f));
     assert.deepEqual((await readTrainingFile(join(exports, third[0]!))).map((r) => r.id), ['d-6', 'd-7', 'd-8']);
     await again.close();
+  });
+
+  it('exports automatically only complete records, each once', async () => {
+    const dir = tmpDir();
+    const exports = join(dir, 'exports');
+    const store = await open(dir, 2, exports);
+    await store.append(record(1, { outcome: PENDING_OUTCOME }));
+    await store.append(record(2, { outcome: PENDING_OUTCOME }));
+    assert.equal(store.exports, 0);
+    await store.append(record(1));
+    await store.append(record(2));
+    const files = readdirSync(exports);
+    assert.equal(files.length, 1);
+    const exported = await readTrainingFile(join(exports, files[0]!));
+    assert.deepEqual(exported.map((r) => [r.id, r.outcome.measured]), [['d-1', true], ['d-2', true]]);
+    await store.close();
   });
 
   it('exports as jsonl or as chat fine-tuning lines (only decisions worth imitating)', () => {

@@ -34,6 +34,8 @@ export interface NetworkGatewayInit {
   ask<R>(actor: 'network' | 'consensus', msg: Message, timeoutMs: number): Promise<R>;
   config: Readonly<Config>;
   log: Logger;
+  /** The node's swarm key (a private swarm): the light client joins with it. */
+  swarmKey?: Uint8Array;
 }
 
 const ASK_TIMEOUT_MS = 2000;
@@ -47,6 +49,9 @@ export class NetworkGateway implements GatewayPort {
   private via = '';
   private joining?: Promise<LightClient>;
   private closed = false;
+  /** Set by drain(): new jobs are refused (503), those in flight may finish. */
+  private draining = false;
+  private inFlight = 0;
 
   constructor(private readonly init: NetworkGatewayInit) {}
 
@@ -59,14 +64,32 @@ export class NetworkGateway implements GatewayPort {
   }
 
   async run(job: GatewayJob): Promise<SubmitResult> {
-    const client = await this.connect();
-    const claimTimeoutMs = this.init.config.api.gateway_timeout_secs * 1000;
-    return client.submit({
-      ...job,
-      priority: 'normal',
-      claimTimeoutMs,
-      timeoutMs: claimTimeoutMs + this.init.config.executor.job_timeout_secs * 1000 + JOB_MARGIN_MS,
-    });
+    if (this.draining) throw new NetworkUnavailableError('this node is draining (shutting down): send the request to another node');
+    this.inFlight++;
+    try {
+      const client = await this.connect();
+      const claimTimeoutMs = this.init.config.api.gateway_timeout_secs * 1000;
+      return await client.submit({
+        ...job,
+        priority: 'normal',
+        claimTimeoutMs,
+        timeoutMs: claimTimeoutMs + this.init.config.executor.job_timeout_secs * 1000 + JOB_MARGIN_MS,
+      });
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  /**
+   * The node drains: refuse new jobs, wait up to timeoutMs for those in flight (a job this node
+   * hands back is offered again by this gateway's client, to the other nodes). Answers how
+   * many are still running (they fail when the node stops).
+   */
+  async drain(timeoutMs: number): Promise<{ left: number }> {
+    this.draining = true;
+    const deadline = Date.now() + timeoutMs;
+    while (this.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    return { left: this.inFlight };
   }
 
   async close(): Promise<void> {
@@ -108,7 +131,10 @@ export class NetworkGateway implements GatewayPort {
       const key = await generateKeyPair('Ed25519');
       // Registered before it dials: let in whatever auto_accept_peers says, not counted as a peer.
       await this.init.ask('network', { type: 'network.local_client', peer_id: peerIdFromPrivateKey(key).toString() }, ASK_TIMEOUT_MS);
-      client = await LightClient.join({ bootstrap: [ownAddress(status)], timeoutMs: JOIN_TIMEOUT_MS, privateKey: key, route: this.route });
+      client = await LightClient.join({
+        bootstrap: [ownAddress(status)], timeoutMs: JOIN_TIMEOUT_MS, privateKey: key, route: this.route,
+        ...(this.init.swarmKey ? { swarmKey: this.init.swarmKey } : {}),
+      });
     } catch (err) {
       throw new NetworkUnavailableError(`the gateway could not join the network through this node: ${(err as Error).message}`, { cause: err });
     }

@@ -1,6 +1,7 @@
 // GET /health's verdict from what the actors answered: the node is `ok` only when the network
 // and the scheduler answered and every supervised actor is running (so every model is loaded:
-// an inference actor runs once its model is).
+// an inference actor runs once its model is). A draining node says `draining` whatever else
+// holds: it is on its way out, and load balancers should send it nothing more.
 import type { ActorInfo } from '../../runtime/supervisor.ts';
 import type { NetworkStatus, QueueStatus } from '../network/messages.ts';
 import type { ConsensusStatus } from '../consensus/messages.ts';
@@ -25,7 +26,8 @@ function modelState(a: ActorInfo): HealthBody['models'][string] {
 
 export function healthOf(node: Pick<ApiArgs, 'nodeId' | 'peerId' | 'startedAt'>, answers: HealthAnswers, now: number, configuredCapacity: number): HealthBody {
   const { network, queue, actors = [] } = answers;
-  const status: HealthBody['status'] = actors.some((a) => a.status === 'starting') ? 'starting'
+  const status: HealthBody['status'] = network?.draining ? 'draining'
+    : actors.some((a) => a.status === 'starting') ? 'starting'
     : network && queue && answers.actors && actors.every((a) => a.status === 'running') ? 'ok'
     : 'degraded';
   return {

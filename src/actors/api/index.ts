@@ -15,7 +15,7 @@ import type { BlockedPeer } from '../network/gate.ts';
 import type { ReceiptEnvelope } from '../network/receipts.ts';
 import type { JobRecord, JobsRequest, SchedulerMetrics } from '../scheduler/messages.ts';
 import { healthOf } from './health.ts';
-import { ApiError, ApiListenError, type ApiArgs, type ApiFile, type ApiIn } from './messages.ts';
+import { ApiError, ApiListenError, type ApiArgs, type ApiFile, type ApiIn, type DrainAccepted } from './messages.ts';
 import { renderMetrics } from './metrics.ts';
 import { createApiServer, listenApi } from './server.ts';
 import { NetworkGateway } from './gateway.ts';
@@ -58,7 +58,10 @@ export default defineActor<ApiArgs>({
     const askSupervisor = <T>(msg: SupervisorRequest, timeoutMs?: number) => ask<T>(SUPERVISOR, msg, timeoutMs);
     const quiet = <T>(p: Promise<T>) => p.catch(() => undefined);
     // Owned before the server, so released after it (reverse order): no request outlives its client.
-    const gateway = new NetworkGateway({ ask: (actor, msg, timeoutMs) => ctx.request(actor, msg, timeoutMs), config: ctx.config, log: ctx.log });
+    const gateway = new NetworkGateway({
+      ask: (actor, msg, timeoutMs) => ctx.request(actor, msg, timeoutMs), config: ctx.config, log: ctx.log,
+      ...(ctx.args.swarmKey ? { swarmKey: ctx.args.swarmKey } : {}),
+    });
     ctx.own(() => gateway.close());
 
     // Each topic of the console's feed is what the matching REST route answers, so a page can
@@ -118,6 +121,8 @@ export default defineActor<ApiArgs>({
           return { job, receipt };
         },
         manifest: () => ask<Manifest>('network', { type: 'network.manifest' }),
+        // The node answers this one in its supervisor's name (create-node.ts).
+        drain: () => ask<DrainAccepted>(SUPERVISOR, { type: 'node.drain' }),
         async metrics() {
           if (!ctx.config.monitoring.metrics_enabled) {
             throw new ApiError(404, 'metrics_disabled', 'metrics are off on this node (monitoring.metrics_enabled = false)');
@@ -187,6 +192,7 @@ export default defineActor<ApiArgs>({
             'api.url': { actions: ({ event }) => ctx.reply(event.replyTo, url) },
             'sys.actor_down': { actions: ({ event }) => hub.actorDown(event.name, event.reason) },
             'sys.actor_up': { actions: ({ event }) => hub.actorUp(event.name) },
+            'api.drain': { actions: ({ event }) => { void gateway.drain(event.timeout_ms).then((r) => ctx.reply(event.replyTo, r)); } },
           },
         },
       },

@@ -10,6 +10,8 @@ import type { JobRecord } from '../scheduler/messages.ts';
 export type ApiIn =
   /** → string: the URL the HTTP server listens on, e.g. http://127.0.0.1:39211. */
   | RequestEvent<{ type: 'api.url' }>
+  /** The node drains: the gateway refuses new jobs and waits up to timeout_ms for those in flight → { left }. */
+  | RequestEvent<{ type: 'api.drain'; timeout_ms: number }>
   | SystemEvent;
 
 /** Start arguments (ChildSpec.args): who the node is, so /health names it even when the network is down. */
@@ -26,11 +28,13 @@ export interface ApiArgs {
    * unless that port was taken meanwhile. Absent: every start takes what the OS gives.
    */
   portCell?: Int32Array;
+  /** A private swarm's key file content: the gateway's light client needs it to join. */
+  swarmKey?: Uint8Array;
 }
 
 /** GET /health. 200 when `ok`; 503 with the same body otherwise. */
 export interface HealthBody {
-  status: 'ok' | 'starting' | 'degraded';
+  status: 'ok' | 'starting' | 'degraded' | 'draining';
   node_id: string;
   peer_id: string;
   peers: number;
@@ -57,6 +61,9 @@ export interface JobBody {
 
 /** 202 answer to killing or restarting the api actor itself: done right after this answer is sent. */
 export interface SelfActionBody { name: string; accepted: true; message: string }
+
+/** POST /drain's answer (202): the node has begun to drain and exits when done. */
+export interface DrainAccepted { draining: true; timeout_secs: number }
 
 /** `<data_dir>/<node-id>/api.json`, so local tools find a node whose port was auto-assigned. */
 export interface ApiFile { url: string; pid: number }

@@ -24,7 +24,7 @@ export const METRICS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 
 const INFERENCE_PREFIX = 'inference:';
 /** Refusal codes listed even at zero, so their series exist before the first refusal. */
-const REFUSAL_CODES = ['unknown_model', 'invalid_job', 'queue_full'];
+const REFUSAL_CODES = ['unknown_model', 'invalid_job', 'queue_full', 'draining'];
 
 /**
  * A histogram whose buckets were counted elsewhere (the scheduler's): prom-client's Histogram
@@ -118,6 +118,10 @@ export async function renderMetrics(node: ApiArgs, src: MetricsSources, now: num
       .set(rep.claims_refused);
     const offences = counter('mvp_peer_offences_total', 'Offences by peers since the network actor started, by kind', ['offence']);
     for (const [offence, k] of Object.entries(rep.offences)) offences.inc({ offence }, k);
+    gauge('mvp_swarm_private', 'Whether this node is in a private swarm (network.swarm_key set: 1)').set(n.swarm.private ? 1 : 0);
+    counter('mvp_swarm_key_mismatches_total', 'Handshakes that failed right after the swarm key exchange since the network actor started: suspected swarm key mismatches')
+      .inc(n.swarm.suspected_key_mismatches);
+    gauge('mvp_draining', 'Whether the node is draining (SIGTERM or POST /drain): 1, it claims no more jobs').set(n.draining ? 1 : 0);
     const t = n.model_transfer;
     counter('mvp_model_chunks_served_total', 'Model file chunks sent to peers (/mvp/model/1.0.0)').inc(t.chunks_served);
     counter('mvp_model_bytes_served_total', 'Model file bytes sent to peers').inc(t.bytes_served);

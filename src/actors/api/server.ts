@@ -19,7 +19,7 @@ import type { GatewayPort } from './gateway.ts';
 import { METRICS_CONTENT_TYPE } from './metrics.ts';
 import {
   ApiError, ApiListenError, BODY_LIMIT_BYTES,
-  type ApiErrorBody, type ApiErrorCode, type HealthBody, type JobBody, type OrchestrationBody, type SelfActionBody,
+  type ApiErrorBody, type ApiErrorCode, type DrainAccepted, type HealthBody, type JobBody, type OrchestrationBody, type SelfActionBody,
 } from './messages.ts';
 import { openaiRoutes } from './openai.ts';
 import type { EventHub } from './events.ts';
@@ -43,6 +43,8 @@ export interface ApiRoutes {
   /** Throws ApiError `unknown_job` when neither a record nor a receipt is held. */
   job(id: string): Promise<JobBody>;
   manifest(): Promise<Manifest>;
+  /** Begins the node's drain (as SIGTERM does); answers at once. */
+  drain(): Promise<DrainAccepted>;
   orchestration(): Promise<OrchestrationBody>;
   /** The exposition text; throws ApiError `metrics_disabled` when metrics are off. */
   metrics(): Promise<string>;
@@ -136,6 +138,7 @@ const schemas = {
     body: { type: 'object', additionalProperties: false, properties: {} },
   },
   unblock: { params: peerParams },
+  drain: { body: { type: 'object', additionalProperties: false, properties: {} } },
   jobs: {
     querystring: {
       type: 'object',
@@ -254,6 +257,7 @@ export function createApiServer({ token, routes, log, openai, events, consoleDir
   app.get<{ Querystring: { limit: number; status?: JobRecordStatus } }>('/jobs', { schema: schemas.jobs }, async (req) => routes.jobs(req.query));
   app.get<{ Params: { id: string } }>('/jobs/:id', { schema: schemas.job }, async (req) => routes.job(req.params.id));
   app.get('/manifest', async () => routes.manifest());
+  app.post('/drain', { schema: schemas.drain, ...optionalBody }, async (_req, reply) => reply.code(202).send(await routes.drain()));
   app.get('/orchestration', async () => routes.orchestration());
   app.get('/metrics', async (_req, reply) => reply.type(METRICS_CONTENT_TYPE).send(await routes.metrics()));
 

@@ -1,11 +1,13 @@
 // The executor's side of the job path (docs/ARCHITECTURE.md, "The job path"): claim offers this node can run, run the
 // job a client brings over `/mvp/job/1.0.0` through the scheduler, stream its tokens back, and
-// end with a signed receipt — on the stream and gossiped to everyone.
+// end with a signed receipt — on the stream and gossiped to everyone. A draining node (drain())
+// claims nothing more, hands queued jobs back and ends the jobs still running at its deadline
+// with a failed receipt (reason `drain`); both reach the client as a retryable refusal.
 import { createHash } from 'node:crypto';
 import type { PrivateKey, Stream, Connection } from '@libp2p/interface';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/log.ts';
-import { sealReceipt, type Envelope, type ModelManifest, type ReceiptBody, type WorkOfferBody } from '../../protocol/index.ts';
+import { DRAIN_REASON, sealReceipt, type Envelope, type ModelManifest, type ReceiptBody, type WorkOfferBody } from '../../protocol/index.ts';
 import type { CanClaimReply, JobResult, SchedulerJob } from '../scheduler/messages.ts';
 import { JOB_PROTOCOL, JobStreamError, parseJobRequest, readLines, writeLine } from '../../jobs/stream.ts';
 
@@ -55,6 +57,19 @@ const WAITING_MS = 3000;
 
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 
+/** Refusals after which the client may offer the job again (scheduler error codes): the job did not run here. */
+const RETRYABLE = new Set(['queue_full', 'draining']);
+/** After the drain's deadline, how long cancelled jobs may take to end (the inference cancel grace). */
+const DRAIN_CANCEL_GRACE_MS = 15_000;
+
+/** The node is draining: this job stream is refused, retryably. */
+class DrainingStreamError extends JobStreamError {
+  readonly code = 'draining';
+}
+
+/** What a drain did: jobs that finished in time, and those it ended with a failed receipt. */
+export interface ExecutorDrainReport { finished: number; ended_by_drain: number }
+
 /** Failures of this node's own actors while it held a job (runtime/errors.ts names). */
 const LOST_INSIDE = new Set(['ActorDownError', 'RequestTimeoutError']);
 
@@ -72,7 +87,15 @@ export class JobExecutor {
   private readonly pending = new Map<string, number>();
   /** Clients whose offers were turned away for lack of room, and when last. */
   private readonly waiting = new Map<string, number>();
-  readonly counters = { claimed: 0, executed: 0, refused_streams: 0 };
+  readonly counters = { claimed: 0, executed: 0, refused_streams: 0, handed_back: 0 };
+  /** Set by beginDrain(): no more claims or job streams. */
+  private draining = false;
+  /** Jobs still running at the drain's deadline and cancelled by it: they end with a failed receipt, reason `drain`. */
+  private readonly cutByDrain = new Set<string>();
+  /** Receipts being gossiped; flushReceipts() waits for them. */
+  private readonly publishing = new Set<Promise<unknown>>();
+  /** Wakes a drain waiting for the running jobs to end. */
+  private streamEnded?: () => void;
 
   constructor(private readonly deps: ExecutorDeps) {}
 
@@ -80,7 +103,7 @@ export class JobExecutor {
 
   async onOffer(env: Envelope<'work_offer'>): Promise<void> {
     const offer = env.body;
-    if (offer.client !== env.from) return;
+    if (this.draining || offer.client !== env.from) return;
     // Claimed once, never again; an offer not claimed (queue full, say) is weighed again when
     // its client re-publishes it, so a job refused under load is taken once room frees up.
     const known = this.offers.get(offer.job_id);
@@ -155,6 +178,7 @@ export class JobExecutor {
         await stream.close();
         return;
       }
+      if (this.draining) throw new DrainingStreamError('this node is draining (shutting down): offer the job to another node');
       if (this.streams.has(req.job_id)) throw new JobStreamError(`job ${req.job_id} is already running here`);
       this.streams.set(req.job_id, stream);
       const o = offer.body;
@@ -176,24 +200,91 @@ export class JobExecutor {
       } finally {
         clearInterval(keepalive);
       }
+      if (result.status === 'cancelled' && result.reason === DRAIN_REASON) {
+        // Taken out of the queue by the drain before it started: nothing ran, the client offers it again.
+        this.counters.handed_back++;
+        throw new DrainingStreamError('this node is draining (shutting down) and handed the queued job back: offer it to another node');
+      }
+      if (result.status !== 'completed' && this.cutByDrain.has(o.job_id)) {
+        // Still running at the drain's deadline: a signed failed receipt records the cut, and
+        // the client is told to offer the job again (the receipt of its next run replaces this one).
+        const receipt = await this.seal(o, modelSha256, req.prompt, { ...result, status: 'failed', reason: DRAIN_REASON }, started);
+        this.gossipReceipt(receipt);
+        await writeLine(stream, { t: 'error', reason: 'this node drained (shut down) before the job finished: offer it to another node', retry: true, receipt });
+        await stream.close();
+        return;
+      }
       this.counters.executed++;
       const receipt = await this.seal(o, modelSha256, req.prompt, result, started);
       offer.done = { text: result.text, receipt };
       await writeLine(stream, { t: 'done', text: result.text, receipt });
       await stream.close();
-      void this.deps.publishSealed(RECEIPT_TOPIC, receipt).catch(() => undefined);
+      this.gossipReceipt(receipt);
     } catch (err) {
       this.counters.refused_streams++;
       const reason = (err as Error).message;
-      // Full after all (the claim's reservation expired, or jobs came from elsewhere): the
-      // client may offer the job again, and this node may claim it again once it has room.
-      const retry = (err as { code?: string }).code === 'queue_full';
+      // Full after all (the claim's reservation expired, or jobs came from elsewhere), or
+      // draining: the client may offer the job again, and a full node may claim it again once
+      // it has room.
+      const retry = RETRYABLE.has((err as { code?: string }).code ?? '');
       const offer = jobId === undefined ? undefined : this.offers.get(jobId);
       if (retry && offer) offer.claimed = false;
       this.deps.log.warn({ job_id: jobId, peer: connection.remotePeer.toString(), reason }, 'Job stream refused or failed');
       await writeLine(stream, { t: 'error', reason, ...(retry ? { retry: true } : {}) }).then(() => stream.close(), () => stream.abort(err as Error)).catch(() => undefined);
     } finally {
       if (jobId && this.streams.get(jobId) === stream) this.streams.delete(jobId);
+      this.streamEnded?.();
+    }
+  }
+
+  /** Whether the node drains: it claims nothing and takes no job stream. */
+  get isDraining(): boolean { return this.draining; }
+
+  /** The drain's first step: from now on no offer is claimed and every new job stream is refused, retryably. */
+  beginDrain(): void { this.draining = true; }
+
+  /**
+   * Waits up to timeoutMs for the jobs running here to end (queued ones are handed back by the
+   * scheduler's drain); then cancels the rest, which end with a failed receipt (reason `drain`)
+   * and a retryable refusal to their clients.
+   */
+  async drain(timeoutMs: number): Promise<ExecutorDrainReport> {
+    this.beginDrain();
+    const held = this.streams.size;
+    const handedBack = this.counters.handed_back;
+    await this.streamsEnded(timeoutMs);
+    const left = [...this.streams.keys()];
+    for (const id of left) {
+      this.cutByDrain.add(id);
+      this.deps.cancel(id);
+    }
+    if (left.length > 0) {
+      this.deps.log.warn({ jobs: left }, 'Drain deadline passed: ending the jobs still running with a failed receipt (reason drain)');
+      await this.streamsEnded(DRAIN_CANCEL_GRACE_MS);
+    }
+    return { finished: held - left.length - (this.counters.handed_back - handedBack), ended_by_drain: left.length };
+  }
+
+  /** Waits for the receipts being gossiped (a drain's flush step). */
+  async flushReceipts(): Promise<void> {
+    await Promise.allSettled([...this.publishing]);
+  }
+
+  private gossipReceipt(receipt: Envelope<'receipt'>): void {
+    const p = this.deps.publishSealed(RECEIPT_TOPIC, receipt).catch(() => undefined);
+    this.publishing.add(p);
+    void p.finally(() => this.publishing.delete(p));
+  }
+
+  /** Resolves once no job stream is open, or after ms. */
+  private async streamsEnded(ms: number): Promise<void> {
+    const deadline = this.deps.clock.now() + ms;
+    while (this.streams.size > 0 && this.deps.clock.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const t = this.deps.clock.setTimeout(() => resolve(), Math.min(250, Math.max(1, deadline - this.deps.clock.now())));
+        this.streamEnded = () => { this.deps.clock.clearTimeout(t); resolve(); };
+      });
+      this.streamEnded = undefined;
     }
   }
 

@@ -14,6 +14,7 @@ import { mdns } from '@libp2p/mdns';
 import type { PeerId, PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { memoryGate } from './memory-gate.ts';
+import { swarmKeyProtector } from './swarm-key.ts';
 
 export type Transport = 'tcp' | 'memory';
 export type NetworkNode = Libp2p<{ identify: Identify; ping: Ping; pubsub: GossipSub }>;
@@ -34,6 +35,10 @@ export interface Libp2pInit {
    * (asyncValidation: it must report each one, see NetworkService.onGossip).
    */
   appScore?: (peerId: string) => number;
+  /** A private swarm's pre-shared key file content (swarm-key.ts): connections only with holders of the same key. */
+  swarmKey?: Uint8Array;
+  /** A handshake failed right after the swarm key exchange: the other end has another key, or none. */
+  onSwarmKeyMismatch?: (remoteAddr: string) => void;
 }
 
 export async function buildLibp2p(init: Libp2pInit): Promise<NetworkNode> {
@@ -49,6 +54,7 @@ export async function buildLibp2p(init: Libp2pInit): Promise<NetworkNode> {
     // In-process simulation has no wire to protect: noise there only burns the one CPU that
     // hundreds of nodes share. Real transports always encrypt.
     connectionEncrypters: [init.transport === 'memory' ? plaintext() : noise()],
+    ...(init.swarmKey ? { connectionProtector: swarmKeyProtector(init.swarmKey, init.onSwarmKeyMismatch ?? (() => {})) } : {}),
     streamMuxers: [yamux()],
     // libp2p accepts 5 new connections per second per host by default; clients behind one
     // address (a NAT, a gateway, a burst of `submit`s) need more. max_peers still bounds them.

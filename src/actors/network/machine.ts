@@ -5,11 +5,11 @@ import { privateKeyFromProtobuf } from '@libp2p/crypto/keys';
 import type { ActorContext } from '../../runtime/actor.ts';
 import type { Transport } from './libp2p.ts';
 import { isOrchMessageType, type HeartbeatBody, type ModelManifest } from '../../protocol/index.ts';
-import type { NetworkIn, QueueStatus } from './messages.ts';
+import type { NetworkDrainReport, NetworkIn, QueueStatus } from './messages.ts';
 import { NetworkService } from './service.ts';
 import type { SharedFile } from './model-transfer.ts';
 import type { Message } from '../../runtime/actor.ts';
-import type { CanClaimReply, JobResult } from '../scheduler/messages.ts';
+import type { CanClaimReply, DrainReply, JobResult } from '../scheduler/messages.ts';
 import { submitReplyTimeoutMs } from '../scheduler/timeouts.ts';
 
 export interface NetworkArgs {
@@ -21,6 +21,8 @@ export interface NetworkArgs {
   models: ModelManifest[];
   /** Their files, served to peers by sha256 (absent: none). */
   files?: SharedFile[];
+  /** A private swarm's key file content, read and checked before the node starts. */
+  swarmKey?: Uint8Array;
   /**
    * The TCP port the node got, kept across the actor's restarts (shared memory, so it survives
    * a worker thread too): with port 0 a restarted network actor takes back the port peers and
@@ -39,6 +41,7 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
     // A copy: setModels changes it in place, and the supervisor's copy changes only by update_args.
     models: [...ctx.args.models],
     files: ctx.args.files ?? [],
+    ...(ctx.args.swarmKey ? { swarmKey: ctx.args.swarmKey } : {}),
     clock: ctx.clock,
     log: ctx.log,
     queue: () => ctx.request<QueueStatus>('scheduler', { type: 'scheduler.status' }, 1000),
@@ -104,6 +107,19 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
             actions: ({ event }) => {
               service.manifest().then((m) => ctx.reply(event.replyTo, m), (err: unknown) => ctx.replyError(event.replyTo, err));
             },
+          },
+          'network.drain': {
+            actions: ({ event }) => {
+              const { executor } = service;
+              executor.beginDrain();
+              ctx.request<DrainReply>('scheduler', { type: 'scheduler.drain' }, 5000)
+                .catch((err: Error) => { ctx.log.warn({ err: err.message }, 'The scheduler did not answer the drain: its queued jobs end with it'); return undefined; })
+                .then(async (s) => ({ handed_back: s?.handed_back.length ?? 0, ...await executor.drain(event.timeout_ms) }) satisfies NetworkDrainReport)
+                .then((r) => ctx.reply(event.replyTo, r), (err: unknown) => ctx.replyError(event.replyTo, err));
+            },
+          },
+          'network.flush_receipts': {
+            actions: ({ event }) => { void service.executor.flushReceipts().then(() => ctx.reply(event.replyTo, null)); },
           },
           'inference.token': { actions: ({ event }) => service.executor.onToken(event.job_id, event.text) },
           // Orchestration: the consensus actor's gossip out, and its heartbeat summary.

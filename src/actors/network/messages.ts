@@ -50,6 +50,8 @@ export interface NetworkStatus {
   peers: number;
   /** Peers in the peer table (heard from within the heartbeat timeout, directly or via gossip). */
   known: number;
+  /** Interval of our heartbeats now (the orchestrator's adjust_gossip changes it). */
+  heartbeat_ms: number;
   /**
    * Gossip messages handed to us: each is accepted, a duplicate (the gossip copy of an announce
    * that sync brought first) or dropped for one reason, so received = accepted + duplicates +
@@ -79,6 +81,13 @@ export interface NetworkStatus {
    * bytes sent, requests refused (not shared, unknown file, over a peer's rate).
    */
   model_transfer: { files: number; files_ready: number; chunks_served: number; bytes_served: number; refused: number };
+  /**
+   * `private`: a swarm key is set (network.swarm_key). `suspected_key_mismatches`: handshakes
+   * that failed right after the key exchange (the other end has another key, or none).
+   */
+  swarm: { private: boolean; suspected_key_mismatches: number };
+  /** The node drains (SIGTERM, POST /drain): it claims no job and takes no job stream. */
+  draining: boolean;
   /** Median round trip to connected peers, ms, when libp2p measured one (not on the memory transport). */
   rtt_ms?: number;
 }
@@ -126,10 +135,21 @@ export type NetworkIn =
   | RequestEvent<{ type: 'network.cancel_pull'; sha256: string }>
   /** Orchestration: the summary our heartbeats carry from now on. */
   | { type: 'network.orch_state'; summary: OrchSummary }
+  /**
+   * The node drains (see create-node.ts): stop claiming and taking job streams, have the
+   * scheduler hand its queued jobs back, give the running ones timeout_ms, then end those left
+   * with a failed receipt (reason `drain`) → NetworkDrainReport.
+   */
+  | RequestEvent<{ type: 'network.drain'; timeout_ms: number }>
+  /** → null once the receipts being gossiped have gone out (a drain's flush step). */
+  | RequestEvent<{ type: 'network.flush_receipts' }>
   /** Tokens of a job this node runs for a remote client, on their way to its job stream. */
   | { type: 'inference.token'; job_id: string; text: string }
   | { type: 'sys.actor_down'; name: string }
   | { type: 'sys.actor_up'; name: string };
+
+/** What a drain did: queued jobs handed back, running jobs that finished in time, and those ended by the deadline. */
+export interface NetworkDrainReport { handed_back: number; finished: number; ended_by_drain: number }
 
 /** Queue figures the network actor asks the scheduler for, to put in its manifest. */
 export interface QueueStatus { depth: number; capacity: number; busy_slots: number; slots: number }

@@ -4,8 +4,11 @@
 // When the job's assignment has been seen (the client's job_assign, latest attempt wins), only
 // the assigned executor's receipt is accepted. Each receipt stored takes a change number, so
 // manifest sync can hand a peer the receipts it missed (a partition healed, a late joiner).
+// One exception: a failed receipt with reason `drain` says its executor handed the job back
+// (it shut down): the job is not over, so the receipt of its next run, by another executor,
+// replaces it.
 import { LRUCache } from 'lru-cache';
-import type { Envelope } from '../../protocol/index.ts';
+import { DRAIN_REASON, type Envelope } from '../../protocol/index.ts';
 
 export type ReceiptEnvelope = Envelope<'receipt'>;
 
@@ -45,7 +48,8 @@ export class ReceiptBook {
   accept(receipt: ReceiptEnvelope): ReceiptRefusal | undefined {
     const { job_id: jobId, executor } = receipt.body;
     const held = this.byJob.get(jobId);
-    if (held) return held.receipt.id === receipt.id ? undefined : 'duplicate_receipt';
+    if (held && (held.receipt.id === receipt.id)) return undefined;
+    if (held && (!handedBack(held.receipt) || held.receipt.body.executor === executor)) return 'duplicate_receipt';
     const a = this.assigned.get(jobId);
     if (a && a.executor !== executor) return 'unassigned_receipt';
     this.byJob.set(jobId, { receipt, seq: this.nextChange() });
@@ -72,6 +76,11 @@ export class ReceiptBook {
   }
 
   get size(): number { return this.byJob.size; }
+}
+
+/** A draining executor's receipt for a job it gave back unfinished: the job goes on elsewhere. */
+function handedBack(r: ReceiptEnvelope): boolean {
+  return r.body.status === 'failed' && r.body.reason === DRAIN_REASON;
 }
 
 function counter(): () => number {

@@ -93,6 +93,8 @@ export interface NetworkServiceInit {
   models: ModelManifest[];
   /** The files of those models, served to peers by sha256 over /mvp/model/1.0.0. */
   files: SharedFile[];
+  /** A private swarm's key file content (read and checked at start, see create-node.ts). */
+  swarmKey?: Uint8Array;
   clock: Clock;
   log: Logger;
   /** Latest queue figures for the manifest; the machine fetches them from the scheduler. */
@@ -208,6 +210,7 @@ export class NetworkService {
       acceptOnly: config.network.auto_accept_peers ? undefined : () => this.trusted,
       blocked: (peer) => this.gate.has(peer),
       appScore: (peer) => gossipScore(this.reputation.score(peer, this.init.clock.now())),
+      ...(this.init.swarmKey ? { swarmKey: this.init.swarmKey, onSwarmKeyMismatch: (addr: string) => this.swarmKeyMismatch(addr) } : {}),
     });
     // With --port 0, a restarted network actor takes back the port it had (peers and clients
     // hold that address); if someone else took it meanwhile, any free port.
@@ -270,6 +273,20 @@ export class NetworkService {
     await this.node?.stop();
   }
 
+  /** Handshakes that failed right after the swarm key exchange; when the last warning was logged. */
+  private keyMismatches = 0;
+  private keyMismatchLoggedAt = -Infinity;
+
+  private swarmKeyMismatch(remoteAddr: string): void {
+    this.keyMismatches++;
+    const now = this.init.clock.now();
+    // At most one line per 10 s: a scanner without the key must not flood the log.
+    if (now - this.keyMismatchLoggedAt < 10_000) return;
+    this.keyMismatchLoggedAt = now;
+    this.init.log.warn({ remote: remoteAddr, suspected_key_mismatches: this.keyMismatches },
+      'Handshake failed right after the swarm key exchange: suspected swarm key mismatch (the other end has another network.swarm_key, or none)');
+  }
+
   status(): NetworkStatus {
     const node = this.libp2p;
     const suspects = this.reputation.suspects(this.init.clock.now());
@@ -279,6 +296,7 @@ export class NetworkService {
       listen: node.getMultiaddrs().map(String),
       peers: new Set(node.getConnections().map((c) => c.remotePeer.toString()).filter((p) => !this.localClients.has(p))).size,
       known: this.peerTable.size,
+      heartbeat_ms: this.heartbeatMs(),
       received: this.received,
       accepted: this.accepted,
       duplicates: this.duplicates,
@@ -287,6 +305,8 @@ export class NetworkService {
       sync_dropped: { ...this.syncDropped },
       model_transfer: { ...this.modelServer.counters, files: this.modelServer.shared.files, files_ready: this.modelServer.shared.ready },
       ...(this.init.transport === 'memory' ? { sim_lost: this.simLost } : {}),
+      draining: this.executor.isDraining,
+      swarm: { private: this.init.swarmKey !== undefined, suspected_key_mismatches: this.keyMismatches },
       reputation: {
         claims_refused_below: CLAIMS_REFUSED_BELOW,
         claims_refused: suspects.filter((p) => p.score < CLAIMS_REFUSED_BELOW).length,

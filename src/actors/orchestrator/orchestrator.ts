@@ -6,8 +6,8 @@
 //
 // A decision's way: metrics → proposal (cache hit, else the model under its grammar, else the
 // heuristics) → safety gate → executed by the owning actor, held, or refused → audit log line,
-// recent list, counters → after outcome_delay_secs its outcome is measured and the training
-// record written.
+// recent list, counters, training record (pending) → after outcome_delay_secs its outcome is
+// measured and the training record completed.
 import type { Config, OrchestratorAction } from '../../config/types.ts';
 import type { Clock, Timer } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/log.ts';
@@ -18,10 +18,12 @@ import { buildPrompt, type Prompt } from './prompt.ts';
 import { decisionJsonSchema, LlmOutputError, parseLlmDecision, scaleParams } from './llm-schema.ts';
 import { LlmGenerationError, type LlmEngine } from './llm.ts';
 import {
-  actionOf, capabilities, intentJsonSchema, intentPrompt, INTENTS, interpretByRules, parseLlmIntent,
+  actionOf, capabilities, intentJsonSchema, intentPrompt, INTENTS, interpretByRules, parseLlmIntent, reconcile,
   type Intent, type Interpretation,
 } from './language.ts';
-import { formatExport, measureOutcome, readTrainingFile, type TrainingRecord, type TrainingStore } from './training.ts';
+import {
+  formatExport, measureOutcome, PENDING_OUTCOME, readTrainingFile, STOPPED_OUTCOME, type TrainingRecord, type TrainingStore,
+} from './training.ts';
 import {
   DecisionNotHeldError, InvalidDecisionRequestError, RECENT_LIMIT, UnknownDecisionError,
   type AskResult, type DecisionOutcome, type DecisionRecord, type DecisionSource, type Distribution, type ExecutionResult,
@@ -137,7 +139,12 @@ export class Orchestrator {
    * Decides what to do about `context` (free text; may be empty) for a decision type, on the
    * node's current metrics (or `opts.metrics`), and acts on it as the safety rules allow.
    */
-  async makeDecision(context: string | undefined, type: DecisionType = 'infrastructure', opts: { metrics?: MetricsSnapshot } = {}): Promise<DecisionRecord> {
+  makeDecision(context: string | undefined, type: DecisionType = 'infrastructure', opts: { metrics?: MetricsSnapshot } = {}): Promise<DecisionRecord> {
+    return this.decide(context, type, opts);
+  }
+
+  /** makeDecision; with `hold`, an action the gate would accept is held for confirmation instead. */
+  private async decide(context: string | undefined, type: DecisionType, opts: { metrics?: MetricsSnapshot }, hold?: string): Promise<DecisionRecord> {
     if (!DECISION_TYPES.includes(type)) {
       throw new InvalidDecisionRequestError(`decision_type must be one of ${DECISION_TYPES.join(', ')}; got ${String(type)}`);
     }
@@ -184,15 +191,20 @@ export class Orchestrator {
       extra.rule = rule;
     }
     return this.settle({
-      id, type, context, proposal, source, extra, metrics, missing, started, prompt, raw,
+      id, type, context, proposal, source, extra, metrics, missing, started, prompt, raw, hold,
     });
   }
 
   private async settle(a: {
     id: string; type: DecisionType; context: string | undefined; proposal: Decision; source: DecisionSource;
     extra: Partial<DecisionRecord>; metrics: MetricsSnapshot; missing: string[]; started: number; prompt: Prompt; raw: string | null;
+    /** Why an action the gate accepts must be held all the same. */
+    hold?: string;
   }): Promise<DecisionRecord> {
-    const gated = applySafety(a.proposal, this.rules);
+    let gated = applySafety(a.proposal, this.rules);
+    if (a.hold && gated.verdict === 'accepted') {
+      gated = { ...gated, verdict: 'held', reason: gated.reason ? `${a.hold}; ${gated.reason}` : a.hold };
+    }
     const now = this.deps.clock.now();
     const record: DecisionRecord = {
       id: a.id,
@@ -229,6 +241,7 @@ export class Orchestrator {
     }
     this.remember(record);
     this.audit(record, 'decided');
+    await this.recordPending(record, a.prompt, a.raw);
     if (record.outcome !== 'held') this.scheduleTraining(record, a.prompt, a.raw);
     return record;
   }
@@ -255,12 +268,13 @@ export class Orchestrator {
     record.outcome_reason = record.outcome === 'failed' ? record.execution?.detail : 'confirmed by an operator';
     this.counters.decisions.by_outcome[record.outcome]++;
     this.audit(record, 'confirmed');
+    await this.recordPending(record, h.prompt, h.raw);
     this.scheduleTraining(record, h.prompt, h.raw);
     return record;
   }
 
   /** Drops a held decision unexecuted. */
-  reject(id: string, reason?: string): DecisionRecord {
+  async reject(id: string, reason?: string): Promise<DecisionRecord> {
     const h = this.takeHeld(id);
     const record = h.record;
     this.counters.safety.rejected++;
@@ -269,6 +283,7 @@ export class Orchestrator {
     record.outcome_reason = reason ? `rejected by an operator: ${reason}` : 'rejected by an operator';
     this.counters.decisions.by_outcome.rejected++;
     this.audit(record, 'rejected');
+    await this.recordPending(record, h.prompt, h.raw);
     this.scheduleTraining(record, h.prompt, h.raw);
     return record;
   }
@@ -295,6 +310,8 @@ export class Orchestrator {
     this.counters.decisions.by_outcome.held--;
     this.counters.decisions.by_outcome.expired++;
     this.audit(h.record, 'expired');
+    // The pending line is queued before the measured one: the store appends in call order.
+    void this.recordPending(h.record, h.prompt, h.raw);
     this.scheduleTraining(h.record, h.prompt, h.raw);
   }
 
@@ -345,7 +362,16 @@ export class Orchestrator {
 
   // --- training data -------------------------------------------------------------------------
 
-  /** The record is written once the outcome has been measured, outcome_delay_secs from now. */
+  /**
+   * The decision's record, written as it is taken (and again when a held one is confirmed,
+   * rejected or expires): exportable at once, its outcome pending.
+   */
+  private async recordPending(record: DecisionRecord, prompt: Prompt, raw: string | null): Promise<void> {
+    if (!this.deps.training || this.closed) return;
+    await this.append(this.trainingRecord({ record, prompt, raw }, PENDING_OUTCOME));
+  }
+
+  /** The record is completed once the outcome has been measured, outcome_delay_secs from now. */
   private scheduleTraining(record: DecisionRecord, prompt: Prompt, raw: string | null): void {
     if (!this.deps.training || this.closed) return;
     const p: Pending = { record, prompt, raw };
@@ -374,18 +400,25 @@ export class Orchestrator {
 
   private async write(p: Pending, outcome: TrainingRecord['outcome']): Promise<void> {
     if (!this.pending.delete(p.record.id) || !this.deps.training) return;
+    await this.append(this.trainingRecord(p, outcome));
+  }
+
+  private trainingRecord(p: Pick<Pending, 'record' | 'prompt' | 'raw'>, outcome: TrainingRecord['outcome']): TrainingRecord {
     const r = p.record;
-    const rec: TrainingRecord = {
+    return {
       v: 1, id: r.id, ts: r.ts, node_id: this.deps.nodeId, decision_type: r.decision_type, context: r.context ?? null,
       metrics: r.metrics, prompt: p.prompt, raw_output: p.raw, source: r.source, fallback_reason: r.fallback_reason ?? null,
       decision: { action: r.action, params: r.params, confidence: r.confidence, reasoning: r.reasoning },
       safety: { verdict: r.verdict, reason: r.verdict === 'accepted' ? null : (r.outcome_reason ?? null) },
       final: r.outcome, execution: r.execution ?? null, outcome,
     };
+  }
+
+  private async append(rec: TrainingRecord): Promise<void> {
     try {
-      await this.deps.training.append(rec);
+      await this.deps.training!.append(rec);
     } catch (err) {
-      this.deps.log.error({ err, id: r.id }, 'Training data: could not write a record');
+      this.deps.log.error({ err, id: rec.id }, 'Training data: could not write a record');
     }
   }
 
@@ -399,17 +432,22 @@ export class Orchestrator {
 
   // --- natural language ----------------------------------------------------------------------
 
-  /** A sentence → intent, arguments and commands: by the model when there is one, else by rules. */
+  /**
+   * A sentence → intent, arguments and commands: by the model when there is one (its reading
+   * of an action checked against the rules', see reconcile), else by the rules.
+   */
   async interpretNaturalLanguage(text: string): Promise<Interpretation> {
     if (typeof text !== 'string' || text.trim() === '') throw new InvalidDecisionRequestError('text must be a non-empty string');
+    const rules = interpretByRules(text);
     const llm = this.deps.llm;
-    if (!llm) return interpretByRules(text);
+    if (!llm) return rules;
     this.counters.llm.calls++;
+    let model: Interpretation;
     try {
       const out = await llm.generateJson(intentPrompt(text), intentJsonSchema(), this.cfg.decision_timeout_ms, INTENT_MAX_TOKENS);
       this.countTokens(out.tokens);
       try {
-        return parseLlmIntent(out.text, text);
+        model = parseLlmIntent(out.text, text);
       } catch (err) {
         throw new LlmOutputError('invalid', (err as Error).message);
       }
@@ -417,8 +455,9 @@ export class Orchestrator {
       const reason = fallbackOf(err);
       this.counters.llm.fallbacks[reason]++;
       this.counters.ask.fallbacks++;
-      return { ...interpretByRules(text), fallback_reason: reason };
+      return { ...rules, fallback_reason: reason };
     }
+    return reconcile(model, rules);
   }
 
   /** Interprets a sentence and runs it: read-only intents answer, decide/action intents decide. */
@@ -436,12 +475,14 @@ export class Orchestrator {
       case 'unknown':
         return { interpretation, message: `I did not understand "${text}".\n${capabilities()}`, ...local };
       case 'decide': {
-        const decision = await this.makeDecision(text, interpretation.args.decision_type ?? 'infrastructure');
-        return { interpretation, decision, message: `${decision.action}: ${decision.outcome}`, ...local };
+        // Asking what to do is a question: the answer is the decision, held for an operator.
+        const hold = interpretation.hold_reason ?? 'asked what to do: held until an operator confirms it';
+        const decision = await this.decide(text, interpretation.args.decision_type ?? 'infrastructure', {}, hold);
+        return { interpretation, decision, message: decisionMessage(decision), ...local };
       }
       case 'action': {
         const decision = await this.userAction(interpretation);
-        return { interpretation, decision, message: `${decision.action}: ${decision.outcome}`, ...local };
+        return { interpretation, decision, message: decisionMessage(decision), ...local };
       }
       case 'read':
         return { interpretation, ...(await this.read(intent)), ...local };
@@ -480,7 +521,7 @@ export class Orchestrator {
     const proposal: Decision = { action, params, confidence: i.confidence, reasoning: `asked: "${i.text.slice(0, 120)}"` };
     return this.settle({
       id: this.nextId(), type: 'infrastructure', context: i.text, proposal, source: 'user', extra: {}, metrics, missing, started,
-      prompt: buildPrompt('infrastructure', i.text, metrics, this.cfg.safety.allowed_actions), raw: null,
+      prompt: buildPrompt('infrastructure', i.text, metrics, this.cfg.safety.allowed_actions), raw: null, hold: i.hold_reason,
     });
   }
 
@@ -544,9 +585,15 @@ export class Orchestrator {
     this.closed = true;
     const left = [...this.pending.values()];
     for (const p of left) if (p.timer) this.deps.clock.clearTimeout(p.timer);
-    for (const p of left) await this.write(p, { measured: false, reason: 'the orchestrator stopped before the outcome was measured' });
+    for (const p of left) await this.write(p, STOPPED_OUTCOME);
     await this.deps.onClose?.();
   }
+}
+
+/** What `ask` says about the decision it led to: the action, what it would change, and its fate. */
+function decisionMessage(d: DecisionRecord): string {
+  const params = Object.keys(d.params).length ? ` ${JSON.stringify(d.params)}` : '';
+  return `${d.action}${params}: ${d.outcome}${d.outcome === 'held' ? ` (${d.outcome_reason}); \`orchestrator confirm ${d.id}\` runs it` : ''}`;
 }
 
 /** A cached scale_queue keeps its factor: the capacity is recomputed from today's queue. */

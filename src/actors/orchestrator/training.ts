@@ -1,13 +1,17 @@
-// Training data (`[orchestrator.training]`): one JSONL line per decision in
-// `<node dir>/orchestrator/training.jsonl`, written when the decision's outcome has been
-// measured, plus automatic exports of every auto_export_threshold new lines to export_path.
+// Training data (`[orchestrator.training]`): `<node dir>/orchestrator/training.jsonl`, an
+// append-only log. A decision's record is appended when it is taken, marked pending
+// (`outcome.pending`), and appended again, complete, once its outcome has been measured; a
+// reader keeps the latest line of each decision. So a decision is exportable at once, and its
+// measured outcome replaces the pending one later. Complete records are exported automatically
+// every auto_export_threshold of them to export_path.
 //
 // Crash safety: a line is appended in one write and fsynced before the next one starts, so a
 // crash can only tear the last line. Opening the file cuts a torn tail (no trailing newline)
-// off, and readers skip any line that does not parse. The export bookkeeping and the exports
-// themselves are written to a temporary file, fsynced and renamed into place, so they are
-// whole or absent. A crash between an export and its bookkeeping exports those lines again
-// (at least once, never lost).
+// off, and readers skip any line that does not parse. A record still pending when the file is
+// opened was left by a node that stopped before measuring it: opening completes it, unmeasured.
+// The export bookkeeping and the exports themselves are written to a temporary file, fsynced
+// and renamed into place, so they are whole or absent. A crash between an export and its
+// bookkeeping exports those records again (at least once, never lost).
 import { mkdir, open, readFile, rename, truncate, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Clock } from '../../runtime/clock.ts';
@@ -25,6 +29,8 @@ export const TRAINING_RECORD_VERSION = 1;
 /** How the situation changed between the decision and outcome_delay_secs later. */
 export interface MeasuredOutcome {
   measured: boolean;
+  /** Not measured yet: the decision was just taken (a later line of the same id completes it). */
+  pending?: true;
   /** Why it was not measured (node stopped first, metrics unavailable). */
   reason?: string;
   /** Milliseconds between the decision and the measurement. */
@@ -58,6 +64,12 @@ export interface TrainingRecord {
 }
 
 const load = (m: MetricsSnapshot) => (m.queue_capacity > 0 ? m.queue_depth / m.queue_capacity : m.queue_depth > 0 ? 1 : 0);
+
+/** The outcome of a record written when its decision is taken. */
+export const PENDING_OUTCOME: MeasuredOutcome = { measured: false, pending: true, reason: 'not measured yet' };
+export const STOPPED_OUTCOME: MeasuredOutcome = { measured: false, reason: 'the orchestrator stopped before the outcome was measured' };
+
+const isComplete = (r: TrainingRecord) => r.outcome?.pending !== true;
 
 export function measureOutcome(before: MetricsSnapshot, after: MetricsSnapshot, afterMs: number): MeasuredOutcome {
   return {
@@ -139,24 +151,36 @@ export interface TrainingStoreOptions {
 export class TrainingStore {
   private fh?: FileHandle;
   private chain: Promise<unknown> = Promise.resolve();
-  /** Complete lines in the file. */
-  count = 0;
-  /** Lines already exported automatically. */
+  private readonly ids = new Set<string>();
+  /** Complete (measured or finally unmeasured) lines in the file. */
+  private complete = 0;
+  /** Complete lines already exported automatically. */
   exported = 0;
   exports = 0;
   lastExport: string | null = null;
 
   private constructor(readonly file: string, private readonly opts: TrainingStoreOptions) {}
 
-  /** Opens (creating) the file, cutting a torn last line, and reads the export bookkeeping. */
+  /** Decisions recorded (pending or complete). */
+  get count(): number { return this.ids.size; }
+
+  /**
+   * Opens (creating) the file, cutting a torn last line, completes the records a stopped node
+   * left pending, and reads the export bookkeeping.
+   */
   static async open(opts: TrainingStoreOptions): Promise<TrainingStore> {
     await mkdir(opts.dir, { recursive: true, mode: 0o700 });
     const store = new TrainingStore(join(opts.dir, TRAINING_FILE), opts);
     await store.repair();
+    const lines = await readTrainingLines(store.file);
+    for (const r of lines) store.note(r);
     store.fh = await open(store.file, 'a', 0o600);
+    const left = foldById(lines).filter((r) => !isComplete(r));
+    for (const r of left) await store.append({ ...r, outcome: STOPPED_OUTCOME }, false);
+    if (left.length) opts.log.warn({ file: store.file, records: left.length }, 'Training data: completed records left pending by a node that stopped, unmeasured');
     try {
       const state = JSON.parse(await readFile(join(opts.dir, STATE_FILE), 'utf8')) as { exported?: number; exports?: number; last_export?: string };
-      store.exported = Math.min(store.count, Math.max(0, Math.floor(state.exported ?? 0)));
+      store.exported = Math.min(store.complete, Math.max(0, Math.floor(state.exported ?? 0)));
       store.exports = state.exports ?? 0;
       store.lastExport = state.last_export ?? null;
     } catch {
@@ -179,31 +203,38 @@ export class TrainingStore {
       await truncate(this.file, bytes);
       this.opts.log.warn({ file: this.file, dropped_bytes: Buffer.byteLength(text) - bytes }, 'Training data: cut a torn last line (the node stopped mid-write)');
     }
-    this.count = text.slice(0, end).split('\n').filter((l) => l.trim() !== '').length;
   }
 
-  /** Appends one record as one line and fsyncs it; then exports automatically when due. */
-  append(record: TrainingRecord): Promise<void> {
+  private note(r: TrainingRecord): void {
+    this.ids.add(r.id);
+    if (isComplete(r)) this.complete++;
+  }
+
+  /**
+   * Appends one record as one line and fsyncs it; then exports automatically when due. A
+   * record with a pending outcome is completed by appending the same id again.
+   */
+  append(record: TrainingRecord, autoExport = true): Promise<void> {
     const line = `${JSON.stringify(record)}\n`;
     const run = this.chain.then(async () => {
       if (!this.fh) throw new Error('training store is closed');
       await this.fh.write(line);
       await this.fh.datasync();
-      this.count++;
-      if (this.count - this.exported >= this.opts.autoExportThreshold) await this.autoExport();
+      this.note(record);
+      if (autoExport && this.complete - this.exported >= this.opts.autoExportThreshold) await this.autoExport();
     });
     this.chain = run.catch(() => undefined);
     return run;
   }
 
-  /** Every complete, parseable record, oldest first. */
+  /** Every recorded decision, its latest line, oldest decision first. */
   async read(): Promise<TrainingRecord[]> {
     await this.chain;
     return readTrainingFile(this.file);
   }
 
   private async autoExport(): Promise<void> {
-    const all = await readTrainingFile(this.file);
+    const all = (await readTrainingLines(this.file)).filter(isComplete);
     const fresh = all.slice(this.exported);
     if (fresh.length === 0) return;
     const dir = resolve(this.opts.exportPath);
@@ -211,7 +242,7 @@ export class TrainingStore {
     const stamp = new Date(this.opts.clock.now()).toISOString().replace(/[:.]/g, '-');
     const file = join(dir, `${this.opts.nodeId}-${stamp}.jsonl`);
     await writeFileAtomic(file, `${formatExport(fresh, 'jsonl').lines.join('\n')}\n`);
-    this.exported = this.count;
+    this.exported = all.length;
     this.exports++;
     this.lastExport = file;
     await writeFileAtomic(join(this.opts.dir, STATE_FILE), `${JSON.stringify({ exported: this.exported, exports: this.exports, last_export: file })}\n`);
@@ -225,8 +256,23 @@ export class TrainingStore {
   }
 }
 
-/** Reads a training file, skipping a torn tail and any line that does not parse. */
+/**
+ * A training file's decisions: the latest line of each, in the order they were first
+ * recorded. A torn tail and lines that do not parse are skipped.
+ */
 export async function readTrainingFile(file: string): Promise<TrainingRecord[]> {
+  return foldById(await readTrainingLines(file));
+}
+
+function foldById(lines: readonly TrainingRecord[]): TrainingRecord[] {
+  // Setting a key a Map holds keeps its place: first recorded order, latest line.
+  const latest = new Map<string, TrainingRecord>();
+  for (const r of lines) latest.set(r.id, r);
+  return [...latest.values()];
+}
+
+/** Every parseable line of a training file, in file order. */
+async function readTrainingLines(file: string): Promise<TrainingRecord[]> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');

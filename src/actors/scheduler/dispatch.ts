@@ -170,6 +170,14 @@ export class Dispatcher<W> {
     return this.end(t, { ...resultWithoutOutput(id, 'cancelled', reason), queue_ms: now - t.acceptedAt });
   }
 
+  /** Removes every queued job, ending each as cancelled with this reason (a draining node hands them back). */
+  cancelAllQueued(reason: string, now: number): Ending<W>[] {
+    return [...this.queued.keys()].map((id) => this.cancelQueued(id, reason, now)!);
+  }
+
+  /** The jobs running now. */
+  runningIds(): string[] { return [...this.running.keys()]; }
+
   /** The model a running job occupies (to forward a cancel). */
   runningModel(id: string): string | undefined { return this.running.get(id)?.job.model; }
 

@@ -12,3 +12,13 @@ export class UnknownModelError extends Error {
     super(`unknown model ${model}; this node serves: ${served.length > 0 ? served.join(', ') : 'no models'}`);
   }
 }
+
+/** The node is draining (shutting down gracefully): it takes no new job; offer it elsewhere. */
+export class DrainingError extends Error {
+  override readonly name = 'DrainingError';
+  readonly code = 'draining';
+  constructor() {
+    super('this node is draining (shutting down) and takes no new jobs; offer the job to another node');
+  }
+}
+export { DRAIN_REASON } from '../../protocol/receipt-body.ts';

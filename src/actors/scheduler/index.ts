@@ -7,6 +7,6 @@ import { osReadings } from './load.ts';
 
 export type { SchedulerArgs } from './machine.ts';
 export type * from './messages.ts';
-export { QueueFullError, InvalidJobError, UnknownModelError } from './errors.ts';
+export { QueueFullError, InvalidJobError, UnknownModelError, DrainingError } from './errors.ts';
 export { submitReplyTimeoutMs } from './timeouts.ts';
 export default defineActor<SchedulerArgs | undefined>({ machine: (ctx) => schedulerMachine(ctx, osReadings) });

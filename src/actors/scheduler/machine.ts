@@ -14,7 +14,8 @@ import type { GenerateRequest, GenerateResult } from '../inference/messages.ts';
 import { Dispatcher, resultWithoutOutput, type Dispatch, type Ending } from './dispatch.ts';
 import { DEFAULT_LOAD_THRESHOLDS, canClaim, type HostReadings, type LoadThresholds } from './load.ts';
 import { JobHistory } from './history.ts';
-import type { CancelReply, SchedulerIn, SchedulerMetrics, SchedulerStatus } from './messages.ts';
+import { DRAIN_REASON, DrainingError } from './errors.ts';
+import type { CancelReply, DrainReply, SchedulerIn, SchedulerMetrics, SchedulerStatus } from './messages.ts';
 import { JobStats } from './stats.ts';
 import { inferenceReplyTimeoutMs } from './timeouts.ts';
 
@@ -46,6 +47,8 @@ export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined>, r
   const history = new JobHistory(args.historyCapacity);
   const stats = new JobStats(book.modelNames);
   let stopped = false;
+  /** Set by scheduler.drain: submissions are refused from then on. */
+  let draining = false;
   ctx.own(() => { stopped = true; });
   /** Models being retired → who waits for their last job to end. */
   const retiring = new Map<string, string[]>();
@@ -110,6 +113,11 @@ export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined>, r
           'scheduler.submit': {
             actions: ({ event }) => {
               const now = ctx.clock.now();
+              if (draining) {
+                stats.refusedWith('draining');
+                ctx.replyError(event.replyTo, new DrainingError());
+                return;
+              }
               const a = book.submit(event.job, event.replyTo, event.stream_to ?? event.from, now);
               if (a.kind === 'refused') {
                 stats.refusedWith((a.error as { code?: string }).code ?? a.error.name);
@@ -141,8 +149,19 @@ export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined>, r
               if (event.replyTo) ctx.reply(event.replyTo, reply);
             },
           },
+          'scheduler.drain': {
+            actions: ({ event }) => {
+              draining = true;
+              const endings = book.cancelAllQueued(DRAIN_REASON, ctx.clock.now());
+              for (const e of endings) answer(e, false);
+              ctx.log.info({ handed_back: endings.length, running: book.runningIds().length }, 'Scheduler draining: queued jobs handed back');
+              ctx.reply(event.replyTo, { handed_back: endings.map((e) => e.result.job_id), running: book.runningIds() } satisfies DrainReply);
+            },
+          },
           'scheduler.can_claim': {
-            actions: ({ event }) => ctx.reply(event.replyTo, canClaim({ model: event.model, max_tokens: event.max_tokens }, book, readings, limits)),
+            actions: ({ event }) => ctx.reply(event.replyTo, draining
+              ? { ok: false, reason: 'the node is draining' }
+              : canClaim({ model: event.model, max_tokens: event.max_tokens }, book, readings, limits)),
           },
           'scheduler.status': { actions: ({ event }) => ctx.reply(event.replyTo, book.status() satisfies SchedulerStatus) },
           'scheduler.jobs': {

@@ -54,6 +54,14 @@ export type CancelRequest = { type: 'scheduler.cancel'; job_id: string };
 export interface CancelReply { job_id: string; cancelled: boolean; state: JobState | 'unknown' }
 export type JobState = 'queued' | 'running' | 'finished';
 
+/**
+ * The node drains: every queued job is taken out and answered `cancelled` with reason
+ * DRAIN_REASON (its submitter hands it back to its client), and from now on submissions are
+ * refused with DrainingError. Jobs already running go on. Answers which jobs went which way.
+ */
+export type DrainRequest = { type: 'scheduler.drain' };
+export interface DrainReply { handed_back: string[]; running: string[] }
+
 /** Should this node claim an offer of this shape? (the load manager; see load.ts) */
 export type CanClaimRequest = { type: 'scheduler.can_claim'; model: string; max_tokens: number };
 export interface CanClaimReply { ok: boolean; reason?: string }
@@ -118,6 +126,7 @@ export type SchedulerIn =
   /** As a plain event (no replyTo) it is fire-and-forget. */
   | (CancelRequest & { from: string; replyTo?: string })
   | RequestEvent<CanClaimRequest>
+  | RequestEvent<DrainRequest>
   | RequestEvent<{ type: 'scheduler.status' }>
   | RequestEvent<JobsRequest>
   | RequestEvent<JobRequest>
