@@ -126,21 +126,20 @@ export class ModelControl {
     });
   }
 
-  load(body: { path: string; name?: string } | { sha256: string; name?: string }): Promise<ServedModelInfo> {
+  async load(body: { path: string; name?: string } | { sha256: string; name?: string }): Promise<ServedModelInfo> {
+    if (!('sha256' in body)) return this.loadFile(body.path, body.name);
+    const served = (await this.manifests()).find((m) => m.sha256 === body.sha256);
+    if (served) throw new ApiError(409, 'model_loaded', `model ${body.sha256} is already served here as ${served.name}`);
+    // Not one at a time: a long pull must not hold up other loads and unloads.
+    const pulled = await this.init.ask<PullProgress>('network', { type: 'network.pull', sha256: body.sha256, dir: this.init.pullDir }, PULL_TIMEOUT_MS)
+      .catch((err: unknown) => { throw asPullError(err); });
+    return this.loadFile(pulled.path!, body.name ?? (pulled.name || body.sha256.slice(0, 12)), body.sha256);
+  }
+
+  /** Loads one file; `sha256`: what it must still hash to (a pulled file). */
+  private loadFile(path: string, name: string | undefined, sha256?: string): Promise<ServedModelInfo> {
     return this.serial(async () => {
       const { config } = this.init;
-      let path: string;
-      let name = body.name;
-      if ('sha256' in body) {
-        const served = (await this.manifests()).find((m) => m.sha256 === body.sha256);
-        if (served) throw new ApiError(409, 'model_loaded', `model ${body.sha256} is already served here as ${served.name}`);
-        const pulled = await this.init.ask<PullProgress>('network', { type: 'network.pull', sha256: body.sha256, dir: this.init.pullDir }, PULL_TIMEOUT_MS)
-          .catch((err: unknown) => { throw asPullError(err); });
-        path = pulled.path!;
-        name ??= pulled.name || body.sha256.slice(0, 12);
-      } else {
-        path = body.path;
-      }
       let model: ServedModel;
       try {
         model = await describeModel(config, path, name);
@@ -149,8 +148,8 @@ export class ModelControl {
         if (e.name === 'ModelLoadError' || e.name === 'ResourceExhaustedError') throw new ApiError(422, 'invalid_model', e.message);
         throw err;
       }
-      if ('sha256' in body && model.manifest.sha256 !== body.sha256) {
-        throw new ApiError(422, 'invalid_model', `${path} no longer has sha256 ${body.sha256} (it changed on disk); prune it and pull again`);
+      if (sha256 !== undefined && model.manifest.sha256 !== sha256) {
+        throw new ApiError(422, 'invalid_model', `${path} no longer has sha256 ${sha256} (it changed on disk); prune it and pull again`);
       }
       const manifests = await this.manifests();
       if (manifests.some((m) => m.name === model.name)) throw new ApiError(409, 'model_loaded', `a model named ${model.name} is already served here; unload it first or pick another name`);
