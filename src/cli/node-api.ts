@@ -4,6 +4,8 @@
 // a one-line reason (exit 1).
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Command } from 'commander';
+import type { Config } from '../config/index.ts';
 import type { ApiErrorBody, ApiFile } from '../actors/api/messages.ts';
 import { CommandFailedError } from './errors.ts';
 
@@ -70,6 +72,21 @@ export async function findNode({ api, dataDir, nodeId }: FindNodeOptions): Promi
   return running[0]!;
 }
 
+/** The options every command that talks to a running node takes. */
+export interface ApiOptions { api?: string; token?: string; json?: boolean }
+
+export const withApiOptions = (cmd: Command) => cmd
+  .option('--api <URL>', "the node's API (default: found in the data directory of --node-id, or the only node running there)")
+  .option('--token <TOKEN>', 'bearer token, if the node has api.token set (default: MVP_NODE_API_TOKEN, then api.token of --config)')
+  .option('--json', 'print the API\'s JSON answer instead of text');
+
+/** The API of the node a command's options and its loaded configuration point at. */
+export async function connect(cmd: Command, config: Config): Promise<NodeApi> {
+  const o = cmd.opts<ApiOptions>();
+  const found = await findNode({ api: o.api, dataDir: config.node.data_dir, nodeId: config.node.node_id });
+  return new NodeApi(found.url, o.token ?? config.api.token);
+}
+
 /** The node did not answer at all (nothing listening, no answer in time, not HTTP). */
 export class NodeUnreachableError extends CommandFailedError {}
 
@@ -92,7 +109,7 @@ export class NodeApi {
 
   get<T>(path: string, accept: number[] = []): Promise<ApiAnswer<T>> { return this.request<T>('GET', path, { accept }); }
 
-  async request<T>(method: 'GET' | 'POST', path: string, opts: RequestOptions = {}): Promise<ApiAnswer<T>> {
+  async request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, opts: RequestOptions = {}): Promise<ApiAnswer<T>> {
     const timeoutMs = opts.timeoutMs ?? REQUEST_TIMEOUT_MS;
     let res: Response;
     try {

@@ -82,7 +82,7 @@ export function buildProgram(deps: ProgramDeps = {}): Command {
     const runNode = deps.runNode ?? (await import('../node/run.ts')).runNode;
     await runNode(config);
   });
-  registerModelsCommand(program);
+  registerModelsCommand(program, { config: (cmd) => loadCommandConfig(cmd, env) });
   registerReceiptCommand(program);
   registerSubmitCommand(program, { env });
   registerStatusCommands(program, { config: (cmd) => loadCommandConfig(cmd, env) });

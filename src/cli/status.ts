@@ -9,7 +9,7 @@ import type { JobRecord, JobRecordStatus } from '../actors/scheduler/messages.ts
 import type { ActorInfo } from '../runtime/supervisor.ts';
 import { CommandFailedError } from './errors.ts';
 import type { Config } from '../config/index.ts';
-import { findNode, NodeApi } from './node-api.ts';
+import { connect as connectTo, withApiOptions, type ApiOptions, type NodeApi } from './node-api.ts';
 
 export interface StatusCommandsDeps {
   /** The configuration a command runs with (-c, env, root flags): its data_dir, node_id and api.token. */
@@ -19,8 +19,6 @@ export interface StatusCommandsDeps {
   /** Defaults to Date.now (ages in the tables). */
   readonly now?: () => number;
 }
-
-interface ApiOptions { api?: string; token?: string; json?: boolean }
 
 const JOB_STATUSES: readonly JobRecordStatus[] = ['queued', 'running', 'completed', 'cancelled', 'failed', 'timeout'];
 
@@ -107,18 +105,7 @@ export function registerStatusCommands(program: Command, deps: StatusCommandsDep
   const out = deps.out ?? ((t: string) => { process.stdout.write(t); });
   const now = deps.now ?? Date.now;
 
-  /** The API of the node these options and the loaded configuration point at. */
-  async function connect(cmd: Command): Promise<NodeApi> {
-    const config = deps.config(cmd);
-    const o = cmd.opts<ApiOptions>();
-    const found = await findNode({ api: o.api, dataDir: config.node.data_dir, nodeId: config.node.node_id });
-    return new NodeApi(found.url, o.token ?? config.api.token);
-  }
-
-  const withApiOptions = (cmd: Command) => cmd
-    .option('--api <URL>', "the node's API (default: found in the data directory of --node-id, or the only node running there)")
-    .option('--token <TOKEN>', 'bearer token, if the node has api.token set (default: MVP_NODE_API_TOKEN, then api.token of --config)')
-    .option('--json', 'print the API\'s JSON answer instead of text');
+  const connect = (cmd: Command): Promise<NodeApi> => connectTo(cmd, deps.config(cmd));
 
   withApiOptions(program.command('status').description('Show a running node\'s health, peers, queue, models and actors'))
     .action(async function (this: Command) {

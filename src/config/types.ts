@@ -39,6 +39,12 @@ export interface ModelConfig {
   readonly name?: string;
 }
 
+export interface ModelsConfig {
+  readonly share: boolean;
+  readonly share_max_mib_per_sec: number;
+  readonly share_chunks_per_peer_per_sec: number;
+}
+
 export interface ExecutorConfig {
   readonly max_queue_size: number;
   readonly job_timeout_secs: number;
@@ -130,6 +136,7 @@ export interface Config {
   readonly node: NodeConfig;
   readonly network: NetworkConfig;
   readonly model: ModelConfig;
+  readonly models: ModelsConfig;
   readonly executor: ExecutorConfig;
   readonly monitoring: MonitoringConfig;
   readonly orchestrator: OrchestratorConfig;

@@ -36,6 +36,8 @@ export interface WriteTestModelOptions {
   readonly preset: TestModelPreset;
   readonly out: string;
   readonly seed?: number;
+  /** Overrides of the preset's shape (tests that need a file of several chunks, say). */
+  readonly shape?: Partial<TestModelShape>;
 }
 
 export interface WrittenTestModel {
@@ -59,8 +61,9 @@ const CHATML_TEMPLATE =
 
 /** Writes a deterministic random-weight test model (same preset and seed → same bytes). */
 export async function writeTestModel(options: WriteTestModelOptions): Promise<WrittenTestModel> {
-  const shape = TEST_MODEL_PRESETS[options.preset];
-  if (!shape) throw new Error(`unknown test model preset: ${String(options.preset)}`);
+  const preset = TEST_MODEL_PRESETS[options.preset];
+  if (!preset) throw new Error(`unknown test model preset: ${String(options.preset)}`);
+  const shape: TestModelShape = { ...preset, ...options.shape };
   const seed = options.seed ?? 1;
   const path = resolve(options.out);
   const tensors = testModelTensors(shape, seed);

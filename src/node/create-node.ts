@@ -35,13 +35,12 @@ import type { ApiArgs } from '../actors/api/index.ts';
 import type { DrainAccepted, HealthBody } from '../actors/api/messages.ts';
 import { healthOf } from '../actors/api/health.ts';
 import type { NetworkDrainReport, NetworkStatus, QueueStatus } from '../actors/network/messages.ts';
-import type { InferenceArgs } from '../actors/inference/engine.ts';
 import type { SchedulerArgs } from '../actors/scheduler/index.ts';
 import type { OrchestratorArgs } from '../actors/orchestrator/index.ts';
 import { validateModel } from '../models/index.ts';
 import type { ConsensusArgs, ConsensusStatus } from '../actors/consensus/messages.ts';
 import { loadIdentity, lockDataDir, type Identity } from './identity.ts';
-import { resolveModels } from './models.ts';
+import { inferenceChildSpec, resolveModels } from './models.ts';
 import { readSwarmKey } from '../actors/network/swarm-key.ts';
 
 export interface CreateNodeOptions {
@@ -111,6 +110,7 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
   const models = (opts.serveModels ?? transport === 'tcp') ? await resolveModels(config, log) : [];
   const networkArgs: NetworkArgs = {
     nodeId: id.nodeId, privateKey: privateKeyToProtobuf(id.privateKey), transport, models: models.map((m) => m.manifest),
+    files: models.map((m) => ({ sha256: m.manifest.sha256, path: m.path })),
     portCell: new Int32Array(new SharedArrayBuffer(4)), ...(swarmKey ? { swarmKey } : {}),
   };
   const children: ChildSpec[] = [
@@ -118,13 +118,7 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
       name: 'scheduler', module: actorModule('scheduler'), restart: 'permanent', shutdownMs, placement: placement('scheduler'),
       args: { models: models.map((m) => ({ name: m.name, sequences: m.sequences })) } satisfies SchedulerArgs,
     },
-    // Inline: the actor is light (the model lives in its own pool worker), and a terminated
-    // thread would take that worker down mid-generation.
-    ...models.map((m): ChildSpec => ({
-      name: `inference:${m.name}`, module: actorModule('inference'), restart: 'permanent',
-      shutdownMs: Math.max(shutdownMs, 12_000), placement: 'inline',
-      args: { path: m.path, name: m.name, threads: m.threads, sequences: m.sequences } satisfies InferenceArgs,
-    })),
+    ...models.map((m) => inferenceChildSpec(m, shutdownMs)),
     { name: 'network', module: actorModule('network'), restart: 'permanent', shutdownMs, placement: placement('network'), args: networkArgs },
     {
       name: 'consensus', module: actorModule('consensus'), restart: 'permanent', shutdownMs, placement: placement('consensus'),

@@ -2,12 +2,16 @@
 // generated test model, so a fresh `npm start` can run jobs. Every file is validated (format,
 // ≤ 7B, memory) and hashed before the node starts: no node runs half-configured.
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Config } from '../config/types.ts';
 import type { Logger } from '../runtime/log.ts';
 import type { ModelManifest } from '../protocol/index.ts';
-import { sha256File, validateModel, writeTestModel } from '../models/index.ts';
+import type { ChildSpec } from '../runtime/supervisor.ts';
+import type { InferenceArgs } from '../actors/inference/engine.ts';
+import { validateModel, writeTestModel } from '../models/index.ts';
+import { hashModelFile } from '../models/merkle.ts';
 
 export interface ServedModel {
   name: string;
@@ -51,24 +55,54 @@ export async function resolveModels(config: Readonly<Config>, log: Logger): Prom
   }
   const served: ServedModel[] = [];
   for (const path of paths) {
-    const info = await validateModel(path, { contextLength: config.model.max_context_length });
-    const name = paths.length === 1 && config.model.name ? config.model.name : basename(path).replace(/\.gguf$/i, '');
+    const name = paths.length === 1 && config.model.name ? config.model.name : modelNameOf(path);
     const twin = served.find((m) => m.name === name);
     if (twin) throw new DuplicateModelNameError(`Two models are named ${name}: ${twin.path} and ${path}; rename one file`);
-    served.push({
-      name,
-      path: info.path,
-      threads: config.model.threads ?? defaultThreads(info.params),
-      sequences: SEQUENCES_PER_MODEL,
-      manifest: {
-        name,
-        sha256: await sha256File(info.path),
-        params: info.params,
-        quantization: info.quantization,
-        context_length: info.contextLength ?? config.model.max_context_length,
-        test_model: info.testModel,
-      },
-    });
+    served.push(await describeModel(config, path, name));
   }
   return served;
+}
+
+/** A model's default name: its file name without `.gguf`. */
+export function modelNameOf(path: string): string {
+  return basename(path).replace(/\.gguf$/i, '');
+}
+
+/**
+ * One model file as this node would serve it: validated (format, ≤ 7B, memory; throws
+ * ModelLoadError / ResourceExhaustedError) and hashed. The same checks at start and at runtime.
+ */
+export async function describeModel(config: Readonly<Config>, path: string, name = modelNameOf(path)): Promise<ServedModel> {
+  const info = await validateModel(path, { contextLength: config.model.max_context_length });
+  const hashed = await hashModelFile(info.path);
+  return {
+    name,
+    path: info.path,
+    threads: config.model.threads ?? defaultThreads(info.params),
+    sequences: SEQUENCES_PER_MODEL,
+    manifest: {
+      name,
+      sha256: hashed.sha256,
+      params: info.params,
+      quantization: info.quantization,
+      context_length: info.contextLength ?? config.model.max_context_length,
+      test_model: info.testModel,
+      merkle_root: hashed.tree.root,
+      size: hashed.size,
+    },
+  };
+}
+
+export const INFERENCE_PREFIX = 'inference:';
+
+/**
+ * The supervisor child that serves a model. Inline: the actor is light (the model lives in its
+ * own pool worker), and a terminated thread would take that worker down mid-generation.
+ */
+export function inferenceChildSpec(m: Pick<ServedModel, 'name' | 'path' | 'threads' | 'sequences'>, shutdownMs: number): ChildSpec {
+  return {
+    name: `${INFERENCE_PREFIX}${m.name}`, module: fileURLToPath(new URL('../actors/inference/index.ts', import.meta.url)), restart: 'permanent',
+    shutdownMs: Math.max(shutdownMs, 12_000), placement: 'inline',
+    args: { path: m.path, name: m.name, threads: m.threads, sequences: m.sequences } satisfies InferenceArgs,
+  };
 }

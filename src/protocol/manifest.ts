@@ -15,6 +15,11 @@ export const modelSchema = {
     quantization: { type: 'string', description: 'e.g. q4_0, f16', minLength: 1, maxLength: 32 },
     context_length: { type: 'integer', minimum: 1, maximum: 10_000_000 },
     test_model: { type: 'boolean', description: 'random-weight test model: runs at real speed, output is meaningless' },
+    merkle_root: {
+      type: 'string', description: 'root of the Merkle tree over the file\'s 1 MiB chunks (src/models/merkle.ts), lowercase hex: peers fetch the file by it',
+      minLength: 64, maxLength: 64, pattern: '^[0-9a-f]{64}$',
+    },
+    size: { type: 'integer', description: 'file size in bytes', minimum: 0, maximum: 1_000_000_000_000 },
   },
 } as const satisfies WireSchema;
 

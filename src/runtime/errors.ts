@@ -21,6 +21,10 @@ export class UnknownActorError extends Error {
   override name = 'UnknownActorError';
   constructor(readonly actor: string) { super(`no actor named ${actor}`); }
 }
+export class DuplicateActorError extends Error {
+  override name = 'DuplicateActorError';
+  constructor(readonly actor: string) { super(`an actor named ${actor} is already in the tree`); }
+}
 export class UnknownRequestError extends Error {
   override name = 'UnknownRequestError';
   constructor(readonly actor: string, readonly type: string) { super(`${actor} does not answer ${type}`); }

@@ -8,7 +8,7 @@ import type { Clock } from './clock.ts';
 import type { Logger } from './log.ts';
 import type { Host, RunningActor } from './host.ts';
 import {
-  ActorDownError, ActorStartError, RequestTimeoutError, SupervisorGaveUpError, UnknownActorError, UnknownRequestError,
+  ActorDownError, ActorStartError, DuplicateActorError, RequestTimeoutError, SupervisorGaveUpError, UnknownActorError, UnknownRequestError,
   deserializeError, serializeError, type SerializedError,
 } from './errors.ts';
 
@@ -75,14 +75,20 @@ export const SUPERVISOR = '$supervisor';
  * What a request to SUPERVISOR may ask:
  * - `supervisor.actors` → ActorInfo[];
  * - `supervisor.kill` → KillReply once the actor has died (its restart follows, as after any crash);
- * - `supervisor.restart` → ActorInfo once the actor runs again.
+ * - `supervisor.restart` → ActorInfo once the actor runs again;
+ * - `supervisor.add` → ActorInfo once a new child runs (see add());
+ * - `supervisor.remove` → null once the child has stopped and left the tree (see remove());
+ * - `supervisor.update_args` → null: the arguments the child's next (re)start gets (see updateArgs()).
  * Unknown names fail with UnknownActorError; killing an actor that is not running, with ActorDownError.
  * An actor that kills or restarts itself this way gets no answer: the incarnation that asked is gone.
  */
 export type SupervisorRequest =
   | { type: 'supervisor.actors' }
   | { type: 'supervisor.kill'; name: string; mode?: KillMode }
-  | { type: 'supervisor.restart'; name: string };
+  | { type: 'supervisor.restart'; name: string }
+  | { type: 'supervisor.add'; spec: ChildSpec }
+  | { type: 'supervisor.remove'; name: string }
+  | { type: 'supervisor.update_args'; name: string; args: Record<string, unknown> };
 
 /** How an actor was killed: threaded actors die by `mode`, inline ones always by an exception. */
 export interface KillReply { name: string; placement: Placement; mode: KillMode }
@@ -158,6 +164,48 @@ export class Supervisor extends EventEmitter {
     });
   }
 
+  /**
+   * Add a child to the running tree, after the others (so it stops first), and start it. A child
+   * that fails to start leaves no trace: the error is thrown and the name is free again. A name
+   * already in the tree is refused with DuplicateActorError.
+   */
+  async add(spec: ChildSpec): Promise<ActorInfo> {
+    return this.serial(async () => {
+      if (this.state !== 'running') throw new ActorDownError(spec.name, `the supervisor is ${this.state}`);
+      if (this.byName.has(spec.name)) throw new DuplicateActorError(spec.name);
+      const c: Child = { spec, status: 'stopped', state: 'stopped', restarts: 0, crashes: 0, stopping: false, mailbox: [] };
+      this.children.push(c);
+      this.byName.set(spec.name, c);
+      try {
+        await this.startChild(c);
+      } catch (err) {
+        this.forget(c);
+        throw err;
+      }
+      this.broadcast({ type: 'sys.actor_up', name: spec.name }, spec.name);
+      return this.info(c);
+    });
+  }
+
+  /**
+   * Stop a child gracefully (within its shutdownMs) and take it out of the tree: it is not
+   * restarted, and its name becomes unknown. Requests still routed to it fail with ActorDownError.
+   */
+  async remove(name: string): Promise<void> {
+    const c = this.child(name);
+    await this.serial(async () => {
+      await this.stopChild(c);
+      this.forget(c);
+    });
+    this.emit('removed', { name } satisfies ActorEvent);
+  }
+
+  /** Merge into a child's start arguments: what it gets on its next start or restart (the running incarnation is not told). */
+  updateArgs(name: string, args: Record<string, unknown>): void {
+    const c = this.child(name);
+    c.spec = { ...c.spec, args: { ...(c.spec.args as Record<string, unknown> | undefined), ...args } };
+  }
+
   send(to: string, msg: Message): void { this.deliver(to, { k: 'event', from: SUPERVISOR, msg }); }
 
   request<R = unknown>(to: string, msg: Message, timeoutMs: number): Promise<R> {
@@ -185,6 +233,11 @@ export class Supervisor extends EventEmitter {
       name: c.spec.name, placement: c.spec.placement, restart: c.spec.restart,
       status: c.status, state: c.state, restarts: c.restarts, crashes: c.crashes,
     };
+  }
+
+  private forget(c: Child): void {
+    this.children.splice(this.children.indexOf(c), 1);
+    this.byName.delete(c.spec.name);
   }
 
   private child(name: string): Child {
@@ -352,6 +405,9 @@ export class Supervisor extends EventEmitter {
       case 'supervisor.actors': this.answer(r, true, this.actors(), undefined); break;
       case 'supervisor.kill': void settle(Promise.resolve().then(() => this.kill(String(req.name), req.mode === 'throw' ? 'throw' : 'terminate'))); break;
       case 'supervisor.restart': void settle(Promise.resolve().then(() => this.restart(String(req.name)))); break;
+      case 'supervisor.add': void settle(Promise.resolve().then(() => this.add(req.spec))); break;
+      case 'supervisor.remove': void settle(Promise.resolve().then(() => this.remove(String(req.name))).then(() => null)); break;
+      case 'supervisor.update_args': void settle(Promise.resolve().then(() => { this.updateArgs(String(req.name), req.args); return null; })); break;
       default: {
         const composed = this.opts.answer?.(msg);
         if (composed) void settle(composed);

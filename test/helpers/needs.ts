@@ -55,3 +55,15 @@ export function netnsMissing(): string | undefined {
 export function commandMissing(cmd: string, args: string[], what: string): string | undefined {
   return spawnSync(cmd, args).status === 0 ? undefined : `needs ${what}`;
 }
+
+/**
+ * Mounts a small tmpfs at `dir` (a full disk on demand) and returns how to unmount it, or why it
+ * cannot be done here: Linux, root, and a mount actually made (a container may forbid it).
+ */
+export function mountTmpfs(dir: string, bytes: number): { unmount(): void } | string {
+  if (process.platform !== 'linux') return `needs Linux tmpfs (this is ${process.platform})`;
+  if (process.getuid?.() !== 0) return 'needs root to mount a tmpfs';
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'tmpfs', dir]);
+  if (r.status !== 0) return `cannot mount a tmpfs here (\`mount -t tmpfs\`: ${String(r.stderr).trim()})`;
+  return { unmount: () => { spawnSync('umount', [dir]); } };
+}

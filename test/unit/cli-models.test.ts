@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { inspectModel, sha256File, validateModel } from '../../src/models/index.ts';
 import { tmpDir } from '../helpers/config.ts';
 import { runCli } from '../helpers/proc.ts';
+import { formatProgress } from '../../src/cli/models.ts';
+import type { PullProgress } from '../../src/actors/network/model-transfer.ts';
 
 const mvpNode = (args: string[]) => runCli(args);
 
@@ -113,5 +115,17 @@ describe('mvp-node models inspect', () => {
     const none = await mvpNode(['models', 'inspect']);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /missing required argument 'file'/);
+  });
+});
+
+describe('models pull progress', () => {
+  const base: PullProgress = {
+    sha256: 'ab'.repeat(32), name: 'm', state: 'running', size: 4 * 1024 * 1024, chunks: 4, verified_chunks: 1, resumed_chunks: 0,
+    bytes_done: 1024 * 1024, sources: [{ peer: 'a', chunks: 1 }, { peer: 'b', chunks: 0, dropped: 'bad chunk' }], started_at: 0,
+  };
+  it('draws the verified share of the file, its size and the sources still in use', () => {
+    assert.equal(formatProgress(base, 8), '[##......]  25%  1.0 MiB/4.0 MiB  1 source');
+    assert.equal(formatProgress({ ...base, bytes_done: base.size, sources: [{ peer: 'a', chunks: 2 }, { peer: 'b', chunks: 2 }] }, 8), '[########] 100%  4.0 MiB/4.0 MiB  2 sources');
+    assert.equal(formatProgress({ ...base, size: 0, bytes_done: 0 }, 4), '[....]   0%  0.0 MiB/0.0 MiB  1 source', 'before the size is known');
   });
 });

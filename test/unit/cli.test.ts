@@ -61,7 +61,7 @@ describe('mvp-node --help', () => {
     for (const line of SEED_OPTION_LINES) assert.ok(lines.includes(line), `missing help line:\n${line}\n---\n${stdout}`);
     assert.ok(lines.includes('        --data-dir <DIR>         Directory for node key and state'));
     assert.ok(lines.indexOf(SEED_OPTION_LINES[7]!) < lines.indexOf(SEED_OPTION_LINES[8]!), 'help before version');
-    assert.match(stdout, /\nCOMMANDS:\n {4}models {23}Generate and inspect GGUF model files\n/);
+    assert.match(stdout, /\nCOMMANDS:\n {4}models {23}Generate and inspect GGUF model files; load and unload models on a running node\n/);
   });
 
   it('lists registered subcommands and the <COMMAND> usage', async () => {

@@ -174,4 +174,27 @@ describe('scheduler dispatch', () => {
     assert.equal(b1!.job.id, 'b1');
     assert.equal(b1!.queueMs, 40);
   });
+  it('serves a model added at runtime, and retires one: new jobs refused, queued ones handed back, running ones finish', () => {
+    const d = new Dispatcher<string>({ models: [{ name: 'a', sequences: 1, contextSize: 512 }], capacity: 10 });
+    assert.equal(d.submit(job('x', { model: 'late' }), 'w0', undefined, 0).kind, 'refused');
+    assert.equal(d.addModel({ name: 'late', sequences: 1, contextSize: 512 }), true);
+    assert.equal(d.addModel({ name: 'late', sequences: 4, contextSize: 512 }), false, 'a name already served is kept');
+    assert.deepEqual(d.status().models, ['a', 'late']);
+    assert.equal(d.status().slots, 2);
+    for (const id of ['r', 'q1', 'q2']) assert.equal(d.submit(job(id, { model: 'late' }), `w-${id}`, undefined, 0).kind, 'queued');
+    assert.deepEqual(d.dispatch(0).map((x) => x.job.id), ['r']);
+
+    const handedBack = d.retireModel('late', 'unloaded', 50)!;
+    assert.deepEqual(handedBack.map((e) => [e.result.job_id, e.result.status, e.result.reason, e.waiters]), [['q1', 'failed', 'unloaded', ['w-q1']], ['q2', 'failed', 'unloaded', ['w-q2']]]);
+    assert.equal(d.depth, 0);
+    const refused = d.submit(job('new', { model: 'late' }), 'w-new', undefined, 60);
+    assert.equal(refused.kind === 'refused' && refused.error.name, 'UnknownModelError');
+    assert.equal(d.model('late'), undefined, 'not offered to the load manager');
+    assert.deepEqual(d.status().models, ['a']);
+    assert.equal(d.retired('late'), false, 'a job still runs on it');
+    assert.equal(d.finish('r', completed('r'))!.result.status, 'completed', 'the running job finishes');
+    assert.equal(d.retired('late'), true);
+    assert.equal(d.retireModel('late', 'again', 70), undefined, 'gone from the book');
+    assert.equal(d.addModel({ name: 'late', sequences: 1, contextSize: 512 }), true, 'and can be loaded again');
+  });
 });

@@ -133,4 +133,48 @@ describe('supervisor', () => {
       await sup.stop();
     }
   });
+  it('adds a child to the running tree and removes it, on either host, by request to $supervisor', async () => {
+    const sup = testSupervisor([counter('a', 'inline')]);
+    await sup.start();
+    try {
+      for (const placement of ['inline', 'thread'] as const) {
+        const name = `late-${placement}`;
+        const info = await sup.request<ActorInfo>('a', { type: 'ask', to: SUPERVISOR, msg: { type: 'supervisor.add', spec: counter(name, placement) } }, 10_000);
+        assert.deepEqual([info.name, info.placement, info.status], [name, placement, 'running']);
+        bump(sup, name);
+        assert.equal(await get(sup, name), 1, 'the added child answers through the router');
+        assert.ok((await sup.request<{ seen: string[] }>('a', { type: 'get' }, 2000)).seen.includes(`up:${name}`), 'the others are told it is up');
+        await assert.rejects(sup.add(counter(name, 'inline')), { name: 'DuplicateActorError' });
+        // A crash of an added child is supervised like any other: it restarts.
+        const restarted = once<{ name: string }>(sup, 'restarted');
+        sup.send(name, { type: 'bug' });
+        assert.equal((await restarted).name, name);
+        await sup.request(SUPERVISOR, { type: 'supervisor.remove', name }, 10_000);
+        assert.deepEqual(sup.actors().map((x) => x.name), ['a']);
+        await assert.rejects(sup.request(name, { type: 'get' }, 2000), { name: 'UnknownActorError' });
+      }
+      // A child that cannot start leaves no trace, and its name can be used again.
+      await assert.rejects(sup.add(counter('bad', 'inline', { args: { failStart: true } })), { name: 'ActorStartError' });
+      assert.deepEqual(sup.actors().map((x) => x.name), ['a']);
+      await sup.add(counter('bad', 'inline'));
+      await assert.rejects(sup.remove('nope'), { name: 'UnknownActorError' });
+    } finally {
+      await sup.stop();
+    }
+    assert.deepEqual(sup.actors().map((x) => [x.name, x.status]), [['a', 'stopped'], ['bad', 'stopped']], 'stop reaches added children');
+  });
+
+  it('restarts a child with the arguments last given by update_args', async () => {
+    const sup = testSupervisor([counter('a', 'inline')]);
+    await sup.start();
+    try {
+      await sup.request(SUPERVISOR, { type: 'supervisor.update_args', name: 'a', args: { failStart: true } }, 2000);
+      bump(sup, 'a');
+      assert.equal(await get(sup, 'a'), 1, 'the running incarnation is not touched');
+      await assert.rejects(sup.restart('a'), { name: 'ActorStartError' }, 'the next start sees the new arguments');
+      await assert.rejects(sup.request(SUPERVISOR, { type: 'supervisor.update_args', name: 'nope', args: {} }, 2000), { name: 'UnknownActorError' });
+    } finally {
+      await sup.stop();
+    }
+  });
 });

@@ -1,5 +1,5 @@
 // Models: every model served across the swarm as this node knows it (its own and its peers'
-// manifests). Fetching, loading and unloading models at runtime is not built yet.
+// manifests). Loading and unloading is done through the API and CLI (POST/DELETE /models), not here.
 import type { NodeView } from '../store.ts';
 
 export function Models({ view }: { view: NodeView }) {

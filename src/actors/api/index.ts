@@ -20,6 +20,8 @@ import { renderMetrics } from './metrics.ts';
 import { createApiServer, listenApi } from './server.ts';
 import { NetworkGateway } from './gateway.ts';
 import { registerOrchestratorRoutes } from './orchestrator-routes.ts';
+import { ModelControl, registerModelRoutes } from './models.ts';
+import type { PullProgress } from '../network/model-transfer.ts';
 import { EventHub, type EventTopic } from './events.ts';
 import { listModels } from './openai.ts';
 import type { RecentDecisions } from '../orchestrator/messages.ts';
@@ -125,16 +127,19 @@ export default defineActor<ApiArgs>({
           if (!ctx.config.monitoring.metrics_enabled) {
             throw new ApiError(404, 'metrics_disabled', 'metrics are off on this node (monitoring.metrics_enabled = false)');
           }
-          const [scheduler, network, actors] = await Promise.all([
+          const [scheduler, network, actors, pulls] = await Promise.all([
             quiet(ask<SchedulerMetrics>('scheduler', { type: 'scheduler.metrics' })),
             quiet(ask<NetworkStatus>('network', { type: 'network.status' })),
             quiet(askSupervisor<ActorInfo[]>({ type: 'supervisor.actors' })),
+            quiet(ask<PullProgress[]>('network', { type: 'network.pulls' })),
           ]);
-          return renderMetrics(ctx.args, { scheduler, network, actors }, ctx.clock.now());
+          return renderMetrics(ctx.args, { scheduler, network, actors, ...(pulls ? { pulls } : {}) }, ctx.clock.now());
         },
       },
       openai: gateway,
     });
+    const pullDir = join(ctx.args.dataDir || join(ctx.config.node.data_dir, ctx.args.nodeId), 'pulled');
+    registerModelRoutes(app, new ModelControl({ config: ctx.config, ask, pullDir }));
     registerOrchestratorRoutes(app, { request: (msg, ms) => ctx.request('orchestrator', msg, ms), config: ctx.config.orchestrator });
     ctx.own(() => app.close());
     // Owned after the server, so released before it: open streams end instead of holding up close.

@@ -89,7 +89,7 @@ export interface ApiFile { url: string; pid: number }
 export type ApiErrorCode =
   | 'unauthorized' | 'not_found' | 'invalid_request' | 'invalid_json' | 'body_too_large' | 'unsupported_media_type'
   | 'unknown_actor' | 'actor_not_running' | 'unknown_job' | 'invalid_peer' | 'metrics_disabled' | 'unavailable' | 'foreign_origin'
-  | 'bad_request' | 'internal';
+  | 'bad_request' | 'internal' | 'invalid_model' | 'model_loaded' | 'unknown_model' | 'model_load_failed' | 'pull_failed';
 
 export interface ApiErrorBody { code: ApiErrorCode; message: string }
 

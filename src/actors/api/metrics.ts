@@ -9,12 +9,15 @@ import type { NetworkStatus } from '../network/messages.ts';
 import { GUARD_DROP_REASONS } from '../network/reputation.ts';
 import type { HistogramSnapshot, SchedulerMetrics } from '../scheduler/messages.ts';
 import type { ApiArgs } from './messages.ts';
+import type { PullProgress } from '../network/model-transfer.ts';
 
 export interface MetricsSources {
   /** Undefined: the actor did not answer. */
   scheduler?: SchedulerMetrics;
   network?: NetworkStatus;
   actors?: readonly ActorInfo[];
+  /** Model pulls in progress and recently ended (network.pulls). */
+  pulls?: readonly PullProgress[];
 }
 
 export const METRICS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
@@ -119,6 +122,20 @@ export async function renderMetrics(node: ApiArgs, src: MetricsSources, now: num
     counter('mvp_swarm_key_mismatches_total', 'Handshakes that failed right after the swarm key exchange since the network actor started: suspected swarm key mismatches')
       .inc(n.swarm.suspected_key_mismatches);
     gauge('mvp_draining', 'Whether the node is draining (SIGTERM or POST /drain): 1, it claims no more jobs').set(n.draining ? 1 : 0);
+    const t = n.model_transfer;
+    counter('mvp_model_chunks_served_total', 'Model file chunks sent to peers (/mvp/model/1.0.0)').inc(t.chunks_served);
+    counter('mvp_model_bytes_served_total', 'Model file bytes sent to peers').inc(t.bytes_served);
+    counter('mvp_model_chunk_requests_refused_total', 'Chunk requests refused: not shared, unknown file, or over the peer\'s rate').inc(t.refused);
+    gauge('mvp_model_files_shared', 'Model files this node serves to peers, hashed and ready').set(t.files_ready);
+  }
+
+  if (src.pulls) {
+    const size = gauge('mvp_model_pull_bytes', 'Size of a model file being pulled, or pulled lately, by sha256', ['sha256', 'state']);
+    const done = gauge('mvp_model_pull_bytes_done', 'Verified bytes of a model pull, by sha256', ['sha256', 'state']);
+    for (const p of src.pulls) {
+      size.set({ sha256: p.sha256, state: p.state }, p.size);
+      done.set({ sha256: p.sha256, state: p.state }, p.bytes_done);
+    }
   }
 
   const actors = src.actors;

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setup } from 'xstate';
 import { defineActor } from '../../runtime/actor.ts';
-import type { NetworkStatus, QueueStatus } from '../network/messages.ts';
+import type { NetworkStatus } from '../network/messages.ts';
+import type { SchedulerStatus } from '../scheduler/messages.ts';
 import type { ReceiptEnvelope } from '../network/receipts.ts';
 import { MetricsGatherer, hostLoad } from '../orchestrator/metrics.ts';
 import type { DecisionRecord } from '../orchestrator/messages.ts';
@@ -39,7 +40,8 @@ export default defineActor<ConsensusArgs | undefined>({
   machine: (ctx) => {
     const cfg = ctx.config.distributed_orchestration;
     const dcfg = DistributedOrchestratorConfig.fromConfig(ctx.config, ctx.args?.simulation);
-    const models = ctx.args?.models ?? [];
+    /** The models served here (their groups): from start arguments, then as the scheduler reports them (models load and unload at runtime). */
+    let models = ctx.args?.models ?? [];
     const startedAt = ctx.clock.now();
     const rng = ctx.args?.simulation ? seededRandom(ctx.args.simulation.seed) : Math.random;
     let core: OrchestrationCore | undefined;
@@ -168,12 +170,13 @@ export default defineActor<ConsensusArgs | undefined>({
     async function refreshOnce(): Promise<void> {
       const [status, queue, receipts] = await Promise.allSettled([
         ctx.request<NetworkStatus>('network', { type: 'network.status' }, REQUEST_TIMEOUT_MS),
-        ctx.request<QueueStatus>('scheduler', { type: 'scheduler.status' }, REQUEST_TIMEOUT_MS),
+        ctx.request<SchedulerStatus>('scheduler', { type: 'scheduler.status' }, REQUEST_TIMEOUT_MS),
         ctx.request<ReceiptEnvelope[]>('network', { type: 'network.receipts', limit: 1000 }, REQUEST_TIMEOUT_MS),
       ]);
       missing = [];
       if (status.status === 'rejected') missing.push('network');
       if (queue.status === 'rejected') missing.push('scheduler');
+      if (queue.status === 'fulfilled' && Array.isArray(queue.value.models)) models = queue.value.models;
       const now = ctx.clock.now();
       if (!core && status.status === 'fulfilled') {
         const self = { peer_id: status.value.peer_id, node_id: status.value.node_id };

@@ -182,6 +182,9 @@ export class JobExecutor {
       if (this.streams.has(req.job_id)) throw new JobStreamError(`job ${req.job_id} is already running here`);
       this.streams.set(req.job_id, stream);
       const o = offer.body;
+      // Taken now: the model may be unloaded while the job runs, and its receipt still names it.
+      const modelSha256 = this.deps.models.find((m) => m.name === o.model)?.sha256;
+      if (modelSha256 === undefined) throw new JobStreamError(`model ${o.model} is no longer served here`);
       const keepalive = setInterval(() => void writeLine(stream, { t: 'alive' }).catch(() => this.abandon(o.job_id, stream)), KEEPALIVE_MS);
       let result: JobResult;
       try {
@@ -205,14 +208,14 @@ export class JobExecutor {
       if (result.status !== 'completed' && this.cutByDrain.has(o.job_id)) {
         // Still running at the drain's deadline: a signed failed receipt records the cut, and
         // the client is told to offer the job again (the receipt of its next run replaces this one).
-        const receipt = await this.seal(o, req.prompt, { ...result, status: 'failed', reason: DRAIN_REASON }, started);
+        const receipt = await this.seal(o, modelSha256, req.prompt, { ...result, status: 'failed', reason: DRAIN_REASON }, started);
         this.gossipReceipt(receipt);
         await writeLine(stream, { t: 'error', reason: 'this node drained (shut down) before the job finished: offer it to another node', retry: true, receipt });
         await stream.close();
         return;
       }
       this.counters.executed++;
-      const receipt = await this.seal(o, req.prompt, result, started);
+      const receipt = await this.seal(o, modelSha256, req.prompt, result, started);
       offer.done = { text: result.text, receipt };
       await writeLine(stream, { t: 'done', text: result.text, receipt });
       await stream.close();
@@ -292,11 +295,10 @@ export class JobExecutor {
     this.deps.cancel(jobId);
   }
 
-  private async seal(o: WorkOfferBody, prompt: string, r: JobResult, startedAt: number): Promise<Envelope<'receipt'>> {
-    const model = this.deps.models.find((m) => m.name === o.model)!;
+  private async seal(o: WorkOfferBody, modelSha256: string, prompt: string, r: JobResult, startedAt: number): Promise<Envelope<'receipt'>> {
     const now = this.deps.clock.now();
     const body: ReceiptBody = {
-      job_id: o.job_id, executor: this.deps.peerId, client: o.client, model: o.model, model_sha256: model.sha256,
+      job_id: o.job_id, executor: this.deps.peerId, client: o.client, model: o.model, model_sha256: modelSha256,
       input_sha256: sha256(prompt), output_sha256: sha256(r.text), tokens_in: r.tokens_in, tokens_out: r.tokens_out,
       timings: {
         queue_ms: Math.round(r.queue_ms + r.timings.queue_ms), load_ms: 0,

@@ -7,6 +7,7 @@ import type { Transport } from './libp2p.ts';
 import { isOrchMessageType, type HeartbeatBody, type ModelManifest } from '../../protocol/index.ts';
 import type { NetworkDrainReport, NetworkIn, QueueStatus } from './messages.ts';
 import { NetworkService } from './service.ts';
+import type { SharedFile } from './model-transfer.ts';
 import type { Message } from '../../runtime/actor.ts';
 import type { CanClaimReply, DrainReply, JobResult } from '../scheduler/messages.ts';
 import { submitReplyTimeoutMs } from '../scheduler/timeouts.ts';
@@ -18,6 +19,8 @@ export interface NetworkArgs {
   transport: Transport;
   /** The models this node serves, as its manifest lists them. */
   models: ModelManifest[];
+  /** Their files, served to peers by sha256 (absent: none). */
+  files?: SharedFile[];
   /** A private swarm's key file content, read and checked before the node starts. */
   swarmKey?: Uint8Array;
   /**
@@ -35,7 +38,9 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
     ...(ctx.args.portCell ? { portCell: ctx.args.portCell } : {}),
     privateKey: privateKeyFromProtobuf(ctx.args.privateKey),
     transport: ctx.args.transport,
-    models: ctx.args.models,
+    // A copy: setModels changes it in place, and the supervisor's copy changes only by update_args.
+    models: [...ctx.args.models],
+    files: ctx.args.files ?? [],
     ...(ctx.args.swarmKey ? { swarmKey: ctx.args.swarmKey } : {}),
     clock: ctx.clock,
     log: ctx.log,
@@ -124,6 +129,18 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
               service.publishOrch(event.msg_type, event.body).then((env) => ctx.reply(event.replyTo, { id: env.id }), (err) => ctx.replyError(event.replyTo, err));
             },
           },
+          'network.set_models': {
+            actions: ({ event }) => {
+              service.setModels(event.models, event.files).then(() => ctx.reply(event.replyTo, null), (err: unknown) => ctx.replyError(event.replyTo, err));
+            },
+          },
+          'network.pull': {
+            actions: ({ event }) => {
+              service.puller.pull(event.sha256, event.dir).then((p) => ctx.reply(event.replyTo, p), (err: unknown) => ctx.replyError(event.replyTo, err));
+            },
+          },
+          'network.pulls': { actions: ({ event }) => ctx.reply(event.replyTo, service.puller.list()) },
+          'network.cancel_pull': { actions: ({ event }) => ctx.reply(event.replyTo, { sha256: event.sha256, cancelled: service.puller.cancel(event.sha256) }) },
           'network.orch_state': { actions: ({ event }) => service.setOrchSummary(event.summary) },
         },
       },

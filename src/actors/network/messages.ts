@@ -5,6 +5,7 @@ import type { ReceiptRefusal } from './receipts.ts';
 import type { BlockedPeer } from './gate.ts';
 import type { PeerState } from './peer-table.ts';
 import type { GuardDrop, Offence, PeerScore } from './reputation.ts';
+import type { SharedFile } from './model-transfer.ts';
 
 /**
  * Inspection drops, receipts refused after inspection (one accepted receipt per job id), the
@@ -76,6 +77,11 @@ export interface NetworkStatus {
     offences: Record<Offence, number>;
   };
   /**
+   * Serving model files (/mvp/model/1.0.0): files given and hashed ready to serve, chunks and
+   * bytes sent, requests refused (not shared, unknown file, over a peer's rate).
+   */
+  model_transfer: { files: number; files_ready: number; chunks_served: number; bytes_served: number; refused: number };
+  /**
    * `private`: a swarm key is set (network.swarm_key). `suspected_key_mismatches`: handshakes
    * that failed right after the key exchange (the other end has another key, or none).
    */
@@ -115,6 +121,18 @@ export type NetworkIn =
   | RequestEvent<{ type: 'network.blocked' }>
   /** Orchestration (consensus actor): gossip one coord_* / decision_* message on mvp/1/orch → { id }. */
   | RequestEvent<{ type: 'network.orch_publish'; msg_type: string; body: unknown }>
+  /** → null once announced: the models this node serves from now on (loaded or unloaded at runtime), and their files. */
+  | RequestEvent<{ type: 'network.set_models'; models: ModelManifest[]; files: SharedFile[] }>
+  /**
+   * Fetch a model file by sha256 from the peers that announce it, into `dir` as `<sha256>.gguf`
+   * → PullProgress once it is there; ModelPullError (`code`) when it cannot be (model-transfer.ts).
+   * A second request for a sha256 being pulled joins the first.
+   */
+  | RequestEvent<{ type: 'network.pull'; sha256: string; dir: string }>
+  /** → PullProgress[]: pulls in progress, then the latest ended. */
+  | RequestEvent<{ type: 'network.pulls' }>
+  /** → { sha256, cancelled }: stop a pull, keeping its verified chunks for a resume. */
+  | RequestEvent<{ type: 'network.cancel_pull'; sha256: string }>
   /** Orchestration: the summary our heartbeats carry from now on. */
   | { type: 'network.orch_state'; summary: OrchSummary }
   /**

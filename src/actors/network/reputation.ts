@@ -18,13 +18,15 @@ export type GuardDrop = (typeof GUARD_DROP_REASONS)[number];
  * (malformed, schema, oversize, wrong_from); `forged`: a bad signature; `replay`: an envelope
  * accepted before, sent again; `flood`: a message beyond its rate; `bad_receipt`: a receipt for
  * a job it was never assigned; `undelivered`: a job assigned to it that ended with no receipt
- * from it (its client moved the job on, or the job's time ran out).
+ * from it (its client moved the job on, or the job's time ran out); `bad_chunk`: a model chunk
+ * that failed its Merkle proof; `false_announce`: a model it announces but does not have, or
+ * whose announced root builds a file with another sha256 or not a valid model.
  */
-export const OFFENCES = Object.freeze(['garbage', 'forged', 'replay', 'flood', 'bad_receipt', 'undelivered'] as const);
+export const OFFENCES = Object.freeze(['garbage', 'forged', 'replay', 'flood', 'bad_receipt', 'undelivered', 'bad_chunk', 'false_announce'] as const);
 export type Offence = (typeof OFFENCES)[number];
 
 export const PENALTY: Readonly<Record<Offence, number>> = Object.freeze({
-  garbage: 5, forged: 5, replay: 2, flood: 0.1, bad_receipt: 5, undelivered: 5,
+  garbage: 5, forged: 5, replay: 2, flood: 0.1, bad_receipt: 5, undelivered: 5, bad_chunk: 5, false_announce: 5,
 });
 /** Per accepted receipt; the score never exceeds MAX_SCORE (good deeds are not a bank). */
 export const RECEIPT_CREDIT = 1;

@@ -23,6 +23,7 @@ import { PeerGate, type BlockedPeer } from './gate.ts';
 import { CLAIMS_REFUSED_BELOW, CONNECTION_RATE, SIGNER_RATE, RateLimiter, Reputation, type Offence } from './reputation.ts';
 import type { CanClaimReply, JobResult, SchedulerJob } from '../scheduler/messages.ts';
 import { JOB_PROTOCOL, MAX_JOB_STREAMS } from '../../jobs/stream.ts';
+import { MAX_MODEL_STREAMS, MODEL_PROTOCOL, ModelPuller, ModelServer, type ModelSource, type SharedFile } from './model-transfer.ts';
 import { SYNC_MAX_ENTRIES, SYNC_PROTOCOL, parseRequest, parseResponse, readJson, writeJson } from './sync.ts';
 import type { NetworkDropReason, NetworkStatus, PeerSummary, QueueStatus, ServedModel } from './messages.ts';
 
@@ -90,6 +91,8 @@ export interface NetworkServiceInit {
   privateKey: PrivateKey;
   transport: Transport;
   models: ModelManifest[];
+  /** The files of those models, served to peers by sha256 over /mvp/model/1.0.0. */
+  files: SharedFile[];
   /** A private swarm's key file content (read and checked at start, see create-node.ts). */
   swarmKey?: Uint8Array;
   clock: Clock;
@@ -149,6 +152,8 @@ export class NetworkService {
   readonly receipts: ReceiptBook;
   readonly gate = new PeerGate(() => this.peerId);
   readonly reputation = new Reputation();
+  readonly modelServer: ModelServer;
+  readonly puller: ModelPuller;
   private readonly connectionRate = new RateLimiter(CONNECTION_RATE);
   private readonly signerRate = new RateLimiter(SIGNER_RATE);
 
@@ -157,6 +162,17 @@ export class NetworkService {
     this.receipts = new ReceiptBook(undefined, () => this.peerTable.nextChange());
     this.startedAt = init.clock.now();
     const peerId = peerIdFromPrivateKey(init.privateKey).toString();
+    const share = init.config.models;
+    this.modelServer = new ModelServer({
+      share: share.share, maxBytesPerSec: share.share_max_mib_per_sec * 2 ** 20, chunksPerPeerPerSec: share.share_chunks_per_peer_per_sec,
+    }, init.clock, init.log);
+    this.modelServer.setFiles(init.files);
+    this.puller = new ModelPuller({
+      clock: init.clock, log: init.log,
+      dial: (peer, signal) => this.dialModel(peer, signal),
+      sources: (sha256) => this.modelSources(sha256),
+      blame: (peer, offence) => this.reputation.penalise(peer, offence, this.init.clock.now()),
+    });
     this.executor = new JobExecutor({
       peerId, privateKey: init.privateKey, models: init.models, clock: init.clock, log: init.log,
       publish: (topic, type, body) => this.publish(topic, type, body as MessageBody<typeof type>),
@@ -220,6 +236,8 @@ export class NetworkService {
     // and each node keeps syncing with one random neighbour (anti-entropy, see SYNC_MIN_MS), so a
     // newcomer's announce reaches everyone in O(log N) rounds without a network-wide publish.
     await node.handle(SYNC_PROTOCOL, (stream) => this.answerSync(stream), { runOnLimitedConnection: false });
+    await node.handle(MODEL_PROTOCOL, (stream, connection) => this.modelServer.handle(stream, connection.remotePeer.toString()),
+      { runOnLimitedConnection: false, maxInboundStreams: MAX_MODEL_STREAMS });
     await node.handle(JOB_PROTOCOL, (stream, connection) => this.executor.handleStream(stream, connection), { runOnLimitedConnection: false, maxInboundStreams: MAX_JOB_STREAMS });
     node.addEventListener('peer:identify', (e) => {
       if (!e.detail.protocols.includes(SYNC_PROTOCOL)) return;
@@ -249,6 +267,7 @@ export class NetworkService {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopping.abort();
+    this.puller.cancelAll();
     for (const t of this.timers.splice(0)) this.init.clock.clearInterval(t);
     if (this.antiEntropy) this.init.clock.clearTimeout(this.antiEntropy);
     await this.node?.stop();
@@ -284,6 +303,7 @@ export class NetworkService {
       published: this.published,
       dropped: { ...this.dropped },
       sync_dropped: { ...this.syncDropped },
+      model_transfer: { ...this.modelServer.counters, files: this.modelServer.shared.files, files_ready: this.modelServer.shared.ready },
       ...(this.init.transport === 'memory' ? { sim_lost: this.simLost } : {}),
       draining: this.executor.isDraining,
       swarm: { private: this.init.swarmKey !== undefined, suspected_key_mismatches: this.keyMismatches },
@@ -402,6 +422,37 @@ export class NetworkService {
     }
     this.init.log.info({ factor, heartbeat_ms: this.heartbeatMs(), previous_ms: previous }, 'Gossip heartbeat interval adjusted');
     return { heartbeat_ms: this.heartbeatMs(), previous_ms: previous, factor };
+  }
+
+  /**
+   * The models this node serves changed (loaded or unloaded at runtime): claims follow the new
+   * list at once, and the new manifest is announced now rather than at the next interval.
+   */
+  async setModels(models: readonly ModelManifest[], files: readonly SharedFile[]): Promise<void> {
+    // In place: the job executor holds the same array.
+    this.init.models.splice(0, this.init.models.length, ...models);
+    this.modelServer.setFiles(files);
+    this.init.log.info({ models: models.map((m) => m.name) }, 'Served models changed; announcing');
+    // Kept for manifest sync even when the publish fails (no peer yet): peers still learn it.
+    await this.announce().catch((err: Error) => this.init.log.warn({ err: err.message }, 'Announce of the new models failed'));
+  }
+
+  /** A chunk stream to a peer; one known only by its manifest (no connection yet) is dialled at the addresses it announced. */
+  private async dialModel(peer: string, signal: AbortSignal) {
+    const node = this.libp2p;
+    const id = peerIdFromString(peer);
+    if (node.getConnections(id).length === 0) {
+      const addrs = (this.peerTable.get(peer)?.manifest?.addrs ?? []).map((a) => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${peer}`));
+      if (addrs.length > 0) await node.dial(addrs, { signal });
+    }
+    return node.dialProtocol(id, MODEL_PROTOCOL, { signal });
+  }
+
+  /** Peers whose manifest lists a model file with this sha256, a Merkle root and a size (blocked peers excluded). */
+  modelSources(sha256: string): ModelSource[] {
+    return this.peerTable.entries().filter((e) => e.peerId !== this.peerId && !this.gate.has(e.peerId)).flatMap((e) => (e.manifest?.models ?? [])
+      .filter((m) => m.sha256 === sha256 && m.merkle_root !== undefined && m.size !== undefined)
+      .map((m) => ({ peer: e.peerId, root: m.merkle_root!, size: m.size!, name: m.name })));
   }
 
   /** This node's manifest as its next announce will carry it (queue figures asked afresh). */

@@ -44,7 +44,7 @@ export interface Ending<W> { result: JobResult; model: string; waiters: W[] }
 
 interface Tracked<W> { job: SchedulerJob; waiters: W[]; streamTo?: string; acceptedAt: number; queueMs: number }
 
-interface ModelSlots { spec: ServedModel; busy: number; up: boolean }
+interface ModelSlots { spec: ServedModel; busy: number; up: boolean; retiring: boolean }
 
 export class Dispatcher<W> {
   private readonly models = new Map<string, ModelSlots>();
@@ -56,7 +56,7 @@ export class Dispatcher<W> {
   private readonly finishedCapacity: number;
 
   constructor(opts: DispatcherOptions) {
-    for (const spec of opts.models) this.models.set(spec.name, { spec, busy: 0, up: true });
+    for (const spec of opts.models) this.addModel(spec);
     this.queue = new FairQueue(opts.capacity, opts.agingMs);
     this.finishedCapacity = Math.max(1, opts.finishedCapacity ?? DEFAULT_FINISHED_CAPACITY);
   }
@@ -64,16 +64,50 @@ export class Dispatcher<W> {
   get capacity(): number { return this.queue.capacity; }
   set capacity(n: number) { this.queue.capacity = Math.max(1, Math.floor(n)); }
   get depth(): number { return this.queue.depth; }
-  get modelNames(): string[] { return [...this.models.keys()]; }
+  /** Models that take jobs (one being retired does not). */
+  get modelNames(): string[] { return [...this.models.values()].filter((m) => !m.retiring).map((m) => m.spec.name); }
   model(name: string): Readonly<ServedModel> & { busy: number; up: boolean; queued: number } | undefined {
     const m = this.models.get(name);
-    return m && { ...m.spec, busy: m.busy, up: m.up, queued: this.queue.depthOf(name) };
+    return m && !m.retiring ? { ...m.spec, busy: m.busy, up: m.up, queued: this.queue.depthOf(name) } : undefined;
+  }
+
+  /** Serve a model loaded at runtime (up: its inference actor already runs). False when one of that name is already here. */
+  addModel(spec: ServedModel): boolean {
+    if (this.models.has(spec.name)) return false;
+    this.models.set(spec.name, { spec, busy: 0, up: true, retiring: false });
+    return true;
+  }
+
+  /**
+   * Stop serving a model: from now on it is refused as unknown; its queued jobs are handed back
+   * (ended `failed` with `reason`, so their offerer re-offers them elsewhere) and returned; its
+   * running jobs finish. It leaves the book once the last of them ends (see retired()).
+   */
+  retireModel(name: string, reason: string, now: number): Ending<W>[] | undefined {
+    const m = this.models.get(name);
+    if (!m) return undefined;
+    m.retiring = true;
+    const ids = [...this.queued.values()].filter((t) => t.job.model === name).map((t) => t.job.id);
+    const endings = ids.map((id) => {
+      const t = this.queued.get(id)!;
+      this.queue.remove(id);
+      this.queued.delete(id);
+      return this.end(t, { ...resultWithoutOutput(id, 'failed', reason), queue_ms: now - t.acceptedAt });
+    });
+    this.dropIfIdle(name);
+    return endings;
+  }
+
+  /** True once a retired model has no job left (it is then gone from the book). */
+  retired(name: string): boolean {
+    this.dropIfIdle(name);
+    return !this.models.has(name);
   }
 
   status(): SchedulerStatus {
     let busy = 0;
     let slots = 0;
-    for (const m of this.models.values()) { busy += m.busy; slots += m.spec.sequences; }
+    for (const m of this.models.values()) { busy += m.busy; if (!m.retiring) slots += m.spec.sequences; }
     return { depth: this.queue.depth, capacity: this.queue.capacity, busy_slots: busy, slots, models: this.modelNames };
   }
 
@@ -105,7 +139,7 @@ export class Dispatcher<W> {
   /** Takes every job that can start now (its model is up and has a free slot), in fair order. */
   dispatch(now: number): Dispatch[] {
     const out: Dispatch[] = [];
-    const open = (lane: string) => { const m = this.models.get(lane)!; return m.up && m.busy < m.spec.sequences; };
+    const open = (lane: string) => { const m = this.models.get(lane); return m !== undefined && !m.retiring && m.up && m.busy < m.spec.sequences; };
     for (let q = this.queue.pop(now, open); q; q = this.queue.pop(now, open)) {
       const t = q.payload;
       this.queued.delete(q.id);
@@ -123,6 +157,7 @@ export class Dispatcher<W> {
     if (!t) return undefined;
     this.running.delete(id);
     this.models.get(t.job.model)!.busy--;
+    this.dropIfIdle(t.job.model);
     return this.end(t, { ...result, job_id: id, queue_ms: t.queueMs });
   }
 
@@ -159,6 +194,11 @@ export class Dispatcher<W> {
 
   // --- internals -------------------------------------------------------------------------
 
+  private dropIfIdle(name: string): void {
+    const m = this.models.get(name);
+    if (m?.retiring && m.busy === 0) this.models.delete(name);
+  }
+
   private end(t: Tracked<W>, result: JobResult): Ending<W> {
     this.remember(result);
     return { result, model: t.job.model, waiters: t.waiters };
@@ -178,7 +218,7 @@ export class Dispatcher<W> {
     if (typeof job.client !== 'string') return bad('client must be a string');
     if (!Object.hasOwn(LEVEL, job.priority)) return bad(`priority must be high, normal or low (got ${String(job.priority)})`);
     const m = this.models.get(job.model);
-    if (!m) return new UnknownModelError(String(job.model), this.modelNames);
+    if (!m || m.retiring) return new UnknownModelError(String(job.model), this.modelNames);
     if (typeof job.prompt !== 'string') return bad('prompt must be a string');
     return paramsRefusal(job, m.spec.contextSize, bad);
   }

@@ -50,6 +50,16 @@ export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined>, r
   /** Set by scheduler.drain: submissions are refused from then on. */
   let draining = false;
   ctx.own(() => { stopped = true; });
+  /** Models being retired → who waits for their last job to end. */
+  const retiring = new Map<string, string[]>();
+  const checkRetired = () => {
+    for (const [name, waiters] of retiring) {
+      if (!book.retired(name)) continue;
+      retiring.delete(name);
+      ctx.log.info({ model: name }, 'Model retired: its last job has ended');
+      for (const w of waiters) ctx.reply(w, { model: name, retired: true });
+    }
+  };
 
   /** `ran`: the inference actor answered (the result's timings are real). */
   const answer = ({ result, model, waiters }: Ending<string>, ran: boolean) => {
@@ -63,6 +73,7 @@ export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined>, r
     if (stopped) return;
     const ending = book.finish(id, result);
     if (ending) answer(ending, ran);
+    checkRetired();
     pump();
   };
 
@@ -159,6 +170,26 @@ export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined>, r
           'scheduler.job': { actions: ({ event }) => ctx.reply(event.replyTo, history.get(event.job_id) ?? null) },
           'scheduler.metrics': {
             actions: ({ event }) => ctx.reply(event.replyTo, { queue: book.status(), ...stats.snapshot() } satisfies SchedulerMetrics),
+          },
+          'scheduler.add_model': {
+            actions: ({ event }) => {
+              const m = event.model;
+              if (retiring.has(m.name)) { ctx.replyError(event.replyTo, new Error(`model ${m.name} is still being retired here`)); return; }
+              const added = book.addModel({ name: m.name, sequences: m.sequences, contextSize: m.contextSize ?? ctx.config.model.max_context_length });
+              if (added) stats.addModel(m.name);
+              ctx.reply(event.replyTo, book.status());
+              pump();
+            },
+          },
+          'scheduler.retire_model': {
+            actions: ({ event }) => {
+              const reason = `model ${event.name} was unloaded from this node before the job started`;
+              const endings = book.retireModel(event.name, reason, ctx.clock.now());
+              if (!endings) { ctx.reply(event.replyTo, { model: event.name, retired: false }); return; }
+              for (const e of endings) answer(e, false);
+              retiring.set(event.name, [...(retiring.get(event.name) ?? []), event.replyTo]);
+              checkRetired();
+            },
           },
           'scheduler.set_capacity': {
             actions: ({ event }) => { book.capacity = event.capacity; ctx.reply(event.replyTo, book.status()); },

@@ -133,4 +133,18 @@ export type SchedulerIn =
   | RequestEvent<{ type: 'scheduler.metrics' }>
   /** Resize the queue (the orchestrator's scale_queue); answers the new status. */
   | RequestEvent<{ type: 'scheduler.set_capacity'; capacity: number }>
+  /**
+   * Serve a model whose `inference:<name>` actor was started at runtime → SchedulerStatus.
+   * A name already served is left as it is.
+   */
+  | RequestEvent<{ type: 'scheduler.add_model'; model: { name: string; sequences: number; contextSize?: number } }>
+  /**
+   * Stop serving a model → RetireReply, once its running jobs have ended. New jobs for it are
+   * refused at once (UnknownModelError); queued ones are handed back, ended `failed` with the reason.
+   * Ask with a timeout that covers a job's run (submitReplyTimeoutMs).
+   */
+  | RequestEvent<{ type: 'scheduler.retire_model'; name: string }>
   | (SystemEvent & { from: string });
+
+/** `retired: false`: this scheduler did not serve that model. */
+export interface RetireReply { model: string; retired: boolean }

@@ -58,6 +58,11 @@ export class JobStats {
     for (const m of models) this.models.set(m, new ModelStats());
   }
 
+  /** A model loaded at runtime: its series exist (with zeros) from now on. */
+  addModel(model: string): void {
+    if (!this.models.has(model)) this.models.set(model, new ModelStats());
+  }
+
   /**
    * A job has ended. `ran`: the inference actor answered it (its timings are real); a job
    * cancelled in the queue, or lost with its actor, counts by status only.
