@@ -19,7 +19,7 @@ export function Models({ view }: { view: NodeView }) {
           ))}
         </tbody>
       </table>
-      <p class="muted">Pulling models from peers, and loading or unloading them, are not available yet: a node serves the models it was started with.</p>
+      <p class="muted">Pulls from peers, loading and unloading are not in this panel yet: use <code>mvp-node models pull | load | unload</code> or the API (<code>POST /models</code>, <code>DELETE /models/:name</code>).</p>
     </section>
   );
 }
