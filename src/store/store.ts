@@ -399,6 +399,10 @@ export class NodeStore {
     return out;
   }
 
+  /** libp2p's own records (its peer store), through the same write queue, unsynced. */
+  putRaw(key: string, value: Uint8Array): Promise<void> { return this.enqueue([{ type: 'put', key, value }], false); }
+  deleteRaw(key: string): Promise<void> { return this.enqueue([{ type: 'del', key }], false); }
+
   // --- reading -----------------------------------------------------------------------------
 
   private async getText(key: string): Promise<string | undefined> {

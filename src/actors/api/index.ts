@@ -12,7 +12,8 @@ import type { Manifest } from '../../protocol/index.ts';
 import type { BlockReply, NetworkStatus, PeerSummary, QueueStatus } from '../network/messages.ts';
 import type { BlockedPeer } from '../network/gate.ts';
 import type { ReceiptEnvelope } from '../network/receipts.ts';
-import type { JobRecord, JobsRequest, SchedulerMetrics } from '../scheduler/messages.ts';
+import type { SchedulerMetrics } from '../scheduler/messages.ts';
+import type { CheckReport, Page, StoredJob, StoredReceipt, StoreStatus } from '../../store/store.ts';
 import { healthOf } from './health.ts';
 import { ApiError, ApiListenError, type ApiArgs, type ApiFile, type ApiIn } from './messages.ts';
 import { renderMetrics } from './metrics.ts';
@@ -28,6 +29,9 @@ export type { ApiArgs } from './messages.ts';
 export const REQUEST_TIMEOUT_MS = 1000;
 /** Killing waits for the actor to die; restarting, for it to stop and start again (a model reloads). */
 const KILL_TIMEOUT_MS = 60_000;
+/** Store reads (a page is read from one snapshot); a check reads every record. */
+const STORE_TIMEOUT_MS = 5000;
+const CHECK_TIMEOUT_MS = 120_000;
 const RESTART_TIMEOUT_MS = 180_000;
 
 /** An actor's failure to answer, as the HTTP answer it becomes. */
@@ -83,12 +87,18 @@ export default defineActor<ApiArgs>({
         blocked: () => ask<BlockedPeer[]>('network', { type: 'network.blocked' }),
         block: (peer) => ask<BlockReply>('network', { type: 'network.block', peer_id: peer }),
         unblock: (peer) => ask<{ peer_id: string; was_blocked: boolean }>('network', { type: 'network.unblock', peer_id: peer }),
-        jobs: (q) => ask<JobRecord[]>('scheduler', { type: 'scheduler.jobs', ...q } satisfies JobsRequest),
+        jobs: (q) => ask<Page<StoredJob>>('store', { type: 'store.jobs', ...q }, STORE_TIMEOUT_MS),
+        receipts: (q) => ask<Page<StoredReceipt>>('store', { type: 'store.receipts', ...q }, STORE_TIMEOUT_MS),
+        store: () => ask<StoreStatus>('store', { type: 'store.status' }, STORE_TIMEOUT_MS),
+        storeCheck: () => ctx.request<Omit<CheckReport, 'path' | 'schema_version'>>('store', { type: 'store.check' }, CHECK_TIMEOUT_MS),
         async job(id) {
-          const [job, receipt] = await Promise.all([
-            ask<JobRecord | null>('scheduler', { type: 'scheduler.job', job_id: id }),
-            ask<ReceiptEnvelope | null>('network', { type: 'network.receipt', job_id: id }),
+          // The ledger first (receipts of jobs run or asked for here), then the network's book
+          // of receipts heard by gossip.
+          const [job, kept] = await Promise.all([
+            ask<StoredJob | null>('store', { type: 'store.job_get', id }, STORE_TIMEOUT_MS),
+            ask<StoredReceipt | null>('store', { type: 'store.receipt', job_id: id }, STORE_TIMEOUT_MS),
           ]);
+          const receipt = kept?.receipt ?? await ask<ReceiptEnvelope | null>('network', { type: 'network.receipt', job_id: id });
           if (job === null && receipt === null) throw new ApiError(404, 'unknown_job', `this node has no record and no receipt of job ${id}`);
           return { job, receipt };
         },
@@ -97,12 +107,13 @@ export default defineActor<ApiArgs>({
           if (!ctx.config.monitoring.metrics_enabled) {
             throw new ApiError(404, 'metrics_disabled', 'metrics are off on this node (monitoring.metrics_enabled = false)');
           }
-          const [scheduler, network, actors] = await Promise.all([
+          const [scheduler, network, actors, store] = await Promise.all([
             quiet(ask<SchedulerMetrics>('scheduler', { type: 'scheduler.metrics' })),
             quiet(ask<NetworkStatus>('network', { type: 'network.status' })),
             quiet(askSupervisor<ActorInfo[]>({ type: 'supervisor.actors' })),
+            quiet(ask<StoreStatus>('store', { type: 'store.status' })),
           ]);
-          return renderMetrics(ctx.args, { scheduler, network, actors }, ctx.clock.now());
+          return renderMetrics(ctx.args, { scheduler, network, actors, store }, ctx.clock.now());
         },
       },
       openai: gateway,

@@ -28,6 +28,8 @@ export interface ExecutorDeps {
   /** scheduler.submit with the job's tokens streamed to this actor (see onToken). */
   submit(job: SchedulerJob): Promise<JobResult>;
   cancel(jobId: string): void;
+  /** Puts a receipt this node sealed in its ledger; resolves once it is on disk (fsynced). */
+  storeReceipt(receipt: Envelope<'receipt'>): Promise<unknown>;
 }
 
 interface Offer {
@@ -175,6 +177,9 @@ export class JobExecutor {
       }
       this.counters.executed++;
       const receipt = await this.seal(o, req.prompt, result, started);
+      // Durable before anyone hears of it: a receipt the client holds is one this node kept.
+      // Unstorable (a full disk), the job ends in an error frame and the client offers it again.
+      await this.deps.storeReceipt(receipt);
       offer.done = { text: result.text, receipt };
       await writeLine(stream, { t: 'done', text: result.text, receipt });
       await stream.close();

@@ -1,7 +1,7 @@
 // The operator's peer block list (POST / DELETE /peers/:peer/block): a blocked peer gets no
 // connection either way (libp2p's connection gater asks `has`), its open connections are closed
 // (service.ts), and its gossip is dropped even when a third node relays it (the envelope's
-// signed `from`). Kept in memory: it lasts until the network actor restarts.
+// signed `from`). The network actor keeps it in the node's store, so it outlasts restarts.
 import { peerIdFromString } from '@libp2p/peer-id';
 
 /** A peer id that is not one, or this node's own: the request names its cause. */
@@ -17,6 +17,13 @@ export class PeerGate {
   constructor(private readonly self: () => string) {}
 
   has(peer: string): boolean { return this.blocked.has(peer); }
+
+  /** The list as the store kept it (entries that are not peer ids, or this node's, are skipped). */
+  restore(saved: readonly BlockedPeer[]): void {
+    for (const b of saved) {
+      try { this.blocked.set(this.check(b.peer_id), b.since); } catch { /* not a peer id: nothing to block */ }
+    }
+  }
 
   /** Blocks `peer` from `now` (blocking it again keeps the first time). */
   block(peer: string, now: number): BlockedPeer {

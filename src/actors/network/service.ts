@@ -5,6 +5,7 @@ import os from 'node:os';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import type { PrivateKey } from '@libp2p/interface';
+import type { Datastore } from 'interface-datastore';
 import { TopicValidatorResult } from '@libp2p/gossipsub';
 import type { Clock, Timer } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/log.ts';
@@ -20,7 +21,7 @@ import { memoryGate } from './memory-gate.ts';
 import { JobExecutor } from './executor.ts';
 import { ReceiptBook } from './receipts.ts';
 import { PeerGate, type BlockedPeer } from './gate.ts';
-import { CLAIMS_REFUSED_BELOW, CONNECTION_RATE, SIGNER_RATE, RateLimiter, Reputation, type Offence } from './reputation.ts';
+import { CLAIMS_REFUSED_BELOW, CONNECTION_RATE, SIGNER_RATE, RateLimiter, Reputation, type Offence, type SavedStanding } from './reputation.ts';
 import type { CanClaimReply, JobResult, SchedulerJob } from '../scheduler/messages.ts';
 import { JOB_PROTOCOL, MAX_JOB_STREAMS } from '../../jobs/stream.ts';
 import { SYNC_MAX_ENTRIES, SYNC_PROTOCOL, parseRequest, parseResponse, readJson, writeJson } from './sync.ts';
@@ -100,10 +101,30 @@ export interface NetworkServiceInit {
   submit(job: SchedulerJob): Promise<JobResult>;
   /** Stop a job whose client has gone (its stream cannot be written any more). */
   cancel(jobId: string): void;
+  /** The node's store (the store actor): receipts, the block list, scores, libp2p's peer store. */
+  store: NetworkStoreLink;
   /** Orchestration (issue 7): a peer's heartbeat, and an orchestration message, for the consensus actor. */
   onHeartbeat?(from: string, body: HeartbeatBody): void;
   onOrch?(from: string, type: OrchMessageType, body: unknown): void;
 }
+
+/** What the network keeps in the node's store, by messages to the store actor. */
+export interface NetworkStoreLink {
+  /** libp2p's datastore (its peer store); absent: libp2p keeps peers in memory (simulated nodes). */
+  datastore?: Datastore;
+  /** Resolves once the receipt is fsynced. */
+  putReceipt(receipt: Envelope<'receipt'>): Promise<unknown>;
+  blocked(): Promise<BlockedPeer[]>;
+  saveBlock(b: BlockedPeer): Promise<unknown>;
+  dropBlock(peer: string): Promise<unknown>;
+  standings(): Promise<SavedStanding[]>;
+  saveStandings(s: SavedStanding[]): Promise<unknown>;
+}
+
+/** Scores are saved this often when they changed (they may lag a crash by as much). */
+const STANDINGS_SAVE_MS = 10_000;
+/** At most this many peers known from the store are dialled at start. */
+const KNOWN_PEERS_DIALLED = 16;
 
 export class NetworkService {
   readonly peerTable: PeerTable;
@@ -147,6 +168,9 @@ export class NetworkService {
   readonly receipts: ReceiptBook;
   readonly gate = new PeerGate(() => this.peerId);
   readonly reputation = new Reputation();
+  /** False while the store's writes fail (a full disk): the node then claims no job. */
+  private storeWritable = true;
+  private savedChanges = 0;
   private readonly connectionRate = new RateLimiter(CONNECTION_RATE);
   private readonly signerRate = new RateLimiter(SIGNER_RATE);
 
@@ -162,7 +186,10 @@ export class NetworkService {
         if (env.type === 'receipt') this.receipts.accept(env as Envelope<'receipt'>);
         return this.publishSealed(topic, env);
       },
-      canClaim: init.canClaim, submit: init.submit, queue: init.queue, cancel: init.cancel,
+      canClaim: (model, maxTokens) => this.storeWritable ? init.canClaim(model, maxTokens)
+        : Promise.resolve({ ok: false, reason: 'the store cannot be written (see the log): no receipt could be kept' }),
+      submit: init.submit, queue: init.queue, cancel: init.cancel,
+      storeReceipt: (receipt) => init.store.putReceipt(receipt),
     });
   }
 
@@ -183,6 +210,9 @@ export class NetworkService {
       const id = multiaddr(a).getComponents().find((c) => c.name === 'p2p')?.value;
       if (id) this.trusted.add(id);
     }
+    this.gate.restore(await this.init.store.blocked());
+    this.reputation.restore(await this.init.store.standings());
+    this.savedChanges = this.reputation.changes;
     const build = (p: number) => buildLibp2p({
       privateKey: this.init.privateKey,
       transport,
@@ -192,6 +222,7 @@ export class NetworkService {
       acceptOnly: config.network.auto_accept_peers ? undefined : () => this.trusted,
       blocked: (peer) => this.gate.has(peer),
       appScore: (peer) => gossipScore(this.reputation.score(peer, this.init.clock.now())),
+      ...(this.init.store.datastore ? { datastore: this.init.store.datastore } : {}),
     });
     // With --port 0, a restarted network actor takes back the port it had (peers and clients
     // hold that address); if someone else took it meanwhile, any free port.
@@ -234,6 +265,8 @@ export class NetworkService {
     for (const t of Object.values(TOPICS)) pubsub.subscribe(t);
     for (const a of node.getMultiaddrs()) this.init.log.info({ addr: a.toString() }, `Listening on ${a.toString()}`);
     for (const a of config.network.bootstrap_peers) void this.dialBootstrap(a);
+    void this.dialKnownPeers();
+    this.every(STANDINGS_SAVE_MS, () => this.saveStandings());
     this.every(config.network.announce_interval_secs * 1000, () => this.announce());
     this.heartbeatTimer = this.every(this.heartbeatMs(), () => this.heartbeat());
     this.every(1000, () => this.maintain());
@@ -305,18 +338,51 @@ export class NetworkService {
     return this.publish(TOPICS.orch, type, body as MessageBody<OrchMessageType>);
   }
 
-  /** Blocks a peer (gate.ts) and closes its open connections; throws InvalidPeerError. */
-  block(peer: string): BlockedPeer & { closed: number } {
+  /**
+   * A restarted node knows peers from its store (libp2p's peer store): it dials them, so it
+   * rejoins without a bootstrap node. Auto-accept rules and blocks apply as to any dial.
+   */
+  private async dialKnownPeers(): Promise<void> {
+    if (!this.init.store.datastore) return;
+    const node = this.libp2p;
+    const self = this.peerId;
+    const known = (await node.peerStore.all().catch(() => []))
+      .filter((p) => p.id.toString() !== self && p.addresses.length > 0 && !this.gate.has(p.id.toString()))
+      .slice(0, KNOWN_PEERS_DIALLED);
+    if (known.length === 0) return;
+    this.init.log.info({ peers: known.length }, 'Dialling peers known from the store');
+    for (const p of known) {
+      if (this.stopped || node.getConnections(p.id).length > 0) continue;
+      node.dial(p.id, { signal: AbortSignal.timeout(10_000) })
+        .catch((err: Error) => this.init.log.debug({ peer: p.id.toString(), err: err.message }, 'Known peer not reachable'));
+    }
+  }
+
+  private saveStandings(): void {
+    const changes = this.reputation.changes;
+    if (changes === this.savedChanges) return;
+    this.init.store.saveStandings(this.reputation.standings()).then(
+      () => { this.savedChanges = changes; },
+      (err: Error) => this.init.log.debug({ err: err.message }, 'Reputation scores not saved'));
+  }
+
+  /** The store actor's word on whether writes work (a full disk: no claims until they do). */
+  setStoreWritable(writable: boolean): void { this.storeWritable = writable; }
+
+  /** Blocks a peer (gate.ts), keeps the block in the store, and closes its open connections; throws InvalidPeerError. */
+  async block(peer: string): Promise<BlockedPeer & { closed: number }> {
     const b = this.gate.block(peer, this.init.clock.now());
+    await this.init.store.saveBlock(b);
     const open = this.libp2p.getConnections(peerIdFromString(b.peer_id));
     for (const c of open) c.abort(new Error('peer blocked by the operator'));
     this.init.log.warn({ peer: b.peer_id, closed: open.length }, 'Peer blocked');
     return { ...b, closed: open.length };
   }
 
-  /** Lifts a block, and dials the peer again where libp2p knows its addresses; false when it was not blocked. */
-  unblock(peer: string): boolean {
+  /** Lifts a block (in the store too), and dials the peer again where libp2p knows its addresses; false when it was not blocked. */
+  async unblock(peer: string): Promise<boolean> {
     if (!this.gate.unblock(peer)) return false;
+    await this.init.store.dropBlock(peer);
     this.init.log.info({ peer }, 'Peer unblocked');
     this.libp2p.dial(peerIdFromString(peer), { signal: AbortSignal.timeout(10_000) })
       .catch((err: Error) => this.init.log.debug({ peer, err: err.message }, 'Dial after unblock failed'));
