@@ -1,6 +1,6 @@
 // A node's one embedded store: LevelDB through datastore-level, in `<data_dir>/<node-id>/store/`.
-// It holds the receipt ledger, job history, small named values (block list, reputation,
-// orchestration state) and, under its own keys, libp2p's peer store. Writes go through one
+// It holds the receipt ledger, job history and small named values (block list, reputation,
+// known peers, orchestration state). Writes go through one
 // queue committed in groups: a group that holds a receipt is written with `sync` (LevelDB
 // fsyncs its log before the write returns), so many receipts share one fsync; job history
 // rides along unsynced and may lag. Counts and sequence numbers are written in the same atomic
@@ -398,10 +398,6 @@ export class NodeStore {
     for await (const [k, v] of this.db.iterator({ gte: from, lt: from + '\uffff' })) out.push({ name: k.slice(KV.length), value: parse<T>(v) });
     return out;
   }
-
-  /** libp2p's own records (its peer store), through the same write queue, unsynced. */
-  putRaw(key: string, value: Uint8Array): Promise<void> { return this.enqueue([{ type: 'put', key, value }], false); }
-  deleteRaw(key: string): Promise<void> { return this.enqueue([{ type: 'del', key }], false); }
 
   // --- reading -----------------------------------------------------------------------------
 

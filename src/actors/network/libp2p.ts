@@ -12,7 +12,6 @@ import { ping, type Ping } from '@libp2p/ping';
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub';
 import { mdns } from '@libp2p/mdns';
 import type { PeerId, PrivateKey } from '@libp2p/interface';
-import type { Datastore } from 'interface-datastore';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { memoryGate } from './memory-gate.ts';
 
@@ -35,8 +34,6 @@ export interface Libp2pInit {
    * (asyncValidation: it must report each one, see NetworkService.onGossip).
    */
   appScore?: (peerId: string) => number;
-  /** Where libp2p keeps its peer store (the node's store); absent: in memory, forgotten at restart. */
-  datastore?: Datastore;
 }
 
 export async function buildLibp2p(init: Libp2pInit): Promise<NetworkNode> {
@@ -47,7 +44,6 @@ export async function buildLibp2p(init: Libp2pInit): Promise<NetworkNode> {
   const gated = (peer: PeerId) => init.blocked?.(peer.toString()) === true || (simulated && memoryGate.denied(self, peer.toString()));
   const node = await createLibp2p({
     privateKey: init.privateKey,
-    ...(init.datastore ? { datastore: init.datastore } : {}),
     addresses: { listen: init.listen },
     transports: [init.transport === 'memory' ? memory() : tcp()],
     // In-process simulation has no wire to protect: noise there only burns the one CPU that

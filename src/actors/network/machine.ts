@@ -6,8 +6,7 @@ import type { ActorContext } from '../../runtime/actor.ts';
 import type { Transport } from './libp2p.ts';
 import { isOrchMessageType, type HeartbeatBody, type ModelManifest } from '../../protocol/index.ts';
 import type { NetworkIn, QueueStatus } from './messages.ts';
-import { NetworkService, type NetworkStoreLink } from './service.ts';
-import { RemoteDatastore } from './remote-datastore.ts';
+import { NetworkService, type KnownPeer, type NetworkStoreLink } from './service.ts';
 import type { BlockedPeer } from './gate.ts';
 import type { SavedStanding } from './reputation.ts';
 import type { StoreStatus, StoreWritable } from '../store/messages.ts';
@@ -28,7 +27,7 @@ export interface NetworkArgs {
    * clients know, unless it was taken meanwhile. Absent: every start takes what the OS gives.
    */
   portCell?: Int32Array;
-  /** Keep libp2p's peer store in the node's store (a node with a data directory). */
+  /** Keep the peers it knows in the node's store, and dial them at start (a node with a data directory). */
   persistPeers?: boolean;
 }
 
@@ -39,7 +38,9 @@ const RECEIPT_STORE_MS = 30_000;
 function storeLink(ctx: ActorContext<NetworkArgs>): NetworkStoreLink {
   const ask = <R>(msg: Message, ms = STORE_MS) => ctx.request<R>('store', msg, ms);
   return {
-    ...(ctx.args.persistPeers ? { datastore: new RemoteDatastore((call) => ask({ type: 'store.datastore', call })) } : {}),
+    keepsPeers: ctx.args.persistPeers === true,
+    knownPeers: async () => (await ask<KnownPeer[] | null>({ type: 'store.value_get', name: 'peers' })) ?? [],
+    saveKnownPeers: (peers) => ask({ type: 'store.value_put', name: 'peers', value: peers, durable: false }),
     putReceipt: (receipt) => ask({ type: 'store.receipt_put', receipt, role: 'executor' }, RECEIPT_STORE_MS),
     blocked: async () => (await ask<Array<{ value: BlockedPeer }>>({ type: 'store.values', prefix: 'blocked/' })).map((v) => v.value),
     saveBlock: (b) => ask({ type: 'store.value_put', name: `blocked/${b.peer_id}`, value: b, durable: true }),

@@ -5,7 +5,6 @@ import os from 'node:os';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import type { PrivateKey } from '@libp2p/interface';
-import type { Datastore } from 'interface-datastore';
 import { TopicValidatorResult } from '@libp2p/gossipsub';
 import type { Clock, Timer } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/log.ts';
@@ -110,8 +109,10 @@ export interface NetworkServiceInit {
 
 /** What the network keeps in the node's store, by messages to the store actor. */
 export interface NetworkStoreLink {
-  /** libp2p's datastore (its peer store); absent: libp2p keeps peers in memory (simulated nodes). */
-  datastore?: Datastore;
+  /** Whether peers known now are kept for the next start (a node with a data directory). */
+  keepsPeers: boolean;
+  knownPeers(): Promise<KnownPeer[]>;
+  saveKnownPeers(peers: KnownPeer[]): Promise<unknown>;
   /** Resolves once the receipt is fsynced. */
   putReceipt(receipt: Envelope<'receipt'>): Promise<unknown>;
   blocked(): Promise<BlockedPeer[]>;
@@ -121,7 +122,10 @@ export interface NetworkStoreLink {
   saveStandings(s: SavedStanding[]): Promise<unknown>;
 }
 
-/** Scores are saved this often when they changed (they may lag a crash by as much). */
+/** A peer this node was connected to, and where: dialled again at the next start. */
+export interface KnownPeer { peer_id: string; addrs: string[] }
+
+/** Scores and known peers are saved this often when they changed (they may lag a crash by as much). */
 const STANDINGS_SAVE_MS = 10_000;
 /** At most this many peers known from the store are dialled at start. */
 const KNOWN_PEERS_DIALLED = 16;
@@ -222,7 +226,6 @@ export class NetworkService {
       acceptOnly: config.network.auto_accept_peers ? undefined : () => this.trusted,
       blocked: (peer) => this.gate.has(peer),
       appScore: (peer) => gossipScore(this.reputation.score(peer, this.init.clock.now())),
-      ...(this.init.store.datastore ? { datastore: this.init.store.datastore } : {}),
     });
     // With --port 0, a restarted network actor takes back the port it had (peers and clients
     // hold that address); if someone else took it meanwhile, any free port.
@@ -266,7 +269,7 @@ export class NetworkService {
     for (const a of node.getMultiaddrs()) this.init.log.info({ addr: a.toString() }, `Listening on ${a.toString()}`);
     for (const a of config.network.bootstrap_peers) void this.dialBootstrap(a);
     void this.dialKnownPeers();
-    this.every(STANDINGS_SAVE_MS, () => this.saveStandings());
+    this.every(STANDINGS_SAVE_MS, () => { this.saveStandings(); this.saveKnownPeers(); });
     this.every(config.network.announce_interval_secs * 1000, () => this.announce());
     this.heartbeatTimer = this.every(this.heartbeatMs(), () => this.heartbeat());
     this.every(1000, () => this.maintain());
@@ -339,23 +342,49 @@ export class NetworkService {
   }
 
   /**
-   * A restarted node knows peers from its store (libp2p's peer store): it dials them, so it
-   * rejoins without a bootstrap node. Auto-accept rules and blocks apply as to any dial.
+   * A restarted node knows peers from its store (those it was connected to, with the addresses
+   * it reached them at): it dials them, so it rejoins without a bootstrap node. Auto-accept
+   * rules and blocks apply as to any dial.
    */
   private async dialKnownPeers(): Promise<void> {
-    if (!this.init.store.datastore) return;
+    if (!this.init.store.keepsPeers) return;
     const node = this.libp2p;
-    const self = this.peerId;
-    const known = (await node.peerStore.all().catch(() => []))
-      .filter((p) => p.id.toString() !== self && p.addresses.length > 0 && !this.gate.has(p.id.toString()))
-      .slice(0, KNOWN_PEERS_DIALLED);
+    const known = (await this.init.store.knownPeers().catch((err: Error) => {
+      this.init.log.warn({ err: err.message }, 'Known peers not read from the store');
+      return [];
+    })).filter((p) => p.peer_id !== this.peerId && !this.gate.has(p.peer_id) && p.addrs.length > 0).slice(0, KNOWN_PEERS_DIALLED);
     if (known.length === 0) return;
     this.init.log.info({ peers: known.length }, 'Dialling peers known from the store');
     for (const p of known) {
-      if (this.stopped || node.getConnections(p.id).length > 0) continue;
-      node.dial(p.id, { signal: AbortSignal.timeout(10_000) })
-        .catch((err: Error) => this.init.log.debug({ peer: p.id.toString(), err: err.message }, 'Known peer not reachable'));
+      if (this.stopped) return;
+      let addrs: Multiaddr[];
+      try { addrs = p.addrs.map((a) => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${p.peer_id}`)); } catch { continue; }
+      if (node.getConnections(peerIdFromString(p.peer_id)).length > 0) continue;
+      node.dial(addrs, { signal: AbortSignal.timeout(10_000) })
+        .catch((err: Error) => this.init.log.debug({ peer: p.peer_id, err: err.message }, 'Known peer not reachable'));
     }
+  }
+
+  /** The peers connected now (light clients aside), where we reached them, for the next start. */
+  private lastKnown = '';
+  private saveKnownPeers(): void {
+    if (!this.init.store.keepsPeers) return;
+    const byPeer = new Map<string, Set<string>>();
+    for (const c of this.libp2p.getConnections()) {
+      const id = c.remotePeer.toString();
+      if (this.localClients.has(id)) continue;
+      // An inbound connection's address is the peer's ephemeral port: only its manifest says where it listens.
+      const addrs = byPeer.get(id) ?? new Set<string>();
+      for (const a of this.libp2p.getConnections(c.remotePeer).filter((x) => x.direction === 'outbound')) addrs.add(a.remoteAddr.toString());
+      for (const a of this.peerTable.get(id)?.manifest?.addrs ?? []) addrs.add(a);
+      byPeer.set(id, addrs);
+    }
+    const peers = [...byPeer].filter(([, a]) => a.size > 0).slice(0, 64).map(([peer_id, a]) => ({ peer_id, addrs: [...a].slice(0, 8) }));
+    const text = JSON.stringify(peers);
+    if (peers.length === 0 || text === this.lastKnown) return;
+    this.init.store.saveKnownPeers(peers).then(
+      () => { this.lastKnown = text; },
+      (err: Error) => this.init.log.debug({ err: err.message }, 'Known peers not saved'));
   }
 
   private saveStandings(): void {

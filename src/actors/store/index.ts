@@ -11,8 +11,6 @@ import type { StoreArgs, StoreIn, StoreWritable } from './messages.ts';
 export type { StoreArgs } from './messages.ts';
 
 const PRUNE_EVERY_MS = 60_000;
-/** libp2p's keys; ours all start with /mvp/, so the peer store can never reach them. */
-const OURS = '/mvp/';
 
 export default defineActor<StoreArgs | undefined>({
   machine: (ctx) => {
@@ -55,10 +53,6 @@ export default defineActor<StoreArgs | undefined>({
     const page = (e: { before?: string; after?: string; limit?: number }) => ({
       ...(e.before !== undefined ? { before: e.before } : {}), ...(e.after !== undefined ? { after: e.after } : {}), limit: e.limit ?? 100,
     });
-    const theirs = (key: string) => {
-      if (key.startsWith(OURS)) throw new RangeError(`datastore key ${key} is reserved for the node's own records`);
-      return key;
-    };
 
     return setup({
       types: { events: {} as StoreIn },
@@ -96,24 +90,6 @@ export default defineActor<StoreArgs | undefined>({
             'store.value_put': { actions: ({ event: e }) => answer(e.replyTo, () => store!.putValue(e.name, e.value, e.durable)) },
             'store.value_delete': { actions: ({ event: e }) => answer(e.replyTo, () => store!.deleteValue(e.name, e.durable)) },
             'store.values': { actions: ({ event: e }) => answer(e.replyTo, () => store!.values(e.prefix)) },
-            'store.datastore': {
-              actions: ({ event: e }) => answer(e.replyTo, async () => {
-                const db = store!.datastore.db;
-                const c = e.call;
-                switch (c.op) {
-                  case 'get': return (await db.get(theirs(c.key))) ?? null;
-                  case 'has': return (await db.get(theirs(c.key))) !== undefined;
-                  case 'put': return store!.putRaw(theirs(c.key), c.value);
-                  case 'delete': return store!.deleteRaw(theirs(c.key));
-                  case 'all': {
-                    const out: Array<{ key: string; value: Uint8Array }> = [];
-                    const from = c.prefix ?? '/';
-                    for await (const [key, value] of db.iterator({ gte: from, lt: `${from}\uffff` })) if (!key.startsWith(OURS)) out.push({ key, value });
-                    return out;
-                  }
-                }
-              }),
-            },
             'store.status': { actions: ({ event: e }) => answer(e.replyTo, () => store!.status()) },
             'store.check': { actions: ({ event: e }) => answer(e.replyTo, () => store!.check()) },
           },

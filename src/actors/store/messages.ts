@@ -16,14 +16,6 @@ export interface StoreArgs {
 
 export type PageRequest = { before?: string; after?: string; limit?: number };
 
-/** One libp2p datastore call, forwarded by the network actor's RemoteDatastore. */
-export type DatastoreCall =
-  | { op: 'get'; key: string }
-  | { op: 'has'; key: string }
-  | { op: 'put'; key: string; value: Uint8Array }
-  | { op: 'delete'; key: string }
-  | { op: 'all'; prefix?: string };
-
 export type StoreIn =
   /** → ReceiptPut, once the receipt is fsynced (a receipt is acknowledged only after that). */
   | RequestEvent<{ type: 'store.receipt_put'; receipt: ReceiptEnvelope; role: ReceiptRole }>
@@ -37,13 +29,11 @@ export type StoreIn =
   | RequestEvent<{ type: 'store.job_get'; id: string }>
   /** → Page<StoredJob> */
   | RequestEvent<{ type: 'store.jobs'; status?: JobRecordStatus } & PageRequest>
-  /** Named values (block list, reputation, orchestration state): → value | null, null, null, [{ name, value }]. */
+  /** Named values (block list, reputation, known peers, orchestration state): → value | null, null, null, [{ name, value }]. */
   | RequestEvent<{ type: 'store.value_get'; name: string }>
   | RequestEvent<{ type: 'store.value_put'; name: string; value: unknown; durable: boolean }>
   | RequestEvent<{ type: 'store.value_delete'; name: string; durable: boolean }>
   | RequestEvent<{ type: 'store.values'; prefix: string }>
-  /** libp2p's datastore (its peer store): get → Uint8Array | null, has → boolean, all → [{ key, value }]. */
-  | RequestEvent<{ type: 'store.datastore'; call: DatastoreCall }>
   /** → StoreStatus */
   | RequestEvent<{ type: 'store.status' }>
   /** → CheckReport (every record read; the store keeps serving meanwhile) */

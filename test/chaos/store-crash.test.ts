@@ -1,0 +1,17 @@
+// Chaos: the node killed -9 at many random points (STORE_CRASH_POINTS, default 50) while jobs
+// and their receipts stream in; after each restart every acknowledged receipt is there, once.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { crashScenario } from '../helpers/crash.ts';
+import { record } from './report.ts';
+
+const POINTS = Number(process.env.STORE_CRASH_POINTS ?? 50);
+
+describe('chaos: store crash consistency', () => {
+  it(`keeps every acknowledged receipt across ${POINTS} kills -9`, async () => {
+    assert.ok(Number.isInteger(POINTS) && POINTS > 0, `STORE_CRASH_POINTS must be a positive integer, not ${process.env.STORE_CRASH_POINTS}`);
+    const r = await crashScenario(POINTS);
+    assert.ok(r.acknowledged >= POINTS);
+    record('store-crash', { kill_points: r.points, receipts_acknowledged: r.acknowledged, receipts_stored: r.stored, seed: r.seed });
+  });
+});
