@@ -18,11 +18,13 @@ export class PeerGate {
 
   has(peer: string): boolean { return this.blocked.has(peer); }
 
-  /** The list as the store kept it (entries that are not peer ids, or this node's, are skipped). */
-  restore(saved: readonly BlockedPeer[]): void {
+  /** The list as the store kept it; returns the entries it could not take (not peer ids, or this node's). */
+  restore(saved: readonly BlockedPeer[]): string[] {
+    const skipped: string[] = [];
     for (const b of saved) {
-      try { this.blocked.set(this.check(b.peer_id), b.since); } catch { /* not a peer id: nothing to block */ }
+      try { this.blocked.set(this.check(b.peer_id), b.since); } catch { skipped.push(String(b.peer_id)); }
     }
+    return skipped;
   }
 
   /** Blocks `peer` from `now` (blocking it again keeps the first time). */

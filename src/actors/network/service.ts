@@ -170,7 +170,7 @@ export class NetworkService {
 
   readonly executor: JobExecutor;
   readonly receipts: ReceiptBook;
-  readonly gate = new PeerGate(() => this.peerId);
+  readonly gate: PeerGate;
   readonly reputation = new Reputation();
   /** False while the store's writes fail (a full disk): the node then claims no job. */
   private storeWritable = true;
@@ -183,6 +183,8 @@ export class NetworkService {
     this.receipts = new ReceiptBook(undefined, () => this.peerTable.nextChange());
     this.startedAt = init.clock.now();
     const peerId = peerIdFromPrivateKey(init.privateKey).toString();
+    // From the key, not libp2p: the block list is restored before libp2p starts.
+    this.gate = new PeerGate(() => peerId);
     this.executor = new JobExecutor({
       peerId, privateKey: init.privateKey, models: init.models, clock: init.clock, log: init.log,
       publish: (topic, type, body) => this.publish(topic, type, body as MessageBody<typeof type>),
@@ -214,7 +216,8 @@ export class NetworkService {
       const id = multiaddr(a).getComponents().find((c) => c.name === 'p2p')?.value;
       if (id) this.trusted.add(id);
     }
-    this.gate.restore(await this.init.store.blocked());
+    const skipped = this.gate.restore(await this.init.store.blocked());
+    if (skipped.length > 0) this.init.log.warn({ entries: skipped }, 'Block list entries in the store that are not peer ids: ignored');
     this.reputation.restore(await this.init.store.standings());
     this.savedChanges = this.reputation.changes;
     const build = (p: number) => buildLibp2p({
