@@ -63,16 +63,16 @@ export default defineActor<StoreArgs | undefined>({
       },
     }).createMachine({
       id: 'store',
-      initial: 'opening',
+      initial: 'starting',
       states: {
-        opening: {
+        starting: {
           invoke: {
             src: 'open',
-            onDone: { target: 'open', actions: 'ready' },
+            onDone: { target: 'running', actions: 'ready' },
             onError: { actions: { type: 'fail', params: ({ event }) => ({ error: event.error }) } },
           },
         },
-        open: {
+        running: {
           on: {
             'store.receipt_put': { actions: ({ event: e }) => answer(e.replyTo, () => store!.putReceipt(e.receipt, e.role)) },
             'store.receipt': { actions: ({ event: e }) => answer(e.replyTo, () => store!.receipt(e.job_id)) },
