@@ -100,7 +100,7 @@ export interface NetworkServiceInit {
   submit(job: SchedulerJob): Promise<JobResult>;
   /** Stop a job whose client has gone (its stream cannot be written any more). */
   cancel(jobId: string): void;
-  /** The node's store (the store actor): receipts, the block list, scores, libp2p's peer store. */
+  /** The node's store (the store actor): receipts, the block list, scores, known peers. */
   store: NetworkStoreLink;
   /** Orchestration (issue 7): a peer's heartbeat, and an orchestration message, for the consensus actor. */
   onHeartbeat?(from: string, body: HeartbeatBody): void;
