@@ -46,7 +46,7 @@ describe('status, peers and jobs against running nodes', () => {
     const out = JSON.parse(j.stdout) as { url: string; health: HealthBody; actors: ActorInfo[] };
     assert.equal(out.url, url);
     assert.deepEqual([out.health.status, out.health.node_id], ['ok', 'alpha']);
-    assert.equal(out.actors.length, 6);
+    assert.equal(out.actors.length, 7);
   });
 
   it('jobs lists a job run here, and jobs <id> shows its record and receipt', async () => {
