@@ -178,8 +178,10 @@ export class JobExecutor {
       this.counters.executed++;
       const receipt = await this.seal(o, req.prompt, result, started);
       // Durable before anyone hears of it: a receipt the client holds is one this node kept.
-      // Unstorable (a full disk), the job ends in an error frame and the client offers it again.
-      await this.deps.storeReceipt(receipt);
+      // Unstorable (a full disk), the job ends in an error frame that says so.
+      await this.deps.storeReceipt(receipt).catch((err: Error) => {
+        throw new Error(`the receipt could not be kept in this node's store: ${err.message}`, { cause: err });
+      });
       offer.done = { text: result.text, receipt };
       await writeLine(stream, { t: 'done', text: result.text, receipt });
       await stream.close();
