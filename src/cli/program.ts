@@ -1,5 +1,5 @@
 // The `mvp-node` command line: the seed's root options, config loading, and the hand-off to the node.
-// Subcommands (models, verify-receipt, submit, status, peers, jobs) register on `buildProgram()`'s result.
+// Subcommands (models, verify-receipt, submit, status, peers, jobs, data, receipts) register on `buildProgram()`'s result.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { bindings, ConfigError, loadConfig, type Binding, type Config } from '../config/index.ts';
@@ -12,6 +12,7 @@ import { registerSubmitCommand } from './submit.ts';
 import { registerOrchestratorCommand } from './orchestrator.ts';
 import { registerSimulateCommand } from './simulate.ts';
 import { registerSwarmKeyCommand } from './swarm-key.ts';
+import { registerDataCommands } from './data.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 export const VERSION: string = pkg.version;
@@ -89,6 +90,7 @@ export function buildProgram(deps: ProgramDeps = {}): Command {
   registerOrchestratorCommand(program, { env });
   registerSimulateCommand(program);
   registerSwarmKeyCommand(program);
+  registerDataCommands(program, { config: (cmd) => loadCommandConfig(cmd, env) });
   return program;
 }
 

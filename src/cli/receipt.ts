@@ -1,5 +1,6 @@
 // `mvp-node verify-receipt <file>`: checks a receipt offline with nothing but the file — a bare
-// receipt envelope, or what `submit --json` prints ({ text, receipt }, then the text is checked too).
+// receipt envelope, or what `submit --json` prints ({ text, receipt }, then the text is checked too),
+// or a JSON Lines file of them (what `receipts export` writes), every line checked.
 import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { verifyReceipt, type ReceiptEnvelope, type VerifyReceiptOptions } from '../protocol/index.ts';
@@ -34,7 +35,8 @@ export function describeVerifiedReceipt(receipt: ReceiptEnvelope): string {
     + `${r.tokens_out} tokens at ${r.timings.tokens_per_s.toFixed(1)} tokens/s, status ${status}`;
 }
 
-async function readJsonFile(file: string): Promise<unknown> {
+/** One JSON document, or JSON lines (a `.jsonl` file, or several lines that are not one document). */
+async function readReceiptFile(file: string): Promise<{ one: unknown } | { lines: Array<{ line: number; json?: unknown; problem?: string }> }> {
   let text: string;
   try {
     const { size } = await stat(file);
@@ -45,11 +47,20 @@ async function readJsonFile(file: string): Promise<unknown> {
     const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'it is a directory' : e.message;
     throw new CommandFailedError(`cannot read receipt file ${file}: ${why}`, { cause: err });
   }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new CommandFailedError(`receipt file ${file} is not JSON: ${(err as Error).message}`, { cause: err });
+  const rows = text.split('\n').map((t, i) => ({ line: i + 1, t: t.trim() })).filter((r) => r.t !== '');
+  let whole: unknown;
+  let wholeError: Error | undefined;
+  try { whole = JSON.parse(text); } catch (err) { wholeError = err as Error; }
+  if (!file.endsWith('.jsonl') && (wholeError === undefined || rows.length < 2)) {
+    if (wholeError) throw new CommandFailedError(`receipt file ${file} is not JSON: ${wholeError.message}`, { cause: wholeError });
+    return { one: whole };
   }
+  if (rows.length === 0) throw new CommandFailedError(`receipt file ${file} holds no receipt`);
+  return {
+    lines: rows.map(({ line, t }) => {
+      try { return { line, json: JSON.parse(t) as unknown }; } catch (err) { return { line, problem: `not JSON: ${(err as Error).message}` }; }
+    }),
+  };
 }
 
 /** Adds `verify-receipt` to the program with `.command()`, so it inherits help layout and exit handling. */
@@ -57,13 +68,31 @@ export function registerReceiptCommand(program: Command, deps: ReceiptCommandDep
   const out = deps.out ?? ((t: string) => { process.stdout.write(t); });
   return program.command('verify-receipt')
     .description('Verify a signed job receipt offline (signature, executor, output hash)')
-    .argument('<file>', 'A receipt envelope (JSON), or the output of `submit --json`')
+    .argument('<file>', 'A receipt envelope (JSON), the output of `submit --json`, or JSON lines of them (`receipts export`)')
     .option('--prompt <TEXT>', 'Also check that the receipt is for this prompt (input hash)')
     .action(async (file: string, opts: { prompt?: string }) => {
-      const content = receiptFileContent(await readJsonFile(file));
-      if ('problem' in content) throw new CommandFailedError(`receipt verification failed: format: ${content.problem}`);
-      const result = await verifyReceipt(content.envelope, { text: content.text, prompt: opts.prompt ?? content.prompt });
-      if (!result.ok) throw new CommandFailedError(`receipt verification failed: ${result.check}: ${result.reason}`);
-      out(`${describeVerifiedReceipt(result.receipt)}\n`);
+      const read = await readReceiptFile(file);
+      const check = async (json: unknown): Promise<{ ok: true; receipt: ReceiptEnvelope } | { ok: false; why: string }> => {
+        const content = receiptFileContent(json);
+        if ('problem' in content) return { ok: false, why: `format: ${content.problem}` };
+        const result = await verifyReceipt(content.envelope, { text: content.text, prompt: opts.prompt ?? content.prompt });
+        return result.ok ? { ok: true, receipt: result.receipt } : { ok: false, why: `${result.check}: ${result.reason}` };
+      };
+      if ('one' in read) {
+        const r = await check(read.one);
+        if (!r.ok) throw new CommandFailedError(`receipt verification failed: ${r.why}`);
+        out(`${describeVerifiedReceipt(r.receipt)}\n`);
+        return;
+      }
+      const bad: number[] = [];
+      for (const { line, json, problem } of read.lines) {
+        const r = problem !== undefined ? { ok: false as const, why: `format: ${problem}` } : await check(json);
+        if (r.ok) out(`line ${line}: ${describeVerifiedReceipt(r.receipt)}\n`);
+        else { bad.push(line); out(`line ${line}: receipt verification failed: ${r.why}\n`); }
+      }
+      if (bad.length > 0) {
+        throw new CommandFailedError(`${bad.length} of ${read.lines.length} receipts failed verification (line${bad.length > 1 ? 's' : ''} ${bad.slice(0, 20).join(', ')}${bad.length > 20 ? ', …' : ''})`);
+      }
+      out(`${read.lines.length} receipts verified\n`);
     });
 }

@@ -119,8 +119,17 @@ export interface ApiConfig {
   readonly gateway_timeout_secs: number;
 }
 
+/** Pruning limits of the store; 0 means no limit (the default: keep everything). */
+export interface StoreConfig {
+  readonly receipts_max_age_days: number;
+  readonly receipts_max_count: number;
+  readonly jobs_max_age_days: number;
+  readonly jobs_max_count: number;
+}
+
 export interface RuntimeConfig {
   readonly placement: {
+    readonly store: ActorPlacement;
     readonly network: ActorPlacement;
     readonly scheduler: ActorPlacement;
     readonly orchestrator: ActorPlacement;
@@ -142,5 +151,6 @@ export interface Config {
   readonly orchestrator: OrchestratorConfig;
   readonly distributed_orchestration: DistributedOrchestrationConfig;
   readonly api: ApiConfig;
+  readonly store: StoreConfig;
   readonly runtime: RuntimeConfig;
 }

@@ -1,6 +1,8 @@
 // Composes one node: the supervision tree (docs/ARCHITECTURE.md, "The tree").
 //
 //   Supervisor (one_for_one)
+//   ├── store         the node's LevelDB (receipt ledger, job history, reputation, block list,
+//   │                 peer store, orchestration state): first, so everyone finds it open
 //   ├── scheduler     job queue, dispatch to the inference actors, load manager (first, so the
 //   │                 network can report it; jobs sent before a model is up wait in its mailbox)
 //   ├── inference:<m> one per served model: a worker holding the model (before the network,
@@ -36,6 +38,7 @@ import type { DrainAccepted, HealthBody } from '../actors/api/messages.ts';
 import { healthOf } from '../actors/api/health.ts';
 import type { NetworkDrainReport, NetworkStatus, QueueStatus } from '../actors/network/messages.ts';
 import type { SchedulerArgs } from '../actors/scheduler/index.ts';
+import type { StoreArgs } from '../actors/store/index.ts';
 import type { OrchestratorArgs } from '../actors/orchestrator/index.ts';
 import { validateModel } from '../models/index.ts';
 import type { ConsensusArgs, ConsensusStatus } from '../actors/consensus/messages.ts';
@@ -112,8 +115,12 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
     nodeId: id.nodeId, privateKey: privateKeyToProtobuf(id.privateKey), transport, models: models.map((m) => m.manifest),
     files: models.map((m) => ({ sha256: m.manifest.sha256, path: m.path })),
     portCell: new Int32Array(new SharedArrayBuffer(4)), ...(swarmKey ? { swarmKey } : {}),
+    persistPeers: persist,
   };
+  // A node with a data directory keeps its store there; simulated nodes keep one in memory.
+  const storeArgs: StoreArgs = persist ? { nodeDir: id.dir, legacy: { dataDir: config.node.data_dir, peerId: id.peerId } } : {};
   const children: ChildSpec[] = [
+    { name: 'store', module: actorModule('store'), restart: 'permanent', shutdownMs, placement: placement('store'), args: storeArgs },
     {
       name: 'scheduler', module: actorModule('scheduler'), restart: 'permanent', shutdownMs, placement: placement('scheduler'),
       args: { models: models.map((m) => ({ name: m.name, sequences: m.sequences })) } satisfies SchedulerArgs,

@@ -13,6 +13,7 @@ import { healthOf } from '../../src/actors/api/health.ts';
 import type { HealthBody, JobBody, OrchestrationBody } from '../../src/actors/api/messages.ts';
 import type { PeerSummary } from '../../src/actors/network/messages.ts';
 import type { JobRecord } from '../../src/actors/scheduler/messages.ts';
+import type { StoredReceipt, StoreStatus } from '../../src/store/store.ts';
 import { submitJob } from '../../src/client/submit.ts';
 import { verifyReceipt, type Manifest } from '../../src/protocol/index.ts';
 import type { ActorInfo } from '../../src/runtime/supervisor.ts';
@@ -49,7 +50,7 @@ describe('api actor: GET /health and GET /actors', () => {
     assert.equal(h.known_peers, 0);
     assert.equal(typeof h.uptime_s, 'number');
     assert.deepEqual(h.actors, {
-      scheduler: 'running', 'inference:mvp-test-tiny': 'ready', network: 'running', consensus: 'running', orchestrator: 'running', api: 'running',
+      store: 'running', scheduler: 'running', 'inference:mvp-test-tiny': 'ready', network: 'running', consensus: 'running', orchestrator: 'running', api: 'running',
     });
     assert.deepEqual(h.models, { 'mvp-test-tiny': 'loaded' });
     assert.deepEqual(h.queue, { depth: 0, capacity: 100 });
@@ -59,7 +60,7 @@ describe('api actor: GET /health and GET /actors', () => {
     const { status, body } = await get(`${url}/actors`);
     assert.equal(status, 200);
     const actors = body as ActorInfo[];
-    assert.deepEqual(actors.map((a) => a.name), ['scheduler', 'inference:mvp-test-tiny', 'network', 'consensus', 'orchestrator', 'api']);
+    assert.deepEqual(actors.map((a) => a.name), ['store', 'scheduler', 'inference:mvp-test-tiny', 'network', 'consensus', 'orchestrator', 'api']);
     for (const a of actors) {
       assert.deepEqual({ placement: a.placement, status: a.status, state: a.state, restarts: a.restarts, crashes: a.crashes },
         { placement: 'inline', status: 'running', state: a.name.startsWith('inference:') ? 'ready' : 'running', restarts: 0, crashes: 0 }, a.name);
@@ -161,6 +162,23 @@ describe('api actor: peers, jobs, manifest and metrics of a working node', () =>
     });
   });
 
+  it('GET /receipts reads the ledger: the receipt this node sealed, marked executor, with the store\'s counts in GET /store', async () => {
+    const { status, body } = await get<StoredReceipt[]>(`${url}/receipts`);
+    assert.equal(status, 200);
+    assert.equal(body.length, 1);
+    assert.deepEqual(body[0]!.receipt, ran.receipt);
+    assert.deepEqual(body[0]!.roles, ['executor']);
+    assert.deepEqual((await get<StoredReceipt[]>(`${url}/receipts?before=${body[0]!.seq}`)).body, []);
+    assert.deepEqual((await get<StoredReceipt[]>(`${url}/receipts?after=0&limit=1`)).body.map((r) => r.seq), [body[0]!.seq]);
+    const bad = await get<{ code: string }>(`${url}/receipts?before=x`);
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.code, 'invalid_request');
+    const store = (await get<StoreStatus>(`${url}/store`)).body;
+    assert.equal(store.receipts, 1);
+    assert.equal(store.writable, true);
+    assert.ok(store.jobs >= 1);
+  });
+
   it('GET /metrics is Prometheus text a parser accepts: jobs, queue, inference timings, tokens, gossip, peers, actors', async () => {
     const res = await fetch(`${url}/metrics`);
     assert.equal(res.status, 200);
@@ -204,7 +222,9 @@ describe('api actor: peers, jobs, manifest and metrics of a working node', () =>
     assert.equal(sample(m, 'mvp_actor_up', { actor: 'network' }), 1);
     assert.equal(sample(m, 'mvp_model_loaded', model), 1);
     assert.equal(sample(m, 'mvp_node_info', { node_id: node.nodeId, peer_id: node.peerId }), 1);
-    for (const source of ['scheduler', 'network', 'supervisor']) assert.equal(sample(m, 'mvp_metrics_source_up', { source }), 1);
+    for (const source of ['scheduler', 'network', 'supervisor', 'store']) assert.equal(sample(m, 'mvp_metrics_source_up', { source }), 1);
+    assert.equal(sample(m, 'mvp_store_receipts'), 1);
+    assert.equal(sample(m, 'mvp_store_writable'), 1);
   });
 });
 

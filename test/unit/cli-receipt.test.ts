@@ -52,6 +52,21 @@ describe('mvp-node verify-receipt', () => {
     assert.equal(r.stdout, '');
   });
 
+  it('checks a JSON lines file (what `receipts export` writes) line by line, naming the lines that fail', async () => {
+    const second = await sealReceipt(executor.key, { ...receiptBy(executor, client), job_id: 'cd'.repeat(32) }, NOW + 1);
+    const good = await file('ledger.jsonl', `${JSON.stringify(receipt)}\n${JSON.stringify(second)}\n`);
+    const ok = await mvpNode(['verify-receipt', good]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout.split('\n').filter((l) => l.startsWith('line ')).length, 2);
+    assert.match(ok.stdout, /2 receipts verified\n$/);
+    const forged = { ...second, body: { ...second.body, tokens_out: 999 } };
+    const bad = await mvpNode(['verify-receipt', await file('ledger-bad.jsonl', `${JSON.stringify(receipt)}\n${JSON.stringify(forged)}\n{oops\n`)]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, /^line 2: receipt verification failed: signature: /m);
+    assert.match(bad.stdout, /^line 3: receipt verification failed: format: not JSON/m);
+    assert.equal(bad.stderr, 'Error: 2 of 3 receipts failed verification (lines 2, 3)\n');
+  });
+
   it('checks the prompt with --prompt (input hash)', async () => {
     const path = await file('receipt-prompt.json', receipt);
     assert.equal((await mvpNode(['verify-receipt', '--prompt', PROMPT, path])).code, 0);

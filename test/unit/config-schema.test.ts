@@ -39,8 +39,9 @@ const CONFIG_SHAPE: Shape<Config> = {
     consensus_timeout_ms: true, max_consensus_rounds: true, base_consensus_threshold: true,
   },
   api: { enabled: true, listen: true, port: true, token: true, gateway_timeout_secs: true },
+  store: { receipts_max_age_days: true, receipts_max_count: true, jobs_max_age_days: true, jobs_max_count: true },
   runtime: {
-    placement: { network: true, scheduler: true, orchestrator: true, consensus: true, api: true },
+    placement: { store: true, network: true, scheduler: true, orchestrator: true, consensus: true, api: true },
     restart_intensity: true, restart_period_secs: true, shutdown_timeout_ms: true,
   },
 };

@@ -37,6 +37,7 @@ describe('JobExecutor draining', () => {
   let executor: JobExecutor;
   const claims: unknown[] = [];
   const gossiped: Envelope[] = [];
+  const stored: Envelope[] = [];
   /** Jobs the scripted scheduler holds, by id: resolve ends one. */
   const held = new Map<string, (r: JobResult) => void>();
   const submitted: SchedulerJob[] = [];
@@ -51,6 +52,7 @@ describe('JobExecutor draining', () => {
       log: createLogger({ level: 'error', nodeId: 'exec', pretty: false }),
       publish: async (_topic, _type, body) => { claims.push(body); },
       publishSealed: async (_topic, env) => { gossiped.push(env); },
+      storeReceipt: async (env) => { stored.push(env); },
       canClaim: async () => ({ ok: true }),
       queue: async () => ({ depth: 0, capacity: 10, slots: 4, busy_slots: 0 }),
       submit: (job) => { submitted.push(job); return new Promise((resolve) => held.set(job.id, resolve)); },
@@ -115,6 +117,7 @@ describe('JobExecutor draining', () => {
     assert.equal(v.receipt.body.status, 'failed');
     assert.equal(v.receipt.body.reason, DRAIN_REASON);
     assert.ok(gossiped.some((e) => e.id === v.receipt.id), 'the drain receipt is gossiped too');
+    assert.ok(stored.some((e) => e.id === v.receipt.id), 'the drain receipt is kept in the store');
 
     const f = await broughtFinishing;
     assert.equal(f.frames.at(-1)!.t, 'done', 'a job that finished in time ends as usual');
@@ -133,7 +136,7 @@ describe('JobExecutor draining', () => {
     const fresh = new JobExecutor({
       peerId: execNode.peerId.toString(), privateKey: execKey, models: [MODEL as never], clock: systemClock,
       log: createLogger({ level: 'error', nodeId: 'exec', pretty: false }),
-      publish: async () => undefined, publishSealed: async () => undefined,
+      publish: async () => undefined, publishSealed: async () => undefined, storeReceipt: async () => undefined,
       canClaim: async () => ({ ok: true }), queue: async () => ({ depth: 0, capacity: 10, slots: 4, busy_slots: 0 }),
       submit: async (job) => result(job, 'completed'), cancel: () => undefined,
     });

@@ -25,6 +25,7 @@ describe('JobExecutor: fair admission', () => {
       log: createLogger({ level: 'error', nodeId: 'exec', pretty: false }),
       publish: async (_t, _type, body) => { claimed.push((body as JobClaimBody).job_id); },
       publishSealed: async () => undefined,
+      storeReceipt: async () => undefined,
       canClaim: async () => ({ ok: true }),
       // Nothing queued: the places are held by claims whose jobs have not come (yet).
       queue: async () => ({ depth: 0, capacity: CAPACITY, slots: 1, busy_slots: 0 }),

@@ -39,6 +39,7 @@ describe('JobExecutor', () => {
       log: createLogger({ level: 'error', nodeId: 'exec', pretty: false }),
       publish: async (_topic, _type, body) => { claims.push(body); },
       publishSealed: async () => undefined,
+      storeReceipt: async () => undefined,
       canClaim: async () => ({ ok: true }),
       queue: async () => ({ depth: 0, capacity: 10, slots: 4, busy_slots: 0 }),
       submit: async (job): Promise<JobResult> => {

@@ -108,3 +108,20 @@ describe('Reputation', () => {
     assert.equal(rep.wasAssigned('other', 'first'), false);
   });
 });
+
+describe('Reputation kept across restarts', () => {
+  it('gives back the scores it saved, still decaying from when they were set', () => {
+    const before = new Reputation();
+    before.penalise('p', 'forged', 0);
+    const changes = before.changes;
+    assert.ok(changes > 0, 'a change to save');
+    const saved = before.standings();
+    const after = new Reputation();
+    after.restore(saved);
+    assert.equal(after.score('p', 0), before.score('p', 0));
+    assert.ok(Math.abs(after.score('p', HALF_LIFE_MS) - before.score('p', 0) / 2) < 1e-9);
+    after.penalise('p', 'garbage', 10);
+    after.restore(saved);
+    assert.ok(after.score('p', 10) < before.score('p', 10), 'a score this run already holds is not overwritten');
+  });
+});

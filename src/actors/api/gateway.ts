@@ -25,13 +25,18 @@ export interface GatewayPort {
 }
 
 /** This node's network actor did not answer, or its light client could not join it. */
+/** The receipt of a job the gateway ran could not be put in the node's store (a full disk). */
+export class ReceiptNotStoredError extends Error {
+  override name = 'ReceiptNotStoredError';
+}
+
 export class NetworkUnavailableError extends Error {
   override name = 'NetworkUnavailableError';
 }
 
 export interface NetworkGatewayInit {
   /** A request to an actor of this node (ctx.request). */
-  ask<R>(actor: 'network' | 'consensus', msg: Message, timeoutMs: number): Promise<R>;
+  ask<R>(actor: 'network' | 'consensus' | 'store', msg: Message, timeoutMs: number): Promise<R>;
   config: Readonly<Config>;
   log: Logger;
   /** The node's swarm key (a private swarm): the light client joins with it. */
@@ -42,6 +47,8 @@ const ASK_TIMEOUT_MS = 2000;
 const JOIN_TIMEOUT_MS = 10_000;
 /** Beyond the claim wait and the executor's own job limit: streams, receipt, failover. */
 const JOB_MARGIN_MS = 30_000;
+/** A receipt waits for its group's fsync. */
+const STORE_TIMEOUT_MS = 30_000;
 
 export class NetworkGateway implements GatewayPort {
   private client?: LightClient;
@@ -69,12 +76,19 @@ export class NetworkGateway implements GatewayPort {
     try {
       const client = await this.connect();
       const claimTimeoutMs = this.init.config.api.gateway_timeout_secs * 1000;
-      return await client.submit({
+      const result = await client.submit({
         ...job,
         priority: 'normal',
         claimTimeoutMs,
         timeoutMs: claimTimeoutMs + this.init.config.executor.job_timeout_secs * 1000 + JOB_MARGIN_MS,
       });
+      // This node asked for the job: the receipt goes in its ledger, on disk before the answer.
+      try {
+        await this.init.ask('store', { type: 'store.receipt_put', receipt: result.receipt, role: 'client' }, STORE_TIMEOUT_MS);
+      } catch (err) {
+        throw new ReceiptNotStoredError(`the job ran but its receipt could not be kept in this node's store: ${(err as Error).message}`, { cause: err });
+      }
+      return result;
     } finally {
       this.inFlight--;
     }

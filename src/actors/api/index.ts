@@ -13,7 +13,8 @@ import type { Manifest } from '../../protocol/index.ts';
 import type { BlockReply, NetworkStatus, PeerSummary, QueueStatus } from '../network/messages.ts';
 import type { BlockedPeer } from '../network/gate.ts';
 import type { ReceiptEnvelope } from '../network/receipts.ts';
-import type { JobRecord, JobsRequest, SchedulerMetrics } from '../scheduler/messages.ts';
+import type { JobRecordStatus, SchedulerMetrics } from '../scheduler/messages.ts';
+import type { CheckReport, Page, PageQuery, StoredJob, StoredReceipt, StoreStatus } from '../../store/store.ts';
 import { healthOf } from './health.ts';
 import { ApiError, ApiListenError, type ApiArgs, type ApiFile, type ApiIn, type DrainAccepted } from './messages.ts';
 import { renderMetrics } from './metrics.ts';
@@ -34,6 +35,9 @@ export type { ApiArgs } from './messages.ts';
 export const REQUEST_TIMEOUT_MS = 1000;
 /** Killing waits for the actor to die; restarting, for it to stop and start again (a model reloads). */
 const KILL_TIMEOUT_MS = 60_000;
+/** Store reads (a page is read from one snapshot); a check reads every record. */
+const STORE_TIMEOUT_MS = 5000;
+const CHECK_TIMEOUT_MS = 120_000;
 const RESTART_TIMEOUT_MS = 180_000;
 
 /** An actor's failure to answer, as the HTTP answer it becomes. */
@@ -69,7 +73,7 @@ export default defineActor<ApiArgs>({
     const api = {
       peers: () => ask<PeerSummary[]>('network', { type: 'network.peers' }),
       actors: () => askSupervisor<ActorInfo[]>({ type: 'supervisor.actors' }),
-      jobs: (q: Omit<JobsRequest, 'type'>) => ask<JobRecord[]>('scheduler', { type: 'scheduler.jobs', ...q } satisfies JobsRequest),
+      jobs: (q: PageQuery & { status?: JobRecordStatus }) => ask<Page<StoredJob>>('store', { type: 'store.jobs', ...q }, STORE_TIMEOUT_MS),
       async orchestration() {
         const [status, recent] = await Promise.all([
           ask<ConsensusStatus>('consensus', { type: 'consensus.status' }),
@@ -81,7 +85,7 @@ export default defineActor<ApiArgs>({
     const topics: Record<EventTopic, () => Promise<unknown>> = {
       peers: api.peers,
       actors: api.actors,
-      jobs: () => api.jobs({ limit: 100 }),
+      jobs: async () => (await api.jobs({ limit: 100 })).items,
       orchestration: api.orchestration,
       decisions: () => ask<RecentDecisions>('orchestrator', { type: 'orchestrator.recent', limit: 20 }),
       models: async () => ({ object: 'list', data: listModels(await gateway.models()) }),
@@ -112,11 +116,17 @@ export default defineActor<ApiArgs>({
         block: (peer) => ask<BlockReply>('network', { type: 'network.block', peer_id: peer }),
         unblock: (peer) => ask<{ peer_id: string; was_blocked: boolean }>('network', { type: 'network.unblock', peer_id: peer }),
         jobs: api.jobs,
+        receipts: (q) => ask<Page<StoredReceipt>>('store', { type: 'store.receipts', ...q }, STORE_TIMEOUT_MS),
+        store: () => ask<StoreStatus>('store', { type: 'store.status' }, STORE_TIMEOUT_MS),
+        storeCheck: () => ctx.request<Omit<CheckReport, 'path' | 'schema_version'>>('store', { type: 'store.check' }, CHECK_TIMEOUT_MS),
         async job(id) {
-          const [job, receipt] = await Promise.all([
-            ask<JobRecord | null>('scheduler', { type: 'scheduler.job', job_id: id }),
-            ask<ReceiptEnvelope | null>('network', { type: 'network.receipt', job_id: id }),
+          // The ledger first (receipts of jobs run or asked for here), then the network's book
+          // of receipts heard by gossip.
+          const [job, kept] = await Promise.all([
+            ask<StoredJob | null>('store', { type: 'store.job_get', id }, STORE_TIMEOUT_MS),
+            ask<StoredReceipt | null>('store', { type: 'store.receipt', job_id: id }, STORE_TIMEOUT_MS),
           ]);
+          const receipt = kept?.receipt ?? await ask<ReceiptEnvelope | null>('network', { type: 'network.receipt', job_id: id });
           if (job === null && receipt === null) throw new ApiError(404, 'unknown_job', `this node has no record and no receipt of job ${id}`);
           return { job, receipt };
         },
@@ -127,13 +137,14 @@ export default defineActor<ApiArgs>({
           if (!ctx.config.monitoring.metrics_enabled) {
             throw new ApiError(404, 'metrics_disabled', 'metrics are off on this node (monitoring.metrics_enabled = false)');
           }
-          const [scheduler, network, actors, pulls] = await Promise.all([
+          const [scheduler, network, actors, pulls, store] = await Promise.all([
             quiet(ask<SchedulerMetrics>('scheduler', { type: 'scheduler.metrics' })),
             quiet(ask<NetworkStatus>('network', { type: 'network.status' })),
             quiet(askSupervisor<ActorInfo[]>({ type: 'supervisor.actors' })),
             quiet(ask<PullProgress[]>('network', { type: 'network.pulls' })),
+            quiet(ask<StoreStatus>('store', { type: 'store.status' })),
           ]);
-          return renderMetrics(ctx.args, { scheduler, network, actors, ...(pulls ? { pulls } : {}) }, ctx.clock.now());
+          return renderMetrics(ctx.args, { scheduler, network, actors, store, ...(pulls ? { pulls } : {}) }, ctx.clock.now());
         },
       },
       openai: gateway,

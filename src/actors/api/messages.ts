@@ -1,5 +1,6 @@
 // What the api actor accepts and answers, the bodies its HTTP routes return, and the registry
 // of error codes every HTTP error body carries.
+import type { StoredJob } from '../../store/store.ts';
 import type { RequestEvent, SystemEvent } from '../../runtime/actor.ts';
 import type { ConsensusStatus } from '../consensus/messages.ts';
 import type { DistributedDecision } from '../consensus/router.ts';
@@ -55,7 +56,7 @@ export type OrchestrationBody = ConsensusStatus & { recent: DistributedDecision[
 /** GET /jobs/:id: the scheduler's record of a job run or queued here, and the receipt this node accepted for it. */
 export interface JobBody {
   /** Null when this node did not run the job (or has forgotten it) but holds its receipt. */
-  job: JobRecord | null;
+  job: StoredJob | null;
   receipt: ReceiptEnvelope | null;
 }
 

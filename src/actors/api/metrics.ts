@@ -10,6 +10,7 @@ import { GUARD_DROP_REASONS } from '../network/reputation.ts';
 import type { HistogramSnapshot, SchedulerMetrics } from '../scheduler/messages.ts';
 import type { ApiArgs } from './messages.ts';
 import type { PullProgress } from '../network/model-transfer.ts';
+import type { StoreStatus } from '../../store/store.ts';
 
 export interface MetricsSources {
   /** Undefined: the actor did not answer. */
@@ -18,6 +19,7 @@ export interface MetricsSources {
   actors?: readonly ActorInfo[];
   /** Model pulls in progress and recently ended (network.pulls). */
   pulls?: readonly PullProgress[];
+  store?: StoreStatus;
 }
 
 export const METRICS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
@@ -75,6 +77,17 @@ export async function renderMetrics(node: ApiArgs, src: MetricsSources, now: num
   up.set({ source: 'scheduler' }, src.scheduler ? 1 : 0);
   up.set({ source: 'network' }, src.network ? 1 : 0);
   up.set({ source: 'supervisor' }, src.actors ? 1 : 0);
+  up.set({ source: 'store' }, src.store ? 1 : 0);
+
+  const st = src.store;
+  if (st) {
+    if (st.size_bytes !== null) gauge('mvp_store_size_bytes', 'Bytes of the node\'s store on disk (<data_dir>/<node-id>/store)').set(st.size_bytes);
+    gauge('mvp_store_receipts', 'Receipts in the ledger').set(st.receipts);
+    gauge('mvp_store_jobs', 'Job history records in the store').set(st.jobs);
+    gauge('mvp_store_writable', 'Whether the store\'s writes work (0: they fail, e.g. a full disk, and the node claims no job)').set(st.writable ? 1 : 0);
+    counter('mvp_store_commits_total', 'Group commits since the store opened (each may hold many writes)').inc(st.commits);
+    counter('mvp_store_synced_commits_total', 'Group commits fsynced (those holding a receipt or another durable write)').inc(st.synced_commits);
+  }
 
   const s = src.scheduler;
   if (s) {

@@ -349,6 +349,7 @@ function asOpenAiError(err: unknown, jobId: string): unknown {
   switch (e.name) {
     case 'NoExecutorError': return new OpenAiError(503, e.message, 'server_error', 'no_executor', null, headers);
     case 'NetworkUnavailableError': return new OpenAiError(503, e.message, 'server_error', 'network_unavailable', null, headers);
+    case 'ReceiptNotStoredError': return new OpenAiError(503, e.message, 'server_error', 'receipt_not_stored', null, headers);
     case 'JobFailedError': return new OpenAiError(502, e.message, 'server_error', e.kind === 'bad_receipt' ? 'bad_receipt' : 'job_refused', null, headers);
     case 'ExecutorLostError': return new OpenAiError(502, e.message, 'server_error', 'executor_lost', null, headers);
     default: return err;

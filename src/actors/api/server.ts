@@ -14,7 +14,8 @@ import type { ActorInfo, KillMode, KillReply } from '../../runtime/supervisor.ts
 import type { Manifest } from '../../protocol/index.ts';
 import type { BlockReply, PeerSummary } from '../network/messages.ts';
 import type { BlockedPeer } from '../network/gate.ts';
-import type { JobRecord, JobRecordStatus } from '../scheduler/messages.ts';
+import type { JobRecordStatus } from '../scheduler/messages.ts';
+import type { CheckReport, Page, PageQuery, StoredJob, StoredReceipt, StoreStatus } from '../../store/store.ts';
 import type { GatewayPort } from './gateway.ts';
 import { METRICS_CONTENT_TYPE } from './metrics.ts';
 import {
@@ -39,7 +40,13 @@ export interface ApiRoutes {
   blocked(): Promise<BlockedPeer[]>;
   block(peer: string): Promise<BlockReply>;
   unblock(peer: string): Promise<{ peer_id: string; was_blocked: boolean }>;
-  jobs(query: { limit: number; status?: JobRecordStatus }): Promise<JobRecord[]>;
+  /** The store's job history, a page at a time (cursor: an item's `seq`). */
+  jobs(query: PageQuery & { status?: JobRecordStatus }): Promise<Page<StoredJob>>;
+  /** The store's receipt ledger, a page at a time. */
+  receipts(query: PageQuery): Promise<Page<StoredReceipt>>;
+  /** The store: path, size, counts, whether writes work; `check` reads every record. */
+  store(): Promise<StoreStatus>;
+  storeCheck(): Promise<Omit<CheckReport, 'path' | 'schema_version'>>;
   /** Throws ApiError `unknown_job` when neither a record nor a receipt is held. */
   job(id: string): Promise<JobBody>;
   manifest(): Promise<Manifest>;
@@ -122,6 +129,23 @@ const peerParams = {
   properties: { peer: { type: 'string', minLength: 1, maxLength: 200 } },
 } as const;
 
+/** A page of the store: `before` (older, newest first) or `after` (newer, oldest first) an item's `seq`. */
+const pageQuery = {
+  limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+  before: { type: 'string', pattern: '^[0-9]{1,15}$' },
+  after: { type: 'string', pattern: '^[0-9]{1,15}$' },
+} as const;
+
+/** The page's items as the body; the next page, when there is one, in a Link header (RFC 8288). */
+function sendPage<T>(reply: FastifyReply, path: string, q: PageQuery & { status?: string }, page: Page<T>): T[] {
+  if (page.next !== null) {
+    const dir = q.after !== undefined ? 'after' : 'before';
+    const params = new URLSearchParams({ [dir]: page.next, limit: String(q.limit), ...(q.status !== undefined ? { status: q.status } : {}) });
+    reply.header('link', `<${path}?${params.toString()}>; rel="next"`);
+  }
+  return page.items;
+}
+
 /** Route schemas: fastify validates (ajv) before a handler runs; a mismatch is 400 `invalid_request`. */
 const schemas = {
   kill: {
@@ -143,8 +167,12 @@ const schemas = {
     querystring: {
       type: 'object',
       additionalProperties: false,
-      properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, status: { enum: JOB_STATUSES } },
+      properties: { ...pageQuery, status: { enum: JOB_STATUSES } },
+      not: { required: ['before', 'after'] },
     },
+  },
+  receipts: {
+    querystring: { type: 'object', additionalProperties: false, properties: pageQuery, not: { required: ['before', 'after'] } },
   },
   job: {
     params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 256 } } },
@@ -254,7 +282,12 @@ export function createApiServer({ token, routes, log, openai, events, consoleDir
   app.get('/peers/blocked', async () => routes.blocked());
   app.post<{ Params: { peer: string } }>('/peers/:peer/block', { schema: schemas.block, ...optionalBody }, async (req) => routes.block(req.params.peer));
   app.delete<{ Params: { peer: string } }>('/peers/:peer/block', { schema: schemas.unblock }, async (req) => routes.unblock(req.params.peer));
-  app.get<{ Querystring: { limit: number; status?: JobRecordStatus } }>('/jobs', { schema: schemas.jobs }, async (req) => routes.jobs(req.query));
+  app.get<{ Querystring: PageQuery & { status?: JobRecordStatus } }>('/jobs', { schema: schemas.jobs },
+    async (req, reply) => sendPage(reply, '/jobs', req.query, await routes.jobs(req.query)));
+  app.get<{ Querystring: PageQuery }>('/receipts', { schema: schemas.receipts },
+    async (req, reply) => sendPage(reply, '/receipts', req.query, await routes.receipts(req.query)));
+  app.get('/store', async () => routes.store());
+  app.get('/store/check', async () => routes.storeCheck());
   app.get<{ Params: { id: string } }>('/jobs/:id', { schema: schemas.job }, async (req) => routes.job(req.params.id));
   app.get('/manifest', async () => routes.manifest());
   app.post('/drain', { schema: schemas.drain, ...optionalBody }, async (_req, reply) => reply.code(202).send(await routes.drain()));

@@ -3,10 +3,9 @@
 // and mvp/1/orch messages; it hands the network what the core wants gossiped and the summary
 // our heartbeats carry. Every few seconds it re-reads the node's figures (scheduler, network,
 // host, receipts) into its affinity. consensus.decide is makeDistributedDecision (router.ts).
-// The election ledger is written to <data_dir>/consensus/<peer id>.json before any vote leaves,
-// so a restarted actor cannot vote twice in one epoch (simulations keep it in memory).
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// The election ledger is in the node's store (value `orchestration`, fsynced) before any vote
+// that depends on it leaves, so a restarted actor cannot vote twice in one epoch (simulations
+// keep it in memory).
 import { randomBytes } from 'node:crypto';
 import { setup } from 'xstate';
 import { defineActor } from '../../runtime/actor.ts';
@@ -25,6 +24,8 @@ import { seededRandom } from './threshold.ts';
 import { ConsensusUnavailableError, type ConsensusArgs, type ConsensusIn, type ConsensusStatus } from './messages.ts';
 
 export const REQUEST_TIMEOUT_MS = 1000;
+/** The ledger is fsynced in the store's next group commit. */
+const STORE_TIMEOUT_MS = 10_000;
 
 /** How often the core's clock ticks: a tenth of the heartbeat timeout, within [100, 500] ms. */
 export function tickMs(heartbeatTimeoutSecs: number): number {
@@ -45,7 +46,9 @@ export default defineActor<ConsensusArgs | undefined>({
     const startedAt = ctx.clock.now();
     const rng = ctx.args?.simulation ? seededRandom(ctx.args.simulation.seed) : Math.random;
     let core: OrchestrationCore | undefined;
-    let ledgerFile: string | undefined;
+    /** The latest ledger write (a message leaves only once the ledger it depends on is stored). */
+    let written: Promise<unknown> = Promise.resolve();
+    let ledgerInStore = false;
     let missing: string[] = ['network', 'scheduler'];
     let lastSummary = '';
     let lastSummaryAt = -Infinity;
@@ -89,24 +92,17 @@ export default defineActor<ConsensusArgs | undefined>({
     // --- the core's I/O ----------------------------------------------------------------------
 
     function persist(d: Durable): void {
-      if (!ledgerFile) return;
-      // Synchronous and atomic on purpose: the vote that depends on it is sent right after.
-      const tmp = `${ledgerFile}.tmp`;
-      writeFileSync(tmp, JSON.stringify(d));
-      renameSync(tmp, ledgerFile);
+      if (!ledgerInStore) return;
+      // Writes go in order; each waits for the one before, whatever became of it.
+      written = written.catch(() => undefined)
+        .then(() => ctx.request('store', { type: 'store.value_put', name: 'orchestration', value: d, durable: true }, STORE_TIMEOUT_MS));
     }
 
-    function loadLedger(peerId: string): Durable | undefined {
+    async function loadLedger(): Promise<Durable | undefined> {
       if (dcfg.isSimulation()) return undefined;
-      const dir = join(ctx.config.node.data_dir, 'consensus');
-      mkdirSync(dir, { recursive: true });
-      ledgerFile = join(dir, `${peerId}.json`);
-      try {
-        return JSON.parse(readFileSync(ledgerFile, 'utf8')) as Durable;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') ctx.log.warn({ file: ledgerFile, err: (err as Error).message }, 'Election ledger unreadable; starting from an empty one');
-        return undefined;
-      }
+      const d = await ctx.request<Durable | null>('store', { type: 'store.value_get', name: 'orchestration' }, STORE_TIMEOUT_MS);
+      ledgerInStore = true;
+      return d ?? undefined;
     }
 
     /** Sends what the core wants sent, and acts on what happened. */
@@ -127,8 +123,11 @@ export default defineActor<ConsensusArgs | undefined>({
     }
 
     function publish(type: OrchMessageType, body: unknown): void {
-      ctx.request('network', { type: 'network.orch_publish', msg_type: type, body }, REQUEST_TIMEOUT_MS * 5)
-        .catch((err: Error) => { if (!stopped) ctx.log.warn({ msg_type: type, err: err.message }, 'Orchestration message not sent'); });
+      // After the ledger write it may depend on: a vote never leaves ahead of its record.
+      written.then(
+        () => ctx.request('network', { type: 'network.orch_publish', msg_type: type, body }, REQUEST_TIMEOUT_MS * 5)
+          .catch((err: Error) => { if (!stopped) ctx.log.warn({ msg_type: type, err: err.message }, 'Orchestration message not sent'); }),
+        (err: Error) => { if (!stopped) ctx.log.error({ msg_type: type, err: err.message }, 'Orchestration message not sent: its ledger could not be stored'); });
     }
 
     function onEvent(e: CoreEvent): void {
@@ -182,9 +181,9 @@ export default defineActor<ConsensusArgs | undefined>({
         const self = { peer_id: status.value.peer_id, node_id: status.value.node_id };
         core = new OrchestrationCore({
           self, config: dcfg.core(ctx.config.orchestrator.safety.allowed_actions), now, rng,
-          durable: loadLedger(self.peer_id), persist,
+          durable: await loadLedger(), persist,
         });
-        ctx.log.info({ mode: cfg.mode, models, ledger: ledgerFile ?? 'memory' }, 'Orchestration started');
+        ctx.log.info({ mode: cfg.mode, models, ledger: ledgerInStore ? 'store' : 'memory' }, 'Orchestration started');
       }
       if (!core) return;
       const mine = receipts.status === 'fulfilled' ? receipts.value.filter((r) => r.body.executor === core!.self.peer_id) : [];

@@ -30,6 +30,8 @@ export interface ExecutorDeps {
   /** scheduler.submit with the job's tokens streamed to this actor (see onToken). */
   submit(job: SchedulerJob): Promise<JobResult>;
   cancel(jobId: string): void;
+  /** Puts a receipt this node sealed in its ledger; resolves once it is on disk (fsynced). */
+  storeReceipt(receipt: Envelope<'receipt'>): Promise<unknown>;
 }
 
 interface Offer {
@@ -209,6 +211,8 @@ export class JobExecutor {
         // Still running at the drain's deadline: a signed failed receipt records the cut, and
         // the client is told to offer the job again (the receipt of its next run replaces this one).
         const receipt = await this.seal(o, modelSha256, req.prompt, { ...result, status: 'failed', reason: DRAIN_REASON }, started);
+        // Kept like any receipt this node signs; the node is stopping, so a store that fails only costs a log line.
+        await this.deps.storeReceipt(receipt).catch((err: Error) => this.deps.log.warn({ err, job_id: o.job_id }, 'Drain receipt not kept in the store'));
         this.gossipReceipt(receipt);
         await writeLine(stream, { t: 'error', reason: 'this node drained (shut down) before the job finished: offer it to another node', retry: true, receipt });
         await stream.close();
@@ -216,6 +220,11 @@ export class JobExecutor {
       }
       this.counters.executed++;
       const receipt = await this.seal(o, modelSha256, req.prompt, result, started);
+      // Durable before anyone hears of it: a receipt the client holds is one this node kept.
+      // Unstorable (a full disk), the job ends in an error frame that says so.
+      await this.deps.storeReceipt(receipt).catch((err: Error) => {
+        throw new Error(`the receipt could not be kept in this node's store: ${err.message}`, { cause: err });
+      });
       offer.done = { text: result.text, receipt };
       await writeLine(stream, { t: 'done', text: result.text, receipt });
       await stream.close();

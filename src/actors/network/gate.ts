@@ -1,7 +1,7 @@
 // The operator's peer block list (POST / DELETE /peers/:peer/block): a blocked peer gets no
 // connection either way (libp2p's connection gater asks `has`), its open connections are closed
 // (service.ts), and its gossip is dropped even when a third node relays it (the envelope's
-// signed `from`). Kept in memory: it lasts until the network actor restarts.
+// signed `from`). The network actor keeps it in the node's store, so it outlasts restarts.
 import { peerIdFromString } from '@libp2p/peer-id';
 
 /** A peer id that is not one, or this node's own: the request names its cause. */
@@ -17,6 +17,15 @@ export class PeerGate {
   constructor(private readonly self: () => string) {}
 
   has(peer: string): boolean { return this.blocked.has(peer); }
+
+  /** The list as the store kept it; returns the entries it could not take (not peer ids, or this node's). */
+  restore(saved: readonly BlockedPeer[]): string[] {
+    const skipped: string[] = [];
+    for (const b of saved) {
+      try { this.blocked.set(this.check(b.peer_id), b.since); } catch { skipped.push(String(b.peer_id)); }
+    }
+    return skipped;
+  }
 
   /** Blocks `peer` from `now` (blocking it again keeps the first time). */
   block(peer: string, now: number): BlockedPeer {

@@ -6,8 +6,11 @@ import type { ActorContext } from '../../runtime/actor.ts';
 import type { Transport } from './libp2p.ts';
 import { isOrchMessageType, type HeartbeatBody, type ModelManifest } from '../../protocol/index.ts';
 import type { NetworkDrainReport, NetworkIn, QueueStatus } from './messages.ts';
-import { NetworkService } from './service.ts';
+import { NetworkService, type KnownPeer, type NetworkStoreLink } from './service.ts';
 import type { SharedFile } from './model-transfer.ts';
+import type { BlockedPeer } from './gate.ts';
+import type { SavedStanding } from './reputation.ts';
+import type { StoreStatus, StoreWritable } from '../store/messages.ts';
 import type { Message } from '../../runtime/actor.ts';
 import type { CanClaimReply, DrainReply, JobResult } from '../scheduler/messages.ts';
 import { submitReplyTimeoutMs } from '../scheduler/timeouts.ts';
@@ -29,10 +32,32 @@ export interface NetworkArgs {
    * clients know, unless it was taken meanwhile. Absent: every start takes what the OS gives.
    */
   portCell?: Int32Array;
+  /** Keep the peers it knows in the node's store, and dial them at start (a node with a data directory). */
+  persistPeers?: boolean;
+}
+
+/** Store requests; a receipt waits for its group's fsync, which a loaded disk can slow. */
+const STORE_MS = 5000;
+const RECEIPT_STORE_MS = 30_000;
+
+function storeLink(ctx: ActorContext<NetworkArgs>): NetworkStoreLink {
+  const ask = <R>(msg: Message, ms = STORE_MS) => ctx.request<R>('store', msg, ms);
+  return {
+    keepsPeers: ctx.args.persistPeers === true,
+    knownPeers: async () => (await ask<KnownPeer[] | null>({ type: 'store.value_get', name: 'peers' })) ?? [],
+    saveKnownPeers: (peers) => ask({ type: 'store.value_put', name: 'peers', value: peers, durable: false }),
+    putReceipt: (receipt) => ask({ type: 'store.receipt_put', receipt, role: 'executor' }, RECEIPT_STORE_MS),
+    blocked: async () => (await ask<Array<{ value: BlockedPeer }>>({ type: 'store.values', prefix: 'blocked/' })).map((v) => v.value),
+    saveBlock: (b) => ask({ type: 'store.value_put', name: `blocked/${b.peer_id}`, value: b, durable: true }),
+    dropBlock: (peer) => ask({ type: 'store.value_delete', name: `blocked/${peer}`, durable: true }),
+    standings: async () => (await ask<SavedStanding[] | null>({ type: 'store.value_get', name: 'reputation' })) ?? [],
+    saveStandings: (list) => ask({ type: 'store.value_put', name: 'reputation', value: list, durable: false }),
+  };
 }
 
 export function networkMachine(ctx: ActorContext<NetworkArgs>) {
   const service = new NetworkService({
+    store: storeLink(ctx),
     config: ctx.config,
     nodeId: ctx.args.nodeId,
     ...(ctx.args.portCell ? { portCell: ctx.args.portCell } : {}),
@@ -57,9 +82,16 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
   });
   ctx.own(() => service.stop());
 
+  const start = async () => {
+    // Writes may have failed before this (re)start: ask, then follow the store's word.
+    const st = await ctx.request<StoreStatus>('store', { type: 'store.status' }, STORE_MS);
+    service.setStoreWritable(st.writable);
+    await service.start();
+  };
+
   return setup({
-    types: { events: {} as NetworkIn },
-    actors: { startNode: fromPromise(() => service.start()) },
+    types: { events: {} as NetworkIn | StoreWritable },
+    actors: { startNode: fromPromise(start) },
     actions: {
       ready: () => ctx.ready(),
       fail: (_, params: { error: unknown }) => { throw params.error; },
@@ -67,6 +99,7 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
   }).createMachine({
     id: 'network',
     initial: 'starting',
+    on: { 'store.writable': { actions: ({ event }) => service.setStoreWritable(event.writable) } },
     states: {
       starting: {
         invoke: {
@@ -82,12 +115,13 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
           'network.models': { actions: ({ event }) => ctx.reply(event.replyTo, service.models()) },
           'network.block': {
             actions: ({ event }) => {
-              try { ctx.reply(event.replyTo, service.block(event.peer_id)); } catch (err) { ctx.replyError(event.replyTo, err); }
+              service.block(event.peer_id).then((b) => ctx.reply(event.replyTo, b), (err: unknown) => ctx.replyError(event.replyTo, err));
             },
           },
           'network.unblock': {
             actions: ({ event }) => {
-              try { ctx.reply(event.replyTo, { peer_id: event.peer_id, was_blocked: service.unblock(event.peer_id) }); } catch (err) { ctx.replyError(event.replyTo, err); }
+              service.unblock(event.peer_id).then((was) => ctx.reply(event.replyTo, { peer_id: event.peer_id, was_blocked: was }),
+                (err: unknown) => ctx.replyError(event.replyTo, err));
             },
           },
           'network.blocked': { actions: ({ event }) => ctx.reply(event.replyTo, service.gate.list()) },

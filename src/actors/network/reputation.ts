@@ -76,6 +76,9 @@ const newWatch = (): JobWatch => ({ attempt: 0, assigned: new Set(), delivered: 
 
 export interface PeerScore { peer_id: string; score: number }
 
+/** A peer's score as kept in the store: the score at `at` (ms), decaying from then on. */
+export interface SavedStanding { peer_id: string; score: number; at: number }
+
 export class Reputation {
   private readonly peers: LRUCache<string, Standing>;
   private readonly jobs: LRUCache<string, JobWatch>;
@@ -86,6 +89,19 @@ export class Reputation {
     this.jobs = new LRUCache({ max: capacity });
   }
 
+  /** Bumped by every change of a score, so a saver knows when there is something to save. */
+  changes = 0;
+
+  /** Every score held, for the store (decay continues from `at` when they are restored). */
+  standings(): SavedStanding[] {
+    return [...this.peers.entries()].map(([peer_id, s]) => ({ peer_id, score: s.score, at: s.at }));
+  }
+
+  /** Scores saved by an earlier run of the node (kept where this run has none yet). */
+  restore(saved: readonly SavedStanding[]): void {
+    for (const s of saved) if (!this.peers.has(s.peer_id)) this.peers.set(s.peer_id, { score: s.score, at: s.at });
+  }
+
   score(peer: string, now: number): number {
     const s = this.peers.get(peer);
     return s ? decayed(s, now) : 0;
@@ -93,10 +109,12 @@ export class Reputation {
 
   penalise(peer: string, offence: Offence, now: number): void {
     this.offences[offence]++;
+    this.changes++;
     this.peers.set(peer, { score: this.score(peer, now) - PENALTY[offence], at: now });
   }
 
   credit(peer: string, now: number): void {
+    this.changes++;
     this.peers.set(peer, { score: Math.min(MAX_SCORE, this.score(peer, now) + RECEIPT_CREDIT), at: now });
   }
 

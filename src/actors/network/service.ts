@@ -20,7 +20,7 @@ import { memoryGate } from './memory-gate.ts';
 import { JobExecutor } from './executor.ts';
 import { ReceiptBook } from './receipts.ts';
 import { PeerGate, type BlockedPeer } from './gate.ts';
-import { CLAIMS_REFUSED_BELOW, CONNECTION_RATE, SIGNER_RATE, RateLimiter, Reputation, type Offence } from './reputation.ts';
+import { CLAIMS_REFUSED_BELOW, CONNECTION_RATE, SIGNER_RATE, RateLimiter, Reputation, type Offence, type SavedStanding } from './reputation.ts';
 import type { CanClaimReply, JobResult, SchedulerJob } from '../scheduler/messages.ts';
 import { JOB_PROTOCOL, MAX_JOB_STREAMS } from '../../jobs/stream.ts';
 import { MAX_MODEL_STREAMS, MODEL_PROTOCOL, ModelPuller, ModelServer, type ModelSource, type SharedFile } from './model-transfer.ts';
@@ -105,10 +105,35 @@ export interface NetworkServiceInit {
   submit(job: SchedulerJob): Promise<JobResult>;
   /** Stop a job whose client has gone (its stream cannot be written any more). */
   cancel(jobId: string): void;
+  /** The node's store (the store actor): receipts, the block list, scores, known peers. */
+  store: NetworkStoreLink;
   /** Orchestration: a peer's heartbeat, and an orchestration message, for the consensus actor. */
   onHeartbeat?(from: string, body: HeartbeatBody): void;
   onOrch?(from: string, type: OrchMessageType, body: unknown): void;
 }
+
+/** What the network keeps in the node's store, by messages to the store actor. */
+export interface NetworkStoreLink {
+  /** Whether peers known now are kept for the next start (a node with a data directory). */
+  keepsPeers: boolean;
+  knownPeers(): Promise<KnownPeer[]>;
+  saveKnownPeers(peers: KnownPeer[]): Promise<unknown>;
+  /** Resolves once the receipt is fsynced. */
+  putReceipt(receipt: Envelope<'receipt'>): Promise<unknown>;
+  blocked(): Promise<BlockedPeer[]>;
+  saveBlock(b: BlockedPeer): Promise<unknown>;
+  dropBlock(peer: string): Promise<unknown>;
+  standings(): Promise<SavedStanding[]>;
+  saveStandings(s: SavedStanding[]): Promise<unknown>;
+}
+
+/** A peer this node was connected to, and where: dialled again at the next start. */
+export interface KnownPeer { peer_id: string; addrs: string[] }
+
+/** Scores and known peers are saved this often when they changed (they may lag a crash by as much). */
+const STANDINGS_SAVE_MS = 10_000;
+/** At most this many peers known from the store are dialled at start. */
+const KNOWN_PEERS_DIALLED = 16;
 
 export class NetworkService {
   readonly peerTable: PeerTable;
@@ -150,10 +175,13 @@ export class NetworkService {
 
   readonly executor: JobExecutor;
   readonly receipts: ReceiptBook;
-  readonly gate = new PeerGate(() => this.peerId);
+  readonly gate: PeerGate;
   readonly reputation = new Reputation();
   readonly modelServer: ModelServer;
   readonly puller: ModelPuller;
+  /** False while the store's writes fail (a full disk): the node then claims no job. */
+  private storeWritable = true;
+  private savedChanges = 0;
   private readonly connectionRate = new RateLimiter(CONNECTION_RATE);
   private readonly signerRate = new RateLimiter(SIGNER_RATE);
 
@@ -162,6 +190,8 @@ export class NetworkService {
     this.receipts = new ReceiptBook(undefined, () => this.peerTable.nextChange());
     this.startedAt = init.clock.now();
     const peerId = peerIdFromPrivateKey(init.privateKey).toString();
+    // From the key, not libp2p: the block list is restored before libp2p starts.
+    this.gate = new PeerGate(() => peerId);
     const share = init.config.models;
     this.modelServer = new ModelServer({
       share: share.share, maxBytesPerSec: share.share_max_mib_per_sec * 2 ** 20, chunksPerPeerPerSec: share.share_chunks_per_peer_per_sec,
@@ -180,7 +210,10 @@ export class NetworkService {
         if (env.type === 'receipt') this.receipts.accept(env as Envelope<'receipt'>);
         return this.publishSealed(topic, env);
       },
-      canClaim: init.canClaim, submit: init.submit, queue: init.queue, cancel: init.cancel,
+      canClaim: (model, maxTokens) => this.storeWritable ? init.canClaim(model, maxTokens)
+        : Promise.resolve({ ok: false, reason: 'the store cannot be written (see the log): no receipt could be kept' }),
+      submit: init.submit, queue: init.queue, cancel: init.cancel,
+      storeReceipt: (receipt) => init.store.putReceipt(receipt),
     });
   }
 
@@ -201,6 +234,10 @@ export class NetworkService {
       const id = multiaddr(a).getComponents().find((c) => c.name === 'p2p')?.value;
       if (id) this.trusted.add(id);
     }
+    const skipped = this.gate.restore(await this.init.store.blocked());
+    if (skipped.length > 0) this.init.log.warn({ entries: skipped }, 'Block list entries in the store that are not peer ids: ignored');
+    this.reputation.restore(await this.init.store.standings());
+    this.savedChanges = this.reputation.changes;
     const build = (p: number) => buildLibp2p({
       privateKey: this.init.privateKey,
       transport,
@@ -255,6 +292,8 @@ export class NetworkService {
     for (const t of Object.values(TOPICS)) pubsub.subscribe(t);
     for (const a of node.getMultiaddrs()) this.init.log.info({ addr: a.toString() }, `Listening on ${a.toString()}`);
     for (const a of config.network.bootstrap_peers) void this.dialBootstrap(a);
+    void this.dialKnownPeers();
+    this.every(STANDINGS_SAVE_MS, () => { this.saveStandings(); this.saveKnownPeers(); });
     this.every(config.network.announce_interval_secs * 1000, () => this.announce());
     this.heartbeatTimer = this.every(this.heartbeatMs(), () => this.heartbeat());
     this.every(1000, () => this.maintain());
@@ -345,18 +384,77 @@ export class NetworkService {
     return this.publish(TOPICS.orch, type, body as MessageBody<OrchMessageType>);
   }
 
-  /** Blocks a peer (gate.ts) and closes its open connections; throws InvalidPeerError. */
-  block(peer: string): BlockedPeer & { closed: number } {
+  /**
+   * A restarted node knows peers from its store (those it was connected to, with the addresses
+   * it reached them at): it dials them, so it rejoins without a bootstrap node. Auto-accept
+   * rules and blocks apply as to any dial.
+   */
+  private async dialKnownPeers(): Promise<void> {
+    if (!this.init.store.keepsPeers) return;
+    const node = this.libp2p;
+    const known = (await this.init.store.knownPeers().catch((err: Error) => {
+      this.init.log.warn({ err: err.message }, 'Known peers not read from the store');
+      return [];
+    })).filter((p) => p.peer_id !== this.peerId && !this.gate.has(p.peer_id) && p.addrs.length > 0).slice(0, KNOWN_PEERS_DIALLED);
+    if (known.length === 0) return;
+    this.init.log.info({ peers: known.length }, 'Dialling peers known from the store');
+    for (const p of known) {
+      if (this.stopped) return;
+      let addrs: Multiaddr[];
+      try { addrs = p.addrs.map((a) => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${p.peer_id}`)); } catch { continue; }
+      if (node.getConnections(peerIdFromString(p.peer_id)).length > 0) continue;
+      node.dial(addrs, { signal: AbortSignal.timeout(10_000) })
+        .catch((err: Error) => this.init.log.debug({ peer: p.peer_id, err: err.message }, 'Known peer not reachable'));
+    }
+  }
+
+  /** The peers connected now (light clients aside), where we reached them, for the next start. */
+  private lastKnown = '';
+  private saveKnownPeers(): void {
+    if (!this.init.store.keepsPeers) return;
+    const byPeer = new Map<string, Set<string>>();
+    for (const c of this.libp2p.getConnections()) {
+      const id = c.remotePeer.toString();
+      if (this.localClients.has(id)) continue;
+      // An inbound connection's address is the peer's ephemeral port: only its manifest says where it listens.
+      const addrs = byPeer.get(id) ?? new Set<string>();
+      for (const a of this.libp2p.getConnections(c.remotePeer).filter((x) => x.direction === 'outbound')) addrs.add(a.remoteAddr.toString());
+      for (const a of this.peerTable.get(id)?.manifest?.addrs ?? []) addrs.add(a);
+      byPeer.set(id, addrs);
+    }
+    const peers = [...byPeer].filter(([, a]) => a.size > 0).slice(0, 64).map(([peer_id, a]) => ({ peer_id, addrs: [...a].slice(0, 8) }));
+    const text = JSON.stringify(peers);
+    if (peers.length === 0 || text === this.lastKnown) return;
+    this.init.store.saveKnownPeers(peers).then(
+      () => { this.lastKnown = text; },
+      (err: Error) => this.init.log.debug({ err: err.message }, 'Known peers not saved'));
+  }
+
+  private saveStandings(): void {
+    const changes = this.reputation.changes;
+    if (changes === this.savedChanges) return;
+    this.init.store.saveStandings(this.reputation.standings()).then(
+      () => { this.savedChanges = changes; },
+      (err: Error) => this.init.log.debug({ err: err.message }, 'Reputation scores not saved'));
+  }
+
+  /** The store actor's word on whether writes work (a full disk: no claims until they do). */
+  setStoreWritable(writable: boolean): void { this.storeWritable = writable; }
+
+  /** Blocks a peer (gate.ts), keeps the block in the store, and closes its open connections; throws InvalidPeerError. */
+  async block(peer: string): Promise<BlockedPeer & { closed: number }> {
     const b = this.gate.block(peer, this.init.clock.now());
+    await this.init.store.saveBlock(b);
     const open = this.libp2p.getConnections(peerIdFromString(b.peer_id));
     for (const c of open) c.abort(new Error('peer blocked by the operator'));
     this.init.log.warn({ peer: b.peer_id, closed: open.length }, 'Peer blocked');
     return { ...b, closed: open.length };
   }
 
-  /** Lifts a block, and dials the peer again where libp2p knows its addresses; false when it was not blocked. */
-  unblock(peer: string): boolean {
+  /** Lifts a block (in the store too), and dials the peer again where libp2p knows its addresses; false when it was not blocked. */
+  async unblock(peer: string): Promise<boolean> {
     if (!this.gate.unblock(peer)) return false;
+    await this.init.store.dropBlock(peer);
     this.init.log.info({ peer }, 'Peer unblocked');
     this.libp2p.dial(peerIdFromString(peer), { signal: AbortSignal.timeout(10_000) })
       .catch((err: Error) => this.init.log.debug({ peer, err: err.message }, 'Dial after unblock failed'));

@@ -44,7 +44,7 @@ export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined>, r
     ...(args.finishedCapacity !== undefined ? { finishedCapacity: args.finishedCapacity } : {}),
   });
   const limits: LoadThresholds = { ...DEFAULT_LOAD_THRESHOLDS, maxLoadPerCore: ctx.config.executor.max_load_per_core, ...args.load };
-  const history = new JobHistory(args.historyCapacity);
+  const history = new JobHistory(args.historyCapacity, (record) => ctx.send('store', { type: 'store.job', record }));
   const stats = new JobStats(book.modelNames);
   let stopped = false;
   /** Set by scheduler.drain: submissions are refused from then on. */

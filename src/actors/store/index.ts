@@ -1,0 +1,100 @@
+// The store actor: the one owner of the node's LevelDB (src/store/). It opens the store at start
+// (migrating an older data directory, refusing a damaged one), answers reads and writes by
+// message, prunes on a timer when limits are set, and tells the network actor when writes fail
+// (a full disk: the node stops claiming jobs) or work again. Reads go on either way.
+import { fromPromise, setup } from 'xstate';
+import { defineActor } from '../../runtime/actor.ts';
+import { openStore, type NodeStore } from '../../store/store.ts';
+import { SCHEMA_VERSION } from '../../store/layout.ts';
+import type { StoreArgs, StoreIn, StoreWritable } from './messages.ts';
+
+export type { StoreArgs } from './messages.ts';
+
+const PRUNE_EVERY_MS = 60_000;
+
+export default defineActor<StoreArgs | undefined>({
+  machine: (ctx) => {
+    const args = ctx.args ?? {};
+    const limits = ctx.config.store;
+    let store: NodeStore | undefined;
+
+    const notify = (writable: boolean, error?: string) => {
+      if (writable) ctx.log.info({}, 'Store writes work again: the node claims jobs again');
+      else ctx.log.error({ error, path: store?.path }, 'Store write failed: the node stops claiming jobs and keeps serving reads');
+      ctx.send('network', { type: 'store.writable', writable, ...(error !== undefined ? { error } : {}) } satisfies StoreWritable);
+    };
+
+    const open = async () => {
+      store = await openStore({
+        ...(args.nodeDir !== undefined ? { nodeDir: args.nodeDir } : {}),
+        ...(args.legacy ? { legacy: args.legacy } : {}),
+        create: true, now: () => ctx.clock.now(), log: ctx.log, onWritable: notify,
+      });
+      ctx.own(() => store?.close());
+      const st = await store.status();
+      ctx.log.info({ path: st.path, schema_version: SCHEMA_VERSION, receipts: st.receipts, jobs: st.jobs, size_bytes: st.size_bytes }, 'Store open');
+      const pruning = limits.receipts_max_age_days + limits.receipts_max_count + limits.jobs_max_age_days + limits.jobs_max_count > 0;
+      if (pruning) {
+        const prune = () => store!.prune(limits).then(
+          (n) => { if (n.receipts + n.jobs > 0) ctx.log.info(n, 'Store pruned'); },
+          (err: Error) => ctx.log.warn({ err: err.message }, 'Store pruning failed'));
+        void prune();
+        const timer = ctx.clock.setInterval(() => void prune(), PRUNE_EVERY_MS);
+        ctx.own(() => ctx.clock.clearInterval(timer));
+      }
+    };
+
+    /** Answers a request with what `work` resolves to (undefined → null), or with its error. */
+    const answer = (replyTo: string, work: () => Promise<unknown>) => {
+      let p: Promise<unknown>;
+      try { p = work(); } catch (err) { ctx.replyError(replyTo, err); return; }
+      p.then((v) => ctx.reply(replyTo, v ?? null), (err: unknown) => ctx.replyError(replyTo, err));
+    };
+    const page = (e: { before?: string; after?: string; limit?: number }) => ({
+      ...(e.before !== undefined ? { before: e.before } : {}), ...(e.after !== undefined ? { after: e.after } : {}), limit: e.limit ?? 100,
+    });
+
+    return setup({
+      types: { events: {} as StoreIn },
+      actors: { open: fromPromise(open) },
+      actions: {
+        ready: () => ctx.ready(),
+        fail: (_, params: { error: unknown }) => { throw params.error; },
+      },
+    }).createMachine({
+      id: 'store',
+      initial: 'starting',
+      states: {
+        starting: {
+          invoke: {
+            src: 'open',
+            onDone: { target: 'running', actions: 'ready' },
+            onError: { actions: { type: 'fail', params: ({ event }) => ({ error: event.error }) } },
+          },
+        },
+        running: {
+          on: {
+            'store.receipt_put': { actions: ({ event: e }) => answer(e.replyTo, () => store!.putReceipt(e.receipt, e.role)) },
+            'store.receipt': { actions: ({ event: e }) => answer(e.replyTo, () => store!.receipt(e.job_id)) },
+            'store.receipts': { actions: ({ event: e }) => answer(e.replyTo, () => store!.receipts(page(e))) },
+            'store.job': {
+              actions: ({ event: e }) => {
+                store!.recordJob(e.record).catch((err: Error) => ctx.log.debug({ job_id: e.record.id, err: err.message }, 'Job history not written'));
+              },
+            },
+            'store.job_get': { actions: ({ event: e }) => answer(e.replyTo, () => store!.job(e.id)) },
+            'store.jobs': {
+              actions: ({ event: e }) => answer(e.replyTo, () => store!.jobs({ ...page(e), ...(e.status !== undefined ? { status: e.status } : {}) })),
+            },
+            'store.value_get': { actions: ({ event: e }) => answer(e.replyTo, () => store!.getValue(e.name)) },
+            'store.value_put': { actions: ({ event: e }) => answer(e.replyTo, () => store!.putValue(e.name, e.value, e.durable)) },
+            'store.value_delete': { actions: ({ event: e }) => answer(e.replyTo, () => store!.deleteValue(e.name, e.durable)) },
+            'store.values': { actions: ({ event: e }) => answer(e.replyTo, () => store!.values(e.prefix)) },
+            'store.status': { actions: ({ event: e }) => answer(e.replyTo, () => store!.status()) },
+            'store.check': { actions: ({ event: e }) => answer(e.replyTo, () => store!.check()) },
+          },
+        },
+      },
+    });
+  },
+});

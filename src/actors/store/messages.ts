@@ -1,0 +1,43 @@
+// What the store actor accepts and answers. It alone opens the node's LevelDB (LevelDB locks its
+// directory); every other actor reaches the store through these messages.
+import type { RequestEvent } from '../../runtime/actor.ts';
+import type { ReceiptEnvelope } from '../../protocol/receipt.ts';
+import type { JobRecord, JobRecordStatus } from '../scheduler/messages.ts';
+import type { ReceiptRole } from '../../store/store.ts';
+
+export type { Page, StoredReceipt, StoredJob, StoreStatus, ReceiptPut, ReceiptRole, CheckReport } from '../../store/store.ts';
+
+export interface StoreArgs {
+  /** `<data_dir>/<node-id>`; absent: an in-memory store (simulated nodes). */
+  nodeDir?: string;
+  /** Where version 0 kept this node's orchestration state: migrated into the store. */
+  legacy?: { dataDir: string; peerId: string };
+}
+
+export type PageRequest = { before?: string; after?: string; limit?: number };
+
+export type StoreIn =
+  /** → ReceiptPut, once the receipt is fsynced (a receipt is acknowledged only after that). */
+  | RequestEvent<{ type: 'store.receipt_put'; receipt: ReceiptEnvelope; role: ReceiptRole }>
+  /** → StoredReceipt | null */
+  | RequestEvent<{ type: 'store.receipt'; job_id: string }>
+  /** → Page<StoredReceipt> */
+  | RequestEvent<{ type: 'store.receipts' } & PageRequest>
+  /** A job's latest state (the scheduler's history): written unsynced, may lag a crash. */
+  | { type: 'store.job'; record: JobRecord }
+  /** → StoredJob | null */
+  | RequestEvent<{ type: 'store.job_get'; id: string }>
+  /** → Page<StoredJob> */
+  | RequestEvent<{ type: 'store.jobs'; status?: JobRecordStatus } & PageRequest>
+  /** Named values (block list, reputation, known peers, orchestration state): → value | null, null, null, [{ name, value }]. */
+  | RequestEvent<{ type: 'store.value_get'; name: string }>
+  | RequestEvent<{ type: 'store.value_put'; name: string; value: unknown; durable: boolean }>
+  | RequestEvent<{ type: 'store.value_delete'; name: string; durable: boolean }>
+  | RequestEvent<{ type: 'store.values'; prefix: string }>
+  /** → StoreStatus */
+  | RequestEvent<{ type: 'store.status' }>
+  /** → CheckReport (every record read; the store keeps serving meanwhile) */
+  | RequestEvent<{ type: 'store.check' }>;
+
+/** What the store tells the network actor when writes start failing or work again. */
+export interface StoreWritable { type: 'store.writable'; writable: boolean; error?: string }
