@@ -314,6 +314,33 @@ describeNeeding('web console in headless Chromium', existsSync(CHROMIUM) ? undef
     await page.context().close();
   });
 
+  it('pulls a model a peer serves from the Models panel and shows the pull done, every byte in', async () => {
+    const second = await testModelPath('tiny', 2);
+    const json = { ...auth, 'content-type': 'application/json' };
+    const loaded = await fetch(`${peers[0]!.url}/models`, { method: 'POST', headers: json, body: JSON.stringify({ path: second, name: 'peer-only' }) });
+    assert.equal(loaded.status, 201);
+    const { sha256 } = await loaded.json() as { sha256: string };
+    try {
+      const page = await open();
+      await login(page);
+      const row = page.getByTestId('model-row').filter({ hasText: 'peer-only' });
+      await row.waitFor({ timeout: 30_000 });
+      await row.getByRole('button', { name: 'Pull' }).click();
+      const pull = page.getByTestId(`pull-${sha256}`);
+      await page.locator(`[data-testid="pull-${sha256}"][data-state="done"]`).waitFor({ timeout: 60_000 });
+      const size = await pull.locator('progress').getAttribute('max');
+      assert.ok(Number(size) > 0);
+      assert.equal(await pull.locator('progress').getAttribute('value'), size, 'every byte in');
+      assert.match(await pull.innerText(), /peer-b: \d+ chunks/, 'its source is listed by node id');
+      await shot(page, '11-model-pulled');
+      assert.deepEqual(errors.get(page)!.filter((e) => e.startsWith('page:')), [], 'no script error');
+      await page.context().close();
+    } finally {
+      await fetch(`${peers[0]!.url}/models/peer-only`, { method: 'DELETE', headers: auth });
+      await fetch(`${main.url}/models/prune`, { method: 'POST', headers: auth });
+    }
+  });
+
   it('shows "disconnected" when the node goes away and reconnects when it is back', async () => {
     const page = await open();
     await login(page);

@@ -14,6 +14,9 @@ const SHA256 = /^[0-9a-f]{64}$/;
 
 const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
 
+/** A peer by its node id when this node knows it, else the end of its peer id. */
+const peerLabel = (view: NodeView, peer: string) => view.peers.find((p) => p.peer_id === peer)?.node_id ?? `…${peer.slice(-8)}`;
+
 export function Models({ view }: { view: NodeView }) {
   const { loaded, swarm, pulls } = view.models;
   const [outcomes, setOutcomes] = useState<Record<string, Outcome>>({});
@@ -100,7 +103,7 @@ export function Models({ view }: { view: NodeView }) {
           {swarm.map((s) => (
             <tr key={s.sha256} data-testid="model-row">
               <td>{s.name}</td>
-              <td>{[...(here.has(s.sha256) ? ['this node'] : []), ...s.peers.map((p) => `…${p.slice(-8)}`)].join(', ')}</td>
+              <td>{[...(here.has(s.sha256) ? ['this node'] : []), ...s.peers.map((p) => peerLabel(view, p))].join(', ')}</td>
               <td title={s.sha256}>{s.sha256.slice(0, 12)}…</td>
               <td class="buttons">
                 {here.has(s.sha256) || pulling.has(s.sha256) ? null
@@ -116,7 +119,7 @@ export function Models({ view }: { view: NodeView }) {
           <h3>Pulls</h3>
           <table>
             <thead><tr><th>model</th><th>progress</th><th>sources</th><th>state</th><th /></tr></thead>
-            <tbody>{pulls.map((p, i) => <Pull key={`${i}-${p.sha256}`} p={p} cancel={cancel} shown={shown} />)}</tbody>
+            <tbody>{pulls.map((p, i) => <Pull key={`${i}-${p.sha256}`} p={p} label={(peer) => peerLabel(view, peer)} cancel={cancel} shown={shown} />)}</tbody>
           </table>
         </>
       ) : null}
@@ -124,7 +127,7 @@ export function Models({ view }: { view: NodeView }) {
   );
 }
 
-function Pull({ p, cancel, shown }: { p: PullProgress; cancel: (sha256: string) => void; shown: (key: string) => ComponentChildren }) {
+function Pull({ p, label, cancel, shown }: { p: PullProgress; label: (peer: string) => string; cancel: (sha256: string) => void; shown: (key: string) => ComponentChildren }) {
   return (
     <tr data-testid={`pull-${p.sha256}`} data-state={p.state}>
       <td title={p.sha256}>{p.name || `${p.sha256.slice(0, 12)}…`}</td>
@@ -133,7 +136,7 @@ function Pull({ p, cancel, shown }: { p: PullProgress; cancel: (sha256: string) 
         <div class="muted">{mib(p.bytes_done)} / {mib(p.size)}</div>
       </td>
       <td>{p.sources.map((s) => (
-        <div key={s.peer} title={s.peer}>…{s.peer.slice(-8)}: {s.chunks} chunks{s.dropped ? ` (dropped: ${s.dropped})` : ''}</div>
+        <div key={s.peer} title={s.peer}>{label(s.peer)}: {s.chunks} chunks{s.dropped ? ` (dropped: ${s.dropped})` : ''}</div>
       ))}</td>
       <td class={`state ${p.state}`}>{p.state}{p.error ? <div class="outcome refused">{p.error.code}: {p.error.message}</div> : null}</td>
       <td class="buttons">
