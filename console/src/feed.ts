@@ -28,7 +28,8 @@ export function shapeProblem(type: string, data: unknown): string | undefined {
     case 'peers': case 'actors': case 'jobs': return Array.isArray(data) ? undefined : `${type} is not a list`;
     case 'orchestration': return isObject(data) ? undefined : 'orchestration is not an object';
     case 'decisions': return isObject(data) && Array.isArray(data.decisions) ? undefined : 'decisions without a list';
-    case 'models': return isObject(data) && Array.isArray(data.data) ? undefined : 'models without a list';
+    case 'models': return isObject(data) && Array.isArray(data.loaded) && Array.isArray(data.swarm) && Array.isArray(data.pulls)
+      ? undefined : 'models without its loaded, swarm and pulls lists';
     default: return `unknown event type ${JSON.stringify(type).slice(0, 40)}`;
   }
 }

@@ -4,7 +4,7 @@
 // shows "disconnected" and is retried until the node is back.
 import { authHeaders, getJson, refusal, Unauthorized } from './api.ts';
 import { FeedReader, shapeProblem, type FeedEvent, type FeedTopic } from './feed.ts';
-import type { ActorInfo, DecisionRecord, JobRecord, ListedModel, OrchestrationBody, PeerSummary } from './types.ts';
+import type { ActorInfo, DecisionRecord, JobRecord, ModelsBody, OrchestrationBody, PeerSummary } from './types.ts';
 
 export type Connection = 'connecting' | 'live' | 'disconnected' | 'login';
 
@@ -17,7 +17,7 @@ export interface NodeView {
   jobs: JobRecord[];
   orchestration?: OrchestrationBody;
   decisions: DecisionRecord[];
-  models: ListedModel[];
+  models: ModelsBody;
   actorNews: ActorNews[];
 }
 
@@ -33,7 +33,7 @@ const REST: Record<FeedTopic, string> = {
   jobs: '/jobs?limit=100',
   orchestration: '/orchestration',
   decisions: '/orchestrator/decisions?limit=20',
-  models: '/v1/models',
+  models: '/models',
 };
 
 /** No line at all (the node pings every 5 s) for this long: the connection is dead. */
@@ -41,7 +41,7 @@ const SILENCE_MS = 15_000;
 const RETRY_MS = [500, 1000, 2000, 3000];
 const NEWS_KEPT = 30;
 
-const emptyView = (): NodeView => ({ peers: [], actors: [], jobs: [], decisions: [], models: [], actorNews: [] });
+const emptyView = (): NodeView => ({ peers: [], actors: [], jobs: [], decisions: [], models: { loaded: [], swarm: [], pulls: [] }, actorNews: [] });
 
 export class NodeStore {
   view: NodeView = emptyView();
@@ -194,9 +194,14 @@ export class NodeStore {
       case 'jobs': v.jobs = data as JobRecord[]; break;
       case 'orchestration': v.orchestration = data as OrchestrationBody; break;
       case 'decisions': v.decisions = (data as { decisions: DecisionRecord[] }).decisions; break;
-      case 'models': v.models = (data as { data: ListedModel[] }).data; break;
+      case 'models': v.models = data as ModelsBody; break;
     }
   }
+}
+
+/** Every model name the swarm serves (this node's first), as a chat may ask for it. */
+export function modelNames(v: NodeView): string[] {
+  return [...new Set([...v.models.loaded.map((m) => m.model), ...v.models.swarm.map((m) => m.name)])];
 }
 
 /** A token is saved in this tab (so a 401 means the node refused it). */

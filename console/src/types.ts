@@ -26,9 +26,18 @@ export interface DecisionRecord {
   id: string; decision_type: string; action: string; params: Record<string, unknown>; confidence: number;
   reasoning: string; source: string; outcome: string; outcome_reason?: string; ts: number; expires_at?: number;
 }
-export interface ListedModel {
-  id: string; test_model: boolean; context_length: number; owned_by: string;
-  served_by: Array<{ peer_id: string; node_id: string; sha256: string }>;
+/** GET /models: the models served here, those peers announce, and the pulls. */
+export interface ModelsBody { loaded: LoadedModel[]; swarm: SwarmModel[]; pulls: PullProgress[] }
+export interface LoadedModel {
+  model: string; path: string; sha256: string; params: number; quantization: string;
+  busy: number; queued: number; test_model: boolean;
+}
+export interface SwarmModel { name: string; sha256: string; params: number; quantization: string; peers: string[] }
+export interface PullProgress {
+  sha256: string; name: string; state: 'running' | 'done' | 'failed' | 'cancelled';
+  size: number; bytes_done: number; chunks: number; verified_chunks: number;
+  sources: Array<{ peer: string; chunks: number; dropped?: string }>;
+  error?: { code: string; message: string };
 }
 export interface Receipt {
   v: string; type: string; id: string; from: string; ts: number; sig: string;

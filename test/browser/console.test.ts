@@ -12,6 +12,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { listenPort, spawnNode, type NodeProcess } from '../helpers/proc.ts';
 import { until } from '../helpers/runtime.ts';
 import { describeNeeding } from '../helpers/needs.ts';
+import { testModelPath } from '../helpers/test-model.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TOKEN = 'console-test-token';
@@ -280,6 +281,64 @@ describeNeeding('web console in headless Chromium', existsSync(CHROMIUM) ? undef
     assert.deepEqual(errors.get(page)!.filter((e) => e.startsWith('page:')), [], 'no script error');
     await shot(page, '7-mangled-stream');
     await page.context().close();
+  });
+
+  it('loads a second model by path from the Models panel, shows it served here, then unloads it', async () => {
+    // Another tiny model (another seed, so another sha256): the nodes' own model stays for the other tests.
+    const second = await testModelPath('tiny', 2);
+    const loadedHere = async () => ((await (await fetch(`${main.url}/models`, { headers: auth })).json()) as { loaded: Array<{ model: string }> })
+      .loaded.map((m) => m.model);
+    const page = await open();
+    await login(page);
+    await page.getByTestId('model-row').first().waitFor({ timeout: 30_000 });
+    // A file that is not there: the node's refusal shows beside the form.
+    await page.getByLabel('model file path or sha256').fill(join(dir, 'no-such-model.gguf'));
+    await page.getByRole('button', { name: 'Load', exact: true }).click();
+    await page.locator('[data-testid="model-outcome-load"].refused').filter({ hasText: 'no-such-model.gguf' }).waitFor({ timeout: 30_000 });
+
+    await page.getByLabel('model file path or sha256').fill(second);
+    await page.getByLabel('model name').fill('second-tiny');
+    await page.getByRole('button', { name: 'Load', exact: true }).click();
+    await page.getByTestId('model-outcome-load').filter({ hasText: 'loaded second-tiny' }).waitFor({ timeout: 120_000 });
+    const row = page.getByTestId('loaded-second-tiny');
+    await row.waitFor({ timeout: 30_000 });
+    assert.ok((await loadedHere()).includes('second-tiny'), 'the node serves it');
+    await shot(page, '10-model-loaded');
+
+    await row.getByRole('button', { name: 'Unload' }).click();
+    await row.waitFor({ state: 'detached', timeout: 120_000 });
+    assert.ok(!(await loadedHere()).includes('second-tiny'), 'the node no longer serves it');
+    assert.equal(await page.getByTestId('model-outcome-unload-second-tiny').count(), 0, 'the row and its outcome are gone with the model');
+    assert.ok((await page.locator('[data-testid^="loaded-"]').count()) >= 1, 'the node\'s own model is still listed');
+    assert.deepEqual(errors.get(page)!.filter((e) => e.startsWith('page:')), [], 'no script error');
+    await page.context().close();
+  });
+
+  it('pulls a model a peer serves from the Models panel and shows the pull done, every byte in', async () => {
+    const second = await testModelPath('tiny', 2);
+    const json = { ...auth, 'content-type': 'application/json' };
+    const loaded = await fetch(`${peers[0]!.url}/models`, { method: 'POST', headers: json, body: JSON.stringify({ path: second, name: 'peer-only' }) });
+    assert.equal(loaded.status, 201);
+    const { sha256 } = await loaded.json() as { sha256: string };
+    try {
+      const page = await open();
+      await login(page);
+      const row = page.getByTestId('model-row').filter({ hasText: 'peer-only' });
+      await row.waitFor({ timeout: 30_000 });
+      await row.getByRole('button', { name: 'Pull' }).click();
+      const pull = page.getByTestId(`pull-${sha256}`);
+      await page.locator(`[data-testid="pull-${sha256}"][data-state="done"]`).waitFor({ timeout: 60_000 });
+      const size = await pull.locator('progress').getAttribute('max');
+      assert.ok(Number(size) > 0);
+      assert.equal(await pull.locator('progress').getAttribute('value'), size, 'every byte in');
+      assert.match(await pull.innerText(), /peer-b: \d+ chunks/, 'its source is listed by node id');
+      await shot(page, '11-model-pulled');
+      assert.deepEqual(errors.get(page)!.filter((e) => e.startsWith('page:')), [], 'no script error');
+      await page.context().close();
+    } finally {
+      await fetch(`${peers[0]!.url}/models/peer-only`, { method: 'DELETE', headers: auth });
+      await fetch(`${main.url}/models/prune`, { method: 'POST', headers: auth });
+    }
   });
 
   it('shows "disconnected" when the node goes away and reconnects when it is back', async () => {

@@ -85,6 +85,9 @@ describe('api actor: the web console', () => {
     assert.equal((lines[0]!.data as { peer_id: string }).peer_id, node.peerId);
     assert.deepEqual(lines.map((l) => l.seq), lines.map((_, i) => i + 1), 'seq counts every line from 1');
     for (const t of ['peers', 'actors', 'jobs', 'orchestration', 'decisions', 'models']) assert.ok(lines.some((l) => l.type === t), t);
+    // The models topic is GET /models's answer: this node's models, the swarm's, the pulls.
+    const models = lines.find((l) => l.type === 'models')!.data as { loaded: unknown[]; swarm: unknown[]; pulls: unknown[] };
+    assert.deepEqual(models, await (await fetch(`${url}/models`, { headers: auth })).json());
     const down = lines.findIndex((l) => l.type === 'actor_down');
     assert.ok(down > 0, 'actor_down sent');
     assert.equal((lines[down]!.data as { name: string }).name, 'scheduler');

@@ -21,6 +21,15 @@ describe('console event feed', () => {
     assert.deepEqual(FEED_TOPICS, EVENT_TOPICS);
   });
 
+  it('takes a models line only with its loaded, swarm and pulls lists (GET /models)', () => {
+    const { r, events } = reader();
+    r.push(line(1, 'models', { loaded: [], swarm: [], pulls: [{ sha256: 'a'.repeat(64), state: 'running', bytes_done: 1, size: 2 }] }));
+    r.push(line(2, 'models', { object: 'list', data: [] }));
+    assert.deepEqual(events.map((e) => e.seq), [1]);
+    assert.equal(r.diagnostics.malformed, 1);
+    assert.match(r.diagnostics.lastMalformed ?? '', /loaded, swarm and pulls/);
+  });
+
   it('reassembles lines whatever the chunking', () => {
     const text = line(1, 'hello', { node_id: 'n', peer_id: 'p', sample_ms: 400 }) + line(2, 'peers', []) + line(3, 'actors', [{ name: 'api' }]);
     fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: text.length - 1 }), { maxLength: 8 }), (cuts) => {

@@ -4,7 +4,7 @@
 import { useState } from 'preact/hooks';
 import { authHeaders, refusal } from '../api.ts';
 import { verifyReceiptInBrowser, type BrowserVerification } from '../receipt.ts';
-import type { NodeView } from '../store.ts';
+import { modelNames, type NodeView } from '../store.ts';
 import type { Receipt } from '../types.ts';
 import { Verdict } from './jobs.tsx';
 
@@ -25,7 +25,8 @@ export function Playground({ view }: { view: NodeView }) {
   const [error, setError] = useState<string | undefined>();
   const [mvp, setMvp] = useState<Chunk['mvp']>();
   const [verdict, setVerdict] = useState<BrowserVerification | undefined>();
-  const chosen = model || view.models[0]?.id || '';
+  const names = modelNames(view);
+  const chosen = model || names[0] || '';
 
   const run = async (e: Event) => {
     e.preventDefault();
@@ -73,7 +74,7 @@ export function Playground({ view }: { view: NodeView }) {
       <h2>Playground</h2>
       <form onSubmit={run}>
         <label>model <select value={chosen} onChange={(e) => setModel((e.target as HTMLSelectElement).value)} aria-label="model">
-          {view.models.map((m) => <option key={m.id} value={m.id}>{m.id}</option>)}
+          {names.map((n) => <option key={n} value={n}>{n}</option>)}
         </select></label>
         <label>max tokens <input type="number" min={1} max={4096} value={maxTokens} aria-label="max tokens"
           onInput={(e) => setMaxTokens(Math.max(1, Math.min(4096, Number((e.target as HTMLInputElement).value) || 1)))} /></label>

@@ -24,7 +24,6 @@ import { registerOrchestratorRoutes } from './orchestrator-routes.ts';
 import { ModelControl, registerModelRoutes } from './models.ts';
 import type { PullProgress } from '../network/model-transfer.ts';
 import { EventHub, type EventTopic } from './events.ts';
-import { listModels } from './openai.ts';
 import type { RecentDecisions } from '../orchestrator/messages.ts';
 import type { ConsensusStatus } from '../consensus/messages.ts';
 import type { DistributedDecision } from '../consensus/router.ts';
@@ -68,6 +67,9 @@ export default defineActor<ApiArgs>({
     });
     ctx.own(() => gateway.close());
 
+    const pullDir = join(ctx.args.dataDir || join(ctx.config.node.data_dir, ctx.args.nodeId), 'pulled');
+    const models = new ModelControl({ config: ctx.config, ask, pullDir });
+
     // Each topic of the console's feed is what the matching REST route answers, so a page can
     // resynchronise from either.
     const api = {
@@ -88,7 +90,8 @@ export default defineActor<ApiArgs>({
       jobs: async () => (await api.jobs({ limit: 100 })).items,
       orchestration: api.orchestration,
       decisions: () => ask<RecentDecisions>('orchestrator', { type: 'orchestrator.recent', limit: 20 }),
-      models: async () => ({ object: 'list', data: listModels(await gateway.models()) }),
+      // This node's models, the swarm's and the pulls (GET /models): pull progress moves live.
+      models: () => models.list(),
     };
     const hub = new EventHub({ read: (t) => topics[t](), node: { node_id: ctx.args.nodeId, peer_id: ctx.args.peerId } });
 
@@ -149,8 +152,7 @@ export default defineActor<ApiArgs>({
       },
       openai: gateway,
     });
-    const pullDir = join(ctx.args.dataDir || join(ctx.config.node.data_dir, ctx.args.nodeId), 'pulled');
-    registerModelRoutes(app, new ModelControl({ config: ctx.config, ask, pullDir }));
+    registerModelRoutes(app, models);
     registerOrchestratorRoutes(app, { request: (msg, ms) => ctx.request('orchestrator', msg, ms), config: ctx.config.orchestrator });
     ctx.own(() => app.close());
     // Owned after the server, so released before it: open streams end instead of holding up close.
