@@ -5,6 +5,5 @@ import { CodedError } from '../errors/registry.ts';
 
 export class CommandFailedError extends CodedError {
   override readonly name = 'CommandFailedError';
-  readonly exitCode = 1;
   constructor(message: string, options?: ErrorOptions) { super('command_failed', message, options); }
 }

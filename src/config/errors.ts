@@ -27,10 +27,9 @@ export interface ConfigProblem {
   readonly message: string;
 }
 
-/** Invalid or unreadable configuration. The CLI prints `Error: <message>` and exits with `exitCode`. */
+/** Invalid or unreadable configuration. The CLI prints `Error: <message>` and exits with `exitCode` (2, the registry's). */
 export class ConfigError extends CodedError {
   override readonly name = 'ConfigError';
-  readonly exitCode = 2;
   readonly problems: readonly ConfigProblem[];
 
   constructor(message: string, problems: readonly ConfigProblem[] = [{ message }], options?: ErrorOptions) {

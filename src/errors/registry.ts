@@ -138,6 +138,8 @@ export class CodedError extends Error {
   get statusCode(): number { return ERRORS[this.code].status; }
   /** Whether asking again may succeed. */
   get retryable(): boolean { return ERRORS[this.code].retryable; }
+  /** The CLI's exit status for it; undefined: it reaching the CLI is a bug. */
+  get exitCode(): number | undefined { return (ERRORS[this.code] as ErrorSpec).exit; }
 }
 
 /** The registry code an error carries (a CodedError, or one deserialized from another actor), or undefined. */
