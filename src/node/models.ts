@@ -12,6 +12,7 @@ import type { ChildSpec } from '../runtime/supervisor.ts';
 import type { InferenceArgs } from '../actors/inference/engine.ts';
 import { validateModel, writeTestModel } from '../models/index.ts';
 import { hashModelFile } from '../models/merkle.ts';
+import { CodedError } from '../errors/registry.ts';
 
 export interface ServedModel {
   name: string;
@@ -38,8 +39,9 @@ export function defaultTestModelPath(config: Readonly<Config>): string {
   return join(config.node.data_dir, 'models', 'mvp-test-tiny.gguf');
 }
 
-export class DuplicateModelNameError extends Error {
+export class DuplicateModelNameError extends CodedError {
   override name = 'DuplicateModelNameError';
+  constructor(message: string, options?: ErrorOptions) { super('duplicate_model_name', message, options); }
 }
 
 export async function resolveModels(config: Readonly<Config>, log: Logger): Promise<ServedModel[]> {
