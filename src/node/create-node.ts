@@ -45,6 +45,7 @@ import type { ConsensusArgs, ConsensusStatus } from '../actors/consensus/message
 import { loadIdentity, lockDataDir, type Identity } from './identity.ts';
 import { inferenceChildSpec, resolveModels } from './models.ts';
 import { readSwarmKey } from '../actors/network/swarm-key.ts';
+import { srcModule } from '../paths.ts';
 
 export interface CreateNodeOptions {
   transport?: Transport;
@@ -85,7 +86,7 @@ export interface MvpNode {
   drain(): Promise<DrainReport>;
 }
 
-const actorModule = (name: string) => fileURLToPath(new URL(`../actors/${name}/index.ts`, import.meta.url));
+const actorModule = (name: string) => fileURLToPath(srcModule(`actors/${name}/index.ts`));
 
 async function ephemeralIdentity(nodeId: string | undefined): Promise<Identity> {
   const privateKey = await generateKeyPair('Ed25519');

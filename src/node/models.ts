@@ -12,6 +12,7 @@ import type { ChildSpec } from '../runtime/supervisor.ts';
 import type { InferenceArgs } from '../actors/inference/engine.ts';
 import { validateModel, writeTestModel } from '../models/index.ts';
 import { hashModelFile } from '../models/merkle.ts';
+import { srcModule } from '../paths.ts';
 
 export interface ServedModel {
   name: string;
@@ -101,7 +102,7 @@ export const INFERENCE_PREFIX = 'inference:';
  */
 export function inferenceChildSpec(m: Pick<ServedModel, 'name' | 'path' | 'threads' | 'sequences'>, shutdownMs: number): ChildSpec {
   return {
-    name: `${INFERENCE_PREFIX}${m.name}`, module: fileURLToPath(new URL('../actors/inference/index.ts', import.meta.url)), restart: 'permanent',
+    name: `${INFERENCE_PREFIX}${m.name}`, module: fileURLToPath(srcModule('actors/inference/index.ts')), restart: 'permanent',
     shutdownMs: Math.max(shutdownMs, 12_000), placement: 'inline',
     args: { path: m.path, name: m.name, threads: m.threads, sequences: m.sequences } satisfies InferenceArgs,
   };
