@@ -29,6 +29,11 @@ export class UnknownRequestError extends Error {
   override name = 'UnknownRequestError';
   constructor(readonly actor: string, readonly type: string) { super(`${actor} does not answer ${type}`); }
 }
+/** A kill that would abort the process: terminating a thread that holds a llama.cpp context. */
+export class KillRefusedError extends Error {
+  override name = 'KillRefusedError';
+}
+
 export class SupervisorGaveUpError extends Error {
   override name = 'SupervisorGaveUpError';
   constructor(readonly actor: string, intensity: number, periodMs: number) {

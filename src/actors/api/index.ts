@@ -44,6 +44,7 @@ function asApiError(err: unknown, to: string): unknown {
   const e = err as Error;
   switch (e?.name) {
     case 'UnknownActorError': return new ApiError(404, 'unknown_actor', e.message);
+    case 'KillRefusedError': return new ApiError(409, 'kill_refused', e.message);
     case 'ActorDownError':
       // The supervisor is never down: from it, this means the actor to kill is not running.
       return to === SUPERVISOR ? new ApiError(409, 'actor_not_running', e.message) : new ApiError(503, 'unavailable', e.message);

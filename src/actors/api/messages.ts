@@ -79,6 +79,8 @@ export interface ApiFile { url: string; pid: number }
  * - `unsupported_media_type` (415): the body is not `application/json`.
  * - `unknown_actor` (404): POST /actors/:name/... names no supervised actor.
  * - `actor_not_running` (409): the actor to kill is (re)starting or stopped.
+ * - `kill_refused` (409): `mode=terminate` on a threaded actor holding a llama.cpp context (it
+ *   could abort the process); `mode=throw` or a restart are the safe ways to end it.
  * - `unknown_job` (404): GET /jobs/:id: no record and no receipt for that id here.
  * - `invalid_peer` (400): /peers/:peer/block names no peer id, or this node's own.
  * - `metrics_disabled` (404): GET /metrics while monitoring.metrics_enabled = false.
@@ -89,7 +91,7 @@ export interface ApiFile { url: string; pid: number }
  */
 export type ApiErrorCode =
   | 'unauthorized' | 'not_found' | 'invalid_request' | 'invalid_json' | 'body_too_large' | 'unsupported_media_type'
-  | 'unknown_actor' | 'actor_not_running' | 'unknown_job' | 'invalid_peer' | 'metrics_disabled' | 'unavailable' | 'foreign_origin'
+  | 'unknown_actor' | 'actor_not_running' | 'kill_refused' | 'unknown_job' | 'invalid_peer' | 'metrics_disabled' | 'unavailable' | 'foreign_origin'
   | 'bad_request' | 'internal' | 'invalid_model' | 'model_loaded' | 'unknown_model' | 'model_load_failed' | 'pull_failed';
 
 export interface ApiErrorBody { code: ApiErrorCode; message: string }

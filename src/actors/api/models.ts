@@ -156,7 +156,7 @@ export class ModelControl {
       const twin = manifests.find((m) => m.sha256 === model.manifest.sha256);
       if (twin) throw new ApiError(409, 'model_loaded', `this file (sha256 ${twin.sha256}) is already served here as ${twin.name}`);
       try {
-        await this.supervisor({ type: 'supervisor.add', spec: inferenceChildSpec(model, config.runtime.shutdown_timeout_ms) }, LOAD_TIMEOUT_MS);
+        await this.supervisor({ type: 'supervisor.add', spec: inferenceChildSpec(model, config.runtime.shutdown_timeout_ms, config.runtime.placement.inference) }, LOAD_TIMEOUT_MS);
       } catch (err) {
         const e = err as Error;
         if (e.name === 'ActorStartError') throw new ApiError(422, 'model_load_failed', `${model.path} did not load: ${e.message}`);
