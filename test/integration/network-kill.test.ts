@@ -88,6 +88,10 @@ describe('network actor terminated under a stream of CLI jobs', () => {
         assert.equal(r.receipt.body.status, 'completed');
       }
       console.log(`round ${round}: network running again after ${times.back_ms} ms, B reconnected after ${times.reconnected_ms} ms`);
+      if (process.env.NETWORK_KILL_TRACE) {
+        const t0 = Number(a.lines.find((l) => l.msg === 'Actor crashed')?.time ?? 0);
+        for (const l of a.lines.filter((x) => x.actor === 'network' || x.msg === 'Actor crashed')) console.log(`  +${Number(l.time) - t0} ms ${l.msg}`);
+      }
       await Promise.all([a.stop('SIGKILL'), b.stop('SIGKILL')]);
     });
   }
