@@ -13,8 +13,9 @@ import { registerOrchestratorCommand } from './orchestrator.ts';
 import { registerSimulateCommand } from './simulate.ts';
 import { registerSwarmKeyCommand } from './swarm-key.ts';
 import { registerDataCommands } from './data.ts';
+import { ROOT_URL } from '../paths.ts';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(new URL('package.json', ROOT_URL), 'utf8')) as { version: string };
 export const VERSION: string = pkg.version;
 
 type Env = Readonly<Record<string, string | undefined>>;

@@ -35,6 +35,7 @@ export const ERRORS = {
   unknown_actor: e('runtime', 404, false, 'No supervised actor has that name.'),
   duplicate_actor: e('runtime', 409, false, 'An actor of that name is already in the supervision tree.'),
   unknown_request: e('runtime', 500, false, 'An actor was sent a request type it does not answer (a bug).'),
+  kill_refused: e('runtime', 409, false, 'A terminate kill of a threaded actor holding a llama.cpp context (it could abort the process); kill it with mode=throw or restart it.'),
   supervisor_gave_up: e('runtime', 500, false, 'An actor crashed more often than its restart intensity allows; the node stops.', 1),
 
   // --- the node's HTTP API ---------------------------------------------------------------

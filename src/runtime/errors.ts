@@ -31,6 +31,12 @@ export class UnknownRequestError extends CodedError {
   override name = 'UnknownRequestError';
   constructor(readonly actor: string, readonly type: string) { super('unknown_request', `${actor} does not answer ${type}`); }
 }
+/** A kill that would abort the process: terminating a thread that holds a llama.cpp context. */
+export class KillRefusedError extends CodedError {
+  override name = 'KillRefusedError';
+  constructor(message: string) { super('kill_refused', message); }
+}
+
 export class SupervisorGaveUpError extends CodedError {
   override name = 'SupervisorGaveUpError';
   constructor(readonly actor: string, intensity: number, periodMs: number) {

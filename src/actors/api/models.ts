@@ -153,7 +153,7 @@ export class ModelControl {
       const twin = manifests.find((m) => m.sha256 === model.manifest.sha256);
       if (twin) throw new ApiError('model_loaded', `this file (sha256 ${twin.sha256}) is already served here as ${twin.name}`);
       try {
-        await this.supervisor({ type: 'supervisor.add', spec: inferenceChildSpec(model, config.runtime.shutdown_timeout_ms) }, LOAD_TIMEOUT_MS);
+        await this.supervisor({ type: 'supervisor.add', spec: inferenceChildSpec(model, config.runtime.shutdown_timeout_ms, config.runtime.placement.inference) }, LOAD_TIMEOUT_MS);
       } catch (err) {
         const code = errorCodeOf(err);
         if (code === 'actor_start_failed') throw new ApiError('model_load_failed', `${model.path} did not load: ${(err as Error).message}`);

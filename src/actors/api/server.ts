@@ -26,6 +26,7 @@ import {
 import { openaiRoutes } from './openai.ts';
 import { ERRORS, errorCodeOf, type ErrorCode } from '../../errors/registry.ts';
 import type { EventHub } from './events.ts';
+import { ROOT_URL } from '../../paths.ts';
 
 export interface ApiRoutes {
   health(): Promise<HealthBody>;
@@ -73,7 +74,7 @@ export interface ApiServerInit {
 }
 
 /** Where the built console lives in this package (`npm run build:console` writes it). */
-export const CONSOLE_DIR = fileURLToPath(new URL('../../../console/dist/', import.meta.url));
+export const CONSOLE_DIR = fileURLToPath(new URL('console/dist/', ROOT_URL));
 
 /**
  * Every answer's Content-Security-Policy: scripts, styles and connections from this origin only,
