@@ -43,6 +43,16 @@ export interface ModelsConfig {
   readonly share: boolean;
   readonly share_max_mib_per_sec: number;
   readonly share_chunks_per_peer_per_sec: number;
+  /** Fewest nodes serving a model before one may unload it (migration, falling demand). */
+  readonly min_replicas: number;
+  /** Load models when a peer asks (migrate_context) or the model group replicates one. */
+  readonly accept_replication: boolean;
+  /** Names or sha256 peers may have this node load; empty: any. */
+  readonly replicate_allow: readonly string[];
+  /** Models never unloaded for a migration or falling demand. */
+  readonly pinned: readonly string[];
+  /** Disk the pulled model files may take together, MiB; 0: no cap. */
+  readonly max_pulled_mib: number;
 }
 
 export interface ExecutorConfig {

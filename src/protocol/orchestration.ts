@@ -189,7 +189,7 @@ export const orchSummarySchema = {
 } as const satisfies WireSchema;
 
 /** The orchestration message types, all gossiped on `mvp/1/orch`. */
-export const ORCH_MESSAGE_TYPES = ['coord_claim', 'coord_vote', 'coord_record', 'decision_proposal', 'decision_vote', 'decision_outcome'] as const;
+export const ORCH_MESSAGE_TYPES = ['coord_claim', 'coord_vote', 'coord_record', 'decision_proposal', 'decision_vote', 'decision_outcome', 'model_request'] as const;
 export type OrchMessageType = (typeof ORCH_MESSAGE_TYPES)[number];
 export const isOrchMessageType = (t: unknown): t is OrchMessageType => (ORCH_MESSAGE_TYPES as readonly unknown[]).includes(t);
 

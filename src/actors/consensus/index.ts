@@ -7,6 +7,7 @@
 // that depends on it leaves, so a restarted actor cannot vote twice in one epoch (simulations
 // keep it in memory).
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { setup } from 'xstate';
 import { defineActor } from '../../runtime/actor.ts';
 import type { NetworkStatus } from '../network/messages.ts';
@@ -21,6 +22,10 @@ import { OrchestrationCore, type CoreEvent, type Durable } from './core.ts';
 import type { ConsensusResult } from './decisions.ts';
 import { DECISION_TYPES, DistributedOrchestrator, type DecisionType, type DistributedDecision } from './router.ts';
 import { seededRandom } from './threshold.ts';
+import { ModelControl } from '../api/models.ts';
+import type { ModelRequestBody } from '../../protocol/index.ts';
+import { ModelMover } from './replication.ts';
+import { startElection } from './elect.ts';
 import { ConsensusUnavailableError, type ConsensusArgs, type ConsensusIn, type ConsensusStatus } from './messages.ts';
 
 export const REQUEST_TIMEOUT_MS = 1000;
@@ -80,6 +85,18 @@ export default defineActor<ConsensusArgs | undefined>({
       },
       known: { dead: (p) => core?.knownDead(p) ?? false, affinity: (p) => core?.affinityOf(p) ?? 0 },
     });
+
+    // Models moving between nodes (replication.ts): migrations started here, requests from peers.
+    const pullDir = ctx.args?.dataDir ? join(ctx.args.dataDir, 'pulled') : undefined;
+    const mover = new ModelMover({
+      config: ctx.config, clock: ctx.clock, log: ctx.log,
+      self: () => core?.self.peer_id,
+      ask: (to, msg, timeoutMs) => ctx.request(to, msg, timeoutMs),
+      publish: (body) => ctx.request('network', { type: 'network.orch_publish', msg_type: 'model_request', body }, REQUEST_TIMEOUT_MS * 5),
+      ...(pullDir ? { control: new ModelControl({ config: ctx.config, ask: (to, msg, timeoutMs) => ctx.request(to, msg, timeoutMs), pullDir }), pullDir } : {}),
+      newId: () => randomBytes(6).toString('hex'),
+    });
+    ctx.own(() => mover.stop());
 
     async function askOrchestrator(type: DecisionType, c: { description?: string; metrics?: unknown }) {
       const r = await ctx.request<DecisionRecord>('orchestrator', {
@@ -230,6 +247,7 @@ export default defineActor<ConsensusArgs | undefined>({
         router: router.counters(),
         sources_missing: missing,
         updated_at: now,
+        moves: mover.status(),
       };
     }
 
@@ -266,6 +284,23 @@ export default defineActor<ConsensusArgs | undefined>({
             'consensus.decide': {
               actions: ({ event }) => { decide(event.decision_type, event.context).then((r) => ctx.reply(event.replyTo, r), (err) => ctx.replyError(event.replyTo, err)); },
             },
+            'consensus.elect': {
+              actions: ({ event }) => {
+                const run = async () => {
+                  if (!cfg.enabled) throw new ConsensusUnavailableError('distributed orchestration is disabled');
+                  if (!core) throw new ConsensusUnavailableError('consensus is not ready: the network has not answered yet');
+                  // Answered within the orchestrator's wait for an action's owner (2 s).
+                  return startElection(core, event.group ?? 'swarm', ctx.clock, flush, Math.min(1500, core.t.electionTimeoutMs + 100));
+                };
+                run().then((r) => ctx.reply(event.replyTo, r), (err) => ctx.replyError(event.replyTo, err));
+              },
+            },
+            'consensus.migrate': {
+              actions: ({ event }) => {
+                mover.migrate({ model: event.model, target: event.target, unload_source: event.unload_source, ...(event.timeout_ms ? { timeout_ms: event.timeout_ms } : {}) })
+                  .then((r) => ctx.reply(event.replyTo, r), (err) => ctx.replyError(event.replyTo, err));
+              },
+            },
             'consensus.recent': {
               actions: ({ event }) => ctx.reply(event.replyTo, { decisions: router.recent(Math.max(0, Math.min(100, Math.floor(event.limit ?? 100)))) }),
             },
@@ -273,7 +308,10 @@ export default defineActor<ConsensusArgs | undefined>({
               actions: ({ event }) => { if (core) { core.onHeartbeat(event.peer, ctx.clock.now(), event.orch); flush(); } },
             },
             'consensus.gossip': {
-              actions: ({ event }) => { if (core) { core.onMessage(event.peer, ctx.clock.now(), event.msg_type, event.body); flush(); } },
+              actions: ({ event }) => {
+                if (event.msg_type === 'model_request') { mover.onRequest(event.peer, event.body as ModelRequestBody); return; }
+                if (core) { core.onMessage(event.peer, ctx.clock.now(), event.msg_type, event.body); flush(); }
+              },
             },
           },
         },
