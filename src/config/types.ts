@@ -53,6 +53,13 @@ export interface ModelsConfig {
   readonly pinned: readonly string[];
   /** Disk the pulled model files may take together, MiB; 0: no cap. */
   readonly max_pulled_mib: number;
+  /** Demand-driven replication: grow above this mean wait (s) held for replicate_after_secs; 0: never. */
+  readonly replicate_wait_secs: number;
+  /** Shrink below this mean wait (s) held for replicate_after_secs (the hysteresis band's lower bound). */
+  readonly unreplicate_wait_secs: number;
+  readonly replicate_after_secs: number;
+  /** Nodes asked per replication step (k). */
+  readonly replicate_count: number;
 }
 
 export interface ExecutorConfig {

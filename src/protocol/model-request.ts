@@ -1,5 +1,6 @@
 // Body of a `model_request` message, gossiped on `mvp/1/orch`: one node asks another (the
-// target) to serve a model it may not hold yet. The target pulls it from the peers that announce
+// target) to serve a model it may not hold yet (or, `release`, to stop serving one it loaded
+// for demand). The target pulls it from the peers that announce
 // it (/mvp/model/1.0.0) and loads it — only within its own policy (`[models] accept_replication`,
 // `replicate_allow`, `max_pulled_mib`, and for a migration its orchestrator's allowed_actions).
 // It answers by doing: the requester learns the outcome from the target's manifest. Sent by the
@@ -7,8 +8,11 @@
 import { epochMsField, modelNameField, peerIdField, sha256Field } from './fields.ts';
 import type { FromSchema, WireSchema } from './schema-types.ts';
 
-/** migrate: an orchestrator's migrate_context; replicate: the model group's replication decision. */
-export const MODEL_REQUEST_REASONS = ['migrate', 'replicate'] as const;
+/**
+ * migrate: an orchestrator's migrate_context; replicate: the model group's replication decision;
+ * release: the group's coordinator asks a replica it added for demand to unload (demand fell).
+ */
+export const MODEL_REQUEST_REASONS = ['migrate', 'replicate', 'release'] as const;
 
 export const modelRequestSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',

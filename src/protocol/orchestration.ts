@@ -185,6 +185,20 @@ export const orchSummarySchema = {
         },
       },
     },
+    demand: {
+      type: 'array', maxItems: 64,
+      description: 'per model the sender serves: the queue waits of its jobs over the last window (demand-driven replication)',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['model', 'wait_ms_sum', 'jobs'],
+        properties: {
+          model: { type: 'string', minLength: 1, maxLength: 128 },
+          wait_ms_sum: { type: 'number', minimum: 0, maximum: 1e15, description: 'summed queue waits, ms (jobs still queued count with their age)' },
+          jobs: { type: 'integer', minimum: 0, maximum: 1_000_000 },
+        },
+      },
+    },
   },
 } as const satisfies WireSchema;
 

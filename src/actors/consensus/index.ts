@@ -19,7 +19,9 @@ import type { OrchMessageType, OrchSummary } from '../../protocol/index.ts';
 import { affinityScore, type AffinityInput } from './affinity.ts';
 import { DistributedOrchestratorConfig } from './config.ts';
 import { OrchestrationCore, type CoreEvent, type Durable } from './core.ts';
-import type { ConsensusResult } from './decisions.ts';
+import type { ConsensusResult, ProposalInput } from './decisions.ts';
+import { demandOf, Replicator, type DemandEntry } from './replicator.ts';
+import type { JobRecord } from '../scheduler/messages.ts';
 import { DECISION_TYPES, DistributedOrchestrator, type DecisionType, type DistributedDecision } from './router.ts';
 import { seededRandom } from './threshold.ts';
 import { ModelControl } from '../api/models.ts';
@@ -69,15 +71,7 @@ export default defineActor<ConsensusArgs | undefined>({
       newId: () => randomBytes(8).toString('hex'),
       metrics: async () => (await metricsGatherer.gather()).metrics,
       ...(ctx.config.orchestrator.enabled ? { llm: askOrchestrator } : {}),
-      consensus: (input) => new Promise<ConsensusResult>((resolve, reject) => {
-        if (!core) { reject(new ConsensusUnavailableError('consensus is not ready: the network has not answered yet')); return; }
-        // Every decision ends in a result: the core's last round ends it; this is the backstop.
-        const limit = cfg.max_consensus_rounds * cfg.consensus_timeout_ms + 5000;
-        const timer = ctx.clock.setTimeout(() => { waiting.delete(input.id); reject(new ConsensusUnavailableError(`decision ${input.id} had no result after ${limit} ms`)); }, limit);
-        waiting.set(input.id, (r) => { ctx.clock.clearTimeout(timer); resolve(r); });
-        core.propose(ctx.clock.now(), input);
-        flush();
-      }),
+      consensus: (input) => proposeDecision(input),
       placement: (c) => {
         const group = core?.decisionGroup(c.model) ?? 'swarm';
         const coordinator = core?.coordinatorOf(group);
@@ -97,6 +91,31 @@ export default defineActor<ConsensusArgs | undefined>({
       newId: () => randomBytes(6).toString('hex'),
     });
     ctx.own(() => mover.stop());
+
+    function proposeDecision(input: ProposalInput): Promise<ConsensusResult> {
+      return new Promise<ConsensusResult>((resolve, reject) => {
+        if (!core) { reject(new ConsensusUnavailableError('consensus is not ready: the network has not answered yet')); return; }
+        // Every decision ends in a result: the core's last round ends it; this is the backstop.
+        const limit = cfg.max_consensus_rounds * cfg.consensus_timeout_ms + 5000;
+        const timer = ctx.clock.setTimeout(() => { waiting.delete(input.id); reject(new ConsensusUnavailableError(`decision ${input.id} had no result after ${limit} ms`)); }, limit);
+        waiting.set(input.id, (r) => { ctx.clock.clearTimeout(timer); resolve(r); });
+        core.propose(ctx.clock.now(), input);
+        flush();
+      });
+    }
+
+    // Demand-driven replication (replicator.ts): this node's demand report rides on its heartbeat.
+    const replicator = new Replicator({
+      config: ctx.config, clock: ctx.clock, log: ctx.log, rng,
+      self: () => core?.self.peer_id,
+      holderOf: (g) => core?.groupStatus(g).holder?.peer_id,
+      decisionGroup: (m) => core?.decisionGroup(m) ?? 'swarm',
+      propose: proposeDecision,
+      ask: (to, msg, timeoutMs) => ctx.request(to, msg, timeoutMs),
+      mover,
+      newId: () => randomBytes(6).toString('hex'),
+    });
+    let demand: DemandEntry[] = [];
 
     async function askOrchestrator(type: DecisionType, c: { description?: string; metrics?: unknown }) {
       const r = await ctx.request<DecisionRecord>('orchestrator', {
@@ -128,7 +147,7 @@ export default defineActor<ConsensusArgs | undefined>({
       const { out, events } = core.drain();
       for (const o of out) publish(o.type, o.body);
       for (const e of events) onEvent(e);
-      const summary = core.summary();
+      const summary: OrchSummary = { ...core.summary(), ...(demand.length ? { demand } : {}) };
       const text = JSON.stringify(summary);
       const now = ctx.clock.now();
       // The network drops a summary older than the heartbeat timeout: repeat it well before.
@@ -184,10 +203,11 @@ export default defineActor<ConsensusArgs | undefined>({
 
     let refreshing: Promise<void> | undefined;
     async function refreshOnce(): Promise<void> {
-      const [status, queue, receipts] = await Promise.allSettled([
+      const [status, queue, receipts, jobs] = await Promise.allSettled([
         ctx.request<NetworkStatus>('network', { type: 'network.status' }, REQUEST_TIMEOUT_MS),
         ctx.request<SchedulerStatus>('scheduler', { type: 'scheduler.status' }, REQUEST_TIMEOUT_MS),
         ctx.request<ReceiptEnvelope[]>('network', { type: 'network.receipts', limit: 1000 }, REQUEST_TIMEOUT_MS),
+        ctx.request<JobRecord[]>('scheduler', { type: 'scheduler.jobs', limit: 500 }, REQUEST_TIMEOUT_MS),
       ]);
       missing = [];
       if (status.status === 'rejected') missing.push('network');
@@ -216,7 +236,12 @@ export default defineActor<ConsensusArgs | undefined>({
         } : {}),
       };
       core.setLocal(now, { affinity: affinityScore(figures), models });
+      if (jobs.status === 'fulfilled') {
+        demand = demandOf(jobs.value, models, now, 2 * refreshMs(cfg.heartbeat_timeout_secs));
+        replicator.onReport(core.self.peer_id, demand, now);
+      }
       flush();
+      replicator.tick().catch((err: Error) => ctx.log.warn({ err: err.message }, 'Replication check failed'));
     }
     const refresh = (): Promise<void> => {
       refreshing ??= refreshOnce().finally(() => { refreshing = undefined; });
@@ -247,7 +272,7 @@ export default defineActor<ConsensusArgs | undefined>({
         router: router.counters(),
         sources_missing: missing,
         updated_at: now,
-        moves: mover.status(),
+        moves: { ...mover.status(), replication: replicator.status() },
       };
     }
 
@@ -305,7 +330,10 @@ export default defineActor<ConsensusArgs | undefined>({
               actions: ({ event }) => ctx.reply(event.replyTo, { decisions: router.recent(Math.max(0, Math.min(100, Math.floor(event.limit ?? 100)))) }),
             },
             'consensus.heartbeat': {
-              actions: ({ event }) => { if (core) { core.onHeartbeat(event.peer, ctx.clock.now(), event.orch); flush(); } },
+              actions: ({ event }) => {
+                replicator.onReport(event.peer, event.orch?.demand, ctx.clock.now());
+                if (core) { core.onHeartbeat(event.peer, ctx.clock.now(), event.orch); flush(); }
+              },
             },
             'consensus.gossip': {
               actions: ({ event }) => {

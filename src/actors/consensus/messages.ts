@@ -20,6 +20,7 @@ import type { OrchestrationMode } from '../../config/types.ts';
 import type { GroupStatus, NodeRef, OrchMessageType, PartitionStatus } from './core.ts';
 import type { DecisionContext, DecisionType, DistributedDecision, RouterStats } from './router.ts';
 import type { HandledRequest, Migration } from './replication.ts';
+import type { ReplicationStatus } from './replicator.ts';
 
 export interface ConsensusStatus {
   enabled: boolean;
@@ -45,7 +46,7 @@ export interface ConsensusStatus {
   sources_missing: string[];
   updated_at: number;
   /** Models moving: migrations this node started, model requests it received (replication.ts). */
-  moves?: { migrations: Migration[]; requests: HandledRequest[] };
+  moves?: { migrations: Migration[]; requests: HandledRequest[]; replication?: ReplicationStatus[] };
 }
 
 /** What consensus.elect did: the group's epoch before, and now (moved once the election is won). */

@@ -27,6 +27,8 @@ export const RESEND_MS = 5000;
 export const POLL_MS = 500;
 /** A migration whose target does not serve the model by then fails (a pull of a few GiB). */
 export const MIGRATE_TIMEOUT_MS = 30 * 60_000;
+/** A replication request whose target does not serve the model by then is given up. */
+export const REPLICATE_TIMEOUT_MS = 10 * 60_000;
 /** Migrations and requests remembered for GET /orchestration. */
 export const MOVES_KEPT = 50;
 const QUICK_MS = 2000;
@@ -50,7 +52,7 @@ export interface Migration {
   finished_at?: number;
 }
 
-export type RequestState = 'loading' | 'loaded' | 'already_served' | 'refused' | 'failed';
+export type RequestState = 'loading' | 'loaded' | 'already_served' | 'released' | 'refused' | 'failed';
 
 /** A model_request this node (the target) received. */
 export interface HandledRequest {
@@ -130,6 +132,8 @@ export class ModelMover {
   private readonly migrations: Migration[] = [];
   private readonly handled: HandledRequest[] = [];
   private readonly seen = new Set<string>();
+  /** Models this node loaded because its model group asked (the only ones a `release` unloads): name → sha256. */
+  private readonly forDemand = new Map<string, string>();
   private stopped = false;
 
   constructor(private readonly deps: ModelMoverDeps) {}
@@ -167,28 +171,51 @@ export class ModelMover {
     return { ...m };
   }
 
-  private async run(m: Migration, timeoutMs: number): Promise<void> {
+  /**
+   * Sends a model_request and repeats it every RESEND_MS until the target's manifest shows the
+   * wanted state (serving the model, or for `release` not serving it) or the time is up.
+   */
+  private async askUntil(body: ModelRequestBody, serving: boolean, timeoutMs: number): Promise<boolean> {
     const { deps } = this;
     const deadline = deps.clock.now() + timeoutMs;
-    const body: ModelRequestBody = {
-      request_id: m.id, requester: deps.self()!, target: m.target, model: { name: m.model, sha256: m.sha256 }, reason: 'migrate',
-      expires_at: Date.now() + timeoutMs,
-    };
     let sentAt = -Infinity;
     for (;;) {
-      if (this.stopped) return;
-      const served = await deps.ask<ServedModel[]>('network', { type: 'network.models' }, QUICK_MS).catch(() => []);
-      if (served.some((s) => s.peer_id === m.target && s.model.sha256 === m.sha256)) break;
+      if (this.stopped) return false;
+      const served = await deps.ask<ServedModel[]>('network', { type: 'network.models' }, QUICK_MS).catch(() => undefined);
+      if (served && served.some((s) => s.peer_id === body.target && s.model.sha256 === body.model.sha256) === serving) return true;
       const now = deps.clock.now();
-      if (now >= deadline) {
-        this.finish(m, 'failed', `the target did not serve ${m.model} within ${Math.round(timeoutMs / 1000)} s (its log says why)`);
-        return;
-      }
+      if (now >= deadline) return false;
       if (now - sentAt >= RESEND_MS) {
         sentAt = now;
-        await deps.publish(body).catch((err: Error) => deps.log.warn({ migration: m.id, err: err.message }, 'Model request not sent'));
+        await deps.publish(body).catch((err: Error) => deps.log.warn({ request: body.request_id, err: err.message }, 'Model request not sent'));
       }
       await this.sleep(POLL_MS);
+    }
+  }
+
+  private body(target: string, model: { name: string; sha256: string }, reason: ModelRequestBody['reason'], timeoutMs: number, id?: string): ModelRequestBody {
+    return { request_id: id ?? `q-${this.deps.newId()}`, requester: this.deps.self()!, target, model, reason, expires_at: Date.now() + timeoutMs };
+  }
+
+  /** The group's replication: asks a target to load a model; true once it serves it. */
+  requestLoad(target: string, model: { name: string; sha256: string }, reason: 'replicate', timeoutMs = REPLICATE_TIMEOUT_MS): Promise<boolean> {
+    if (!this.deps.self()) return Promise.resolve(false);
+    return this.askUntil(this.body(target, model, reason, timeoutMs), true, timeoutMs).catch(() => false);
+  }
+
+  /** The group's replication, demand fallen: asks a replica added for demand to unload; true once it no longer serves it. */
+  requestRelease(target: string, model: { name: string; sha256: string }, timeoutMs = 60_000): Promise<boolean> {
+    if (!this.deps.self()) return Promise.resolve(false);
+    return this.askUntil(this.body(target, model, 'release', timeoutMs), false, timeoutMs).catch(() => false);
+  }
+
+  private async run(m: Migration, timeoutMs: number): Promise<void> {
+    const { deps } = this;
+    const served = await this.askUntil(this.body(m.target, { name: m.model, sha256: m.sha256 }, 'migrate', timeoutMs, m.id), true, timeoutMs);
+    if (this.stopped) return;
+    if (!served) {
+      this.finish(m, 'failed', `the target did not serve ${m.model} within ${Math.round(timeoutMs / 1000)} s (its log says why)`);
+      return;
     }
     m.state = 'serving';
     m.served_at = deps.clock.now();
@@ -248,6 +275,7 @@ export class ModelMover {
 
   private async serve(r: HandledRequest, body: ModelRequestBody): Promise<void> {
     const { deps } = this;
+    if (body.reason === 'release') { await this.release(r, body); return; }
     const refused = refusalOf(deps.config, body) ?? (deps.control ? undefined : 'this node has no data directory to pull models into');
     if (refused) { this.settle(r, 'refused', refused); return; }
     const mine = await deps.ask<Manifest>('network', { type: 'network.manifest' }, QUICK_MS);
@@ -266,7 +294,20 @@ export class ModelMover {
     // The name is the requester's; one already taken here keeps the load from clashing.
     const name = mine.models.some((m) => m.name === body.model.name) ? `${body.model.name}-${body.model.sha256.slice(0, 8)}` : body.model.name;
     await deps.control!.load({ sha256: body.model.sha256, name });
+    if (body.reason === 'replicate') this.forDemand.set(name, body.model.sha256);
     this.settle(r, 'loaded');
+  }
+
+  /** A `release`: unload a model loaded for demand, if pinning and min_replicas allow. */
+  private async release(r: HandledRequest, body: ModelRequestBody): Promise<void> {
+    const name = [...this.forDemand].find(([, sha]) => sha === body.model.sha256)?.[0];
+    if (name === undefined) { this.settle(r, 'refused', `${body.model.name} was not loaded here for demand`); return; }
+    const keep = await this.keepReason(name, body.model.sha256);
+    if (keep) { this.settle(r, 'refused', keep); return; }
+    if (!this.deps.control) { this.settle(r, 'refused', 'this node cannot unload models (no data directory)'); return; }
+    await this.deps.control.unload(name);
+    this.forDemand.delete(name);
+    this.settle(r, 'released');
   }
 
   private settle(r: HandledRequest, state: RequestState, detail?: string): void {
