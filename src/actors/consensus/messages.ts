@@ -21,6 +21,7 @@ import type { GroupStatus, NodeRef, OrchMessageType, PartitionStatus } from './c
 import type { DecisionContext, DecisionType, DistributedDecision, RouterStats } from './router.ts';
 import type { HandledRequest, Migration } from './replication.ts';
 import type { ReplicationStatus } from './replicator.ts';
+import { CodedError } from '../../errors/registry.ts';
 
 export interface ConsensusStatus {
   enabled: boolean;
@@ -83,6 +84,7 @@ export interface ConsensusArgs {
 }
 
 /** A consensus.decide that cannot be taken: unknown type, or the actor not ready yet. */
-export class ConsensusUnavailableError extends Error {
+export class ConsensusUnavailableError extends CodedError {
   override name = 'ConsensusUnavailableError';
+  constructor(message: string, options?: ErrorOptions) { super('consensus_unavailable', message, options); }
 }
