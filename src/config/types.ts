@@ -49,7 +49,7 @@ export interface ModelsConfig {
   readonly accept_replication: boolean;
   /** Names or sha256 peers may have this node load; empty: any. */
   readonly replicate_allow: readonly string[];
-  /** Models never unloaded for a migration or falling demand. */
+  /** Models (names or sha256) never unloaded on the node's own account (migration, falling demand). */
   readonly pinned: readonly string[];
   /** Disk the pulled model files may take together, MiB; 0: no cap. */
   readonly max_pulled_mib: number;

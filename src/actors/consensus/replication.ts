@@ -12,14 +12,14 @@
 // The requester repeats its request every RESEND_MS until the target serves the model or the
 // migration times out (gossip published before the mesh formed is lost); the target handles a
 // request id once.
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Config } from '../../config/types.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { Manifest, ModelRequestBody } from '../../protocol/index.ts';
 import type { ModelControl } from '../api/models.ts';
 import type { PeerManifest, ServedModel } from '../network/messages.ts';
+import { pulledBytes } from '../network/model-transfer.ts';
+import { CodedError } from '../../errors/registry.ts';
 
 /** How often a requester repeats a request the target has not acted on yet. */
 export const RESEND_MS = 5000;
@@ -75,8 +75,9 @@ export interface MigrateParams {
 }
 
 /** A migrate request that cannot start: the message says why. */
-export class MigrationError extends Error {
+export class MigrationError extends CodedError {
   override name = 'MigrationError';
+  constructor(message: string) { super('migration_invalid', message); }
 }
 
 /**
@@ -96,15 +97,20 @@ export function refusalOf(config: Readonly<Config>, req: Pick<ModelRequestBody, 
   return undefined;
 }
 
-/** Bytes the pulled files (finished and partial) take in `dir`. */
-export async function pulledBytes(dir: string): Promise<number> {
-  const names = await readdir(dir).catch(() => [] as string[]);
-  let total = 0;
-  for (const n of names) {
-    if (!/^[0-9a-f]{64}\.(gguf|part)$/.test(n)) continue;
-    total += (await stat(join(dir, n)).catch(() => ({ size: 0 }))).size;
+/**
+ * Why this node keeps a model it would otherwise unload, from what the network actor knows:
+ * the model is pinned here (`[models] pinned`, by name or sha256), or fewer than
+ * `[models] min_replicas` other live nodes serve it. Undefined: it may unload.
+ */
+export function keepReasonOf(config: Readonly<Config>, name: string, sha256: string, served: readonly ServedModel[], peers: readonly PeerManifest[]): string | undefined {
+  const m = config.models;
+  if (m.pinned.includes(name) || m.pinned.includes(sha256)) return `${name} is pinned here ([models] pinned)`;
+  const live = new Set(peers.filter((p) => p.state === 'alive').map((p) => p.peer_id));
+  const others = replicasOf(served, sha256, live) - (served.some((s) => s.self && s.model.sha256 === sha256) ? 1 : 0);
+  if (others < m.min_replicas) {
+    return `${others} other node(s) serve ${name}: unloading would leave fewer than [models] min_replicas = ${m.min_replicas}`;
   }
-  return total;
+  return undefined;
 }
 
 /** Distinct live nodes (this one included) whose manifests list the file. */
@@ -233,18 +239,12 @@ export class ModelMover {
    * live nodes serving it), or undefined.
    */
   async keepReason(name: string, sha256: string): Promise<string | undefined> {
-    const { config } = this.deps;
-    if (config.models.pinned.includes(name)) return `${name} is pinned here ([models] pinned)`;
+    if (this.deps.config.models.pinned.includes(name)) return keepReasonOf(this.deps.config, name, sha256, [], []);
     const [served, peers] = await Promise.all([
       this.deps.ask<ServedModel[]>('network', { type: 'network.models' }, QUICK_MS),
       this.deps.ask<PeerManifest[]>('network', { type: 'network.manifests' }, QUICK_MS),
     ]);
-    const live = new Set(peers.filter((p) => p.state === 'alive').map((p) => p.peer_id));
-    const others = replicasOf(served, sha256, live) - (served.some((s) => s.self && s.model.sha256 === sha256) ? 1 : 0);
-    if (others < config.models.min_replicas) {
-      return `${others} other node(s) serve ${name}: unloading would leave fewer than [models] min_replicas = ${config.models.min_replicas}`;
-    }
-    return undefined;
+    return keepReasonOf(this.deps.config, name, sha256, served, peers);
   }
 
   private finish(m: Migration, state: MigrationState, reason?: string): void {
