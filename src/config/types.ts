@@ -37,6 +37,8 @@ export interface ModelConfig {
   readonly max_context_length: number;
   readonly threads?: number;
   readonly name?: string;
+  /** Jobs each model runs at once (sequences of one context): slots per model. */
+  readonly sequences: number;
 }
 
 export interface ModelsConfig {
