@@ -196,6 +196,7 @@ export const orchSummarySchema = {
           model: { type: 'string', minLength: 1, maxLength: 128 },
           wait_ms_sum: { type: 'number', minimum: 0, maximum: 1e15, description: 'summed queue waits, ms (jobs still queued count with their age)' },
           jobs: { type: 'integer', minimum: 0, maximum: 1_000_000 },
+          for_demand: { type: 'boolean', description: 'the sender loaded this model because its group asked (a replica added for demand)' },
         },
       },
     },

@@ -237,7 +237,7 @@ export default defineActor<ConsensusArgs | undefined>({
       };
       core.setLocal(now, { affinity: affinityScore(figures), models });
       if (jobs.status === 'fulfilled') {
-        demand = demandOf(jobs.value, models, now, 2 * refreshMs(cfg.heartbeat_timeout_secs));
+        demand = demandOf(jobs.value, models, now, 2 * refreshMs(cfg.heartbeat_timeout_secs), mover.demandModels());
         replicator.onReport(core.self.peer_id, demand, now);
       }
       flush();

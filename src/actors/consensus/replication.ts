@@ -146,6 +146,9 @@ export class ModelMover {
 
   stop(): void { this.stopped = true; }
 
+  /** Names of the models this node loaded because its model group asked (its heartbeat says so). */
+  demandModels(): Set<string> { return new Set(this.forDemand.keys()); }
+
   status(): { migrations: Migration[]; requests: HandledRequest[] } {
     return { migrations: this.migrations.map((m) => ({ ...m })), requests: this.handled.map((r) => ({ ...r })) };
   }
@@ -211,7 +214,14 @@ export class ModelMover {
 
   /** The group's replication, demand fallen: asks a replica added for demand to unload; true once it no longer serves it. */
   requestRelease(target: string, model: { name: string; sha256: string }, timeoutMs = 60_000): Promise<boolean> {
-    if (!this.deps.self()) return Promise.resolve(false);
+    const self = this.deps.self();
+    if (!self) return Promise.resolve(false);
+    if (target === self) {
+      // The coordinator is the replica (the role moved to it): gossip does not come back to its sender.
+      const body = this.body(target, model, 'release', timeoutMs);
+      this.onRequest(self, body);
+      return Promise.resolve(true);
+    }
     return this.askUntil(this.body(target, model, 'release', timeoutMs), false, timeoutMs).catch(() => false);
   }
 

@@ -29,10 +29,19 @@ import type { ModelMover } from './replication.ts';
 /** Memory a volunteer must have beyond the file's size (the KV cache, the runtime). */
 export const HEADROOM_MB = 256;
 
-export interface DemandEntry { model: string; wait_ms_sum: number; jobs: number }
+export interface DemandEntry {
+  model: string;
+  wait_ms_sum: number;
+  jobs: number;
+  /** This node loaded the model because its group asked (a replica added for demand, the one kind a `release` unloads). */
+  for_demand?: boolean;
+}
 
-/** This node's report: per model served, the waits of jobs started in the window and the ages of those still queued. */
-export function demandOf(jobs: readonly JobRecord[], models: readonly string[], now: number, windowMs: number): DemandEntry[] {
+/**
+ * This node's report: per model served, the waits of jobs started in the window and the ages of
+ * those still queued, and whether it holds the model for demand (`forDemand`: names).
+ */
+export function demandOf(jobs: readonly JobRecord[], models: readonly string[], now: number, windowMs: number, forDemand: ReadonlySet<string> = new Set()): DemandEntry[] {
   return models.map((model) => {
     let sum = 0;
     let n = 0;
@@ -40,7 +49,7 @@ export function demandOf(jobs: readonly JobRecord[], models: readonly string[], 
       if (j.model !== model) continue;
       if (j.status === 'queued') { sum += Math.max(0, now - j.queued_at); n++; } else if (j.started_at !== null && j.started_at >= now - windowMs) { sum += Math.max(0, j.started_at - j.queued_at); n++; }
     }
-    return { model, wait_ms_sum: Math.round(sum), jobs: n };
+    return { model, wait_ms_sum: Math.round(sum), jobs: n, ...(forDemand.has(model) ? { for_demand: true } : {}) };
   });
 }
 
@@ -71,7 +80,7 @@ export interface ReplicationStatus {
 const QUICK_MS = 2000;
 
 export class Replicator {
-  private readonly reports = new Map<string, { at: number; demand: Map<string, WaitReport> }>();
+  private readonly reports = new Map<string, { at: number; demand: Map<string, WaitReport & { for_demand?: boolean }> }>();
   private readonly watches = new Map<string, DemandWatch>();
   private readonly pending = new Map<string, Set<string>>();
   /** Replicas added for demand by this coordinator: model → peer → since. */
@@ -87,7 +96,7 @@ export class Replicator {
   /** A report from a heartbeat (this node's own included). */
   onReport(peer: string, demand: readonly DemandEntry[] | undefined, now: number): void {
     if (!demand) return;
-    this.reports.set(peer, { at: now, demand: new Map(demand.map((d) => [d.model, { wait_ms_sum: d.wait_ms_sum, jobs: d.jobs }])) });
+    this.reports.set(peer, { at: now, demand: new Map(demand.map((d) => [d.model, { wait_ms_sum: d.wait_ms_sum, jobs: d.jobs, for_demand: d.for_demand === true }])) });
   }
 
   status(): ReplicationStatus[] { return [...this.last.values()]; }
@@ -124,6 +133,11 @@ export class Replicator {
     for (const p of pending) if (servers.includes(p)) pending.delete(p);
     const added = this.added.get(model.name) ?? new Map<string, number>();
     for (const p of added.keys()) if (!servers.includes(p) && !pending.has(p)) added.delete(p);
+    // Replicas other coordinators added (the role moves when the servers change) say so in their reports.
+    for (const p of servers) {
+      const r = this.reports.get(p);
+      if (r && now - r.at <= this.fresh && r.demand.get(model.name)?.for_demand && !added.has(p)) added.set(p, now);
+    }
     this.pending.set(model.name, pending);
     this.added.set(model.name, added);
     this.last.set(model.name, { model: model.name, coordinator, mean_wait_ms: Math.round(wait), pending: [...pending], added: [...added.keys()] });
