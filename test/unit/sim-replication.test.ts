@@ -4,6 +4,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { chooseVolunteers, DemandWatch, groupMeanWait, replicaToDrop } from '../../src/actors/consensus/demand.ts';
 import { seededRandom } from '../../src/actors/consensus/threshold.ts';
+import { demandOf } from '../../src/actors/consensus/replicator.ts';
+import type { JobRecord } from '../../src/actors/scheduler/messages.ts';
 import { compareReplication, defaultReplicationScenario, runReplication } from '../../src/sim/replication.ts';
 
 describe('demand policy', () => {
@@ -42,6 +44,24 @@ describe('demand policy', () => {
     assert.ok((quiet.get('idle') ?? 0) > 3 * (quiet.get('busy') ?? 0), `idle answers more: ${JSON.stringify([...quiet])}`);
     const loud = count(4);
     assert.ok((loud.get('idle') ?? 0) + (loud.get('busy') ?? 0) > (quiet.get('idle') ?? 0) + (quiet.get('busy') ?? 0), 'a longer wait calls louder');
+  });
+
+  it("a node's report: waits of the jobs started in the window and ages of the queued ones, per model, and which it holds for demand", () => {
+    const job = (model: string, status: JobRecord['status'], queued_at: number, started_at: number | null): JobRecord => ({
+      id: `${model}-${queued_at}`, client: 'c', model, priority: 'normal', max_tokens: 8, status, queued_at, started_at, finished_at: null,
+      queue_ms: null, first_token_ms: null, generation_ms: null, tokens_in: 0, tokens_out: 0,
+    });
+    const jobs = [
+      job('m', 'completed', 1000, 4000), // started in the window: waited 3 s
+      job('m', 'queued', 8000, null), // still queued at 10 s: 2 s so far
+      job('m', 'completed', 0, 500), // started before the window: not counted
+      job('n', 'running', 9000, 9500),
+    ];
+    assert.deepEqual(demandOf(jobs, ['m', 'n', 'idle'], 10_000, 7000, new Set(['n'])), [
+      { model: 'm', wait_ms_sum: 5000, jobs: 2 },
+      { model: 'n', wait_ms_sum: 500, jobs: 1, for_demand: true },
+      { model: 'idle', wait_ms_sum: 0, jobs: 0 },
+    ]);
   });
 
   it('drops the newest unpinned replica, never below min_replicas', () => {
