@@ -77,6 +77,17 @@ function crossFieldProblems(tree: Tree, provenance: Provenance): ConfigProblem[]
       message: `api.listen = ${formatValue(api.listen)} (from ${describeSource(source)}): a non-loopback address requires api.token to be set`,
     });
   }
+  // The hysteresis band of demand-driven replication must be a band.
+  const models = tree.models as { replicate_wait_secs: number; unreplicate_wait_secs: number };
+  if (models.replicate_wait_secs > 0 && models.unreplicate_wait_secs >= models.replicate_wait_secs) {
+    const path = ['models', 'unreplicate_wait_secs'];
+    const source = sourceOf(path, provenance);
+    problems.push({
+      key: formatKey(path),
+      source,
+      message: `models.unreplicate_wait_secs = ${formatValue(models.unreplicate_wait_secs)} (from ${describeSource(source)}): must be below models.replicate_wait_secs (${models.replicate_wait_secs})`,
+    });
+  }
   return problems;
 }
 

@@ -37,12 +37,31 @@ export interface ModelConfig {
   readonly max_context_length: number;
   readonly threads?: number;
   readonly name?: string;
+  /** Jobs each model runs at once (sequences of one context): slots per model. */
+  readonly sequences: number;
 }
 
 export interface ModelsConfig {
   readonly share: boolean;
   readonly share_max_mib_per_sec: number;
   readonly share_chunks_per_peer_per_sec: number;
+  /** Fewest nodes serving a model before one may unload it (migration, falling demand). */
+  readonly min_replicas: number;
+  /** Load models when a peer asks (migrate_context) or the model group replicates one. */
+  readonly accept_replication: boolean;
+  /** Names or sha256 peers may have this node load; empty: any. */
+  readonly replicate_allow: readonly string[];
+  /** Models (names or sha256) never unloaded on the node's own account (migration, falling demand). */
+  readonly pinned: readonly string[];
+  /** Disk the pulled model files may take together, MiB; 0: no cap. */
+  readonly max_pulled_mib: number;
+  /** Demand-driven replication: grow above this mean wait (s) held for replicate_after_secs; 0: never. */
+  readonly replicate_wait_secs: number;
+  /** Shrink below this mean wait (s) held for replicate_after_secs (the hysteresis band's lower bound). */
+  readonly unreplicate_wait_secs: number;
+  readonly replicate_after_secs: number;
+  /** Nodes asked per replication step (k). */
+  readonly replicate_count: number;
 }
 
 export interface ExecutorConfig {

@@ -87,6 +87,7 @@ export const ERRORS = {
   duplicate_model_name: e('models', 400, false, 'Two configured models have the same name.', 1),
   pull_failed: e('models', 502, true, 'A model pull from peers failed; the message starts with its reason (no_source, hash_mismatch, …).', 1),
   pull_disk_full: e('models', 507, false, 'A model pull stopped: the disk is full.', 1),
+  pull_over_cap: e('models', 507, false, 'A model pull (asked here or by a peer) would take the pulled model files past [models] max_pulled_mib.', 1),
 
   // --- the network -----------------------------------------------------------------------
   bind_failed: e('network', 500, false, 'The node could not listen on its port (taken, or not allowed).', 1),
@@ -103,6 +104,7 @@ export const ERRORS = {
   llm_generation_failed: e('orchestrator', 500, true, "The orchestrator model's generation timed out or failed."),
   orchestrator_device_unavailable: e('orchestrator', 500, false, 'The configured orchestrator device is not on this machine.', 1),
   decision_router_failed: e('orchestrator', 500, false, 'The decision router could not take the decision.'),
+  migration_invalid: e('orchestrator', 409, false, 'A migrate_context that cannot start: the model is not served here, the target is unknown or is this node, or the network has not started.'),
   consensus_unavailable: e('orchestrator', 503, true, 'The consensus actor cannot take the decision (unknown type, or not ready yet).'),
 
   // --- the store -------------------------------------------------------------------------

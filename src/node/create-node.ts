@@ -130,7 +130,7 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
     { name: 'network', module: actorModule('network'), restart: 'permanent', shutdownMs, placement: placement('network'), args: networkArgs },
     {
       name: 'consensus', module: actorModule('consensus'), restart: 'permanent', shutdownMs, placement: placement('consensus'),
-      args: { models: models.map((m) => m.name) } satisfies ConsensusArgs,
+      args: { models: models.map((m) => m.name), ...(persist ? { dataDir: id.dir } : {}) } satisfies ConsensusArgs,
     },
   ];
   if (config.orchestrator.enabled) {

@@ -82,7 +82,7 @@ export async function describeModel(config: Readonly<Config>, path: string, name
     name,
     path: info.path,
     threads: config.model.threads ?? defaultThreads(info.params),
-    sequences: SEQUENCES_PER_MODEL,
+    sequences: config.model.sequences ?? SEQUENCES_PER_MODEL,
     manifest: {
       name,
       sha256: hashed.sha256,

@@ -25,7 +25,8 @@
 //   Orchestration (orchestration.ts, gossiped on mvp/1/orch): coord_claim, coord_vote,
 //     coord_record (elections; the body's candidate / voter / holder must be `from`),
 //     decision_proposal, decision_vote, decision_outcome (consensus decisions); OrchSummary
-//     rides on the heartbeat as `orch`.
+//     rides on the heartbeat as `orch`; model_request (model-request.ts: one node asks another
+//     to pull and load a model; the requester must be `from`).
 //   Per-type rules (BodyRules: signer, inconsistency; bodyProblem) run in the inspector and in
 //   sealEnvelope: a body naming another sender than `from` (an offer's client, a claim's or a
 //   receipt's executor) is `wrong_from`; an offer whose job_id is not derived from its content,
@@ -36,6 +37,7 @@ export * from './envelope.ts';
 export * from './manifest.ts';
 export * from './heartbeat.ts';
 export * from './orchestration.ts';
+export * from './model-request.ts';
 export * from './fields.ts';
 export * from './job.ts';
 export * from './job-claim.ts';

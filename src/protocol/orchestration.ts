@@ -185,11 +185,26 @@ export const orchSummarySchema = {
         },
       },
     },
+    demand: {
+      type: 'array', maxItems: 64,
+      description: 'per model the sender serves: the queue waits of its jobs over the last window (demand-driven replication)',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['model', 'wait_ms_sum', 'jobs'],
+        properties: {
+          model: { type: 'string', minLength: 1, maxLength: 128 },
+          wait_ms_sum: { type: 'number', minimum: 0, maximum: 1e15, description: 'summed queue waits, ms (jobs still queued count with their age)' },
+          jobs: { type: 'integer', minimum: 0, maximum: 1_000_000 },
+          for_demand: { type: 'boolean', description: 'the sender loaded this model because its group asked (a replica added for demand)' },
+        },
+      },
+    },
   },
 } as const satisfies WireSchema;
 
 /** The orchestration message types, all gossiped on `mvp/1/orch`. */
-export const ORCH_MESSAGE_TYPES = ['coord_claim', 'coord_vote', 'coord_record', 'decision_proposal', 'decision_vote', 'decision_outcome'] as const;
+export const ORCH_MESSAGE_TYPES = ['coord_claim', 'coord_vote', 'coord_record', 'decision_proposal', 'decision_vote', 'decision_outcome', 'model_request'] as const;
 export type OrchMessageType = (typeof ORCH_MESSAGE_TYPES)[number];
 export const isOrchMessageType = (t: unknown): t is OrchMessageType => (ORCH_MESSAGE_TYPES as readonly unknown[]).includes(t);
 

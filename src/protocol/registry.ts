@@ -12,6 +12,7 @@ import { manifestSchema } from './manifest.ts';
 import {
   coordClaimSchema, coordRecordSchema, coordVoteSchema, decisionOutcomeSchema, decisionProposalSchema, decisionVoteSchema,
 } from './orchestration.ts';
+import { modelRequestSchema } from './model-request.ts';
 import { receiptInconsistency, receiptSchema } from './receipt-body.ts';
 import type { FromSchema, WireSchema } from './schema-types.ts';
 
@@ -73,6 +74,11 @@ export const MESSAGE_BODIES = {
   }),
   decision_vote: defineBody('decision-vote.schema.json', decisionVoteSchema),
   decision_outcome: defineBody('decision-outcome.schema.json', decisionOutcomeSchema),
+  // One node asks another to load a model (model-request.ts): only the requester speaks for itself.
+  model_request: defineBody('model-request.schema.json', modelRequestSchema, {
+    signer: (r) => r.requester,
+    inconsistency: (r) => (r.requester === r.target ? 'the requester asks itself' : undefined),
+  }),
 } as const;
 
 export type MessageType = keyof typeof MESSAGE_BODIES;

@@ -22,8 +22,8 @@ const CONFIG_SHAPE: Shape<Config> = {
     bootstrap_peers: true, max_peers: true, auto_accept_peers: true, mdns_enabled: true,
     announce_interval_secs: true, bootstrap_retry_max_secs: true, swarm_key: true,
   },
-  model: { path: true, max_context_length: true, threads: true, name: true },
-  models: { share: true, share_max_mib_per_sec: true, share_chunks_per_peer_per_sec: true },
+  model: { path: true, max_context_length: true, threads: true, name: true, sequences: true },
+  models: { share: true, share_max_mib_per_sec: true, share_chunks_per_peer_per_sec: true, min_replicas: true, accept_replication: true, replicate_allow: true, pinned: true, max_pulled_mib: true, replicate_wait_secs: true, unreplicate_wait_secs: true, replicate_after_secs: true, replicate_count: true },
   executor: { max_queue_size: true, job_timeout_secs: true, max_load_per_core: true, drain_timeout_secs: true },
   monitoring: { log_level: true, metrics_enabled: true, health_check_interval_secs: true },
   orchestrator: {

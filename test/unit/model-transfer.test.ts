@@ -108,6 +108,16 @@ describe('model transfer by content between peers', () => {
       5000, 'the puller to announce the model in turn');
   });
 
+  it('refuses a pull past [models] max_pulled_mib with pull_over_cap (507), leaving nothing on disk', async () => {
+    const capped = await start({ node: { node_id: 'capped' }, api: { enabled: true }, models: { max_pulled_mib: 4 } }, false);
+    const url = await apiUrl(capped);
+    await until(async () => (await get<ModelsBody>(`${url}/models`)).body.swarm.some((m) => m.sha256 === sha), 30_000, 'the model to be announced');
+    const r = await post<ApiErrorBody>(`${url}/models`, { sha256: sha });
+    assert.deepEqual([r.status, r.body.code, r.body.retryable], [507, 'pull_over_cap', false], JSON.stringify(r.body));
+    assert.match(r.body.message, /^over_cap: pulling model [0-9a-f]{64} \(4\.\d MiB\) would take the pulled models in .* past \[models\] max_pulled_mib = 4 \(0 MiB used\)$/);
+    assert.ok(!existsSync(join(pullDirs.get(capped)!, `${sha}.gguf`)) && !existsSync(join(pullDirs.get(capped)!, `${sha}.part`)));
+  });
+
   it('resumes a cancelled pull from its verified chunks after the node restarts', async () => {
     // A slow source: one chunk a second, so the pull can be cut in the middle.
     const slow = await start({ models: { share_max_mib_per_sec: 1 } }, false);

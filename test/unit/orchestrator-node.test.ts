@@ -12,6 +12,7 @@ import { createNode, type MvpNode } from '../../src/node/create-node.ts';
 import { readTrainingFile, type TrainingRecord } from '../../src/actors/orchestrator/training.ts';
 import type { AskResult, DecisionRecord, ExportResult, OrchestratorMetrics, OrchestratorStatus } from '../../src/actors/orchestrator/messages.ts';
 import type { SchedulerStatus } from '../../src/actors/scheduler/messages.ts';
+import type { ConsensusStatus } from '../../src/actors/consensus/messages.ts';
 import type { MetricsSnapshot } from '../../src/actors/orchestrator/heuristics.ts';
 import { testConfig, tmpDir } from '../helpers/config.ts';
 import { until } from '../helpers/runtime.ts';
@@ -77,10 +78,17 @@ describe('orchestrator actor in a node', () => {
     assert.equal(await capacity(), 150);
   });
 
-  it('refuses start_election as "not available", and has the network carry out adjust_gossip', async () => {
-    const election = await decide('the coordinator is down', queueHigh);
-    assert.deepEqual([election.action, election.verdict, election.outcome], ['start_election', 'refused', 'refused']);
-    assert.match(election.outcome_reason!, /^not available/);
+  it('has the consensus actor carry out a confirmed start_election, and the network adjust_gossip', async () => {
+    // Alone, the node founds the swarm group's lineage (epoch 1) once its grace period is over.
+    const epoch = async () => (await node.supervisor.request<ConsensusStatus>('consensus', { type: 'consensus.status' }, 2000)).epoch;
+    await until(async () => (await epoch()) >= 1, 30_000, 'the swarm group founded');
+    const before = await epoch();
+    const held = await decide('the coordinator is down', queueHigh);
+    assert.deepEqual([held.action, held.verdict, held.outcome, held.params.group], ['start_election', 'held', 'held', 'swarm']);
+    const election = await ask<DecisionRecord>({ type: 'orchestrator.confirm', id: held.id });
+    assert.equal(election.outcome, 'executed', election.outcome_reason);
+    assert.equal(election.execution!.detail, `group swarm: epoch ${before} → ${before + 1}, this node holds it`);
+    assert.equal(await epoch(), before + 1);
     const gossip = await decide(undefined, { ...queueHigh, queue_depth: 1, latency_ms: 900 });
     assert.deepEqual([gossip.action, gossip.outcome], ['adjust_gossip', 'executed']);
     assert.match(gossip.execution!.detail, /^heartbeat every 7500 ms \(was 5000 ms\)$/);
@@ -106,7 +114,7 @@ describe('orchestrator actor in a node', () => {
   it('writes an audit line for every decision and every change of its outcome', () => {
     const audit = lines.filter((l) => l.audit === 'orchestrator');
     const events = audit.map((l) => `${l.event}:${l.outcome}`);
-    for (const e of ['decided:held', 'confirmed:executed', 'rejected:rejected', 'expired:expired', 'decided:refused', 'decided:executed']) {
+    for (const e of ['decided:held', 'confirmed:executed', 'rejected:rejected', 'expired:expired', 'decided:executed']) {
       assert.ok(events.includes(e), `no audit line ${e} in ${events.join(', ')}`);
     }
     assert.ok(audit.every((l) => typeof l.id === 'string' && typeof l.action === 'string'));
@@ -116,11 +124,11 @@ describe('orchestrator actor in a node', () => {
     const m = await ask<OrchestratorMetrics>({ type: 'orchestrator.metrics' });
     assert.equal(m.decisions.total, 6);
     assert.deepEqual(m.decisions.by_source, { llm: 0, heuristic: 5, cache: 0, user: 1 });
-    assert.deepEqual(m.safety, { refused: 1, held: 4, confirmed: 2, rejected: 1, expired: 1, capped: 0 });
+    assert.deepEqual(m.safety, { refused: 0, held: 5, confirmed: 3, rejected: 1, expired: 1, capped: 0 });
     assert.equal(m.decisions.by_outcome.held, 0);
     assert.equal(m.ask.total, 5);
     const s = await ask<OrchestratorStatus>({ type: 'orchestrator.status' });
-    assert.deepEqual([s.mode, s.safety.held, s.safety.unavailable], ['heuristic', 0, ['start_election', 'migrate_context']]);
+    assert.deepEqual([s.mode, s.safety.held, s.safety.unavailable], ['heuristic', 0, []]);
     assert.equal(s.training.file, trainingFile());
   });
 
@@ -131,11 +139,11 @@ describe('orchestrator actor in a node', () => {
     assert.equal(confirmed.outcome.measured, true);
     assert.ok(confirmed.outcome.after!.queue_capacity >= 150, 'measured after the queue was scaled');
     assert.equal(confirmed.prompt.user.split('\n')[0], 'Decision type: infrastructure');
-    assert.deepEqual(records.map((r) => r.final).sort(), ['executed', 'executed', 'executed', 'expired', 'refused', 'rejected']);
+    assert.deepEqual(records.map((r) => r.final).sort(), ['executed', 'executed', 'executed', 'executed', 'expired', 'rejected']);
     assert.equal(readdirSync(exportDir).length, 1);
     const exported = await ask<ExportResult>({ type: 'orchestrator.export', format: 'chat' });
-    assert.equal(exported.records, 3);
-    assert.equal(exported.content.trim().split('\n').length, 3);
+    assert.equal(exported.records, 4);
+    assert.equal(exported.content.trim().split('\n').length, 4);
     await assert.rejects(ask({ type: 'orchestrator.export', format: 'csv' }), (e: Error) => e.name === 'InvalidDecisionRequestError');
   });
 

@@ -85,8 +85,9 @@ describe('orchestrator safety', () => {
     assert.match(g.reason!, /migrate_context is not in orchestrator\.safety\.allowed_actions/);
   });
 
-  it('refuses an allowed action whose owner cannot carry it out yet: "not available"', () => {
-    const g = applySafety(d('start_election', 0.5), { ...safety, unavailable: UNAVAILABLE_ACTIONS });
+  it('refuses an allowed action whose owner cannot carry it out on this node: "not available"', () => {
+    assert.deepEqual(UNAVAILABLE_ACTIONS, {}, 'every action has an owner by default');
+    const g = applySafety(d('start_election', 0.5), { ...safety, unavailable: { start_election: 'not available: no consensus actor here' } });
     assert.equal(g.verdict, 'refused');
     assert.match(g.reason!, /^not available/);
     assert.equal(applySafety(d('start_election', 0.5), safety).verdict, 'accepted');

@@ -64,7 +64,7 @@ const PULL_TIMEOUT_MS = 6 * 3600_000;
 /** A failed pull (from the network actor) as the HTTP answer it becomes: its reason leads the message. */
 function asPullError(err: unknown): unknown {
   const code = errorCodeOf(err);
-  if (code !== 'pull_failed' && code !== 'pull_disk_full') return err;
+  if (code !== 'pull_failed' && code !== 'pull_disk_full' && code !== 'pull_over_cap') return err;
   const e = err as Error & { reason?: string };
   return new ApiError(code, `${e.reason ?? 'failed'}: ${e.message}`);
 }

@@ -7,6 +7,7 @@
 // that depends on it leaves, so a restarted actor cannot vote twice in one epoch (simulations
 // keep it in memory).
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { setup } from 'xstate';
 import { defineActor } from '../../runtime/actor.ts';
 import type { NetworkStatus } from '../network/messages.ts';
@@ -18,9 +19,15 @@ import type { OrchMessageType, OrchSummary } from '../../protocol/index.ts';
 import { affinityScore, type AffinityInput } from './affinity.ts';
 import { DistributedOrchestratorConfig } from './config.ts';
 import { OrchestrationCore, type CoreEvent, type Durable } from './core.ts';
-import type { ConsensusResult } from './decisions.ts';
+import type { ConsensusResult, ProposalInput } from './decisions.ts';
+import { demandOf, Replicator, type DemandEntry } from './replicator.ts';
+import type { JobRecord } from '../scheduler/messages.ts';
 import { DECISION_TYPES, DistributedOrchestrator, type DecisionType, type DistributedDecision } from './router.ts';
 import { seededRandom } from './threshold.ts';
+import { ModelControl } from '../api/models.ts';
+import type { ModelRequestBody } from '../../protocol/index.ts';
+import { ModelMover } from './replication.ts';
+import { startElection } from './elect.ts';
 import { ConsensusUnavailableError, type ConsensusArgs, type ConsensusIn, type ConsensusStatus } from './messages.ts';
 
 export const REQUEST_TIMEOUT_MS = 1000;
@@ -64,15 +71,7 @@ export default defineActor<ConsensusArgs | undefined>({
       newId: () => randomBytes(8).toString('hex'),
       metrics: async () => (await metricsGatherer.gather()).metrics,
       ...(ctx.config.orchestrator.enabled ? { llm: askOrchestrator } : {}),
-      consensus: (input) => new Promise<ConsensusResult>((resolve, reject) => {
-        if (!core) { reject(new ConsensusUnavailableError('consensus is not ready: the network has not answered yet')); return; }
-        // Every decision ends in a result: the core's last round ends it; this is the backstop.
-        const limit = cfg.max_consensus_rounds * cfg.consensus_timeout_ms + 5000;
-        const timer = ctx.clock.setTimeout(() => { waiting.delete(input.id); reject(new ConsensusUnavailableError(`decision ${input.id} had no result after ${limit} ms`)); }, limit);
-        waiting.set(input.id, (r) => { ctx.clock.clearTimeout(timer); resolve(r); });
-        core.propose(ctx.clock.now(), input);
-        flush();
-      }),
+      consensus: (input) => proposeDecision(input),
       placement: (c) => {
         const group = core?.decisionGroup(c.model) ?? 'swarm';
         const coordinator = core?.coordinatorOf(group);
@@ -80,6 +79,43 @@ export default defineActor<ConsensusArgs | undefined>({
       },
       known: { dead: (p) => core?.knownDead(p) ?? false, affinity: (p) => core?.affinityOf(p) ?? 0 },
     });
+
+    // Models moving between nodes (replication.ts): migrations started here, requests from peers.
+    const pullDir = ctx.args?.dataDir ? join(ctx.args.dataDir, 'pulled') : undefined;
+    const mover = new ModelMover({
+      config: ctx.config, clock: ctx.clock, log: ctx.log,
+      self: () => core?.self.peer_id,
+      ask: (to, msg, timeoutMs) => ctx.request(to, msg, timeoutMs),
+      publish: (body) => ctx.request('network', { type: 'network.orch_publish', msg_type: 'model_request', body }, REQUEST_TIMEOUT_MS * 5),
+      ...(pullDir ? { control: new ModelControl({ config: ctx.config, ask: (to, msg, timeoutMs) => ctx.request(to, msg, timeoutMs), pullDir }), pullDir } : {}),
+      newId: () => randomBytes(6).toString('hex'),
+    });
+    ctx.own(() => mover.stop());
+
+    function proposeDecision(input: ProposalInput): Promise<ConsensusResult> {
+      return new Promise<ConsensusResult>((resolve, reject) => {
+        if (!core) { reject(new ConsensusUnavailableError('consensus is not ready: the network has not answered yet')); return; }
+        // Every decision ends in a result: the core's last round ends it; this is the backstop.
+        const limit = cfg.max_consensus_rounds * cfg.consensus_timeout_ms + 5000;
+        const timer = ctx.clock.setTimeout(() => { waiting.delete(input.id); reject(new ConsensusUnavailableError(`decision ${input.id} had no result after ${limit} ms`)); }, limit);
+        waiting.set(input.id, (r) => { ctx.clock.clearTimeout(timer); resolve(r); });
+        core.propose(ctx.clock.now(), input);
+        flush();
+      });
+    }
+
+    // Demand-driven replication (replicator.ts): this node's demand report rides on its heartbeat.
+    const replicator = new Replicator({
+      config: ctx.config, clock: ctx.clock, log: ctx.log, rng,
+      self: () => core?.self.peer_id,
+      holderOf: (g) => core?.groupStatus(g).holder?.peer_id,
+      decisionGroup: (m) => core?.decisionGroup(m) ?? 'swarm',
+      propose: proposeDecision,
+      ask: (to, msg, timeoutMs) => ctx.request(to, msg, timeoutMs),
+      mover,
+      newId: () => randomBytes(6).toString('hex'),
+    });
+    let demand: DemandEntry[] = [];
 
     async function askOrchestrator(type: DecisionType, c: { description?: string; metrics?: unknown }) {
       const r = await ctx.request<DecisionRecord>('orchestrator', {
@@ -111,7 +147,7 @@ export default defineActor<ConsensusArgs | undefined>({
       const { out, events } = core.drain();
       for (const o of out) publish(o.type, o.body);
       for (const e of events) onEvent(e);
-      const summary = core.summary();
+      const summary: OrchSummary = { ...core.summary(), ...(demand.length ? { demand } : {}) };
       const text = JSON.stringify(summary);
       const now = ctx.clock.now();
       // The network drops a summary older than the heartbeat timeout: repeat it well before.
@@ -167,10 +203,11 @@ export default defineActor<ConsensusArgs | undefined>({
 
     let refreshing: Promise<void> | undefined;
     async function refreshOnce(): Promise<void> {
-      const [status, queue, receipts] = await Promise.allSettled([
+      const [status, queue, receipts, jobs] = await Promise.allSettled([
         ctx.request<NetworkStatus>('network', { type: 'network.status' }, REQUEST_TIMEOUT_MS),
         ctx.request<SchedulerStatus>('scheduler', { type: 'scheduler.status' }, REQUEST_TIMEOUT_MS),
         ctx.request<ReceiptEnvelope[]>('network', { type: 'network.receipts', limit: 1000 }, REQUEST_TIMEOUT_MS),
+        ctx.request<JobRecord[]>('scheduler', { type: 'scheduler.jobs', limit: 500 }, REQUEST_TIMEOUT_MS),
       ]);
       missing = [];
       if (status.status === 'rejected') missing.push('network');
@@ -199,7 +236,12 @@ export default defineActor<ConsensusArgs | undefined>({
         } : {}),
       };
       core.setLocal(now, { affinity: affinityScore(figures), models });
+      if (jobs.status === 'fulfilled') {
+        demand = demandOf(jobs.value, models, now, 2 * refreshMs(cfg.heartbeat_timeout_secs), mover.demandModels());
+        replicator.onReport(core.self.peer_id, demand, now);
+      }
       flush();
+      replicator.tick().catch((err: Error) => ctx.log.warn({ err: err.message }, 'Replication check failed'));
     }
     const refresh = (): Promise<void> => {
       refreshing ??= refreshOnce().finally(() => { refreshing = undefined; });
@@ -230,6 +272,7 @@ export default defineActor<ConsensusArgs | undefined>({
         router: router.counters(),
         sources_missing: missing,
         updated_at: now,
+        moves: { ...mover.status(), replication: replicator.status() },
       };
     }
 
@@ -266,14 +309,37 @@ export default defineActor<ConsensusArgs | undefined>({
             'consensus.decide': {
               actions: ({ event }) => { decide(event.decision_type, event.context).then((r) => ctx.reply(event.replyTo, r), (err) => ctx.replyError(event.replyTo, err)); },
             },
+            'consensus.elect': {
+              actions: ({ event }) => {
+                const run = async () => {
+                  if (!cfg.enabled) throw new ConsensusUnavailableError('distributed orchestration is disabled');
+                  if (!core) throw new ConsensusUnavailableError('consensus is not ready: the network has not answered yet');
+                  // Answered within the orchestrator's wait for an action's owner (2 s).
+                  return startElection(core, event.group ?? 'swarm', ctx.clock, flush, Math.min(1500, core.t.electionTimeoutMs + 100));
+                };
+                run().then((r) => ctx.reply(event.replyTo, r), (err) => ctx.replyError(event.replyTo, err));
+              },
+            },
+            'consensus.migrate': {
+              actions: ({ event }) => {
+                mover.migrate({ model: event.model, target: event.target, unload_source: event.unload_source, ...(event.timeout_ms ? { timeout_ms: event.timeout_ms } : {}) })
+                  .then((r) => ctx.reply(event.replyTo, r), (err) => ctx.replyError(event.replyTo, err));
+              },
+            },
             'consensus.recent': {
               actions: ({ event }) => ctx.reply(event.replyTo, { decisions: router.recent(Math.max(0, Math.min(100, Math.floor(event.limit ?? 100)))) }),
             },
             'consensus.heartbeat': {
-              actions: ({ event }) => { if (core) { core.onHeartbeat(event.peer, ctx.clock.now(), event.orch); flush(); } },
+              actions: ({ event }) => {
+                replicator.onReport(event.peer, event.orch?.demand, ctx.clock.now());
+                if (core) { core.onHeartbeat(event.peer, ctx.clock.now(), event.orch); flush(); }
+              },
             },
             'consensus.gossip': {
-              actions: ({ event }) => { if (core) { core.onMessage(event.peer, ctx.clock.now(), event.msg_type, event.body); flush(); } },
+              actions: ({ event }) => {
+                if (event.msg_type === 'model_request') { mover.onRequest(event.peer, event.body as ModelRequestBody); return; }
+                if (core) { core.onMessage(event.peer, ctx.clock.now(), event.msg_type, event.body); flush(); }
+              },
             },
           },
         },

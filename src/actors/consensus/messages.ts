@@ -6,6 +6,10 @@
 //   consensus.refresh             → ConsensusStatus after re-reading this node's figures now
 //   consensus.decide { decision_type, context } → DistributedDecision (makeDistributedDecision)
 //   consensus.recent { limit? }   → { decisions: DistributedDecision[] }, newest first
+//   consensus.elect { group? }    → ElectionAnswer: this node runs for the group's next epoch now
+//                                   (the orchestrator's start_election)
+//   consensus.migrate { model, target, unload_source } → Migration, once started (the
+//                                   orchestrator's migrate_context; progress in status `moves`)
 // Events from the network actor (gossip it received, already inspected):
 //   consensus.heartbeat { peer, orch? }         a peer's heartbeat (orch: its summary, if it takes part)
 //   consensus.gossip { peer, msg_type, body }   an orchestration message (coord_* / decision_*)
@@ -15,6 +19,8 @@ import type { OrchSummary } from '../../protocol/index.ts';
 import type { OrchestrationMode } from '../../config/types.ts';
 import type { GroupStatus, NodeRef, OrchMessageType, PartitionStatus } from './core.ts';
 import type { DecisionContext, DecisionType, DistributedDecision, RouterStats } from './router.ts';
+import type { HandledRequest, Migration } from './replication.ts';
+import type { ReplicationStatus } from './replicator.ts';
 import { CodedError } from '../../errors/registry.ts';
 
 export interface ConsensusStatus {
@@ -40,6 +46,18 @@ export interface ConsensusStatus {
   /** Sources that did not answer at the last refresh of this node's figures. */
   sources_missing: string[];
   updated_at: number;
+  /** Models moving: migrations this node started, model requests it received (replication.ts). */
+  moves?: { migrations: Migration[]; requests: HandledRequest[]; replication?: ReplicationStatus[] };
+}
+
+/** What consensus.elect did: the group's epoch before, and now (moved once the election is won). */
+export interface ElectionAnswer {
+  group: string;
+  epoch_before: number;
+  epoch: number;
+  /** won: this node holds the new epoch; running: votes still out when the answer left; lost: abandoned. */
+  state: 'won' | 'running' | 'lost';
+  holder: NodeRef | null;
 }
 
 /** The name the first subset used; kept for callers that import it. */
@@ -50,6 +68,8 @@ export type ConsensusIn =
   | RequestEvent<{ type: 'consensus.refresh' }>
   | RequestEvent<{ type: 'consensus.decide'; decision_type: DecisionType; context?: DecisionContext }>
   | RequestEvent<{ type: 'consensus.recent'; limit?: number }>
+  | RequestEvent<{ type: 'consensus.elect'; group?: string }>
+  | RequestEvent<{ type: 'consensus.migrate'; model: string; target: string; unload_source: boolean; timeout_ms?: number }>
   | { type: 'consensus.heartbeat'; peer: string; orch?: OrchSummary }
   | { type: 'consensus.gossip'; peer: string; msg_type: OrchMessageType; body: unknown };
 
@@ -59,6 +79,8 @@ export interface ConsensusArgs {
   models?: string[];
   /** Simulation: no ledger file, randomness from this seed (DistributedOrchestratorConfig.simulation). */
   simulation?: { seed: number };
+  /** The node's directory: models peers ask for are pulled into its `pulled/`. Absent: this node loads none. */
+  dataDir?: string;
 }
 
 /** A consensus.decide that cannot be taken: unknown type, or the actor not ready yet. */

@@ -5,7 +5,7 @@ import { privateKeyFromProtobuf } from '@libp2p/crypto/keys';
 import type { ActorContext } from '../../runtime/actor.ts';
 import type { Transport } from './libp2p.ts';
 import { isOrchMessageType, type HeartbeatBody, type ModelManifest } from '../../protocol/index.ts';
-import type { NetworkDrainReport, NetworkIn, QueueStatus } from './messages.ts';
+import type { NetworkDrainReport, NetworkIn, PeerManifest, QueueStatus } from './messages.ts';
 import { NetworkService, type KnownPeer, type NetworkStoreLink } from './service.ts';
 import type { SharedFile } from './model-transfer.ts';
 import type { BlockedPeer } from './gate.ts';
@@ -113,6 +113,13 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
           'network.status': { actions: ({ event }) => ctx.reply(event.replyTo, service.status()) },
           'network.peers': { actions: ({ event }) => ctx.reply(event.replyTo, service.peers()) },
           'network.models': { actions: ({ event }) => ctx.reply(event.replyTo, service.models()) },
+          'network.manifests': {
+            actions: ({ event }) => {
+              const now = ctx.clock.now();
+              ctx.reply(event.replyTo, service.peerTable.entries().flatMap((e) => e.manifest
+                ? [{ peer_id: e.peerId, state: service.peerTable.state(e, now), manifest: e.manifest } satisfies PeerManifest] : []));
+            },
+          },
           'network.block': {
             actions: ({ event }) => {
               service.block(event.peer_id).then((b) => ctx.reply(event.replyTo, b), (err: unknown) => ctx.replyError(event.replyTo, err));

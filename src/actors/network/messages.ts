@@ -1,6 +1,6 @@
 // What the network actor accepts and answers.
 import type { RequestEvent } from '../../runtime/actor.ts';
-import type { DropReason, ModelManifest, OrchSummary } from '../../protocol/index.ts';
+import type { DropReason, Manifest, ModelManifest, OrchSummary } from '../../protocol/index.ts';
 import type { ReceiptRefusal } from './receipts.ts';
 import type { BlockedPeer } from './gate.ts';
 import type { PeerState } from './peer-table.ts';
@@ -41,6 +41,9 @@ export interface ServedModel {
   node_id: string;
   self: boolean;
 }
+
+/** A peer's latest manifest as this node holds it. */
+export interface PeerManifest { peer_id: string; state: PeerState; manifest: Manifest }
 
 export interface NetworkStatus {
   peer_id: string;
@@ -97,6 +100,8 @@ export type NetworkIn =
   | RequestEvent<{ type: 'network.peers' }>
   /** → ServedModel[]: this node's models, then those in the manifests of the peers it knows. */
   | RequestEvent<{ type: 'network.models' }>
+  /** → PeerManifest[]: the peers this node holds a manifest of, with it and their liveness (placement of models). */
+  | RequestEvent<{ type: 'network.manifests' }>
   /**
    * → null, once recorded: a light client of this node's own (the OpenAI gateway's) will
    * connect; let it in whatever auto_accept_peers says, and leave it out of the peer counts and

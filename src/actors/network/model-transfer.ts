@@ -16,7 +16,7 @@
 // (the others finish the file); a peer that answers `not_found` for a model it announces →
 // `false_announce`; a complete file whose sha256 or format is wrong → `false_announce` for every
 // peer that announced that root (the next root announced for the sha256, if any, is tried).
-import { open, readFile, rename, rm, statfs, writeFile, mkdir, stat } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, statfs, writeFile, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Stream } from '@libp2p/interface';
 import { Uint8ArrayList } from 'uint8arraylist';
@@ -37,12 +37,12 @@ export const MAX_SOURCES = 4;
 const CHUNK_TIMEOUT_MS = 60_000;
 
 export type PullErrorCode =
-  | 'no_source' | 'disk_full' | 'hash_mismatch' | 'invalid_model' | 'sources_failed' | 'cancelled' | 'io_error';
+  | 'no_source' | 'disk_full' | 'over_cap' | 'hash_mismatch' | 'invalid_model' | 'sources_failed' | 'cancelled' | 'io_error';
 
-/** A failed pull: registry code `pull_disk_full` for a full disk, else `pull_failed`; `reason` says which failure. */
+/** A failed pull: registry code `pull_disk_full` for a full disk, `pull_over_cap` past [models] max_pulled_mib, else `pull_failed`; `reason` says which failure. */
 export class ModelPullError extends CodedError {
   override name = 'ModelPullError';
-  constructor(readonly reason: PullErrorCode, message: string) { super(reason === 'disk_full' ? 'pull_disk_full' : 'pull_failed', message); }
+  constructor(readonly reason: PullErrorCode, message: string) { super(reason === 'disk_full' ? 'pull_disk_full' : reason === 'over_cap' ? 'pull_over_cap' : 'pull_failed', message); }
 }
 
 /** A file this node serves to peers. */
@@ -236,9 +236,24 @@ export interface PullerDeps {
   blame(peer: string, offence: 'bad_chunk' | 'false_announce'): void;
   /** Free bytes where `dir` is (statfs, injected so a test can fill the disk). */
   freeBytes?(dir: string): Promise<number>;
+  /** Bytes the pulled model files in `dir` may take together ([models] max_pulled_mib); 0 or absent: no cap. */
+  capBytes?: number;
 }
 
 interface Sidecar { sha256: string; root: string; size: number; chunk_bytes: number; verified: number[] }
+
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1).replace(/\.0$/, '');
+
+/** Bytes the pulled model files (finished `<sha256>.gguf` and partial `<sha256>.part`) take in `dir`. */
+export async function pulledBytes(dir: string): Promise<number> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  let total = 0;
+  for (const n of names) {
+    if (!/^[0-9a-f]{64}\.(gguf|part)$/.test(n)) continue;
+    total += (await stat(join(dir, n)).catch(() => ({ size: 0 }))).size;
+  }
+  return total;
+}
 
 async function defaultFreeBytes(dir: string): Promise<number> {
   const s = await statfs(dir);
@@ -334,6 +349,14 @@ export class ModelPuller {
     progress.verified_chunks = verified.size;
     progress.bytes_done = [...verified].reduce((sum, i) => sum + Math.min(CHUNK_BYTES, size - i * CHUNK_BYTES), 0);
     const missingBytes = size - progress.bytes_done;
+    const cap = this.deps.capBytes ?? 0;
+    if (cap > 0) {
+      // The other pulled files, finished or partial, plus this whole file (its part on disk counted once).
+      const others = (await pulledBytes(dir)) - (await stat(part).then((s) => s.size, () => 0));
+      if (others + size > cap) {
+        throw new ModelPullError('over_cap', `pulling model ${sha256} (${mib(size)} MiB) would take the pulled models in ${dir} past [models] max_pulled_mib = ${mib(cap)} (${mib(others)} MiB used)`);
+      }
+    }
     const free = await (this.deps.freeBytes ?? defaultFreeBytes)(dir);
     if (free < missingBytes) {
       throw new ModelPullError('disk_full', `not enough disk space in ${dir} for model ${sha256}: ${Math.ceil(missingBytes / 2 ** 20)} MiB needed, ${Math.floor(free / 2 ** 20)} MiB free`);

@@ -203,6 +203,7 @@ export class NetworkService {
       dial: (peer, signal) => this.dialModel(peer, signal),
       sources: (sha256) => this.modelSources(sha256),
       blame: (peer, offence) => this.reputation.penalise(peer, offence, this.init.clock.now()),
+      capBytes: share.max_pulled_mib * 2 ** 20,
     });
     this.executor = new JobExecutor({
       peerId, privateKey: init.privateKey, models: init.models, clock: init.clock, log: init.log,

@@ -167,7 +167,7 @@ export const RULES: readonly Rule[] = [
   {
     name: 'offload', uses: ['queue_high', 'cpu_high', 'mem_low'], action: 'migrate_context', confidence: 0.7,
     when: (s) => s.queue_high && (s.cpu_high || s.mem_low) && !s.isolated,
-    params: (s) => ({ target: 'least_loaded_peer', reason: s.cpu_high ? 'cpu' : 'memory' }),
+    params: (s) => ({ target: 'least_loaded_peer', reason: s.cpu_high ? 'cpu' : 'memory', unload_source: !s.cpu_high }),
     why: 'the queue is nearly full and the node is saturated: move work to a less loaded peer',
   },
   {
@@ -179,7 +179,8 @@ export const RULES: readonly Rule[] = [
   {
     name: 'context_memory', uses: ['mem_low'], action: 'migrate_context', confidence: 0.65,
     when: (s, type) => type === 'context' && s.mem_low && !s.isolated,
-    params: () => ({ target: 'peer_with_most_memory', reason: 'memory' }),
+    // Memory is what is short here: the source gives its copy up once the target serves it.
+    params: () => ({ target: 'peer_with_most_memory', reason: 'memory', unload_source: true }),
     why: 'memory is low for holding contexts: move a context to a peer with more memory',
   },
   {

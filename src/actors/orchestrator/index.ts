@@ -4,8 +4,8 @@
 // the training data file; running: answers decisions, `ask`, confirm/reject, metrics, status,
 // export. Accepted actions are carried out by the actors that own them: scale_queue by the
 // scheduler (`scheduler.set_capacity`), adjust_gossip by the network (`network.adjust_gossip`);
-// start_election and migrate_context are refused "not available" until the consensus actor
-// implements them (safety.ts, UNAVAILABLE_ACTIONS).
+// start_election and migrate_context by the consensus actor (actions.ts: a migrate_context is
+// resolved to a model and a target peer before the safety gate judges it).
 import { join } from 'node:path';
 import { fromPromise, setup } from 'xstate';
 import { defineActor, type ActorContext } from '../../runtime/actor.ts';
@@ -15,6 +15,9 @@ import type { ReceiptEnvelope } from '../network/receipts.ts';
 import type { SchedulerStatus } from '../scheduler/messages.ts';
 import type { Decision } from './heuristics.ts';
 import { LlmEngine } from './llm.ts';
+import { executeConsensusAction, resolveDecision } from './actions.ts';
+import type { Manifest } from '../../protocol/index.ts';
+import type { PeerManifest } from '../network/messages.ts';
 import { MetricsGatherer } from './metrics.ts';
 import { Orchestrator, type NodeQuery } from './orchestrator.ts';
 import { TRAINING_FILE, TrainingStore } from './training.ts';
@@ -46,8 +49,7 @@ function executor(ctx: ActorContext<unknown>) {
       case 'wait':
         return { ok: true, detail: 'nothing to change' };
       default:
-        // The safety gate refuses these before execution; reaching here is a bug.
-        return { ok: false, detail: `not available: no actor carries out ${d.action} yet` };
+        return await executeConsensusAction(ctx, d) ?? { ok: false, detail: `not available: no actor carries out ${d.action}` };
     }
   };
 }
@@ -145,6 +147,10 @@ export default defineActor<OrchestratorArgs | undefined>({
         config: ctx.config, clock: ctx.clock, log: ctx.log, nodeId: ctx.args?.nodeId ?? ctx.name,
         metrics: () => gatherer.gather(),
         execute: executor(ctx as ActorContext<unknown>),
+        resolve: (d, context) => resolveDecision(d, context, {
+          manifest: () => ctx.request<Manifest>('network', { type: 'network.manifest' }, OWNER_TIMEOUT_MS),
+          peers: () => ctx.request<PeerManifest[]>('network', { type: 'network.manifests' }, OWNER_TIMEOUT_MS),
+        }),
         query: questions(ctx as ActorContext<unknown>),
         ...(llm ? { llm } : {}),
         ...(training ? { training } : dir ? { trainingFile: join(dir, TRAINING_FILE) } : {}),

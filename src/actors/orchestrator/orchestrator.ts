@@ -49,6 +49,11 @@ export interface OrchestratorDeps {
   metrics(): Promise<GatheredMetrics>;
   /** Carries out an accepted action through the actor that owns it. Absent: a local orchestrator. */
   execute?(decision: Decision): Promise<ExecutionResult>;
+  /**
+   * Turns a proposal into what executing it would do (actions.ts: the model and target of a
+   * migrate_context), before the safety gate. Absent: proposals are judged as they are.
+   */
+  resolve?(decision: Decision, context: string | undefined): Promise<Decision>;
   /** Answers read-only questions about the node. Absent: a local orchestrator. */
   query?(q: NodeQuery): Promise<unknown>;
   llm?: LlmEngine;
@@ -201,7 +206,8 @@ export class Orchestrator {
     /** Why an action the gate accepts must be held all the same. */
     hold?: string;
   }): Promise<DecisionRecord> {
-    let gated = applySafety(a.proposal, this.rules);
+    const proposal = this.deps.resolve ? await this.deps.resolve(a.proposal, a.context).catch(() => a.proposal) : a.proposal;
+    let gated = applySafety(proposal, this.rules);
     if (a.hold && gated.verdict === 'accepted') {
       gated = { ...gated, verdict: 'held', reason: gated.reason ? `${a.hold}; ${gated.reason}` : a.hold };
     }

@@ -20,14 +20,11 @@ export interface GatedDecision {
 export type Unavailable = Readonly<Partial<Record<OrchestratorAction, string>>>;
 
 /**
- * start_election and migrate_context would be carried out by the consensus actor, which takes
- * no election or migration requests from the orchestrator yet; until it does they are refused,
- * whatever allowed_actions says.
+ * Every action has an owner that carries it out (start_election and migrate_context: the
+ * consensus actor, actions.ts), so none is unavailable by default; the hook stays for nodes
+ * that run without one of those owners.
  */
-export const UNAVAILABLE_ACTIONS: Unavailable = {
-  start_election: 'not available: the consensus actor takes no election requests from the orchestrator yet',
-  migrate_context: 'not available: the consensus actor takes no context migration requests yet',
-};
+export const UNAVAILABLE_ACTIONS: Unavailable = {};
 
 /** Bounds of the parameters an executed action may carry. */
 export const GOSSIP_FACTOR_MIN = 0.25;
@@ -54,6 +51,14 @@ export function paramsProblem(d: Decision, maxQueueCapacity = Infinity): string 
     if (typeof f !== 'number' || !Number.isFinite(f) || f < GOSSIP_FACTOR_MIN || f > GOSSIP_FACTOR_MAX) {
       return `adjust_gossip needs params.heartbeat_factor from ${GOSSIP_FACTOR_MIN} to ${GOSSIP_FACTOR_MAX}`;
     }
+  }
+  if (d.action === 'start_election' && d.params.group !== undefined
+    && (typeof d.params.group !== 'string' || !/^(swarm|model:[A-Za-z0-9._-]{1,128})$/.test(d.params.group))) {
+    return 'start_election needs params.group "swarm" or "model:<name>"';
+  }
+  if (d.action === 'migrate_context') {
+    if (typeof d.params.unresolved === 'string') return `migrate_context cannot run: ${d.params.unresolved}`;
+    if (d.params.unload_source !== undefined && typeof d.params.unload_source !== 'boolean') return 'migrate_context needs params.unload_source true or false';
   }
   return undefined;
 }
