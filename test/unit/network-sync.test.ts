@@ -8,7 +8,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { buildLibp2p, type NetworkNode } from '../../src/actors/network/libp2p.ts';
 import { SYNC_PROTOCOL, SyncError, parseRequest, parseResponse, readJson, writeJson } from '../../src/actors/network/sync.ts';
 import { sealEnvelope, sealReceipt, encodeEnvelope, SUPPORTED_VERSIONS, type ReceiptEnvelope } from '../../src/protocol/index.ts';
-import { TOPICS } from '../../src/actors/network/service.ts';
+import { TOPICS } from '../../src/protocol/topics.ts';
 import { newPeer, receiptBy } from '../helpers/jobs.ts';
 import { createNode, type MvpNode } from '../../src/node/create-node.ts';
 import { testConfig } from '../helpers/config.ts';

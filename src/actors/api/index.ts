@@ -12,7 +12,7 @@ import { SUPERVISOR, type ActorInfo, type KillReply, type SupervisorRequest } fr
 import type { Manifest } from '../../protocol/index.ts';
 import type { BlockReply, NetworkStatus, PeerSummary, QueueStatus } from '../network/messages.ts';
 import type { BlockedPeer } from '../network/gate.ts';
-import type { ReceiptEnvelope } from '../network/receipts.ts';
+import type { ReceiptEnvelope } from '../../market/receipts.ts';
 import type { JobRecordStatus, SchedulerMetrics } from '../scheduler/messages.ts';
 import type { CheckReport, Page, PageQuery, StoredJob, StoredReceipt, StoreStatus } from '../../store/store.ts';
 import { healthOf } from './health.ts';

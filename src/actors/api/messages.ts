@@ -5,7 +5,7 @@ import type { RequestEvent, SystemEvent } from '../../runtime/actor.ts';
 import type { ConsensusStatus } from '../consensus/messages.ts';
 import type { DistributedDecision } from '../consensus/router.ts';
 import type { OrchestrationSummary } from '../consensus/summary.ts';
-import type { ReceiptEnvelope } from '../network/receipts.ts';
+import type { ReceiptEnvelope } from '../../market/receipts.ts';
 import type { JobRecord } from '../scheduler/messages.ts';
 
 export type ApiIn =

@@ -11,7 +11,7 @@ import { setup } from 'xstate';
 import { defineActor } from '../../runtime/actor.ts';
 import type { NetworkStatus } from '../network/messages.ts';
 import type { SchedulerStatus } from '../scheduler/messages.ts';
-import type { ReceiptEnvelope } from '../network/receipts.ts';
+import type { ReceiptEnvelope } from '../../market/receipts.ts';
 import { MetricsGatherer, hostLoad } from '../orchestrator/metrics.ts';
 import type { DecisionRecord } from '../orchestrator/messages.ts';
 import type { OrchMessageType, OrchSummary } from '../../protocol/index.ts';

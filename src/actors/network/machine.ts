@@ -9,7 +9,7 @@ import type { NetworkDrainReport, NetworkIn, QueueStatus } from './messages.ts';
 import { NetworkService, type KnownPeer, type NetworkStoreLink } from './service.ts';
 import type { SharedFile } from './model-transfer.ts';
 import type { BlockedPeer } from './gate.ts';
-import type { SavedStanding } from './reputation.ts';
+import type { SavedStanding } from '../../market/reputation.ts';
 import type { StoreStatus, StoreWritable } from '../store/messages.ts';
 import type { Message } from '../../runtime/actor.ts';
 import type { CanClaimReply, DrainReply, JobResult } from '../scheduler/messages.ts';

@@ -1,10 +1,10 @@
 // What the network actor accepts and answers.
 import type { RequestEvent } from '../../runtime/actor.ts';
 import type { DropReason, ModelManifest, OrchSummary } from '../../protocol/index.ts';
-import type { ReceiptRefusal } from './receipts.ts';
+import type { ReceiptRefusal } from '../../market/receipts.ts';
 import type { BlockedPeer } from './gate.ts';
 import type { PeerState } from './peer-table.ts';
-import type { GuardDrop, Offence, PeerScore } from './reputation.ts';
+import type { GuardDrop, Offence, PeerScore } from '../../market/reputation.ts';
 import type { SharedFile } from './model-transfer.ts';
 
 /**

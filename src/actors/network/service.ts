@@ -12,22 +12,21 @@ import type { Config } from '../../config/types.ts';
 import {
   createEnvelopeInspector, negotiateVersion, sealEnvelope, encodeEnvelope, SUPPORTED_VERSIONS,
   type DropReason, type Envelope, type HeartbeatBody, type Manifest, type MessageBody, type MessageType, type ModelManifest,
-  type OrchMessageType, type OrchSummary, isOrchMessageType,
+  type OrchMessageType, type OrchSummary, isOrchMessageType, TOPICS,
 } from '../../protocol/index.ts';
 import { buildLibp2p, type NetworkNode, type Transport } from './libp2p.ts';
 import { PeerTable, type PeerEntry } from './peer-table.ts';
 import { memoryGate } from './memory-gate.ts';
-import { JobExecutor } from './executor.ts';
-import { ReceiptBook } from './receipts.ts';
+import { JobExecutor } from '../../market/executor.ts';
+import { ReceiptBook } from '../../market/receipts.ts';
 import { PeerGate, type BlockedPeer } from './gate.ts';
-import { CLAIMS_REFUSED_BELOW, CONNECTION_RATE, SIGNER_RATE, RateLimiter, Reputation, type Offence, type SavedStanding } from './reputation.ts';
+import { CLAIMS_REFUSED_BELOW, CONNECTION_RATE, SIGNER_RATE, RateLimiter, Reputation, type Offence, type SavedStanding } from '../../market/reputation.ts';
 import type { CanClaimReply, JobResult, SchedulerJob } from '../scheduler/messages.ts';
 import { JOB_PROTOCOL, MAX_JOB_STREAMS } from '../../jobs/stream.ts';
 import { MAX_MODEL_STREAMS, MODEL_PROTOCOL, ModelPuller, ModelServer, type ModelSource, type SharedFile } from './model-transfer.ts';
 import { SYNC_MAX_ENTRIES, SYNC_PROTOCOL, parseRequest, parseResponse, readJson, writeJson } from './sync.ts';
 import type { NetworkDropReason, NetworkStatus, PeerSummary, QueueStatus, ServedModel } from './messages.ts';
 
-export const TOPICS = { announce: 'mvp/1/announce', work: 'mvp/1/work', receipt: 'mvp/1/receipt', orch: 'mvp/1/orch' } as const;
 
 /**
  * Anti-entropy pace: a node syncs with one random neighbour, halving its wait (down to

@@ -11,7 +11,7 @@ import { fromPromise, setup } from 'xstate';
 import { defineActor, type ActorContext } from '../../runtime/actor.ts';
 import { SUPERVISOR, type ActorInfo, type SupervisorRequest } from '../../runtime/supervisor.ts';
 import type { NetworkStatus, PeerSummary } from '../network/messages.ts';
-import type { ReceiptEnvelope } from '../network/receipts.ts';
+import type { ReceiptEnvelope } from '../../market/receipts.ts';
 import type { SchedulerStatus } from '../scheduler/messages.ts';
 import type { Decision } from './heuristics.ts';
 import { LlmEngine } from './llm.ts';

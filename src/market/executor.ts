@@ -5,14 +5,13 @@
 // with a failed receipt (reason `drain`); both reach the client as a retryable refusal.
 import { createHash } from 'node:crypto';
 import type { PrivateKey, Stream, Connection } from '@libp2p/interface';
-import type { Clock } from '../../runtime/clock.ts';
-import type { Logger } from '../../runtime/log.ts';
-import { DRAIN_REASON, sealReceipt, type Envelope, type ModelManifest, type ReceiptBody, type WorkOfferBody } from '../../protocol/index.ts';
-import type { CanClaimReply, JobResult, SchedulerJob } from '../scheduler/messages.ts';
-import { JOB_PROTOCOL, JobStreamError, parseJobRequest, readLines, writeLine } from '../../jobs/stream.ts';
+import type { Clock } from '../runtime/clock.ts';
+import type { Logger } from '../runtime/log.ts';
+import { DRAIN_REASON, sealReceipt, type Envelope, type ModelManifest, type ReceiptBody, type WorkOfferBody } from '../protocol/index.ts';
+import type { CanClaimReply, JobResult, SchedulerJob } from '../actors/scheduler/messages.ts';
+import { JOB_PROTOCOL, JobStreamError, parseJobRequest, readLines, writeLine } from '../jobs/stream.ts';
+import { RECEIPT_TOPIC, WORK_TOPIC } from '../protocol/topics.ts';
 
-export const WORK_TOPIC = 'mvp/1/work';
-export const RECEIPT_TOPIC = 'mvp/1/receipt';
 /** Offers remembered (claimed or not), so a re-published offer is recognised. */
 const MAX_OFFERS = 4096;
 
