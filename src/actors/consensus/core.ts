@@ -15,7 +15,7 @@ import {
 } from './election.ts';
 import { DecisionBook, type ConsensusResult, type ProposalInput, type QuorumView } from './decisions.ts';
 import { chooseGroups, COUNCIL_SIZE, isActive, SWARM } from './groups.ts';
-import { LivenessTable, type Liveness, type Transition } from './liveness.ts';
+import { LivenessTable, type Liveness, type Transition } from '../../liveness/table.ts';
 
 export interface CoreConfig {
   mode: OrchestrationMode;
@@ -580,10 +580,7 @@ export class OrchestrationCore {
     return 'alive' === this.sinceStatus(gs.recordSince) ? 'alive' : 'dead';
   }
 
-  private sinceStatus(since: number): Liveness {
-    const silent = this.lastNow - since;
-    return silent > this.life.timeoutMs ? 'dead' : silent > this.life.suspectMs ? 'suspect' : 'alive';
-  }
+  private sinceStatus(since: number): Liveness { return this.life.classify(this.lastNow - since); }
 
   /**
    * This node's place among the group's alive members (excluding some; with a full record, among
