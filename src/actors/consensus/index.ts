@@ -21,6 +21,7 @@ import { OrchestrationCore, type CoreEvent, type Durable } from './core.ts';
 import type { ConsensusResult } from './decisions.ts';
 import { DECISION_TYPES, DistributedOrchestrator, type DecisionType, type DistributedDecision } from './router.ts';
 import { seededRandom } from './threshold.ts';
+import { consensusStatus } from './status.ts';
 import { ConsensusUnavailableError, type ConsensusArgs, type ConsensusIn, type ConsensusStatus } from './messages.ts';
 
 export const REQUEST_TIMEOUT_MS = 1000;
@@ -207,30 +208,7 @@ export default defineActor<ConsensusArgs | undefined>({
     };
 
     function status(): ConsensusStatus {
-      const now = ctx.clock.now();
-      const swarm = core?.groupStatus('swarm');
-      const coordinator = core?.coordinatorOf('swarm');
-      return {
-        enabled: cfg.enabled,
-        mode: cfg.mode,
-        self: core ? core.self : null,
-        self_affinity: core?.selfAffinity ?? 0,
-        coordinator: coordinator ?? null,
-        epoch: swarm?.epoch ?? 0,
-        lineage: swarm?.lineage ?? null,
-        members: swarm?.members ?? (core ? 1 : 0),
-        groups: core?.groupsStatus() ?? [],
-        partition: core?.partitionStatus() ?? { state: 'ok', alive: 0, suspect: 0, dead: 0 },
-        peers: core?.peerList() ?? [],
-        elections: core ? { ...core.counts } : {},
-        consensus: {
-          counts: core ? { ...core.decisions.counts } : {}, in_flight: core?.decisions.inFlight ?? 0,
-          outcomes_known: core?.decisions.known ?? 0, thresholds: core?.decisions.thresholds.snapshot() ?? {},
-        },
-        router: router.counters(),
-        sources_missing: missing,
-        updated_at: now,
-      };
+      return consensusStatus(core, { enabled: cfg.enabled, mode: cfg.mode, router: router.counters(), missing, now: ctx.clock.now() });
     }
 
     async function decide(type: DecisionType, context: unknown): Promise<DistributedDecision> {
