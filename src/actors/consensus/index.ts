@@ -7,7 +7,7 @@
 // that depends on it leaves, so a restarted actor cannot vote twice in one epoch (simulations
 // keep it in memory).
 import { randomBytes } from 'node:crypto';
-import { setup } from 'xstate';
+import { fromCallback, setup } from 'xstate';
 import { defineActor } from '../../runtime/actor.ts';
 import type { NetworkStatus } from '../network/messages.ts';
 import type { SchedulerStatus } from '../scheduler/messages.ts';
@@ -21,6 +21,7 @@ import { OrchestrationCore, type CoreEvent, type Durable } from './core.ts';
 import type { ConsensusResult } from './decisions.ts';
 import { DECISION_TYPES, DistributedOrchestrator, type DecisionType, type DistributedDecision } from './router.ts';
 import { seededRandom } from './threshold.ts';
+import { SWARM } from './groups.ts';
 import { consensusStatus } from './status.ts';
 import { ConsensusUnavailableError, type ConsensusArgs, type ConsensusIn, type ConsensusStatus } from './messages.ts';
 
@@ -121,6 +122,7 @@ export default defineActor<ConsensusArgs | undefined>({
         lastSummaryAt = now;
         ctx.send('network', { type: 'network.orch_state', summary: summary satisfies OrchSummary });
       }
+      check?.();
     }
 
     function publish(type: OrchMessageType, body: unknown): void {
@@ -218,43 +220,81 @@ export default defineActor<ConsensusArgs | undefined>({
       return router.makeDistributedDecision((context ?? {}) as Parameters<DistributedOrchestrator['makeDistributedDecision']>[0], type);
     }
 
-    return setup({ types: { events: {} as ConsensusIn } }).createMachine({
+    /** Sends the machine a role check (set while the machine runs); after every flush of the core. */
+    let check: (() => void) | undefined;
+
+    return setup({
+      types: { events: {} as ConsensusIn | { type: 'consensus.check' } },
+      actors: {
+        watch: fromCallback(({ sendBack }) => {
+          check = () => sendBack({ type: 'consensus.check' });
+          return () => { check = undefined; };
+        }),
+      },
+      guards: {
+        minority: () => core !== undefined && core.partitionStatus().state === 'minority',
+        candidate: () => core !== undefined && core.joinedGroups.some((g) => core!.electionOf(g) !== undefined),
+        coordinator: () => core !== undefined && core.joinedGroups.some((g) => core!.recordOf(g)?.holder === core!.self.peer_id),
+        member: () => {
+          if (!core) return false;
+          const rec = core.recordOf(SWARM);
+          return rec?.electorate === undefined || rec.electorate.includes(core.self.peer_id);
+        },
+      },
+    }).createMachine({
       id: 'consensus',
-      initial: 'running',
-      states: {
-        running: {
-          entry: () => {
-            if (cfg.enabled) {
-              const tick = ctx.clock.setInterval(() => { if (core) { core.tick(ctx.clock.now()); flush(); } }, tickMs(cfg.heartbeat_timeout_secs));
-              ctx.own(() => ctx.clock.clearInterval(tick));
-              const figures = ctx.clock.setInterval(() => { refresh().catch((err) => ctx.log.warn({ err }, 'Consensus refresh failed')); }, refreshMs(cfg.heartbeat_timeout_secs));
-              ctx.own(() => ctx.clock.clearInterval(figures));
-              refresh().catch((err) => ctx.log.warn({ err }, 'Consensus refresh failed'));
-            }
-            ctx.ready();
-          },
-          on: {
-            'consensus.status': { actions: ({ event }) => ctx.reply(event.replyTo, status()) },
-            'consensus.refresh': {
-              actions: ({ event }) => {
-                if (!cfg.enabled) { ctx.reply(event.replyTo, status()); return; }
-                refresh().then(() => ctx.reply(event.replyTo, status()), (err) => ctx.replyError(event.replyTo, err));
-              },
-            },
-            'consensus.decide': {
-              actions: ({ event }) => { decide(event.decision_type, event.context).then((r) => ctx.reply(event.replyTo, r), (err) => ctx.replyError(event.replyTo, err)); },
-            },
-            'consensus.recent': {
-              actions: ({ event }) => ctx.reply(event.replyTo, { decisions: router.recent(Math.max(0, Math.min(100, Math.floor(event.limit ?? 100)))) }),
-            },
-            'consensus.heartbeat': {
-              actions: ({ event }) => { if (core) { core.onHeartbeat(event.peer, ctx.clock.now(), event.orch); flush(); } },
-            },
-            'consensus.gossip': {
-              actions: ({ event }) => { if (core) { core.onMessage(event.peer, ctx.clock.now(), event.msg_type, event.body); flush(); } },
-            },
+      initial: 'observer',
+      entry: () => {
+        if (cfg.enabled) {
+          const tick = ctx.clock.setInterval(() => { if (core) { core.tick(ctx.clock.now()); flush(); } }, tickMs(cfg.heartbeat_timeout_secs));
+          ctx.own(() => ctx.clock.clearInterval(tick));
+          const figures = ctx.clock.setInterval(() => { refresh().catch((err) => ctx.log.warn({ err }, 'Consensus refresh failed')); }, refreshMs(cfg.heartbeat_timeout_secs));
+          ctx.own(() => ctx.clock.clearInterval(figures));
+          refresh().catch((err) => ctx.log.warn({ err }, 'Consensus refresh failed'));
+        }
+        ctx.ready();
+      },
+      invoke: { src: 'watch' },
+      on: {
+        'consensus.status': { actions: ({ event }) => ctx.reply(event.replyTo, status()) },
+        'consensus.refresh': {
+          actions: ({ event }) => {
+            if (!cfg.enabled) { ctx.reply(event.replyTo, status()); return; }
+            refresh().then(() => ctx.reply(event.replyTo, status()), (err) => ctx.replyError(event.replyTo, err));
           },
         },
+        'consensus.decide': {
+          actions: ({ event }) => { decide(event.decision_type, event.context).then((r) => ctx.reply(event.replyTo, r), (err) => ctx.replyError(event.replyTo, err)); },
+        },
+        'consensus.recent': {
+          actions: ({ event }) => ctx.reply(event.replyTo, { decisions: router.recent(Math.max(0, Math.min(100, Math.floor(event.limit ?? 100)))) }),
+        },
+        'consensus.heartbeat': {
+          actions: ({ event }) => { if (core) { core.onHeartbeat(event.peer, ctx.clock.now(), event.orch); flush(); } },
+        },
+        'consensus.gossip': {
+          actions: ({ event }) => { if (core) { core.onMessage(event.peer, ctx.clock.now(), event.msg_type, event.body); flush(); } },
+        },
+        // This node's role, read from the core after each change (minority first: it outranks the rest).
+        'consensus.check': [
+          { guard: 'minority', target: '.minority' },
+          { guard: 'candidate', target: '.candidate' },
+          { guard: 'coordinator', target: '.coordinator' },
+          { guard: 'member', target: '.member' },
+          { target: '.observer' },
+        ],
+      },
+      states: {
+        /** Takes no part (orchestration off, the network not answered yet, or outside the swarm's council). */
+        observer: {},
+        /** Votes in the swarm's electorate. */
+        member: {},
+        /** Has a claim in flight for some group's next epoch. */
+        candidate: {},
+        /** Holds some group's record (its coordinator; in fully_decentralized mode, the membership's steward). */
+        coordinator: {},
+        /** Its side of a partition holds no majority of the swarm's electorate: it takes no quorum decision. */
+        minority: {},
       },
     });
   },

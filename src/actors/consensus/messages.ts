@@ -64,3 +64,12 @@ export interface ConsensusArgs {
 export class ConsensusUnavailableError extends Error {
   override name = 'ConsensusUnavailableError';
 }
+
+/**
+ * The consensus actor's states, as GET /actors shows them (index.ts): `observer` (takes no part:
+ * orchestration off, the network not answered yet, or outside the swarm's council), `member`
+ * (votes), `candidate` (a claim in flight), `coordinator` (holds a group's record), `minority`
+ * (its side of a partition holds no majority: no quorum decision).
+ */
+export const CONSENSUS_STATES = ['observer', 'member', 'candidate', 'coordinator', 'minority'] as const;
+export type ConsensusState = (typeof CONSENSUS_STATES)[number];

@@ -1,11 +1,18 @@
-// The network actor: starting (libp2p up, listening) → running (answers status/peer queries)
-// Its node is released by the runner when the actor stops or crashes (ctx.own).
-import { fromPromise, setup } from 'xstate';
+// The network actor's statechart, its states as an operator reads them in GET /actors:
+//   starting  libp2p coming up (store asked, block list and scores restored, listening)
+//   joining   up, and no peer connected yet since start (dialling bootstrap / known peers)
+//   online    at least one peer connected (this node's own light clients aside)
+//   isolated  was online, and no peer has been connected for ISOLATED_AFTER_MS
+// Connectivity is checked every CHECK_MS on the injected clock, and at once when a peer
+// connects or disconnects. Requests are served in every state once the node is up. Its node is
+// released by the runner when the actor stops or crashes (ctx.own).
+import { fromCallback, fromPromise, setup } from 'xstate';
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys';
 import type { ActorContext } from '../../runtime/actor.ts';
 import type { Transport } from './libp2p.ts';
 import { isOrchMessageType, type HeartbeatBody, type ModelManifest } from '../../protocol/index.ts';
 import type { NetworkDrainReport, NetworkIn, QueueStatus } from './messages.ts';
+export { NETWORK_STATES, type NetworkState } from './messages.ts';
 import { NetworkService, type KnownPeer, type NetworkStoreLink } from './service.ts';
 import type { SharedFile } from './model-transfer.ts';
 import type { BlockedPeer } from './gate.ts';
@@ -35,6 +42,11 @@ export interface NetworkArgs {
   /** Keep the peers it knows in the node's store, and dial them at start (a node with a data directory). */
   persistPeers?: boolean;
 }
+
+/** How often connectivity is checked (it is also checked at every connect and disconnect). */
+export const CHECK_MS = 1000;
+/** online → isolated once no peer has been connected for this long: a redial's gap is no isolation. */
+export const ISOLATED_AFTER_MS = 3000;
 
 /** Store requests; a receipt waits for its group's fsync, which a loaded disk can slow. */
 const STORE_MS = 5000;
@@ -87,11 +99,34 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
     const st = await ctx.request<StoreStatus>('store', { type: 'store.status' }, STORE_MS);
     service.setStoreWritable(st.writable);
     await service.start();
+    service.onConnectivity(() => check?.());
   };
 
+  /** Sends the machine a connectivity check (set while the machine runs). */
+  let check: (() => void) | undefined;
+  /** When a peer was last seen connected (the injected clock). */
+  let lastConnectedAt = -Infinity;
+  const connected = () => service.isRunning ? service.connectedPeerCount() : 0;
+
   return setup({
-    types: { events: {} as NetworkIn | StoreWritable },
-    actors: { startNode: fromPromise(start) },
+    types: { events: {} as NetworkIn | StoreWritable | { type: 'network.check' } },
+    actors: {
+      startNode: fromPromise(start),
+      watch: fromCallback(({ sendBack }) => {
+        check = () => {
+          if (!service.isRunning) return;
+          if (connected() > 0) lastConnectedAt = ctx.clock.now();
+          sendBack({ type: 'network.check' });
+        };
+        const timer = ctx.clock.setInterval(() => check?.(), CHECK_MS);
+        return () => { ctx.clock.clearInterval(timer); check = undefined; };
+      }),
+    },
+    guards: {
+      up: () => service.isRunning,
+      hasPeers: () => connected() > 0,
+      lostPeers: () => connected() === 0 && ctx.clock.now() - lastConnectedAt >= ISOLATED_AFTER_MS,
+    },
     actions: {
       ready: () => ctx.ready(),
       fail: (_, params: { error: unknown }) => { throw params.error; },
@@ -99,85 +134,99 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
   }).createMachine({
     id: 'network',
     initial: 'starting',
-    on: { 'store.writable': { actions: ({ event }) => service.setStoreWritable(event.writable) } },
+    invoke: { src: 'watch' },
+    // The actor's protocol, served in every state once the node is up (before, unanswered).
+    on: {
+      'store.writable': { actions: ({ event }) => service.setStoreWritable(event.writable) },
+      'network.status': { guard: 'up', actions: ({ event }) => ctx.reply(event.replyTo, service.status()) },
+      'network.peers': { guard: 'up', actions: ({ event }) => ctx.reply(event.replyTo, service.peers()) },
+      'network.models': { guard: 'up', actions: ({ event }) => ctx.reply(event.replyTo, service.models()) },
+      'network.block': {
+        guard: 'up',
+        actions: ({ event }) => {
+          service.block(event.peer_id).then((b) => ctx.reply(event.replyTo, b), (err: unknown) => ctx.replyError(event.replyTo, err));
+        },
+      },
+      'network.unblock': {
+        guard: 'up',
+        actions: ({ event }) => {
+          service.unblock(event.peer_id).then((was) => ctx.reply(event.replyTo, { peer_id: event.peer_id, was_blocked: was }),
+            (err: unknown) => ctx.replyError(event.replyTo, err));
+        },
+      },
+      'network.blocked': { guard: 'up', actions: ({ event }) => ctx.reply(event.replyTo, service.gate.list()) },
+      'network.local_client': {
+        guard: 'up',
+        actions: ({ event }) => { service.addLocalClient(event.peer_id); ctx.reply(event.replyTo, null); },
+      },
+      'network.adjust_gossip': {
+        guard: 'up',
+        actions: ({ event }) => {
+          try { ctx.reply(event.replyTo, service.adjustGossip(event.heartbeat_factor)); } catch (err) { ctx.replyError(event.replyTo, err); }
+        },
+      },
+      'network.receipt': { guard: 'up', actions: ({ event }) => ctx.reply(event.replyTo, service.receipts.get(event.job_id) ?? null) },
+      'network.receipts': {
+        guard: 'up',
+        actions: ({ event }) => ctx.reply(event.replyTo, service.receipts.recent(Math.min(1000, Math.max(1, event.limit ?? 100)))),
+      },
+      'network.manifest': {
+        guard: 'up',
+        actions: ({ event }) => {
+          service.manifest().then((m) => ctx.reply(event.replyTo, m), (err: unknown) => ctx.replyError(event.replyTo, err));
+        },
+      },
+      'network.drain': {
+        guard: 'up',
+        actions: ({ event }) => {
+          const { executor } = service;
+          executor.beginDrain();
+          ctx.request<DrainReply>('scheduler', { type: 'scheduler.drain' }, 5000)
+            .catch((err: Error) => { ctx.log.warn({ err: err.message }, 'The scheduler did not answer the drain: its queued jobs end with it'); return undefined; })
+            .then(async (s) => ({ handed_back: s?.handed_back.length ?? 0, ...await executor.drain(event.timeout_ms) }) satisfies NetworkDrainReport)
+            .then((r) => ctx.reply(event.replyTo, r), (err: unknown) => ctx.replyError(event.replyTo, err));
+        },
+      },
+      'network.flush_receipts': {
+        guard: 'up',
+        actions: ({ event }) => { void service.executor.flushReceipts().then(() => ctx.reply(event.replyTo, null)); },
+      },
+      'inference.token': { guard: 'up', actions: ({ event }) => service.executor.onToken(event.job_id, event.text) },
+      // Orchestration: the consensus actor's gossip out, and its heartbeat summary.
+      'network.orch_publish': {
+        guard: 'up',
+        actions: ({ event }) => {
+          if (!isOrchMessageType(event.msg_type)) { ctx.replyError(event.replyTo, new TypeError(`not an orchestration message type: ${event.msg_type}`)); return; }
+          service.publishOrch(event.msg_type, event.body).then((env) => ctx.reply(event.replyTo, { id: env.id }), (err) => ctx.replyError(event.replyTo, err));
+        },
+      },
+      'network.set_models': {
+        guard: 'up',
+        actions: ({ event }) => {
+          service.setModels(event.models, event.files).then(() => ctx.reply(event.replyTo, null), (err: unknown) => ctx.replyError(event.replyTo, err));
+        },
+      },
+      'network.pull': {
+        guard: 'up',
+        actions: ({ event }) => {
+          service.puller.pull(event.sha256, event.dir).then((p) => ctx.reply(event.replyTo, p), (err: unknown) => ctx.replyError(event.replyTo, err));
+        },
+      },
+      'network.pulls': { guard: 'up', actions: ({ event }) => ctx.reply(event.replyTo, service.puller.list()) },
+      'network.cancel_pull': { guard: 'up', actions: ({ event }) => ctx.reply(event.replyTo, { sha256: event.sha256, cancelled: service.puller.cancel(event.sha256) }) },
+      'network.orch_state': { guard: 'up', actions: ({ event }) => service.setOrchSummary(event.summary) },
+    },
     states: {
       starting: {
         invoke: {
           src: 'startNode',
-          onDone: { target: 'running', actions: 'ready' },
+          onDone: { target: 'joining', actions: 'ready' },
           onError: { actions: { type: 'fail', params: ({ event }) => ({ error: event.error }) } },
         },
       },
-      running: {
-        on: {
-          'network.status': { actions: ({ event }) => ctx.reply(event.replyTo, service.status()) },
-          'network.peers': { actions: ({ event }) => ctx.reply(event.replyTo, service.peers()) },
-          'network.models': { actions: ({ event }) => ctx.reply(event.replyTo, service.models()) },
-          'network.block': {
-            actions: ({ event }) => {
-              service.block(event.peer_id).then((b) => ctx.reply(event.replyTo, b), (err: unknown) => ctx.replyError(event.replyTo, err));
-            },
-          },
-          'network.unblock': {
-            actions: ({ event }) => {
-              service.unblock(event.peer_id).then((was) => ctx.reply(event.replyTo, { peer_id: event.peer_id, was_blocked: was }),
-                (err: unknown) => ctx.replyError(event.replyTo, err));
-            },
-          },
-          'network.blocked': { actions: ({ event }) => ctx.reply(event.replyTo, service.gate.list()) },
-          'network.local_client': {
-            actions: ({ event }) => { service.addLocalClient(event.peer_id); ctx.reply(event.replyTo, null); },
-          },
-          'network.adjust_gossip': {
-            actions: ({ event }) => {
-              try { ctx.reply(event.replyTo, service.adjustGossip(event.heartbeat_factor)); } catch (err) { ctx.replyError(event.replyTo, err); }
-            },
-          },
-          'network.receipt': { actions: ({ event }) => ctx.reply(event.replyTo, service.receipts.get(event.job_id) ?? null) },
-          'network.receipts': {
-            actions: ({ event }) => ctx.reply(event.replyTo, service.receipts.recent(Math.min(1000, Math.max(1, event.limit ?? 100)))),
-          },
-          'network.manifest': {
-            actions: ({ event }) => {
-              service.manifest().then((m) => ctx.reply(event.replyTo, m), (err: unknown) => ctx.replyError(event.replyTo, err));
-            },
-          },
-          'network.drain': {
-            actions: ({ event }) => {
-              const { executor } = service;
-              executor.beginDrain();
-              ctx.request<DrainReply>('scheduler', { type: 'scheduler.drain' }, 5000)
-                .catch((err: Error) => { ctx.log.warn({ err: err.message }, 'The scheduler did not answer the drain: its queued jobs end with it'); return undefined; })
-                .then(async (s) => ({ handed_back: s?.handed_back.length ?? 0, ...await executor.drain(event.timeout_ms) }) satisfies NetworkDrainReport)
-                .then((r) => ctx.reply(event.replyTo, r), (err: unknown) => ctx.replyError(event.replyTo, err));
-            },
-          },
-          'network.flush_receipts': {
-            actions: ({ event }) => { void service.executor.flushReceipts().then(() => ctx.reply(event.replyTo, null)); },
-          },
-          'inference.token': { actions: ({ event }) => service.executor.onToken(event.job_id, event.text) },
-          // Orchestration: the consensus actor's gossip out, and its heartbeat summary.
-          'network.orch_publish': {
-            actions: ({ event }) => {
-              if (!isOrchMessageType(event.msg_type)) { ctx.replyError(event.replyTo, new TypeError(`not an orchestration message type: ${event.msg_type}`)); return; }
-              service.publishOrch(event.msg_type, event.body).then((env) => ctx.reply(event.replyTo, { id: env.id }), (err) => ctx.replyError(event.replyTo, err));
-            },
-          },
-          'network.set_models': {
-            actions: ({ event }) => {
-              service.setModels(event.models, event.files).then(() => ctx.reply(event.replyTo, null), (err: unknown) => ctx.replyError(event.replyTo, err));
-            },
-          },
-          'network.pull': {
-            actions: ({ event }) => {
-              service.puller.pull(event.sha256, event.dir).then((p) => ctx.reply(event.replyTo, p), (err: unknown) => ctx.replyError(event.replyTo, err));
-            },
-          },
-          'network.pulls': { actions: ({ event }) => ctx.reply(event.replyTo, service.puller.list()) },
-          'network.cancel_pull': { actions: ({ event }) => ctx.reply(event.replyTo, { sha256: event.sha256, cancelled: service.puller.cancel(event.sha256) }) },
-          'network.orch_state': { actions: ({ event }) => service.setOrchSummary(event.summary) },
-        },
-      },
+      joining: { on: { 'network.check': { guard: 'hasPeers', target: 'online' } } },
+      online: { on: { 'network.check': { guard: 'lostPeers', target: 'isolated' } } },
+      isolated: { on: { 'network.check': { guard: 'hasPeers', target: 'online' } } },
     },
   });
 }

@@ -153,3 +153,11 @@ export interface NetworkDrainReport { handed_back: number; finished: number; end
 
 /** Queue figures the network actor asks the scheduler for, to put in its manifest. */
 export interface QueueStatus { depth: number; capacity: number; busy_slots: number; slots: number }
+
+/**
+ * The network actor's states, as GET /actors shows them (machine.ts): `starting` (libp2p coming
+ * up), `joining` (up, no peer connected yet), `online` (a peer connected), `isolated` (was
+ * online, no peer connected for a while).
+ */
+export const NETWORK_STATES = ['starting', 'joining', 'online', 'isolated'] as const;
+export type NetworkState = (typeof NETWORK_STATES)[number];

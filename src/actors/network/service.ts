@@ -289,6 +289,20 @@ export class NetworkService {
   /** This node's manifest as its next announce will carry it (queue figures asked afresh). */
   manifest(): Promise<Manifest> { return this.announcer.manifest(); }
 
+  /** Peers connected now, this node's light clients aside. */
+  connectedPeerCount(): number {
+    let n = 0;
+    for (const p of this.transport.connectedPeers()) if (!this.localClients.has(p)) n++;
+    return n;
+  }
+
+  /** Calls `cb` whenever a peer connects or disconnects (once started). */
+  onConnectivity(cb: () => void): void {
+    const node = this.transport.libp2p;
+    node.addEventListener('peer:connect', cb);
+    node.addEventListener('peer:disconnect', cb);
+  }
+
   /** Whether every part is started (the node is up). */
   get isRunning(): boolean { return this.running; }
 }
