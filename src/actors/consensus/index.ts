@@ -99,6 +99,8 @@ export default defineActor<ConsensusArgs | undefined, ConsensusProtocol>({
       // Writes go in order; each waits for the one before, whatever became of it.
       written = written.catch(() => undefined)
         .then(() => ctx.request('store', { type: 'store.value_put', name: 'orchestration', value: d, durable: true }, STORE_TIMEOUT_MS));
+      // Its failure is reported by the publish that waits on it; with none (or once stopped), not unhandled.
+      written.catch(() => undefined);
     }
 
     async function loadLedger(): Promise<Durable | undefined> {
