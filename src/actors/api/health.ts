@@ -18,9 +18,9 @@ export interface HealthAnswers {
 
 const INFERENCE_PREFIX = 'inference:';
 
-/** An inference actor is `ready` once its model is loaded (inference/machine.ts). */
+/** An inference actor is `ready` or `generating` once its model is loaded (inference/machine.ts). */
 function modelState(a: ActorInfo): HealthBody['models'][string] {
-  if (a.status === 'running') return a.state === 'ready' ? 'loaded' : 'loading';
+  if (a.status === 'running') return a.state === 'ready' || a.state === 'generating' ? 'loaded' : a.state === 'loading' ? 'loading' : 'down';
   return a.status === 'starting' ? 'loading' : 'down';
 }
 
