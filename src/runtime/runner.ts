@@ -120,7 +120,8 @@ export async function runActor(mod: ActorModule, env: RunnerEnv): Promise<void> 
   try {
     const machine = mod.machine(ctx);
     post({ k: 'machine', definition: machineJson(machine) });
-    actor = createActor(machine);
+    // Delayed transitions (`after`) run on the actor's clock, virtual in the simulator.
+    actor = createActor(machine, { clock: { setTimeout: (fn, ms) => clock.setTimeout(fn, ms), clearTimeout: (t) => clock.clearTimeout(t as Timer) } });
   } catch (err) {
     await end({ crashed: err });
     return done;

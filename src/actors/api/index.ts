@@ -111,6 +111,7 @@ export default defineActor<ApiArgs, ApiProtocol>({
         },
         orchestration: api.orchestration,
         actors: api.actors,
+        machine: (name) => askSupervisor({ type: 'supervisor.machine', name }),
         kill: (name, mode) => askSupervisor({ type: 'supervisor.kill', name, mode }, KILL_TIMEOUT_MS),
         restart: (name) => askSupervisor({ type: 'supervisor.restart', name }, RESTART_TIMEOUT_MS),
         peers: api.peers,
