@@ -300,7 +300,9 @@ describe('api actor: bearer token', () => {
 
 describe('api actor: where it listens', () => {
   it('logs the URL, writes <data_dir>/<node-id>/api.json while running and removes it on stop', async () => {
-    const config = testConfig({ node: { ...loopback, node_id: 'with-api-file' }, monitoring: { log_level: 'info' } });
+    // A log destination given to createNode captures the lines of inline actors; threaded ones
+    // write to stdout, so the api actor runs inline here.
+    const config = testConfig({ node: { ...loopback, node_id: 'with-api-file' }, monitoring: { log_level: 'info' }, runtime: { placement: { api: 'inline' } } });
     const out = new PassThrough();
     let text = '';
     out.on('data', (d) => { text += d; });
