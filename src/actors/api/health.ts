@@ -3,7 +3,8 @@
 // an inference actor runs once its model is). A draining node says `draining` whatever else
 // holds: it is on its way out, and load balancers should send it nothing more.
 import type { ActorInfo } from '../../runtime/supervisor.ts';
-import type { NetworkStatus, QueueStatus } from '../network/messages.ts';
+import type { NetworkStatus } from '../network/messages.ts';
+import type { QueueStatus } from '../scheduler/messages.ts';
 import type { ConsensusStatus } from '../consensus/messages.ts';
 import { orchestrationSummary } from '../consensus/summary.ts';
 import type { ApiArgs, HealthBody } from './messages.ts';

@@ -12,7 +12,7 @@ import { defineActor } from '../../runtime/actor.ts';
 import type { ActorAddress, Inbox, NoExtra, RequestOf } from '../../runtime/protocol.ts';
 import { SUPERVISOR, type ActorInfo, type KillReply, type SupervisorRequest } from '../../runtime/supervisor.ts';
 import type { Manifest } from '../../protocol/index.ts';
-import type { BlockReply, NetworkStatus, PeerSummary, QueueStatus } from '../network/messages.ts';
+import type { BlockReply, NetworkStatus, PeerSummary } from '../network/messages.ts';
 import type { BlockedPeer } from '../network/gate.ts';
 import type { ReceiptEnvelope } from '../network/receipts.ts';
 import type { JobRecordStatus, SchedulerMetrics } from '../scheduler/messages.ts';

@@ -18,9 +18,8 @@
 // no orchestrator (orchestrator.enabled = false).
 import type { FastifyInstance } from 'fastify';
 import type { OrchestratorConfig } from '../../config/types.ts';
-import { DECISION_TYPES, type DecisionType, type MetricsSnapshot } from '../orchestrator/heuristics.ts';
 import {
-  EXPORT_FORMATS, OWNER_TIMEOUT_MS, RECENT_LIMIT, orchestratorReplyTimeoutMs, type OrchestratorRequest,
+  DECISION_TYPES, type DecisionType, type MetricsSnapshot, EXPORT_FORMATS, OWNER_TIMEOUT_MS, RECENT_LIMIT, orchestratorReplyTimeoutMs, type OrchestratorRequest,
 } from '../orchestrator/messages.ts';
 import { errorCodeOf } from '../../errors/registry.ts';
 import type { NoExtra, ReplyOf } from '../../runtime/protocol.ts';

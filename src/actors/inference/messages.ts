@@ -2,6 +2,8 @@
 // supervisor's router; token chunks come back to the requester as `inference.token` events.
 import type { Call, DefineProtocol } from '../../runtime/protocol.ts';
 
+export { InvalidJobError, InferenceWorkerError } from './errors.ts';
+
 /**
  * After a cancel, how long the worker has to end the job before it is declared wedged. Public:
  * the scheduler and the network size their reply timeouts with it.

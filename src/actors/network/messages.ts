@@ -155,8 +155,6 @@ export type NetworkIn =
 /** What a drain did: queued jobs handed back, running jobs that finished in time, and those ended by the deadline. */
 export interface NetworkDrainReport { handed_back: number; finished: number; ended_by_drain: number }
 
-/** Queue figures the network actor asks the scheduler for, to put in its manifest. */
-export interface QueueStatus { depth: number; capacity: number; busy_slots: number; slots: number }
 
 type Req<T extends NetworkIn['type']> = Omit<Extract<NetworkIn, { type: T; replyTo: string }>, 'replyTo' | 'from'>;
 type Ev<T extends NetworkIn['type']> = Extract<NetworkIn, { type: T }>;

@@ -25,7 +25,8 @@ import type { CanClaimReply, JobResult, SchedulerJob } from '../scheduler/messag
 import { JOB_PROTOCOL, MAX_JOB_STREAMS } from '../../jobs/stream.ts';
 import { MAX_MODEL_STREAMS, MODEL_PROTOCOL, ModelPuller, ModelServer, type ModelSource, type SharedFile } from './model-transfer.ts';
 import { SYNC_MAX_ENTRIES, SYNC_PROTOCOL, parseRequest, parseResponse, readJson, writeJson } from './sync.ts';
-import type { NetworkDropReason, NetworkStatus, PeerSummary, QueueStatus, ServedModel } from './messages.ts';
+import type { NetworkDropReason, NetworkStatus, PeerSummary, ServedModel } from './messages.ts';
+import type { QueueStatus } from '../scheduler/messages.ts';
 import { CodedError } from '../../errors/registry.ts';
 
 export const TOPICS = { announce: 'mvp/1/announce', work: 'mvp/1/work', receipt: 'mvp/1/receipt', orch: 'mvp/1/orch' } as const;
