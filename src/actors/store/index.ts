@@ -7,7 +7,7 @@
 import { setup } from 'xstate';
 import { defineActor } from '../../runtime/actor.ts';
 import { lifecycle } from '../../runtime/lifecycle.ts';
-import type { Inbox } from '../../runtime/protocol.ts';
+import type { Inbox, ReplyIn, RequestsIn } from '../../runtime/protocol.ts';
 import { openStore, type NodeStore } from '../../store/store.ts';
 import { SCHEMA_VERSION } from '../../store/layout.ts';
 import type { StoreArgs, StoreProtocol, StoreWritable } from './messages.ts';
@@ -51,12 +51,15 @@ export default defineActor<StoreArgs | undefined, StoreProtocol>({
       }
     };
 
-    /** Answers a request with what `work` resolves to (undefined → null), or with its error. */
-    const answer = (replyTo: string, work: () => Promise<unknown>) => {
-      let p: Promise<unknown>;
-      try { p = work(); } catch (err) { ctx.replyError(replyTo, err); return; }
-      p.then((v) => ctx.reply(replyTo, v ?? null), (err: unknown) => ctx.replyError(replyTo, err));
+    /** Answers a request with what `work` resolves to (the reply its protocol promises), or with its error. */
+    const answer = <E extends RequestsIn<StoreProtocol> & { replyTo: string }>(e: E, work: () => Promise<ReplyIn<StoreProtocol, E['type']>>) => {
+      let p: Promise<ReplyIn<StoreProtocol, E['type']>>;
+      try { p = work(); } catch (err) { ctx.replyError(e.replyTo, err); return; }
+      p.then((v) => ctx.answer(e, v), (err: unknown) => ctx.replyError(e.replyTo, err));
     };
+    /** The protocol answers "none" with null, and a write with null once it is done. */
+    const orNull = <T>(p: Promise<T | undefined>) => p.then((v) => v ?? null);
+    const done = (p: Promise<void>) => p.then(() => null);
     const page = (e: { before?: string; after?: string; limit?: number }) => ({
       ...(e.before !== undefined ? { before: e.before } : {}), ...(e.after !== undefined ? { after: e.after } : {}), limit: e.limit ?? 100,
     });
@@ -81,24 +84,24 @@ export default defineActor<StoreArgs | undefined, StoreProtocol>({
       // Reads and writes are answered alike in open and read_only: a write in read_only fails
       // with the store's own error, which is what the asker should see.
       on: {
-        'store.receipt_put': { actions: ({ event: e }) => answer(e.replyTo, () => store!.putReceipt(e.receipt, e.role)) },
-        'store.receipt': { actions: ({ event: e }) => answer(e.replyTo, () => store!.receipt(e.job_id)) },
-        'store.receipts': { actions: ({ event: e }) => answer(e.replyTo, () => store!.receipts(page(e))) },
+        'store.receipt_put': { actions: ({ event: e }) => answer(e, () => store!.putReceipt(e.receipt, e.role)) },
+        'store.receipt': { actions: ({ event: e }) => answer(e, () => orNull(store!.receipt(e.job_id))) },
+        'store.receipts': { actions: ({ event: e }) => answer(e, () => store!.receipts(page(e))) },
         'store.job': {
           actions: ({ event: e }) => {
             store!.recordJob(e.record).catch((err: Error) => ctx.log.debug({ job_id: e.record.id, err: err.message }, 'Job history not written'));
           },
         },
-        'store.job_get': { actions: ({ event: e }) => answer(e.replyTo, () => store!.job(e.id)) },
+        'store.job_get': { actions: ({ event: e }) => answer(e, () => orNull(store!.job(e.id))) },
         'store.jobs': {
-          actions: ({ event: e }) => answer(e.replyTo, () => store!.jobs({ ...page(e), ...(e.status !== undefined ? { status: e.status } : {}) })),
+          actions: ({ event: e }) => answer(e, () => store!.jobs({ ...page(e), ...(e.status !== undefined ? { status: e.status } : {}) })),
         },
-        'store.value_get': { actions: ({ event: e }) => answer(e.replyTo, () => store!.getValue(e.name)) },
-        'store.value_put': { actions: ({ event: e }) => answer(e.replyTo, () => store!.putValue(e.name, e.value, e.durable)) },
-        'store.value_delete': { actions: ({ event: e }) => answer(e.replyTo, () => store!.deleteValue(e.name, e.durable)) },
-        'store.values': { actions: ({ event: e }) => answer(e.replyTo, () => store!.values(e.prefix)) },
-        'store.status': { actions: ({ event: e }) => answer(e.replyTo, () => store!.status()) },
-        'store.check': { actions: ({ event: e }) => answer(e.replyTo, () => store!.check()) },
+        'store.value_get': { actions: ({ event: e }) => answer(e, () => store!.getValue(e.name)) },
+        'store.value_put': { actions: ({ event: e }) => answer(e, () => done(store!.putValue(e.name, e.value, e.durable))) },
+        'store.value_delete': { actions: ({ event: e }) => answer(e, () => done(store!.deleteValue(e.name, e.durable))) },
+        'store.values': { actions: ({ event: e }) => answer(e, () => store!.values(e.prefix)) },
+        'store.status': { actions: ({ event: e }) => answer(e, () => store!.status()) },
+        'store.check': { actions: ({ event: e }) => answer(e, () => store!.check()) },
       },
     });
   },
