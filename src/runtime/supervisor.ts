@@ -49,7 +49,8 @@ export interface ActorInfo {
   crashes: number;
 }
 
-export interface ActorEvent { name: string; reason?: string; error?: SerializedError }
+/** What the supervisor emits about a child; `state` (event 'state') is its machine's new state. */
+export interface ActorEvent { name: string; reason?: string; error?: SerializedError; state?: string }
 
 interface Child {
   spec: ChildSpec;
@@ -304,7 +305,7 @@ export class Supervisor extends EventEmitter {
     const { promise: ready, resolve: onReady, reject: onFail } = Promise.withResolvers<void>();
     run.onUp((m) => {
       if (m.k === 'ready') onReady();
-      else if (m.k === 'state') c.state = m.value;
+      else if (m.k === 'state') { c.state = m.value; this.emit('state', { name: spec.name, state: m.value } satisfies ActorEvent); }
       else if (m.k === 'machine') c.machine = m.definition;
       this.onUp(c, m, run);
     });
