@@ -8,8 +8,8 @@
 //     .createMachine({ initial: 'loading', output: life.output, states: {
 //       loading: life.starting('ready'), ready: { ... }, failed: life.failed } });
 //
-// `life.fail` (an action) takes any event with an `error` to `failed` the same way, e.g. a
-// worker that died. `life.poke()` sends the machine an `actor.changed` event from outside a
+// Any transition to `failed` on an event that carries an `error` fails the actor with that
+// error the same way (e.g. the inference worker that died). `life.poke()` sends the machine an `actor.changed` event from outside a
 // transition (a promise that settled, a callback), so guarded `always` transitions, which
 // derive the state from what the actor holds, are evaluated again.
 import { fromCallback, fromPromise } from 'xstate';
