@@ -155,8 +155,6 @@ export type NetworkIn =
 /** What a drain did: queued jobs handed back, running jobs that finished in time, and those ended by the deadline. */
 export interface NetworkDrainReport { handed_back: number; finished: number; ended_by_drain: number }
 
-/** Queue figures the network actor asks the scheduler for, to put in its manifest. */
-export interface QueueStatus { depth: number; capacity: number; busy_slots: number; slots: number }
 
 /**
  * The network actor's states, as GET /actors shows them (machine.ts): `starting` (libp2p coming
