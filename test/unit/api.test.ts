@@ -12,7 +12,7 @@ import { createNode, type MvpNode } from '../../src/node/create-node.ts';
 import { healthOf } from '../../src/actors/api/health.ts';
 import type { HealthBody, JobBody, OrchestrationBody } from '../../src/actors/api/messages.ts';
 import type { PeerSummary } from '../../src/actors/network/messages.ts';
-import { CONSENSUS_STATES } from '../../src/actors/consensus/messages.ts';
+import { CONSENSUS_ROLES } from '../../src/actors/consensus/messages.ts';
 import type { JobRecord } from '../../src/actors/scheduler/messages.ts';
 import type { StoredReceipt, StoreStatus } from '../../src/store/store.ts';
 import { submitJob } from '../../src/client/submit.ts';
@@ -52,7 +52,7 @@ describe('api actor: GET /health and GET /actors', () => {
     assert.equal(typeof h.uptime_s, 'number');
     const { network, consensus, ...others } = h.actors;
     assert.equal(network, 'joining', 'no peer connected');
-    assert.ok((CONSENSUS_STATES as readonly string[]).includes(consensus!), `consensus in one of its states: ${consensus}`);
+    assert.ok((CONSENSUS_ROLES as readonly string[]).includes(consensus!), `consensus in one of its roles: ${consensus}`);
     assert.deepEqual(others, {
       store: 'open', scheduler: 'accepting', 'inference:mvp-test-tiny': 'ready', orchestrator: 'idle', api: 'serving',
     });
@@ -68,7 +68,7 @@ describe('api actor: GET /health and GET /actors', () => {
     // Each actor shows the state of its own machine: alone, this node's network is joining, and
     // its consensus actor is in one of its roles.
     const consensus = actors.find((a) => a.name === 'consensus')!;
-    assert.ok((CONSENSUS_STATES as readonly string[]).includes(consensus.state), `consensus in one of its states: ${consensus.state}`);
+    assert.ok((CONSENSUS_ROLES as readonly string[]).includes(consensus.state), `consensus in one of its roles: ${consensus.state}`);
     const idle: Record<string, string> = {
       store: 'open', scheduler: 'accepting', 'inference:mvp-test-tiny': 'ready', network: 'joining', consensus: consensus.state, orchestrator: 'idle', api: 'serving',
     };
