@@ -44,7 +44,7 @@ import { createNode } from '../src/node/create-node.ts';
 import { resolveModels, SEQUENCES_PER_MODEL } from '../src/node/models.ts';
 import { submitJob, type SubmitResult } from '../src/client/submit.ts';
 import { buildLibp2p, type NetworkNode } from '../src/actors/network/libp2p.ts';
-import { RECEIPT_TOPIC, WORK_TOPIC } from '../src/actors/network/executor.ts';
+import { RECEIPT_TOPIC, WORK_TOPIC } from '../src/protocol/topics.ts';
 import { SYNC_PROTOCOL, parseResponse, readJson, writeJson } from '../src/actors/network/sync.ts';
 import { createEnvelopeInspector, encodeEnvelope, sealEnvelope } from '../src/protocol/index.ts';
 import { createLogger } from '../src/runtime/log.ts';

@@ -10,7 +10,8 @@ import type { PrivateKey } from '@libp2p/interface';
 import { LRUCache } from 'lru-cache';
 import { buildLibp2p, type NetworkNode, type Transport } from '../actors/network/libp2p.ts';
 import { SYNC_PROTOCOL, parseResponse, readJson, writeJson } from '../actors/network/sync.ts';
-import { LEASE_MS, WORK_TOPIC } from '../actors/network/executor.ts';
+import { LEASE_MS } from '../market/executor.ts';
+import { WORK_TOPIC } from '../protocol/topics.ts';
 import {
   buildWorkOffer, createEnvelopeInspector, encodeEnvelope, sealEnvelope, sha256Hex, verifyReceipt,
   type Envelope, type JobClaimBody, type JobPriority, type Manifest, type ReceiptEnvelope,

@@ -31,6 +31,7 @@
 //   sealEnvelope: a body naming another sender than `from` (an offer's client, a claim's or a
 //   receipt's executor) is `wrong_from`; an offer whose job_id is not derived from its content,
 //   or a receipt ending before it started or failing without a reason, is `schema`.
+//   TOPICS (topics.ts): the gossipsub topic names, announce / work / receipt / orch.
 //   Lower level: signEnvelope, signingBytes, canonicalBytes, verifyEnvelopeSignature, newEnvelopeId
 export * from './version.ts';
 export * from './envelope.ts';
@@ -48,4 +49,5 @@ export * from './receipt.ts';
 export * from './registry.ts';
 export * from './seal.ts';
 export * from './inspector.ts';
+export * from './topics.ts';
 export type { FromSchema, WireSchema } from './schema-types.ts';

@@ -7,6 +7,7 @@ import type { ActorSpec, Down, Message, Placement, SystemEvent, Up } from './act
 import type { Clock } from './clock.ts';
 import type { Logger } from './log.ts';
 import type { Host, RunningActor } from './host.ts';
+import type { Call, DefineProtocol, SupervisorExtensions } from './protocol.ts';
 import {
   ActorDownError, ActorStartError, DuplicateActorError, KillRefusedError, RequestTimeoutError, SupervisorGaveUpError, UnknownActorError, UnknownRequestError,
   deserializeError, serializeError, type SerializedError,
@@ -48,7 +49,8 @@ export interface ActorInfo {
   crashes: number;
 }
 
-export interface ActorEvent { name: string; reason?: string; error?: SerializedError }
+/** What the supervisor emits about a child; `state` (event 'state') is its machine's new state. */
+export interface ActorEvent { name: string; reason?: string; error?: SerializedError; state?: string }
 
 interface Child {
   spec: ChildSpec;
@@ -60,7 +62,12 @@ interface Child {
   /** Set while the supervisor itself is stopping this child, so its exit is not a crash. */
   stopping: boolean;
   mailbox: Down[];
+  /** Its machine's definition (xstate JSON), as its latest start reported it. */
+  machine?: unknown;
 }
+
+/** `supervisor.machine`: an actor's machine definition (xstate JSON, for a visualizer) and where it is now. */
+export interface MachineInfo { name: string; status: ChildStatus; state: string; definition: unknown }
 
 /** A request in flight; `run` is the asking actor's incarnation (a restarted actor is not answered). */
 interface Route { origin: string | null; run?: RunningActor; localId: string; target: string }
@@ -69,11 +76,12 @@ interface Route { origin: string | null; run?: RunningActor; localId: string; ta
  * The supervisor's own address: actors ask it what only it knows, e.g.
  * `ctx.request<ActorInfo[]>(SUPERVISOR, { type: 'supervisor.actors' }, ms)`.
  */
-export const SUPERVISOR = '$supervisor';
+export const SUPERVISOR = '$supervisor' as const;
 
 /**
  * What a request to SUPERVISOR may ask:
  * - `supervisor.actors` → ActorInfo[];
+ * - `supervisor.machine` → MachineInfo (UnknownActorError; ActorDownError if it never started);
  * - `supervisor.kill` → KillReply once the actor has died (its restart follows, as after any crash);
  * - `supervisor.restart` → ActorInfo once the actor runs again;
  * - `supervisor.add` → ActorInfo once a new child runs (see add());
@@ -84,6 +92,7 @@ export const SUPERVISOR = '$supervisor';
  */
 export type SupervisorRequest =
   | { type: 'supervisor.actors' }
+  | { type: 'supervisor.machine'; name: string }
   | { type: 'supervisor.kill'; name: string; mode?: KillMode }
   | { type: 'supervisor.restart'; name: string }
   | { type: 'supervisor.add'; spec: ChildSpec }
@@ -92,6 +101,28 @@ export type SupervisorRequest =
 
 /** How an actor was killed: threaded actors die by `mode`, inline ones always by an exception. */
 export interface KillReply { name: string; placement: Placement; mode: KillMode }
+
+type SupReq<T extends SupervisorRequest['type']> = Extract<SupervisorRequest, { type: T }>;
+/** The supervisor's own protocol, plus what the tree's composer answers in its name. */
+type SupervisorCalls = DefineProtocol<
+  | Call<SupReq<'supervisor.actors'>, ActorInfo[]>
+  | Call<SupReq<'supervisor.machine'>, MachineInfo>
+  | Call<SupReq<'supervisor.kill'>, KillReply>
+  | Call<SupReq<'supervisor.restart'>, ActorInfo>
+  | Call<SupReq<'supervisor.add'>, ActorInfo>
+  | Call<SupReq<'supervisor.remove'>, null>
+  | Call<SupReq<'supervisor.update_args'>, null>
+>['requests'] & SupervisorExtensions;
+export type SupervisorProtocol = {
+  /** Mapped, so the augmentable interface reads as a plain object type. */
+  requests: { [K in keyof SupervisorCalls]: SupervisorCalls[K] };
+  events: never;
+  emits: never;
+};
+
+declare module './protocol.ts' {
+  interface ActorProtocols { $supervisor: SupervisorProtocol }
+}
 
 export class Supervisor extends EventEmitter {
   private readonly children: Child[];
@@ -229,6 +260,13 @@ export class Supervisor extends EventEmitter {
     return this.children.map((c) => this.info(c));
   }
 
+  /** An actor's machine definition, as xstate JSON, and its state now. */
+  machine(name: string): MachineInfo {
+    const c = this.child(name);
+    if (c.machine === undefined) throw new ActorDownError(name, 'it has not started yet: no machine to describe');
+    return { name, status: c.status, state: c.state, definition: c.machine };
+  }
+
   get status() { return this.state; }
 
   // --- internals -------------------------------------------------------------------------
@@ -267,7 +305,8 @@ export class Supervisor extends EventEmitter {
     const { promise: ready, resolve: onReady, reject: onFail } = Promise.withResolvers<void>();
     run.onUp((m) => {
       if (m.k === 'ready') onReady();
-      else if (m.k === 'state') c.state = m.value;
+      else if (m.k === 'state') { c.state = m.value; this.emit('state', { name: spec.name, state: m.value } satisfies ActorEvent); }
+      else if (m.k === 'machine') c.machine = m.definition;
       this.onUp(c, m, run);
     });
     void run.exited.then((exit) => {
@@ -412,6 +451,7 @@ export class Supervisor extends EventEmitter {
     const req = msg as SupervisorRequest;
     switch (req.type) {
       case 'supervisor.actors': this.answer(r, true, this.actors(), undefined); break;
+      case 'supervisor.machine': void settle(Promise.resolve().then(() => this.machine(String(req.name)))); break;
       case 'supervisor.kill': void settle(Promise.resolve().then(() => this.kill(String(req.name), req.mode === 'throw' ? 'throw' : 'terminate'))); break;
       case 'supervisor.restart': void settle(Promise.resolve().then(() => this.restart(String(req.name)))); break;
       case 'supervisor.add': void settle(Promise.resolve().then(() => this.add(req.spec))); break;

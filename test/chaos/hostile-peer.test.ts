@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { multiaddr } from '@multiformats/multiaddr';
 import { buildLibp2p, type NetworkNode } from '../../src/actors/network/libp2p.ts';
-import { TOPICS } from '../../src/actors/network/service.ts';
+import { TOPICS } from '../../src/protocol/topics.ts';
 import { SYNC_PROTOCOL, parseRequest, readJson, writeJson } from '../../src/actors/network/sync.ts';
-import { CLAIMS_REFUSED_BELOW, SIGNER_RATE } from '../../src/actors/network/reputation.ts';
+import { CLAIMS_REFUSED_BELOW, SIGNER_RATE } from '../../src/market/reputation.ts';
 import { JOB_PROTOCOL } from '../../src/jobs/stream.ts';
 import { LightClient, submitJob, type SubmitResult } from '../../src/client/submit.ts';
 import {

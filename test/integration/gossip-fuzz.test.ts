@@ -10,7 +10,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { PrivateKey } from '@libp2p/interface';
 import { buildLibp2p, type NetworkNode } from '../../src/actors/network/libp2p.ts';
-import { TOPICS } from '../../src/actors/network/service.ts';
+import { TOPICS } from '../../src/protocol/topics.ts';
 import { createNode, type MvpNode } from '../../src/node/create-node.ts';
 import { encodeEnvelope, sealEnvelope, buildWorkOffer, sha256Hex, type DropReason } from '../../src/protocol/index.ts';
 import { submitJob } from '../../src/client/submit.ts';

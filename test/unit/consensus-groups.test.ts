@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from '../helpers/property.ts';
 import { chooseGroups, isActive, SWARM } from '../../src/actors/consensus/groups.ts';
-import { LivenessTable } from '../../src/actors/consensus/liveness.ts';
+import { LivenessTable } from '../../src/liveness/table.ts';
 import { OrchBus } from '../helpers/orch-bus.ts';
 
 describe('failure detection', () => {

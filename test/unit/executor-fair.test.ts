@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { PrivateKey } from '@libp2p/interface';
-import { JobExecutor } from '../../src/actors/network/executor.ts';
+import { JobExecutor } from '../../src/market/executor.ts';
 import { buildWorkOffer, sealEnvelope, sha256Hex, type Envelope, type JobClaimBody } from '../../src/protocol/index.ts';
 import { createLogger } from '../../src/runtime/log.ts';
 import type { Clock } from '../../src/runtime/clock.ts';

@@ -8,7 +8,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { PrivateKey } from '@libp2p/interface';
 import { buildLibp2p, type NetworkNode } from '../../src/actors/network/libp2p.ts';
-import { JobExecutor } from '../../src/actors/network/executor.ts';
+import { JobExecutor } from '../../src/market/executor.ts';
 import { JOB_PROTOCOL, parseJobFrame, readLines, writeLine, type JobFrame } from '../../src/jobs/stream.ts';
 import { buildWorkOffer, sealEnvelope, sha256Hex, verifyReceipt, type Envelope } from '../../src/protocol/index.ts';
 import { systemClock } from '../../src/runtime/clock.ts';

@@ -10,7 +10,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { PING_PROTOCOL } from '@libp2p/ping';
 import type { PrivateKey } from '@libp2p/interface';
 import { buildLibp2p, type NetworkNode } from '../../src/actors/network/libp2p.ts';
-import { TOPICS } from '../../src/actors/network/service.ts';
+import { TOPICS } from '../../src/protocol/topics.ts';
 import type { PeerSummary } from '../../src/actors/network/messages.ts';
 import { sealEnvelope, encodeEnvelope } from '../../src/protocol/index.ts';
 import { createNode, type MvpNode } from '../../src/node/create-node.ts';

@@ -8,7 +8,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { buildLibp2p, type NetworkNode } from '../../src/actors/network/libp2p.ts';
 import { SYNC_PROTOCOL, SyncError, parseRequest, parseResponse, readJson, writeJson } from '../../src/actors/network/sync.ts';
 import { sealEnvelope, sealReceipt, encodeEnvelope, SUPPORTED_VERSIONS, type ReceiptEnvelope } from '../../src/protocol/index.ts';
-import { TOPICS } from '../../src/actors/network/service.ts';
+import { TOPICS } from '../../src/protocol/topics.ts';
 import { newPeer, receiptBy } from '../helpers/jobs.ts';
 import { createNode, type MvpNode } from '../../src/node/create-node.ts';
 import { testConfig } from '../helpers/config.ts';
@@ -64,7 +64,7 @@ describe('manifest sync', () => {
     await until(async () => asked >= 2, 15_000, 'the node to ask the hostile peer for sync twice');
     const peers = await node.supervisor.request<Array<{ peer_id: string; node_id?: string }>>('network', { type: 'network.peers' }, 2000);
     assert.ok(!peers.some((p) => p.peer_id === victimId || p.node_id === 'forged'));
-    assert.deepEqual((await node.health()).actors.network, 'running');
+    assert.equal((await node.health()).actors.network, 'online', 'up, the hostile peer connected');
     assert.equal(node.supervisor.counters.crashed, 0);
   });
 

@@ -35,7 +35,7 @@ describe('killing actors of a running node', () => {
       const after = node.supervisor.actors().find((a) => a.name === 'network')!;
       assert.equal(after.crashes, before.crashes + 1);
       await until(async () => (await node.network()).known === 1, 20_000, 'the restarted network actor to hear its peer again');
-      assert.equal((await node.health()).actors.network, 'running');
+      await until(async () => (await node.health()).actors.network === 'online', 20_000, 'the restarted network actor to be online again');
     });
   }
 

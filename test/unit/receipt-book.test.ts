@@ -2,7 +2,7 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { sealReceipt, type ReceiptEnvelope } from '../../src/protocol/index.ts';
-import { ReceiptBook } from '../../src/actors/network/receipts.ts';
+import { ReceiptBook } from '../../src/market/receipts.ts';
 import { newPeer, NOW, receiptBy, type Peer } from '../helpers/jobs.ts';
 
 let client: Peer;

@@ -1,10 +1,10 @@
-// The network actor's judgement of its peers (src/actors/network/reputation.ts): token buckets,
+// The network actor's judgement of its peers (src/market/reputation.ts): token buckets,
 // penalties and credit, the thresholds, decay, and jobs assigned but never delivered.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   CLAIMS_REFUSED_BELOW, HALF_LIFE_MS, IGNORED_BELOW, MAX_SCORE, PENALTY, RateLimiter, Reputation,
-} from '../../src/actors/network/reputation.ts';
+} from '../../src/market/reputation.ts';
 
 describe('RateLimiter', () => {
   it('lets a burst through, then refills at its rate', () => {

@@ -6,7 +6,7 @@ import { Counter, Gauge, Registry, type Metric } from 'prom-client';
 import { DROP_REASONS } from '../../protocol/index.ts';
 import type { ActorInfo } from '../../runtime/supervisor.ts';
 import type { NetworkStatus } from '../network/messages.ts';
-import { GUARD_DROP_REASONS } from '../network/reputation.ts';
+import { GUARD_DROP_REASONS } from '../../market/reputation.ts';
 import type { HistogramSnapshot, SchedulerMetrics } from '../scheduler/messages.ts';
 import type { ApiArgs } from './messages.ts';
 import type { PullProgress } from '../network/model-transfer.ts';

@@ -15,7 +15,13 @@ import {
 } from './election.ts';
 import { DecisionBook, type ConsensusResult, type ProposalInput, type QuorumView } from './decisions.ts';
 import { chooseGroups, COUNCIL_SIZE, isActive, SWARM } from './groups.ts';
-import { LivenessTable, type Liveness, type Transition } from './liveness.ts';
+import { LivenessTable, type Liveness, type Transition } from '../../liveness/table.ts';
+import { PartitionWatch, type PartitionState, type PartitionStatus } from './partition.ts';
+import { groupStatus, peerList, type GroupStatus, type NodeRef, type PeerListEntry } from './status.ts';
+
+export type { GroupStatus, NodeRef, PeerListEntry } from './status.ts';
+
+export type { PartitionState, PartitionStatus } from './partition.ts';
 
 export interface CoreConfig {
   mode: OrchestrationMode;
@@ -76,7 +82,6 @@ export type CoreEvent =
   | { kind: 'decided'; result: ConsensusResult };
 
 export type ClaimReason = CoordClaimBody['reason'];
-export type PartitionState = 'ok' | 'degraded' | 'minority';
 
 /** Everything a node persists so that a restart cannot make it vote twice in one epoch. */
 export interface Durable { groups: Record<string, GroupLedger> }
@@ -105,35 +110,6 @@ interface GroupState {
   failoverSince?: number;
 }
 
-export interface GroupStatus {
-  group: string;
-  member: boolean;
-  active: boolean;
-  /** Members alive or suspect, this node included. */
-  members: number;
-  lineage?: string;
-  epoch: number;
-  holder?: NodeRef;
-  /** The coordinator (the holder, except in fully_decentralized mode where the holder only stewards membership). */
-  coordinator?: NodeRef;
-  electorate?: number;
-  partial: boolean;
-  election?: { epoch: number; reason: ClaimReason; grants: number; since: number };
-}
-
-export interface NodeRef { node_id: string; peer_id: string }
-
-export interface PartitionStatus {
-  state: PartitionState;
-  alive: number;
-  suspect: number;
-  dead: number;
-  /** Silence (ms) after which the last peer was marked dead: detection time. */
-  last_detection_ms?: number;
-  last_change_at?: number;
-  /** The last heal: when a dead peer was heard again, and how long until every group agreed. */
-  last_heal?: { at: number; converged_after_ms?: number };
-}
 
 export interface CoreOptions {
   self: NodeRef;
@@ -159,9 +135,7 @@ export class OrchestrationCore {
   private affinity = 0.5;
   private out: Outgoing[] = [];
   private events: CoreEvent[] = [];
-  private partition: PartitionStatus = { state: 'ok', alive: 0, suspect: 0, dead: 0 };
-  private healPending?: number;
-  private lastShareAt = -Infinity;
+  private readonly partition: PartitionWatch;
   readonly counts = {
     elections_started: 0, elections_won: 0, elections_abandoned: 0, lineages_founded: 0,
     votes_granted: 0, votes_refused: 0, records_adopted: 0, records_published: 0,
@@ -174,6 +148,7 @@ export class OrchestrationCore {
     this.rng = opts.rng;
     this.persistFn = opts.persist;
     this.life = new LivenessTable(opts.config.heartbeat_timeout_ms);
+    this.partition = new PartitionWatch(this.t.reconfigureMs);
     for (const [g, ledger] of Object.entries(opts.durable?.groups ?? {})) this.groups.set(g, this.freshGroup(opts.now, ledger));
     this.ensureGroup(SWARM, opts.now);
     this.decisions = new DecisionBook({
@@ -344,36 +319,27 @@ export class OrchestrationCore {
     return rec ? this.ref(rec.holder) : undefined;
   }
 
-  groupStatus(group: string): GroupStatus {
-    const gs = this.groups.get(group);
-    const rec = gs?.ledger.record;
-    const members = this.members(group, 'live').length;
-    const holder = rec ? this.ref(rec.holder) : undefined;
-    return {
-      group,
-      member: this.myGroups.includes(group),
-      active: this.groupActive(group),
-      members,
-      ...(rec ? { lineage: rec.lineage } : {}),
-      epoch: rec?.epoch ?? 0,
-      ...(holder ? { holder } : {}),
-      ...(holder && this.cfg.mode !== 'fully_decentralized' ? { coordinator: holder } : {}),
-      ...(rec?.electorate ? { electorate: rec.electorate.length } : {}),
-      partial: rec !== undefined && rec.electorate === undefined,
-      ...(gs?.election ? { election: { epoch: gs.election.claim.epoch, reason: gs.election.reason, grants: gs.election.grants.size, since: gs.election.started } } : {}),
-    };
-  }
 
-  groupsStatus(): GroupStatus[] { return this.myGroups.map((g) => this.groupStatus(g)); }
-  partitionStatus(): PartitionStatus { return { ...this.partition }; }
+  // --- read-only views (the projections themselves are in status.ts) ----------------------
+
+  groupStatus(group: string): GroupStatus { return groupStatus(this, group); }
+  groupsStatus(): GroupStatus[] { return this.myGroups.map((g) => groupStatus(this, g)); }
+  /** Live peers with what their heartbeats say (for status pages and the router). */
+  peerList(): PeerListEntry[] { return peerList(this); }
+  /** The groups this node is a member of. */
+  get joinedGroups(): readonly string[] { return this.myGroups; }
+  /** The claim this node has in flight for a group, if any. */
+  electionOf(group: string): { epoch: number; reason: ClaimReason; grants: number; since: number } | undefined {
+    const e = this.groups.get(group)?.election;
+    return e ? { epoch: e.claim.epoch, reason: e.reason, grants: e.grants.size, since: e.started } : undefined;
+  }
+  /** The peers kept, with what their heartbeats said. */
+  *peerViews(): IterableIterator<{ peer: string; node_id: string; affinity: number; groups: string[] }> {
+    for (const [peer, v] of this.peers) yield { peer, node_id: v.node_id, affinity: v.affinity, groups: [...v.groups.keys()] };
+  }
+  partitionStatus(): PartitionStatus { return this.partition.snapshot(); }
   get selfAffinity(): number { return this.affinity; }
 
-  /** Live peers with what their heartbeats say (for status pages and the router). */
-  peerList(): Array<NodeRef & { affinity: number; status: Liveness; groups: string[] }> {
-    return [...this.peers].map(([peer, v]) => ({
-      peer_id: peer, node_id: v.node_id, affinity: v.affinity, status: this.life.status(peer), groups: [...v.groups.keys()],
-    }));
-  }
 
   liveness(peer: string): Liveness { return peer === this.self.peer_id ? 'alive' : this.life.status(peer); }
   /** Heard from once and silent past the heartbeat timeout since (unknown peers are not known dead). */
@@ -580,10 +546,7 @@ export class OrchestrationCore {
     return 'alive' === this.sinceStatus(gs.recordSince) ? 'alive' : 'dead';
   }
 
-  private sinceStatus(since: number): Liveness {
-    const silent = this.lastNow - since;
-    return silent > this.life.timeoutMs ? 'dead' : silent > this.life.suspectMs ? 'suspect' : 'alive';
-  }
+  private sinceStatus(since: number): Liveness { return this.life.classify(this.lastNow - since); }
 
   /**
    * This node's place among the group's alive members (excluding some; with a full record, among
@@ -700,7 +663,7 @@ export class OrchestrationCore {
     return !rec?.electorate || rec.holder === me || rec.electorate.includes(me);
   }
 
-  private groupActive(g: string): boolean {
+  groupActive(g: string): boolean {
     return isActive(g, this.members(g, 'live').length, this.cfg.min_nodes_per_group);
   }
 
@@ -725,40 +688,27 @@ export class OrchestrationCore {
     this.memo.clear();
     if (!this.peers.has(t.peer)) return;
     this.events.push({ kind: 'liveness', peer: t.peer, from: t.from, to: t.to, silent_ms: t.silentMs });
-    if (t.to === 'dead') this.partition.last_detection_ms = t.silentMs;
-    if (t.from === 'dead' && t.to === 'alive') {
-      // A heal (or a restart): tell what was decided meanwhile, once per burst of returns.
-      this.healPending ??= now;
-      this.partition.last_heal = { at: now };
-      if (now - this.lastShareAt >= this.t.reconfigureMs) {
-        this.lastShareAt = now;
-        const mine = this.decisions.ownOutcomes(32);
-        if (mine.length > 0) this.publish('decision_outcome', { outcomes: mine } satisfies DecisionOutcomeBody);
-      }
-      for (const gs of this.groups.values()) if (gs.ledger.record?.holder === this.self.peer_id) gs.wantRepublish = true;
+    const { healed, share } = this.partition.onTransition(t, now);
+    if (!healed) return;
+    // A heal (or a restart): tell what was decided meanwhile, once per burst of returns.
+    if (share) {
+      const mine = this.decisions.ownOutcomes(32);
+      if (mine.length > 0) this.publish('decision_outcome', { outcomes: mine } satisfies DecisionOutcomeBody);
     }
+    for (const gs of this.groups.values()) if (gs.ledger.record?.holder === this.self.peer_id) gs.wantRepublish = true;
   }
 
   private updatePartition(now: number): void {
     this.lastNow = Math.max(this.lastNow, now);
-    let alive = 0; let suspect = 0; let dead = 0;
-    for (const peer of this.peers.keys()) {
-      const s = this.life.status(peer);
-      if (s === 'alive') alive++; else if (s === 'suspect') suspect++; else dead++;
-    }
-    const q = this.quorumView(SWARM);
-    const state: PartitionState = q.minority ? 'minority' : suspect + dead > 0 || q.health < 1 ? 'degraded' : 'ok';
-    const previous = this.partition.state;
-    this.partition = { ...this.partition, state, alive, suspect, dead };
-    if (state !== previous) {
-      this.partition.last_change_at = now;
-      this.events.push({ kind: 'partition', state, previous });
-    }
+    const counts = { alive: 0, suspect: 0, dead: 0 };
+    for (const peer of this.peers.keys()) counts[this.life.status(peer)]++;
+    const change = this.partition.update(now, counts, this.quorumView(SWARM));
+    if (change) this.events.push({ kind: 'partition', ...change });
   }
 
   /** After a heal: converged once every alive member reports the same record as this node, in every active group. */
   private checkConvergence(now: number): void {
-    if (this.healPending === undefined) return;
+    if (!this.partition.awaitingConvergence) return;
     for (const g of this.myGroups) {
       if (!this.groupActive(g)) continue;
       const rec = this.groups.get(g)?.ledger.record;
@@ -768,10 +718,7 @@ export class OrchestrationCore {
         if (!rec || !s || s.lineage !== rec.lineage || s.epoch !== rec.epoch) return;
       }
     }
-    const after = now - this.healPending;
-    this.healPending = undefined;
-    if (this.partition.last_heal) this.partition.last_heal.converged_after_ms = after;
-    this.events.push({ kind: 'converged', after_heal_ms: after });
+    this.events.push({ kind: 'converged', after_heal_ms: this.partition.converged(now) });
   }
 
   // --- plumbing ----------------------------------------------------------------------------
@@ -795,7 +742,7 @@ export class OrchestrationCore {
     return { ledger, joinedAt: now, recordSince: now, retryAt: now, lastReconfigureAt: -Infinity, republishAt: now, wantRepublish: false };
   }
 
-  private ref(peer: string): NodeRef {
+  ref(peer: string): NodeRef {
     return { peer_id: peer, node_id: peer === this.self.peer_id ? this.self.node_id : this.peers.get(peer)?.node_id ?? peer };
   }
 }

@@ -8,13 +8,14 @@
 // keep it in memory).
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { setup } from 'xstate';
+import { fromCallback, setup } from 'xstate';
 import { defineActor } from '../../runtime/actor.ts';
+import { lifecycle } from '../../runtime/lifecycle.ts';
 import type { NetworkStatus } from '../network/messages.ts';
 import type { SchedulerStatus } from '../scheduler/messages.ts';
-import type { ReceiptEnvelope } from '../network/receipts.ts';
+import type { ReceiptEnvelope } from '../../market/receipts.ts';
 import { MetricsGatherer, hostLoad } from '../orchestrator/metrics.ts';
-import type { DecisionRecord } from '../orchestrator/messages.ts';
+import type { MetricsSnapshot } from '../orchestrator/messages.ts';
 import type { OrchMessageType, OrchSummary } from '../../protocol/index.ts';
 import { affinityScore, type AffinityInput } from './affinity.ts';
 import { DistributedOrchestratorConfig } from './config.ts';
@@ -28,7 +29,10 @@ import { ModelControl } from '../api/models.ts';
 import type { ModelRequestBody } from '../../protocol/index.ts';
 import { ModelMover } from './replication.ts';
 import { startElection } from './elect.ts';
-import { ConsensusUnavailableError, type ConsensusArgs, type ConsensusIn, type ConsensusStatus } from './messages.ts';
+import { SWARM } from './groups.ts';
+import { consensusStatus } from './status.ts';
+import { ConsensusUnavailableError, type ConsensusArgs, type ConsensusProtocol, type ConsensusStatus } from './messages.ts';
+import type { Inbox } from '../../runtime/protocol.ts';
 
 export const REQUEST_TIMEOUT_MS = 1000;
 /** The ledger is fsynced in the store's next group commit. */
@@ -44,7 +48,7 @@ export function refreshMs(heartbeatTimeoutSecs: number): number {
   return Math.max(500, (heartbeatTimeoutSecs * 1000) / 3);
 }
 
-export default defineActor<ConsensusArgs | undefined>({
+export default defineActor<ConsensusArgs | undefined, ConsensusProtocol>({
   machine: (ctx) => {
     const cfg = ctx.config.distributed_orchestration;
     const dcfg = DistributedOrchestratorConfig.fromConfig(ctx.config, ctx.args?.simulation);
@@ -85,9 +89,9 @@ export default defineActor<ConsensusArgs | undefined>({
     const mover = new ModelMover({
       config: ctx.config, clock: ctx.clock, log: ctx.log,
       self: () => core?.self.peer_id,
-      ask: (to, msg, timeoutMs) => ctx.request(to, msg, timeoutMs),
+      ask: ctx.request,
       publish: (body) => ctx.request('network', { type: 'network.orch_publish', msg_type: 'model_request', body }, REQUEST_TIMEOUT_MS * 5),
-      ...(pullDir ? { control: new ModelControl({ config: ctx.config, ask: (to, msg, timeoutMs) => ctx.request(to, msg, timeoutMs), pullDir }), pullDir } : {}),
+      ...(pullDir ? { control: new ModelControl({ config: ctx.config, ask: ctx.request, pullDir }), pullDir } : {}),
       newId: () => randomBytes(6).toString('hex'),
     });
     ctx.own(() => mover.stop());
@@ -111,16 +115,16 @@ export default defineActor<ConsensusArgs | undefined>({
       holderOf: (g) => core?.groupStatus(g).holder?.peer_id,
       decisionGroup: (m) => core?.decisionGroup(m) ?? 'swarm',
       propose: proposeDecision,
-      ask: (to, msg, timeoutMs) => ctx.request(to, msg, timeoutMs),
+      ask: ctx.request,
       mover,
       newId: () => randomBytes(6).toString('hex'),
     });
     let demand: DemandEntry[] = [];
 
     async function askOrchestrator(type: DecisionType, c: { description?: string; metrics?: unknown }) {
-      const r = await ctx.request<DecisionRecord>('orchestrator', {
+      const r = await ctx.request('orchestrator', {
         type: 'orchestrator.decide', decision_type: type,
-        ...(c.description !== undefined ? { context: c.description } : {}), ...(c.metrics ? { metrics: c.metrics } : {}),
+        ...(c.description !== undefined ? { context: c.description } : {}), ...(c.metrics ? { metrics: c.metrics as MetricsSnapshot } : {}),
       }, Math.max(REQUEST_TIMEOUT_MS, cfg.consensus_timeout_ms));
       return { choice: r.action, params: r.params, confidence: r.confidence, reasoning: r.reasoning, source: String(r.source) };
     }
@@ -132,11 +136,14 @@ export default defineActor<ConsensusArgs | undefined>({
       // Writes go in order; each waits for the one before, whatever became of it.
       written = written.catch(() => undefined)
         .then(() => ctx.request('store', { type: 'store.value_put', name: 'orchestration', value: d, durable: true }, STORE_TIMEOUT_MS));
+      // Its failure is reported by the publish that waits on it; with none (or once stopped), not unhandled.
+      written.catch(() => undefined);
     }
 
     async function loadLedger(): Promise<Durable | undefined> {
       if (dcfg.isSimulation()) return undefined;
-      const d = await ctx.request<Durable | null>('store', { type: 'store.value_get', name: 'orchestration' }, STORE_TIMEOUT_MS);
+      // This actor alone writes this value (persist above).
+      const d = await ctx.request('store', { type: 'store.value_get', name: 'orchestration' }, STORE_TIMEOUT_MS) as Durable | null;
       ledgerInStore = true;
       return d ?? undefined;
     }
@@ -156,6 +163,7 @@ export default defineActor<ConsensusArgs | undefined>({
         lastSummaryAt = now;
         ctx.send('network', { type: 'network.orch_state', summary: summary satisfies OrchSummary });
       }
+      check?.();
     }
 
     function publish(type: OrchMessageType, body: unknown): void {
@@ -204,10 +212,10 @@ export default defineActor<ConsensusArgs | undefined>({
     let refreshing: Promise<void> | undefined;
     async function refreshOnce(): Promise<void> {
       const [status, queue, receipts, jobs] = await Promise.allSettled([
-        ctx.request<NetworkStatus>('network', { type: 'network.status' }, REQUEST_TIMEOUT_MS),
-        ctx.request<SchedulerStatus>('scheduler', { type: 'scheduler.status' }, REQUEST_TIMEOUT_MS),
-        ctx.request<ReceiptEnvelope[]>('network', { type: 'network.receipts', limit: 1000 }, REQUEST_TIMEOUT_MS),
-        ctx.request<JobRecord[]>('scheduler', { type: 'scheduler.jobs', limit: 500 }, REQUEST_TIMEOUT_MS),
+        ctx.request('network', { type: 'network.status' }, REQUEST_TIMEOUT_MS),
+        ctx.request('scheduler', { type: 'scheduler.status' }, REQUEST_TIMEOUT_MS),
+        ctx.request('network', { type: 'network.receipts', limit: 1000 }, REQUEST_TIMEOUT_MS),
+        ctx.request('scheduler', { type: 'scheduler.jobs', limit: 500 }, REQUEST_TIMEOUT_MS),
       ]);
       missing = [];
       if (status.status === 'rejected') missing.push('network');
@@ -249,29 +257,8 @@ export default defineActor<ConsensusArgs | undefined>({
     };
 
     function status(): ConsensusStatus {
-      const now = ctx.clock.now();
-      const swarm = core?.groupStatus('swarm');
-      const coordinator = core?.coordinatorOf('swarm');
       return {
-        enabled: cfg.enabled,
-        mode: cfg.mode,
-        self: core ? core.self : null,
-        self_affinity: core?.selfAffinity ?? 0,
-        coordinator: coordinator ?? null,
-        epoch: swarm?.epoch ?? 0,
-        lineage: swarm?.lineage ?? null,
-        members: swarm?.members ?? (core ? 1 : 0),
-        groups: core?.groupsStatus() ?? [],
-        partition: core?.partitionStatus() ?? { state: 'ok', alive: 0, suspect: 0, dead: 0 },
-        peers: core?.peerList() ?? [],
-        elections: core ? { ...core.counts } : {},
-        consensus: {
-          counts: core ? { ...core.decisions.counts } : {}, in_flight: core?.decisions.inFlight ?? 0,
-          outcomes_known: core?.decisions.known ?? 0, thresholds: core?.decisions.thresholds.snapshot() ?? {},
-        },
-        router: router.counters(),
-        sources_missing: missing,
-        updated_at: now,
+        ...consensusStatus(core, { enabled: cfg.enabled, mode: cfg.mode, router: router.counters(), missing, now: ctx.clock.now() }),
         moves: { ...mover.status(), replication: replicator.status() },
       };
     }
@@ -283,66 +270,114 @@ export default defineActor<ConsensusArgs | undefined>({
       return router.makeDistributedDecision((context ?? {}) as Parameters<DistributedOrchestrator['makeDistributedDecision']>[0], type);
     }
 
-    return setup({ types: { events: {} as ConsensusIn } }).createMachine({
+    /** Sends the machine a role check (set while the machine runs); after every flush of the core. */
+    let check: (() => void) | undefined;
+
+    /** The start: the core's clock tick and the periodic re-read of the node's figures. */
+    const life = lifecycle(ctx, async () => {
+      if (!cfg.enabled) return;
+      const tick = ctx.clock.setInterval(() => { if (core) { core.tick(ctx.clock.now()); flush(); } }, tickMs(cfg.heartbeat_timeout_secs));
+      ctx.own(() => ctx.clock.clearInterval(tick));
+      const figures = ctx.clock.setInterval(() => { refresh().catch((err) => ctx.log.warn({ err }, 'Consensus refresh failed')); }, refreshMs(cfg.heartbeat_timeout_secs));
+      ctx.own(() => ctx.clock.clearInterval(figures));
+      refresh().catch((err) => ctx.log.warn({ err }, 'Consensus refresh failed'));
+    });
+    /** This node's role, read from the core after each change (minority first: it outranks the rest); once started. */
+    const role = {
+      on: {
+        'consensus.check': [
+          { guard: 'minority', target: '#consensus.minority' },
+          { guard: 'candidate', target: '#consensus.candidate' },
+          { guard: 'coordinator', target: '#consensus.coordinator' },
+          { guard: 'member', target: '#consensus.member' },
+          { target: '#consensus.observer' },
+        ],
+      },
+    } as const;
+
+    return setup({
+      types: { events: {} as Inbox<ConsensusProtocol> | { type: 'consensus.check' } },
+      actions: life.actions,
+      actors: {
+        ...life.actors,
+        watch: fromCallback(({ sendBack }) => {
+          check = () => sendBack({ type: 'consensus.check' });
+          return () => { check = undefined; };
+        }),
+      },
+      guards: {
+        minority: () => core !== undefined && core.partitionStatus().state === 'minority',
+        candidate: () => core !== undefined && core.joinedGroups.some((g) => core!.electionOf(g) !== undefined),
+        coordinator: () => core !== undefined && core.joinedGroups.some((g) => core!.recordOf(g)?.holder === core!.self.peer_id),
+        member: () => {
+          if (!core) return false;
+          const rec = core.recordOf(SWARM);
+          return rec?.electorate === undefined || rec.electorate.includes(core.self.peer_id);
+        },
+      },
+    }).createMachine({
       id: 'consensus',
-      initial: 'running',
-      states: {
-        running: {
-          entry: () => {
-            if (cfg.enabled) {
-              const tick = ctx.clock.setInterval(() => { if (core) { core.tick(ctx.clock.now()); flush(); } }, tickMs(cfg.heartbeat_timeout_secs));
-              ctx.own(() => ctx.clock.clearInterval(tick));
-              const figures = ctx.clock.setInterval(() => { refresh().catch((err) => ctx.log.warn({ err }, 'Consensus refresh failed')); }, refreshMs(cfg.heartbeat_timeout_secs));
-              ctx.own(() => ctx.clock.clearInterval(figures));
-              refresh().catch((err) => ctx.log.warn({ err }, 'Consensus refresh failed'));
-            }
-            ctx.ready();
-          },
-          on: {
-            'consensus.status': { actions: ({ event }) => ctx.reply(event.replyTo, status()) },
-            'consensus.refresh': {
-              actions: ({ event }) => {
-                if (!cfg.enabled) { ctx.reply(event.replyTo, status()); return; }
-                refresh().then(() => ctx.reply(event.replyTo, status()), (err) => ctx.replyError(event.replyTo, err));
-              },
-            },
-            'consensus.decide': {
-              actions: ({ event }) => { decide(event.decision_type, event.context).then((r) => ctx.reply(event.replyTo, r), (err) => ctx.replyError(event.replyTo, err)); },
-            },
-            'consensus.elect': {
-              actions: ({ event }) => {
-                const run = async () => {
-                  if (!cfg.enabled) throw new ConsensusUnavailableError('distributed orchestration is disabled');
-                  if (!core) throw new ConsensusUnavailableError('consensus is not ready: the network has not answered yet');
-                  // Answered within the orchestrator's wait for an action's owner (2 s).
-                  return startElection(core, event.group ?? 'swarm', ctx.clock, flush, Math.min(1500, core.t.electionTimeoutMs + 100));
-                };
-                run().then((r) => ctx.reply(event.replyTo, r), (err) => ctx.replyError(event.replyTo, err));
-              },
-            },
-            'consensus.migrate': {
-              actions: ({ event }) => {
-                mover.migrate({ model: event.model, target: event.target, unload_source: event.unload_source, ...(event.timeout_ms ? { timeout_ms: event.timeout_ms } : {}) })
-                  .then((r) => ctx.reply(event.replyTo, r), (err) => ctx.replyError(event.replyTo, err));
-              },
-            },
-            'consensus.recent': {
-              actions: ({ event }) => ctx.reply(event.replyTo, { decisions: router.recent(Math.max(0, Math.min(100, Math.floor(event.limit ?? 100)))) }),
-            },
-            'consensus.heartbeat': {
-              actions: ({ event }) => {
-                replicator.onReport(event.peer, event.orch?.demand, ctx.clock.now());
-                if (core) { core.onHeartbeat(event.peer, ctx.clock.now(), event.orch); flush(); }
-              },
-            },
-            'consensus.gossip': {
-              actions: ({ event }) => {
-                if (event.msg_type === 'model_request') { mover.onRequest(event.peer, event.body as ModelRequestBody); return; }
-                if (core) { core.onMessage(event.peer, ctx.clock.now(), event.msg_type, event.body); flush(); }
-              },
-            },
+      initial: 'starting',
+      output: life.output,
+      invoke: { src: 'watch' },
+      on: {
+        'consensus.status': { actions: ({ event }) => ctx.answer(event, status()) },
+        'consensus.refresh': {
+          actions: ({ event }) => {
+            if (!cfg.enabled) { ctx.answer(event, status()); return; }
+            refresh().then(() => ctx.answer(event, status()), (err) => ctx.replyError(event.replyTo, err));
           },
         },
+        'consensus.decide': {
+          actions: ({ event }) => { decide(event.decision_type, event.context).then((r) => ctx.answer(event, r), (err) => ctx.replyError(event.replyTo, err)); },
+        },
+        'consensus.elect': {
+          actions: ({ event }) => {
+            const run = async () => {
+              if (!cfg.enabled) throw new ConsensusUnavailableError('distributed orchestration is disabled');
+              if (!core) throw new ConsensusUnavailableError('consensus is not ready: the network has not answered yet');
+              // Answered within the orchestrator's wait for an action's owner (2 s).
+              return startElection(core, event.group ?? 'swarm', ctx.clock, flush, Math.min(1500, core.t.electionTimeoutMs + 100));
+            };
+            run().then((r) => ctx.answer(event, r), (err) => ctx.replyError(event.replyTo, err));
+          },
+        },
+        'consensus.migrate': {
+          actions: ({ event }) => {
+            mover.migrate({ model: event.model, target: event.target, unload_source: event.unload_source, ...(event.timeout_ms ? { timeout_ms: event.timeout_ms } : {}) })
+              .then((r) => ctx.answer(event, r), (err) => ctx.replyError(event.replyTo, err));
+          },
+        },
+        'consensus.recent': {
+          actions: ({ event }) => ctx.answer(event, { decisions: router.recent(Math.max(0, Math.min(100, Math.floor(event.limit ?? 100)))) }),
+        },
+        'consensus.heartbeat': {
+          actions: ({ event }) => {
+            replicator.onReport(event.peer, event.orch?.demand, ctx.clock.now());
+            if (core) { core.onHeartbeat(event.peer, ctx.clock.now(), event.orch); flush(); }
+          },
+        },
+        'consensus.gossip': {
+          actions: ({ event }) => {
+            if (event.msg_type === 'model_request') { mover.onRequest(event.peer, event.body as ModelRequestBody); return; }
+            if (core) { core.onMessage(event.peer, ctx.clock.now(), event.msg_type, event.body); flush(); }
+          },
+        },
+      },
+      states: {
+        /** Its timers set (runtime/lifecycle.ts); then observer until the core says otherwise. */
+        starting: life.starting('observer'),
+        /** Takes no part (orchestration off, the network not answered yet, or outside the swarm's council). */
+        observer: role,
+        /** Votes in the swarm's electorate. */
+        member: role,
+        /** Has a claim in flight for some group's next epoch. */
+        candidate: role,
+        /** Holds some group's record (its coordinator; in fully_decentralized mode, the membership's steward). */
+        coordinator: role,
+        /** Its side of a partition holds no majority of the swarm's electorate: it takes no quorum decision. */
+        minority: role,
+        failed: life.failed,
       },
     });
   },

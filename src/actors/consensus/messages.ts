@@ -15,6 +15,7 @@
 //   consensus.gossip { peer, msg_type, body }   an orchestration message (coord_* / decision_*)
 // (`peer`, not `from`: the runtime sets an event's `from` to the sending actor's name.)
 import type { RequestEvent } from '../../runtime/actor.ts';
+import type { Call, DefineProtocol } from '../../runtime/protocol.ts';
 import type { OrchSummary } from '../../protocol/index.ts';
 import type { OrchestrationMode } from '../../config/types.ts';
 import type { GroupStatus, NodeRef, OrchMessageType, PartitionStatus } from './core.ts';
@@ -87,4 +88,32 @@ export interface ConsensusArgs {
 export class ConsensusUnavailableError extends CodedError {
   override name = 'ConsensusUnavailableError';
   constructor(message: string, options?: ErrorOptions) { super('consensus_unavailable', message, options); }
+}
+
+/**
+ * The consensus actor's roles, as GET /actors shows them once it has started (index.ts):
+ * `observer` (takes no part: orchestration off, the network not answered yet, or outside the
+ * swarm's council), `member` (votes), `candidate` (a claim in flight), `coordinator` (holds a
+ * group's record), `minority` (its side of a partition holds no majority: no quorum decision).
+ */
+export const CONSENSUS_ROLES = ['observer', 'member', 'candidate', 'coordinator', 'minority'] as const;
+/** Its states: `starting` (timers being set), a role, or `failed` (its start threw: the crash follows). */
+export const CONSENSUS_STATES = ['starting', ...CONSENSUS_ROLES, 'failed'] as const;
+export type ConsensusState = (typeof CONSENSUS_STATES)[number];
+
+type Req<T extends ConsensusIn['type']> = Omit<Extract<ConsensusIn, { type: T; replyTo: string }>, 'replyTo' | 'from'>;
+
+/** The consensus actor's published protocol. */
+export type ConsensusProtocol = DefineProtocol<
+  | Call<Req<'consensus.status'>, ConsensusStatus>
+  | Call<Req<'consensus.refresh'>, ConsensusStatus>
+  | Call<Req<'consensus.decide'>, DistributedDecision>
+  | Call<Req<'consensus.recent'>, { decisions: DistributedDecision[] }>
+  | Call<Req<'consensus.elect'>, ElectionAnswer>
+  | Call<Req<'consensus.migrate'>, Migration>,
+  Extract<ConsensusIn, { type: 'consensus.heartbeat' | 'consensus.gossip' }>
+>;
+
+declare module '../../runtime/protocol.ts' {
+  interface ActorProtocols { consensus: ConsensusProtocol }
 }

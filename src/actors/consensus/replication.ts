@@ -12,6 +12,7 @@
 // The requester repeats its request every RESEND_MS until the target serves the model or the
 // migration times out (gossip published before the mesh formed is lost); the target handles a
 // request id once.
+import type { Ask } from '../../runtime/protocol.ts';
 import type { Config } from '../../config/types.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/log.ts';
@@ -124,7 +125,7 @@ export interface ModelMoverDeps {
   log: Logger;
   /** This node's peer id, once the network has said it. */
   self(): string | undefined;
-  ask<T>(to: string, msg: { type: string; [k: string]: unknown }, timeoutMs: number): Promise<T>;
+  ask: Ask;
   /** Gossips a model_request on mvp/1/orch. */
   publish(body: ModelRequestBody): Promise<unknown>;
   /** Loads and unloads models here; absent on a node without a data directory (a simulated one). */
@@ -163,10 +164,10 @@ export class ModelMover {
     const { deps } = this;
     const self = deps.self();
     if (!self) throw new MigrationError('the network has not started yet');
-    const mine = await deps.ask<Manifest>('network', { type: 'network.manifest' }, QUICK_MS);
+    const mine = await deps.ask('network', { type: 'network.manifest' }, QUICK_MS);
     const model = mine.models.find((m) => m.name === p.model || m.sha256 === p.model);
     if (!model) throw new MigrationError(`model ${p.model} is not served here (served: ${mine.models.map((m) => m.name).join(', ') || 'none'})`);
-    const peers = await deps.ask<PeerManifest[]>('network', { type: 'network.manifests' }, QUICK_MS);
+    const peers = await deps.ask('network', { type: 'network.manifests' }, QUICK_MS);
     const target = peers.find((x) => x.peer_id === p.target || x.manifest.node_id === p.target);
     if (!target) throw new MigrationError(`no known peer ${p.target} (by peer id or node id)`);
     if (target.peer_id === self) throw new MigrationError('the target is this node');
@@ -190,7 +191,7 @@ export class ModelMover {
     let sentAt = -Infinity;
     for (;;) {
       if (this.stopped) return false;
-      const served = await deps.ask<ServedModel[]>('network', { type: 'network.models' }, QUICK_MS).catch(() => undefined);
+      const served = await deps.ask('network', { type: 'network.models' }, QUICK_MS).catch(() => undefined);
       if (served && served.some((s) => s.peer_id === body.target && s.model.sha256 === body.model.sha256) === serving) return true;
       const now = deps.clock.now();
       if (now >= deadline) return false;
@@ -251,8 +252,8 @@ export class ModelMover {
   async keepReason(name: string, sha256: string): Promise<string | undefined> {
     if (this.deps.config.models.pinned.includes(name)) return keepReasonOf(this.deps.config, name, sha256, [], []);
     const [served, peers] = await Promise.all([
-      this.deps.ask<ServedModel[]>('network', { type: 'network.models' }, QUICK_MS),
-      this.deps.ask<PeerManifest[]>('network', { type: 'network.manifests' }, QUICK_MS),
+      this.deps.ask('network', { type: 'network.models' }, QUICK_MS),
+      this.deps.ask('network', { type: 'network.manifests' }, QUICK_MS),
     ]);
     return keepReasonOf(this.deps.config, name, sha256, served, peers);
   }
@@ -288,11 +289,11 @@ export class ModelMover {
     if (body.reason === 'release') { await this.release(r, body); return; }
     const refused = refusalOf(deps.config, body) ?? (deps.control ? undefined : 'this node has no data directory to pull models into');
     if (refused) { this.settle(r, 'refused', refused); return; }
-    const mine = await deps.ask<Manifest>('network', { type: 'network.manifest' }, QUICK_MS);
+    const mine = await deps.ask('network', { type: 'network.manifest' }, QUICK_MS);
     if (mine.models.some((m) => m.sha256 === body.model.sha256)) { this.settle(r, 'already_served'); return; }
     const cap = deps.config.models.max_pulled_mib;
     if (cap > 0 && deps.pullDir) {
-      const served = await deps.ask<ServedModel[]>('network', { type: 'network.models' }, QUICK_MS);
+      const served = await deps.ask('network', { type: 'network.models' }, QUICK_MS);
       const size = served.find((s) => s.model.sha256 === body.model.sha256)?.model.size ?? 0;
       const used = await pulledBytes(deps.pullDir);
       if (used + size > cap * 1024 * 1024) {

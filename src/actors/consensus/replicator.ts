@@ -16,6 +16,7 @@
 // Departure: the volunteers' draw is made by the coordinator from their manifests (memory, load)
 // rather than by each node on its own — the same rule, one message round fewer; a node that
 // would not have volunteered still refuses by its policy.
+import type { Ask } from '../../runtime/protocol.ts';
 import type { Config } from '../../config/types.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/log.ts';
@@ -64,7 +65,7 @@ export interface ReplicatorDeps {
   /** The group a decision about this model is taken in. */
   decisionGroup(model: string): string;
   propose(input: ProposalInput): Promise<ConsensusResult>;
-  ask<T>(to: string, msg: { type: string; [k: string]: unknown }, timeoutMs: number): Promise<T>;
+  ask: Ask;
   mover: ModelMover;
   newId(): string;
 }
@@ -109,8 +110,8 @@ export class Replicator {
       const self = this.deps.self();
       if (!self) return;
       const [served, peers] = await Promise.all([
-        this.deps.ask<ServedModel[]>('network', { type: 'network.models' }, QUICK_MS),
-        this.deps.ask<PeerManifest[]>('network', { type: 'network.manifests' }, QUICK_MS),
+        this.deps.ask('network', { type: 'network.models' }, QUICK_MS),
+        this.deps.ask('network', { type: 'network.manifests' }, QUICK_MS),
       ]);
       const alive = new Map(peers.filter((p) => p.state === 'alive').map((p) => [p.peer_id, p]));
       for (const mine of served.filter((s) => s.self)) await this.consider(self, mine.model, served, alive);

@@ -1,6 +1,6 @@
 // The operator's peer block list (POST / DELETE /peers/:peer/block): a blocked peer gets no
 // connection either way (libp2p's connection gater asks `has`), its open connections are closed
-// (service.ts), and its gossip is dropped even when a third node relays it (the envelope's
+// (blocklist.ts), and its gossip is dropped even when a third node relays it (the envelope's
 // signed `from`). The network actor keeps it in the node's store, so it outlasts restarts.
 import { peerIdFromString } from '@libp2p/peer-id';
 import { CodedError } from '../../errors/registry.ts';

@@ -1,5 +1,5 @@
 // Builds the network actor's libp2p node: TCP (or the in-process memory transport), noise,
-// yamux, identify, ping, gossipsub, optional mDNS. Bootstrap dialling is ours (service.ts),
+// yamux, identify, ping, gossipsub, optional mDNS. Bootstrap dialling is ours (bootstrap.ts),
 // because @libp2p/bootstrap silently ignores the seed's bare multiaddrs.
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
@@ -30,9 +30,9 @@ export interface Libp2pInit {
   /** The operator's block list (gate.ts): no connection with these peers, either way. */
   blocked?: (peer: string) => boolean;
   /**
-   * A node's own judgement of its peers (reputation.ts), added to gossipsub's peer score. When
+   * A node's own judgement of its peers (src/market/reputation.ts), added to gossipsub's peer score. When
    * given, the node also validates every gossip message itself before gossipsub forwards it
-   * (asyncValidation: it must report each one, see NetworkService.onGossip).
+   * (asyncValidation: it must report each one, see Gossip.onGossip in gossip.ts).
    */
   appScore?: (peerId: string) => number;
   /** A private swarm's pre-shared key file content (swarm-key.ts): connections only with holders of the same key. */

@@ -1,18 +1,26 @@
-// The network actor: starting (libp2p up, listening) → running (answers status/peer queries)
-// Its node is released by the runner when the actor stops or crashes (ctx.own).
-import { fromPromise, setup } from 'xstate';
+// The network actor's statechart, its states as an operator reads them in GET /actors:
+//   starting  libp2p coming up (store asked, block list and scores restored, listening)
+//   joining   up, and no peer connected yet since start (dialling bootstrap / known peers)
+//   online    at least one peer connected (this node's own light clients aside)
+//   isolated  was online, and no peer has been connected for ISOLATED_AFTER_MS
+//   failed    the start threw (runtime/lifecycle.ts): the runner reports the crash with its error
+// Connectivity is checked every CHECK_MS on the injected clock, and at once when a peer
+// connects or disconnects. Requests are served in every state once the node is up. Its node is
+// released by the runner when the actor stops or crashes (ctx.own).
+import { fromCallback, setup } from 'xstate';
+import { lifecycle } from '../../runtime/lifecycle.ts';
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys';
 import type { ActorContext } from '../../runtime/actor.ts';
 import type { Transport } from './libp2p.ts';
-import { isOrchMessageType, type HeartbeatBody, type ModelManifest } from '../../protocol/index.ts';
-import type { NetworkDrainReport, NetworkIn, PeerManifest, QueueStatus } from './messages.ts';
+import { isOrchMessageType, type HeartbeatBody, type ModelManifest, type OrchMessageType } from '../../protocol/index.ts';
+import type { NetworkDrainReport, NetworkProtocol, PeerManifest } from './messages.ts';
+export { NETWORK_STATES, type NetworkState } from './messages.ts';
 import { NetworkService, type KnownPeer, type NetworkStoreLink } from './service.ts';
 import type { SharedFile } from './model-transfer.ts';
 import type { BlockedPeer } from './gate.ts';
-import type { SavedStanding } from './reputation.ts';
+import type { SavedStanding } from '../../market/reputation.ts';
 import type { StoreStatus, StoreWritable } from '../store/messages.ts';
-import type { Message } from '../../runtime/actor.ts';
-import type { CanClaimReply, DrainReply, JobResult } from '../scheduler/messages.ts';
+import type { Inbox, NoExtra, RequestOf } from '../../runtime/protocol.ts';
 import { submitReplyTimeoutMs } from '../scheduler/timeouts.ts';
 
 export interface NetworkArgs {
@@ -36,26 +44,33 @@ export interface NetworkArgs {
   persistPeers?: boolean;
 }
 
+/** How often connectivity is checked (it is also checked at every connect and disconnect). */
+export const CHECK_MS = 1000;
+/** online → isolated once no peer has been connected for this long: a redial's gap is no isolation. */
+export const ISOLATED_AFTER_MS = 3000;
+
 /** Store requests; a receipt waits for its group's fsync, which a loaded disk can slow. */
 const STORE_MS = 5000;
 const RECEIPT_STORE_MS = 30_000;
 
-function storeLink(ctx: ActorContext<NetworkArgs>): NetworkStoreLink {
-  const ask = <R>(msg: Message, ms = STORE_MS) => ctx.request<R>('store', msg, ms);
+function storeLink(ctx: ActorContext<NetworkArgs, NetworkProtocol>): NetworkStoreLink {
+  const ask = <const M extends RequestOf<'store'>>(msg: M & NoExtra<M, RequestOf<'store'>>, ms = STORE_MS) => ctx.request('store', msg, ms);
+  // Named values come back as stored: this actor wrote them, so it knows their shape.
+  const value = <T>(name: string) => ask({ type: 'store.value_get', name }) as Promise<T | null>;
   return {
     keepsPeers: ctx.args.persistPeers === true,
-    knownPeers: async () => (await ask<KnownPeer[] | null>({ type: 'store.value_get', name: 'peers' })) ?? [],
+    knownPeers: async () => (await value<KnownPeer[]>('peers')) ?? [],
     saveKnownPeers: (peers) => ask({ type: 'store.value_put', name: 'peers', value: peers, durable: false }),
     putReceipt: (receipt) => ask({ type: 'store.receipt_put', receipt, role: 'executor' }, RECEIPT_STORE_MS),
-    blocked: async () => (await ask<Array<{ value: BlockedPeer }>>({ type: 'store.values', prefix: 'blocked/' })).map((v) => v.value),
+    blocked: async () => (await ask({ type: 'store.values', prefix: 'blocked/' })).map((v) => v.value as BlockedPeer),
     saveBlock: (b) => ask({ type: 'store.value_put', name: `blocked/${b.peer_id}`, value: b, durable: true }),
     dropBlock: (peer) => ask({ type: 'store.value_delete', name: `blocked/${peer}`, durable: true }),
-    standings: async () => (await ask<SavedStanding[] | null>({ type: 'store.value_get', name: 'reputation' })) ?? [],
+    standings: async () => (await value<SavedStanding[]>('reputation')) ?? [],
     saveStandings: (list) => ask({ type: 'store.value_put', name: 'reputation', value: list, durable: false }),
   };
 }
 
-export function networkMachine(ctx: ActorContext<NetworkArgs>) {
+export function networkMachine(ctx: ActorContext<NetworkArgs, NetworkProtocol>) {
   const service = new NetworkService({
     store: storeLink(ctx),
     config: ctx.config,
@@ -69,122 +84,155 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
     ...(ctx.args.swarmKey ? { swarmKey: ctx.args.swarmKey } : {}),
     clock: ctx.clock,
     log: ctx.log,
-    queue: () => ctx.request<QueueStatus>('scheduler', { type: 'scheduler.status' }, 1000),
-    canClaim: (model, maxTokens) => ctx.request<CanClaimReply>('scheduler', { type: 'scheduler.can_claim', model, max_tokens: maxTokens }, 1000),
-    submit: (job) => ctx.request<JobResult>('scheduler', { type: 'scheduler.submit', job, stream_to: ctx.name } as unknown as Message,
+    queue: () => ctx.request('scheduler', { type: 'scheduler.status' }, 1000),
+    canClaim: (model, maxTokens) => ctx.request('scheduler', { type: 'scheduler.can_claim', model, max_tokens: maxTokens }, 1000),
+    submit: (job) => ctx.request('scheduler', { type: 'scheduler.submit', job, stream_to: ctx.name },
       submitReplyTimeoutMs(ctx.config, job, 60_000)),
-    cancel: (jobId) => void ctx.request('scheduler', { type: 'scheduler.cancel', job_id: jobId } as unknown as Message, 1000).catch(() => undefined),
+    cancel: (jobId) => void ctx.request('scheduler', { type: 'scheduler.cancel', job_id: jobId }, 1000).catch(() => undefined),
     // Orchestration gossip goes to the consensus actor (when orchestration is on: else no such actor listens).
     ...(ctx.config.distributed_orchestration.enabled ? {
       onHeartbeat: (from: string, body: HeartbeatBody) => ctx.send('consensus', { type: 'consensus.heartbeat', peer: from, ...(body.orch ? { orch: body.orch } : {}) }),
-      onOrch: (from: string, msgType: string, body: unknown) => ctx.send('consensus', { type: 'consensus.gossip', peer: from, msg_type: msgType, body }),
+      onOrch: (from: string, msgType: OrchMessageType, body: unknown) => ctx.send('consensus', { type: 'consensus.gossip', peer: from, msg_type: msgType, body }),
     } : {}),
   });
   ctx.own(() => service.stop());
 
   const start = async () => {
     // Writes may have failed before this (re)start: ask, then follow the store's word.
-    const st = await ctx.request<StoreStatus>('store', { type: 'store.status' }, STORE_MS);
+    const st = await ctx.request('store', { type: 'store.status' }, STORE_MS);
     service.setStoreWritable(st.writable);
     await service.start();
+    service.onConnectivity(() => check?.());
   };
 
+  /** Sends the machine a connectivity check (set while the machine runs). */
+  let check: (() => void) | undefined;
+  /** When a peer was last seen connected (the injected clock). */
+  let lastConnectedAt = -Infinity;
+  const connected = () => service.isRunning ? service.connectedPeerCount() : 0;
+
+  const life = lifecycle(ctx, start);
+
   return setup({
-    types: { events: {} as NetworkIn | StoreWritable },
-    actors: { startNode: fromPromise(start) },
-    actions: {
-      ready: () => ctx.ready(),
-      fail: (_, params: { error: unknown }) => { throw params.error; },
+    types: { events: {} as Inbox<NetworkProtocol> | { type: 'network.check' } },
+    actors: {
+      ...life.actors,
+      watch: fromCallback(({ sendBack }) => {
+        check = () => {
+          if (!service.isRunning) return;
+          if (connected() > 0) lastConnectedAt = ctx.clock.now();
+          sendBack({ type: 'network.check' });
+        };
+        const timer = ctx.clock.setInterval(() => check?.(), CHECK_MS);
+        return () => { ctx.clock.clearInterval(timer); check = undefined; };
+      }),
     },
+    guards: {
+      up: () => service.isRunning,
+      hasPeers: () => connected() > 0,
+      lostPeers: () => connected() === 0 && ctx.clock.now() - lastConnectedAt >= ISOLATED_AFTER_MS,
+    },
+    actions: life.actions,
   }).createMachine({
     id: 'network',
     initial: 'starting',
-    on: { 'store.writable': { actions: ({ event }) => service.setStoreWritable(event.writable) } },
+    output: life.output,
+    invoke: { src: 'watch' },
+    // The actor's protocol, served in every state once the node is up (before, unanswered).
+    on: {
+      'store.writable': { actions: ({ event }) => service.setStoreWritable(event.writable) },
+      'network.status': { guard: 'up', actions: ({ event }) => ctx.answer(event, service.status()) },
+      'network.peers': { guard: 'up', actions: ({ event }) => ctx.answer(event, service.peers()) },
+      'network.models': { guard: 'up', actions: ({ event }) => ctx.answer(event, service.models()) },
+      'network.manifests': {
+        guard: 'up',
+        actions: ({ event }) => {
+          const now = ctx.clock.now();
+          ctx.answer(event, service.peerTable.entries().flatMap((e) => e.manifest
+            ? [{ peer_id: e.peerId, state: service.peerTable.state(e, now), manifest: e.manifest } satisfies PeerManifest] : []));
+        },
+      },
+      'network.block': {
+        guard: 'up',
+        actions: ({ event }) => {
+          service.block(event.peer_id).then((b) => ctx.answer(event, b), (err: unknown) => ctx.replyError(event.replyTo, err));
+        },
+      },
+      'network.unblock': {
+        guard: 'up',
+        actions: ({ event }) => {
+          service.unblock(event.peer_id).then((was) => ctx.answer(event, { peer_id: event.peer_id, was_blocked: was }),
+            (err: unknown) => ctx.replyError(event.replyTo, err));
+        },
+      },
+      'network.blocked': { guard: 'up', actions: ({ event }) => ctx.answer(event, service.gate.list()) },
+      'network.local_client': {
+        guard: 'up',
+        actions: ({ event }) => { service.addLocalClient(event.peer_id); ctx.answer(event, null); },
+      },
+      'network.adjust_gossip': {
+        guard: 'up',
+        actions: ({ event }) => {
+          try { ctx.answer(event, service.adjustGossip(event.heartbeat_factor)); } catch (err) { ctx.replyError(event.replyTo, err); }
+        },
+      },
+      'network.receipt': { guard: 'up', actions: ({ event }) => ctx.answer(event, service.receipts.get(event.job_id) ?? null) },
+      'network.receipts': {
+        guard: 'up',
+        actions: ({ event }) => ctx.answer(event, service.receipts.recent(Math.min(1000, Math.max(1, event.limit ?? 100)))),
+      },
+      'network.manifest': {
+        guard: 'up',
+        actions: ({ event }) => {
+          service.manifest().then((m) => ctx.answer(event, m), (err: unknown) => ctx.replyError(event.replyTo, err));
+        },
+      },
+      'network.drain': {
+        guard: 'up',
+        actions: ({ event }) => {
+          const { executor } = service;
+          executor.beginDrain();
+          ctx.request('scheduler', { type: 'scheduler.drain' }, 5000)
+            .catch((err: Error) => { ctx.log.warn({ err: err.message }, 'The scheduler did not answer the drain: its queued jobs end with it'); return undefined; })
+            .then(async (s) => ({ handed_back: s?.handed_back.length ?? 0, ...await executor.drain(event.timeout_ms) }) satisfies NetworkDrainReport)
+            .then((r) => ctx.answer(event, r), (err: unknown) => ctx.replyError(event.replyTo, err));
+        },
+      },
+      'network.flush_receipts': {
+        guard: 'up',
+        actions: ({ event }) => { void service.executor.flushReceipts().then(() => ctx.answer(event, null)); },
+      },
+      'inference.token': { guard: 'up', actions: ({ event }) => service.executor.onToken(event.job_id, event.text) },
+      // Orchestration: the consensus actor's gossip out, and its heartbeat summary.
+      'network.orch_publish': {
+        guard: 'up',
+        actions: ({ event }) => {
+          if (!isOrchMessageType(event.msg_type)) { ctx.replyError(event.replyTo, new TypeError(`not an orchestration message type: ${event.msg_type}`)); return; }
+          service.publishOrch(event.msg_type, event.body).then((env) => ctx.answer(event, { id: env.id }), (err) => ctx.replyError(event.replyTo, err));
+        },
+      },
+      'network.set_models': {
+        guard: 'up',
+        actions: ({ event }) => {
+          service.setModels(event.models, event.files).then(() => ctx.answer(event, null), (err: unknown) => ctx.replyError(event.replyTo, err));
+        },
+      },
+      'network.pull': {
+        guard: 'up',
+        actions: ({ event }) => {
+          service.puller.pull(event.sha256, event.dir).then((p) => ctx.answer(event, p), (err: unknown) => ctx.replyError(event.replyTo, err));
+        },
+      },
+      'network.pulls': { guard: 'up', actions: ({ event }) => ctx.answer(event, service.puller.list()) },
+      'network.cancel_pull': { guard: 'up', actions: ({ event }) => ctx.answer(event, { sha256: event.sha256, cancelled: service.puller.cancel(event.sha256) }) },
+      'network.orch_state': { guard: 'up', actions: ({ event }) => service.setOrchSummary(event.summary) },
+    },
     states: {
-      starting: {
-        invoke: {
-          src: 'startNode',
-          onDone: { target: 'running', actions: 'ready' },
-          onError: { actions: { type: 'fail', params: ({ event }) => ({ error: event.error }) } },
-        },
-      },
-      running: {
-        on: {
-          'network.status': { actions: ({ event }) => ctx.reply(event.replyTo, service.status()) },
-          'network.peers': { actions: ({ event }) => ctx.reply(event.replyTo, service.peers()) },
-          'network.models': { actions: ({ event }) => ctx.reply(event.replyTo, service.models()) },
-          'network.manifests': {
-            actions: ({ event }) => {
-              const now = ctx.clock.now();
-              ctx.reply(event.replyTo, service.peerTable.entries().flatMap((e) => e.manifest
-                ? [{ peer_id: e.peerId, state: service.peerTable.state(e, now), manifest: e.manifest } satisfies PeerManifest] : []));
-            },
-          },
-          'network.block': {
-            actions: ({ event }) => {
-              service.block(event.peer_id).then((b) => ctx.reply(event.replyTo, b), (err: unknown) => ctx.replyError(event.replyTo, err));
-            },
-          },
-          'network.unblock': {
-            actions: ({ event }) => {
-              service.unblock(event.peer_id).then((was) => ctx.reply(event.replyTo, { peer_id: event.peer_id, was_blocked: was }),
-                (err: unknown) => ctx.replyError(event.replyTo, err));
-            },
-          },
-          'network.blocked': { actions: ({ event }) => ctx.reply(event.replyTo, service.gate.list()) },
-          'network.local_client': {
-            actions: ({ event }) => { service.addLocalClient(event.peer_id); ctx.reply(event.replyTo, null); },
-          },
-          'network.adjust_gossip': {
-            actions: ({ event }) => {
-              try { ctx.reply(event.replyTo, service.adjustGossip(event.heartbeat_factor)); } catch (err) { ctx.replyError(event.replyTo, err); }
-            },
-          },
-          'network.receipt': { actions: ({ event }) => ctx.reply(event.replyTo, service.receipts.get(event.job_id) ?? null) },
-          'network.receipts': {
-            actions: ({ event }) => ctx.reply(event.replyTo, service.receipts.recent(Math.min(1000, Math.max(1, event.limit ?? 100)))),
-          },
-          'network.manifest': {
-            actions: ({ event }) => {
-              service.manifest().then((m) => ctx.reply(event.replyTo, m), (err: unknown) => ctx.replyError(event.replyTo, err));
-            },
-          },
-          'network.drain': {
-            actions: ({ event }) => {
-              const { executor } = service;
-              executor.beginDrain();
-              ctx.request<DrainReply>('scheduler', { type: 'scheduler.drain' }, 5000)
-                .catch((err: Error) => { ctx.log.warn({ err: err.message }, 'The scheduler did not answer the drain: its queued jobs end with it'); return undefined; })
-                .then(async (s) => ({ handed_back: s?.handed_back.length ?? 0, ...await executor.drain(event.timeout_ms) }) satisfies NetworkDrainReport)
-                .then((r) => ctx.reply(event.replyTo, r), (err: unknown) => ctx.replyError(event.replyTo, err));
-            },
-          },
-          'network.flush_receipts': {
-            actions: ({ event }) => { void service.executor.flushReceipts().then(() => ctx.reply(event.replyTo, null)); },
-          },
-          'inference.token': { actions: ({ event }) => service.executor.onToken(event.job_id, event.text) },
-          // Orchestration: the consensus actor's gossip out, and its heartbeat summary.
-          'network.orch_publish': {
-            actions: ({ event }) => {
-              if (!isOrchMessageType(event.msg_type)) { ctx.replyError(event.replyTo, new TypeError(`not an orchestration message type: ${event.msg_type}`)); return; }
-              service.publishOrch(event.msg_type, event.body).then((env) => ctx.reply(event.replyTo, { id: env.id }), (err) => ctx.replyError(event.replyTo, err));
-            },
-          },
-          'network.set_models': {
-            actions: ({ event }) => {
-              service.setModels(event.models, event.files).then(() => ctx.reply(event.replyTo, null), (err: unknown) => ctx.replyError(event.replyTo, err));
-            },
-          },
-          'network.pull': {
-            actions: ({ event }) => {
-              service.puller.pull(event.sha256, event.dir).then((p) => ctx.reply(event.replyTo, p), (err: unknown) => ctx.replyError(event.replyTo, err));
-            },
-          },
-          'network.pulls': { actions: ({ event }) => ctx.reply(event.replyTo, service.puller.list()) },
-          'network.cancel_pull': { actions: ({ event }) => ctx.reply(event.replyTo, { sha256: event.sha256, cancelled: service.puller.cancel(event.sha256) }) },
-          'network.orch_state': { actions: ({ event }) => service.setOrchSummary(event.summary) },
-        },
-      },
+      starting: life.starting('joining'),
+      joining: { on: { 'network.check': { guard: 'hasPeers', target: 'online' } } },
+      online: { on: { 'network.check': { guard: 'lostPeers', target: 'isolated' } } },
+      isolated: { on: { 'network.check': { guard: 'hasPeers', target: 'online' } } },
+      failed: life.failed,
     },
   });
 }

@@ -1,10 +1,14 @@
 // What the network actor accepts and answers.
 import type { RequestEvent } from '../../runtime/actor.ts';
+import type { Call, DefineProtocol } from '../../runtime/protocol.ts';
 import type { DropReason, Manifest, ModelManifest, OrchSummary } from '../../protocol/index.ts';
-import type { ReceiptRefusal } from './receipts.ts';
+import type { ReceiptEnvelope } from '../../protocol/receipt.ts';
+import type { StoreWritable } from '../store/messages.ts';
+import type { PullProgress } from './model-transfer.ts';
+import type { ReceiptRefusal } from '../../market/receipts.ts';
 import type { BlockedPeer } from './gate.ts';
 import type { PeerState } from './peer-table.ts';
-import type { GuardDrop, Offence, PeerScore } from './reputation.ts';
+import type { GuardDrop, Offence, PeerScore } from '../../market/reputation.ts';
 import type { SharedFile } from './model-transfer.ts';
 
 /**
@@ -156,5 +160,42 @@ export type NetworkIn =
 /** What a drain did: queued jobs handed back, running jobs that finished in time, and those ended by the deadline. */
 export interface NetworkDrainReport { handed_back: number; finished: number; ended_by_drain: number }
 
-/** Queue figures the network actor asks the scheduler for, to put in its manifest. */
-export interface QueueStatus { depth: number; capacity: number; busy_slots: number; slots: number }
+
+/**
+ * The network actor's states, as GET /actors shows them (machine.ts): `starting` (libp2p coming
+ * up), `joining` (up, no peer connected yet), `online` (a peer connected), `isolated` (was
+ * online, no peer connected for a while); `failed` (its start threw: the crash follows at once).
+ */
+export const NETWORK_STATES = ['starting', 'joining', 'online', 'isolated', 'failed'] as const;
+export type NetworkState = (typeof NETWORK_STATES)[number];
+
+type Req<T extends NetworkIn['type']> = Omit<Extract<NetworkIn, { type: T; replyTo: string }>, 'replyTo' | 'from'>;
+type Ev<T extends NetworkIn['type']> = Extract<NetworkIn, { type: T }>;
+
+/** The network actor's published protocol. */
+export type NetworkProtocol = DefineProtocol<
+  | Call<Req<'network.status'>, NetworkStatus>
+  | Call<Req<'network.peers'>, PeerSummary[]>
+  | Call<Req<'network.models'>, ServedModel[]>
+  | Call<Req<'network.manifests'>, PeerManifest[]>
+  | Call<Req<'network.local_client'>, null>
+  | Call<Req<'network.adjust_gossip'>, { heartbeat_ms: number; previous_ms: number; factor: number }>
+  | Call<Req<'network.receipt'>, ReceiptEnvelope | null>
+  | Call<Req<'network.manifest'>, Manifest>
+  | Call<Req<'network.receipts'>, ReceiptEnvelope[]>
+  | Call<Req<'network.block'>, BlockReply>
+  | Call<Req<'network.unblock'>, { peer_id: string; was_blocked: boolean }>
+  | Call<Req<'network.blocked'>, BlockedPeer[]>
+  | Call<Req<'network.orch_publish'>, { id: string }>
+  | Call<Req<'network.set_models'>, null>
+  | Call<Req<'network.pull'>, PullProgress>
+  | Call<Req<'network.pulls'>, PullProgress[]>
+  | Call<Req<'network.cancel_pull'>, { sha256: string; cancelled: boolean }>
+  | Call<Req<'network.drain'>, NetworkDrainReport>
+  | Call<Req<'network.flush_receipts'>, null>,
+  Ev<'network.orch_state'> | Ev<'inference.token'> | StoreWritable
+>;
+
+declare module '../../runtime/protocol.ts' {
+  interface ActorProtocols { network: NetworkProtocol }
+}

@@ -24,7 +24,7 @@ import { CHUNK_BYTES, MerkleTree, chunkCount, hashModelFile, verifyChunk } from 
 import { validateModel } from '../../models/index.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { Clock } from '../../runtime/clock.ts';
-import { RateLimiter } from './reputation.ts';
+import { RateLimiter } from '../../market/reputation.ts';
 import { CodedError } from '../../errors/registry.ts';
 
 export const MODEL_PROTOCOL = '/mvp/model/1.0.0';

@@ -1,37 +1,48 @@
 // What this node knows of the others: each peer's latest manifest and when it was last heard.
-// A peer silent for more than half the timeout is suspect, for longer than the timeout expired.
-// Pure: the caller supplies the time.
+// Liveness is the shared table's (src/liveness/table.ts, the rule consensus uses too): a peer
+// silent for more than half the timeout is suspect, for longer than the timeout expired — and
+// then dropped here, manifest and all. Pure: the caller supplies the time.
 import type { Manifest } from '../../protocol/index.ts';
+import { LivenessTable, type PeerLife } from '../../liveness/table.ts';
 
 export type PeerState = 'alive' | 'suspect';
 
-export interface PeerEntry {
-  peerId: string;
+export class PeerEntry {
   manifest?: Manifest;
   /** Protocol version negotiated from the peer's announced versions. */
   version?: string;
-  lastSeen: number;
-  firstSeen: number;
-  /** Whether the last sweep found it suspect (so that it is reported once, not at every sweep). */
-  suspect?: boolean;
   /**
    * The peer's newest signed announce as received (relayed verbatim by manifest sync), and the
    * table's change number when it arrived (sync sends what changed since a number).
    */
   announce?: { ts: number; bytes: Uint8Array; seq: number };
+
+  constructor(readonly peerId: string, private readonly life: PeerLife) {}
+
+  get lastSeen(): number { return this.life.lastHeard; }
+  get firstSeen(): number { return this.life.firstHeard; }
+  /** Whether the last sweep found it suspect. */
+  get suspect(): boolean { return this.life.status !== 'alive'; }
 }
 
 export class PeerTable {
   private readonly peers = new Map<string, PeerEntry>();
+  /** The liveness of the same peers; an expired peer leaves both at once. */
+  readonly life: LivenessTable;
+  /** Peers heard again since they were suspected, reported by the next sweep. */
+  private readonly recovering = new Set<string>();
   private changes = 0;
   /** @param timeoutMs a peer not heard for longer is expired */
-  constructor(readonly timeoutMs: number) {}
+  constructor(readonly timeoutMs: number) {
+    this.life = new LivenessTable(timeoutMs, { forgetMs: timeoutMs });
+  }
 
   /** Any valid message from a peer proves it alive. */
   heard(peerId: string, now: number): PeerEntry {
+    const t = this.life.heard(peerId, now);
+    if (t?.from === 'suspect') this.recovering.add(peerId);
     let e = this.peers.get(peerId);
-    if (!e) { e = { peerId, lastSeen: now, firstSeen: now }; this.peers.set(peerId, e); }
-    e.lastSeen = Math.max(e.lastSeen, now);
+    if (!e) { e = new PeerEntry(peerId, this.life.get(peerId)!); this.peers.set(peerId, e); }
     return e;
   }
 
@@ -63,23 +74,27 @@ export class PeerTable {
   }
 
   /** A peer not heard for longer than this is suspect: half the timeout. */
-  get suspectMs(): number { return this.timeoutMs / 2; }
+  get suspectMs(): number { return this.life.suspectMs; }
 
-  state(e: PeerEntry, now: number): PeerState { return now - e.lastSeen > this.suspectMs ? 'suspect' : 'alive'; }
+  state(e: PeerEntry, now: number): PeerState { return this.life.classify(now - e.lastSeen) === 'alive' ? 'alive' : 'suspect'; }
 
   /**
    * Moves each peer along alive → suspect → expired by how long it has been silent, and back to
-   * alive when heard again. A peer always passes through suspect, for one sweep at least (one
-   * first found silent past the timeout, e.g. after a stall, is expired at the next). Returns the
-   * peers newly suspect, those heard again since they were suspected, and those expired (removed).
+   * alive when heard again (the shared liveness rule). Returns the peers newly suspect, those
+   * heard again since they were suspected, and those expired (removed).
    */
   sweep(now: number): { suspected: PeerEntry[]; recovered: PeerEntry[]; expired: PeerEntry[] } {
     const out = { suspected: [] as PeerEntry[], recovered: [] as PeerEntry[], expired: [] as PeerEntry[] };
-    for (const [id, e] of this.peers) {
-      const silent = now - e.lastSeen;
-      if (silent > this.timeoutMs && e.suspect) { this.peers.delete(id); out.expired.push(e); }
-      else if (silent > this.suspectMs) { if (!e.suspect) { e.suspect = true; out.suspected.push(e); } }
-      else if (e.suspect) { e.suspect = false; out.recovered.push(e); }
+    for (const id of this.recovering) {
+      const e = this.peers.get(id);
+      if (e && !e.suspect) out.recovered.push(e);
+    }
+    this.recovering.clear();
+    for (const t of this.life.update(now)) {
+      const e = this.peers.get(t.peer);
+      if (!e) continue;
+      if (t.to === 'suspect') out.suspected.push(e);
+      else if (t.to === 'dead') { this.peers.delete(t.peer); this.life.forget(t.peer); out.expired.push(e); }
     }
     return out;
   }

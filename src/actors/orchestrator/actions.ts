@@ -94,10 +94,10 @@ export async function resolveDecision(d: Decision, context: string | undefined, 
 }
 
 /** Carries out start_election and migrate_context through the consensus actor; undefined for other actions. */
-export async function executeConsensusAction(ctx: ActorContext<unknown>, d: Decision): Promise<ExecutionResult | undefined> {
+export async function executeConsensusAction(ctx: Pick<ActorContext, 'request'>, d: Decision): Promise<ExecutionResult | undefined> {
   if (d.action === 'start_election') {
     const group = typeof d.params.group === 'string' ? d.params.group : 'swarm';
-    const r = await ctx.request<ElectionAnswer>('consensus', { type: 'consensus.elect', group }, OWNER_TIMEOUT_MS + 500);
+    const r = await ctx.request('consensus', { type: 'consensus.elect', group }, OWNER_TIMEOUT_MS + 500);
     const holder = r.holder ? (r.holder.node_id || r.holder.peer_id) : 'none';
     if (r.state === 'lost') return { ok: false, detail: `election in ${group} lost: epoch ${r.epoch_before} → ${r.epoch}, holder ${holder}`, result: r };
     return {
@@ -108,7 +108,7 @@ export async function executeConsensusAction(ctx: ActorContext<unknown>, d: Deci
     };
   }
   if (d.action === 'migrate_context') {
-    const m = await ctx.request<Migration>('consensus', {
+    const m = await ctx.request('consensus', {
       type: 'consensus.migrate', model: d.params.model as string, target: d.params.target_peer as string, unload_source: d.params.unload_source === true,
     }, OWNER_TIMEOUT_MS + 2000);
     return {

@@ -4,7 +4,8 @@
 import { availableParallelism, freemem, loadavg } from 'node:os';
 import type { ActorContext } from '../../runtime/actor.ts';
 import { SUPERVISOR, type ActorInfo, type SupervisorRequest } from '../../runtime/supervisor.ts';
-import type { NetworkStatus, QueueStatus } from '../network/messages.ts';
+import type { NetworkStatus } from '../network/messages.ts';
+import type { QueueStatus } from '../scheduler/messages.ts';
 import type { MetricsSnapshot } from './heuristics.ts';
 
 export const METRICS_TIMEOUT_MS = 1000;
@@ -35,14 +36,14 @@ const sum = (o: Partial<Record<string, number>> | undefined) => Object.values(o 
 export class MetricsGatherer {
   private previousFailures?: number;
 
-  constructor(private readonly ctx: ActorContext<unknown>) {}
+  constructor(private readonly ctx: Pick<ActorContext, 'request' | 'config'>) {}
 
   async gather(): Promise<GatheredMetrics> {
     const { ctx } = this;
     const [net, sched, actors] = await Promise.allSettled([
-      ctx.request<NetworkStatus>('network', { type: 'network.status' }, METRICS_TIMEOUT_MS),
-      ctx.request<QueueStatus>('scheduler', { type: 'scheduler.status' }, METRICS_TIMEOUT_MS),
-      ctx.request<ActorInfo[]>(SUPERVISOR, { type: 'supervisor.actors' } satisfies SupervisorRequest, METRICS_TIMEOUT_MS),
+      ctx.request('network', { type: 'network.status' }, METRICS_TIMEOUT_MS),
+      ctx.request('scheduler', { type: 'scheduler.status' }, METRICS_TIMEOUT_MS),
+      ctx.request(SUPERVISOR, { type: 'supervisor.actors' } satisfies SupervisorRequest, METRICS_TIMEOUT_MS),
     ]);
     const missing: GatheredMetrics['missing'] = [];
     if (net.status === 'rejected') missing.push('network');

@@ -5,14 +5,13 @@
 // with a failed receipt (reason `drain`); both reach the client as a retryable refusal.
 import { createHash } from 'node:crypto';
 import type { PrivateKey, Stream, Connection } from '@libp2p/interface';
-import type { Clock } from '../../runtime/clock.ts';
-import type { Logger } from '../../runtime/log.ts';
-import { DRAIN_REASON, sealReceipt, type Envelope, type ModelManifest, type ReceiptBody, type WorkOfferBody } from '../../protocol/index.ts';
-import type { CanClaimReply, JobResult, SchedulerJob } from '../scheduler/messages.ts';
-import { JOB_PROTOCOL, JobStreamError, parseJobRequest, readLines, writeLine } from '../../jobs/stream.ts';
+import type { Clock } from '../runtime/clock.ts';
+import type { Logger } from '../runtime/log.ts';
+import { DRAIN_REASON, sealReceipt, type Envelope, type ModelManifest, type ReceiptBody, type WorkOfferBody } from '../protocol/index.ts';
+import type { CanClaimReply, JobResult, SchedulerJob } from '../actors/scheduler/messages.ts';
+import { JOB_PROTOCOL, JobStreamError, parseJobRequest, readLines, writeLine } from '../jobs/stream.ts';
+import { RECEIPT_TOPIC, WORK_TOPIC } from '../protocol/topics.ts';
 
-export const WORK_TOPIC = 'mvp/1/work';
-export const RECEIPT_TOPIC = 'mvp/1/receipt';
 /** Offers remembered (claimed or not), so a re-published offer is recognised. */
 const MAX_OFFERS = 4096;
 
@@ -187,7 +186,7 @@ export class JobExecutor {
       // Taken now: the model may be unloaded while the job runs, and its receipt still names it.
       const modelSha256 = this.deps.models.find((m) => m.name === o.model)?.sha256;
       if (modelSha256 === undefined) throw new JobStreamError(`model ${o.model} is no longer served here`);
-      const keepalive = setInterval(() => void writeLine(stream, { t: 'alive' }).catch(() => this.abandon(o.job_id, stream)), KEEPALIVE_MS);
+      const keepalive = this.deps.clock.setInterval(() => void writeLine(stream, { t: 'alive' }).catch(() => this.abandon(o.job_id, stream)), KEEPALIVE_MS);
       let result: JobResult;
       try {
         result = await this.deps.submit({
@@ -200,7 +199,7 @@ export class JobExecutor {
         if (!LOST_INSIDE.has((err as Error).name)) throw err;
         result = failedResult(o.job_id, `${(err as Error).message}`);
       } finally {
-        clearInterval(keepalive);
+        this.deps.clock.clearInterval(keepalive);
       }
       if (result.status === 'cancelled' && result.reason === DRAIN_REASON) {
         // Taken out of the queue by the drain before it started: nothing ran, the client offers it again.

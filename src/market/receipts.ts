@@ -8,7 +8,7 @@
 // (it shut down): the job is not over, so the receipt of its next run, by another executor,
 // replaces it.
 import { LRUCache } from 'lru-cache';
-import { DRAIN_REASON, type Envelope } from '../../protocol/index.ts';
+import { DRAIN_REASON, type Envelope } from '../protocol/index.ts';
 
 export type ReceiptEnvelope = Envelope<'receipt'>;
 

@@ -1,13 +1,20 @@
-// Failure detection from heartbeats: each peer is alive, suspect or dead by
-// how long it has been silent. Suspect comes first and sooner (half the timeout), so a voter can
-// already back a replacement for a coordinator it has stopped hearing while candidates wait for
-// "dead" (the full heartbeat_timeout_secs). Pure: the caller supplies the time.
+// Peer liveness, one table for the network actor (its peer table) and the consensus actor (its
+// electorate): each peer is alive, suspect or dead by how long it has been silent, with one rule.
+//   - silent past half the timeout: suspect; past the timeout: dead;
+//   - a peer always spends one update at least as suspect before it is dead (one first found
+//     silent past the timeout, e.g. after an event-loop stall, is suspect now and dead at the
+//     next update, so a message queued behind the stall still counts);
+//   - only silence moves a peer down, only a message (heard) brings it back up;
+//   - a dead peer is forgotten once silent for `forgetMs` (the network forgets at once, with the
+//     manifest; consensus keeps it ten timeouts, so it can tell a heal from a newcomer).
+// Suspect comes first and sooner, so a voter can already back a replacement for a coordinator it
+// has stopped hearing while candidates wait for "dead". Pure: the caller supplies the time.
 
 export type Liveness = 'alive' | 'suspect' | 'dead';
 
 /** Silent for more than this fraction of the heartbeat timeout: suspect. */
 export const SUSPECT_FRACTION = 0.5;
-/** Dead peers are forgotten after this many heartbeat timeouts. */
+/** By default, dead peers are forgotten after this many heartbeat timeouts. */
 export const FORGET_TIMEOUTS = 10;
 
 export interface PeerLife {
@@ -21,14 +28,20 @@ export interface PeerLife {
 
 export interface Transition { peer: string; from: Liveness; to: Liveness; at: number; silentMs: number }
 
+export interface LivenessOptions {
+  /** A dead peer silent for longer is dropped from the table (default FORGET_TIMEOUTS timeouts). */
+  forgetMs?: number;
+}
+
 export class LivenessTable {
   private readonly peers = new Map<string, PeerLife>();
   readonly suspectMs: number;
   readonly forgetMs: number;
 
-  constructor(readonly timeoutMs: number) {
+  /** @param timeoutMs a peer silent for longer is dead */
+  constructor(readonly timeoutMs: number, opts: LivenessOptions = {}) {
     this.suspectMs = timeoutMs * SUSPECT_FRACTION;
-    this.forgetMs = timeoutMs * FORGET_TIMEOUTS;
+    this.forgetMs = opts.forgetMs ?? timeoutMs * FORGET_TIMEOUTS;
   }
 
   /** A message from `peer`: alive again. Returns the transition when it was not alive. */
@@ -44,18 +57,21 @@ export class LivenessTable {
     return t;
   }
 
+  /** What `silentMs` of silence makes a peer by the rule (without the one-update-as-suspect step). */
+  classify(silentMs: number): Liveness {
+    return silentMs > this.timeoutMs ? 'dead' : silentMs > this.suspectMs ? 'suspect' : 'alive';
+  }
+
   /** Applies the time: alive → suspect → dead; dead long enough → forgotten. */
   update(now: number): Transition[] {
     const out: Transition[] = [];
     for (const p of this.peers.values()) {
       const silent = now - p.lastHeard;
-      const next: Liveness = silent > this.timeoutMs ? 'dead' : silent > this.suspectMs ? 'suspect' : 'alive';
-      if (next === p.status) continue;
-      // Only silence moves a peer down; only a message (heard) brings it back up.
-      if (rank(next) < rank(p.status)) continue;
-      // Always through suspect, even when the caller looked too late to see it on the way.
-      if (p.status === 'alive' && next === 'dead') out.push({ peer: p.peer, from: 'alive', to: 'suspect', at: now, silentMs: silent });
-      out.push({ peer: p.peer, from: p.status === 'alive' && next === 'dead' ? 'suspect' : p.status, to: next, at: now, silentMs: silent });
+      let next = this.classify(silent);
+      // Always through suspect, for one update at least.
+      if (p.status === 'alive' && next === 'dead') next = 'suspect';
+      if (next === p.status || rank(next) < rank(p.status)) continue;
+      out.push({ peer: p.peer, from: p.status, to: next, at: now, silentMs: silent });
       p.status = next;
       if (next === 'dead') p.deadAt = now;
     }
@@ -68,6 +84,7 @@ export class LivenessTable {
 
   status(peer: string): Liveness { return this.peers.get(peer)?.status ?? 'dead'; }
   get(peer: string): PeerLife | undefined { return this.peers.get(peer); }
+  get size(): number { return this.peers.size; }
   entries(): PeerLife[] { return [...this.peers.values()]; }
 }
 
