@@ -45,6 +45,6 @@ describe('killing actors of a running node', () => {
     assert.equal((await restarted).name, 'scheduler');
     const h = await node.health();
     assert.deepEqual(h.queue, { depth: 0, capacity: 100 });
-    assert.equal(h.actors.scheduler, 'running');
+    assert.equal(h.actors.scheduler, 'accepting');
   });
 });
