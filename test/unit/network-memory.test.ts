@@ -31,7 +31,7 @@ describe('in-process network (memory transport)', () => {
     const h = await nodes[3]!.health();
     assert.equal(h.known_peers, 19);
     assert.deepEqual(h.queue, { depth: 0, capacity: 100 });
-    assert.deepEqual(h.actors, { store: 'running', scheduler: 'running', network: 'running', consensus: 'running', orchestrator: 'running' });
+    assert.deepEqual(h.actors, { store: 'open', scheduler: 'accepting', network: 'running', consensus: 'running', orchestrator: 'idle' });
     assert.deepEqual(h.dropped, {});
   });
 
