@@ -55,7 +55,7 @@ describe('seed scenarios', () => {
       assert.equal(typeof hc.uptime_s, 'number');
       assert.match(String(hc.peer_id), /^12D3KooW/);
       assert.deepEqual(hc.actors, {
-        store: 'running', scheduler: 'running', 'inference:mvp-test-tiny': 'ready', network: 'running', consensus: 'running', orchestrator: 'running', api: 'running',
+        store: 'open', scheduler: 'accepting', 'inference:mvp-test-tiny': 'ready', network: 'running', consensus: 'running', orchestrator: 'idle', api: 'serving',
       });
     }
     assert.equal(h!.node_id, 'high-cap');
