@@ -60,7 +60,7 @@ describe('seed scenarios', () => {
       assert.ok((NETWORK_STATES as readonly string[]).includes(network!) && network !== 'starting', `network up: ${network}`);
       assert.ok((CONSENSUS_ROLES as readonly string[]).includes(consensus!), `consensus in one of its roles: ${consensus}`);
       assert.deepEqual(others, {
-        store: 'running', scheduler: 'running', 'inference:mvp-test-tiny': 'ready', orchestrator: 'running', api: 'running',
+        store: 'open', scheduler: 'accepting', 'inference:mvp-test-tiny': 'ready', orchestrator: 'idle', api: 'serving',
       });
     }
     assert.equal(h!.node_id, 'high-cap');

@@ -34,7 +34,7 @@ describe('in-process network (memory transport)', () => {
     assert.deepEqual(h.queue, { depth: 0, capacity: 100 });
     const { consensus, ...others } = h.actors;
     assert.ok((CONSENSUS_ROLES as readonly string[]).includes(consensus!), `consensus in one of its roles: ${consensus}`);
-    assert.deepEqual(others, { store: 'running', scheduler: 'running', network: 'online', orchestrator: 'running' });
+    assert.deepEqual(others, { store: 'open', scheduler: 'accepting', network: 'online', orchestrator: 'idle' });
     assert.deepEqual(h.dropped, {});
   });
 
