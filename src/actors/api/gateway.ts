@@ -7,7 +7,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { LightClient, type JobOptions, type JobRouter, type SubmitResult } from '../../client/submit.ts';
-import type { DistributedDecision } from '../consensus/router.ts';
+import type { DistributedDecision } from '../consensus/messages.ts';
 import type { Config } from '../../config/types.ts';
 import type { Ask } from '../../runtime/protocol.ts';
 import type { Logger } from '../../runtime/log.ts';

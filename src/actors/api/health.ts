@@ -6,7 +6,7 @@ import type { ActorInfo } from '../../runtime/supervisor.ts';
 import type { NetworkStatus } from '../network/messages.ts';
 import type { QueueStatus } from '../scheduler/messages.ts';
 import type { ConsensusStatus } from '../consensus/messages.ts';
-import { orchestrationSummary } from '../consensus/summary.ts';
+import { orchestrationSummary } from '../consensus/messages.ts';
 import type { ApiArgs, HealthBody } from './messages.ts';
 
 export interface HealthAnswers {

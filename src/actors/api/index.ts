@@ -13,7 +13,7 @@ import type { ActorAddress, Inbox, NoExtra, RequestOf } from '../../runtime/prot
 import { SUPERVISOR, type ActorInfo, type KillReply, type SupervisorRequest } from '../../runtime/supervisor.ts';
 import type { Manifest } from '../../protocol/index.ts';
 import type { BlockReply, NetworkStatus, PeerSummary } from '../network/messages.ts';
-import type { BlockedPeer } from '../network/gate.ts';
+import type { BlockedPeer } from '../network/messages.ts';
 import type { ReceiptEnvelope } from '../../market/receipts.ts';
 import type { JobRecordStatus, SchedulerMetrics } from '../scheduler/messages.ts';
 import type { CheckReport, Page, PageQuery, StoredJob, StoredReceipt, StoreStatus } from '../../store/store.ts';
@@ -24,12 +24,13 @@ import { renderMetrics } from './metrics.ts';
 import { createApiServer, listenApi } from './server.ts';
 import { NetworkGateway } from './gateway.ts';
 import { registerOrchestratorRoutes } from './orchestrator-routes.ts';
-import { ModelControl, registerModelRoutes } from './models.ts';
-import type { PullProgress } from '../network/model-transfer.ts';
+import { registerModelRoutes } from './models.ts';
+import { ModelControl } from '../../node/model-control.ts';
+import type { PullProgress } from '../network/messages.ts';
 import { EventHub, type EventTopic } from './events.ts';
 import type { RecentDecisions } from '../orchestrator/messages.ts';
 import type { ConsensusStatus } from '../consensus/messages.ts';
-import type { DistributedDecision } from '../consensus/router.ts';
+import type { DistributedDecision } from '../consensus/messages.ts';
 
 export type { ApiArgs } from './messages.ts';
 

@@ -5,8 +5,7 @@ import type { StoredJob } from '../../store/store.ts';
 import type { RequestEvent, SystemEvent } from '../../runtime/actor.ts';
 import type { Call, DefineProtocol } from '../../runtime/protocol.ts';
 import type { ConsensusStatus } from '../consensus/messages.ts';
-import type { DistributedDecision } from '../consensus/router.ts';
-import type { OrchestrationSummary } from '../consensus/summary.ts';
+import type { DistributedDecision, OrchestrationSummary } from '../consensus/messages.ts';
 import type { ReceiptEnvelope } from '../../market/receipts.ts';
 import type { JobRecord } from '../scheduler/messages.ts';
 

@@ -9,7 +9,7 @@ import type { NetworkStatus } from '../network/messages.ts';
 import { GUARD_DROP_REASONS } from '../../market/reputation.ts';
 import type { HistogramSnapshot, SchedulerMetrics } from '../scheduler/messages.ts';
 import type { ApiArgs } from './messages.ts';
-import type { PullProgress } from '../network/model-transfer.ts';
+import type { PullProgress } from '../network/messages.ts';
 import type { StoreStatus } from '../../store/store.ts';
 
 export interface MetricsSources {

@@ -14,7 +14,7 @@ import type { Logger } from '../../runtime/log.ts';
 import type { ActorInfo, KillMode, KillReply, MachineInfo } from '../../runtime/supervisor.ts';
 import type { Manifest } from '../../protocol/index.ts';
 import type { BlockReply, PeerSummary } from '../network/messages.ts';
-import type { BlockedPeer } from '../network/gate.ts';
+import type { BlockedPeer } from '../network/messages.ts';
 import type { JobRecordStatus } from '../scheduler/messages.ts';
 import type { CheckReport, Page, PageQuery, StoredJob, StoredReceipt, StoreStatus } from '../../store/store.ts';
 import type { GatewayPort } from './gateway.ts';

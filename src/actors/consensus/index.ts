@@ -25,7 +25,7 @@ import { demandOf, Replicator, type DemandEntry } from './replicator.ts';
 import type { JobRecord } from '../scheduler/messages.ts';
 import { DECISION_TYPES, DistributedOrchestrator, type DecisionType, type DistributedDecision } from './router.ts';
 import { seededRandom } from './threshold.ts';
-import { ModelControl } from '../api/models.ts';
+import { ModelControl } from '../../node/model-control.ts';
 import type { ModelRequestBody } from '../../protocol/index.ts';
 import { ModelMover } from './replication.ts';
 import { startElection } from './elect.ts';

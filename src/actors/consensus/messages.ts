@@ -21,6 +21,8 @@ import type { OrchestrationMode } from '../../config/types.ts';
 import type { GroupStatus, NodeRef, OrchMessageType, PartitionStatus } from './core.ts';
 import type { DecisionContext, DecisionType, DistributedDecision, RouterStats } from './router.ts';
 import type { HandledRequest, Migration } from './replication.ts';
+export type { Migration, DistributedDecision };
+export { orchestrationSummary, type OrchestrationSummary } from './summary.ts';
 import type { ReplicationStatus } from './replicator.ts';
 import { CodedError } from '../../errors/registry.ts';
 

@@ -17,9 +17,9 @@ import type { Config } from '../../config/types.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { Manifest, ModelRequestBody } from '../../protocol/index.ts';
-import type { ModelControl } from '../api/models.ts';
+import type { ModelControl } from '../../node/model-control.ts';
 import type { PeerManifest, ServedModel } from '../network/messages.ts';
-import { pulledBytes } from '../network/model-transfer.ts';
+import { pulledBytes } from '../../models/pulled.ts';
 import { CodedError } from '../../errors/registry.ts';
 
 /** How often a requester repeats a request the target has not acted on yet. */

@@ -21,7 +21,7 @@ import type { BlockedPeer } from './gate.ts';
 import type { SavedStanding } from '../../market/reputation.ts';
 import type { StoreStatus, StoreWritable } from '../store/messages.ts';
 import type { Inbox, NoExtra, RequestOf } from '../../runtime/protocol.ts';
-import { submitReplyTimeoutMs } from '../scheduler/timeouts.ts';
+import { submitReplyTimeoutMs } from '../scheduler/messages.ts';
 
 export interface NetworkArgs {
   nodeId: string;

@@ -10,6 +10,7 @@ import type { BlockedPeer } from './gate.ts';
 import type { PeerState } from './peer-table.ts';
 import type { GuardDrop, Offence, PeerScore } from '../../market/reputation.ts';
 import type { SharedFile } from './model-transfer.ts';
+export type { BlockedPeer, PullProgress, SharedFile };
 
 /**
  * Inspection drops, receipts refused after inspection (one accepted receipt per job id), the

@@ -16,7 +16,7 @@
 // (the others finish the file); a peer that answers `not_found` for a model it announces →
 // `false_announce`; a complete file whose sha256 or format is wrong → `false_announce` for every
 // peer that announced that root (the next root announced for the sha256, if any, is tried).
-import { open, readdir, readFile, rename, rm, statfs, writeFile, mkdir, stat } from 'node:fs/promises';
+import { open, readFile, rename, rm, statfs, writeFile, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Stream } from '@libp2p/interface';
 import { Uint8ArrayList } from 'uint8arraylist';
@@ -26,6 +26,7 @@ import type { Logger } from '../../runtime/log.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import { RateLimiter } from '../../market/reputation.ts';
 import { CodedError } from '../../errors/registry.ts';
+import { pulledBytes } from '../../models/pulled.ts';
 
 export const MODEL_PROTOCOL = '/mvp/model/1.0.0';
 /** Chunk streams one peer may have open with us at once. */
@@ -243,17 +244,6 @@ export interface PullerDeps {
 interface Sidecar { sha256: string; root: string; size: number; chunk_bytes: number; verified: number[] }
 
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1).replace(/\.0$/, '');
-
-/** Bytes the pulled model files (finished `<sha256>.gguf` and partial `<sha256>.part`) take in `dir`. */
-export async function pulledBytes(dir: string): Promise<number> {
-  const names = await readdir(dir).catch(() => [] as string[]);
-  let total = 0;
-  for (const n of names) {
-    if (!/^[0-9a-f]{64}\.(gguf|part)$/.test(n)) continue;
-    total += (await stat(join(dir, n)).catch(() => ({ size: 0 }))).size;
-  }
-  return total;
-}
 
 async function defaultFreeBytes(dir: string): Promise<number> {
   const s = await statfs(dir);

@@ -14,7 +14,7 @@ import type { ActorContext } from '../../runtime/actor.ts';
 import type { Manifest } from '../../protocol/index.ts';
 import type { PeerManifest } from '../network/messages.ts';
 import type { ElectionAnswer } from '../consensus/messages.ts';
-import type { Migration } from '../consensus/replication.ts';
+import type { Migration } from '../consensus/messages.ts';
 import type { Decision } from './heuristics.ts';
 import { OWNER_TIMEOUT_MS, type ExecutionResult } from './messages.ts';
 
