@@ -43,6 +43,8 @@ export interface InferenceArgs {
   contextSize?: number;
   /** Concurrent jobs batched in the one context (default 4). */
   sequences?: number;
+  /** Text chunks of a job are sent in batches this long after the first (0: each token on its own; default 20 ms). */
+  tokenBatchMs?: number;
   /** Overrides `executor.job_timeout_secs` (tests). */
   jobTimeoutMs?: number;
   cancelGraceMs?: number;
@@ -172,6 +174,7 @@ export class InferenceEngine {
     const task: WorkerTask = {
       kind: 'generate', job_id: req.job_id, prompt: req.prompt, max_tokens: req.max_tokens,
       temperature: req.temperature, ...(req.seed !== undefined ? { seed: req.seed } : {}), port: port2,
+      ...(this.deps.args.tokenBatchMs !== undefined ? { token_batch_ms: this.deps.args.tokenBatchMs } : {}),
     };
     pool.run(task, { transferList: [port2] }).then(
       (result: WorkerGeneration) => {

@@ -21,6 +21,8 @@ export interface GenerateTask {
   max_tokens: number;
   temperature: number;
   seed?: number;
+  /** Text chunks are batched this long after the first (0: each on its own); default TOKEN_BATCH_MS. */
+  token_batch_ms?: number;
   /** Transferred: the worker streams TokenChunk/End on it and listens for Cancel. */
   port: MessagePort;
 }

@@ -14,6 +14,7 @@
 // its tasks, and the actor sees what any worker death looks like (piscina rejects them).
 import { performance } from 'node:perf_hooks';
 import { getLlama, LlamaCompletion, LlamaLogLevel, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel } from 'node-llama-cpp';
+import { TokenBatcher } from './token-batch.ts';
 import type {
   ActorToWorker, DisposeTask, GenerateTask, LoadResult, LoadTask, WorkerGeneration, WorkerTask, WorkerToActor,
 } from './worker-protocol.ts';
@@ -102,8 +103,11 @@ async function generate(task: GenerateTask): Promise<WorkerGeneration> {
   let tokensOut = 0;
   let started = received;
   let firstTokenAt: number | null = null;
+  // Text chunks leave in batches (the first at once): see token-batch.ts.
+  const batch = new TokenBatcher((chunk) => port.postMessage({ type: 'token', text: chunk } satisfies WorkerToActor), task.token_batch_ms);
   const finish = (status: WorkerGeneration['status'], reason?: string): Promise<WorkerGeneration> => {
     if (dying) return never();
+    batch.end();
     const end = performance.now();
     const generationMs = end - started;
     const result: WorkerGeneration = {
@@ -157,7 +161,7 @@ async function generate(task: GenerateTask): Promise<WorkerGeneration> {
       },
       onTextChunk: (chunk) => {
         text += chunk;
-        port.postMessage({ type: 'token', text: chunk } satisfies WorkerToActor);
+        batch.push(chunk);
       },
     });
   } catch (err) {
