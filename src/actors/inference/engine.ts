@@ -20,10 +20,16 @@ import { ModelLoadError, sha256File, validateModel, type ValidatedModel } from '
 import { InferenceWorkerError, InvalidJobError } from './errors.ts';
 import type { GenerateRequest, GenerateResult, InferenceStatus, JobStatus, TokenEvent } from './messages.ts';
 import type { ActorToWorker, LoadResult, WorkerGeneration, WorkerTask, WorkerToActor } from './worker-protocol.ts';
+import { ThreadBudget } from './threads.ts';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../../../workers/inference.js', import.meta.url));
 
 export const DEFAULT_SEQUENCES = 4;
+/**
+ * The process's table of busy sequences per model (threads.ts): inference actors run inline, so
+ * every model of a node shares this one, and their workers keep the cores from oversubscription.
+ */
+const threadBudget = new ThreadBudget();
 /** After a cancel, how long the worker has to end the job before it is declared wedged. */
 export const DEFAULT_CANCEL_GRACE_MS = 30_000;
 /** Graceful stop: how long the worker gets to stop its generations and release the model. */
@@ -37,8 +43,10 @@ export interface InferenceArgs {
   path: string;
   /** The model's name in manifests and requests (the file name without `.gguf` unless configured). */
   name: string;
-  /** llama.cpp threads: always explicit (the library's CPU default is 100× slower on 2 cores). */
+  /** llama.cpp threads while one job generates: always explicit (the library's CPU default is 100× slower on 2 cores). */
   threads: number;
+  /** llama.cpp threads while two or more jobs generate together (default: `threads`). */
+  batchThreads?: number;
   /** Context per sequence (default `model.max_context_length`). */
   contextSize?: number;
   /** Concurrent jobs batched in the one context (default 4). */
@@ -87,6 +95,8 @@ export class InferenceEngine {
   private readonly jobs = new Map<string, Job>();
   private dead: InferenceWorkerError | undefined;
   private closing = false;
+  /** This engine's slot in the process's thread budget. */
+  private budgetSlot: number | undefined;
   private onDeath: ((err: InferenceWorkerError) => void) | undefined;
 
   constructor(deps: EngineDeps) {
@@ -120,9 +130,12 @@ export class InferenceEngine {
     const progress = new MessageChannel();
     const bar = progressLine(`Loading model ${args.name}`);
     progress.port1.on('message', (p: number) => bar.update(p));
+    this.budgetSlot ??= threadBudget.take();
     try {
       this.loaded = (await this.pool.run({
-        kind: 'load', path: this.model.path, threads: args.threads, contextSize, sequences: this.sequences, progress: progress.port2,
+        kind: 'load', path: this.model.path, threads: args.threads, batch_threads: args.batchThreads ?? args.threads,
+        budget: threadBudget.buffer, ...(this.budgetSlot !== undefined ? { budget_slot: this.budgetSlot } : {}),
+        contextSize, sequences: this.sequences, progress: progress.port2,
       } satisfies WorkerTask, { transferList: [progress.port2] })) as LoadResult;
     } catch (err) {
       throw new ModelLoadError('invalid_format', this.model.path,
@@ -133,7 +146,7 @@ export class InferenceEngine {
     }
     log.info({
       model: args.name, path: this.model.path, sha256: this.sha256, params: this.model.params,
-      quantization: this.model.quantization, test_model: this.model.testModel, threads: args.threads,
+      quantization: this.model.quantization, test_model: this.model.testModel, threads: args.threads, batch_threads: this.loaded.batch_threads,
       sequences: this.sequences, context_size: this.loaded.context_size,
       validate_ms: Math.round(t1 - t0), sha256_ms: Math.round(t2 - t1), load_ms: Math.round(this.loaded.load_ms),
     }, 'Model loaded');
@@ -229,6 +242,7 @@ export class InferenceEngine {
    */
   async close(): Promise<void> {
     this.closing = true;
+    this.releaseBudget();
     for (const job of this.jobs.values()) {
       this.clearTimers(job);
       if (!job.done) job.port.postMessage({ type: 'cancel', kind: 'cancelled', reason: 'inference actor stopping' } satisfies ActorToWorker);
@@ -292,6 +306,7 @@ export class InferenceEngine {
     if (this.dead || this.closing) return;
     const err = new InferenceWorkerError(this.deps.args.name, reason, { cause });
     this.dead = err;
+    this.releaseBudget();
     for (const job of [...this.jobs.values()]) {
       const status: JobStatus = 'failed';
       // What the worker streamed before it died: its text, and its chunk count for tokens (≈).
@@ -301,6 +316,13 @@ export class InferenceEngine {
       });
     }
     this.onDeath?.(err);
+  }
+
+  /** This model no longer counts against the other models' threads. */
+  private releaseBudget(): void {
+    if (this.budgetSlot === undefined) return;
+    threadBudget.release(this.budgetSlot);
+    this.budgetSlot = undefined;
   }
 
   private clearTimers(job: Job): void {

@@ -6,7 +6,13 @@ import type { GenerationTimings, JobStatus } from './messages.ts';
 export interface LoadTask {
   kind: 'load';
   path: string;
+  /** Threads while one sequence generates. */
   threads: number;
+  /** Threads while two or more sequences generate (the context is created with this many). */
+  batch_threads: number;
+  /** The process's thread budget (threads.ts) and this model's slot in it. */
+  budget?: SharedArrayBuffer;
+  budget_slot?: number;
   /** Per sequence. */
   contextSize: number;
   sequences: number;
@@ -41,6 +47,7 @@ export interface LoadResult {
   context_size: number;
   sequences: number;
   threads: number;
+  batch_threads: number;
 }
 
 /** A generation's outcome as the worker sees it; the actor adds load_ms. */

@@ -1,0 +1,95 @@
+// How many llama.cpp threads a model's next decode gets. node-llama-cpp 3.21 fixes a context's
+// thread count at creation, but each decode takes its threads from the Llama's thread splitter,
+// capped by `llama.maxThreads` at that moment: the one runtime lever. Measured on 2 cores
+// (BENCHMARKS.md, bench:inference and bench:speed): one sequence of a small model runs fastest
+// on one thread (a second thread only adds synchronisation), while several sequences in one
+// batch gain from every core. So a worker lowers maxThreads to `single` while one sequence
+// generates and raises it to `batch` while two or more do.
+//
+// Several models in one node each have their own worker and Llama: their decodes must not ask
+// for more threads than the machine has. Each engine gets a slot in one shared table of the
+// process (`ThreadBudget`), where its worker writes the sequences it has busy; while more than
+// one model generates, each gets at most an equal share of the cores.
+
+/** Slots in the shared table: models one process can serve at once. */
+export const BUDGET_SLOTS = 64;
+
+export interface ThreadPlan {
+  /** Threads while one sequence generates. */
+  single: number;
+  /** Threads while two or more sequences generate (≥ single). */
+  batch: number;
+  /** The machine's cores (os.availableParallelism()). */
+  cores: number;
+}
+
+/**
+ * Threads for the next decode: `single` or `batch` by the busy sequences, and, while other
+ * models generate too, at most cores / (models generating), never below 1.
+ */
+export function threadsFor(plan: ThreadPlan, busySequences: number, modelsGenerating: number): number {
+  const want = busySequences >= 2 ? plan.batch : plan.single;
+  if (modelsGenerating <= 1) return Math.max(1, want);
+  return Math.max(1, Math.min(want, Math.floor(plan.cores / modelsGenerating)));
+}
+
+/** One process's table of busy sequences per model (an Int32Array over a SharedArrayBuffer). */
+export class ThreadBudget {
+  readonly table: Int32Array;
+  private readonly taken = new Set<number>();
+
+  constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(BUDGET_SLOTS * 4)) {
+    this.table = new Int32Array(buffer);
+  }
+
+  get buffer(): SharedArrayBuffer { return this.table.buffer as SharedArrayBuffer; }
+
+  /** A free slot for one engine (undefined when every slot is taken: that model is not counted). */
+  take(): number | undefined {
+    for (let i = 0; i < this.table.length; i++) {
+      if (!this.taken.has(i)) { this.taken.add(i); Atomics.store(this.table, i, 0); return i; }
+    }
+    return undefined;
+  }
+
+  /** The engine is gone (closed, or its worker died): its model no longer counts. */
+  release(slot: number): void {
+    Atomics.store(this.table, slot, 0);
+    this.taken.delete(slot);
+  }
+}
+
+/** Models with at least one busy sequence in the table. */
+export function modelsGenerating(table: Int32Array): number {
+  let n = 0;
+  for (let i = 0; i < table.length; i++) if (Atomics.load(table, i) > 0) n++;
+  return n;
+}
+
+/** Inside a worker: keeps llama.maxThreads in step with its busy sequences and the other models. */
+export class ThreadGovernor {
+  private busy = 0;
+  private applied = -1;
+
+  constructor(
+    private readonly plan: ThreadPlan,
+    private readonly setMaxThreads: (n: number) => void,
+    private readonly table?: Int32Array,
+    private readonly slot?: number,
+  ) {}
+
+  /** This model's busy sequences changed. */
+  setBusy(busy: number): void {
+    this.busy = busy;
+    if (this.table && this.slot !== undefined) Atomics.store(this.table, this.slot, busy);
+    this.apply();
+  }
+
+  /** Re-read the other models' state (called between tokens: cheap). */
+  apply(): number {
+    const others = this.table ? modelsGenerating(this.table) : (this.busy > 0 ? 1 : 0);
+    const n = threadsFor(this.plan, this.busy, Math.max(others, this.busy > 0 ? 1 : 0));
+    if (n !== this.applied) { this.applied = n; this.setMaxThreads(n); }
+    return n;
+  }
+}

@@ -1,0 +1,59 @@
+// Thread choice for llama.cpp decodes: one sequence on `single` threads, a batch on `batch`
+// threads, and never more than the cores between the models of one process.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ThreadBudget, ThreadGovernor, modelsGenerating, threadsFor } from '../../src/actors/inference/threads.ts';
+import { loadConfig } from '../../src/config/index.ts';
+import { testConfig } from '../helpers/config.ts';
+import { defaultBatchThreads } from '../../src/node/models.ts';
+
+const plan = { single: 1, batch: 2, cores: 2 };
+
+describe('inference threads', () => {
+  it('gives one sequence its single count and a batch its batch count', () => {
+    assert.equal(threadsFor(plan, 0, 0), 1);
+    assert.equal(threadsFor(plan, 1, 1), 1);
+    assert.equal(threadsFor(plan, 2, 1), 2);
+    assert.equal(threadsFor(plan, 4, 1), 2);
+  });
+
+  it('splits the cores between models generating at the same time, never below one thread', () => {
+    assert.equal(threadsFor(plan, 4, 2), 1);
+    assert.equal(threadsFor({ single: 4, batch: 8, cores: 8 }, 4, 2), 4);
+    assert.equal(threadsFor({ single: 4, batch: 8, cores: 8 }, 1, 3), 2);
+    assert.equal(threadsFor(plan, 4, 5), 1);
+  });
+
+  it('two governors sharing one budget never ask for more threads than the cores together', () => {
+    const budget = new ThreadBudget();
+    const applied = [0, 0];
+    const a = new ThreadGovernor(plan, (n) => { applied[0] = n; }, budget.table, budget.take());
+    const b = new ThreadGovernor(plan, (n) => { applied[1] = n; }, budget.table, budget.take());
+    a.setBusy(4);
+    assert.deepEqual(applied, [2, 0], 'a alone batches on both cores');
+    b.setBusy(1);
+    a.apply(); // a re-reads the table between tokens
+    assert.equal(modelsGenerating(budget.table), 2);
+    assert.deepEqual(applied, [1, 1], 'two models: one core each');
+    b.setBusy(0);
+    a.apply();
+    assert.deepEqual(applied, [2, 1], 'b done: a takes both cores again');
+  });
+
+  it('a released slot (engine closed or its worker dead) no longer counts', () => {
+    const budget = new ThreadBudget();
+    const slot = budget.take()!;
+    Atomics.store(budget.table, slot, 3); // a worker died with 3 sequences busy
+    assert.equal(modelsGenerating(budget.table), 1);
+    budget.release(slot);
+    assert.equal(modelsGenerating(budget.table), 0);
+    assert.equal(budget.take(), slot, 'the slot is free again');
+  });
+
+  it('batch threads: every core by default, model.threads alone fixes both, batch_threads wins', () => {
+    const cfg = (model: { threads?: number; batch_threads?: number }) => testConfig({ model });
+    assert.ok(defaultBatchThreads(loadConfig({ env: {} }), 1) >= 1);
+    assert.equal(defaultBatchThreads(cfg({ threads: 3 }), 3), 3);
+    assert.equal(defaultBatchThreads(cfg({ threads: 1, batch_threads: 2 }), 1), 2);
+  });
+});
