@@ -15,7 +15,7 @@ import { Dispatcher, resultWithoutOutput, type Dispatch, type Ending } from './d
 import { DEFAULT_LOAD_THRESHOLDS, canClaim, type HostReadings, type LoadThresholds } from './load.ts';
 import { JobHistory } from './history.ts';
 import { DRAIN_REASON, DrainingError } from './errors.ts';
-import type { CancelReply, DrainReply, SchedulerIn, SchedulerMetrics, SchedulerStatus } from './messages.ts';
+import type { CanClaimReply, CancelReply, DrainReply, SchedulerIn, SchedulerMetrics, SchedulerStatus } from './messages.ts';
 import { JobStats } from './stats.ts';
 import { inferenceReplyTimeoutMs } from './timeouts.ts';
 
@@ -159,9 +159,11 @@ export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined>, r
             },
           },
           'scheduler.can_claim': {
-            actions: ({ event }) => ctx.reply(event.replyTo, draining
-              ? { ok: false, reason: 'the node is draining' }
-              : canClaim({ model: event.model, max_tokens: event.max_tokens }, book, readings, limits)),
+            actions: ({ event }) => {
+              if (draining) { ctx.reply(event.replyTo, { ok: false, reason: 'the node is draining' } satisfies CanClaimReply); return; }
+              const { depth, capacity, busy_slots, slots } = book.status();
+              ctx.reply(event.replyTo, { ...canClaim({ model: event.model, max_tokens: event.max_tokens }, book, readings, limits), queue: { depth, capacity, busy_slots, slots } } satisfies CanClaimReply);
+            },
           },
           'scheduler.status': { actions: ({ event }) => ctx.reply(event.replyTo, book.status() satisfies SchedulerStatus) },
           'scheduler.jobs': {
