@@ -2,7 +2,8 @@
 // threads, and never more than the cores between the models of one process.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ThreadBudget, ThreadGovernor, modelsGenerating, threadsFor } from '../../src/actors/inference/threads.ts';
+import { Worker } from 'node:worker_threads';
+import { BUDGET_ENV_KEY, ThreadBudget, ThreadGovernor, modelsGenerating, processThreadBudget, threadsFor } from '../../src/actors/inference/threads.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { testConfig } from '../helpers/config.ts';
 import { defaultBatchThreads } from '../../src/node/models.ts';
@@ -48,6 +49,29 @@ describe('inference threads', () => {
     budget.release(slot);
     assert.equal(modelsGenerating(budget.table), 0);
     assert.equal(budget.take(), slot, 'the slot is free again');
+  });
+
+  it('the process budget is one table for every thread: a slot a worker takes is taken here', async () => {
+    const budget = processThreadBudget();
+    // A plain worker (no TypeScript loader): takes the first free slot of the inherited buffer
+    // the way ThreadBudget.take does, marks 2 sequences busy, and reports the slot.
+    const slot = await new Promise<number>((resolve, reject) => {
+      const w = new Worker(`
+        const { getEnvironmentData, parentPort } = require('node:worker_threads');
+        const buf = getEnvironmentData(${JSON.stringify(BUDGET_ENV_KEY)});
+        const slots = buf.byteLength / 8;
+        const table = new Int32Array(buf, 0, slots), claims = new Int32Array(buf, slots * 4, slots);
+        for (let i = 0; i < slots; i++) if (Atomics.compareExchange(claims, i, 0, 1) === 0) { Atomics.store(table, i, 2); parentPort.postMessage(i); break; }
+      `, { eval: true });
+      w.once('message', (n: number) => { resolve(n); void w.terminate(); });
+      w.once('error', reject);
+    });
+    assert.equal(Atomics.load(budget.table, slot), 2, 'the worker wrote into this thread\'s table');
+    const mine = budget.take()!;
+    assert.notEqual(mine, slot, 'the slot the worker took is not handed out again');
+    assert.ok(modelsGenerating(budget.table) >= 1);
+    budget.release(slot);
+    budget.release(mine);
   });
 
   it('batch threads: every core by default, model.threads alone fixes both, batch_threads wins', () => {

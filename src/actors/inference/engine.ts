@@ -20,16 +20,18 @@ import { ModelLoadError, sha256File, validateModel, type ValidatedModel } from '
 import { InferenceWorkerError, InvalidJobError } from './errors.ts';
 import type { GenerateRequest, GenerateResult, InferenceStatus, JobStatus, TokenEvent } from './messages.ts';
 import type { ActorToWorker, LoadResult, WorkerGeneration, WorkerTask, WorkerToActor } from './worker-protocol.ts';
-import { ThreadBudget } from './threads.ts';
+import { processThreadBudget } from './threads.ts';
+import { COMPILED, ROOT_URL, srcModule } from '../../paths.ts';
 
-const WORKER_ENTRY = fileURLToPath(new URL('../../../workers/inference.js', import.meta.url));
+// Built: the compiled entry; from the sources: the one that registers tsx first.
+const WORKER_ENTRY = fileURLToPath(COMPILED ? srcModule('actors/inference/worker-entry.ts') : new URL('workers/inference.js', ROOT_URL));
 
 export const DEFAULT_SEQUENCES = 4;
 /**
- * The process's table of busy sequences per model (threads.ts): inference actors run inline, so
- * every model of a node shares this one, and their workers keep the cores from oversubscription.
+ * The process's table of busy sequences per model (threads.ts), shared by every model of a node
+ * whichever thread its actor runs on, so their workers keep the cores from oversubscription.
  */
-const threadBudget = new ThreadBudget();
+const threadBudget = processThreadBudget();
 /** After a cancel, how long the worker has to end the job before it is declared wedged. */
 export const DEFAULT_CANCEL_GRACE_MS = 30_000;
 /** Graceful stop: how long the worker gets to stop its generations and release the model. */

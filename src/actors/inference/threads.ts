@@ -8,8 +8,10 @@
 //
 // Several models in one node each have their own worker and Llama: their decodes must not ask
 // for more threads than the machine has. Each engine gets a slot in one shared table of the
-// process (`ThreadBudget`), where its worker writes the sequences it has busy; while more than
-// one model generates, each gets at most an equal share of the cores.
+// process (`processThreadBudget`, shared across threads), where its worker writes the sequences
+// it has busy; while more than one model generates, each gets at most an equal share of the cores.
+
+import { getEnvironmentData, isMainThread, setEnvironmentData } from 'node:worker_threads';
 
 /** Slots in the shared table: models one process can serve at once. */
 export const BUDGET_SLOTS = 64;
@@ -33,21 +35,29 @@ export function threadsFor(plan: ThreadPlan, busySequences: number, modelsGenera
   return Math.max(1, Math.min(want, Math.floor(plan.cores / modelsGenerating)));
 }
 
-/** One process's table of busy sequences per model (an Int32Array over a SharedArrayBuffer). */
+/**
+ * One process's table of busy sequences per model: an Int32Array over a SharedArrayBuffer, slots
+ * taken with a compare-and-swap on a second array so engines in different threads (inference
+ * actors run on their own thread by default) can share it.
+ */
 export class ThreadBudget {
+  /** Busy sequences per slot (what workers write and governors read). */
   readonly table: Int32Array;
-  private readonly taken = new Set<number>();
+  /** 1 where an engine holds the slot. */
+  private readonly claims: Int32Array;
 
-  constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(BUDGET_SLOTS * 4)) {
-    this.table = new Int32Array(buffer);
+  constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(BUDGET_SLOTS * 2 * 4)) {
+    const slots = buffer.byteLength / 8;
+    this.table = new Int32Array(buffer, 0, slots);
+    this.claims = new Int32Array(buffer, slots * 4, slots);
   }
 
   get buffer(): SharedArrayBuffer { return this.table.buffer as SharedArrayBuffer; }
 
   /** A free slot for one engine (undefined when every slot is taken: that model is not counted). */
   take(): number | undefined {
-    for (let i = 0; i < this.table.length; i++) {
-      if (!this.taken.has(i)) { this.taken.add(i); Atomics.store(this.table, i, 0); return i; }
+    for (let i = 0; i < this.claims.length; i++) {
+      if (Atomics.compareExchange(this.claims, i, 0, 1) === 0) { Atomics.store(this.table, i, 0); return i; }
     }
     return undefined;
   }
@@ -55,9 +65,31 @@ export class ThreadBudget {
   /** The engine is gone (closed, or its worker died): its model no longer counts. */
   release(slot: number): void {
     Atomics.store(this.table, slot, 0);
-    this.taken.delete(slot);
+    Atomics.store(this.claims, slot, 0);
   }
 }
+
+/** Key of the process's budget buffer in worker_threads' environment data. */
+export const BUDGET_ENV_KEY = 'mvp-node:thread-budget';
+
+/**
+ * The process's one budget. The main thread creates its buffer and puts it in worker_threads'
+ * environment data, which every worker started afterwards inherits (a SharedArrayBuffer is
+ * shared, not copied): the inference actors' threads and their llama workers all see one table.
+ * This module is evaluated on the main thread before any actor thread starts (models.ts imports
+ * it), so the buffer exists by then.
+ */
+export function processThreadBudget(): ThreadBudget {
+  let buffer = getEnvironmentData(BUDGET_ENV_KEY) as SharedArrayBuffer | undefined;
+  if (!(buffer instanceof SharedArrayBuffer)) {
+    buffer = new SharedArrayBuffer(BUDGET_SLOTS * 2 * 4);
+    setEnvironmentData(BUDGET_ENV_KEY, buffer);
+  }
+  processBudget ??= new ThreadBudget(buffer);
+  return processBudget;
+}
+let processBudget: ThreadBudget | undefined;
+if (isMainThread) processThreadBudget();
 
 /** Models with at least one busy sequence in the table. */
 export function modelsGenerating(table: Int32Array): number {

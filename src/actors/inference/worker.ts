@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { getLlama, LlamaCompletion, LlamaLogLevel, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel } from 'node-llama-cpp';
 import { availableParallelism } from 'node:os';
 import { TokenBatcher } from './token-batch.ts';
-import { ThreadGovernor } from './threads.ts';
+import { ThreadBudget, ThreadGovernor } from './threads.ts';
 import type {
   ActorToWorker, DisposeTask, GenerateTask, LoadResult, LoadTask, WorkerGeneration, WorkerTask, WorkerToActor,
 } from './worker-protocol.ts';
@@ -81,7 +81,7 @@ function load(task: LoadTask): Promise<Loaded> {
     const governor = new ThreadGovernor(
       { single: task.threads, batch: batchThreads, cores: availableParallelism() },
       (n) => { llama.maxThreads = n; },
-      task.budget ? new Int32Array(task.budget) : undefined, task.budget_slot,
+      task.budget ? new ThreadBudget(task.budget).table : undefined, task.budget_slot,
     );
     governor.setBusy(0);
     return {

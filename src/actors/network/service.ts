@@ -26,6 +26,7 @@ import { JOB_PROTOCOL, MAX_JOB_STREAMS } from '../../jobs/stream.ts';
 import { MAX_MODEL_STREAMS, MODEL_PROTOCOL, ModelPuller, ModelServer, type ModelSource, type SharedFile } from './model-transfer.ts';
 import { SYNC_MAX_ENTRIES, SYNC_PROTOCOL, parseRequest, parseResponse, readJson, writeJson } from './sync.ts';
 import type { NetworkDropReason, NetworkStatus, PeerSummary, QueueStatus, ServedModel } from './messages.ts';
+import { CodedError } from '../../errors/registry.ts';
 
 export const TOPICS = { announce: 'mvp/1/announce', work: 'mvp/1/work', receipt: 'mvp/1/receipt', orch: 'mvp/1/orch' } as const;
 
@@ -76,10 +77,10 @@ function envelopeId(data: Uint8Array): string | undefined {
   try { return (JSON.parse(new TextDecoder().decode(data)) as { id?: string }).id; } catch { return undefined; }
 }
 
-export class BindError extends Error {
+export class BindError extends CodedError {
   override name = 'BindError';
   constructor(readonly port: number, cause: string) {
-    super(`Failed to bind to port ${port}: ${cause}. Use a different port or let the system auto-assign: --port 0`);
+    super('bind_failed', `Failed to bind to port ${port}: ${cause}. Use a different port or let the system auto-assign: --port 0`);
   }
 }
 
