@@ -39,6 +39,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DISPATCH = Number(process.env.BENCH_DISPATCH ?? 50);
 const SUBMITS = Number(process.env.BENCH_SUBMITS ?? 5);
 const JOBS = 4;
+const SWEEP_CAP_MS = 20_000;
 const PROMPT = 'The quick brown fox jumps over the lazy dog. Once upon a time';
 const GOALS = { p1: 0.95, p2: 0.95, p3: 5, submitMs: 1000 };
 const CORES = os.availableParallelism();
@@ -118,7 +119,7 @@ const contextSize = 2048;
 
 interface RawRun { tokens: number; text: string; ms: number; firstMs: number; lastMs: number }
 
-async function rawOne(seq: LlamaContextSequence, maxTokens: number): Promise<RawRun> {
+async function rawOne(seq: LlamaContextSequence, maxTokens: number, capMs?: number): Promise<RawRun> {
   await seq.clearHistory();
   const completion = new LlamaCompletion({ contextSequence: seq });
   let tokens = 0;
@@ -127,7 +128,7 @@ async function rawOne(seq: LlamaContextSequence, maxTokens: number): Promise<Raw
   let last = NaN;
   const t0 = performance.now();
   await completion.generateCompletion(PROMPT, {
-    maxTokens, temperature: 0,
+    maxTokens, temperature: 0, ...(capMs ? { signal: AbortSignal.timeout(capMs), stopOnAbortSignal: true } : {}),
     onToken: (t) => { tokens += t.length; last = performance.now(); if (Number.isNaN(first)) first = last; },
     onTextChunk: (c) => { text += c; },
   });
@@ -138,13 +139,17 @@ async function rawOne(seq: LlamaContextSequence, maxTokens: number): Promise<Raw
 /** Steady generation rate: tokens after the first over first → last token. */
 const streamRate = (r: { tokens: number; firstMs: number; lastMs: number }) => rate(r.tokens - 1, r.lastMs - r.firstMs);
 
-async function rawBatch(seqs: LlamaContextSequence[], maxTokens: number): Promise<{ tokens: number; ms: number }> {
+async function rawBatch(seqs: LlamaContextSequence[], maxTokens: number, capMs?: number): Promise<{ tokens: number; ms: number }> {
   const t0 = performance.now();
-  const runs = await Promise.all(seqs.map((s) => rawOne(s, maxTokens)));
+  const runs = await Promise.all(seqs.map((s) => rawOne(s, maxTokens, capMs)));
   return { tokens: runs.reduce((a, r) => a + r.tokens, 0), ms: performance.now() - t0 };
 }
 
-/** The best thread count for `sequences` sequences (threads 1..cores, one run each after a warm-up). */
+/**
+ * The best thread count for `sequences` sequences (threads 1..cores, one run each after a
+ * warm-up). Each run stops after SWEEP_CAP_MS: on a loaded machine a count that spins on
+ * descheduled threads can be a hundred times slower, and its rate is known well before the end.
+ */
 async function sweep(sequences: number): Promise<{ threads: number; context: LlamaContext; seqs: LlamaContextSequence[]; rates: Record<number, number> }> {
   const rates: Record<number, number> = {};
   let best: { threads: number; rate: number } | undefined;
@@ -152,7 +157,7 @@ async function sweep(sequences: number): Promise<{ threads: number; context: Lla
     const context = await rawModel.createContext({ contextSize, sequences, threads });
     const seqs = Array.from({ length: sequences }, () => context.getSequence());
     await rawOne(seqs[0]!, 8);
-    const r = sequences === 1 ? streamRate(await rawOne(seqs[0]!, TOKENS)) : (({ tokens, ms }) => rate(tokens, ms))(await rawBatch(seqs, TOKENS));
+    const r = sequences === 1 ? streamRate(await rawOne(seqs[0]!, TOKENS, SWEEP_CAP_MS)) : (({ tokens, ms }) => rate(tokens, ms))(await rawBatch(seqs, TOKENS, SWEEP_CAP_MS));
     rates[threads] = r1(r);
     emit({ what: `raw sweep, ${sequences} sequence${sequences > 1 ? 's' : ''}`, threads, tokens_per_s: r1(r) });
     await context.dispose();
@@ -164,7 +169,7 @@ async function sweep(sequences: number): Promise<{ threads: number; context: Lla
 
 // --- the CLI, as a user runs it ----------------------------------------------------------------
 
-interface CliRun { ms: number; tokens: number; firstMs: number; lastMs: number; code: number | null; stderr: string }
+interface CliRun { ms: number; tokens: number; receiptTokensPerS: number; firstMs: number; lastMs: number; code: number | null; stderr: string }
 
 /** `mvp-node submit ...`: wall time, and when its stdout carried the first and the last output. */
 function cli(args: string[]): Promise<CliRun> {
@@ -186,9 +191,9 @@ function cli(args: string[]): Promise<CliRun> {
     p.once('error', reject);
     p.once('exit', (code) => {
       const ms = performance.now() - t0;
-      const m = /(\d+) tokens at/.exec(err);
+      const m = /(\d+) tokens at ([\d.]+) tokens\/s/.exec(err);
       if (code !== 0 || !m) { reject(new Error(`mvp-node submit ${args.join(' ')} exited ${code}: ${err.trim()}`)); return; }
-      resolve({ ms, tokens: Number(m[1]), firstMs: first - t0, lastMs: last - t0, code, stderr: err });
+      resolve({ ms, tokens: Number(m[1]), receiptTokensPerS: Number(m[2]), firstMs: first - t0, lastMs: last - t0, code, stderr: err });
     });
   });
 }
@@ -214,7 +219,7 @@ console.log(`# raw best: ${one.threads} thread(s) for one sequence (${JSON.strin
 await cli(['-b', boot, '--max-tokens', '1', '--temperature', '0', PROMPT]); // warm-up: the CLI's caches
 
 const M = {
-  raw1: [] as number[], p1: [] as number[], p1Whole: [] as number[], job1: [] as number[], job1Whole: [] as number[],
+  raw1: [] as number[], p1: [] as number[], p1Receipt: [] as number[], p1Whole: [] as number[], job1: [] as number[], job1Whole: [] as number[],
   raw4: [] as number[], job4: [] as number[], p2: [] as number[],
   overhead: [] as number[], rawFirst: [] as number[], jobFirst: [] as number[], rtt: [] as number[],
   submitNet: [] as number[], submitApi: [] as number[], version: [] as number[],
@@ -225,10 +230,11 @@ for (let round = 1; round <= ROUNDS; round++) {
   const rawRate = streamRate(raw);
   const jobRate = rate(c.tokens - 1, c.lastMs - c.firstMs);
   M.raw1.push(rawRate); M.job1.push(jobRate); M.p1.push(jobRate / rawRate);
+  M.p1Receipt.push(c.receiptTokensPerS / rate(raw.tokens, raw.ms));
   M.p1Whole.push(rate(c.tokens, c.lastMs) / rate(raw.tokens, raw.ms)); M.job1Whole.push(rate(c.tokens, c.lastMs));
   emit({
     what: 'P1 one job', round, raw: { threads: one.threads, tokens: raw.tokens, stream_tokens_per_s: r1(rawRate), first_token_ms: r1(raw.firstMs), ms: r1(raw.ms) },
-    cli: { tokens: c.tokens, stream_tokens_per_s: r1(jobRate), first_output_ms: r1(c.firstMs), last_output_ms: r1(c.lastMs), exit_ms: r1(c.ms) },
+    cli: { tokens: c.tokens, stream_tokens_per_s: r1(jobRate), receipt_tokens_per_s: c.receiptTokensPerS, first_output_ms: r1(c.firstMs), last_output_ms: r1(c.lastMs), exit_ms: r1(c.ms) },
     ratio: r2(jobRate / rawRate),
   });
 
@@ -277,6 +283,7 @@ if (warnings.length) console.log(`# node warnings/errors (${warnings.length}):\n
 
 const rows: Array<[string, string, string, string, string]> = [
   ['P1 one job, streaming tokens/s', `${r1(median(M.raw1))} (${one.threads} thr)`, r1(median(M.job1)).toString(), r2(median(M.p1)).toString(), `≥ ${GOALS.p1}`],
+  ['P1 executor-signed rate (receipt)', '(raw prompt+gen)', '', r2(median(M.p1Receipt)).toString(), 'info'],
   ['P1b one job incl. dispatch+prompt', '(raw prompt+gen)', r1(median(M.job1Whole)).toString(), r2(median(M.p1Whole)).toString(), 'info'],
   [`P2 ${JOBS} jobs, aggregate tokens/s`, `${r1(median(M.raw4))} (${four.threads} thr)`, r1(median(M.job4)).toString(), r2(median(M.p2)).toString(), `≥ ${GOALS.p2}`],
   ['P3 dispatch overhead ms / gossip RTT ms', `${r2(median(M.rtt))} RTT`, `${r1(median(M.overhead))} ms`, r2(median(M.overhead) / median(M.rtt)).toString(), `≤ ${GOALS.p3}`],

@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { BUDGET_ENV_KEY, ThreadBudget, ThreadGovernor, modelsGenerating, processThreadBudget, threadsFor } from '../../src/actors/inference/threads.ts';
+import { BUDGET_ENV_KEY, TUNE_HOLD_MS, TUNE_WINDOW_MS, ThreadBudget, ThreadGovernor, modelsGenerating, processThreadBudget, threadsFor } from '../../src/actors/inference/threads.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { testConfig } from '../helpers/config.ts';
 import { defaultBatchThreads } from '../../src/node/models.ts';
@@ -72,6 +72,38 @@ describe('inference threads', () => {
     assert.ok(modelsGenerating(budget.table) >= 1);
     budget.release(slot);
     budget.release(mine);
+  });
+
+  it('keeps one thread when a decode on the planned threads is slower (cores held by others), and compares again later', () => {
+    let t = 0;
+    let applied = 0;
+    const g = new ThreadGovernor(plan, (n) => { applied = n; }, undefined, undefined, () => t);
+    // Generates at `perS` tokens/s (4 sequences) for `ms`, one token event per sequence step.
+    const run = (perS: Record<number, number>, ms: number) => {
+      const end = t + ms;
+      while (t < end) { t += 4000 / perS[applied]!; g.tokens(4); }
+    };
+    g.setBusy(4);
+    assert.equal(applied, 2, 'the plan first: every core for a batch');
+    run({ 1: 100, 2: 5 }, TUNE_WINDOW_MS * 3); // two threads crawl: another process holds a core
+    assert.equal(applied, 1, 'one thread measured faster: kept');
+    run({ 1: 100, 2: 5 }, TUNE_HOLD_MS);
+    assert.equal(applied, 1, 'still held');
+    run({ 1: 100, 2: 180 }, TUNE_HOLD_MS * 2 + TUNE_WINDOW_MS * 4); // the cores are free again
+    assert.equal(applied, 2, 'compared again after the hold: the plan wins back');
+  });
+
+  it('an idle machine keeps the planned threads after comparing', () => {
+    let t = 0;
+    let applied = 0;
+    const g = new ThreadGovernor(plan, (n) => { applied = n; }, undefined, undefined, () => t);
+    g.setBusy(4);
+    const seen = new Set<number>();
+    for (let i = 0; i < 200; i++) { t += 4000 / (applied === 2 ? 180 : 100); g.tokens(4); seen.add(applied); }
+    assert.deepEqual([...seen].sort(), [1, 2], 'one thread was tried');
+    assert.equal(applied, 2);
+    g.setBusy(1);
+    assert.equal(applied, 1, 'one sequence: the single count, no comparison');
   });
 
   it('batch threads: every core by default, model.threads alone fixes both, batch_threads wins', () => {

@@ -98,30 +98,95 @@ export function modelsGenerating(table: Int32Array): number {
   return n;
 }
 
-/** Inside a worker: keeps llama.maxThreads in step with its busy sequences and the other models. */
+/** A tuning window: at least this long (and until the next token after it). */
+export const TUNE_WINDOW_MS = 400;
+/** After a comparison, the winner is kept this long before the next one; doubled each time one thread loses, up to TUNE_HOLD_MAX_MS. */
+export const TUNE_HOLD_MS = 10_000;
+export const TUNE_HOLD_MAX_MS = 80_000;
+
+/**
+ * Inside a worker: keeps llama.maxThreads in step with its busy sequences and the other models.
+ *
+ * Several threads only pay while the cores are free: llama.cpp's threads meet at a barrier on
+ * every operation of a decode and spin while they wait, so on a machine where other processes
+ * hold the cores, a decode on two threads waits for the one that is not running (measured on
+ * 2 loaded cores: 0.8 tokens/s on two threads against 100 on one). So when the plan asks for
+ * more than one thread, the governor compares: it times a window of tokens (all sequences) on the
+ * planned count and one on a single thread, keeps the faster, and compares again after
+ * TUNE_HOLD_MS (longer each time a single thread loses, so an idle machine pays little for
+ * asking). A change of busy sequences or of models generating starts a new comparison.
+ */
 export class ThreadGovernor {
   private busy = 0;
   private applied = -1;
+  /** The thread count the plan asks for now (threadsFor). */
+  private planned = 0;
+  /** The count the comparison chose, while it holds; undefined: none yet. */
+  private chosen: number | undefined;
+  private holdUntil = 0;
+  private holdMs = TUNE_HOLD_MS;
+  /** The window being timed: its thread count, when it began (the first token on it), tokens since. */
+  private window: { threads: number; from: number; tokens: number } | undefined;
+  /** tokens/s per thread count measured in the current comparison. */
+  private rates = new Map<number, number>();
 
   constructor(
     private readonly plan: ThreadPlan,
     private readonly setMaxThreads: (n: number) => void,
     private readonly table?: Int32Array,
     private readonly slot?: number,
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /** This model's busy sequences changed. */
   setBusy(busy: number): void {
     this.busy = busy;
     if (this.table && this.slot !== undefined) Atomics.store(this.table, this.slot, busy);
+    this.restart();
     this.apply();
+  }
+
+  /** `n` tokens were generated (any sequence): the comparison's clock. Then as apply(). */
+  tokens(n: number): number {
+    const w = this.window;
+    const t = this.now();
+    if (w) {
+      if (w.from < 0) { w.from = t; } // the window starts at its first token: prompt evaluation is not timed
+      else {
+        w.tokens += n;
+        if (t - w.from >= TUNE_WINDOW_MS) this.measured(w.threads, (w.tokens * 1000) / (t - w.from));
+      }
+    }
+    return this.apply();
   }
 
   /** Re-read the other models' state (called between tokens: cheap). */
   apply(): number {
     const others = this.table ? modelsGenerating(this.table) : (this.busy > 0 ? 1 : 0);
-    const n = threadsFor(this.plan, this.busy, Math.max(others, this.busy > 0 ? 1 : 0));
+    const planned = threadsFor(this.plan, this.busy, Math.max(others, this.busy > 0 ? 1 : 0));
+    if (planned !== this.planned) { this.planned = planned; this.restart(); }
+    if (this.planned > 1 && this.chosen !== undefined && this.now() >= this.holdUntil) this.restart();
+    const n = this.window?.threads ?? this.chosen ?? this.planned;
     if (n !== this.applied) { this.applied = n; this.setMaxThreads(n); }
     return n;
+  }
+
+  /** A new comparison: the planned count first, then one thread. */
+  private restart(): void {
+    this.rates.clear();
+    this.chosen = undefined;
+    this.window = this.planned > 1 && this.busy > 0 ? { threads: this.planned, from: -1, tokens: 0 } : undefined;
+  }
+
+  private measured(threads: number, tokensPerS: number): void {
+    this.rates.set(threads, tokensPerS);
+    if (threads !== 1) { this.window = { threads: 1, from: -1, tokens: 0 }; return; }
+    const many = this.rates.get(this.planned) ?? 0;
+    const oneWins = tokensPerS > many;
+    this.chosen = oneWins ? 1 : this.planned;
+    // One thread winning is the loaded machine's case: keep it longer; the plan winning resets the hold.
+    this.holdMs = oneWins ? Math.min(TUNE_HOLD_MAX_MS, this.holdMs * 2) : TUNE_HOLD_MS;
+    this.holdUntil = this.now() + this.holdMs;
+    this.window = undefined;
   }
 }

@@ -169,7 +169,7 @@ async function generate(task: GenerateTask): Promise<WorkerGeneration> {
       onToken: (tokens) => {
         firstTokenAt ??= performance.now();
         tokensOut += tokens.length;
-        m.governor.apply(); // another model may have started or stopped generating
+        m.governor.tokens(tokens.length); // times the thread comparison; another model may have started or stopped
       },
       onTextChunk: (chunk) => {
         text += chunk;
