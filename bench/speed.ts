@@ -201,7 +201,7 @@ function cli(args: string[]): Promise<CliRun> {
 // --- the run ---------------------------------------------------------------------------------
 
 const client = await LightClient.join({ bootstrap: [boot], timeoutMs: 30_000 });
-async function job(maxTokens: number): Promise<{ tokens: number; ms: number; firstMs: number; text: string }> {
+async function job(maxTokens: number): Promise<{ tokens: number; ms: number; firstMs: number; text: string; execFirstMs: number; queueMs: number }> {
   let first = NaN;
   const t0 = performance.now();
   const r = await client.submit({
@@ -209,7 +209,8 @@ async function job(maxTokens: number): Promise<{ tokens: number; ms: number; fir
     onToken: () => { if (Number.isNaN(first)) first = performance.now() - t0; },
   });
   if (r.receipt.body.status !== 'completed') throw new Error(`job ${r.receipt.body.status}: ${r.receipt.body.reason ?? ''}`);
-  return { tokens: r.receipt.body.tokens_out, ms: performance.now() - t0, firstMs: first, text: r.text };
+  const tm = r.receipt.body.timings;
+  return { tokens: r.receipt.body.tokens_out, ms: performance.now() - t0, firstMs: first, text: r.text, execFirstMs: tm.first_token_ms ?? NaN, queueMs: tm.queue_ms };
 }
 await job(8); // warm-up: the node's first job, the client's connection
 
@@ -221,7 +222,7 @@ await cli(['-b', boot, '--max-tokens', '1', '--temperature', '0', PROMPT]); // w
 const M = {
   raw1: [] as number[], p1: [] as number[], p1Receipt: [] as number[], p1Whole: [] as number[], job1: [] as number[], job1Whole: [] as number[],
   raw4: [] as number[], job4: [] as number[], p2: [] as number[],
-  overhead: [] as number[], rawFirst: [] as number[], jobFirst: [] as number[], rtt: [] as number[],
+  overhead: [] as number[], execFirst: [] as number[], queue: [] as number[], path: [] as number[], rawFirst: [] as number[], jobFirst: [] as number[], rtt: [] as number[],
   submitNet: [] as number[], submitApi: [] as number[], version: [] as number[],
 };
 for (let round = 1; round <= ROUNDS; round++) {
@@ -255,8 +256,11 @@ for (let i = 0; i < DISPATCH; i++) {
   const raw = await rawOne(one.seqs[0]!, 1);
   const j = await job(1);
   M.rawFirst.push(raw.ms); M.jobFirst.push(j.firstMs); M.overhead.push(j.firstMs - raw.ms);
+  M.execFirst.push(j.execFirstMs); M.queue.push(j.queueMs); M.path.push(j.firstMs - j.execFirstMs);
 }
-emit({ what: 'P3 dispatch', jobs: DISPATCH, raw_prompt_plus_one_ms: r1(median(M.rawFirst)), submit_to_first_token_ms: r1(median(M.jobFirst)), overhead_ms: r1(median(M.overhead)) });
+emit({ what: 'P3 dispatch', jobs: DISPATCH, raw_prompt_plus_one_ms: r1(median(M.rawFirst)), submit_to_first_token_ms: r1(median(M.jobFirst)), overhead_ms: r1(median(M.overhead)),
+  // Where it goes: the executor's own job start → first token (scheduler queue, inference actor, prompt), and the rest (offer, claim, stream, hops).
+  executor_first_token_ms: r1(median(M.execFirst)), executor_queue_ms: r1(median(M.queue)), network_and_hops_ms: r1(median(M.path)) });
 await client.close();
 const gossip = await gossipPair();
 for (let i = 0; i < 10; i++) await gossip.roundTrip(true);
