@@ -111,10 +111,14 @@ export const TUNE_HOLD_MAX_MS = 80_000;
  * every operation of a decode and spin while they wait, so on a machine where other processes
  * hold the cores, a decode on two threads waits for the one that is not running (measured on
  * 2 loaded cores: 0.8 tokens/s on two threads against 100 on one). So when the plan asks for
- * more than one thread, the governor compares: it times a window of tokens (all sequences) on the
- * planned count and one on a single thread, keeps the faster, and compares again after
- * TUNE_HOLD_MS (longer each time a single thread loses, so an idle machine pays little for
- * asking). A change of busy sequences or of models generating starts a new comparison.
+ * more than one thread, the governor compares: it times a window of tokens (all sequences) on a
+ * single thread, then one on the planned count, keeps the faster, and compares again after
+ * TUNE_HOLD_MS (longer each time one thread wins, at once the longest when it wins by more than
+ * twice, so a loaded machine pays for the slow count rarely). The first window starts at its
+ * first token (the decode before it evaluates a prompt); the planned count's window starts
+ * when it is applied and ends at the first token after TUNE_WINDOW_MS, so a decode that spins
+ * for seconds is a single, timed, decode. A change of busy sequences or of models generating
+ * starts a new comparison.
  */
 export class ThreadGovernor {
   private busy = 0;
@@ -138,6 +142,9 @@ export class ThreadGovernor {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
+  /** The count the plan asks for now (what a comparison weighs against one thread). */
+  get plannedThreads(): number { return this.planned; }
+
   /** This model's busy sequences changed. */
   setBusy(busy: number): void {
     this.busy = busy;
@@ -151,7 +158,7 @@ export class ThreadGovernor {
     const w = this.window;
     const t = this.now();
     if (w) {
-      if (w.from < 0) { w.from = t; } // the window starts at its first token: prompt evaluation is not timed
+      if (w.from < 0) { w.from = t; } // the first window starts at its first token: prompt evaluation is not timed
       else {
         w.tokens += n;
         if (t - w.from >= TUNE_WINDOW_MS) this.measured(w.threads, (w.tokens * 1000) / (t - w.from));
@@ -171,21 +178,22 @@ export class ThreadGovernor {
     return n;
   }
 
-  /** A new comparison: the planned count first, then one thread. */
+  /** A new comparison: one thread first, then the planned count. */
   private restart(): void {
     this.rates.clear();
     this.chosen = undefined;
-    this.window = this.planned > 1 && this.busy > 0 ? { threads: this.planned, from: -1, tokens: 0 } : undefined;
+    this.window = this.planned > 1 && this.busy > 0 ? { threads: 1, from: -1, tokens: 0 } : undefined;
   }
 
   private measured(threads: number, tokensPerS: number): void {
     this.rates.set(threads, tokensPerS);
-    if (threads !== 1) { this.window = { threads: 1, from: -1, tokens: 0 }; return; }
-    const many = this.rates.get(this.planned) ?? 0;
-    const oneWins = tokensPerS > many;
+    if (threads === 1) { this.window = { threads: this.planned, from: this.now(), tokens: 0 }; return; }
+    const one = this.rates.get(1) ?? 0;
+    const oneWins = one > tokensPerS;
     this.chosen = oneWins ? 1 : this.planned;
-    // One thread winning is the loaded machine's case: keep it longer; the plan winning resets the hold.
-    this.holdMs = oneWins ? Math.min(TUNE_HOLD_MAX_MS, this.holdMs * 2) : TUNE_HOLD_MS;
+    // One thread winning is the loaded machine's case: keep it longer (the longest at once when
+    // the planned count crawled); the plan winning resets the hold.
+    this.holdMs = !oneWins ? TUNE_HOLD_MS : one > 2 * tokensPerS ? TUNE_HOLD_MAX_MS : Math.min(TUNE_HOLD_MAX_MS, this.holdMs * 2);
     this.holdUntil = this.now() + this.holdMs;
     this.window = undefined;
   }
