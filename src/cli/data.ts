@@ -7,7 +7,9 @@ import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import type { Config } from '../config/index.ts';
-import { checkDataDir, openStore, repairDataDir, type CheckReport, type StoredReceipt } from '../store/store.ts';
+// The store is imported when a data command runs (see storeModule): loading it costs every other command's start.
+import type { CheckReport, StoredReceipt } from '../store/store.ts';
+const storeModule = () => import('../store/store.ts');
 import { CommandFailedError } from './errors.ts';
 import { findNode, NodeApi, NoRunningNodeError } from './node-api.ts';
 
@@ -61,7 +63,7 @@ export function registerDataCommands(program: Command, deps: DataCommandsDeps): 
       const t = await target(this, config);
       const report = 'api' in t
         ? (await t.api.request<CheckReport>('GET', '/store/check', { timeoutMs: 300_000 })).body
-        : await checkDataDir(t.nodeDir);
+        : await (await storeModule()).checkDataDir(t.nodeDir);
       out(this.opts<{ json?: boolean }>().json ? `${JSON.stringify(report)}\n` : formatCheck(report));
       if (!report.healthy) throw new CommandFailedError(`the store has ${report.problems.length} problem(s): run \`mvp-node data repair\` with the node stopped`);
     });
@@ -72,7 +74,7 @@ export function registerDataCommands(program: Command, deps: DataCommandsDeps): 
       const config = deps.config(this);
       const t = await target(this, config);
       if ('api' in t) throw new CommandFailedError(`the node runs (${t.api.url}): stop it before repairing its store`);
-      const { dropped, report } = await repairDataDir(t.nodeDir);
+      const { dropped, report } = await (await storeModule()).repairDataDir(t.nodeDir);
       if (dropped.length > 0) out(`Dropped ${dropped.length} damaged record(s): ${dropped.slice(0, 10).join(', ')}${dropped.length > 10 ? ', …' : ''}\n`);
       out(formatCheck(report));
       if (!report.healthy) throw new CommandFailedError(`the store still has problems: move it aside (mv ${report.path} ${report.path}.broken) to start with an empty one`);
@@ -105,7 +107,7 @@ export function registerDataCommands(program: Command, deps: DataCommandsDeps): 
           after = body[body.length - 1]!.seq;
         }
       } else {
-        const store = await openStore({ nodeDir: t.nodeDir });
+        const store = await (await storeModule()).openStore({ nodeDir: t.nodeDir });
         try {
           let after = '0';
           for (;;) {

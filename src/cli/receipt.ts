@@ -3,7 +3,7 @@
 // or a JSON Lines file of them (what `receipts export` writes), every line checked.
 import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { verifyReceipt, type ReceiptEnvelope, type VerifyReceiptOptions } from '../protocol/index.ts';
+import type { ReceiptEnvelope, VerifyReceiptOptions } from '../protocol/index.ts';
 import { CommandFailedError } from './errors.ts';
 
 export interface ReceiptCommandDeps {
@@ -75,6 +75,7 @@ export function registerReceiptCommand(program: Command, deps: ReceiptCommandDep
       const check = async (json: unknown): Promise<{ ok: true; receipt: ReceiptEnvelope } | { ok: false; why: string }> => {
         const content = receiptFileContent(json);
         if ('problem' in content) return { ok: false, why: `format: ${content.problem}` };
+        const { verifyReceipt } = await import('../protocol/index.ts');
         const result = await verifyReceipt(content.envelope, { text: content.text, prompt: opts.prompt ?? content.prompt });
         return result.ok ? { ok: true, receipt: result.receipt } : { ok: false, why: `${result.check}: ${result.reason}` };
       };

@@ -5,8 +5,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import { CommandFailedError } from './errors.ts';
-import { defaultScenario, simulate, type SimReport } from '../sim/cluster.ts';
-import { parseScenario, ScenarioError } from '../sim/scenario.ts';
+// The simulator is imported when the command runs: loading it costs every other command's start.
+import type { SimReport } from '../sim/cluster.ts';
 import type { RealReport } from '../sim/real.ts';
 
 export interface SimulateCommandDeps { readonly out?: (text: string) => void }
@@ -28,6 +28,8 @@ export function registerSimulateCommand(program: Command, deps: SimulateCommandD
     .option('--json', 'Print the report as JSON')
     .option('--out <FILE>', 'Also write the JSON report to FILE')
     .action(async (opts: { nodes?: number; seed?: number; scenario?: string; virtual?: boolean; json?: boolean; out?: string }) => {
+      const { defaultScenario, simulate } = await import('../sim/cluster.ts');
+      const { parseScenario, ScenarioError } = await import('../sim/scenario.ts');
       let sc;
       if (opts.scenario) {
         let text: string;

@@ -4,7 +4,6 @@
 // (replacing a swarm's key cuts every node that still holds the old one).
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { newSwarmKey } from '../actors/network/swarm-key.ts';
 import { CommandFailedError } from './errors.ts';
 
 export interface SwarmKeyCommandDeps {
@@ -18,8 +17,9 @@ export function registerSwarmKeyCommand(program: Command, deps: SwarmKeyCommandD
   swarmKey.command('generate')
     .description('Write a new swarm key (give the same file to every node and client of the swarm)')
     .option('-o, --out <FILE>', 'write it to this new file (mode 0600) instead of stdout')
-    .action(function (this: Command) {
+    .action(async function (this: Command) {
       const { out: file } = this.opts<{ out?: string }>();
+      const { newSwarmKey } = await import('../actors/network/swarm-key.ts');
       const key = newSwarmKey();
       if (file === undefined) {
         out(key);

@@ -222,13 +222,27 @@ export class LightClient {
       if (!this.connected) throw new NoExecutorError(`lost every connection to the network and could not dial it again: ${errors.join('; ')}`);
       this.syncedAt = 0;
     }
-    if (Date.now() - this.syncedAt > MANIFESTS_FRESH_MS) await this.syncManifests();
-    // A model not seen yet may have just arrived: look again before refusing the job.
-    else if (opts.model && !this.manifests().some((m) => m.models.some((x) => x.name === opts.model))) await this.syncManifests();
-    const manifests = this.manifests();
-    const model = opts.model ?? firstModel(manifests);
-    if (!model) throw new NoExecutorError('no node on the network serves a model');
-    refuseImpossible(manifests, model, opts.maxTokens);
+    // A model not seen yet may have just arrived: look before offering. Otherwise an old copy
+    // is used as it is and refreshed in the background: a sync before every job would cost
+    // each job a round trip and the signature checks of every manifest.
+    let fresh = false;
+    const known = opts.model ? this.manifests().some((m) => m.models.some((x) => x.name === opts.model)) : this.manifests().length > 0;
+    if (!known) { await this.syncManifests(); fresh = true; }
+    else if (Date.now() - this.syncedAt > MANIFESTS_FRESH_MS) this.refreshManifests();
+    let manifests = this.manifests();
+    let model = opts.model ?? firstModel(manifests);
+    try {
+      if (!model) throw new NoExecutorError('no node on the network serves a model');
+      refuseImpossible(manifests, model, opts.maxTokens);
+    } catch (err) {
+      if (fresh) throw err;
+      // Refused on an old copy: refuse only on what the network says now.
+      await (this.refreshing ?? this.syncManifests());
+      manifests = this.manifests();
+      model = opts.model ?? firstModel(manifests);
+      if (!model) throw new NoExecutorError('no node on the network serves a model');
+      refuseImpossible(manifests, model, opts.maxTokens);
+    }
     await until(() => this.node.services.pubsub.getSubscribers(WORK_TOPIC).length > 0, claimDeadline, 'a peer to hear offers', signal);
 
     const { node, key, peerId: me } = this;
@@ -250,11 +264,16 @@ export class LightClient {
         const claim = await this.pick(offer, claims, note);
         tried.add(claim.executor);
         attempts++;
-        await publish(node, key, me, WORK_TOPIC, 'job_assign', { job_id: offer.job_id, executor: claim.executor, lease_ms: opts.leaseMs ?? LEASE_MS, attempt: attempts });
+        // The assignment is gossiped while the job stream opens: the executor takes the job from
+        // its offer's client whatever the assignment says, so it need not wait for it.
+        const assigned = publish(node, key, me, WORK_TOPIC, 'job_assign', { job_id: offer.job_id, executor: claim.executor, lease_ms: opts.leaseMs ?? LEASE_MS, attempt: attempts });
         opts.onAssign?.({ jobId: offer.job_id, executor: claim.executor, attempt: attempts });
         try {
-          return await runOn(node, claim.executor, manifests, offer.job_id, opts, deadline);
+          const done = await runOn(node, claim.executor, manifests, offer.job_id, opts, deadline);
+          await assigned;
+          return done;
         } catch (err) {
+          await assigned;
           if (err instanceof BusyExecutorError) {
             // Full for now, or draining: offer again; a full node may claim the job once it has
             // room, a draining one claims nothing more.
@@ -357,6 +376,13 @@ export class LightClient {
    * Learns the network's manifests from the connected nodes (manifest sync: all they hold).
    * Replaces what was known, so nodes that left drop out; kept when no node answers.
    */
+  /** The manifest sync running in the background, if any. */
+  private refreshing: Promise<void> | undefined;
+
+  private refreshManifests(): void {
+    this.refreshing ??= this.syncManifests().catch(() => undefined).finally(() => { this.refreshing = undefined; });
+  }
+
   private async syncManifests(): Promise<void> {
     const inspector = createEnvelopeInspector();
     const fresh = new Map<string, Manifest>();

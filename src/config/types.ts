@@ -36,6 +36,7 @@ export interface ModelConfig {
   readonly path?: string | readonly string[];
   readonly max_context_length: number;
   readonly threads?: number;
+  readonly batch_threads?: number;
   readonly name?: string;
   /** Jobs each model runs at once (sequences of one context): slots per model. */
   readonly sequences: number;

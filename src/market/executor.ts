@@ -115,12 +115,14 @@ export class JobExecutor {
     if (!model) return;
     if (offer.requirements.model && offer.requirements.model !== model.sha256) return;
     if (offer.requirements.min_context && model.context_length < offer.requirements.min_context) return;
-    const verdict = await this.deps.canClaim(offer.model, offer.max_tokens).catch((err: Error) => ({ ok: false, reason: err.message }));
+    const verdict: CanClaimReply = await this.deps.canClaim(offer.model, offer.max_tokens).catch((err: Error) => ({ ok: false, reason: err.message }));
     if (!verdict.ok) {
       this.deps.log.debug({ job_id: offer.job_id, reason: verdict.reason }, 'Offer not claimed');
       return;
     }
-    const q = await this.deps.queue().catch(() => undefined);
+    // One scheduler request per claim: the verdict carries the queue (a second request is
+    // only for a scheduler that does not send it).
+    const q = verdict.queue ?? await this.deps.queue().catch(() => undefined);
     // A claim reserves room until its job arrives: many offers at once must not all be
     // claimed against the same free queue places.
     const pending = this.pendingClaims();

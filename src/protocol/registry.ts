@@ -1,4 +1,4 @@
-// Message types and their body schemas, compiled once at module load. A new message type is a
+// Message types and their body schemas, each compiled once, on first use. A new message type is a
 // schema module (type derived from it) plus one line in MESSAGE_BODIES, with the rules the
 // schema cannot state (who must sign it, cross-field consistency) next to it.
 import { Ajv, type ValidateFunction } from 'ajv';
@@ -38,8 +38,17 @@ export interface BodyDefinition<B> extends BodyRules<B> {
   readonly validate: ValidateFunction<B>;
 }
 
+/**
+ * A body type. Its validator is compiled on first use, not at load: a command that checks one
+ * receipt (`mvp-node submit`, `verify-receipt`) then compiles one schema instead of every one.
+ * `test/unit/protocol-schemas.test.ts` compiles them all, so a bad keyword still fails a test.
+ */
 function defineBody<S extends WireSchema>(file: string, schema: S, rules: BodyRules<FromSchema<S>> = {}): BodyDefinition<FromSchema<S>> {
-  return { file, schema, validate: ajv.compile<FromSchema<S>>(schema), ...rules };
+  let validate: ValidateFunction<FromSchema<S>> | undefined;
+  return {
+    file, schema, ...rules,
+    get validate() { return (validate ??= ajv.compile<FromSchema<S>>(schema)); },
+  };
 }
 
 export const MESSAGE_BODIES = {

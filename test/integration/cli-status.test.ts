@@ -5,6 +5,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { HealthBody, JobBody } from '../../src/actors/api/messages.ts';
 import type { JobRecord } from '../../src/actors/scheduler/messages.ts';
 import type { ActorInfo } from '../../src/runtime/supervisor.ts';
@@ -95,6 +97,54 @@ describe('status, peers and jobs against running nodes', () => {
     const unknown = await cli('jobs', 'f'.repeat(64));
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /^Error: http:\/\/127\.0\.0\.1:\d+\/jobs\/f{64} answered 404 unknown_job: this node has no record and no receipt of job f{64}\n$/);
+  });
+
+  it('submit without --bootstrap runs the job through the node running here and verifies its receipt', async () => {
+    const s = await cli('submit', '--max-tokens', '8', '--temperature', '0', '--json', 'Through the local node');
+    assert.equal(s.code, 0, s.stderr);
+    const out = JSON.parse(s.stdout) as { text: string; receipt: NonNullable<JobBody['receipt']> };
+    assert.equal(out.receipt.body.status, 'completed');
+    assert.ok(out.receipt.body.tokens_out >= 1);
+    // What the CLI printed verifies offline too: the executor's signature, the text and the prompt.
+    const file = join(dir, 'local.json');
+    writeFileSync(file, JSON.stringify({ ...out, prompt: 'Through the local node' }));
+    const v = await runCli(['verify-receipt', file]);
+    assert.equal(v.code, 0, v.stderr);
+    // Streaming output, then the receipt line on stderr.
+    const plain = await cli('submit', '--max-tokens', '4', '--temperature', '0', 'Again');
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.match(plain.stderr, /^Receipt \S+: job [0-9a-f]{12}… ran on 12D3KooW\w+ \(mvp-test-tiny\), \d+ tokens at [\d.]+ tokens\/s, status completed\n$/);
+  });
+
+  it('submit through a node API that alters the output fails the receipt check', async () => {
+    const url = (JSON.parse(readFileSync(join(dir, 'alpha', 'api.json'), 'utf8')) as { url: string }).url;
+    // A man in the middle: forwards to alpha's API, rewrites the streamed text of the completion.
+    const proxy = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        void (async () => {
+          const up = await fetch(`${url}${req.url}`, { method: req.method, headers: { 'content-type': 'application/json' }, ...(req.method === 'POST' ? { body: Buffer.concat(chunks) } : {}) });
+          const body = await up.text();
+          res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/json' });
+          res.end(req.url === '/v1/completions' ? body.replace(/"text":"([^"]+)"/, '"text":"X$1"') : body);
+        })().catch((err: Error) => { res.writeHead(500); res.end(err.message); });
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const s = await cli('submit', '--api', `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, '--max-tokens', '8', '--temperature', '0', 'Tampered');
+      assert.equal(s.code, 1, s.stderr);
+      assert.match(s.stderr, /^Error: the receipt from 12D3KooW\w+ failed verification: output_hash: /m);
+    } finally {
+      proxy.close();
+    }
+  });
+
+  it('submit with neither --bootstrap nor a node running here says what it needs', async () => {
+    const s = await runCli(['submit', '--data-dir', tmpDir(), '--max-tokens', '4', 'x']);
+    assert.equal(s.code, 1);
+    assert.match(s.stderr, /^Error: submit needs --bootstrap <multiaddr> \(a node of the network\), or a node running on this machine \(no running node found in /);
   });
 
   it('with two nodes running asks which one; --node-id picks; peers shows the other', async () => {

@@ -22,7 +22,7 @@ const CONFIG_SHAPE: Shape<Config> = {
     bootstrap_peers: true, max_peers: true, auto_accept_peers: true, mdns_enabled: true,
     announce_interval_secs: true, bootstrap_retry_max_secs: true, swarm_key: true,
   },
-  model: { path: true, max_context_length: true, threads: true, name: true, sequences: true },
+  model: { path: true, max_context_length: true, threads: true, batch_threads: true, name: true, sequences: true },
   models: { share: true, share_max_mib_per_sec: true, share_chunks_per_peer_per_sec: true, min_replicas: true, accept_replication: true, replicate_allow: true, pinned: true, max_pulled_mib: true, replicate_wait_secs: true, unreplicate_wait_secs: true, replicate_after_secs: true, replicate_count: true },
   executor: { max_queue_size: true, job_timeout_secs: true, max_load_per_core: true, drain_timeout_secs: true },
   monitoring: { log_level: true, metrics_enabled: true, health_check_interval_secs: true },
@@ -75,7 +75,7 @@ describe('config schema', () => {
   it('gives every key a default except the documented optional ones', () => {
     const optional = leaves().filter((l) => l.schema.default === undefined).map((l) => formatKey(l.path));
     assert.deepEqual(optional.sort(), [
-      'api.token', 'distributed_orchestration.coordinator', 'model.name', 'model.path', 'model.threads', 'network.swarm_key', 'node.data_dir', 'node.node_id', 'orchestrator.model_path',
+      'api.token', 'distributed_orchestration.coordinator', 'model.batch_threads', 'model.name', 'model.path', 'model.threads', 'network.swarm_key', 'node.data_dir', 'node.node_id', 'orchestrator.model_path',
     ]);
   });
 

@@ -95,6 +95,14 @@ describe('inference actor', () => {
     assert.ok(result.timings.generation_ms > 0 && result.timings.tokens_per_s > 0);
   });
 
+  it('sends a fast generation\'s tokens in batches, the whole text and in order', async () => {
+    const out = await generate(sup, { to: 'inference:tiny', job: job('batched-1', { max_tokens: 200 }) });
+    assert.equal(out.result.status, 'completed');
+    assertStreamMatches(out);
+    // The tiny model makes a token in well under the 20 ms batch window: chunks are coalesced.
+    assert.ok(out.tokens.length < out.result.tokens_out, `${out.tokens.length} token events for ${out.result.tokens_out} tokens`);
+  });
+
   it('answers the supervisor itself without streaming (it has no mailbox)', async () => {
     const r = await sup.request<GenerateResult>('inference:tiny', { type: 'inference.generate', ...job('direct-1') }, 30_000);
     assert.equal(r.status, 'completed');

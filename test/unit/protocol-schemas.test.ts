@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { PROTOCOL_SCHEMA_FILES } from '../../src/protocol/index.ts';
+import { MESSAGE_BODIES, PROTOCOL_SCHEMA_FILES } from '../../src/protocol/index.ts';
 
 const dir = new URL('../../schemas/', import.meta.url);
 
@@ -16,4 +16,13 @@ describe('protocol schema files', () => {
         `schemas/${file} is out of date: rerun with UPDATE_SCHEMAS=1`);
     });
   }
+});
+
+describe('message body schemas', () => {
+  it('every body schema compiles (they compile on first use, so a bad keyword must fail here)', () => {
+    for (const [type, def] of Object.entries(MESSAGE_BODIES)) {
+      assert.equal(typeof def.validate, 'function', type);
+      assert.equal(def.validate, def.validate, `${type}: compiled once`);
+    }
+  });
 });

@@ -111,10 +111,11 @@ describe('scheduler actor', () => {
     await assert.rejects(submit(job('hot', { temperature: 3 })), { name: 'InvalidJobError', message: /temperature must be between 0 and 2/ });
   });
 
-  it('answers can_claim from the load manager', async () => {
+  it('answers can_claim from the load manager, with the queue (one request per claim)', async () => {
     const ask = (model: string, max_tokens: number) => sup.request<CanClaimReply>('scheduler', { type: 'scheduler.can_claim', model, max_tokens }, 5000);
-    assert.deepEqual(await ask('tiny', 64), { ok: true });
-    assert.deepEqual(await ask('gpt-9', 64), { ok: false, reason: 'unknown model gpt-9; this node serves: tiny' });
+    const queue = { depth: 0, capacity: QUEUE, busy_slots: 0, slots: 2 };
+    assert.deepEqual(await ask('tiny', 64), { ok: true, queue });
+    assert.deepEqual(await ask('gpt-9', 64), { ok: false, reason: 'unknown model gpt-9; this node serves: tiny', queue });
   });
 
   it('refuses a job beyond a full queue with the queue-full reason; cancels queued and running jobs', async () => {

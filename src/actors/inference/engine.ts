@@ -20,12 +20,18 @@ import { ModelLoadError, sha256File, validateModel, type ValidatedModel } from '
 import { InferenceWorkerError, InvalidJobError } from './errors.ts';
 import { DEFAULT_CANCEL_GRACE_MS, type GenerateRequest, type GenerateResult, type InferenceStatus, type JobStatus, type TokenEvent } from './messages.ts';
 import type { ActorToWorker, LoadResult, WorkerGeneration, WorkerTask, WorkerToActor } from './worker-protocol.ts';
+import { processThreadBudget } from './threads.ts';
 import { COMPILED, ROOT_URL, srcModule } from '../../paths.ts';
 
 // Built: the compiled entry; from the sources: the one that registers tsx first.
 const WORKER_ENTRY = fileURLToPath(COMPILED ? srcModule('actors/inference/worker-entry.ts') : new URL('workers/inference.js', ROOT_URL));
 
 export const DEFAULT_SEQUENCES = 4;
+/**
+ * The process's table of busy sequences per model (threads.ts), shared by every model of a node
+ * whichever thread its actor runs on, so their workers keep the cores from oversubscription.
+ */
+const threadBudget = processThreadBudget();
 /** Graceful stop: how long the worker gets to stop its generations and release the model. */
 const DISPOSE_TIMEOUT_MS = 10_000;
 /** Piscina settles a task on its own port; `end` on the job's port normally arrives first. */
@@ -37,12 +43,16 @@ export interface InferenceArgs {
   path: string;
   /** The model's name in manifests and requests (the file name without `.gguf` unless configured). */
   name: string;
-  /** llama.cpp threads: always explicit (the library's CPU default is 100× slower on 2 cores). */
+  /** llama.cpp threads while one job generates: always explicit (the library's CPU default is 100× slower on 2 cores). */
   threads: number;
+  /** llama.cpp threads while two or more jobs generate together (default: `threads`). */
+  batchThreads?: number;
   /** Context per sequence (default `model.max_context_length`). */
   contextSize?: number;
   /** Concurrent jobs batched in the one context (default 4). */
   sequences?: number;
+  /** Text chunks of a job are sent in batches this long after the first (0: each token on its own; default 20 ms). */
+  tokenBatchMs?: number;
   /** Overrides `executor.job_timeout_secs` (tests). */
   jobTimeoutMs?: number;
   cancelGraceMs?: number;
@@ -87,6 +97,8 @@ export class InferenceEngine {
   private readonly jobs = new Map<string, Job>();
   private dead: InferenceWorkerError | undefined;
   private closing = false;
+  /** This engine's slot in the process's thread budget. */
+  private budgetSlot: number | undefined;
   private onDeath: ((err: InferenceWorkerError) => void) | undefined;
 
   constructor(deps: EngineDeps) {
@@ -123,9 +135,12 @@ export class InferenceEngine {
     const progress = new MessageChannel();
     const bar = progressLine(`Loading model ${args.name}`);
     progress.port1.on('message', (p: number) => bar.update(p));
+    this.budgetSlot ??= threadBudget.take();
     try {
       this.loaded = (await this.pool.run({
-        kind: 'load', path: this.model.path, threads: args.threads, contextSize, sequences: this.sequences, progress: progress.port2,
+        kind: 'load', path: this.model.path, threads: args.threads, batch_threads: args.batchThreads ?? args.threads,
+        budget: threadBudget.buffer, ...(this.budgetSlot !== undefined ? { budget_slot: this.budgetSlot } : {}),
+        contextSize, sequences: this.sequences, progress: progress.port2,
       } satisfies WorkerTask, { transferList: [progress.port2] })) as LoadResult;
     } catch (err) {
       throw new ModelLoadError('invalid_format', this.model.path,
@@ -136,7 +151,7 @@ export class InferenceEngine {
     }
     log.info({
       model: args.name, path: this.model.path, sha256: this.sha256, params: this.model.params,
-      quantization: this.model.quantization, test_model: this.model.testModel, threads: args.threads,
+      quantization: this.model.quantization, test_model: this.model.testModel, threads: args.threads, batch_threads: this.loaded.batch_threads,
       sequences: this.sequences, context_size: this.loaded.context_size,
       validate_ms: Math.round(t1 - t0), sha256_ms: Math.round(t2 - t1), load_ms: Math.round(this.loaded.load_ms),
     }, 'Model loaded');
@@ -178,6 +193,7 @@ export class InferenceEngine {
     const task: WorkerTask = {
       kind: 'generate', job_id: req.job_id, prompt: req.prompt, max_tokens: req.max_tokens,
       temperature: req.temperature, ...(req.seed !== undefined ? { seed: req.seed } : {}), port: port2,
+      ...(this.deps.args.tokenBatchMs !== undefined ? { token_batch_ms: this.deps.args.tokenBatchMs } : {}),
     };
     pool.run(task, { transferList: [port2] }).then(
       (result: WorkerGeneration) => {
@@ -232,6 +248,7 @@ export class InferenceEngine {
    */
   async close(): Promise<void> {
     this.closing = true;
+    this.releaseBudget();
     for (const job of this.jobs.values()) {
       this.clearTimers(job);
       if (!job.done) job.port.postMessage({ type: 'cancel', kind: 'cancelled', reason: 'inference actor stopping' } satisfies ActorToWorker);
@@ -296,6 +313,7 @@ export class InferenceEngine {
     if (this.dead || this.closing) return;
     const err = new InferenceWorkerError(this.deps.args.name, reason, { cause });
     this.dead = err;
+    this.releaseBudget();
     for (const job of [...this.jobs.values()]) {
       const status: JobStatus = 'failed';
       // What the worker streamed before it died: its text, and its chunk count for tokens (≈).
@@ -305,6 +323,13 @@ export class InferenceEngine {
       });
     }
     this.onDeath?.(err);
+  }
+
+  /** This model no longer counts against the other models' threads. */
+  private releaseBudget(): void {
+    if (this.budgetSlot === undefined) return;
+    threadBudget.release(this.budgetSlot);
+    this.budgetSlot = undefined;
   }
 
   private clearTimers(job: Job): void {

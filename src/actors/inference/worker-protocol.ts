@@ -6,7 +6,13 @@ import type { GenerationTimings, JobStatus } from './messages.ts';
 export interface LoadTask {
   kind: 'load';
   path: string;
+  /** Threads while one sequence generates. */
   threads: number;
+  /** Threads while two or more sequences generate (the context is created with this many). */
+  batch_threads: number;
+  /** The process's thread budget (threads.ts) and this model's slot in it. */
+  budget?: SharedArrayBuffer;
+  budget_slot?: number;
   /** Per sequence. */
   contextSize: number;
   sequences: number;
@@ -21,6 +27,8 @@ export interface GenerateTask {
   max_tokens: number;
   temperature: number;
   seed?: number;
+  /** Text chunks are batched this long after the first (0: each on its own); default TOKEN_BATCH_MS. */
+  token_batch_ms?: number;
   /** Transferred: the worker streams TokenChunk/End on it and listens for Cancel. */
   port: MessagePort;
 }
@@ -39,6 +47,7 @@ export interface LoadResult {
   context_size: number;
   sequences: number;
   threads: number;
+  batch_threads: number;
 }
 
 /** A generation's outcome as the worker sees it; the actor adds load_ms. */

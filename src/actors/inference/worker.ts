@@ -14,6 +14,9 @@
 // its tasks, and the actor sees what any worker death looks like (piscina rejects them).
 import { performance } from 'node:perf_hooks';
 import { getLlama, LlamaCompletion, LlamaLogLevel, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel } from 'node-llama-cpp';
+import { availableParallelism } from 'node:os';
+import { TokenBatcher } from './token-batch.ts';
+import { ThreadBudget, ThreadGovernor } from './threads.ts';
 import type {
   ActorToWorker, DisposeTask, GenerateTask, LoadResult, LoadTask, WorkerGeneration, WorkerTask, WorkerToActor,
 } from './worker-protocol.ts';
@@ -23,6 +26,7 @@ interface Loaded {
   model: LlamaModel;
   context: LlamaContext;
   sequences: SequencePool;
+  governor: ThreadGovernor;
   result: LoadResult;
 }
 
@@ -71,11 +75,19 @@ function load(task: LoadTask): Promise<Loaded> {
     const llama = await getLlama({ gpu: false, logLevel: LlamaLogLevel.error });
     const model = await llama.loadModel({ modelPath: task.path, onLoadProgress: (p) => task.progress?.postMessage(p) });
     // threads explicit: node-llama-cpp's CPU default (max(4, cores)) is 100× slower on 2 cores.
-    const context = await model.createContext({ contextSize: task.contextSize, sequences: task.sequences, threads: task.threads });
+    // Created with the larger count; each decode then takes what llama.maxThreads allows (threads.ts).
+    const batchThreads = Math.max(task.threads, task.batch_threads);
+    const context = await model.createContext({ contextSize: task.contextSize, sequences: task.sequences, threads: batchThreads });
+    const governor = new ThreadGovernor(
+      { single: task.threads, batch: batchThreads, cores: availableParallelism() },
+      (n) => { llama.maxThreads = n; },
+      task.budget ? new ThreadBudget(task.budget).table : undefined, task.budget_slot,
+    );
+    governor.setBusy(0);
     return {
-      llama, model, context,
-      sequences: new SequencePool(context, task.sequences),
-      result: { load_ms: performance.now() - t0, context_size: context.contextSize, sequences: task.sequences, threads: task.threads },
+      llama, model, context, governor,
+      sequences: new SequencePool(context, task.sequences, governor),
+      result: { load_ms: performance.now() - t0, context_size: context.contextSize, sequences: task.sequences, threads: task.threads, batch_threads: batchThreads },
     };
   })();
   loading.catch(() => { loading = undefined; });
@@ -102,8 +114,11 @@ async function generate(task: GenerateTask): Promise<WorkerGeneration> {
   let tokensOut = 0;
   let started = received;
   let firstTokenAt: number | null = null;
+  // Text chunks leave in batches (the first at once): see token-batch.ts.
+  const batch = new TokenBatcher((chunk) => port.postMessage({ type: 'token', text: chunk } satisfies WorkerToActor), task.token_batch_ms);
   const finish = (status: WorkerGeneration['status'], reason?: string): Promise<WorkerGeneration> => {
     if (dying) return never();
+    batch.end();
     const end = performance.now();
     const generationMs = end - started;
     const result: WorkerGeneration = {
@@ -154,10 +169,11 @@ async function generate(task: GenerateTask): Promise<WorkerGeneration> {
       onToken: (tokens) => {
         firstTokenAt ??= performance.now();
         tokensOut += tokens.length;
+        m.governor.tokens(tokens.length); // times the thread comparison; another model may have started or stopped
       },
       onTextChunk: (chunk) => {
         text += chunk;
-        port.postMessage({ type: 'token', text: chunk } satisfies WorkerToActor);
+        batch.push(chunk);
       },
     });
   } catch (err) {
@@ -193,7 +209,7 @@ class SequencePool {
   private readonly total: number;
   private readonly drained: Array<() => void> = [];
 
-  constructor(context: LlamaContext, total: number) {
+  constructor(context: LlamaContext, total: number, private readonly governor?: ThreadGovernor) {
     this.total = total;
     this.idle = Array.from({ length: total }, () => context.getSequence());
   }
@@ -201,7 +217,7 @@ class SequencePool {
   acquire(signal: AbortSignal): Promise<LlamaContextSequence> {
     if (signal.aborted) return Promise.reject(signal.reason);
     const ready = this.idle.shift();
-    if (ready) return Promise.resolve(ready);
+    if (ready) { this.governor?.setBusy(this.total - this.idle.length); return Promise.resolve(ready); }
     return new Promise((resolve, reject) => {
       const waiter = {
         grant: (s: LlamaContextSequence) => { signal.removeEventListener('abort', onAbort); resolve(s); },
@@ -222,6 +238,7 @@ class SequencePool {
     const next = this.waiters.shift();
     if (next) { next.grant(sequence); return; }
     this.idle.push(sequence);
+    this.governor?.setBusy(this.total - this.idle.length);
     if (this.idle.length === this.total) for (const d of this.drained.splice(0)) d();
   }
 

@@ -25,7 +25,7 @@ import { Dispatcher, resultWithoutOutput, type Dispatch, type Ending } from './d
 import { DEFAULT_LOAD_THRESHOLDS, canClaim, type HostReadings, type LoadThresholds } from './load.ts';
 import { JobHistory } from './history.ts';
 import { DRAIN_REASON, DrainingError } from './errors.ts';
-import type { CancelReply, DrainReply, SchedulerMetrics, SchedulerProtocol, SchedulerStatus } from './messages.ts';
+import type { CanClaimReply, CancelReply, DrainReply, SchedulerMetrics, SchedulerProtocol, SchedulerStatus } from './messages.ts';
 import { JobStats } from './stats.ts';
 import { inferenceReplyTimeoutMs } from './timeouts.ts';
 
@@ -182,9 +182,11 @@ export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined, Sc
         },
       },
       'scheduler.can_claim': {
-        actions: ({ event }) => ctx.answer(event, draining
-          ? { ok: false, reason: 'the node is draining' }
-          : canClaim({ model: event.model, max_tokens: event.max_tokens }, book, readings, limits)),
+        actions: ({ event }) => {
+          if (draining) { ctx.answer(event, { ok: false, reason: 'the node is draining' } satisfies CanClaimReply); return; }
+          const { depth, capacity, busy_slots, slots } = book.status();
+          ctx.answer(event, { ...canClaim({ model: event.model, max_tokens: event.max_tokens }, book, readings, limits), queue: { depth, capacity, busy_slots, slots } } satisfies CanClaimReply);
+        },
       },
       'scheduler.status': { actions: ({ event }) => ctx.answer(event, book.status() satisfies SchedulerStatus) },
       'scheduler.jobs': {

@@ -71,7 +71,8 @@ export interface DrainReply { handed_back: string[]; running: string[] }
 
 /** Should this node claim an offer of this shape? (the load manager; see load.ts) */
 export type CanClaimRequest = { type: 'scheduler.can_claim'; model: string; max_tokens: number };
-export interface CanClaimReply { ok: boolean; reason?: string }
+/** With the queue as it stood when asked: a claim needs no second request for it. */
+export interface CanClaimReply { ok: boolean; reason?: string; queue?: QueueStatus }
 
 export interface SchedulerStatus extends QueueStatus {
   /** Models this scheduler dispatches to, in the order given. */
