@@ -35,6 +35,7 @@ import { Announcer } from './announcer.ts';
 import { LivenessWatch } from './liveness.ts';
 import { BootstrapDialer } from './bootstrap.ts';
 import type { NetworkStoreLink } from './store-link.ts';
+import { checkReceiptRecord, ReceiptRecordError, type RecordRefusal } from './dht.ts';
 
 export { BindError } from './transport.ts';
 export type { NetworkStoreLink, KnownPeer } from './store-link.ts';
@@ -98,6 +99,7 @@ export class NetworkService {
       acceptOnly: () => this.bootstrap.trusted,
       blocked: (peer) => this.blocklist.has(peer),
       appScore: (peer) => gossipScore(this.market.reputation.score(peer, clock.now())),
+      validateRecord: (key, value) => this.validateRecord(key, value),
     }, () => [
       this.sync.handler,
       { protocol: MODEL_PROTOCOL, maxInboundStreams: MAX_MODEL_STREAMS, handle: (stream, connection) => this.modelServer.handle(stream, connection.remotePeer.toString()) },
@@ -302,6 +304,24 @@ export class NetworkService {
     node.addEventListener('peer:connect', cb);
     node.addEventListener('peer:disconnect', cb);
   }
+
+  /**
+   * The DHT's validator for receipt records: a receipt signed by its executor for the job its key
+   * names, by the executor this node saw the job assigned to (if it saw the assignment).
+   * A refusal is counted by reason and thrown (kad-dht then drops the record).
+   */
+  private async validateRecord(key: Uint8Array, value: Uint8Array): Promise<void> {
+    try {
+      await checkReceiptRecord(key, value, (jobId) => this.market.receipts.assignedExecutor(jobId));
+    } catch (err) {
+      if (err instanceof ReceiptRecordError) this.dhtRefused(err.reason);
+      throw err;
+    }
+  }
+
+  /** Receipt records refused, by reason. */
+  readonly recordsRefused: Partial<Record<RecordRefusal, number>> = {};
+  private dhtRefused(reason: RecordRefusal): void { this.recordsRefused[reason] = (this.recordsRefused[reason] ?? 0) + 1; }
 
   /** Whether every part is started (the node is up). */
   get isRunning(): boolean { return this.running; }
