@@ -4,6 +4,7 @@ import type { AnyStateMachine } from 'xstate';
 import type { Clock } from './clock.ts';
 import type { Logger } from './log.ts';
 import type { Config } from '../config/types.ts';
+import type { ActorAddress, EventOf, NoExtra, Protocol, ReplyIn, ReplyOf, RequestOf, RequestsIn } from './protocol.ts';
 
 export type Placement = 'inline' | 'thread';
 export type RestartType = 'permanent' | 'transient' | 'temporary';
@@ -12,7 +13,7 @@ export type RestartType = 'permanent' | 'transient' | 'temporary';
 export interface Message { type: string; [key: string]: unknown }
 
 /** A request as the receiving machine sees it: the message plus where the answer goes. */
-export type RequestEvent<M extends Message = Message> = M & { replyTo: string; from: string };
+export type RequestEvent<M extends { type: string } = Message> = M & { replyTo: string; from: string };
 
 export interface ActorSpec {
   name: string;                 // 'network', 'scheduler', 'inference:tiny', ...
@@ -23,18 +24,29 @@ export interface ActorSpec {
   args?: unknown;
 }
 
-export interface ActorContext<Args = unknown> {
+/**
+ * What an actor's machine gets. `Self` is the actor's own published protocol (protocol.ts): it
+ * types `answer` and `emit`; `send` and `request` are typed by the receiver's protocol.
+ */
+export interface ActorContext<Args = unknown, Self extends Protocol = Protocol> {
   readonly name: string;
   readonly args: Args;
   readonly config: Readonly<Config>;
   readonly clock: Clock;
   readonly log: Logger;
   readonly placement: Placement;
-  /** Fire-and-forget to another actor, routed by the supervisor's registry. */
-  send(to: string, msg: Message): void;
-  /** Ask another actor; rejects with RequestTimeoutError / ActorDownError. */
-  request<R = unknown>(to: string, msg: Message, timeoutMs: number): Promise<R>;
-  /** Answer a RequestEvent (once). */
+  /** Fire-and-forget to another actor, routed by the supervisor's registry: one of the events its protocol accepts. */
+  send<N extends ActorAddress>(to: N, msg: EventOf<N>): void;
+  /**
+   * Ask another actor one of the requests its protocol lists; resolves to the reply that request
+   * gets, rejects with RequestTimeoutError / ActorDownError.
+   */
+  request<N extends ActorAddress, const M extends RequestOf<N>>(to: N, msg: M & NoExtra<M, RequestOf<N>>, timeoutMs: number): Promise<ReplyOf<N, M['type']>>;
+  /** Send one of this actor's own emitted events to an address a request gave it (e.g. `stream_to`). */
+  emit(to: string, ev: Self['emits']): void;
+  /** Answer a request with the reply this actor's protocol promises for it (once). */
+  answer<E extends RequestsIn<Self> & { replyTo: string }>(event: E, value: ReplyIn<Self, E['type']>): void;
+  /** Answer a RequestEvent by id (once); `answer` is the typed form. */
   reply(replyTo: string, value: unknown): void;
   replyError(replyTo: string, err: unknown): void;
   /** The actor is up: the supervisor's start() waits for this. */
@@ -43,12 +55,12 @@ export interface ActorContext<Args = unknown> {
   own(dispose: () => unknown): void;
 }
 
-export interface ActorModule<Args = unknown> {
+export interface ActorModule<Args = unknown, Self extends Protocol = Protocol> {
   /** Build the machine; side effects live behind `ctx`. Called again on every restart. */
-  machine(ctx: ActorContext<Args>): AnyStateMachine;
+  machine(ctx: ActorContext<Args, Self>): AnyStateMachine;
 }
 
-export function defineActor<Args = unknown>(m: ActorModule<Args>): ActorModule<Args> { return m; }
+export function defineActor<Args = unknown, Self extends Protocol = Protocol>(m: ActorModule<Args, Self>): ActorModule<Args, Self> { return m; }
 
 /** Host → actor messages on the actor's MessagePort. */
 export type Down =

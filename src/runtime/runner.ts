@@ -59,6 +59,16 @@ export async function runActor(mod: ActorModule, env: RunnerEnv): Promise<void> 
     finish();
   };
 
+  // The wire is untyped (structured clones); ActorContext types these from the protocols.
+  const send = (to: string, msg: Message) => { if (!finished) post({ k: 'send', to, msg }); };
+  const request = (to: string, msg: Message, timeoutMs: number) => new Promise<unknown>((resolve, reject) => {
+    if (finished) { reject(new ActorDownError(spec.name, 'stopped')); return; }
+    const id = `${spec.name}#${++seq}`;
+    const timer = clock.setTimeout(() => { pending.delete(id); reject(new RequestTimeoutError(to, msg.type, timeoutMs)); }, timeoutMs);
+    pending.set(id, { resolve, reject, timer, to, type: msg.type });
+    post({ k: 'request', id, to, msg });
+  });
+  const reply = (id: string, value: unknown) => { if (!finished) post({ k: 'reply', id, ok: true, value }); };
   const ctx: ActorContext = {
     name: spec.name,
     args: spec.args,
@@ -66,15 +76,11 @@ export async function runActor(mod: ActorModule, env: RunnerEnv): Promise<void> 
     clock,
     log,
     placement: env.placement,
-    send: (to, msg) => { if (!finished) post({ k: 'send', to, msg }); },
-    request: <R>(to: string, msg: Message, timeoutMs: number) => new Promise<R>((resolve, reject) => {
-      if (finished) { reject(new ActorDownError(spec.name, 'stopped')); return; }
-      const id = `${spec.name}#${++seq}`;
-      const timer = clock.setTimeout(() => { pending.delete(id); reject(new RequestTimeoutError(to, msg.type, timeoutMs)); }, timeoutMs);
-      pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer, to, type: msg.type });
-      post({ k: 'request', id, to, msg });
-    }),
-    reply: (id, value) => { if (!finished) post({ k: 'reply', id, ok: true, value }); },
+    send: send as ActorContext['send'],
+    request: request as ActorContext['request'],
+    emit: send,
+    answer: (event, value) => reply(event.replyTo, value),
+    reply,
     replyError: (id, err) => { if (!finished) post({ k: 'reply', id, ok: false, error: serializeError(err) }); },
     // After the transition that called it has been published (a microtask later), so the
     // supervisor knows the actor's state by the time it counts the actor as running.

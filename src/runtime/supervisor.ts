@@ -7,6 +7,7 @@ import type { ActorSpec, Down, Message, Placement, SystemEvent, Up } from './act
 import type { Clock } from './clock.ts';
 import type { Logger } from './log.ts';
 import type { Host, RunningActor } from './host.ts';
+import type { Call, DefineProtocol, SupervisorExtensions } from './protocol.ts';
 import {
   ActorDownError, ActorStartError, DuplicateActorError, RequestTimeoutError, SupervisorGaveUpError, UnknownActorError, UnknownRequestError,
   deserializeError, serializeError, type SerializedError,
@@ -69,7 +70,7 @@ interface Route { origin: string | null; run?: RunningActor; localId: string; ta
  * The supervisor's own address: actors ask it what only it knows, e.g.
  * `ctx.request<ActorInfo[]>(SUPERVISOR, { type: 'supervisor.actors' }, ms)`.
  */
-export const SUPERVISOR = '$supervisor';
+export const SUPERVISOR = '$supervisor' as const;
 
 /**
  * What a request to SUPERVISOR may ask:
@@ -92,6 +93,27 @@ export type SupervisorRequest =
 
 /** How an actor was killed: threaded actors die by `mode`, inline ones always by an exception. */
 export interface KillReply { name: string; placement: Placement; mode: KillMode }
+
+type SupReq<T extends SupervisorRequest['type']> = Extract<SupervisorRequest, { type: T }>;
+/** The supervisor's own protocol, plus what the tree's composer answers in its name. */
+type SupervisorCalls = DefineProtocol<
+  | Call<SupReq<'supervisor.actors'>, ActorInfo[]>
+  | Call<SupReq<'supervisor.kill'>, KillReply>
+  | Call<SupReq<'supervisor.restart'>, ActorInfo>
+  | Call<SupReq<'supervisor.add'>, ActorInfo>
+  | Call<SupReq<'supervisor.remove'>, null>
+  | Call<SupReq<'supervisor.update_args'>, null>
+>['requests'] & SupervisorExtensions;
+export type SupervisorProtocol = {
+  /** Mapped, so the augmentable interface reads as a plain object type. */
+  requests: { [K in keyof SupervisorCalls]: SupervisorCalls[K] };
+  events: never;
+  emits: never;
+};
+
+declare module './protocol.ts' {
+  interface ActorProtocols { $supervisor: SupervisorProtocol }
+}
 
 export class Supervisor extends EventEmitter {
   private readonly children: Child[];

@@ -9,7 +9,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { LightClient, type JobOptions, type JobRouter, type SubmitResult } from '../../client/submit.ts';
 import type { DistributedDecision } from '../consensus/router.ts';
 import type { Config } from '../../config/types.ts';
-import type { Message } from '../../runtime/actor.ts';
+import type { Ask } from '../../runtime/protocol.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { NetworkStatus, ServedModel } from '../network/messages.ts';
 
@@ -36,7 +36,7 @@ export class NetworkUnavailableError extends Error {
 
 export interface NetworkGatewayInit {
   /** A request to an actor of this node (ctx.request). */
-  ask<R>(actor: 'network' | 'consensus' | 'store', msg: Message, timeoutMs: number): Promise<R>;
+  ask: Ask;
   config: Readonly<Config>;
   log: Logger;
   /** The node's swarm key (a private swarm): the light client joins with it. */
@@ -64,7 +64,7 @@ export class NetworkGateway implements GatewayPort {
 
   async models(): Promise<ServedModel[]> {
     try {
-      return await this.init.ask<ServedModel[]>('network', { type: 'network.models' }, ASK_TIMEOUT_MS);
+      return await this.init.ask('network', { type: 'network.models' }, ASK_TIMEOUT_MS);
     } catch (err) {
       throw new NetworkUnavailableError(`this node's network actor did not answer: ${(err as Error).message}`, { cause: err });
     }
@@ -115,7 +115,7 @@ export class NetworkGateway implements GatewayPort {
   /** Job routing by this node's decision router; a consensus decision may take every round. */
   private readonly route: JobRouter = async (job, candidates) => {
     const o = this.init.config.distributed_orchestration;
-    const d = await this.init.ask<DistributedDecision>('consensus', {
+    const d = await this.init.ask('consensus', {
       type: 'consensus.decide', decision_type: 'job_routing',
       context: { model: job.model, candidates, ...(job.value === undefined ? {} : { job_value: job.value }), urgency: job.priority === 'high' ? 1 : 0 },
     }, ASK_TIMEOUT_MS + o.consensus_timeout_ms * o.max_consensus_rounds);
@@ -141,7 +141,7 @@ export class NetworkGateway implements GatewayPort {
     let client: LightClient;
     let status: NetworkStatus;
     try {
-      status = await this.init.ask<NetworkStatus>('network', { type: 'network.status' }, ASK_TIMEOUT_MS);
+      status = await this.init.ask('network', { type: 'network.status' }, ASK_TIMEOUT_MS);
       const key = await generateKeyPair('Ed25519');
       // Registered before it dials: let in whatever auto_accept_peers says, not counted as a peer.
       await this.init.ask('network', { type: 'network.local_client', peer_id: peerIdFromPrivateKey(key).toString() }, ASK_TIMEOUT_MS);

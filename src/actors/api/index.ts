@@ -7,7 +7,8 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromPromise, setup } from 'xstate';
-import { defineActor, type Message } from '../../runtime/actor.ts';
+import { defineActor } from '../../runtime/actor.ts';
+import type { ActorAddress, NoExtra, RequestOf } from '../../runtime/protocol.ts';
 import { SUPERVISOR, type ActorInfo, type KillReply, type SupervisorRequest } from '../../runtime/supervisor.ts';
 import type { Manifest } from '../../protocol/index.ts';
 import type { BlockReply, NetworkStatus, PeerSummary, QueueStatus } from '../network/messages.ts';
@@ -56,9 +57,9 @@ function asApiError(err: unknown, to: string): unknown {
 export default defineActor<ApiArgs>({
   machine: (ctx) => {
     const cfg = ctx.config.api;
-    const ask = <T>(to: string, msg: Message, timeoutMs = REQUEST_TIMEOUT_MS) =>
-      ctx.request<T>(to, msg, timeoutMs).catch((err: unknown) => { throw asApiError(err, to); });
-    const askSupervisor = <T>(msg: SupervisorRequest, timeoutMs?: number) => ask<T>(SUPERVISOR, msg, timeoutMs);
+    const ask = <N extends ActorAddress, const M extends RequestOf<N>>(to: N, msg: M & NoExtra<M, RequestOf<N>>, timeoutMs = REQUEST_TIMEOUT_MS) =>
+      ctx.request(to, msg, timeoutMs).catch((err: unknown) => { throw asApiError(err, to); });
+    const askSupervisor = <const M extends RequestOf<typeof SUPERVISOR>>(msg: M & NoExtra<M, RequestOf<typeof SUPERVISOR>>, timeoutMs?: number) => ask(SUPERVISOR, msg, timeoutMs);
     const quiet = <T>(p: Promise<T>) => p.catch(() => undefined);
     // Owned before the server, so released after it (reverse order): no request outlives its client.
     const gateway = new NetworkGateway({
@@ -73,13 +74,13 @@ export default defineActor<ApiArgs>({
     // Each topic of the console's feed is what the matching REST route answers, so a page can
     // resynchronise from either.
     const api = {
-      peers: () => ask<PeerSummary[]>('network', { type: 'network.peers' }),
-      actors: () => askSupervisor<ActorInfo[]>({ type: 'supervisor.actors' }),
-      jobs: (q: PageQuery & { status?: JobRecordStatus }) => ask<Page<StoredJob>>('store', { type: 'store.jobs', ...q }, STORE_TIMEOUT_MS),
+      peers: () => ask('network', { type: 'network.peers' }),
+      actors: () => askSupervisor({ type: 'supervisor.actors' }),
+      jobs: (q: PageQuery & { status?: JobRecordStatus }) => ask('store', { type: 'store.jobs', ...q }, STORE_TIMEOUT_MS),
       async orchestration() {
         const [status, recent] = await Promise.all([
-          ask<ConsensusStatus>('consensus', { type: 'consensus.status' }),
-          ask<{ decisions: DistributedDecision[] }>('consensus', { type: 'consensus.recent', limit: 20 }),
+          ask('consensus', { type: 'consensus.status' }),
+          ask('consensus', { type: 'consensus.recent', limit: 20 }),
         ]);
         return { ...status, recent: recent.decisions };
       },
@@ -89,7 +90,7 @@ export default defineActor<ApiArgs>({
       actors: api.actors,
       jobs: async () => (await api.jobs({ limit: 100 })).items,
       orchestration: api.orchestration,
-      decisions: () => ask<RecentDecisions>('orchestrator', { type: 'orchestrator.recent', limit: 20 }),
+      decisions: () => ask('orchestrator', { type: 'orchestrator.recent', limit: 20 }),
       // This node's models, the swarm's and the pulls (GET /models): pull progress moves live.
       models: () => models.list(),
     };
@@ -103,49 +104,49 @@ export default defineActor<ApiArgs>({
         self: ctx.name,
         async health() {
           const [network, queue, actors, consensus] = await Promise.all([
-            quiet(ask<NetworkStatus>('network', { type: 'network.status' })),
-            quiet(ask<QueueStatus>('scheduler', { type: 'scheduler.status' })),
-            quiet(askSupervisor<ActorInfo[]>({ type: 'supervisor.actors' })),
-            quiet(ask<ConsensusStatus>('consensus', { type: 'consensus.status' })),
+            quiet(ask('network', { type: 'network.status' })),
+            quiet(ask('scheduler', { type: 'scheduler.status' })),
+            quiet(askSupervisor({ type: 'supervisor.actors' })),
+            quiet(ask('consensus', { type: 'consensus.status' })),
           ]);
           return healthOf(ctx.args, { network, queue, actors, consensus }, ctx.clock.now(), ctx.config.executor.max_queue_size);
         },
         orchestration: api.orchestration,
         actors: api.actors,
-        kill: (name, mode) => askSupervisor<KillReply>({ type: 'supervisor.kill', name, mode }, KILL_TIMEOUT_MS),
-        restart: (name) => askSupervisor<ActorInfo>({ type: 'supervisor.restart', name }, RESTART_TIMEOUT_MS),
+        kill: (name, mode) => askSupervisor({ type: 'supervisor.kill', name, mode }, KILL_TIMEOUT_MS),
+        restart: (name) => askSupervisor({ type: 'supervisor.restart', name }, RESTART_TIMEOUT_MS),
         peers: api.peers,
-        blocked: () => ask<BlockedPeer[]>('network', { type: 'network.blocked' }),
-        block: (peer) => ask<BlockReply>('network', { type: 'network.block', peer_id: peer }),
-        unblock: (peer) => ask<{ peer_id: string; was_blocked: boolean }>('network', { type: 'network.unblock', peer_id: peer }),
+        blocked: () => ask('network', { type: 'network.blocked' }),
+        block: (peer) => ask('network', { type: 'network.block', peer_id: peer }),
+        unblock: (peer) => ask('network', { type: 'network.unblock', peer_id: peer }),
         jobs: api.jobs,
-        receipts: (q) => ask<Page<StoredReceipt>>('store', { type: 'store.receipts', ...q }, STORE_TIMEOUT_MS),
-        store: () => ask<StoreStatus>('store', { type: 'store.status' }, STORE_TIMEOUT_MS),
-        storeCheck: () => ctx.request<Omit<CheckReport, 'path' | 'schema_version'>>('store', { type: 'store.check' }, CHECK_TIMEOUT_MS),
+        receipts: (q) => ask('store', { type: 'store.receipts', ...q }, STORE_TIMEOUT_MS),
+        store: () => ask('store', { type: 'store.status' }, STORE_TIMEOUT_MS),
+        storeCheck: () => ctx.request('store', { type: 'store.check' }, CHECK_TIMEOUT_MS),
         async job(id) {
           // The ledger first (receipts of jobs run or asked for here), then the network's book
           // of receipts heard by gossip.
           const [job, kept] = await Promise.all([
-            ask<StoredJob | null>('store', { type: 'store.job_get', id }, STORE_TIMEOUT_MS),
-            ask<StoredReceipt | null>('store', { type: 'store.receipt', job_id: id }, STORE_TIMEOUT_MS),
+            ask('store', { type: 'store.job_get', id }, STORE_TIMEOUT_MS),
+            ask('store', { type: 'store.receipt', job_id: id }, STORE_TIMEOUT_MS),
           ]);
-          const receipt = kept?.receipt ?? await ask<ReceiptEnvelope | null>('network', { type: 'network.receipt', job_id: id });
+          const receipt = kept?.receipt ?? await ask('network', { type: 'network.receipt', job_id: id });
           if (job === null && receipt === null) throw new ApiError(404, 'unknown_job', `this node has no record and no receipt of job ${id}`);
           return { job, receipt };
         },
-        manifest: () => ask<Manifest>('network', { type: 'network.manifest' }),
+        manifest: () => ask('network', { type: 'network.manifest' }),
         // The node answers this one in its supervisor's name (create-node.ts).
-        drain: () => ask<DrainAccepted>(SUPERVISOR, { type: 'node.drain' }),
+        drain: () => ask(SUPERVISOR, { type: 'node.drain' }),
         async metrics() {
           if (!ctx.config.monitoring.metrics_enabled) {
             throw new ApiError(404, 'metrics_disabled', 'metrics are off on this node (monitoring.metrics_enabled = false)');
           }
           const [scheduler, network, actors, pulls, store] = await Promise.all([
-            quiet(ask<SchedulerMetrics>('scheduler', { type: 'scheduler.metrics' })),
-            quiet(ask<NetworkStatus>('network', { type: 'network.status' })),
-            quiet(askSupervisor<ActorInfo[]>({ type: 'supervisor.actors' })),
-            quiet(ask<PullProgress[]>('network', { type: 'network.pulls' })),
-            quiet(ask<StoreStatus>('store', { type: 'store.status' })),
+            quiet(ask('scheduler', { type: 'scheduler.metrics' })),
+            quiet(ask('network', { type: 'network.status' })),
+            quiet(askSupervisor({ type: 'supervisor.actors' })),
+            quiet(ask('network', { type: 'network.pulls' })),
+            quiet(ask('store', { type: 'store.status' })),
           ]);
           return renderMetrics(ctx.args, { scheduler, network, actors, store, ...(pulls ? { pulls } : {}) }, ctx.clock.now());
         },

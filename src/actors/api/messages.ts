@@ -2,6 +2,7 @@
 // of error codes every HTTP error body carries.
 import type { StoredJob } from '../../store/store.ts';
 import type { RequestEvent, SystemEvent } from '../../runtime/actor.ts';
+import type { Call, DefineProtocol } from '../../runtime/protocol.ts';
 import type { ConsensusStatus } from '../consensus/messages.ts';
 import type { DistributedDecision } from '../consensus/router.ts';
 import type { OrchestrationSummary } from '../consensus/summary.ts';
@@ -109,4 +110,16 @@ export class ApiListenError extends Error {
   constructor(readonly host: string, readonly port: number, cause: string) {
     super(`Failed to start the HTTP API on ${host}:${port}: ${cause}. Use a different api.port or let the system auto-assign: api.port = 0`);
   }
+}
+
+/** The api actor's published protocol. */
+export type ApiProtocol = DefineProtocol<
+  | Call<{ type: 'api.url' }, string>
+  | Call<{ type: 'api.drain'; timeout_ms: number }, { left: number }>
+>;
+
+declare module '../../runtime/protocol.ts' {
+  interface ActorProtocols { api: ApiProtocol }
+  /** The node answers `node.drain` in its supervisor's name (create-node.ts). */
+  interface SupervisorExtensions { 'node.drain': Call<{ type: 'node.drain' }, DrainAccepted> }
 }

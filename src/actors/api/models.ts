@@ -27,11 +27,11 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config/types.ts';
-import type { Message } from '../../runtime/actor.ts';
-import { SUPERVISOR, type ActorInfo, type SupervisorRequest } from '../../runtime/supervisor.ts';
+import type { Ask, NoExtra, RequestOf } from '../../runtime/protocol.ts';
+import { SUPERVISOR } from '../../runtime/supervisor.ts';
 import type { Manifest, ModelManifest } from '../../protocol/index.ts';
-import { INFERENCE_PREFIX, describeModel, inferenceChildSpec, type ServedModel } from '../../node/models.ts';
-import type { InferenceStatus } from '../inference/messages.ts';
+import { describeModel, inferenceChildSpec, type ServedModel } from '../../node/models.ts';
+import { inferenceAddress, isInferenceAddress, type InferenceStatus } from '../inference/messages.ts';
 import type { ServedModel as SwarmModel } from '../network/messages.ts';
 import type { PullProgress, SharedFile } from '../network/model-transfer.ts';
 import type { RetireReply, SchedulerStatus } from '../scheduler/messages.ts';
@@ -50,7 +50,7 @@ export interface ModelControlInit {
   config: Readonly<Config>;
   /** Where pulled model files go. */
   pullDir: string;
-  ask<T>(to: string, msg: Message, timeoutMs: number): Promise<T>;
+  ask: Ask;
 }
 
 const QUICK_MS = 2000;
@@ -72,11 +72,11 @@ export class ModelControl {
   constructor(private readonly init: ModelControlInit) {}
 
   async list(): Promise<ModelsBody> {
-    const actors = await this.supervisor<ActorInfo[]>({ type: 'supervisor.actors' });
-    const served = actors.filter((a) => a.name.startsWith(INFERENCE_PREFIX) && a.status === 'running');
-    const loaded = (await Promise.all(served.map((a) => this.init.ask<InferenceStatus>(a.name, { type: 'inference.status' }, QUICK_MS).catch(() => undefined))))
-      .filter((s): s is InferenceStatus => s !== undefined);
-    const known = await this.init.ask<SwarmModel[]>('network', { type: 'network.models' }, QUICK_MS).catch(() => []);
+    const actors = await this.supervisor({ type: 'supervisor.actors' });
+    const served = actors.filter((a) => a.status === 'running').map((a) => a.name).filter(isInferenceAddress);
+    const loaded = (await Promise.all(served.map((name) => this.init.ask(name, { type: 'inference.status' }, QUICK_MS).catch(() => undefined))))
+      .filter((s) => s !== undefined);
+    const known = await this.init.ask('network', { type: 'network.models' }, QUICK_MS).catch((): SwarmModel[] => []);
     const swarm = new Map<string, SwarmModelInfo>();
     for (const k of known) {
       if (k.self) continue;
@@ -84,17 +84,17 @@ export class ModelControl {
       e.peers.push(k.peer_id);
       swarm.set(k.model.sha256, e);
     }
-    const pulls = await this.init.ask<PullProgress[]>('network', { type: 'network.pulls' }, QUICK_MS).catch(() => []);
+    const pulls = await this.init.ask('network', { type: 'network.pulls' }, QUICK_MS).catch((): PullProgress[] => []);
     return { loaded, swarm: [...swarm.values()], pulls };
   }
 
   /** Start (or join) a pull without waiting for it. */
   async startPull(sha256: string): Promise<PullProgress> {
-    const pull = this.init.ask<PullProgress>('network', { type: 'network.pull', sha256, dir: this.init.pullDir }, PULL_TIMEOUT_MS);
+    const pull = this.init.ask('network', { type: 'network.pull', sha256, dir: this.init.pullDir }, PULL_TIMEOUT_MS);
     pull.catch(() => undefined);
     // The network answers the list at once; a pull that fails at its first step is already in it.
     for (let i = 0; i < 20; i++) {
-      const mine = (await this.init.ask<PullProgress[]>('network', { type: 'network.pulls' }, QUICK_MS)).find((p) => p.sha256 === sha256);
+      const mine = (await this.init.ask('network', { type: 'network.pulls' }, QUICK_MS)).find((p) => p.sha256 === sha256);
       if (mine?.state === 'failed') await pull.catch((err: unknown) => { throw asPullError(err); });
       if (mine) return mine;
       await new Promise((r) => setTimeout(r, 25));
@@ -110,7 +110,7 @@ export class ModelControl {
   prune(): Promise<{ removed: string[] }> {
     return this.serial(async () => {
       const inUse = new Set((await this.loadedStatus()).map((s) => s.path));
-      const running = new Set((await this.init.ask<PullProgress[]>('network', { type: 'network.pulls' }, QUICK_MS))
+      const running = new Set((await this.init.ask('network', { type: 'network.pulls' }, QUICK_MS))
         .filter((p) => p.state === 'running').map((p) => p.sha256));
       const names = await readdir(this.init.pullDir).catch(() => [] as string[]);
       const removed: string[] = [];
@@ -131,7 +131,7 @@ export class ModelControl {
     const served = (await this.manifests()).find((m) => m.sha256 === body.sha256);
     if (served) throw new ApiError(409, 'model_loaded', `model ${body.sha256} is already served here as ${served.name}`);
     // Not one at a time: a long pull must not hold up other loads and unloads.
-    const pulled = await this.init.ask<PullProgress>('network', { type: 'network.pull', sha256: body.sha256, dir: this.init.pullDir }, PULL_TIMEOUT_MS)
+    const pulled = await this.init.ask('network', { type: 'network.pull', sha256: body.sha256, dir: this.init.pullDir }, PULL_TIMEOUT_MS)
       .catch((err: unknown) => { throw asPullError(err); });
     return this.loadFile(pulled.path!, body.name ?? (pulled.name || body.sha256.slice(0, 12)), body.sha256);
   }
@@ -163,16 +163,16 @@ export class ModelControl {
         if (e.name === 'DuplicateActorError') throw new ApiError(409, 'model_loaded', e.message);
         throw err;
       }
-      const status = await this.init.ask<SchedulerStatus>('scheduler', { type: 'scheduler.add_model', model: { name: model.name, sequences: model.sequences } }, QUICK_MS);
+      const status = await this.init.ask('scheduler', { type: 'scheduler.add_model', model: { name: model.name, sequences: model.sequences } }, QUICK_MS);
       await this.publish([...manifests, model.manifest], status);
-      return this.init.ask<InferenceStatus>(`${INFERENCE_PREFIX}${model.name}`, { type: 'inference.status' }, QUICK_MS);
+      return this.init.ask(inferenceAddress(model.name), { type: 'inference.status' }, QUICK_MS);
     });
   }
 
   unload(name: string): Promise<{ model: string; unloaded: true }> {
     return this.serial(async () => {
-      const actors = await this.supervisor<ActorInfo[]>({ type: 'supervisor.actors' });
-      if (!actors.some((a) => a.name === `${INFERENCE_PREFIX}${name}`)) {
+      const actors = await this.supervisor({ type: 'supervisor.actors' });
+      if (!actors.some((a) => a.name === inferenceAddress(name))) {
         throw new ApiError(404, 'unknown_model', `no model named ${name} is served here`);
       }
       const manifests = (await this.manifests()).filter((m) => m.name !== name);
@@ -182,9 +182,9 @@ export class ModelControl {
       await this.supervisor({ type: 'supervisor.update_args', name: 'network', args: { models: manifests, files } });
       // Running jobs finish: at most one job's run, and the scheduler's own backstop after it.
       const drainMs = inferenceReplyTimeoutMs(this.init.config) + QUICK_MS;
-      await this.init.ask<RetireReply>('scheduler', { type: 'scheduler.retire_model', name }, drainMs);
-      await this.supervisor({ type: 'supervisor.remove', name: `${INFERENCE_PREFIX}${name}` }, LOAD_TIMEOUT_MS);
-      const status = await this.init.ask<SchedulerStatus>('scheduler', { type: 'scheduler.status' }, QUICK_MS);
+      await this.init.ask('scheduler', { type: 'scheduler.retire_model', name }, drainMs);
+      await this.supervisor({ type: 'supervisor.remove', name: inferenceAddress(name) }, LOAD_TIMEOUT_MS);
+      const status = await this.init.ask('scheduler', { type: 'scheduler.status' }, QUICK_MS);
       await this.updateArgs(manifests, status);
       return { model: name, unloaded: true as const };
     });
@@ -198,19 +198,19 @@ export class ModelControl {
     return p;
   }
 
-  private supervisor<T = unknown>(msg: SupervisorRequest, timeoutMs = QUICK_MS): Promise<T> {
-    return this.init.ask<T>(SUPERVISOR, msg, timeoutMs);
+  private supervisor<const M extends RequestOf<typeof SUPERVISOR>>(msg: M & NoExtra<M, RequestOf<typeof SUPERVISOR>>, timeoutMs = QUICK_MS) {
+    return this.init.ask(SUPERVISOR, msg, timeoutMs);
   }
 
   /** What this node's manifest lists now. */
   private async manifests(): Promise<ModelManifest[]> {
-    return (await this.init.ask<Manifest>('network', { type: 'network.manifest' }, QUICK_MS)).models;
+    return (await this.init.ask('network', { type: 'network.manifest' }, QUICK_MS)).models;
   }
 
   private async loadedStatus(): Promise<InferenceStatus[]> {
-    const actors = await this.supervisor<ActorInfo[]>({ type: 'supervisor.actors' });
-    return Promise.all(actors.filter((a) => a.name.startsWith(INFERENCE_PREFIX))
-      .map((a) => this.init.ask<InferenceStatus>(a.name, { type: 'inference.status' }, QUICK_MS)));
+    const actors = await this.supervisor({ type: 'supervisor.actors' });
+    return Promise.all(actors.map((a) => a.name).filter(isInferenceAddress)
+      .map((name) => this.init.ask(name, { type: 'inference.status' }, QUICK_MS)));
   }
 
   /** The files of the models served here, for peers to fetch. */
@@ -225,9 +225,9 @@ export class ModelControl {
 
   /** A restarted scheduler, network or consensus actor starts with the models served now. */
   private async updateArgs(manifests: ModelManifest[], status: SchedulerStatus): Promise<void> {
-    const actors = new Set((await this.supervisor<ActorInfo[]>({ type: 'supervisor.actors' })).map((a) => a.name));
+    const actors = new Set((await this.supervisor({ type: 'supervisor.actors' })).map((a) => a.name));
     const sequences = await Promise.all(status.models.map(async (name) =>
-      (await this.init.ask<InferenceStatus>(`${INFERENCE_PREFIX}${name}`, { type: 'inference.status' }, QUICK_MS)).sequences));
+      (await this.init.ask(inferenceAddress(name), { type: 'inference.status' }, QUICK_MS)).sequences));
     await this.supervisor({ type: 'supervisor.update_args', name: 'scheduler', args: { models: status.models.map((name, i) => ({ name, sequences: sequences[i]! })) } });
     const files = (await this.files()).filter((f) => manifests.some((m) => m.sha256 === f.sha256));
     await this.supervisor({ type: 'supervisor.update_args', name: 'network', args: { models: manifests, files } });

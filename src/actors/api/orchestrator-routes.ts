@@ -28,7 +28,7 @@ export type OrchestratorErrorCode = 'unknown_decision' | 'decision_not_held' | '
 
 export interface OrchestratorRoutesInit {
   /** Sends one request to the orchestrator actor. */
-  request<T>(msg: OrchestratorRequest, timeoutMs: number): Promise<T>;
+  request(msg: OrchestratorRequest, timeoutMs: number): Promise<unknown>;
   config: Readonly<OrchestratorConfig>;
 }
 

@@ -13,7 +13,7 @@ import type { NetworkStatus } from '../network/messages.ts';
 import type { SchedulerStatus } from '../scheduler/messages.ts';
 import type { ReceiptEnvelope } from '../../market/receipts.ts';
 import { MetricsGatherer, hostLoad } from '../orchestrator/metrics.ts';
-import type { DecisionRecord } from '../orchestrator/messages.ts';
+import type { MetricsSnapshot } from '../orchestrator/messages.ts';
 import type { OrchMessageType, OrchSummary } from '../../protocol/index.ts';
 import { affinityScore, type AffinityInput } from './affinity.ts';
 import { DistributedOrchestratorConfig } from './config.ts';
@@ -84,9 +84,9 @@ export default defineActor<ConsensusArgs | undefined>({
     });
 
     async function askOrchestrator(type: DecisionType, c: { description?: string; metrics?: unknown }) {
-      const r = await ctx.request<DecisionRecord>('orchestrator', {
+      const r = await ctx.request('orchestrator', {
         type: 'orchestrator.decide', decision_type: type,
-        ...(c.description !== undefined ? { context: c.description } : {}), ...(c.metrics ? { metrics: c.metrics } : {}),
+        ...(c.description !== undefined ? { context: c.description } : {}), ...(c.metrics ? { metrics: c.metrics as MetricsSnapshot } : {}),
       }, Math.max(REQUEST_TIMEOUT_MS, cfg.consensus_timeout_ms));
       return { choice: r.action, params: r.params, confidence: r.confidence, reasoning: r.reasoning, source: String(r.source) };
     }
@@ -102,7 +102,8 @@ export default defineActor<ConsensusArgs | undefined>({
 
     async function loadLedger(): Promise<Durable | undefined> {
       if (dcfg.isSimulation()) return undefined;
-      const d = await ctx.request<Durable | null>('store', { type: 'store.value_get', name: 'orchestration' }, STORE_TIMEOUT_MS);
+      // This actor alone writes this value (persist above).
+      const d = await ctx.request('store', { type: 'store.value_get', name: 'orchestration' }, STORE_TIMEOUT_MS) as Durable | null;
       ledgerInStore = true;
       return d ?? undefined;
     }
@@ -171,9 +172,9 @@ export default defineActor<ConsensusArgs | undefined>({
     let refreshing: Promise<void> | undefined;
     async function refreshOnce(): Promise<void> {
       const [status, queue, receipts] = await Promise.allSettled([
-        ctx.request<NetworkStatus>('network', { type: 'network.status' }, REQUEST_TIMEOUT_MS),
-        ctx.request<SchedulerStatus>('scheduler', { type: 'scheduler.status' }, REQUEST_TIMEOUT_MS),
-        ctx.request<ReceiptEnvelope[]>('network', { type: 'network.receipts', limit: 1000 }, REQUEST_TIMEOUT_MS),
+        ctx.request('network', { type: 'network.status' }, REQUEST_TIMEOUT_MS),
+        ctx.request('scheduler', { type: 'scheduler.status' }, REQUEST_TIMEOUT_MS),
+        ctx.request('network', { type: 'network.receipts', limit: 1000 }, REQUEST_TIMEOUT_MS),
       ]);
       missing = [];
       if (status.status === 'rejected') missing.push('network');

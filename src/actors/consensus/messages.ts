@@ -11,6 +11,7 @@
 //   consensus.gossip { peer, msg_type, body }   an orchestration message (coord_* / decision_*)
 // (`peer`, not `from`: the runtime sets an event's `from` to the sending actor's name.)
 import type { RequestEvent } from '../../runtime/actor.ts';
+import type { Call, DefineProtocol } from '../../runtime/protocol.ts';
 import type { OrchSummary } from '../../protocol/index.ts';
 import type { OrchestrationMode } from '../../config/types.ts';
 import type { GroupStatus, NodeRef, OrchMessageType, PartitionStatus } from './core.ts';
@@ -73,3 +74,18 @@ export class ConsensusUnavailableError extends Error {
  */
 export const CONSENSUS_STATES = ['observer', 'member', 'candidate', 'coordinator', 'minority'] as const;
 export type ConsensusState = (typeof CONSENSUS_STATES)[number];
+
+type Req<T extends ConsensusIn['type']> = Omit<Extract<ConsensusIn, { type: T; replyTo: string }>, 'replyTo' | 'from'>;
+
+/** The consensus actor's published protocol. */
+export type ConsensusProtocol = DefineProtocol<
+  | Call<Req<'consensus.status'>, ConsensusStatus>
+  | Call<Req<'consensus.refresh'>, ConsensusStatus>
+  | Call<Req<'consensus.decide'>, DistributedDecision>
+  | Call<Req<'consensus.recent'>, { decisions: DistributedDecision[] }>,
+  Extract<ConsensusIn, { type: 'consensus.heartbeat' | 'consensus.gossip' }>
+>;
+
+declare module '../../runtime/protocol.ts' {
+  interface ActorProtocols { consensus: ConsensusProtocol }
+}

@@ -3,9 +3,10 @@
 import { defineActor } from '../../runtime/actor.ts';
 import { inferenceMachine } from './machine.ts';
 import type { InferenceArgs } from './engine.ts';
+import type { InferenceProtocol } from './messages.ts';
 
 export type { InferenceArgs } from './engine.ts';
 export { DEFAULT_SEQUENCES } from './engine.ts';
 export { InvalidJobError, InferenceWorkerError } from './errors.ts';
 export type * from './messages.ts';
-export default defineActor<InferenceArgs>({ machine: inferenceMachine });
+export default defineActor<InferenceArgs, InferenceProtocol>({ machine: inferenceMachine });

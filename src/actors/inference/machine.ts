@@ -6,11 +6,11 @@ import { fromCallback, fromPromise, setup } from 'xstate';
 import type { ActorContext } from '../../runtime/actor.ts';
 import { InferenceEngine, type InferenceArgs } from './engine.ts';
 import type { InferenceWorkerError } from './errors.ts';
-import type { CancelResult, InferenceIn } from './messages.ts';
+import type { CancelResult, InferenceIn, InferenceProtocol } from './messages.ts';
 
 type MachineEvent = InferenceIn | { type: 'inference.worker_died'; error: InferenceWorkerError };
 
-export function inferenceMachine(ctx: ActorContext<InferenceArgs>) {
+export function inferenceMachine(ctx: ActorContext<InferenceArgs, InferenceProtocol>) {
   const { args, config } = ctx;
   const engine = new InferenceEngine({
     args,
@@ -20,7 +20,7 @@ export function inferenceMachine(ctx: ActorContext<InferenceArgs>) {
     log: ctx.log,
     reply: (replyTo, result) => ctx.reply(replyTo, result),
     replyError: (replyTo, err) => ctx.replyError(replyTo, err),
-    stream: (to, ev) => ctx.send(to, ev),
+    stream: (to, ev) => ctx.emit(to, ev),
   });
   ctx.own(() => engine.close());
 

@@ -1,6 +1,7 @@
 // What an `inference:<model>` actor accepts, answers and emits. Requests go through the
 // supervisor's router; token chunks come back to the requester as `inference.token` events.
 import type { RequestEvent } from '../../runtime/actor.ts';
+import type { Call, DefineProtocol } from '../../runtime/protocol.ts';
 
 /** How a generation ended. */
 export type JobStatus = 'completed' | 'cancelled' | 'failed' | 'timeout';
@@ -96,4 +97,25 @@ export interface InferenceStatus {
   queued: number;
   test_model: boolean;
   load_ms: number;
+}
+
+/** The inference actor's published protocol; every `inference:<model>` actor speaks it. */
+export type InferenceProtocol = DefineProtocol<
+  | Call<GenerateRequest, GenerateResult>
+  | Call<CancelRequest, CancelResult>
+  | Call<StatusRequest, InferenceStatus>
+  | Call<KillWorkerRequest, { killed: boolean }>,
+  /** A cancel as a plain event is fire-and-forget. */
+  CancelRequest,
+  /** Streamed to a job's `stream_to` (or its requester). */
+  TokenEvent
+>;
+
+/** The address of the inference actor serving `model`. */
+export type InferenceAddress = `inference:${string}`;
+export const inferenceAddress = (model: string): InferenceAddress => `inference:${model}`;
+export const isInferenceAddress = (name: string): name is InferenceAddress => name.startsWith('inference:');
+
+declare module '../../runtime/protocol.ts' {
+  interface ActorProtocols { [address: `inference:${string}`]: InferenceProtocol }
 }

@@ -10,16 +10,15 @@ import { fromCallback, fromPromise, setup } from 'xstate';
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys';
 import type { ActorContext } from '../../runtime/actor.ts';
 import type { Transport } from './libp2p.ts';
-import { isOrchMessageType, type HeartbeatBody, type ModelManifest } from '../../protocol/index.ts';
-import type { NetworkDrainReport, NetworkIn, QueueStatus } from './messages.ts';
+import { isOrchMessageType, type HeartbeatBody, type ModelManifest, type OrchMessageType } from '../../protocol/index.ts';
+import type { NetworkDrainReport, NetworkIn } from './messages.ts';
 export { NETWORK_STATES, type NetworkState } from './messages.ts';
 import { NetworkService, type KnownPeer, type NetworkStoreLink } from './service.ts';
 import type { SharedFile } from './model-transfer.ts';
 import type { BlockedPeer } from './gate.ts';
 import type { SavedStanding } from '../../market/reputation.ts';
 import type { StoreStatus, StoreWritable } from '../store/messages.ts';
-import type { Message } from '../../runtime/actor.ts';
-import type { CanClaimReply, DrainReply, JobResult } from '../scheduler/messages.ts';
+import type { NoExtra, RequestOf } from '../../runtime/protocol.ts';
 import { submitReplyTimeoutMs } from '../scheduler/timeouts.ts';
 
 export interface NetworkArgs {
@@ -53,16 +52,18 @@ const STORE_MS = 5000;
 const RECEIPT_STORE_MS = 30_000;
 
 function storeLink(ctx: ActorContext<NetworkArgs>): NetworkStoreLink {
-  const ask = <R>(msg: Message, ms = STORE_MS) => ctx.request<R>('store', msg, ms);
+  const ask = <const M extends RequestOf<'store'>>(msg: M & NoExtra<M, RequestOf<'store'>>, ms = STORE_MS) => ctx.request('store', msg, ms);
+  // Named values come back as stored: this actor wrote them, so it knows their shape.
+  const value = <T>(name: string) => ask({ type: 'store.value_get', name }) as Promise<T | null>;
   return {
     keepsPeers: ctx.args.persistPeers === true,
-    knownPeers: async () => (await ask<KnownPeer[] | null>({ type: 'store.value_get', name: 'peers' })) ?? [],
+    knownPeers: async () => (await value<KnownPeer[]>('peers')) ?? [],
     saveKnownPeers: (peers) => ask({ type: 'store.value_put', name: 'peers', value: peers, durable: false }),
     putReceipt: (receipt) => ask({ type: 'store.receipt_put', receipt, role: 'executor' }, RECEIPT_STORE_MS),
-    blocked: async () => (await ask<Array<{ value: BlockedPeer }>>({ type: 'store.values', prefix: 'blocked/' })).map((v) => v.value),
+    blocked: async () => (await ask({ type: 'store.values', prefix: 'blocked/' })).map((v) => v.value as BlockedPeer),
     saveBlock: (b) => ask({ type: 'store.value_put', name: `blocked/${b.peer_id}`, value: b, durable: true }),
     dropBlock: (peer) => ask({ type: 'store.value_delete', name: `blocked/${peer}`, durable: true }),
-    standings: async () => (await ask<SavedStanding[] | null>({ type: 'store.value_get', name: 'reputation' })) ?? [],
+    standings: async () => (await value<SavedStanding[]>('reputation')) ?? [],
     saveStandings: (list) => ask({ type: 'store.value_put', name: 'reputation', value: list, durable: false }),
   };
 }
@@ -81,22 +82,22 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
     ...(ctx.args.swarmKey ? { swarmKey: ctx.args.swarmKey } : {}),
     clock: ctx.clock,
     log: ctx.log,
-    queue: () => ctx.request<QueueStatus>('scheduler', { type: 'scheduler.status' }, 1000),
-    canClaim: (model, maxTokens) => ctx.request<CanClaimReply>('scheduler', { type: 'scheduler.can_claim', model, max_tokens: maxTokens }, 1000),
-    submit: (job) => ctx.request<JobResult>('scheduler', { type: 'scheduler.submit', job, stream_to: ctx.name } as unknown as Message,
+    queue: () => ctx.request('scheduler', { type: 'scheduler.status' }, 1000),
+    canClaim: (model, maxTokens) => ctx.request('scheduler', { type: 'scheduler.can_claim', model, max_tokens: maxTokens }, 1000),
+    submit: (job) => ctx.request('scheduler', { type: 'scheduler.submit', job, stream_to: ctx.name },
       submitReplyTimeoutMs(ctx.config, job, 60_000)),
-    cancel: (jobId) => void ctx.request('scheduler', { type: 'scheduler.cancel', job_id: jobId } as unknown as Message, 1000).catch(() => undefined),
+    cancel: (jobId) => void ctx.request('scheduler', { type: 'scheduler.cancel', job_id: jobId }, 1000).catch(() => undefined),
     // Orchestration gossip goes to the consensus actor (when orchestration is on: else no such actor listens).
     ...(ctx.config.distributed_orchestration.enabled ? {
       onHeartbeat: (from: string, body: HeartbeatBody) => ctx.send('consensus', { type: 'consensus.heartbeat', peer: from, ...(body.orch ? { orch: body.orch } : {}) }),
-      onOrch: (from: string, msgType: string, body: unknown) => ctx.send('consensus', { type: 'consensus.gossip', peer: from, msg_type: msgType, body }),
+      onOrch: (from: string, msgType: OrchMessageType, body: unknown) => ctx.send('consensus', { type: 'consensus.gossip', peer: from, msg_type: msgType, body }),
     } : {}),
   });
   ctx.own(() => service.stop());
 
   const start = async () => {
     // Writes may have failed before this (re)start: ask, then follow the store's word.
-    const st = await ctx.request<StoreStatus>('store', { type: 'store.status' }, STORE_MS);
+    const st = await ctx.request('store', { type: 'store.status' }, STORE_MS);
     service.setStoreWritable(st.writable);
     await service.start();
     service.onConnectivity(() => check?.());
@@ -181,7 +182,7 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
         actions: ({ event }) => {
           const { executor } = service;
           executor.beginDrain();
-          ctx.request<DrainReply>('scheduler', { type: 'scheduler.drain' }, 5000)
+          ctx.request('scheduler', { type: 'scheduler.drain' }, 5000)
             .catch((err: Error) => { ctx.log.warn({ err: err.message }, 'The scheduler did not answer the drain: its queued jobs end with it'); return undefined; })
             .then(async (s) => ({ handed_back: s?.handed_back.length ?? 0, ...await executor.drain(event.timeout_ms) }) satisfies NetworkDrainReport)
             .then((r) => ctx.reply(event.replyTo, r), (err: unknown) => ctx.replyError(event.replyTo, err));

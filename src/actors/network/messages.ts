@@ -1,6 +1,10 @@
 // What the network actor accepts and answers.
 import type { RequestEvent } from '../../runtime/actor.ts';
-import type { DropReason, ModelManifest, OrchSummary } from '../../protocol/index.ts';
+import type { Call, DefineProtocol } from '../../runtime/protocol.ts';
+import type { DropReason, Manifest, ModelManifest, OrchSummary } from '../../protocol/index.ts';
+import type { ReceiptEnvelope } from '../../protocol/receipt.ts';
+import type { StoreWritable } from '../store/messages.ts';
+import type { PullProgress } from './model-transfer.ts';
 import type { ReceiptRefusal } from '../../market/receipts.ts';
 import type { BlockedPeer } from './gate.ts';
 import type { PeerState } from './peer-table.ts';
@@ -161,3 +165,33 @@ export interface QueueStatus { depth: number; capacity: number; busy_slots: numb
  */
 export const NETWORK_STATES = ['starting', 'joining', 'online', 'isolated'] as const;
 export type NetworkState = (typeof NETWORK_STATES)[number];
+
+type Req<T extends NetworkIn['type']> = Omit<Extract<NetworkIn, { type: T; replyTo: string }>, 'replyTo' | 'from'>;
+type Ev<T extends NetworkIn['type']> = Extract<NetworkIn, { type: T }>;
+
+/** The network actor's published protocol. */
+export type NetworkProtocol = DefineProtocol<
+  | Call<Req<'network.status'>, NetworkStatus>
+  | Call<Req<'network.peers'>, PeerSummary[]>
+  | Call<Req<'network.models'>, ServedModel[]>
+  | Call<Req<'network.local_client'>, null>
+  | Call<Req<'network.adjust_gossip'>, { heartbeat_ms: number; previous_ms: number; factor: number }>
+  | Call<Req<'network.receipt'>, ReceiptEnvelope | null>
+  | Call<Req<'network.manifest'>, Manifest>
+  | Call<Req<'network.receipts'>, ReceiptEnvelope[]>
+  | Call<Req<'network.block'>, BlockReply>
+  | Call<Req<'network.unblock'>, { peer_id: string; was_blocked: boolean }>
+  | Call<Req<'network.blocked'>, BlockedPeer[]>
+  | Call<Req<'network.orch_publish'>, { id: string }>
+  | Call<Req<'network.set_models'>, null>
+  | Call<Req<'network.pull'>, PullProgress>
+  | Call<Req<'network.pulls'>, PullProgress[]>
+  | Call<Req<'network.cancel_pull'>, { sha256: string; cancelled: boolean }>
+  | Call<Req<'network.drain'>, NetworkDrainReport>
+  | Call<Req<'network.flush_receipts'>, null>,
+  Ev<'network.orch_state'> | Ev<'inference.token'> | StoreWritable
+>;
+
+declare module '../../runtime/protocol.ts' {
+  interface ActorProtocols { network: NetworkProtocol }
+}

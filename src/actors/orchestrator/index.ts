@@ -9,7 +9,8 @@
 import { join } from 'node:path';
 import { fromPromise, setup } from 'xstate';
 import { defineActor, type ActorContext } from '../../runtime/actor.ts';
-import { SUPERVISOR, type ActorInfo, type SupervisorRequest } from '../../runtime/supervisor.ts';
+import { SUPERVISOR } from '../../runtime/supervisor.ts';
+import type { ActorAddress, NoExtra, RequestOf } from '../../runtime/protocol.ts';
 import type { NetworkStatus, PeerSummary } from '../network/messages.ts';
 import type { ReceiptEnvelope } from '../../market/receipts.ts';
 import type { SchedulerStatus } from '../scheduler/messages.ts';
@@ -34,12 +35,12 @@ function executor(ctx: ActorContext<unknown>) {
     switch (d.action) {
       case 'scale_queue': {
         const capacity = d.params.capacity as number;
-        const before = await ctx.request<SchedulerStatus>('scheduler', { type: 'scheduler.status' }, OWNER_TIMEOUT_MS);
-        const after = await ctx.request<SchedulerStatus>('scheduler', { type: 'scheduler.set_capacity', capacity }, OWNER_TIMEOUT_MS);
+        const before = await ctx.request('scheduler', { type: 'scheduler.status' }, OWNER_TIMEOUT_MS);
+        const after = await ctx.request('scheduler', { type: 'scheduler.set_capacity', capacity }, OWNER_TIMEOUT_MS);
         return { ok: true, detail: `queue capacity ${before.capacity} → ${after.capacity}`, result: after };
       }
       case 'adjust_gossip': {
-        const r = await ctx.request<{ heartbeat_ms: number; previous_ms: number }>('network',
+        const r = await ctx.request('network',
           { type: 'network.adjust_gossip', heartbeat_factor: d.params.heartbeat_factor as number }, OWNER_TIMEOUT_MS);
         return { ok: true, detail: `heartbeat every ${r.heartbeat_ms} ms (was ${r.previous_ms} ms)`, result: r };
       }
@@ -56,19 +57,19 @@ function executor(ctx: ActorContext<unknown>) {
 export const RECENT_JOBS = 5;
 
 function questions(ctx: ActorContext<unknown>) {
-  const ask = <T>(to: string, msg: { type: string; [k: string]: unknown }) => ctx.request<T>(to, msg, OWNER_TIMEOUT_MS);
+  const ask = <N extends ActorAddress, const M extends RequestOf<N>>(to: N, msg: M & NoExtra<M, RequestOf<N>>) => ctx.request(to, msg, OWNER_TIMEOUT_MS);
   const quiet = <T>(p: Promise<T>) => p.catch(() => null);
   return async (q: NodeQuery): Promise<unknown> => {
     switch (q) {
       case 'list_peers':
-        return ask<PeerSummary[]>('network', { type: 'network.peers' });
+        return ask('network', { type: 'network.peers' });
       case 'network_status':
-        return ask<NetworkStatus>('network', { type: 'network.status' });
+        return ask('network', { type: 'network.status' });
       case 'queue_status': {
         // Jobs: the latest receipts this node accepted (jobs it ran, and jobs it heard of).
         const [queue, receipts] = await Promise.all([
-          ask<SchedulerStatus>('scheduler', { type: 'scheduler.status' }),
-          quiet(ask<ReceiptEnvelope[]>('network', { type: 'network.receipts', limit: RECENT_JOBS })),
+          ask('scheduler', { type: 'scheduler.status' }),
+          quiet(ask('network', { type: 'network.receipts', limit: RECENT_JOBS })),
         ]);
         const jobs = (receipts ?? []).map((r) => ({
           job_id: r.body.job_id, executor: r.body.executor, model: r.body.model, status: r.body.status, tokens_out: r.body.tokens_out, finished_at: r.body.finished_at,
@@ -77,9 +78,9 @@ function questions(ctx: ActorContext<unknown>) {
       }
       case 'node_status': {
         const [network, queue, actors] = await Promise.all([
-          quiet(ask<NetworkStatus>('network', { type: 'network.status' })),
-          quiet(ask<SchedulerStatus>('scheduler', { type: 'scheduler.status' })),
-          quiet(ask<ActorInfo[]>(SUPERVISOR, { type: 'supervisor.actors' } satisfies SupervisorRequest)),
+          quiet(ask('network', { type: 'network.status' })),
+          quiet(ask('scheduler', { type: 'scheduler.status' })),
+          quiet(ask(SUPERVISOR, { type: 'supervisor.actors' })),
         ]);
         return {
           node_id: network?.node_id ?? null, peer_id: network?.peer_id ?? null, peers: network?.peers ?? null, known_peers: network?.known ?? null,
@@ -89,8 +90,8 @@ function questions(ctx: ActorContext<unknown>) {
       }
       case 'list_models': {
         const [queue, peers] = await Promise.all([
-          quiet(ask<SchedulerStatus>('scheduler', { type: 'scheduler.status' })),
-          quiet(ask<PeerSummary[]>('network', { type: 'network.peers' })),
+          quiet(ask('scheduler', { type: 'scheduler.status' })),
+          quiet(ask('network', { type: 'network.peers' })),
         ]);
         return {
           local: queue?.models ?? [],

@@ -1,8 +1,11 @@
 // What the orchestrator actor accepts and answers, and the shapes of its decisions, answers to
 // `ask`, metrics and status (also the bodies of the HTTP routes under /orchestrator).
 import type { RequestEvent } from '../../runtime/actor.ts';
+import type { Call, DefineProtocol } from '../../runtime/protocol.ts';
 import type { OrchestratorAction, OrchestratorDevice, OrchestratorModelType } from '../../config/types.ts';
 import type { DecisionType, MetricsSnapshot } from './heuristics.ts';
+
+export type { DecisionType, MetricsSnapshot } from './heuristics.ts';
 import type { Verdict } from './safety.ts';
 import type { Interpretation } from './language.ts';
 import type { UsedDevice } from './llm.ts';
@@ -187,4 +190,24 @@ export class UnknownDecisionError extends Error {
 /** confirm / reject of a decision that is not held (already executed, refused, expired, …). */
 export class DecisionNotHeldError extends Error {
   override name = 'DecisionNotHeldError';
+}
+
+type Req<T extends OrchestratorRequest['type']> = Extract<OrchestratorRequest, { type: T }>;
+
+/** The orchestrator's published protocol. */
+export type OrchestratorProtocol = DefineProtocol<
+  | Call<DecideRequest, DecisionRecord>
+  | Call<Req<'orchestrator.recent'>, RecentDecisions>
+  | Call<Req<'orchestrator.get'>, DecisionRecord>
+  | Call<Req<'orchestrator.ask'>, AskResult>
+  | Call<Req<'orchestrator.interpret'>, Interpretation>
+  | Call<Req<'orchestrator.confirm'>, DecisionRecord>
+  | Call<Req<'orchestrator.reject'>, DecisionRecord>
+  | Call<Req<'orchestrator.metrics'>, OrchestratorMetrics>
+  | Call<Req<'orchestrator.status'>, OrchestratorStatus>
+  | Call<Req<'orchestrator.export'>, ExportResult>
+>;
+
+declare module '../../runtime/protocol.ts' {
+  interface ActorProtocols { orchestrator: OrchestratorProtocol }
 }

@@ -40,9 +40,9 @@ export class MetricsGatherer {
   async gather(): Promise<GatheredMetrics> {
     const { ctx } = this;
     const [net, sched, actors] = await Promise.allSettled([
-      ctx.request<NetworkStatus>('network', { type: 'network.status' }, METRICS_TIMEOUT_MS),
-      ctx.request<QueueStatus>('scheduler', { type: 'scheduler.status' }, METRICS_TIMEOUT_MS),
-      ctx.request<ActorInfo[]>(SUPERVISOR, { type: 'supervisor.actors' } satisfies SupervisorRequest, METRICS_TIMEOUT_MS),
+      ctx.request('network', { type: 'network.status' }, METRICS_TIMEOUT_MS),
+      ctx.request('scheduler', { type: 'scheduler.status' }, METRICS_TIMEOUT_MS),
+      ctx.request(SUPERVISOR, { type: 'supervisor.actors' } satisfies SupervisorRequest, METRICS_TIMEOUT_MS),
     ]);
     const missing: GatheredMetrics['missing'] = [];
     if (net.status === 'rejected') missing.push('network');

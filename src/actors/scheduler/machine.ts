@@ -10,7 +10,7 @@
 // inference actor goes down wait for its restart (`sys.actor_up`) and run then.
 import { setup } from 'xstate';
 import type { ActorContext } from '../../runtime/actor.ts';
-import type { GenerateRequest, GenerateResult } from '../inference/messages.ts';
+import { inferenceAddress, type GenerateRequest, type GenerateResult } from '../inference/messages.ts';
 import { Dispatcher, resultWithoutOutput, type Dispatch, type Ending } from './dispatch.ts';
 import { DEFAULT_LOAD_THRESHOLDS, canClaim, type HostReadings, type LoadThresholds } from './load.ts';
 import { JobHistory } from './history.ts';
@@ -33,7 +33,6 @@ export interface SchedulerArgs {
   historyCapacity?: number;
 }
 
-const INFERENCE_PREFIX = 'inference:';
 
 export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined>, readings: HostReadings) {
   const args: SchedulerArgs = ctx.args ?? { models: [] };
@@ -78,14 +77,14 @@ export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined>, r
   };
 
   const run = ({ job, streamTo }: Dispatch) => {
-    const to = INFERENCE_PREFIX + job.model;
+    const to = inferenceAddress(job.model);
     const req: GenerateRequest = {
       type: 'inference.generate', job_id: job.id, prompt: job.prompt, max_tokens: job.max_tokens, temperature: job.temperature,
       ...(job.seed !== undefined ? { seed: job.seed } : {}),
       ...(job.timeout_ms !== undefined ? { timeout_ms: job.timeout_ms } : {}),
       ...(streamTo !== undefined ? { stream_to: streamTo } : {}),
     };
-    ctx.request<GenerateResult>(to, req, inferenceReplyTimeoutMs(ctx.config, job.timeout_ms)).then(
+    ctx.request(to, req, inferenceReplyTimeoutMs(ctx.config, job.timeout_ms)).then(
       (result) => settle(job.id, result, true),
       (err: Error) => {
         // A wedged actor may still hold the job: ask it to let go (a no-op if it has not got it).
@@ -101,7 +100,7 @@ export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined>, r
     for (const d of book.dispatch(now)) { history.started(d.job.id, now); run(d); }
   };
 
-  const modelOf = (actor: string) => actor.startsWith(INFERENCE_PREFIX) ? actor.slice(INFERENCE_PREFIX.length) : undefined;
+  const modelOf = (actor: string) => actor.startsWith('inference:') ? actor.slice('inference:'.length) : undefined;
 
   return setup({ types: { events: {} as SchedulerIn } }).createMachine({
     id: 'scheduler',
@@ -141,7 +140,7 @@ export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined>, r
                 reply = { job_id: id, cancelled: true, state: 'queued' };
               } else if (model !== undefined) {
                 // The inference actor ends the job in-band; its result reaches the waiters as usual.
-                ctx.send(INFERENCE_PREFIX + model, { type: 'inference.cancel', job_id: id });
+                ctx.send(inferenceAddress(model), { type: 'inference.cancel', job_id: id });
                 reply = { job_id: id, cancelled: true, state: 'running' };
               } else {
                 reply = { job_id: id, cancelled: false, state: book.stateOf(id) ?? 'unknown' };

@@ -1,6 +1,7 @@
 // What the scheduler actor accepts and answers. A job submitted here runs on this node's
 // `inference:<model>` actor; the submitter gets one reply, when the job has ended.
 import type { RequestEvent, SystemEvent } from '../../runtime/actor.ts';
+import type { Call, DefineProtocol } from '../../runtime/protocol.ts';
 import type { GenerateResult, JobStatus } from '../inference/messages.ts';
 import type { QueueStatus } from '../network/messages.ts';
 import type { Priority } from './queue.ts';
@@ -148,3 +149,28 @@ export type SchedulerIn =
 
 /** `retired: false`: this scheduler did not serve that model. */
 export interface RetireReply { model: string; retired: boolean }
+
+export type SetCapacityRequest = { type: 'scheduler.set_capacity'; capacity: number };
+export type AddModelRequest = { type: 'scheduler.add_model'; model: { name: string; sequences: number; contextSize?: number } };
+export type RetireModelRequest = { type: 'scheduler.retire_model'; name: string };
+
+/** The scheduler's published protocol: what each request answers (see SchedulerIn for their meaning). */
+export type SchedulerProtocol = DefineProtocol<
+  | Call<SubmitRequest, JobResult>
+  | Call<CancelRequest, CancelReply>
+  | Call<CanClaimRequest, CanClaimReply>
+  | Call<DrainRequest, DrainReply>
+  | Call<{ type: 'scheduler.status' }, SchedulerStatus>
+  | Call<JobsRequest, JobRecord[]>
+  | Call<JobRequest, JobRecord | null>
+  | Call<{ type: 'scheduler.metrics' }, SchedulerMetrics>
+  | Call<SetCapacityRequest, SchedulerStatus>
+  | Call<AddModelRequest, SchedulerStatus>
+  | Call<RetireModelRequest, RetireReply>,
+  /** A cancel as a plain event is fire-and-forget. */
+  CancelRequest
+>;
+
+declare module '../../runtime/protocol.ts' {
+  interface ActorProtocols { scheduler: SchedulerProtocol }
+}

@@ -3,7 +3,8 @@
 import type { RequestEvent } from '../../runtime/actor.ts';
 import type { ReceiptEnvelope } from '../../protocol/receipt.ts';
 import type { JobRecord, JobRecordStatus } from '../scheduler/messages.ts';
-import type { ReceiptRole } from '../../store/store.ts';
+import type { CheckReport, Page, ReceiptPut, ReceiptRole, StoredJob, StoredReceipt, StoreStatus } from '../../store/store.ts';
+import type { Call, DefineProtocol } from '../../runtime/protocol.ts';
 
 export type { Page, StoredReceipt, StoredJob, StoreStatus, ReceiptPut, ReceiptRole, CheckReport } from '../../store/store.ts';
 
@@ -41,3 +42,26 @@ export type StoreIn =
 
 /** What the store tells the network actor when writes start failing or work again. */
 export interface StoreWritable { type: 'store.writable'; writable: boolean; error?: string }
+
+type StoreRequest<T extends StoreIn['type']> = Omit<Extract<StoreIn, { type: T }>, 'replyTo' | 'from'>;
+export type StoreJobEvent = { type: 'store.job'; record: JobRecord };
+
+/** The store's published protocol. Named values are untyped here: each owner knows what it put. */
+export type StoreProtocol = DefineProtocol<
+  | Call<StoreRequest<'store.receipt_put'>, ReceiptPut>
+  | Call<StoreRequest<'store.receipt'>, StoredReceipt | null>
+  | Call<StoreRequest<'store.receipts'>, Page<StoredReceipt>>
+  | Call<StoreRequest<'store.job_get'>, StoredJob | null>
+  | Call<StoreRequest<'store.jobs'>, Page<StoredJob>>
+  | Call<StoreRequest<'store.value_get'>, unknown>
+  | Call<StoreRequest<'store.value_put'>, null>
+  | Call<StoreRequest<'store.value_delete'>, null>
+  | Call<StoreRequest<'store.values'>, Array<{ name: string; value: unknown }>>
+  | Call<StoreRequest<'store.status'>, StoreStatus>
+  | Call<StoreRequest<'store.check'>, CheckReport>,
+  StoreJobEvent
+>;
+
+declare module '../../runtime/protocol.ts' {
+  interface ActorProtocols { store: StoreProtocol }
+}
