@@ -23,7 +23,8 @@ import { DECISION_TYPES, DistributedOrchestrator, type DecisionType, type Distri
 import { seededRandom } from './threshold.ts';
 import { SWARM } from './groups.ts';
 import { consensusStatus } from './status.ts';
-import { ConsensusUnavailableError, type ConsensusArgs, type ConsensusIn, type ConsensusStatus } from './messages.ts';
+import { ConsensusUnavailableError, type ConsensusArgs, type ConsensusProtocol, type ConsensusStatus } from './messages.ts';
+import type { Inbox } from '../../runtime/protocol.ts';
 
 export const REQUEST_TIMEOUT_MS = 1000;
 /** The ledger is fsynced in the store's next group commit. */
@@ -39,7 +40,7 @@ export function refreshMs(heartbeatTimeoutSecs: number): number {
   return Math.max(500, (heartbeatTimeoutSecs * 1000) / 3);
 }
 
-export default defineActor<ConsensusArgs | undefined>({
+export default defineActor<ConsensusArgs | undefined, ConsensusProtocol>({
   machine: (ctx) => {
     const cfg = ctx.config.distributed_orchestration;
     const dcfg = DistributedOrchestratorConfig.fromConfig(ctx.config, ctx.args?.simulation);
@@ -225,7 +226,7 @@ export default defineActor<ConsensusArgs | undefined>({
     let check: (() => void) | undefined;
 
     return setup({
-      types: { events: {} as ConsensusIn | { type: 'consensus.check' } },
+      types: { events: {} as Inbox<ConsensusProtocol> | { type: 'consensus.check' } },
       actors: {
         watch: fromCallback(({ sendBack }) => {
           check = () => sendBack({ type: 'consensus.check' });
@@ -257,18 +258,18 @@ export default defineActor<ConsensusArgs | undefined>({
       },
       invoke: { src: 'watch' },
       on: {
-        'consensus.status': { actions: ({ event }) => ctx.reply(event.replyTo, status()) },
+        'consensus.status': { actions: ({ event }) => ctx.answer(event, status()) },
         'consensus.refresh': {
           actions: ({ event }) => {
-            if (!cfg.enabled) { ctx.reply(event.replyTo, status()); return; }
-            refresh().then(() => ctx.reply(event.replyTo, status()), (err) => ctx.replyError(event.replyTo, err));
+            if (!cfg.enabled) { ctx.answer(event, status()); return; }
+            refresh().then(() => ctx.answer(event, status()), (err) => ctx.replyError(event.replyTo, err));
           },
         },
         'consensus.decide': {
-          actions: ({ event }) => { decide(event.decision_type, event.context).then((r) => ctx.reply(event.replyTo, r), (err) => ctx.replyError(event.replyTo, err)); },
+          actions: ({ event }) => { decide(event.decision_type, event.context).then((r) => ctx.answer(event, r), (err) => ctx.replyError(event.replyTo, err)); },
         },
         'consensus.recent': {
-          actions: ({ event }) => ctx.reply(event.replyTo, { decisions: router.recent(Math.max(0, Math.min(100, Math.floor(event.limit ?? 100)))) }),
+          actions: ({ event }) => ctx.answer(event, { decisions: router.recent(Math.max(0, Math.min(100, Math.floor(event.limit ?? 100)))) }),
         },
         'consensus.heartbeat': {
           actions: ({ event }) => { if (core) { core.onHeartbeat(event.peer, ctx.clock.now(), event.orch); flush(); } },

@@ -11,14 +11,14 @@ import { privateKeyFromProtobuf } from '@libp2p/crypto/keys';
 import type { ActorContext } from '../../runtime/actor.ts';
 import type { Transport } from './libp2p.ts';
 import { isOrchMessageType, type HeartbeatBody, type ModelManifest, type OrchMessageType } from '../../protocol/index.ts';
-import type { NetworkDrainReport, NetworkIn } from './messages.ts';
+import type { NetworkDrainReport, NetworkProtocol } from './messages.ts';
 export { NETWORK_STATES, type NetworkState } from './messages.ts';
 import { NetworkService, type KnownPeer, type NetworkStoreLink } from './service.ts';
 import type { SharedFile } from './model-transfer.ts';
 import type { BlockedPeer } from './gate.ts';
 import type { SavedStanding } from '../../market/reputation.ts';
 import type { StoreStatus, StoreWritable } from '../store/messages.ts';
-import type { NoExtra, RequestOf } from '../../runtime/protocol.ts';
+import type { Inbox, NoExtra, RequestOf } from '../../runtime/protocol.ts';
 import { submitReplyTimeoutMs } from '../scheduler/timeouts.ts';
 
 export interface NetworkArgs {
@@ -51,7 +51,7 @@ export const ISOLATED_AFTER_MS = 3000;
 const STORE_MS = 5000;
 const RECEIPT_STORE_MS = 30_000;
 
-function storeLink(ctx: ActorContext<NetworkArgs>): NetworkStoreLink {
+function storeLink(ctx: ActorContext<NetworkArgs, NetworkProtocol>): NetworkStoreLink {
   const ask = <const M extends RequestOf<'store'>>(msg: M & NoExtra<M, RequestOf<'store'>>, ms = STORE_MS) => ctx.request('store', msg, ms);
   // Named values come back as stored: this actor wrote them, so it knows their shape.
   const value = <T>(name: string) => ask({ type: 'store.value_get', name }) as Promise<T | null>;
@@ -68,7 +68,7 @@ function storeLink(ctx: ActorContext<NetworkArgs>): NetworkStoreLink {
   };
 }
 
-export function networkMachine(ctx: ActorContext<NetworkArgs>) {
+export function networkMachine(ctx: ActorContext<NetworkArgs, NetworkProtocol>) {
   const service = new NetworkService({
     store: storeLink(ctx),
     config: ctx.config,
@@ -110,7 +110,7 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
   const connected = () => service.isRunning ? service.connectedPeerCount() : 0;
 
   return setup({
-    types: { events: {} as NetworkIn | StoreWritable | { type: 'network.check' } },
+    types: { events: {} as Inbox<NetworkProtocol> | { type: 'network.check' } },
     actors: {
       startNode: fromPromise(start),
       watch: fromCallback(({ sendBack }) => {
@@ -139,42 +139,42 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
     // The actor's protocol, served in every state once the node is up (before, unanswered).
     on: {
       'store.writable': { actions: ({ event }) => service.setStoreWritable(event.writable) },
-      'network.status': { guard: 'up', actions: ({ event }) => ctx.reply(event.replyTo, service.status()) },
-      'network.peers': { guard: 'up', actions: ({ event }) => ctx.reply(event.replyTo, service.peers()) },
-      'network.models': { guard: 'up', actions: ({ event }) => ctx.reply(event.replyTo, service.models()) },
+      'network.status': { guard: 'up', actions: ({ event }) => ctx.answer(event, service.status()) },
+      'network.peers': { guard: 'up', actions: ({ event }) => ctx.answer(event, service.peers()) },
+      'network.models': { guard: 'up', actions: ({ event }) => ctx.answer(event, service.models()) },
       'network.block': {
         guard: 'up',
         actions: ({ event }) => {
-          service.block(event.peer_id).then((b) => ctx.reply(event.replyTo, b), (err: unknown) => ctx.replyError(event.replyTo, err));
+          service.block(event.peer_id).then((b) => ctx.answer(event, b), (err: unknown) => ctx.replyError(event.replyTo, err));
         },
       },
       'network.unblock': {
         guard: 'up',
         actions: ({ event }) => {
-          service.unblock(event.peer_id).then((was) => ctx.reply(event.replyTo, { peer_id: event.peer_id, was_blocked: was }),
+          service.unblock(event.peer_id).then((was) => ctx.answer(event, { peer_id: event.peer_id, was_blocked: was }),
             (err: unknown) => ctx.replyError(event.replyTo, err));
         },
       },
-      'network.blocked': { guard: 'up', actions: ({ event }) => ctx.reply(event.replyTo, service.gate.list()) },
+      'network.blocked': { guard: 'up', actions: ({ event }) => ctx.answer(event, service.gate.list()) },
       'network.local_client': {
         guard: 'up',
-        actions: ({ event }) => { service.addLocalClient(event.peer_id); ctx.reply(event.replyTo, null); },
+        actions: ({ event }) => { service.addLocalClient(event.peer_id); ctx.answer(event, null); },
       },
       'network.adjust_gossip': {
         guard: 'up',
         actions: ({ event }) => {
-          try { ctx.reply(event.replyTo, service.adjustGossip(event.heartbeat_factor)); } catch (err) { ctx.replyError(event.replyTo, err); }
+          try { ctx.answer(event, service.adjustGossip(event.heartbeat_factor)); } catch (err) { ctx.replyError(event.replyTo, err); }
         },
       },
-      'network.receipt': { guard: 'up', actions: ({ event }) => ctx.reply(event.replyTo, service.receipts.get(event.job_id) ?? null) },
+      'network.receipt': { guard: 'up', actions: ({ event }) => ctx.answer(event, service.receipts.get(event.job_id) ?? null) },
       'network.receipts': {
         guard: 'up',
-        actions: ({ event }) => ctx.reply(event.replyTo, service.receipts.recent(Math.min(1000, Math.max(1, event.limit ?? 100)))),
+        actions: ({ event }) => ctx.answer(event, service.receipts.recent(Math.min(1000, Math.max(1, event.limit ?? 100)))),
       },
       'network.manifest': {
         guard: 'up',
         actions: ({ event }) => {
-          service.manifest().then((m) => ctx.reply(event.replyTo, m), (err: unknown) => ctx.replyError(event.replyTo, err));
+          service.manifest().then((m) => ctx.answer(event, m), (err: unknown) => ctx.replyError(event.replyTo, err));
         },
       },
       'network.drain': {
@@ -185,12 +185,12 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
           ctx.request('scheduler', { type: 'scheduler.drain' }, 5000)
             .catch((err: Error) => { ctx.log.warn({ err: err.message }, 'The scheduler did not answer the drain: its queued jobs end with it'); return undefined; })
             .then(async (s) => ({ handed_back: s?.handed_back.length ?? 0, ...await executor.drain(event.timeout_ms) }) satisfies NetworkDrainReport)
-            .then((r) => ctx.reply(event.replyTo, r), (err: unknown) => ctx.replyError(event.replyTo, err));
+            .then((r) => ctx.answer(event, r), (err: unknown) => ctx.replyError(event.replyTo, err));
         },
       },
       'network.flush_receipts': {
         guard: 'up',
-        actions: ({ event }) => { void service.executor.flushReceipts().then(() => ctx.reply(event.replyTo, null)); },
+        actions: ({ event }) => { void service.executor.flushReceipts().then(() => ctx.answer(event, null)); },
       },
       'inference.token': { guard: 'up', actions: ({ event }) => service.executor.onToken(event.job_id, event.text) },
       // Orchestration: the consensus actor's gossip out, and its heartbeat summary.
@@ -198,23 +198,23 @@ export function networkMachine(ctx: ActorContext<NetworkArgs>) {
         guard: 'up',
         actions: ({ event }) => {
           if (!isOrchMessageType(event.msg_type)) { ctx.replyError(event.replyTo, new TypeError(`not an orchestration message type: ${event.msg_type}`)); return; }
-          service.publishOrch(event.msg_type, event.body).then((env) => ctx.reply(event.replyTo, { id: env.id }), (err) => ctx.replyError(event.replyTo, err));
+          service.publishOrch(event.msg_type, event.body).then((env) => ctx.answer(event, { id: env.id }), (err) => ctx.replyError(event.replyTo, err));
         },
       },
       'network.set_models': {
         guard: 'up',
         actions: ({ event }) => {
-          service.setModels(event.models, event.files).then(() => ctx.reply(event.replyTo, null), (err: unknown) => ctx.replyError(event.replyTo, err));
+          service.setModels(event.models, event.files).then(() => ctx.answer(event, null), (err: unknown) => ctx.replyError(event.replyTo, err));
         },
       },
       'network.pull': {
         guard: 'up',
         actions: ({ event }) => {
-          service.puller.pull(event.sha256, event.dir).then((p) => ctx.reply(event.replyTo, p), (err: unknown) => ctx.replyError(event.replyTo, err));
+          service.puller.pull(event.sha256, event.dir).then((p) => ctx.answer(event, p), (err: unknown) => ctx.replyError(event.replyTo, err));
         },
       },
-      'network.pulls': { guard: 'up', actions: ({ event }) => ctx.reply(event.replyTo, service.puller.list()) },
-      'network.cancel_pull': { guard: 'up', actions: ({ event }) => ctx.reply(event.replyTo, { sha256: event.sha256, cancelled: service.puller.cancel(event.sha256) }) },
+      'network.pulls': { guard: 'up', actions: ({ event }) => ctx.answer(event, service.puller.list()) },
+      'network.cancel_pull': { guard: 'up', actions: ({ event }) => ctx.answer(event, { sha256: event.sha256, cancelled: service.puller.cancel(event.sha256) }) },
       'network.orch_state': { guard: 'up', actions: ({ event }) => service.setOrchSummary(event.summary) },
     },
     states: {

@@ -35,7 +35,7 @@ const sum = (o: Partial<Record<string, number>> | undefined) => Object.values(o 
 export class MetricsGatherer {
   private previousFailures?: number;
 
-  constructor(private readonly ctx: ActorContext<unknown>) {}
+  constructor(private readonly ctx: Pick<ActorContext, 'request' | 'config'>) {}
 
   async gather(): Promise<GatheredMetrics> {
     const { ctx } = this;
