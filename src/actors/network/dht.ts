@@ -23,76 +23,21 @@ import * as Digest from 'multiformats/hashes/digest';
 import { passthroughMapper, type KadDHT, type KadDHTInit } from '@libp2p/kad-dht';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/log.ts';
-import { DRAIN_REASON, encodeEnvelope, verifyReceipt, type ReceiptEnvelope } from '../../protocol/index.ts';
+import { encodeEnvelope, type ReceiptEnvelope } from '../../protocol/index.ts';
 import { Timers, type Startable } from './lifecycle.ts';
+import { RECEIPT_NAMESPACE, receiptKey, selectReceipt, type RecordRefusal } from './receipt-record.ts';
+
+export { RECEIPT_NAMESPACE, RECORD_REFUSALS, ReceiptRecordError, checkReceiptRecord, receiptKey, selectReceipt, type RecordRefusal } from './receipt-record.ts';
 
 export const DHT_PROTOCOL = '/mvp/kad/1.0.0';
-export const RECEIPT_NAMESPACE = 'mvp-receipt';
-/** A receipt envelope is well under this; a record over it is refused unread. */
-export const MAX_RECEIPT_RECORD_BYTES = 64 * 1024;
 /** sha2-256's multihash code; raw's multicodec code. */
 const SHA2_256 = 0x12;
 const RAW = 0x55;
-
-export const receiptKey = (jobId: string): Uint8Array => new TextEncoder().encode(`/${RECEIPT_NAMESPACE}/${jobId}`);
 
 /** The CID under which the providers of the model file with this sha256 (hex) are found. */
 export function modelCid(sha256: string): CID {
   if (!/^[0-9a-f]{64}$/.test(sha256)) throw new TypeError(`not a sha256 in hex: ${sha256}`);
   return CID.createV1(RAW, Digest.create(SHA2_256, Uint8Array.from(Buffer.from(sha256, 'hex'))));
-}
-
-/** Why a receipt record was refused. */
-export const RECORD_REFUSALS = Object.freeze(['oversize', 'malformed', 'wrong_key', 'format', 'signature', 'executor', 'unassigned'] as const);
-export type RecordRefusal = (typeof RECORD_REFUSALS)[number];
-
-export class ReceiptRecordError extends Error {
-  override name = 'ReceiptRecordError';
-  constructor(readonly reason: RecordRefusal, detail: string) { super(`receipt record refused (${reason}): ${detail}`); }
-}
-
-/**
- * Checks a receipt record: the value must be a receipt envelope signed by its executor (the
- * offline check of protocol/receipt.ts), for the job id its key names; and when this node saw the
- * job assigned (`assignedExecutor`), to that executor. Throws ReceiptRecordError.
- */
-export async function checkReceiptRecord(
-  key: Uint8Array, value: Uint8Array, assignedExecutor: (jobId: string) => string | undefined = () => undefined,
-): Promise<ReceiptEnvelope> {
-  if (value.byteLength > MAX_RECEIPT_RECORD_BYTES) throw new ReceiptRecordError('oversize', `${value.byteLength} bytes`);
-  let json: unknown;
-  try { json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(value)); } catch (err) {
-    throw new ReceiptRecordError('malformed', `not JSON: ${(err as Error).message}`);
-  }
-  const v = await verifyReceipt(json);
-  if (!v.ok) throw new ReceiptRecordError(v.check === 'signature' ? 'signature' : v.check === 'executor' ? 'executor' : 'format', v.reason);
-  const jobId = v.receipt.body.job_id;
-  const keyText = new TextDecoder().decode(key);
-  if (keyText !== `/${RECEIPT_NAMESPACE}/${jobId}`) throw new ReceiptRecordError('wrong_key', `key ${keyText.slice(0, 200)} holds the receipt of job ${jobId}`);
-  const assigned = assignedExecutor(jobId);
-  if (assigned !== undefined && assigned !== v.receipt.body.executor) {
-    throw new ReceiptRecordError('unassigned', `job ${jobId} was assigned to ${assigned}, the receipt is by ${v.receipt.body.executor}`);
-  }
-  return v.receipt;
-}
-
-/**
- * Picks the best of several records for one key (all validated already): the receipt of the
- * job's end beats a draining executor's hand-back (its re-run's receipt replaces it, as in the
- * receipt book); among equals, the first signed.
- */
-export function selectReceipt(_key: Uint8Array, records: Uint8Array[]): number {
-  let best = 0;
-  let bestRank: [number, number] = [Infinity, Infinity];
-  records.forEach((r, i) => {
-    let rank: [number, number] = [2, Infinity];
-    try {
-      const env = JSON.parse(new TextDecoder().decode(r)) as ReceiptEnvelope;
-      rank = [env.body.status === 'failed' && env.body.reason === DRAIN_REASON ? 1 : 0, env.ts];
-    } catch { /* unreadable: last */ }
-    if (rank[0] < bestRank[0] || (rank[0] === bestRank[0] && rank[1] < bestRank[1])) { best = i; bestRank = rank; }
-  });
-  return best;
 }
 
 /** kad-dht's settings for this swarm (see the top of this file). */
@@ -109,9 +54,6 @@ export function dhtInit(k: number, validate: (key: Uint8Array, value: Uint8Array
     metricsPrefix: 'mvp_kad_dht',
   };
 }
-
-/** Where a receipt asked for by job id was found. */
-export type ReceiptSource = 'replica' | 'dht';
 
 export interface DhtCounters {
   /** Receipt records this node refused (a peer's put, or a lookup's answer), by reason. */
@@ -153,6 +95,7 @@ export class ReceiptDht implements Startable {
   private republishQueued = false;
   private lastRepublish = -Infinity;
   private provided = new Set<string>();
+  private readonly putting = new Set<Promise<number>>();
 
   constructor(private readonly deps: ReceiptDhtDeps) {
     this.timers = new Timers(deps.clock, deps.log);
@@ -173,11 +116,17 @@ export class ReceiptDht implements Startable {
    * Puts a receipt record on its k closest peers; resolves to how many took it (0: none reachable
    * now; it is put again when connectivity returns).
    */
-  async putReceipt(receipt: ReceiptEnvelope): Promise<number> {
+  putReceipt(receipt: ReceiptEnvelope): Promise<number> {
     const value = encodeEnvelope(receipt);
     this.own.set(receipt.body.job_id, { value, at: this.deps.clock.now() });
-    return this.put(receipt.body.job_id, value);
+    const p = this.put(receipt.body.job_id, value);
+    this.putting.add(p);
+    void p.finally(() => this.putting.delete(p));
+    return p;
   }
+
+  /** Resolves once the puts under way are over (a drain's flush step). */
+  async flush(): Promise<void> { await Promise.allSettled([...this.putting]); }
 
   private async put(jobId: string, value: Uint8Array): Promise<number> {
     let stored = 0;
@@ -195,40 +144,23 @@ export class ReceiptDht implements Startable {
   }
 
   /**
-   * A job's receipt by id: this node's own replica first, then a DHT lookup (which also
-   * corrects the replicas that hold an outdated or no record). Undefined when none is found in
-   * time. Records are validated by the DHT before they get here.
+   * A job's receipt by id, by a DHT lookup (this node's own record first, then the peers closest
+   * to the key; the lookup also corrects the replicas that hold an outdated record or none).
+   * Records are validated by the DHT before they get here. Undefined when none is found in time.
    */
-  async getReceipt(jobId: string, timeoutMs: number): Promise<{ receipt: ReceiptEnvelope; source: ReceiptSource } | undefined> {
-    const local = await this.localReceipt(jobId);
-    if (local) return { receipt: local, source: 'replica' };
+  async getReceipt(jobId: string, timeoutMs: number): Promise<ReceiptEnvelope | undefined> {
     this.counters.receipt_lookups++;
     const signal = AbortSignal.timeout(timeoutMs);
     try {
       for await (const e of this.deps.dht().get(receiptKey(jobId), { signal })) {
         if (e.name === 'VALUE') {
           this.counters.receipt_lookups_found++;
-          return { receipt: JSON.parse(new TextDecoder().decode(e.value)) as ReceiptEnvelope, source: 'dht' };
+          return JSON.parse(new TextDecoder().decode(e.value)) as ReceiptEnvelope;
         }
       }
     } catch (err) {
       this.deps.log.debug({ job_id: jobId, err: (err as Error).message }, 'Receipt lookup found nothing');
     }
-    return undefined;
-  }
-
-  /**
-   * The record this node holds as a replica, if any. kad-dht's lookup yields the local record
-   * (validated) before it asks anyone: the lookup is dropped right after that first event.
-   */
-  async localReceipt(jobId: string): Promise<ReceiptEnvelope | undefined> {
-    const abort = new AbortController();
-    try {
-      for await (const e of this.deps.dht().get(receiptKey(jobId), { signal: abort.signal })) {
-        if (e.name === 'VALUE' && e.from.toString() === this.deps.selfId()) return JSON.parse(new TextDecoder().decode(e.value)) as ReceiptEnvelope;
-        break;
-      }
-    } catch { /* none */ } finally { abort.abort(); }
     return undefined;
   }
 

@@ -166,7 +166,10 @@ export function networkMachine(ctx: ActorContext<NetworkArgs, NetworkProtocol>) 
           try { ctx.answer(event, service.adjustGossip(event.heartbeat_factor)); } catch (err) { ctx.replyError(event.replyTo, err); }
         },
       },
-      'network.receipt': { guard: 'up', actions: ({ event }) => ctx.answer(event, service.receipts.get(event.job_id) ?? null) },
+      'network.receipt': {
+        guard: 'up',
+        actions: ({ event }) => { service.receipt(event.job_id).then((r) => ctx.answer(event, r), (err: unknown) => ctx.replyError(event.replyTo, err)); },
+      },
       'network.receipts': {
         guard: 'up',
         actions: ({ event }) => ctx.answer(event, service.receipts.recent(Math.min(1000, Math.max(1, event.limit ?? 100)))),

@@ -1,4 +1,5 @@
 // What the network actor accepts and answers.
+import type { DhtCounters } from './dht.ts';
 import type { RequestEvent } from '../../runtime/actor.ts';
 import type { Call, DefineProtocol } from '../../runtime/protocol.ts';
 import type { DropReason, Manifest, ModelManifest, OrchSummary } from '../../protocol/index.ts';
@@ -90,6 +91,12 @@ export interface NetworkStatus {
    * that failed right after the key exchange (the other end has another key, or none).
    */
   swarm: { private: boolean; suspected_key_mismatches: number };
+  /**
+   * The swarm's DHT (dht.ts): receipt records refused by reason (forged, altered, under another
+   * job's key…), receipts put (and puts that reached no peer), receipt and provider lookups, and
+   * the routing table's size.
+   */
+  dht: DhtCounters & { routing_table?: number };
   /** The node drains (SIGTERM, POST /drain): it claims no job and takes no job stream. */
   draining: boolean;
   /** Median round trip to connected peers, ms, when libp2p measured one (not on the memory transport). */
