@@ -170,7 +170,8 @@ export class ReceiptDht implements Startable {
     this.provided.add(sha256);
     void (async () => {
       try {
-        await this.deps.dht().provide(modelCid(sha256), { signal: AbortSignal.timeout(120_000) });
+        // An event stream: nothing is sent until it is read.
+        for await (const _ of this.deps.dht().provide(modelCid(sha256), { signal: AbortSignal.timeout(120_000) })) { /* drained */ }
         this.deps.log.debug({ sha256 }, 'Model provided in the DHT');
       } catch (err) {
         this.provided.delete(sha256);

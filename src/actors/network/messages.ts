@@ -116,8 +116,10 @@ export type NetworkIn =
   | RequestEvent<{ type: 'network.local_client'; peer_id: string }>
   /** The orchestrator's adjust_gossip → { heartbeat_ms, previous_ms, factor }; RangeError outside [0.25, 2]. */
   | RequestEvent<{ type: 'network.adjust_gossip'; heartbeat_factor: number }>
-  /** → ReceiptEnvelope | null: the receipt accepted for a job (run here or heard by gossip). */
+  /** → ReceiptEnvelope | null: a job's receipt: booked here (signed here, held as a DHT replica, looked up before), else looked up in the DHT. */
   | RequestEvent<{ type: 'network.receipt'; job_id: string }>
+  /** → peer ids: the DHT's providers of the model file with this sha256 (this node aside). */
+  | RequestEvent<{ type: 'network.providers'; sha256: string }>
   /** → Manifest: this node's own manifest, as its next announce will carry it. */
   | RequestEvent<{ type: 'network.manifest' }>
   /** → ReceiptEnvelope[]: the latest receipts accepted, newest first (default 100, at most 1000). */
@@ -184,6 +186,7 @@ export type NetworkProtocol = DefineProtocol<
   | Call<Req<'network.local_client'>, null>
   | Call<Req<'network.adjust_gossip'>, { heartbeat_ms: number; previous_ms: number; factor: number }>
   | Call<Req<'network.receipt'>, ReceiptEnvelope | null>
+  | Call<Req<'network.providers'>, string[]>
   | Call<Req<'network.manifest'>, Manifest>
   | Call<Req<'network.receipts'>, ReceiptEnvelope[]>
   | Call<Req<'network.block'>, BlockReply>

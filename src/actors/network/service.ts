@@ -360,8 +360,8 @@ export class NetworkService {
   /**
    * Sources of a model no manifest in the peer table lists: the DHT's providers of its sha256,
    * each asked for its manifest (a sync with it). A provider reached whose manifest lists no
-   * such file is blamed `false_provide` (provider records carry no signature); one that cannot
-   * be reached is skipped (it may just be offline).
+   * such file, or that does not answer the sync, is blamed `false_provide` (provider records
+   * carry no signature); one that cannot be reached is skipped (it may just be offline).
    */
   private async providerSources(sha256: string, signal: AbortSignal): Promise<ModelSource[]> {
     const providers = await this.dht.findProviders(sha256, PROVIDER_LOOKUP_MS);
@@ -377,7 +377,8 @@ export class NetworkService {
         this.init.log.debug({ peer, sha256, err: (err as Error).message }, 'A provider of the model could not be reached');
         return;
       }
-      if (!(await this.sync.syncWith(peer))) return;
+      // Reached: it must now say, by sync, what it serves (a failed sync counts as serving nothing).
+      await this.sync.syncWith(peer);
       const found = this.modelSources(sha256).filter((s) => s.peer === peer);
       if (found.length === 0) {
         this.init.log.warn({ peer, sha256 }, 'A DHT provider of the model does not serve it: blamed');
