@@ -103,6 +103,9 @@ export interface NetworkStatus {
   rtt_ms?: number;
 }
 
+/** How long a receipt lookup by job id in the swarm's DHT may take (network.receipt on a node holding no copy). */
+export const RECEIPT_LOOKUP_MS = 15_000;
+
 export type NetworkIn =
   | RequestEvent<{ type: 'network.status' }>
   | RequestEvent<{ type: 'network.peers' }>

@@ -26,7 +26,7 @@ import { JobMarket } from '../../market/market.ts';
 import { CLAIMS_REFUSED_BELOW } from '../../market/reputation.ts';
 import type { CanClaimReply, JobResult, SchedulerJob } from '../scheduler/messages.ts';
 import { MAX_MODEL_STREAMS, MODEL_PROTOCOL, ModelPuller, ModelServer, type ModelSource, type SharedFile } from './model-transfer.ts';
-import type { NetworkStatus, PeerSummary, QueueStatus, ServedModel } from './messages.ts';
+import { RECEIPT_LOOKUP_MS, type NetworkStatus, type PeerSummary, type QueueStatus, type ServedModel } from './messages.ts';
 import { startAll, stopAll, type Startable } from './lifecycle.ts';
 import { NetworkTransport } from './transport.ts';
 import { BlockList } from './blocklist.ts';
@@ -39,8 +39,6 @@ import type { NetworkStoreLink } from './store-link.ts';
 import { ReceiptDht, checkReceiptRecord, ReceiptRecordError, type DhtCounters } from './dht.ts';
 import type { ReceiptEnvelope } from '../../market/receipts.ts';
 
-/** How long a receipt lookup by job id (GET /jobs/:id on a node that is neither client nor executor) may take. */
-const RECEIPT_LOOKUP_MS = 15_000;
 /** How long a pull waits for the DHT's providers of a model no manifest lists. */
 const PROVIDER_LOOKUP_MS = 15_000;
 
