@@ -72,7 +72,7 @@ describe('api actor: GET /health and GET /actors', () => {
     const want = (name: string) => name.startsWith('inference:') ? 'ready' : name === 'network' ? 'joining' : name === 'consensus' ? consensus.state : 'running';
     for (const a of actors) {
       assert.deepEqual({ placement: a.placement, status: a.status, state: a.state, restarts: a.restarts, crashes: a.crashes },
-        { placement: 'inline', status: 'running', state: want(a.name), restarts: 0, crashes: 0 }, a.name);
+        { placement: a.name === 'store' ? 'inline' : 'thread', status: 'running', state: want(a.name), restarts: 0, crashes: 0 }, a.name);
     }
   });
 
@@ -274,7 +274,9 @@ describe('api actor: bearer token', () => {
 
 describe('api actor: where it listens', () => {
   it('logs the URL, writes <data_dir>/<node-id>/api.json while running and removes it on stop', async () => {
-    const config = testConfig({ node: { ...loopback, node_id: 'with-api-file' }, monitoring: { log_level: 'info' } });
+    // A log destination given to createNode captures the lines of inline actors; threaded ones
+    // write to stdout, so the api actor runs inline here.
+    const config = testConfig({ node: { ...loopback, node_id: 'with-api-file' }, monitoring: { log_level: 'info' }, runtime: { placement: { api: 'inline' } } });
     const out = new PassThrough();
     let text = '';
     out.on('data', (d) => { text += d; });
