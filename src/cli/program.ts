@@ -1,5 +1,5 @@
 // The `mvp-node` command line: the seed's root options, config loading, and the hand-off to the node.
-// Subcommands (models, verify-receipt, submit, status, peers, jobs, data, receipts) register on `buildProgram()`'s result.
+// Subcommands (models, verify-receipt, submit, status, peers, drain, actors, jobs, data, receipts) register on `buildProgram()`'s result.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { bindings, loadConfig, type Binding, type Config } from '../config/index.ts';

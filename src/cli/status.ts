@@ -1,12 +1,13 @@
-// `mvp-node status | peers | jobs | drain`: a running node as its HTTP API shows it, for people
-// (aligned text) or scripts (`--json`: the API's own answers), and its drain (POST /drain). The
+// `mvp-node status | peers | jobs | drain | actors`: a running node as its HTTP API shows it, for
+// people (aligned text) or scripts (`--json`: the API's own answers), and its drain (POST /drain).
+// `actors describe NAME` prints an actor's machine as xstate JSON, for a visualizer. The
 // node is found by node-api.ts; `status` exits 1 when the node is not ready (GET /health
 // answered 503), after printing what it saw.
 import { InvalidArgumentError, type Command } from 'commander';
 import type { DrainAccepted, HealthBody, JobBody } from '../actors/api/messages.ts';
 import type { PeerSummary } from '../actors/network/messages.ts';
 import type { JobRecord, JobRecordStatus } from '../actors/scheduler/messages.ts';
-import type { ActorInfo } from '../runtime/supervisor.ts';
+import type { ActorInfo, MachineInfo } from '../runtime/supervisor.ts';
 import { CommandFailedError } from './errors.ts';
 import type { Config } from '../config/index.ts';
 import { connect as connectTo, withApiOptions, type ApiOptions, type NodeApi } from './node-api.ts';
@@ -92,6 +93,12 @@ export function formatJob({ job, receipt }: JobBody): string {
   return rows.map(([k, v]) => `${k.padEnd(12)}${v}`).join('\n') + '\n';
 }
 
+export function formatActors(actors: readonly ActorInfo[]): string {
+  return table(['ACTOR', 'STATUS', 'STATE', 'PLACEMENT', 'RESTARTS', 'CRASHES'], actors.map((a) => [
+    a.name, a.status, a.state, a.placement, String(a.restarts), String(a.crashes),
+  ]));
+}
+
 function positiveInt(max: number) {
   return (v: string) => {
     const n = Number(v);
@@ -100,7 +107,7 @@ function positiveInt(max: number) {
   };
 }
 
-/** Adds status, peers, drain and jobs to the program (after its other commands: help lists them in that order). */
+/** Adds status, peers, drain, actors and jobs to the program (after its other commands: help lists them in that order). */
 export function registerStatusCommands(program: Command, deps: StatusCommandsDeps): void {
   const out = deps.out ?? ((t: string) => { process.stdout.write(t); });
   const now = deps.now ?? Date.now;
@@ -139,6 +146,22 @@ export function registerStatusCommands(program: Command, deps: StatusCommandsDep
         await new Promise((r) => setTimeout(r, 500));
       }
       throw new CommandFailedError(`the node at ${api.url} is still running ${body.timeout_secs + 60} s after the drain began`);
+    });
+
+  const actors = program.command('actors').description('List a running node\'s actors with their states, or describe one\'s machine');
+  withApiOptions(actors.command('list', { isDefault: true }).description('List the actors: status, state, placement, restarts'))
+    .action(async function (this: Command) {
+      const api = await connect(this);
+      const { body } = await api.get<ActorInfo[]>('/actors');
+      out(this.opts<ApiOptions>().json ? `${JSON.stringify(body)}\n` : formatActors(body));
+    });
+  withApiOptions(actors.command('describe').description('Print an actor\'s machine as xstate JSON, for a state machine visualizer'))
+    .argument('<name>', 'the actor (e.g. scheduler, inference:<model>)')
+    .action(async function (this: Command, name: string) {
+      const api = await connect(this);
+      const { body } = await api.get<MachineInfo>(`/actors/${encodeURIComponent(name)}/machine`);
+      // The definition alone is what a visualizer imports; --json adds the actor's status and state.
+      out(this.opts<ApiOptions>().json ? `${JSON.stringify(body)}\n` : `${JSON.stringify(body.definition, null, 2)}\n`);
     });
 
   withApiOptions(program.command('jobs').description('List the jobs a running node ran or queued, or show one with its receipt'))

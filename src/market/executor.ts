@@ -189,7 +189,7 @@ export class JobExecutor {
       // Taken now: the model may be unloaded while the job runs, and its receipt still names it.
       const modelSha256 = this.deps.models.find((m) => m.name === o.model)?.sha256;
       if (modelSha256 === undefined) throw new JobStreamError(`model ${o.model} is no longer served here`);
-      const keepalive = setInterval(() => void writeLine(stream, { t: 'alive' }).catch(() => this.abandon(o.job_id, stream)), KEEPALIVE_MS);
+      const keepalive = this.deps.clock.setInterval(() => void writeLine(stream, { t: 'alive' }).catch(() => this.abandon(o.job_id, stream)), KEEPALIVE_MS);
       let result: JobResult;
       try {
         result = await this.deps.submit({
@@ -202,7 +202,7 @@ export class JobExecutor {
         if (!LOST_INSIDE.has((err as Error).name)) throw err;
         result = failedResult(o.job_id, `${(err as Error).message}`);
       } finally {
-        clearInterval(keepalive);
+        this.deps.clock.clearInterval(keepalive);
       }
       if (result.status === 'cancelled' && result.reason === DRAIN_REASON) {
         // Taken out of the queue by the drain before it started: nothing ran, the client offers it again.

@@ -84,6 +84,8 @@ export type Up =
   | { k: 'request'; id: string; to: string; msg: Message }
   | { k: 'reply'; id: string; ok: boolean; value?: unknown; error?: import('./errors.ts').SerializedError }
   | { k: 'state'; value: string }
+  /** The machine's definition as xstate JSON (describe.ts), once per start. */
+  | { k: 'machine'; definition: unknown }
   | { k: 'ready' }
   | { k: 'stopped' }
   | { k: 'crashed'; error: import('./errors.ts').SerializedError };
@@ -91,4 +93,6 @@ export type Up =
 /** System events the supervisor broadcasts to every actor; machines handle those they care about. */
 export type SystemEvent =
   | { type: 'sys.actor_down'; name: string; reason: string }
-  | { type: 'sys.actor_up'; name: string };
+  | { type: 'sys.actor_up'; name: string }
+  /** The runner's, to this actor alone: it is being stopped cleanly (its resources go next). */
+  | { type: 'sys.stopping' };

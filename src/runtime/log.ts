@@ -10,7 +10,11 @@ export interface LogOptions {
   nodeId: string;
   /** Human-readable output; defaults to whether stdout is a TTY. */
   pretty?: boolean;
-  /** Where lines go; defaults to stdout. Tests pass a stream to capture them. */
+  /**
+   * Where lines go; defaults to stdout. Tests pass a stream to capture them; it receives the lines
+   * of the main thread and of inline actors only (a worker thread cannot write to it, so threaded
+   * actors always log to stdout).
+   */
   destination?: NodeJS.WritableStream;
 }
 

@@ -8,6 +8,8 @@ import type { Clock, Timer } from './clock.ts';
 import type { Logger } from './log.ts';
 import type { Config } from '../config/types.ts';
 import { ActorDownError, RequestTimeoutError, deserializeError, serializeError } from './errors.ts';
+import { isFailedOutput } from './lifecycle.ts';
+import { machineJson } from './describe.ts';
 
 export interface RunnerEnv {
   spec: ActorSpec;
@@ -54,8 +56,13 @@ export async function runActor(mod: ActorModule, env: RunnerEnv): Promise<void> 
   const end = async (how: { crashed?: unknown }) => {
     if (finished) return;
     finished = true;
-    try { actor?.stop(); } catch { /* already stopped */ }
+    // A clean stop first tells the machine, so a state such as `unloading` is what the actor
+    // shows while its resources are released.
+    if (how.crashed === undefined && actor?.getSnapshot().status === 'active') {
+      try { actor.send({ type: 'sys.stopping', from: spec.name }); } catch { /* the machine may throw in an action */ }
+    }
     await release();
+    try { actor?.stop(); } catch { /* already stopped */ }
     port.off('message', onMessage);
     post(how.crashed === undefined ? { k: 'stopped' } : { k: 'crashed', error: serializeError(how.crashed) });
     finish();
@@ -111,7 +118,10 @@ export async function runActor(mod: ActorModule, env: RunnerEnv): Promise<void> 
   }
 
   try {
-    actor = createActor(mod.machine(ctx));
+    const machine = mod.machine(ctx);
+    post({ k: 'machine', definition: machineJson(machine) });
+    // Delayed transitions (`after`) run on the actor's clock, virtual in the simulator.
+    actor = createActor(machine, { clock: { setTimeout: (fn, ms) => clock.setTimeout(fn, ms), clearTimeout: (t) => clock.clearTimeout(t as Timer) } });
   } catch (err) {
     await end({ crashed: err });
     return done;
@@ -120,7 +130,8 @@ export async function runActor(mod: ActorModule, env: RunnerEnv): Promise<void> 
     next: (snap) => {
       const value = typeof snap.value === 'string' ? snap.value : JSON.stringify(snap.value);
       if (value !== lastState) { lastState = value; post({ k: 'state', value }); }
-      if (snap.status === 'done') void end({});
+      // A machine that reached a final `failed` state (lifecycle.ts) crashed with its error.
+      if (snap.status === 'done') void end(isFailedOutput(snap.output) ? { crashed: snap.output.crashed } : {});
     },
     error: (err) => { void end({ crashed: err }); },
   });

@@ -49,7 +49,8 @@ export interface ActorInfo {
   crashes: number;
 }
 
-export interface ActorEvent { name: string; reason?: string; error?: SerializedError }
+/** What the supervisor emits about a child; `state` (event 'state') is its machine's new state. */
+export interface ActorEvent { name: string; reason?: string; error?: SerializedError; state?: string }
 
 interface Child {
   spec: ChildSpec;
@@ -61,7 +62,12 @@ interface Child {
   /** Set while the supervisor itself is stopping this child, so its exit is not a crash. */
   stopping: boolean;
   mailbox: Down[];
+  /** Its machine's definition (xstate JSON), as its latest start reported it. */
+  machine?: unknown;
 }
+
+/** `supervisor.machine`: an actor's machine definition (xstate JSON, for a visualizer) and where it is now. */
+export interface MachineInfo { name: string; status: ChildStatus; state: string; definition: unknown }
 
 /** A request in flight; `run` is the asking actor's incarnation (a restarted actor is not answered). */
 interface Route { origin: string | null; run?: RunningActor; localId: string; target: string }
@@ -75,6 +81,7 @@ export const SUPERVISOR = '$supervisor' as const;
 /**
  * What a request to SUPERVISOR may ask:
  * - `supervisor.actors` → ActorInfo[];
+ * - `supervisor.machine` → MachineInfo (UnknownActorError; ActorDownError if it never started);
  * - `supervisor.kill` → KillReply once the actor has died (its restart follows, as after any crash);
  * - `supervisor.restart` → ActorInfo once the actor runs again;
  * - `supervisor.add` → ActorInfo once a new child runs (see add());
@@ -85,6 +92,7 @@ export const SUPERVISOR = '$supervisor' as const;
  */
 export type SupervisorRequest =
   | { type: 'supervisor.actors' }
+  | { type: 'supervisor.machine'; name: string }
   | { type: 'supervisor.kill'; name: string; mode?: KillMode }
   | { type: 'supervisor.restart'; name: string }
   | { type: 'supervisor.add'; spec: ChildSpec }
@@ -98,6 +106,7 @@ type SupReq<T extends SupervisorRequest['type']> = Extract<SupervisorRequest, { 
 /** The supervisor's own protocol, plus what the tree's composer answers in its name. */
 type SupervisorCalls = DefineProtocol<
   | Call<SupReq<'supervisor.actors'>, ActorInfo[]>
+  | Call<SupReq<'supervisor.machine'>, MachineInfo>
   | Call<SupReq<'supervisor.kill'>, KillReply>
   | Call<SupReq<'supervisor.restart'>, ActorInfo>
   | Call<SupReq<'supervisor.add'>, ActorInfo>
@@ -251,6 +260,13 @@ export class Supervisor extends EventEmitter {
     return this.children.map((c) => this.info(c));
   }
 
+  /** An actor's machine definition, as xstate JSON, and its state now. */
+  machine(name: string): MachineInfo {
+    const c = this.child(name);
+    if (c.machine === undefined) throw new ActorDownError(name, 'it has not started yet: no machine to describe');
+    return { name, status: c.status, state: c.state, definition: c.machine };
+  }
+
   get status() { return this.state; }
 
   // --- internals -------------------------------------------------------------------------
@@ -289,7 +305,8 @@ export class Supervisor extends EventEmitter {
     const { promise: ready, resolve: onReady, reject: onFail } = Promise.withResolvers<void>();
     run.onUp((m) => {
       if (m.k === 'ready') onReady();
-      else if (m.k === 'state') c.state = m.value;
+      else if (m.k === 'state') { c.state = m.value; this.emit('state', { name: spec.name, state: m.value } satisfies ActorEvent); }
+      else if (m.k === 'machine') c.machine = m.definition;
       this.onUp(c, m, run);
     });
     void run.exited.then((exit) => {
@@ -434,6 +451,7 @@ export class Supervisor extends EventEmitter {
     const req = msg as SupervisorRequest;
     switch (req.type) {
       case 'supervisor.actors': this.answer(r, true, this.actors(), undefined); break;
+      case 'supervisor.machine': void settle(Promise.resolve().then(() => this.machine(String(req.name)))); break;
       case 'supervisor.kill': void settle(Promise.resolve().then(() => this.kill(String(req.name), req.mode === 'throw' ? 'throw' : 'terminate'))); break;
       case 'supervisor.restart': void settle(Promise.resolve().then(() => this.restart(String(req.name)))); break;
       case 'supervisor.add': void settle(Promise.resolve().then(() => this.add(req.spec))); break;

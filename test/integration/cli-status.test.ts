@@ -40,13 +40,36 @@ describe('status, peers and jobs against running nodes', () => {
     assert.match(r.stdout, /^Node {5}alpha \(12D3KooW\w+\)\nStatus {3}ok, up \d+[smhd]/);
     assert.match(r.stdout, new RegExp(`\\nAPI {6}${url}\\n`));
     assert.match(r.stdout, /\nModels {3}mvp-test-tiny \(loaded\)\n/);
-    assert.match(r.stdout, /\nActors {3}store running, scheduler running \[thread\], inference:mvp-test-tiny ready \[thread\], network running \[thread\], consensus running \[thread\], orchestrator running \[thread\], api running \[thread\]\n/);
+    assert.match(r.stdout, /\nActors {3}store open, scheduler accepting \[thread\], inference:mvp-test-tiny ready \[thread\], network running \[thread\], consensus running \[thread\], orchestrator idle \[thread\], api serving \[thread\]\n/);
     const j = await cli('status', '--json');
     assert.equal(j.code, 0, j.stderr);
     const out = JSON.parse(j.stdout) as { url: string; health: HealthBody; actors: ActorInfo[] };
     assert.equal(out.url, url);
     assert.deepEqual([out.health.status, out.health.node_id], ['ok', 'alpha']);
     assert.equal(out.actors.length, 7);
+  });
+
+  it('actors lists the actors with their states; actors describe NAME prints its machine as xstate JSON', async () => {
+    const list = await cli('actors');
+    assert.equal(list.code, 0, list.stderr);
+    const [head, ...rows] = list.stdout.trimEnd().split('\n');
+    assert.match(head!, /^ACTOR +STATUS +STATE +PLACEMENT +RESTARTS +CRASHES$/);
+    assert.ok(rows.some((r) => /^scheduler +running +accepting +thread +0 +0$/.test(r)), list.stdout);
+    assert.ok(rows.some((r) => /^inference:mvp-test-tiny +running +ready +thread +0 +0$/.test(r)), list.stdout);
+
+    const d = await cli('actors', 'describe', 'scheduler');
+    assert.equal(d.code, 0, d.stderr);
+    const def = JSON.parse(d.stdout) as { id: string; states: Record<string, { always?: Array<{ guard: string; target: string[] }> }> };
+    assert.equal(def.id, 'scheduler');
+    assert.deepEqual(Object.keys(def.states).sort(), ['accepting', 'draining', 'failed', 'full', 'starting']);
+    assert.deepEqual(def.states.accepting!.always!.map((t) => [t.guard, t.target]), [['draining', ['#scheduler.draining']], ['full', ['#scheduler.full']]]);
+    const j = JSON.parse((await cli('actors', 'describe', 'scheduler', '--json')).stdout) as { name: string; status: string; state: string; definition: unknown };
+    assert.deepEqual([j.name, j.status, j.state], ['scheduler', 'running', 'accepting']);
+    assert.deepEqual(j.definition, def);
+
+    const unknown = await cli('actors', 'describe', 'nobody');
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^Error: http:\/\/127\.0\.0\.1:\d+\/actors\/nobody\/machine answered 404 unknown_actor: /);
   });
 
   it('jobs lists a job run here, and jobs <id> shows its record and receipt', async () => {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { spawnNode, listenPort, type NodeProcess } from '../helpers/proc.ts';
 import { tmpDir } from '../helpers/config.ts';
 import { NETWORK_STATES } from '../../src/actors/network/messages.ts';
-import { CONSENSUS_STATES } from '../../src/actors/consensus/messages.ts';
+import { CONSENSUS_ROLES } from '../../src/actors/consensus/messages.ts';
 import { tinyTestModelPath } from '../helpers/test-model.ts';
 
 const running: NodeProcess[] = [];
@@ -58,7 +58,7 @@ describe('seed scenarios', () => {
       assert.match(String(hc.peer_id), /^12D3KooW/);
       const { network, consensus, ...others } = hc.actors as Record<string, string>;
       assert.ok((NETWORK_STATES as readonly string[]).includes(network!) && network !== 'starting', `network up: ${network}`);
-      assert.ok((CONSENSUS_STATES as readonly string[]).includes(consensus!), `consensus in one of its states: ${consensus}`);
+      assert.ok((CONSENSUS_ROLES as readonly string[]).includes(consensus!), `consensus in one of its roles: ${consensus}`);
       assert.deepEqual(others, {
         store: 'running', scheduler: 'running', 'inference:mvp-test-tiny': 'ready', orchestrator: 'running', api: 'running',
       });

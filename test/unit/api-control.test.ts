@@ -31,8 +31,8 @@ describe('api: killing and restarting actors', () => {
   it('POST /actors/:name/kill kills an actor; its restart shows in /actors, /health and the restart metric', async () => {
     const { status, body } = await post<KillReply>(`${url}/actors/consensus/kill`);
     assert.equal(status, 200);
-    // Inline actors die by an exception whatever was asked; terminate is the default.
-    assert.deepEqual(body, { name: 'consensus', placement: 'inline', mode: 'throw' });
+    // A TCP node places consensus on a thread by default, and terminate is the default way to die.
+    assert.deepEqual(body, { name: 'consensus', placement: 'thread', mode: 'terminate' });
     await until(async () => (await actor(url, 'consensus')).status === 'running', 20_000, 'consensus to be restarted');
     const a = await actor(url, 'consensus');
     assert.deepEqual([a.restarts, a.crashes, a.state], [1, 1, 'running']);

@@ -12,12 +12,12 @@ import { createNode, type MvpNode } from '../../src/node/create-node.ts';
 import { healthOf } from '../../src/actors/api/health.ts';
 import type { HealthBody, JobBody, OrchestrationBody } from '../../src/actors/api/messages.ts';
 import type { PeerSummary } from '../../src/actors/network/messages.ts';
-import { CONSENSUS_STATES } from '../../src/actors/consensus/messages.ts';
+import { CONSENSUS_ROLES } from '../../src/actors/consensus/messages.ts';
 import type { JobRecord } from '../../src/actors/scheduler/messages.ts';
 import type { StoredReceipt, StoreStatus } from '../../src/store/store.ts';
 import { submitJob } from '../../src/client/submit.ts';
 import { verifyReceipt, type Manifest } from '../../src/protocol/index.ts';
-import type { ActorInfo } from '../../src/runtime/supervisor.ts';
+import type { ActorInfo, MachineInfo } from '../../src/runtime/supervisor.ts';
 import { apiUrl, get, histogram, parseMetrics, sample } from '../helpers/api.ts';
 import { testConfig } from '../helpers/config.ts';
 import { once, until } from '../helpers/runtime.ts';
@@ -52,9 +52,9 @@ describe('api actor: GET /health and GET /actors', () => {
     assert.equal(typeof h.uptime_s, 'number');
     const { network, consensus, ...others } = h.actors;
     assert.equal(network, 'joining', 'no peer connected');
-    assert.ok((CONSENSUS_STATES as readonly string[]).includes(consensus!), `consensus in one of its states: ${consensus}`);
+    assert.ok((CONSENSUS_ROLES as readonly string[]).includes(consensus!), `consensus in one of its roles: ${consensus}`);
     assert.deepEqual(others, {
-      store: 'running', scheduler: 'running', 'inference:mvp-test-tiny': 'ready', orchestrator: 'running', api: 'running',
+      store: 'open', scheduler: 'accepting', 'inference:mvp-test-tiny': 'ready', orchestrator: 'idle', api: 'serving',
     });
     assert.deepEqual(h.models, { 'mvp-test-tiny': 'loaded' });
     assert.deepEqual(h.queue, { depth: 0, capacity: 100 });
@@ -65,15 +65,48 @@ describe('api actor: GET /health and GET /actors', () => {
     assert.equal(status, 200);
     const actors = body as ActorInfo[];
     assert.deepEqual(actors.map((a) => a.name), ['store', 'scheduler', 'inference:mvp-test-tiny', 'network', 'consensus', 'orchestrator', 'api']);
-    // The network and consensus actors are statecharts of their own: alone, this node's network is
-    // joining, and its consensus actor is in one of its roles.
+    // Each actor shows the state of its own machine: alone, this node's network is joining, and
+    // its consensus actor is in one of its roles.
     const consensus = actors.find((a) => a.name === 'consensus')!;
-    assert.ok((CONSENSUS_STATES as readonly string[]).includes(consensus.state), `consensus in one of its states: ${consensus.state}`);
-    const want = (name: string) => name.startsWith('inference:') ? 'ready' : name === 'network' ? 'joining' : name === 'consensus' ? consensus.state : 'running';
+    assert.ok((CONSENSUS_ROLES as readonly string[]).includes(consensus.state), `consensus in one of its roles: ${consensus.state}`);
+    const idle: Record<string, string> = {
+      store: 'open', scheduler: 'accepting', 'inference:mvp-test-tiny': 'ready', network: 'joining', consensus: consensus.state, orchestrator: 'idle', api: 'serving',
+    };
     for (const a of actors) {
       assert.deepEqual({ placement: a.placement, status: a.status, state: a.state, restarts: a.restarts, crashes: a.crashes },
-        { placement: a.name === 'store' ? 'inline' : 'thread', status: 'running', state: want(a.name), restarts: 0, crashes: 0 }, a.name);
+        { placement: a.name === 'store' ? 'inline' : 'thread', status: 'running', state: idle[a.name], restarts: 0, crashes: 0 }, a.name);
     }
+  });
+
+  it('describes an actor\'s machine as xstate JSON for a visualizer, with its state now', async () => {
+    type StateJson = { type: string; on: Record<string, Array<{ target?: string[] }>>; always?: Array<{ guard?: string; target?: string[] }>; invoke: Array<{ src: string }> };
+    const { status, body } = await get(`${url}/actors/inference:mvp-test-tiny/machine`);
+    assert.equal(status, 200);
+    const m = body as MachineInfo;
+    assert.deepEqual([m.name, m.status, m.state], ['inference:mvp-test-tiny', 'running', 'ready']);
+    const def = m.definition as { id: string; initial: { target: string[] }; states: Record<string, StateJson> };
+    assert.equal(def.id, 'inference:mvp-test-tiny');
+    assert.deepEqual(def.initial.target, ['#inference:mvp-test-tiny.loading']);
+    assert.deepEqual(Object.keys(def.states).sort(), ['failed', 'generating', 'loading', 'ready', 'unloading']);
+    assert.equal(def.states.failed!.type, 'final');
+    // ready ⇄ generating by guard, both → unloading on a clean stop, → failed when the worker dies.
+    assert.deepEqual(def.states.ready!.always?.map((t) => [t.guard, t.target]), [['holdsJobs', ['#inference:mvp-test-tiny.generating']]]);
+    assert.deepEqual(def.states.generating!.always?.map((t) => [t.guard, t.target]), [['holdsNone', ['#inference:mvp-test-tiny.ready']]]);
+    for (const s of ['ready', 'generating']) {
+      assert.deepEqual(def.states[s]!.on['sys.stopping']?.[0]?.target, ['#inference:mvp-test-tiny.unloading'], s);
+      assert.deepEqual(def.states[s]!.on['inference.worker_died']?.[0]?.target, ['#inference:mvp-test-tiny.failed'], s);
+    }
+    assert.deepEqual(def.states.loading!.invoke.map((i) => i.src), ['start']);
+
+    const scheduler = (await get(`${url}/actors/scheduler/machine`)).body as MachineInfo;
+    assert.equal(scheduler.state, 'accepting');
+    assert.deepEqual(Object.keys((scheduler.definition as { states: object }).states).sort(), ['accepting', 'draining', 'failed', 'full', 'starting']);
+  });
+
+  it('answers 404 unknown_actor for the machine of an actor that is not there', async () => {
+    const { status, body } = await get(`${url}/actors/nobody/machine`);
+    assert.equal(status, 404);
+    assert.equal((body as { code: string }).code, 'unknown_actor');
   });
 
   it('shows a killed actor\'s restart in /actors', async () => {
@@ -261,7 +294,7 @@ describe('api actor: bearer token', () => {
   it('serves a request that carries Authorization: Bearer <token>', async () => {
     const { status, body } = await get(`${url}/health`, { authorization: 'Bearer s3cret' });
     assert.equal(status, 200);
-    assert.equal((body as HealthBody).actors.api, 'running');
+    assert.equal((body as HealthBody).actors.api, 'serving');
     assert.equal(node.supervisor.actors().find((a) => a.name === 'api')!.placement, 'thread');
   });
 

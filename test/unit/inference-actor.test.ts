@@ -17,7 +17,8 @@ import type { InferenceArgs } from '../../src/actors/inference/index.ts';
 import type { CancelResult, GenerateResult, InferenceStatus } from '../../src/actors/inference/messages.ts';
 import type { ClientGenerate, ClientResult } from '../fixtures/inference-client-actor.ts';
 import { testConfig, tmpDir } from '../helpers/config.ts';
-import { once } from '../helpers/runtime.ts';
+import { once, until } from '../helpers/runtime.ts';
+import type { ActorEvent } from '../../src/runtime/supervisor.ts';
 import { tinyTestModelPath } from '../helpers/test-model.ts';
 
 const inferenceModule = fileURLToPath(new URL('../../src/actors/inference/index.ts', import.meta.url));
@@ -110,8 +111,17 @@ describe('inference actor', () => {
   });
 
   it('queues a fifth concurrent job inside the worker until one of the four sequences frees up', async () => {
+    assert.equal(sup.actors().find((a) => a.name === 'inference:tiny')!.state, 'ready');
+    const seen: string[] = [];
+    const onState = (e: ActorEvent) => { if (e.name === 'inference:tiny') seen.push(e.state!); };
+    sup.on('state', onState);
     const results = await Promise.all([1, 2, 3, 4, 5].map((i) =>
       generate(sup, { to: 'inference:tiny', job: job(`queue-${i}`, { max_tokens: 200 }) })));
+    sup.off('state', onState);
+    // ready ⇄ generating: the actor's state follows the jobs it holds (the last reply may
+    // arrive just before the state that follows it).
+    assert.equal(seen[0], 'generating', seen.join(' → '));
+    await until(async () => sup.actors().find((a) => a.name === 'inference:tiny')!.state === 'ready', 20_000, 'the actor to be ready again');
     for (const r of results) assert.equal(r.result.status, 'completed');
     const waited = results.filter((r) => r.result.timings.queue_ms > 1);
     assert.ok(waited.length >= 1, `queue_ms: ${results.map((r) => r.result.timings.queue_ms.toFixed(1)).join(', ')}`);

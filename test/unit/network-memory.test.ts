@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createNode, type MvpNode } from '../../src/node/create-node.ts';
 import { testConfig } from '../helpers/config.ts';
 import { until } from '../helpers/runtime.ts';
-import { CONSENSUS_STATES } from '../../src/actors/consensus/messages.ts';
+import { CONSENSUS_ROLES } from '../../src/actors/consensus/messages.ts';
 
 
 describe('in-process network (memory transport)', () => {
@@ -33,7 +33,7 @@ describe('in-process network (memory transport)', () => {
     assert.equal(h.known_peers, 19);
     assert.deepEqual(h.queue, { depth: 0, capacity: 100 });
     const { consensus, ...others } = h.actors;
-    assert.ok((CONSENSUS_STATES as readonly string[]).includes(consensus!), `consensus in one of its states: ${consensus}`);
+    assert.ok((CONSENSUS_ROLES as readonly string[]).includes(consensus!), `consensus in one of its roles: ${consensus}`);
     assert.deepEqual(others, { store: 'running', scheduler: 'running', network: 'online', orchestrator: 'running' });
     assert.deepEqual(h.dropped, {});
   });

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { InlineHost, ThreadHost } from '../../src/runtime/host.ts';
-import { Supervisor } from '../../src/runtime/supervisor.ts';
+import { Supervisor, type ActorEvent } from '../../src/runtime/supervisor.ts';
+import { until } from '../helpers/runtime.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
 import { createLogger } from '../../src/runtime/log.ts';
 import { testConfig } from '../helpers/config.ts';
@@ -33,8 +34,13 @@ describe('orchestrator actor', () => {
   after(() => sup.stop());
 
   it('decides without network or scheduler, on fallback figures, and logs an audit line', async () => {
+    const states: string[] = [];
+    sup.on('state', (e: ActorEvent) => { if (e.name === 'orchestrator') states.push(e.state!); });
     await sup.start();
     const r = await sup.request<DecisionRecord>('orchestrator', { type: 'orchestrator.decide', decision_type: 'infrastructure' }, 5000);
+    // starting → idle ⇄ deciding: the state says a decision is being worked on.
+    await until(async () => states.at(-1) === 'idle' && states.includes('deciding'), 5000, `idle after deciding (${states.join(' → ')})`);
+    assert.deepEqual(states.slice(states.indexOf('idle')), ['idle', 'deciding', 'idle']);
     assert.equal(r.source, 'heuristic');
     assert.deepEqual(r.metrics_missing.sort(), ['network', 'scheduler']);
     assert.equal(r.metrics.peers, 0);

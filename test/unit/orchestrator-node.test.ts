@@ -25,6 +25,8 @@ describe('orchestrator actor in a node', () => {
     node: { node_id: 'orch-node', listen_port: 0 },
     monitoring: { log_level: 'info' },
     api: { enabled: false },
+    // The audit lines are read from createNode's log destination, which captures inline actors.
+    runtime: { placement: { orchestrator: 'inline' } },
     orchestrator: {
       training: { outcome_delay_secs: 1, auto_export_threshold: 5, export_path: exportDir },
       safety: { require_confirmation_above: 0.7, confirmation_timeout_secs: 2 },

@@ -122,6 +122,9 @@ describe('scheduler actor', () => {
     const queued = [1, 2, 3, 4].map((i) => submit(job(`wait-${i}`)));
     await until(async () => { const s = await status(); return s.busy_slots === 2 && s.depth === QUEUE; }, 10_000, 'two running and four queued');
     await assert.rejects(submit(job('one-too-many')), { name: 'QueueFullError', message: `queue full (${QUEUE}/${QUEUE} jobs)` });
+    // The machine says so: accepting ⇄ full.
+    const state = () => sup.actors().find((a) => a.name === 'scheduler')!.state;
+    assert.equal(state(), 'full');
 
     // Queued: removed at once and answered cancelled, without output.
     for (let i = 1; i <= 4; i++) assert.deepEqual(await cancel(`wait-${i}`), { job_id: `wait-${i}`, cancelled: true, state: 'queued' });
@@ -131,6 +134,7 @@ describe('scheduler actor', () => {
       assert.equal(r.tokens_out, 0);
     }
     assert.equal((await status()).depth, 0);
+    await until(async () => state() === 'accepting', 10_000, 'the scheduler to accept again');
     // Running: the cancel goes to the inference actor, which ends the job in-band.
     for (const id of ['run-1', 'run-2']) assert.deepEqual(await cancel(id), { job_id: id, cancelled: true, state: 'running' });
     for (const r of await Promise.all(running)) {

@@ -139,7 +139,7 @@ describe('supervisor', () => {
     try {
       for (const placement of ['inline', 'thread'] as const) {
         const name = `late-${placement}`;
-        const info = await sup.request<ActorInfo>('a', { type: 'ask', to: SUPERVISOR, msg: { type: 'supervisor.add', spec: counter(name, placement) } }, 10_000);
+        const info = await sup.request<ActorInfo>('a', { type: 'ask', to: SUPERVISOR, msg: { type: 'supervisor.add', spec: counter(name, placement) }, timeout_ms: 9_000 }, 10_000);
         assert.deepEqual([info.name, info.placement, info.status], [name, placement, 'running']);
         bump(sup, name);
         assert.equal(await get(sup, name), 1, 'the added child answers through the router');

@@ -3,7 +3,8 @@
 // an inference actor runs once its model is). A draining node says `draining` whatever else
 // holds: it is on its way out, and load balancers should send it nothing more.
 import type { ActorInfo } from '../../runtime/supervisor.ts';
-import type { NetworkStatus, QueueStatus } from '../network/messages.ts';
+import type { NetworkStatus } from '../network/messages.ts';
+import type { QueueStatus } from '../scheduler/messages.ts';
 import type { ConsensusStatus } from '../consensus/messages.ts';
 import { orchestrationSummary } from '../consensus/summary.ts';
 import type { ApiArgs, HealthBody } from './messages.ts';
@@ -18,9 +19,9 @@ export interface HealthAnswers {
 
 const INFERENCE_PREFIX = 'inference:';
 
-/** An inference actor is `ready` once its model is loaded (inference/machine.ts). */
+/** An inference actor is `ready` or `generating` once its model is loaded (inference/machine.ts). */
 function modelState(a: ActorInfo): HealthBody['models'][string] {
-  if (a.status === 'running') return a.state === 'ready' ? 'loaded' : 'loading';
+  if (a.status === 'running') return a.state === 'ready' || a.state === 'generating' ? 'loaded' : a.state === 'loading' ? 'loading' : 'down';
   return a.status === 'starting' ? 'loading' : 'down';
 }
 

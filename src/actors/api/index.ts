@@ -6,19 +6,20 @@
 // or on its own thread. The server and api.json are released on stop (ctx.own).
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fromPromise, setup } from 'xstate';
+import { setup } from 'xstate';
+import { lifecycle } from '../../runtime/lifecycle.ts';
 import { defineActor } from '../../runtime/actor.ts';
-import type { ActorAddress, NoExtra, RequestOf } from '../../runtime/protocol.ts';
+import type { ActorAddress, Inbox, NoExtra, RequestOf } from '../../runtime/protocol.ts';
 import { SUPERVISOR, type ActorInfo, type KillReply, type SupervisorRequest } from '../../runtime/supervisor.ts';
 import type { Manifest } from '../../protocol/index.ts';
-import { RECEIPT_LOOKUP_MS, type BlockReply, type NetworkStatus, type PeerSummary, type QueueStatus } from '../network/messages.ts';
+import { RECEIPT_LOOKUP_MS, type BlockReply, type NetworkStatus, type PeerSummary } from '../network/messages.ts';
 import type { BlockedPeer } from '../network/gate.ts';
 import type { ReceiptEnvelope } from '../../market/receipts.ts';
 import type { JobRecordStatus, SchedulerMetrics } from '../scheduler/messages.ts';
 import type { CheckReport, Page, PageQuery, StoredJob, StoredReceipt, StoreStatus } from '../../store/store.ts';
 import { errorCodeOf } from '../../errors/registry.ts';
 import { healthOf } from './health.ts';
-import { ApiError, ApiListenError, type ApiArgs, type ApiFile, type ApiIn, type DrainAccepted } from './messages.ts';
+import { ApiError, ApiListenError, type ApiArgs, type ApiFile, type ApiProtocol, type DrainAccepted } from './messages.ts';
 import { renderMetrics } from './metrics.ts';
 import { createApiServer, listenApi } from './server.ts';
 import { NetworkGateway } from './gateway.ts';
@@ -51,7 +52,7 @@ function asApiError(err: unknown, to: string): unknown {
   return err;
 }
 
-export default defineActor<ApiArgs>({
+export default defineActor<ApiArgs, ApiProtocol>({
   machine: (ctx) => {
     const cfg = ctx.config.api;
     const ask = <N extends ActorAddress, const M extends RequestOf<N>>(to: N, msg: M & NoExtra<M, RequestOf<N>>, timeoutMs = REQUEST_TIMEOUT_MS) =>
@@ -110,6 +111,7 @@ export default defineActor<ApiArgs>({
         },
         orchestration: api.orchestration,
         actors: api.actors,
+        machine: (name) => askSupervisor({ type: 'supervisor.machine', name }),
         kill: (name, mode) => askSupervisor({ type: 'supervisor.kill', name, mode }, KILL_TIMEOUT_MS),
         restart: (name) => askSupervisor({ type: 'supervisor.restart', name }, RESTART_TIMEOUT_MS),
         peers: api.peers,
@@ -180,32 +182,40 @@ export default defineActor<ApiArgs>({
       ctx.log.info({ url: `${url}/` }, `Console at ${url}/`);
     }
 
+    // States: starting (binding the port) → serving → draining (the gateway takes no new
+    // job; the rest of the API still answers), failed (could not listen).
+    const life = lifecycle(ctx, start);
+    const common = {
+      'api.url': { actions: ({ event }: { event: { type: 'api.url'; replyTo: string } }) => ctx.answer(event, url) },
+      'sys.actor_down': { actions: ({ event }: { event: { name: string; reason: string } }) => hub.actorDown(event.name, event.reason) },
+      'sys.actor_up': { actions: ({ event }: { event: { name: string } }) => hub.actorUp(event.name) },
+    };
     return setup({
-      types: { events: {} as ApiIn },
-      actors: { listen: fromPromise(start) },
-      actions: {
-        ready: () => ctx.ready(),
-        fail: (_, params: { error: unknown }) => { throw params.error; },
-      },
+      types: { events: {} as Inbox<ApiProtocol> },
+      actors: life.actors,
+      actions: life.actions,
     }).createMachine({
       id: 'api',
       initial: 'starting',
+      output: life.output,
       states: {
-        starting: {
-          invoke: {
-            src: 'listen',
-            onDone: { target: 'running', actions: 'ready' },
-            onError: { actions: { type: 'fail', params: ({ event }) => ({ error: event.error }) } },
-          },
-        },
-        running: {
+        starting: life.starting('serving'),
+        serving: {
           on: {
-            'api.url': { actions: ({ event }) => ctx.reply(event.replyTo, url) },
-            'sys.actor_down': { actions: ({ event }) => hub.actorDown(event.name, event.reason) },
-            'sys.actor_up': { actions: ({ event }) => hub.actorUp(event.name) },
-            'api.drain': { actions: ({ event }) => { void gateway.drain(event.timeout_ms).then((r) => ctx.reply(event.replyTo, r)); } },
+            ...common,
+            'api.drain': {
+              target: 'draining',
+              actions: ({ event }) => { void gateway.drain(event.timeout_ms).then((r) => ctx.answer(event, r)); },
+            },
           },
         },
+        draining: {
+          on: {
+            ...common,
+            'api.drain': { actions: ({ event }) => { void gateway.drain(event.timeout_ms).then((r) => ctx.answer(event, r)); } },
+          },
+        },
+        failed: life.failed,
       },
     });
   },

@@ -36,7 +36,7 @@ import { inferenceAddress, isInferenceAddress, type InferenceStatus } from '../i
 import type { ServedModel as SwarmModel } from '../network/messages.ts';
 import type { PullProgress, SharedFile } from '../network/model-transfer.ts';
 import type { RetireReply, SchedulerStatus } from '../scheduler/messages.ts';
-import { inferenceReplyTimeoutMs } from '../scheduler/timeouts.ts';
+import { inferenceReplyTimeoutMs } from '../scheduler/messages.ts';
 import { errorCodeOf } from '../../errors/registry.ts';
 import { ApiError } from './messages.ts';
 

@@ -18,16 +18,16 @@
 // no orchestrator (orchestrator.enabled = false).
 import type { FastifyInstance } from 'fastify';
 import type { OrchestratorConfig } from '../../config/types.ts';
-import { DECISION_TYPES, type DecisionType, type MetricsSnapshot } from '../orchestrator/heuristics.ts';
 import {
-  EXPORT_FORMATS, OWNER_TIMEOUT_MS, RECENT_LIMIT, orchestratorReplyTimeoutMs, type ExportResult, type OrchestratorRequest,
+  DECISION_TYPES, type DecisionType, type MetricsSnapshot, EXPORT_FORMATS, OWNER_TIMEOUT_MS, RECENT_LIMIT, orchestratorReplyTimeoutMs, type OrchestratorRequest,
 } from '../orchestrator/messages.ts';
 import { errorCodeOf } from '../../errors/registry.ts';
+import type { NoExtra, ReplyOf } from '../../runtime/protocol.ts';
 import { ApiError } from './messages.ts';
 
 export interface OrchestratorRoutesInit {
   /** Sends one request to the orchestrator actor. */
-  request(msg: OrchestratorRequest, timeoutMs: number): Promise<unknown>;
+  request<const M extends OrchestratorRequest>(msg: M & NoExtra<M, OrchestratorRequest>, timeoutMs: number): Promise<ReplyOf<'orchestrator', M['type']>>;
   config: Readonly<OrchestratorConfig>;
 }
 
@@ -43,9 +43,9 @@ export function registerOrchestratorRoutes(app: FastifyInstance, { request, conf
   const quick = 2 * OWNER_TIMEOUT_MS;
 
   /** The actor's answer; its failure goes to the server's error handler (status by registry code). */
-  async function forward<T = unknown>(msg: OrchestratorRequest, timeoutMs: number): Promise<T> {
+  async function forward<const M extends OrchestratorRequest>(msg: M & NoExtra<M, OrchestratorRequest>, timeoutMs: number): Promise<ReplyOf<'orchestrator', M['type']>> {
     try {
-      return await request(msg, timeoutMs) as T;
+      return await request(msg, timeoutMs);
     } catch (err) {
       if (errorCodeOf(err) === 'unknown_actor') throw new ApiError('unavailable', 'the orchestrator is not running on this node (orchestrator.enabled = false?)');
       throw err;
@@ -92,7 +92,7 @@ export function registerOrchestratorRoutes(app: FastifyInstance, { request, conf
   app.get<{ Querystring: { format?: (typeof EXPORT_FORMATS)[number] } }>('/orchestrator/export', {
     schema: { querystring: { type: 'object', properties: { format: { enum: EXPORT_FORMATS } } } },
   }, async (req, reply) => {
-    const e = await forward<ExportResult>({ type: 'orchestrator.export', format: req.query.format ?? 'jsonl' }, slow);
+    const e = await forward({ type: 'orchestrator.export', format: req.query.format ?? 'jsonl' }, slow);
     return reply.header('content-type', 'application/x-ndjson; charset=utf-8').header('x-records', String(e.records)).send(e.content);
   });
 }

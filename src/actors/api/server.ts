@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '../../runtime/log.ts';
-import type { ActorInfo, KillMode, KillReply } from '../../runtime/supervisor.ts';
+import type { ActorInfo, KillMode, KillReply, MachineInfo } from '../../runtime/supervisor.ts';
 import type { Manifest } from '../../protocol/index.ts';
 import type { BlockReply, PeerSummary } from '../network/messages.ts';
 import type { BlockedPeer } from '../network/gate.ts';
@@ -31,6 +31,8 @@ import { ROOT_URL } from '../../paths.ts';
 export interface ApiRoutes {
   health(): Promise<HealthBody>;
   actors(): Promise<ActorInfo[]>;
+  /** An actor's machine definition as xstate JSON (for a visualizer) and its state now; `unknown_actor` if none. */
+  machine(name: string): Promise<MachineInfo>;
   kill(name: string, mode: KillMode): Promise<KillReply>;
   restart(name: string): Promise<ActorInfo>;
   /**
@@ -236,6 +238,7 @@ export function createApiServer({ token, routes, log, openai, events, consoleDir
     return reply.code(body.status === 'ok' ? 200 : 503).send(body);
   });
   app.get('/actors', async () => routes.actors());
+  app.get<{ Params: { name: string } }>('/actors/:name/machine', async (req) => routes.machine(req.params.name));
   if (consolePaths.size > 0) {
     // wildcard off: one route per file found now, so nothing else under / is looked up on disk.
     void app.register(fastifyStatic, { root: consoleDir, wildcard: false, index: ['index.html'], decorateReply: false, maxAge: 0 });

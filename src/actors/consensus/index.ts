@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { fromCallback, setup } from 'xstate';
 import { defineActor } from '../../runtime/actor.ts';
+import { lifecycle } from '../../runtime/lifecycle.ts';
 import type { NetworkStatus } from '../network/messages.ts';
 import type { SchedulerStatus } from '../scheduler/messages.ts';
 import type { ReceiptEnvelope } from '../../market/receipts.ts';
@@ -99,6 +100,8 @@ export default defineActor<ConsensusArgs | undefined, ConsensusProtocol>({
       // Writes go in order; each waits for the one before, whatever became of it.
       written = written.catch(() => undefined)
         .then(() => ctx.request('store', { type: 'store.value_put', name: 'orchestration', value: d, durable: true }, STORE_TIMEOUT_MS));
+      // Its failure is reported by the publish that waits on it; with none (or once stopped), not unhandled.
+      written.catch(() => undefined);
     }
 
     async function loadLedger(): Promise<Durable | undefined> {
@@ -225,9 +228,33 @@ export default defineActor<ConsensusArgs | undefined, ConsensusProtocol>({
     /** Sends the machine a role check (set while the machine runs); after every flush of the core. */
     let check: (() => void) | undefined;
 
+    /** The start: the core's clock tick and the periodic re-read of the node's figures. */
+    const life = lifecycle(ctx, async () => {
+      if (!cfg.enabled) return;
+      const tick = ctx.clock.setInterval(() => { if (core) { core.tick(ctx.clock.now()); flush(); } }, tickMs(cfg.heartbeat_timeout_secs));
+      ctx.own(() => ctx.clock.clearInterval(tick));
+      const figures = ctx.clock.setInterval(() => { refresh().catch((err) => ctx.log.warn({ err }, 'Consensus refresh failed')); }, refreshMs(cfg.heartbeat_timeout_secs));
+      ctx.own(() => ctx.clock.clearInterval(figures));
+      refresh().catch((err) => ctx.log.warn({ err }, 'Consensus refresh failed'));
+    });
+    /** This node's role, read from the core after each change (minority first: it outranks the rest); once started. */
+    const role = {
+      on: {
+        'consensus.check': [
+          { guard: 'minority', target: '#consensus.minority' },
+          { guard: 'candidate', target: '#consensus.candidate' },
+          { guard: 'coordinator', target: '#consensus.coordinator' },
+          { guard: 'member', target: '#consensus.member' },
+          { target: '#consensus.observer' },
+        ],
+      },
+    } as const;
+
     return setup({
       types: { events: {} as Inbox<ConsensusProtocol> | { type: 'consensus.check' } },
+      actions: life.actions,
       actors: {
+        ...life.actors,
         watch: fromCallback(({ sendBack }) => {
           check = () => sendBack({ type: 'consensus.check' });
           return () => { check = undefined; };
@@ -245,17 +272,8 @@ export default defineActor<ConsensusArgs | undefined, ConsensusProtocol>({
       },
     }).createMachine({
       id: 'consensus',
-      initial: 'observer',
-      entry: () => {
-        if (cfg.enabled) {
-          const tick = ctx.clock.setInterval(() => { if (core) { core.tick(ctx.clock.now()); flush(); } }, tickMs(cfg.heartbeat_timeout_secs));
-          ctx.own(() => ctx.clock.clearInterval(tick));
-          const figures = ctx.clock.setInterval(() => { refresh().catch((err) => ctx.log.warn({ err }, 'Consensus refresh failed')); }, refreshMs(cfg.heartbeat_timeout_secs));
-          ctx.own(() => ctx.clock.clearInterval(figures));
-          refresh().catch((err) => ctx.log.warn({ err }, 'Consensus refresh failed'));
-        }
-        ctx.ready();
-      },
+      initial: 'starting',
+      output: life.output,
       invoke: { src: 'watch' },
       on: {
         'consensus.status': { actions: ({ event }) => ctx.answer(event, status()) },
@@ -277,26 +295,21 @@ export default defineActor<ConsensusArgs | undefined, ConsensusProtocol>({
         'consensus.gossip': {
           actions: ({ event }) => { if (core) { core.onMessage(event.peer, ctx.clock.now(), event.msg_type, event.body); flush(); } },
         },
-        // This node's role, read from the core after each change (minority first: it outranks the rest).
-        'consensus.check': [
-          { guard: 'minority', target: '.minority' },
-          { guard: 'candidate', target: '.candidate' },
-          { guard: 'coordinator', target: '.coordinator' },
-          { guard: 'member', target: '.member' },
-          { target: '.observer' },
-        ],
       },
       states: {
+        /** Its timers set (runtime/lifecycle.ts); then observer until the core says otherwise. */
+        starting: life.starting('observer'),
         /** Takes no part (orchestration off, the network not answered yet, or outside the swarm's council). */
-        observer: {},
+        observer: role,
         /** Votes in the swarm's electorate. */
-        member: {},
+        member: role,
         /** Has a claim in flight for some group's next epoch. */
-        candidate: {},
+        candidate: role,
         /** Holds some group's record (its coordinator; in fully_decentralized mode, the membership's steward). */
-        coordinator: {},
+        coordinator: role,
         /** Its side of a partition holds no majority of the swarm's electorate: it takes no quorum decision. */
-        minority: {},
+        minority: role,
+        failed: life.failed,
       },
     });
   },

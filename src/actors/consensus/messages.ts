@@ -69,12 +69,14 @@ export class ConsensusUnavailableError extends CodedError {
 }
 
 /**
- * The consensus actor's states, as GET /actors shows them (index.ts): `observer` (takes no part:
- * orchestration off, the network not answered yet, or outside the swarm's council), `member`
- * (votes), `candidate` (a claim in flight), `coordinator` (holds a group's record), `minority`
- * (its side of a partition holds no majority: no quorum decision).
+ * The consensus actor's roles, as GET /actors shows them once it has started (index.ts):
+ * `observer` (takes no part: orchestration off, the network not answered yet, or outside the
+ * swarm's council), `member` (votes), `candidate` (a claim in flight), `coordinator` (holds a
+ * group's record), `minority` (its side of a partition holds no majority: no quorum decision).
  */
-export const CONSENSUS_STATES = ['observer', 'member', 'candidate', 'coordinator', 'minority'] as const;
+export const CONSENSUS_ROLES = ['observer', 'member', 'candidate', 'coordinator', 'minority'] as const;
+/** Its states: `starting` (timers being set), a role, or `failed` (its start threw: the crash follows). */
+export const CONSENSUS_STATES = ['starting', ...CONSENSUS_ROLES, 'failed'] as const;
 export type ConsensusState = (typeof CONSENSUS_STATES)[number];
 
 type Req<T extends ConsensusIn['type']> = Omit<Extract<ConsensusIn, { type: T; replyTo: string }>, 'replyTo' | 'from'>;

@@ -18,7 +18,7 @@ import type { Clock, Timer } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/log.ts';
 import { ModelLoadError, sha256File, validateModel, type ValidatedModel } from '../../models/index.ts';
 import { InferenceWorkerError, InvalidJobError } from './errors.ts';
-import type { GenerateRequest, GenerateResult, InferenceStatus, JobStatus, TokenEvent } from './messages.ts';
+import { DEFAULT_CANCEL_GRACE_MS, type GenerateRequest, type GenerateResult, type InferenceStatus, type JobStatus, type TokenEvent } from './messages.ts';
 import type { ActorToWorker, LoadResult, WorkerGeneration, WorkerTask, WorkerToActor } from './worker-protocol.ts';
 import { COMPILED, ROOT_URL, srcModule } from '../../paths.ts';
 
@@ -26,8 +26,6 @@ import { COMPILED, ROOT_URL, srcModule } from '../../paths.ts';
 const WORKER_ENTRY = fileURLToPath(COMPILED ? srcModule('actors/inference/worker-entry.ts') : new URL('workers/inference.js', ROOT_URL));
 
 export const DEFAULT_SEQUENCES = 4;
-/** After a cancel, how long the worker has to end the job before it is declared wedged. */
-export const DEFAULT_CANCEL_GRACE_MS = 30_000;
 /** Graceful stop: how long the worker gets to stop its generations and release the model. */
 const DISPOSE_TIMEOUT_MS = 10_000;
 /** Piscina settles a task on its own port; `end` on the job's port normally arrives first. */
@@ -61,6 +59,8 @@ export interface EngineDeps {
   reply(replyTo: string, result: GenerateResult): void;
   replyError(replyTo: string, err: Error): void;
   stream(to: string, ev: TokenEvent): void;
+  /** Called after a job was taken or has ended (the actor's state follows `busy`). */
+  changed?(): void;
 }
 
 interface Job {
@@ -92,6 +92,9 @@ export class InferenceEngine {
   constructor(deps: EngineDeps) {
     this.deps = deps;
   }
+
+  /** Jobs held (generating or waiting for a sequence). */
+  get busy(): number { return this.jobs.size; }
 
   get sequences(): number { return this.deps.args.sequences ?? DEFAULT_SEQUENCES; }
 
@@ -161,6 +164,7 @@ export class InferenceEngine {
       deadline: clock.setTimeout(() => this.cancel(req.job_id, 'timeout', `job timeout after ${timeoutMs} ms`), timeoutMs),
     };
     this.jobs.set(job.id, job);
+    this.deps.changed?.();
     port1.on('message', (m: WorkerToActor) => {
       if (job.done) return;
       if (m.type === 'token') {
@@ -284,6 +288,7 @@ export class InferenceEngine {
     };
     this.deps.log.debug({ job_id: job.id, status: out.status, tokens_out: out.tokens_out, tokens_per_s: out.timings.tokens_per_s }, 'Job ended');
     this.deps.reply(job.replyTo, out);
+    this.deps.changed?.();
   }
 
   /** The worker is gone or wedged: end every job as failed (never silently lost), then report. */

@@ -1,7 +1,14 @@
 // What an `inference:<model>` actor accepts, answers and emits. Requests go through the
 // supervisor's router; token chunks come back to the requester as `inference.token` events.
-import type { RequestEvent } from '../../runtime/actor.ts';
 import type { Call, DefineProtocol } from '../../runtime/protocol.ts';
+
+export { InvalidJobError, InferenceWorkerError } from './errors.ts';
+
+/**
+ * After a cancel, how long the worker has to end the job before it is declared wedged. Public:
+ * the scheduler and the network size their reply timeouts with it.
+ */
+export const DEFAULT_CANCEL_GRACE_MS = 30_000;
 
 /** How a generation ended. */
 export type JobStatus = 'completed' | 'cancelled' | 'failed' | 'timeout';
@@ -34,13 +41,6 @@ export type StatusRequest = { type: 'inference.status' };
 
 /** Tests only (actor args `debug: true`): make the pool worker die of an uncaught exception. */
 export type KillWorkerRequest = { type: 'inference.debug.kill_worker' };
-
-export type InferenceIn =
-  | RequestEvent<GenerateRequest>
-  /** As a request it is answered with CancelResult; as a plain event it is fire-and-forget. */
-  | (CancelRequest & { from: string; replyTo?: string })
-  | RequestEvent<StatusRequest>
-  | RequestEvent<KillWorkerRequest>;
 
 /** Emitted to `stream_to` (or the requester) for every text chunk, in order, before the reply. */
 export type TokenEvent = {

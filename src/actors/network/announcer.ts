@@ -11,7 +11,7 @@ import { sealEnvelope, encodeEnvelope, SUPPORTED_VERSIONS, TOPICS, type Manifest
 import type { PeerTable } from './peer-table.ts';
 import type { NetworkTransport } from './transport.ts';
 import type { Gossip } from './gossip.ts';
-import type { QueueStatus } from './messages.ts';
+import type { QueueStatus } from '../scheduler/messages.ts';
 import { Timers, type Startable } from './lifecycle.ts';
 
 export interface AnnouncerDeps {

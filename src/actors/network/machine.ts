@@ -3,10 +3,12 @@
 //   joining   up, and no peer connected yet since start (dialling bootstrap / known peers)
 //   online    at least one peer connected (this node's own light clients aside)
 //   isolated  was online, and no peer has been connected for ISOLATED_AFTER_MS
+//   failed    the start threw (runtime/lifecycle.ts): the runner reports the crash with its error
 // Connectivity is checked every CHECK_MS on the injected clock, and at once when a peer
 // connects or disconnects. Requests are served in every state once the node is up. Its node is
 // released by the runner when the actor stops or crashes (ctx.own).
-import { fromCallback, fromPromise, setup } from 'xstate';
+import { fromCallback, setup } from 'xstate';
+import { lifecycle } from '../../runtime/lifecycle.ts';
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys';
 import type { ActorContext } from '../../runtime/actor.ts';
 import type { Transport } from './libp2p.ts';
@@ -109,10 +111,12 @@ export function networkMachine(ctx: ActorContext<NetworkArgs, NetworkProtocol>) 
   let lastConnectedAt = -Infinity;
   const connected = () => service.isRunning ? service.connectedPeerCount() : 0;
 
+  const life = lifecycle(ctx, start);
+
   return setup({
     types: { events: {} as Inbox<NetworkProtocol> | { type: 'network.check' } },
     actors: {
-      startNode: fromPromise(start),
+      ...life.actors,
       watch: fromCallback(({ sendBack }) => {
         check = () => {
           if (!service.isRunning) return;
@@ -128,13 +132,11 @@ export function networkMachine(ctx: ActorContext<NetworkArgs, NetworkProtocol>) 
       hasPeers: () => connected() > 0,
       lostPeers: () => connected() === 0 && ctx.clock.now() - lastConnectedAt >= ISOLATED_AFTER_MS,
     },
-    actions: {
-      ready: () => ctx.ready(),
-      fail: (_, params: { error: unknown }) => { throw params.error; },
-    },
+    actions: life.actions,
   }).createMachine({
     id: 'network',
     initial: 'starting',
+    output: life.output,
     invoke: { src: 'watch' },
     // The actor's protocol, served in every state once the node is up (before, unanswered).
     on: {
@@ -228,16 +230,11 @@ export function networkMachine(ctx: ActorContext<NetworkArgs, NetworkProtocol>) 
       'network.orch_state': { guard: 'up', actions: ({ event }) => service.setOrchSummary(event.summary) },
     },
     states: {
-      starting: {
-        invoke: {
-          src: 'startNode',
-          onDone: { target: 'joining', actions: 'ready' },
-          onError: { actions: { type: 'fail', params: ({ event }) => ({ error: event.error }) } },
-        },
-      },
+      starting: life.starting('joining'),
       joining: { on: { 'network.check': { guard: 'hasPeers', target: 'online' } } },
       online: { on: { 'network.check': { guard: 'lostPeers', target: 'isolated' } } },
       isolated: { on: { 'network.check': { guard: 'hasPeers', target: 'online' } } },
+      failed: life.failed,
     },
   });
 }

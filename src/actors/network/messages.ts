@@ -167,15 +167,13 @@ export type NetworkIn =
 /** What a drain did: queued jobs handed back, running jobs that finished in time, and those ended by the deadline. */
 export interface NetworkDrainReport { handed_back: number; finished: number; ended_by_drain: number }
 
-/** Queue figures the network actor asks the scheduler for, to put in its manifest. */
-export interface QueueStatus { depth: number; capacity: number; busy_slots: number; slots: number }
 
 /**
  * The network actor's states, as GET /actors shows them (machine.ts): `starting` (libp2p coming
  * up), `joining` (up, no peer connected yet), `online` (a peer connected), `isolated` (was
- * online, no peer connected for a while).
+ * online, no peer connected for a while); `failed` (its start threw: the crash follows at once).
  */
-export const NETWORK_STATES = ['starting', 'joining', 'online', 'isolated'] as const;
+export const NETWORK_STATES = ['starting', 'joining', 'online', 'isolated', 'failed'] as const;
 export type NetworkState = (typeof NETWORK_STATES)[number];
 
 type Req<T extends NetworkIn['type']> = Omit<Extract<NetworkIn, { type: T; replyTo: string }>, 'replyTo' | 'from'>;

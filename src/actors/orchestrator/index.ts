@@ -7,10 +7,11 @@
 // start_election and migrate_context are refused "not available" until the consensus actor
 // implements them (safety.ts, UNAVAILABLE_ACTIONS).
 import { join } from 'node:path';
-import { fromPromise, setup } from 'xstate';
+import { setup } from 'xstate';
 import { defineActor, type ActorContext } from '../../runtime/actor.ts';
 import { SUPERVISOR } from '../../runtime/supervisor.ts';
-import type { ActorAddress, NoExtra, RequestOf } from '../../runtime/protocol.ts';
+import { lifecycle, type ChangedEvent } from '../../runtime/lifecycle.ts';
+import type { ActorAddress, Inbox, NoExtra, ReplyIn, RequestOf, RequestsIn } from '../../runtime/protocol.ts';
 import type { NetworkStatus, PeerSummary } from '../network/messages.ts';
 import type { ReceiptEnvelope } from '../../market/receipts.ts';
 import type { SchedulerStatus } from '../scheduler/messages.ts';
@@ -19,7 +20,7 @@ import { LlmEngine } from './llm.ts';
 import { MetricsGatherer } from './metrics.ts';
 import { Orchestrator, type NodeQuery } from './orchestrator.ts';
 import { TRAINING_FILE, TrainingStore } from './training.ts';
-import { EXPORT_FORMATS, InvalidDecisionRequestError, OWNER_TIMEOUT_MS, type ExecutionResult, type OrchestratorIn, type OrchestratorRequest } from './messages.ts';
+import { EXPORT_FORMATS, InvalidDecisionRequestError, OWNER_TIMEOUT_MS, type ExecutionResult, type OrchestratorProtocol } from './messages.ts';
 
 export { RECENT_LIMIT } from './messages.ts';
 
@@ -30,7 +31,7 @@ export interface OrchestratorArgs {
   nodeId: string;
 }
 
-function executor(ctx: ActorContext<unknown>) {
+function executor(ctx: Pick<ActorContext, 'request'>) {
   return async (d: Decision): Promise<ExecutionResult> => {
     switch (d.action) {
       case 'scale_queue': {
@@ -56,7 +57,7 @@ function executor(ctx: ActorContext<unknown>) {
 /** How many recent jobs the queue_status answer of `ask` lists. */
 export const RECENT_JOBS = 5;
 
-function questions(ctx: ActorContext<unknown>) {
+function questions(ctx: Pick<ActorContext, 'request'>) {
   const ask = <N extends ActorAddress, const M extends RequestOf<N>>(to: N, msg: M & NoExtra<M, RequestOf<N>>) => ctx.request(to, msg, OWNER_TIMEOUT_MS);
   const quiet = <T>(p: Promise<T>) => p.catch(() => null);
   return async (q: NodeQuery): Promise<unknown> => {
@@ -102,29 +103,13 @@ function questions(ctx: ActorContext<unknown>) {
   };
 }
 
-async function answer(orch: Orchestrator, req: OrchestratorRequest): Promise<unknown> {
-  switch (req.type) {
-    case 'orchestrator.decide': return orch.makeDecision(req.context, req.decision_type, req.metrics ? { metrics: req.metrics } : {});
-    case 'orchestrator.recent': return { decisions: orch.recent(req.limit) };
-    case 'orchestrator.get': return orch.get(req.id);
-    case 'orchestrator.ask': return orch.ask(req.text);
-    case 'orchestrator.interpret': return orch.interpretNaturalLanguage(req.text);
-    case 'orchestrator.confirm': return orch.confirm(req.id);
-    case 'orchestrator.reject': return orch.reject(req.id, req.reason);
-    case 'orchestrator.metrics': return orch.metrics();
-    case 'orchestrator.status': return orch.status();
-    case 'orchestrator.export':
-      if (!EXPORT_FORMATS.includes(req.format)) throw new InvalidDecisionRequestError(`format must be one of ${EXPORT_FORMATS.join(', ')}; got ${String(req.format)}`);
-      return orch.exportData(req.format);
-  }
-  throw new InvalidDecisionRequestError(`unknown request ${String((req as { type: unknown }).type)}`);
-}
-
-export default defineActor<OrchestratorArgs | undefined>({
+export default defineActor<OrchestratorArgs | undefined, OrchestratorProtocol>({
   machine: (ctx) => {
     const cfg = ctx.config.orchestrator;
     const dir = ctx.args?.dataDir ? join(ctx.args.dataDir, 'orchestrator') : undefined;
     let orch: Orchestrator | undefined;
+    /** Set below: a held decision expired, the state may change. */
+    let expired = () => {};
 
     async function start(): Promise<void> {
       let llm: LlmEngine | undefined;
@@ -141,12 +126,13 @@ export default defineActor<OrchestratorArgs | undefined>({
         });
         ctx.own(() => training!.close());
       }
-      const gatherer = new MetricsGatherer(ctx as ActorContext<unknown>);
+      const gatherer = new MetricsGatherer(ctx);
       const o = new Orchestrator({
         config: ctx.config, clock: ctx.clock, log: ctx.log, nodeId: ctx.args?.nodeId ?? ctx.name,
         metrics: () => gatherer.gather(),
-        execute: executor(ctx as ActorContext<unknown>),
-        query: questions(ctx as ActorContext<unknown>),
+        execute: executor(ctx),
+        onExpired: () => expired(),
+        query: questions(ctx),
         ...(llm ? { llm } : {}),
         ...(training ? { training } : dir ? { trainingFile: join(dir, TRAINING_FILE) } : {}),
       });
@@ -155,34 +141,60 @@ export default defineActor<OrchestratorArgs | undefined>({
       orch = o;
     }
 
+    // States: starting (loading the model, opening the training file) → idle ⇄ deciding (a
+    // decide, ask or confirm is being worked on) and awaiting_confirmation (nothing in the works,
+    // but decisions are held for an operator); failed (could not start). The state is derived
+    // from what the orchestrator holds, after every event and whenever work ends (life.poke).
+    const life = lifecycle(ctx, start);
+    let working = 0;
+    const phase = (): 'deciding' | 'awaiting_confirmation' | 'idle' =>
+      working > 0 ? 'deciding' : (orch?.heldCount ?? 0) > 0 ? 'awaiting_confirmation' : 'idle';
+    expired = life.poke;
+    /** Answers `event` with what `work` gives (typed by the protocol), or with its error. */
+    const serve = <E extends RequestsIn<OrchestratorProtocol> & { replyTo: string }>(
+      event: E, work: (o: Orchestrator) => Promise<ReplyIn<OrchestratorProtocol, E['type']>> | ReplyIn<OrchestratorProtocol, E['type']>, decides = false,
+    ) => {
+      if (decides) working++;
+      Promise.resolve().then(() => work(orch!)).then(
+        (r) => ctx.answer(event, r),
+        (err: unknown) => ctx.replyError(event.replyTo, err),
+      ).finally(() => { if (decides) { working--; life.poke(); } });
+    };
+    const to = (target: ReturnType<typeof phase>) => ({ guard: () => phase() === target, target });
+
     return setup({
-      types: { events: {} as OrchestratorIn },
-      actors: { start: fromPromise(start) },
-      actions: {
-        ready: () => ctx.ready(),
-        fail: (_, params: { error: unknown }) => { throw params.error; },
-      },
+      types: { events: {} as Inbox<OrchestratorProtocol> | ChangedEvent },
+      actors: life.actors,
+      actions: life.actions,
     }).createMachine({
       id: 'orchestrator',
       initial: 'starting',
+      output: life.output,
+      invoke: { src: 'changes' },
       states: {
-        starting: {
-          invoke: {
-            src: 'start',
-            onDone: { target: 'running', actions: 'ready' },
-            onError: { actions: { type: 'fail', params: ({ event }) => ({ error: event.error }) } },
-          },
+        starting: life.starting('idle'),
+        idle: { always: [to('deciding'), to('awaiting_confirmation')] },
+        deciding: { always: [to('idle'), to('awaiting_confirmation')] },
+        awaiting_confirmation: { always: [to('deciding'), to('idle')] },
+        failed: life.failed,
+      },
+      on: {
+        'orchestrator.decide': {
+          actions: ({ event }) => serve(event, (o) => o.makeDecision(event.context, event.decision_type, event.metrics ? { metrics: event.metrics } : {}), true),
         },
-        running: {
-          on: {
-            '*': {
-              actions: ({ event }) => {
-                if (typeof event.type !== 'string' || !event.type.startsWith('orchestrator.') || !event.replyTo) return;
-                const { replyTo, from: _from, ...req } = event;
-                answer(orch!, req as OrchestratorRequest).then((r) => ctx.reply(replyTo, r), (err) => ctx.replyError(replyTo, err));
-              },
-            },
-          },
+        'orchestrator.ask': { actions: ({ event }) => serve(event, (o) => o.ask(event.text), true) },
+        'orchestrator.confirm': { actions: ({ event }) => serve(event, (o) => o.confirm(event.id), true) },
+        'orchestrator.reject': { actions: ({ event }) => serve(event, (o) => o.reject(event.id, event.reason)) },
+        'orchestrator.recent': { actions: ({ event }) => serve(event, (o) => ({ decisions: o.recent(event.limit) })) },
+        'orchestrator.get': { actions: ({ event }) => serve(event, (o) => o.get(event.id)) },
+        'orchestrator.interpret': { actions: ({ event }) => serve(event, (o) => o.interpretNaturalLanguage(event.text)) },
+        'orchestrator.metrics': { actions: ({ event }) => serve(event, (o) => o.metrics()) },
+        'orchestrator.status': { actions: ({ event }) => serve(event, (o) => o.status()) },
+        'orchestrator.export': {
+          actions: ({ event }) => serve(event, (o) => {
+            if (!EXPORT_FORMATS.includes(event.format)) throw new InvalidDecisionRequestError(`format must be one of ${EXPORT_FORMATS.join(', ')}; got ${String(event.format)}`);
+            return o.exportData(event.format);
+          }),
         },
       },
     });

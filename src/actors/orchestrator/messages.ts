@@ -5,7 +5,8 @@ import type { Call, DefineProtocol } from '../../runtime/protocol.ts';
 import type { OrchestratorAction, OrchestratorDevice, OrchestratorModelType } from '../../config/types.ts';
 import type { DecisionType, MetricsSnapshot } from './heuristics.ts';
 
-export type { DecisionType, MetricsSnapshot } from './heuristics.ts';
+// Part of the protocol: what a decision request may name.
+export { DECISION_TYPES, type DecisionType, type MetricsSnapshot } from './heuristics.ts';
 import type { Verdict } from './safety.ts';
 import type { Interpretation } from './language.ts';
 import type { UsedDevice } from './llm.ts';

@@ -4,7 +4,8 @@
 import { availableParallelism, freemem, loadavg } from 'node:os';
 import type { ActorContext } from '../../runtime/actor.ts';
 import { SUPERVISOR, type ActorInfo, type SupervisorRequest } from '../../runtime/supervisor.ts';
-import type { NetworkStatus, QueueStatus } from '../network/messages.ts';
+import type { NetworkStatus } from '../network/messages.ts';
+import type { QueueStatus } from '../scheduler/messages.ts';
 import type { MetricsSnapshot } from './heuristics.ts';
 
 export const METRICS_TIMEOUT_MS = 1000;

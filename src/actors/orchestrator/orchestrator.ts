@@ -57,6 +57,8 @@ export interface OrchestratorDeps {
   trainingFile?: string;
   /** Actions whose owner cannot carry them out yet (default UNAVAILABLE_ACTIONS). */
   unavailable?: Unavailable;
+  /** Called when a held decision expires (the actor's state may change: awaiting_confirmation → idle). */
+  onExpired?(): void;
   /** Runs last in close(): releases what the creator handed over (a local orchestrator's model). */
   onClose?: () => Promise<void>;
 }
@@ -132,6 +134,9 @@ export class Orchestrator {
 
   /** A local orchestrator: nothing to execute on, no node to ask. */
   get local(): boolean { return this.deps.execute === undefined; }
+
+  /** Decisions waiting for an operator's confirm / reject. */
+  get heldCount(): number { return this.held.size; }
 
   // --- decisions -----------------------------------------------------------------------------
 
@@ -313,6 +318,7 @@ export class Orchestrator {
     // The pending line is queued before the measured one: the store appends in call order.
     void this.recordPending(h.record, h.prompt, h.raw);
     this.scheduleTraining(h.record, h.prompt, h.raw);
+    this.deps.onExpired?.();
   }
 
   get(id: string): DecisionRecord {

@@ -4,7 +4,7 @@
 // refused here or there reads the same.
 import { CodedError } from '../../errors/registry.ts';
 export { QueueFullError } from './queue.ts';
-export { InvalidJobError } from '../inference/errors.ts';
+export { InvalidJobError } from '../inference/messages.ts';
 
 export class UnknownModelError extends CodedError {
   override readonly name = 'UnknownModelError';

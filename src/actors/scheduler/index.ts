@@ -4,9 +4,10 @@
 import { defineActor } from '../../runtime/actor.ts';
 import { schedulerMachine, type SchedulerArgs } from './machine.ts';
 import { osReadings } from './load.ts';
+import type { SchedulerProtocol } from './messages.ts';
 
 export type { SchedulerArgs } from './machine.ts';
 export type * from './messages.ts';
 export { QueueFullError, InvalidJobError, UnknownModelError, DrainingError } from './errors.ts';
 export { submitReplyTimeoutMs } from './timeouts.ts';
-export default defineActor<SchedulerArgs | undefined>({ machine: (ctx) => schedulerMachine(ctx, osReadings) });
+export default defineActor<SchedulerArgs | undefined, SchedulerProtocol>({ machine: (ctx) => schedulerMachine(ctx, osReadings) });

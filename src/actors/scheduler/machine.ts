@@ -1,6 +1,14 @@
-// The scheduler actor's machine: one state, `running`, turning messages into calls on the
-// Dispatcher (dispatch.ts) and its dispatches into `inference.generate` requests to the
-// `inference:<model>` actors. A job's submitter is answered when the inference actor answers.
+// The scheduler actor's machine, turning messages into calls on the Dispatcher (dispatch.ts) and
+// its dispatches into `inference.generate` requests to the `inference:<model>` actors. A job's
+// submitter is answered when the inference actor answers. Its states:
+//
+//   starting → accepting ⇄ full → draining
+//
+// `accepting` takes submissions; `full` is a queue at its capacity (a submission is refused with
+// QueueFullError until a job leaves the queue or the capacity grows); `draining` (scheduler.drain)
+// refuses every submission and claim for good while the running jobs end. Every state answers
+// status, cancels and the rest alike; the state follows the queue (guards re-evaluated after each
+// event, and after each job that ends: life.poke).
 //
 // A job whose inference actor dies under it (ActorDownError) or never answers (the backstop
 // timeout of timeouts.ts) ends `failed` with the reason; it is not retried here. Tokens go
@@ -10,12 +18,14 @@
 // inference actor goes down wait for its restart (`sys.actor_up`) and run then.
 import { setup } from 'xstate';
 import type { ActorContext } from '../../runtime/actor.ts';
+import { lifecycle, type ChangedEvent } from '../../runtime/lifecycle.ts';
+import type { Inbox } from '../../runtime/protocol.ts';
 import { inferenceAddress, type GenerateRequest, type GenerateResult } from '../inference/messages.ts';
 import { Dispatcher, resultWithoutOutput, type Dispatch, type Ending } from './dispatch.ts';
 import { DEFAULT_LOAD_THRESHOLDS, canClaim, type HostReadings, type LoadThresholds } from './load.ts';
 import { JobHistory } from './history.ts';
 import { DRAIN_REASON, DrainingError } from './errors.ts';
-import type { CancelReply, DrainReply, SchedulerIn, SchedulerMetrics, SchedulerStatus } from './messages.ts';
+import type { CancelReply, DrainReply, SchedulerMetrics, SchedulerProtocol, SchedulerStatus } from './messages.ts';
 import { JobStats } from './stats.ts';
 import { inferenceReplyTimeoutMs } from './timeouts.ts';
 
@@ -34,7 +44,7 @@ export interface SchedulerArgs {
 }
 
 
-export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined>, readings: HostReadings) {
+export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined, SchedulerProtocol>, readings: HostReadings) {
   const args: SchedulerArgs = ctx.args ?? { models: [] };
   const book = new Dispatcher<string>({
     models: args.models.map((m) => ({ name: m.name, sequences: m.sequences, contextSize: m.contextSize ?? ctx.config.model.max_context_length })),
@@ -45,6 +55,7 @@ export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined>, r
   const limits: LoadThresholds = { ...DEFAULT_LOAD_THRESHOLDS, maxLoadPerCore: ctx.config.executor.max_load_per_core, ...args.load };
   const history = new JobHistory(args.historyCapacity, (record) => ctx.send('store', { type: 'store.job', record }));
   const stats = new JobStats(book.modelNames);
+  const life = lifecycle(ctx);
   let stopped = false;
   /** Set by scheduler.drain: submissions are refused from then on. */
   let draining = false;
@@ -74,6 +85,7 @@ export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined>, r
     if (ending) answer(ending, ran);
     checkRetired();
     pump();
+    life.poke();
   };
 
   const run = ({ job, streamTo }: Dispatch) => {
@@ -102,105 +114,115 @@ export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined>, r
 
   const modelOf = (actor: string) => actor.startsWith('inference:') ? actor.slice('inference:'.length) : undefined;
 
-  return setup({ types: { events: {} as SchedulerIn } }).createMachine({
+  const full = () => book.status().depth >= book.capacity;
+  return setup({
+    types: { events: {} as Inbox<SchedulerProtocol> | ChangedEvent },
+    actors: life.actors,
+    actions: life.actions,
+    guards: { draining: () => draining, full: () => !draining && full(), room: () => !draining && !full() },
+  }).createMachine({
     id: 'scheduler',
-    initial: 'running',
+    initial: 'starting',
+    output: life.output,
+    invoke: { src: 'changes' },
     states: {
-      running: {
-        entry: () => ctx.ready(),
-        on: {
-          'scheduler.submit': {
-            actions: ({ event }) => {
-              const now = ctx.clock.now();
-              if (draining) {
-                stats.refusedWith('draining');
-                ctx.replyError(event.replyTo, new DrainingError());
-                return;
-              }
-              const a = book.submit(event.job, event.replyTo, event.stream_to ?? event.from, now);
-              if (a.kind === 'refused') {
-                stats.refusedWith((a.error as { code?: string }).code ?? a.error.name);
-                ctx.replyError(event.replyTo, a.error);
-              } else if (a.kind === 'finished') {
-                ctx.reply(event.replyTo, a.result);
-              } else if (a.kind === 'queued') {
-                history.queued(event.job, now);
-                pump();
-              }
-            },
-          },
-          'scheduler.cancel': {
-            actions: ({ event }) => {
-              const id = event.job_id;
-              let reply: CancelReply;
-              const ending = book.cancelQueued(id, 'cancelled while queued', ctx.clock.now());
-              const model = book.runningModel(id);
-              if (ending) {
-                answer(ending, false);
-                reply = { job_id: id, cancelled: true, state: 'queued' };
-              } else if (model !== undefined) {
-                // The inference actor ends the job in-band; its result reaches the waiters as usual.
-                ctx.send(inferenceAddress(model), { type: 'inference.cancel', job_id: id });
-                reply = { job_id: id, cancelled: true, state: 'running' };
-              } else {
-                reply = { job_id: id, cancelled: false, state: book.stateOf(id) ?? 'unknown' };
-              }
-              if (event.replyTo) ctx.reply(event.replyTo, reply);
-            },
-          },
-          'scheduler.drain': {
-            actions: ({ event }) => {
-              draining = true;
-              const endings = book.cancelAllQueued(DRAIN_REASON, ctx.clock.now());
-              for (const e of endings) answer(e, false);
-              ctx.log.info({ handed_back: endings.length, running: book.runningIds().length }, 'Scheduler draining: queued jobs handed back');
-              ctx.reply(event.replyTo, { handed_back: endings.map((e) => e.result.job_id), running: book.runningIds() } satisfies DrainReply);
-            },
-          },
-          'scheduler.can_claim': {
-            actions: ({ event }) => ctx.reply(event.replyTo, draining
-              ? { ok: false, reason: 'the node is draining' }
-              : canClaim({ model: event.model, max_tokens: event.max_tokens }, book, readings, limits)),
-          },
-          'scheduler.status': { actions: ({ event }) => ctx.reply(event.replyTo, book.status() satisfies SchedulerStatus) },
-          'scheduler.jobs': {
-            actions: ({ event }) => ctx.reply(event.replyTo, history.list(Math.min(1000, Math.max(1, event.limit ?? 100)), event.status)),
-          },
-          'scheduler.job': { actions: ({ event }) => ctx.reply(event.replyTo, history.get(event.job_id) ?? null) },
-          'scheduler.metrics': {
-            actions: ({ event }) => ctx.reply(event.replyTo, { queue: book.status(), ...stats.snapshot() } satisfies SchedulerMetrics),
-          },
-          'scheduler.add_model': {
-            actions: ({ event }) => {
-              const m = event.model;
-              if (retiring.has(m.name)) { ctx.replyError(event.replyTo, new Error(`model ${m.name} is still being retired here`)); return; }
-              const added = book.addModel({ name: m.name, sequences: m.sequences, contextSize: m.contextSize ?? ctx.config.model.max_context_length });
-              if (added) stats.addModel(m.name);
-              ctx.reply(event.replyTo, book.status());
-              pump();
-            },
-          },
-          'scheduler.retire_model': {
-            actions: ({ event }) => {
-              const reason = `model ${event.name} was unloaded from this node before the job started`;
-              const endings = book.retireModel(event.name, reason, ctx.clock.now());
-              if (!endings) { ctx.reply(event.replyTo, { model: event.name, retired: false }); return; }
-              for (const e of endings) answer(e, false);
-              retiring.set(event.name, [...(retiring.get(event.name) ?? []), event.replyTo]);
-              checkRetired();
-            },
-          },
-          'scheduler.set_capacity': {
-            actions: ({ event }) => { book.capacity = event.capacity; ctx.reply(event.replyTo, book.status()); },
-          },
-          // Queued jobs for a restarting model stay here (cancellable) until it is back.
-          'sys.actor_down': {
-            actions: ({ event }) => { const m = modelOf(event.name); if (m !== undefined) book.setModelUp(m, false); },
-          },
-          'sys.actor_up': {
-            actions: ({ event }) => { const m = modelOf(event.name); if (m !== undefined && book.setModelUp(m, true)) pump(); },
-          },
+      starting: life.starting('accepting'),
+      accepting: { always: [{ guard: 'draining', target: 'draining' }, { guard: 'full', target: 'full' }] },
+      full: { always: [{ guard: 'draining', target: 'draining' }, { guard: 'room', target: 'accepting' }] },
+      draining: {},
+      failed: life.failed,
+    },
+    on: {
+      'scheduler.submit': {
+        actions: ({ event }) => {
+          const now = ctx.clock.now();
+          if (draining) {
+            stats.refusedWith('draining');
+            ctx.replyError(event.replyTo, new DrainingError());
+            return;
+          }
+          const a = book.submit(event.job, event.replyTo, event.stream_to ?? event.from, now);
+          if (a.kind === 'refused') {
+            stats.refusedWith((a.error as { code?: string }).code ?? a.error.name);
+            ctx.replyError(event.replyTo, a.error);
+          } else if (a.kind === 'finished') {
+            ctx.answer(event, a.result);
+          } else if (a.kind === 'queued') {
+            history.queued(event.job, now);
+            pump();
+          }
         },
+      },
+      'scheduler.cancel': {
+        actions: ({ event }) => {
+          const id = event.job_id;
+          let reply: CancelReply;
+          const ending = book.cancelQueued(id, 'cancelled while queued', ctx.clock.now());
+          const model = book.runningModel(id);
+          if (ending) {
+            answer(ending, false);
+            reply = { job_id: id, cancelled: true, state: 'queued' };
+          } else if (model !== undefined) {
+            // The inference actor ends the job in-band; its result reaches the waiters as usual.
+            ctx.send(inferenceAddress(model), { type: 'inference.cancel', job_id: id });
+            reply = { job_id: id, cancelled: true, state: 'running' };
+          } else {
+            reply = { job_id: id, cancelled: false, state: book.stateOf(id) ?? 'unknown' };
+          }
+          if (event.replyTo !== undefined) ctx.answer(event, reply);
+        },
+      },
+      'scheduler.drain': {
+        actions: ({ event }) => {
+          draining = true;
+          const endings = book.cancelAllQueued(DRAIN_REASON, ctx.clock.now());
+          for (const e of endings) answer(e, false);
+          ctx.log.info({ handed_back: endings.length, running: book.runningIds().length }, 'Scheduler draining: queued jobs handed back');
+          ctx.answer(event, { handed_back: endings.map((e) => e.result.job_id), running: book.runningIds() } satisfies DrainReply);
+        },
+      },
+      'scheduler.can_claim': {
+        actions: ({ event }) => ctx.answer(event, draining
+          ? { ok: false, reason: 'the node is draining' }
+          : canClaim({ model: event.model, max_tokens: event.max_tokens }, book, readings, limits)),
+      },
+      'scheduler.status': { actions: ({ event }) => ctx.answer(event, book.status() satisfies SchedulerStatus) },
+      'scheduler.jobs': {
+        actions: ({ event }) => ctx.answer(event, history.list(Math.min(1000, Math.max(1, event.limit ?? 100)), event.status)),
+      },
+      'scheduler.job': { actions: ({ event }) => ctx.answer(event, history.get(event.job_id) ?? null) },
+      'scheduler.metrics': {
+        actions: ({ event }) => ctx.answer(event, { queue: book.status(), ...stats.snapshot() } satisfies SchedulerMetrics),
+      },
+      'scheduler.add_model': {
+        actions: ({ event }) => {
+          const m = event.model;
+          if (retiring.has(m.name)) { ctx.replyError(event.replyTo, new Error(`model ${m.name} is still being retired here`)); return; }
+          const added = book.addModel({ name: m.name, sequences: m.sequences, contextSize: m.contextSize ?? ctx.config.model.max_context_length });
+          if (added) stats.addModel(m.name);
+          ctx.answer(event, book.status());
+          pump();
+        },
+      },
+      'scheduler.retire_model': {
+        actions: ({ event }) => {
+          const reason = `model ${event.name} was unloaded from this node before the job started`;
+          const endings = book.retireModel(event.name, reason, ctx.clock.now());
+          if (!endings) { ctx.answer(event, { model: event.name, retired: false }); return; }
+          for (const e of endings) answer(e, false);
+          retiring.set(event.name, [...(retiring.get(event.name) ?? []), event.replyTo]);
+          checkRetired();
+        },
+      },
+      'scheduler.set_capacity': {
+        actions: ({ event }) => { book.capacity = event.capacity; ctx.answer(event, book.status()); },
+      },
+      // Queued jobs for a restarting model stay here (cancellable) until it is back.
+      'sys.actor_down': {
+        actions: ({ event }) => { const m = modelOf(event.name); if (m !== undefined) book.setModelUp(m, false); },
+      },
+      'sys.actor_up': {
+        actions: ({ event }) => { const m = modelOf(event.name); if (m !== undefined && book.setModelUp(m, true)) pump(); },
       },
     },
   });

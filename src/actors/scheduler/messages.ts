@@ -3,8 +3,14 @@
 import type { RequestEvent, SystemEvent } from '../../runtime/actor.ts';
 import type { Call, DefineProtocol } from '../../runtime/protocol.ts';
 import type { GenerateResult, JobStatus } from '../inference/messages.ts';
-import type { QueueStatus } from '../network/messages.ts';
 import type { Priority } from './queue.ts';
+
+// How long to wait for the scheduler's reply to a job (and for an inference actor's): public,
+// askers size their own timeouts with them.
+export { inferenceReplyTimeoutMs, submitReplyTimeoutMs } from './timeouts.ts';
+
+/** The queue's figures (part of SchedulerStatus): the network puts them in its manifest, health shows them. */
+export interface QueueStatus { depth: number; capacity: number; busy_slots: number; slots: number }
 
 /** A job as submitted to this node's scheduler. */
 export interface SchedulerJob {

@@ -2,7 +2,7 @@
 // the generation limit itself; the scheduler's request to it and a submitter's request to the
 // scheduler are backstops that must outlast it.
 import type { Config } from '../../config/types.ts';
-import { DEFAULT_CANCEL_GRACE_MS } from '../inference/engine.ts';
+import { DEFAULT_CANCEL_GRACE_MS } from '../inference/messages.ts';
 
 /** Slack for messages and bookkeeping on top of the limits below. */
 export const REPLY_MARGIN_MS = 5_000;

@@ -37,7 +37,7 @@ export type StoreIn =
   | RequestEvent<{ type: 'store.values'; prefix: string }>
   /** → StoreStatus */
   | RequestEvent<{ type: 'store.status' }>
-  /** → CheckReport (every record read; the store keeps serving meanwhile) */
+  /** → CheckReport without path and schema_version (every record read; the store keeps serving meanwhile) */
   | RequestEvent<{ type: 'store.check' }>;
 
 /** What the store tells the network actor when writes start failing or work again. */
@@ -58,7 +58,7 @@ export type StoreProtocol = DefineProtocol<
   | Call<StoreRequest<'store.value_delete'>, null>
   | Call<StoreRequest<'store.values'>, Array<{ name: string; value: unknown }>>
   | Call<StoreRequest<'store.status'>, StoreStatus>
-  | Call<StoreRequest<'store.check'>, CheckReport>,
+  | Call<StoreRequest<'store.check'>, Omit<CheckReport, 'path' | 'schema_version'>>,
   StoreJobEvent
 >;
 
