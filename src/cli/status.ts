@@ -175,7 +175,8 @@ export function registerStatusCommands(program: Command, deps: StatusCommandsDep
       const o = this.opts<ApiOptions & { limit?: number; status?: JobRecordStatus }>();
       const api = await connect(this);
       if (jobId !== undefined) {
-        const { body } = await api.get<JobBody>(`/jobs/${encodeURIComponent(jobId)}`);
+        // A node holding no copy of the receipt looks it up in the swarm's DHT (up to ~15 s).
+        const { body } = await api.request<JobBody>('GET', `/jobs/${encodeURIComponent(jobId)}`, { timeoutMs: 30_000 });
         out(o.json ? `${JSON.stringify(body)}\n` : formatJob(body));
         return;
       }

@@ -27,6 +27,8 @@ export interface NetworkConfig {
   readonly mdns_enabled: boolean;
   readonly announce_interval_secs: number;
   readonly bootstrap_retry_max_secs: number;
+  /** Replicas of each receipt record in the DHT: its k closest peers (also the DHT's bucket size). */
+  readonly receipt_replicas: number;
   /** Pre-shared key file (libp2p pnet) of a private swarm; absent: an open swarm. */
   readonly swarm_key?: string;
 }

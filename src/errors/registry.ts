@@ -94,6 +94,7 @@ export const ERRORS = {
   invalid_swarm_key: e('network', 400, false, 'The swarm key file is missing, unreadable, or not a libp2p swarm key.', 1),
   invalid_peer: e('network', 400, false, "A peer id that is not one, or this node's own."),
   sync_failed: e('network', 502, true, "A peer's sync answer was unreadable or too large."),
+  receipt_record_refused: e('network', 502, false, "A receipt record in the swarm's DHT that is not its job's receipt signed by the job's executor (forged, altered, oversize, under another job's key); refused and counted."),
   envelope_seal_failed: e('network', 500, false, 'A message could not be signed into its envelope (a bug).'),
 
   // --- orchestration and consensus -------------------------------------------------------

@@ -1,6 +1,6 @@
 // The executor's side of the job path (docs/ARCHITECTURE.md, "The job path"): claim offers this node can run, run the
 // job a client brings over `/mvp/job/1.0.0` through the scheduler, stream its tokens back, and
-// end with a signed receipt — on the stream and gossiped to everyone. A draining node (drain())
+// end with a signed receipt — on the stream, and put in the swarm's DHT (not gossiped). A draining node (drain())
 // claims nothing more, hands queued jobs back and ends the jobs still running at its deadline
 // with a failed receipt (reason `drain`); both reach the client as a retryable refusal.
 import { createHash } from 'node:crypto';
@@ -22,7 +22,10 @@ export interface ExecutorDeps {
   clock: Clock;
   log: Logger;
   publish(topic: string, type: 'job_claim', body: object): Promise<unknown>;
-  /** Gossip an envelope already sealed (the receipt the client got, byte for byte). */
+  /**
+   * Share an envelope already sealed (the receipt the client got, byte for byte): the market
+   * puts a receipt in the swarm's DHT on its k closest peers.
+   */
   publishSealed(topic: string, env: Envelope): Promise<unknown>;
   canClaim(model: string, maxTokens: number): Promise<CanClaimReply>;
   queue(): Promise<{ depth: number; capacity: number; slots: number; busy_slots: number } | undefined>;
@@ -275,7 +278,7 @@ export class JobExecutor {
     return { finished: held - left.length - (this.counters.handed_back - handedBack), ended_by_drain: left.length };
   }
 
-  /** Waits for the receipts being gossiped (a drain's flush step). */
+  /** Waits for the receipts being put in the DHT (a drain's flush step). */
   async flushReceipts(): Promise<void> {
     await Promise.allSettled([...this.publishing]);
   }

@@ -1,8 +1,10 @@
 // The job marketplace as a part of the network actor: the executor side (claim offers this node
-// can run, run the jobs clients bring over /mvp/job/1.0.0), the receipt book (one receipt per
-// job, every node) and the reputation it keeps of its peers from what they claimed and
-// delivered. It reaches gossip only through the network's publish, and the node's store for its
-// receipts and the saved scores.
+// can run, run the jobs clients bring over /mvp/job/1.0.0), the receipt book (the receipts this
+// node signed, holds as a DHT replica, or looked up) and the reputation it keeps of its peers
+// from what they claimed and delivered. Receipts are not gossiped: the executor puts each in the
+// swarm's DHT (the network's shareReceipt), and a job seen assigned whose receipt never reached
+// this node is looked up there (findReceipt) before its executor is blamed. It reaches gossip only
+// through the network's publish, and the node's store for its receipts and the saved scores.
 import type { PrivateKey } from '@libp2p/interface';
 import type { Clock } from '../runtime/clock.ts';
 import type { Logger } from '../runtime/log.ts';
@@ -17,6 +19,8 @@ import type { ProtocolHandler } from '../actors/network/transport.ts';
 
 /** Scores are saved this often when they changed (they may lag a crash by as much). */
 const STANDINGS_SAVE_MS = 10_000;
+/** DHT lookups of overdue receipts under way at once; past it, an overdue executor is blamed unlooked. */
+const OVERDUE_LOOKUPS = 8;
 
 export interface MarketDeps {
   peerId: string;
@@ -28,6 +32,10 @@ export interface MarketDeps {
   jobTimeoutMs: number;
   publish<T extends MessageType>(topic: string, type: T, body: MessageBody<T>): Promise<unknown>;
   publishSealed(topic: string, env: Envelope): Promise<unknown>;
+  /** Puts a receipt this node signed in the swarm's DHT (resolves when the put is over). */
+  shareReceipt(receipt: Envelope<'receipt'>): Promise<unknown>;
+  /** Looks a job's receipt up in the swarm's DHT (validated there); undefined when none is found. */
+  findReceipt(jobId: string): Promise<Envelope<'receipt'> | undefined>;
   queue(): Promise<{ depth: number; capacity: number; slots: number; busy_slots: number } | undefined>;
   canClaim(model: string, maxTokens: number): Promise<CanClaimReply>;
   submit(job: SchedulerJob): Promise<JobResult>;
@@ -56,8 +64,10 @@ export class JobMarket implements Startable {
       peerId: deps.peerId, privateKey: deps.privateKey, models: deps.models, clock: deps.clock, log: deps.log,
       publish: (topic, type, body) => deps.publish(topic, type, body as MessageBody<typeof type>),
       publishSealed: (topic, env) => {
-        if (env.type === 'receipt') this.receipts.accept(env as Envelope<'receipt'>);
-        return deps.publishSealed(topic, env);
+        if (env.type !== 'receipt') return deps.publishSealed(topic, env);
+        // Its own receipt: booked here, and put in the DHT rather than gossiped to everyone.
+        this.receipts.accept(env as Envelope<'receipt'>);
+        return deps.shareReceipt(env as Envelope<'receipt'>);
       },
       canClaim: (model, maxTokens) => this.storeWritable ? deps.canClaim(model, maxTokens)
         : Promise.resolve({ ok: false, reason: 'the store cannot be written (see the log): no receipt could be kept' }),
@@ -80,7 +90,40 @@ export class JobMarket implements Startable {
 
   start(): void {
     this.timers.every(STANDINGS_SAVE_MS, () => this.saveStandings());
-    this.timers.every(1000, () => this.reputation.sweep(this.deps.clock.now()));
+    this.timers.every(1000, () => this.checkOverdue());
+  }
+
+  /** Overdue lookups at once, at most. */
+  private lookingUp = 0;
+
+  /**
+   * Jobs seen assigned whose receipt did not reach this node by their due time: looked up in the
+   * DHT (a receipt is put on a few replicas, not gossiped), and only a receipt found nowhere
+   * blames its executor.
+   */
+  private checkOverdue(): void {
+    const now = this.deps.clock.now();
+    for (const { jobId, executor } of this.reputation.overdue(now)) {
+      if (this.lookingUp >= OVERDUE_LOOKUPS) { this.reputation.penalise(executor, 'undelivered', now); continue; }
+      this.lookingUp++;
+      void this.deps.findReceipt(jobId).then((found) => {
+        if (this.timers.stopped) return;
+        // A receipt found was validated by the DHT (booking it twice is a no-op).
+        if (found) this.onRecord(found);
+        if (!this.reputation.hasDelivered(jobId, executor)) this.reputation.penalise(executor, 'undelivered', this.deps.clock.now());
+      }, () => undefined).finally(() => { this.lookingUp--; });
+    }
+  }
+
+  /**
+   * A receipt record the DHT validated (a replica put here, or a lookup's answer): booked, and
+   * its executor credited the first time this node sees it.
+   */
+  onRecord(receipt: Envelope<'receipt'>): void {
+    const { job_id: jobId, executor } = receipt.body;
+    if (this.receipts.get(jobId)?.id === receipt.id) return;
+    if (this.receipts.accept(receipt)) return;
+    if (executor !== this.deps.peerId) this.reputation.delivered(jobId, executor, this.deps.clock.now());
   }
 
   stop(): void { this.timers.stop(); }

@@ -58,6 +58,9 @@ export class ReceiptBook {
 
   get(jobId: string): ReceiptEnvelope | undefined { return this.byJob.peek(jobId)?.receipt; }
 
+  /** The executor the job's latest assignment seen here names, if any. */
+  assignedExecutor(jobId: string): string | undefined { return this.assigned.peek(jobId)?.executor; }
+
   /** Receipts stored after change `since`, with their change numbers, oldest change first. */
   since(since: number): Array<{ seq: number; receipt: ReceiptEnvelope }> {
     const out: Array<{ seq: number; receipt: ReceiptEnvelope }> = [];

@@ -2,8 +2,9 @@
 // send, and a score per peer. Rate: a token bucket per connection, checked before a message is
 // even parsed (a flood costs a counter, not a signature check), and one per signer, checked
 // after inspection (so no one can spend another peer's budget by writing its id). Score:
-// penalties for what a peer sent that the inspector or the receipt book refused, and for jobs it
-// was assigned and never delivered; credit for its receipts. Scores decay toward 0, so an honest
+// penalties for what a peer sent that the inspector or the receipt book refused, for jobs it
+// was assigned and never delivered, and for DHT provider records of models it does not serve;
+// credit for its receipts. Scores decay toward 0, so an honest
 // node that failed a job recovers. Below CLAIMS_REFUSED_BELOW a peer's claims are dropped (not
 // forwarded: clients behind honest nodes never see them); below IGNORED_BELOW whatever its
 // connection sends is dropped unread. Pure: the caller supplies the time.
@@ -20,13 +21,15 @@ export type GuardDrop = (typeof GUARD_DROP_REASONS)[number];
  * a job it was never assigned; `undelivered`: a job assigned to it that ended with no receipt
  * from it (its client moved the job on, or the job's time ran out); `bad_chunk`: a model chunk
  * that failed its Merkle proof; `false_announce`: a model it announces but does not have, or
- * whose announced root builds a file with another sha256 or not a valid model.
+ * whose announced root builds a file with another sha256 or not a valid model; `false_provide`:
+ * a DHT provider record saying it serves a model file that it does not serve (provider records
+ * carry no signature: the provider itself is blamed, once reached).
  */
-export const OFFENCES = Object.freeze(['garbage', 'forged', 'replay', 'flood', 'bad_receipt', 'undelivered', 'bad_chunk', 'false_announce'] as const);
+export const OFFENCES = Object.freeze(['garbage', 'forged', 'replay', 'flood', 'bad_receipt', 'undelivered', 'bad_chunk', 'false_announce', 'false_provide'] as const);
 export type Offence = (typeof OFFENCES)[number];
 
 export const PENALTY: Readonly<Record<Offence, number>> = Object.freeze({
-  garbage: 5, forged: 5, replay: 2, flood: 0.1, bad_receipt: 5, undelivered: 5, bad_chunk: 5, false_announce: 5,
+  garbage: 5, forged: 5, replay: 2, flood: 0.1, bad_receipt: 5, undelivered: 5, bad_chunk: 5, false_announce: 5, false_provide: 5,
 });
 /** Per accepted receipt; the score never exceeds MAX_SCORE (good deeds are not a bank). */
 export const RECEIPT_CREDIT = 1;
@@ -157,13 +160,26 @@ export class Reputation {
 
   /** Blames the executors whose jobs are past due with no receipt. */
   sweep(now: number): void {
-    for (const w of this.jobs.values()) {
+    for (const o of this.overdue(now)) this.penalise(o.executor, 'undelivered', now);
+  }
+
+  /**
+   * The jobs past due with no receipt seen, each handed out once (no longer watched): the caller
+   * looks for the receipt elsewhere (the DHT) before it blames the executor.
+   */
+  overdue(now: number): Array<{ jobId: string; executor: string }> {
+    const out: Array<{ jobId: string; executor: string }> = [];
+    for (const [jobId, w] of this.jobs.entries()) {
       if (w.open && w.open.due <= now) {
-        this.penalise(w.open.executor, 'undelivered', now);
+        out.push({ jobId, executor: w.open.executor });
         w.open = undefined;
       }
     }
+    return out;
   }
+
+  /** Whether an accepted receipt of this executor for this job was seen. */
+  hasDelivered(jobId: string, executor: string): boolean { return this.jobs.peek(jobId)?.delivered.has(executor) ?? false; }
 
   /** Peers with a score below 0, lowest first. */
   suspects(now: number): PeerScore[] {

@@ -28,7 +28,7 @@ export interface RealJobsReport {
   moved: number;
   mean_ms: number;
   p99_ms: number;
-  /** Jobs whose receipt a live node holds, out of the jobs with a receipt; and receipts that differ from the client's. */
+  /** Jobs whose receipt every live node fetches (its own copy or a DHT lookup), out of the jobs with a receipt; and receipts that differ from the client's. */
   receipts: { held_by_all_live: number; conflicting: number };
 }
 
@@ -90,7 +90,8 @@ export class RealJobWorkload {
     let conflicting = 0;
     const withReceipt = [...this.outcomes].filter(([, o]) => o.receipt);
     for (const [id, o] of withReceipt) {
-      const held = await Promise.all(live.map((n) => n.supervisor.request<ReceiptEnvelope | null>('network', { type: 'network.receipt', job_id: id }, 3000).catch(() => null)));
+      // Each node answers from its book, else by a DHT lookup: every live node can fetch it.
+      const held = await Promise.all(live.map((n) => n.supervisor.request<ReceiptEnvelope | null>('network', { type: 'network.receipt', job_id: id }, 20_000).catch(() => null)));
       if (held.every((r) => r?.id === o.receipt!.id)) heldByAll++;
       for (const [i, r] of held.entries()) {
         if (r && r.id !== o.receipt!.id) {

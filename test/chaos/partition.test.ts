@@ -77,8 +77,10 @@ describeNeeding('chaos: partition over real TCP', netnsMissing(), () => {
     net.link(true);
     await Promise.all([...nodes].map(([name, n]) => knowsAll(name, n, healAt, 120_000, (o) => side(o) !== side(name))));
     const converged = performance.now();
-    // Receipts gossiped on one side while cut reach the other by sync: every node holds both, the
-    // same (asked through `mvp-node jobs`, so the time includes starting that command).
+    // Receipts put in the DHT on one side while cut are put again by their executor when the link
+    // comes back (its republish on reconnection), so every replica is up to date; and any node
+    // fetches both, the same, by job id (its own copy, else a DHT lookup; asked through
+    // `mvp-node jobs`, so the time includes starting that command).
     const held = async (name: string, jobId: string) => {
       const r = await runCli(['jobs', jobId, '--json', '--node-id', name, '--data-dir', dir], 30_000, inNs(name));
       return r.code === 0 ? (JSON.parse(r.stdout) as { receipt: { id: string } | null }).receipt?.id : undefined;
@@ -87,7 +89,7 @@ describeNeeding('chaos: partition over real TCP', netnsMissing(), () => {
       const deadline = Date.now() + 30_000;
       let id = await held(name, receipt.body.job_id);
       while (id === undefined && Date.now() < deadline) { await new Promise((r) => setTimeout(r, 500)); id = await held(name, receipt.body.job_id); }
-      assert.equal(id, receipt.id, `${name} holds the receipt of the job run across the cut`);
+      assert.equal(id, receipt.id, `${name} fetches the receipt of the job run across the cut`);
     })));
     const receiptsSynced = performance.now();
 

@@ -82,7 +82,7 @@ describe('draining a node through its API', () => {
     assert.equal(await drained.n.exited, 0);
     const line = drained.n.lines.find((l) => l.msg === 'Drained')!;
     assert.equal(line.ended_by_drain, 1);
-    // The drain receipt was gossiped first; the completed one replaced it on the node that ran the job.
+    // The drain receipt was put in the DHT first; the node that ran the job answers with the completed one.
     const held = await get<{ receipt: { id: string; body: { status: string } } | null }>(`${other.api}/jobs/${r.receipt.body.job_id}`, auth);
     assert.equal(held.body.receipt?.id, r.receipt.id);
   });

@@ -7,9 +7,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import { buildLibp2p, type NetworkNode } from '../../src/actors/network/libp2p.ts';
 import { SYNC_PROTOCOL, SyncError, parseRequest, parseResponse, readJson, writeJson } from '../../src/actors/network/sync.ts';
-import { sealEnvelope, sealReceipt, encodeEnvelope, SUPPORTED_VERSIONS, type ReceiptEnvelope } from '../../src/protocol/index.ts';
-import { TOPICS } from '../../src/protocol/topics.ts';
-import { newPeer, receiptBy } from '../helpers/jobs.ts';
+import { sealEnvelope, encodeEnvelope, SUPPORTED_VERSIONS } from '../../src/protocol/index.ts';
 import { createNode, type MvpNode } from '../../src/node/create-node.ts';
 import { testConfig } from '../helpers/config.ts';
 import { until } from '../helpers/runtime.ts';
@@ -66,43 +64,6 @@ describe('manifest sync', () => {
     assert.ok(!peers.some((p) => p.peer_id === victimId || p.node_id === 'forged'));
     assert.equal((await node.health()).actors.network, 'online', 'up, the hostile peer connected');
     assert.equal(node.supervisor.counters.crashed, 0);
-  });
-
-  it('receipts gossiped while two nodes were apart reach the other side by sync at the heal', async () => {
-    const a: MvpNode = await createNode(testConfig({ node: { node_id: 'a' } }), { transport: 'memory' });
-    await a.start();
-    cleanup.push(() => a.stop());
-    const addrA = (await a.network()).listen[0]!;
-    const b: MvpNode = await createNode(testConfig({ node: { node_id: 'b' }, network: { bootstrap_peers: [addrA] } }), { transport: 'memory' });
-    await b.start();
-    cleanup.push(() => b.stop());
-    await until(async () => (await b.network()).known === 1, 15_000, 'b to know a');
-
-    // The partition: b blocks a (no connection either way).
-    await b.supervisor.request('network', { type: 'network.block', peer_id: a.peerId }, 2000);
-    await until(async () => (await b.network()).peers === 0, 15_000, 'b to be cut from a');
-
-    // An executor (a bare libp2p node) gossips its receipt on a's side.
-    const exec = await newPeer();
-    const client = await newPeer();
-    const p: NetworkNode = await buildLibp2p({ privateKey: exec.key, transport: 'memory', listen: ['/memory/receipt-sync-exec'], maxPeers: 10, mdns: false });
-    cleanup.push(() => p.stop());
-    p.services.pubsub.subscribe(TOPICS.receipt);
-    await p.dial(multiaddr(addrA));
-    await until(async () => p.services.pubsub.getSubscribers(TOPICS.receipt).length > 0, 15_000, 'a to subscribe to receipts');
-    const receipt = await sealReceipt(exec.key, receiptBy(exec, client), Date.now());
-    const held = (n: MvpNode) => n.supervisor.request<ReceiptEnvelope | null>('network', { type: 'network.receipt', job_id: receipt.body.job_id }, 2000);
-    await until(async () => {
-      await p.services.pubsub.publish(TOPICS.receipt, encodeEnvelope(receipt)).catch(() => undefined);
-      return (await held(a)) !== null;
-    }, 15_000, 'a to accept the receipt');
-    assert.equal(await held(b), null, 'b did not hear it while apart');
-
-    // The heal: b's next sync with a brings what it missed.
-    await b.supervisor.request('network', { type: 'network.unblock', peer_id: a.peerId }, 2000);
-    await until(async () => (await held(b)) !== null, 15_000, 'b to learn the receipt by sync');
-    assert.deepEqual(await held(b), receipt, 'as signed by its executor');
-    assert.deepEqual((await b.network()).sync_dropped, {});
   });
 
   it('a newcomer learns a live peer\'s manifest by sync even when its announce is older than the heartbeat timeout', async () => {

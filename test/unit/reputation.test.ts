@@ -90,6 +90,20 @@ describe('Reputation', () => {
     assert.equal(rep.offences.undelivered, 1);
   });
 
+  it('hands an overdue job out once for a receipt lookup, without blaming anyone itself', () => {
+    const rep = new Reputation();
+    rep.assigned('j', 'quiet', 1, now + 1000, now);
+    rep.assigned('k', 'done', 1, now + 1000, now);
+    rep.delivered('k', 'done', now + 10);
+    assert.deepEqual(rep.overdue(now + 999), [], 'not yet due');
+    assert.deepEqual(rep.overdue(now + 1000), [{ jobId: 'j', executor: 'quiet' }], 'only the job with no receipt');
+    assert.deepEqual(rep.overdue(now + 2000), [], 'handed out once');
+    assert.equal(rep.offences.undelivered, 0, 'the caller decides, after its lookup');
+    assert.equal(rep.hasDelivered('j', 'quiet'), false);
+    rep.delivered('j', 'quiet', now + 2500);
+    assert.equal(rep.hasDelivered('j', 'quiet'), true, 'a receipt the lookup found counts as delivered');
+  });
+
   it('does not wait for a receipt that came before the assignment', () => {
     const rep = new Reputation();
     rep.delivered('j', 'fast', now);

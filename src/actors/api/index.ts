@@ -12,7 +12,7 @@ import { defineActor } from '../../runtime/actor.ts';
 import type { ActorAddress, Inbox, NoExtra, RequestOf } from '../../runtime/protocol.ts';
 import { SUPERVISOR, type ActorInfo, type KillReply, type SupervisorRequest } from '../../runtime/supervisor.ts';
 import type { Manifest } from '../../protocol/index.ts';
-import type { BlockReply, NetworkStatus, PeerSummary } from '../network/messages.ts';
+import { RECEIPT_LOOKUP_MS, type BlockReply, type NetworkStatus, type PeerSummary } from '../network/messages.ts';
 import type { BlockedPeer } from '../network/messages.ts';
 import type { ReceiptEnvelope } from '../../market/receipts.ts';
 import type { JobRecordStatus, SchedulerMetrics } from '../scheduler/messages.ts';
@@ -124,13 +124,13 @@ export default defineActor<ApiArgs, ApiProtocol>({
         store: () => ask('store', { type: 'store.status' }, STORE_TIMEOUT_MS),
         storeCheck: () => ctx.request('store', { type: 'store.check' }, CHECK_TIMEOUT_MS),
         async job(id) {
-          // The ledger first (receipts of jobs run or asked for here), then the network's book
-          // of receipts heard by gossip.
+          // The ledger first (receipts of jobs run or asked for here), then the network: its
+          // book (receipts it holds as a DHT replica or looked up before), else a DHT lookup.
           const [job, kept] = await Promise.all([
             ask('store', { type: 'store.job_get', id }, STORE_TIMEOUT_MS),
             ask('store', { type: 'store.receipt', job_id: id }, STORE_TIMEOUT_MS),
           ]);
-          const receipt = kept?.receipt ?? await ask('network', { type: 'network.receipt', job_id: id });
+          const receipt = kept?.receipt ?? await ask('network', { type: 'network.receipt', job_id: id }, RECEIPT_LOOKUP_MS + 5000);
           if (job === null && receipt === null) throw new ApiError('unknown_job', `this node has no record and no receipt of job ${id}`);
           return { job, receipt };
         },

@@ -2,6 +2,7 @@
 // Actors may run on other threads, so nothing is counted here: the scheduler, the network and
 // the supervisor keep their own counters, and each scrape builds a fresh prom-client registry
 // from their answers. A source that did not answer is left out and `mvp_metrics_source_up` says so.
+import { RECORD_REFUSALS } from '../network/receipt-record.ts';
 import { Counter, Gauge, Registry, type Metric } from 'prom-client';
 import { DROP_REASONS } from '../../protocol/index.ts';
 import type { ActorInfo } from '../../runtime/supervisor.ts';
@@ -134,6 +135,17 @@ export async function renderMetrics(node: ApiArgs, src: MetricsSources, now: num
     gauge('mvp_swarm_private', 'Whether this node is in a private swarm (network.swarm_key set: 1)').set(n.swarm.private ? 1 : 0);
     counter('mvp_swarm_key_mismatches_total', 'Handshakes that failed right after the swarm key exchange since the network actor started: suspected swarm key mismatches')
       .inc(n.swarm.suspected_key_mismatches);
+    if (n.dht) {
+      const d = n.dht;
+      const refusedRecords = counter('mvp_dht_receipt_records_refused_total', 'Receipt records the DHT validator refused (forged, altered, under another job\'s key…), by reason', ['reason']);
+      for (const reason of new Set([...RECORD_REFUSALS, ...Object.keys(d.records_refused)])) refusedRecords.inc({ reason }, (d.records_refused as Record<string, number | undefined>)[reason] ?? 0);
+      counter('mvp_dht_receipts_put_total', 'Receipts this node put in the DHT (its own, and again after connectivity came back)').inc(d.receipts_put);
+      counter('mvp_dht_receipt_puts_unstored_total', 'Receipt puts that no peer took (put again when connectivity returns)').inc(d.receipts_put_failed);
+      counter('mvp_dht_receipt_lookups_total', 'Receipt lookups by job id that went to the DHT').inc(d.receipt_lookups);
+      counter('mvp_dht_receipt_lookups_found_total', 'Receipt lookups that found the receipt').inc(d.receipt_lookups_found);
+      counter('mvp_dht_provider_lookups_total', 'Model provider lookups in the DHT').inc(d.provider_lookups);
+      if (d.routing_table !== undefined) gauge('mvp_dht_routing_table_peers', 'Peers in the DHT routing table').set(d.routing_table);
+    }
     gauge('mvp_draining', 'Whether the node is draining (SIGTERM or POST /drain): 1, it claims no more jobs').set(n.draining ? 1 : 0);
     const t = n.model_transfer;
     counter('mvp_model_chunks_served_total', 'Model file chunks sent to peers (/mvp/model/1.0.0)').inc(t.chunks_served);

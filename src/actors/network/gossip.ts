@@ -99,7 +99,8 @@ export class Gossip implements Startable {
       const { msg, msgId, propagationSource } = e.detail;
       void this.onGossip(msg.topic, msg.data, propagationSource.toString(), msgId);
     });
-    for (const t of Object.values(TOPICS)) pubsub.subscribe(t);
+    // Receipts are not gossiped (they are put in the swarm's DHT): no receipt topic.
+    for (const t of Object.values(TOPICS)) if (t !== TOPICS.receipt) pubsub.subscribe(t);
   }
 
   stop(): void { this.timers.stop(); }

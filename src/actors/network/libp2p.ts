@@ -1,5 +1,6 @@
 // Builds the network actor's libp2p node: TCP (or the in-process memory transport), noise,
-// yamux, identify, ping, gossipsub, optional mDNS. Bootstrap dialling is ours (bootstrap.ts),
+// yamux, identify, ping, gossipsub, optional mDNS, and (for nodes, not light clients) the
+// swarm's own Kademlia DHT (dht.ts). Bootstrap dialling is ours (bootstrap.ts),
 // because @libp2p/bootstrap silently ignores the seed's bare multiaddrs.
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
@@ -11,13 +12,15 @@ import { identify, type Identify } from '@libp2p/identify';
 import { ping, type Ping } from '@libp2p/ping';
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub';
 import { mdns } from '@libp2p/mdns';
+import { kadDHT, type KadDHT } from '@libp2p/kad-dht';
 import type { PeerId, PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { memoryGate } from './memory-gate.ts';
 import { swarmKeyProtector } from './swarm-key.ts';
+import { dhtInit } from './dht.ts';
 
 export type Transport = 'tcp' | 'memory';
-export type NetworkNode = Libp2p<{ identify: Identify; ping: Ping; pubsub: GossipSub }>;
+export type NetworkNode = Libp2p<{ identify: Identify; ping: Ping; pubsub: GossipSub; dht?: KadDHT }>;
 
 export interface Libp2pInit {
   privateKey: PrivateKey;
@@ -39,6 +42,11 @@ export interface Libp2pInit {
   swarmKey?: Uint8Array;
   /** A handshake failed right after the swarm key exchange: the other end has another key, or none. */
   onSwarmKeyMismatch?: (remoteAddr: string) => void;
+  /**
+   * Run the swarm's DHT (a node; light clients leave it out): k = receipt replicas (and bucket
+   * size), and the receipt records' validator (dht.ts).
+   */
+  dht?: { k: number; validate: (key: Uint8Array, value: Uint8Array) => Promise<void> };
 }
 
 export async function buildLibp2p(init: Libp2pInit): Promise<NetworkNode> {
@@ -87,8 +95,9 @@ export async function buildLibp2p(init: Libp2pInit): Promise<NetworkNode> {
         },
         asyncValidation: init.appScore !== undefined,
       }),
+      ...(init.dht ? { dht: kadDHT(dhtInit(init.dht.k, init.dht.validate)) } : {}),
     },
-  });
+  }) as NetworkNode;
   if (simulated) {
     memoryGate.register(self, node);
     node.addEventListener('stop', () => memoryGate.unregister(self));

@@ -176,7 +176,17 @@ export function networkMachine(ctx: ActorContext<NetworkArgs, NetworkProtocol>) 
           try { ctx.answer(event, service.adjustGossip(event.heartbeat_factor)); } catch (err) { ctx.replyError(event.replyTo, err); }
         },
       },
-      'network.receipt': { guard: 'up', actions: ({ event }) => ctx.answer(event, service.receipts.get(event.job_id) ?? null) },
+      'network.receipt': {
+        guard: 'up',
+        actions: ({ event }) => { service.receipt(event.job_id).then((r) => ctx.answer(event, r), (err: unknown) => ctx.replyError(event.replyTo, err)); },
+      },
+      'network.providers': {
+        guard: 'up',
+        actions: ({ event }) => {
+          if (!/^[0-9a-f]{64}$/.test(event.sha256)) { ctx.replyError(event.replyTo, new TypeError(`not a sha256 in hex: ${event.sha256}`)); return; }
+          service.dht.findProviders(event.sha256, 15_000).then((ps) => ctx.answer(event, ps.map((p) => p.id.toString())), (err: unknown) => ctx.replyError(event.replyTo, err));
+        },
+      },
       'network.receipts': {
         guard: 'up',
         actions: ({ event }) => ctx.answer(event, service.receipts.recent(Math.min(1000, Math.max(1, event.limit ?? 100)))),

@@ -1,7 +1,8 @@
 // Manifest sync as a part of the network (the wire is sync.ts): both ends of a new connection
 // exchange what the other lacks, and each node keeps syncing with one random neighbour
 // (anti-entropy), so a newcomer's announce reaches everyone in O(log N) rounds without a
-// network-wide publish. Receipts ride along, so every node ends up holding each job's receipt.
+// network-wide publish. Receipts do not ride along any more (they live in the swarm's DHT, see
+// dht.ts): this node asks for none, and still answers a peer that asks.
 import type { Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { Clock, Timer } from '../../runtime/clock.ts';
@@ -112,14 +113,17 @@ export class ManifestSync implements Startable {
     });
   }
 
-  /** Ask a peer for the announces and receipts it stored since our last sync with it; resolves to how many were new. */
+  /** Syncs with one peer now (a DHT provider of a model, say); resolves to whether the exchange went through. */
+  async syncWith(peerId: string): Promise<boolean> { return (await this.request(peerId)) >= 0; }
+
+  /** Ask a peer for the announces it stored since our last sync with it; resolves to how many were new (-1: failed). */
   private async request(peerId: string): Promise<number> {
-    if (this.timers.stopped) return 0;
+    if (this.timers.stopped) return -1;
     const { peerTable } = this.deps;
     try {
       const self = this.deps.transport.peerId;
       const stream = await this.deps.transport.libp2p.dialProtocol(peerIdFromString(peerId), SYNC_PROTOCOL, { signal: AbortSignal.timeout(10_000) });
-      await writeJson(stream, { since: this.syncedUpTo.get(peerId) ?? 0, receipts: true });
+      await writeJson(stream, { since: this.syncedUpTo.get(peerId) ?? 0, receipts: false });
       const { seq, announces, receipts } = parseResponse(await readJson(stream));
       let learned = 0;
       for (const text of announces) {
@@ -137,7 +141,7 @@ export class ManifestSync implements Startable {
       return learned;
     } catch (err) {
       if (!this.timers.stopped) this.deps.log.debug({ peer: peerId, err: (err as Error).message }, 'Manifest sync failed');
-      return 0;
+      return -1;
     }
   }
 }

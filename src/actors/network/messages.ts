@@ -1,4 +1,5 @@
 // What the network actor accepts and answers.
+import type { DhtCounters } from './dht.ts';
 import type { RequestEvent } from '../../runtime/actor.ts';
 import type { Call, DefineProtocol } from '../../runtime/protocol.ts';
 import type { DropReason, Manifest, ModelManifest, OrchSummary } from '../../protocol/index.ts';
@@ -94,11 +95,20 @@ export interface NetworkStatus {
    * that failed right after the key exchange (the other end has another key, or none).
    */
   swarm: { private: boolean; suspected_key_mismatches: number };
+  /**
+   * The swarm's DHT (dht.ts): receipt records refused by reason (forged, altered, under another
+   * job's key…), receipts put (and puts that reached no peer), receipt and provider lookups, and
+   * the routing table's size.
+   */
+  dht: DhtCounters & { routing_table?: number };
   /** The node drains (SIGTERM, POST /drain): it claims no job and takes no job stream. */
   draining: boolean;
   /** Median round trip to connected peers, ms, when libp2p measured one (not on the memory transport). */
   rtt_ms?: number;
 }
+
+/** How long a receipt lookup by job id in the swarm's DHT may take (network.receipt on a node holding no copy). */
+export const RECEIPT_LOOKUP_MS = 15_000;
 
 export type NetworkIn =
   | RequestEvent<{ type: 'network.status' }>
@@ -115,8 +125,10 @@ export type NetworkIn =
   | RequestEvent<{ type: 'network.local_client'; peer_id: string }>
   /** The orchestrator's adjust_gossip → { heartbeat_ms, previous_ms, factor }; RangeError outside [0.25, 2]. */
   | RequestEvent<{ type: 'network.adjust_gossip'; heartbeat_factor: number }>
-  /** → ReceiptEnvelope | null: the receipt accepted for a job (run here or heard by gossip). */
+  /** → ReceiptEnvelope | null: a job's receipt: booked here (signed here, held as a DHT replica, looked up before), else looked up in the DHT. */
   | RequestEvent<{ type: 'network.receipt'; job_id: string }>
+  /** → peer ids: the DHT's providers of the model file with this sha256 (this node aside). */
+  | RequestEvent<{ type: 'network.providers'; sha256: string }>
   /** → Manifest: this node's own manifest, as its next announce will carry it. */
   | RequestEvent<{ type: 'network.manifest' }>
   /** → ReceiptEnvelope[]: the latest receipts accepted, newest first (default 100, at most 1000). */
@@ -182,6 +194,7 @@ export type NetworkProtocol = DefineProtocol<
   | Call<Req<'network.local_client'>, null>
   | Call<Req<'network.adjust_gossip'>, { heartbeat_ms: number; previous_ms: number; factor: number }>
   | Call<Req<'network.receipt'>, ReceiptEnvelope | null>
+  | Call<Req<'network.providers'>, string[]>
   | Call<Req<'network.manifest'>, Manifest>
   | Call<Req<'network.receipts'>, ReceiptEnvelope[]>
   | Call<Req<'network.block'>, BlockReply>

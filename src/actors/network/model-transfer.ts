@@ -234,6 +234,8 @@ export interface PullerDeps {
   dial(peer: string, signal: AbortSignal): Promise<Stream>;
   /** Who announces this sha256 now (from the manifests in the peer table). */
   sources(sha256: string): ModelSource[];
+  /** When no manifest lists it: sources found another way (the DHT's provider records). */
+  findSources?(sha256: string, signal: AbortSignal): Promise<ModelSource[]>;
   blame(peer: string, offence: 'bad_chunk' | 'false_announce'): void;
   /** Free bytes where `dir` is (statfs, injected so a test can fill the disk). */
   freeBytes?(dir: string): Promise<number>;
@@ -306,8 +308,9 @@ export class ModelPuller {
   private async run(sha256: string, dir: string, progress: PullProgress, signal: AbortSignal): Promise<string> {
     const final = join(dir, `${sha256}.gguf`);
     if (await stat(final).then(() => true, () => false)) return final;
-    const all = this.deps.sources(sha256);
-    if (all.length === 0) throw new ModelPullError('no_source', `no peer announces a model with sha256 ${sha256} and a Merkle root`);
+    let all = this.deps.sources(sha256);
+    if (all.length === 0 && this.deps.findSources) all = await this.deps.findSources(sha256, signal);
+    if (all.length === 0) throw new ModelPullError('no_source', `no peer announces a model with sha256 ${sha256} and a Merkle root, and the DHT names no provider that serves it`);
     // Peers may disagree on the root (a liar, or a bug): the root most announce first.
     const groups = new Map<string, ModelSource[]>();
     for (const s of all) groups.set(`${s.root}/${s.size}`, [...(groups.get(`${s.root}/${s.size}`) ?? []), s]);

@@ -1,10 +1,11 @@
 // The network actor's side effects, as parts with one lifecycle (lifecycle.ts), started in this
 // order and stopped in reverse:
 //   transport.ts       libp2p: listening, the stream protocols, connection logs (stopped last)
+//   dht.ts             the swarm's Kademlia DHT: receipt records, model provider records
 //   blocklist.ts       the operator's block list, restored from the store before libp2p starts
 //   ../../market/      the job marketplace: executor, receipts, reputation
 //   gossip.ts          gossip in (inspected, rate-limited, counted) and out
-//   manifest-sync.ts   manifest and receipt sync with peers, anti-entropy
+//   manifest-sync.ts   manifest sync with peers, anti-entropy
 //   announcer.ts       this node's announces and heartbeats
 //   liveness.ts        peer liveness sweeps and pings (the shared rule of src/liveness/)
 //   bootstrap.ts       bootstrap, mDNS and known-peer dialling, trusted peer ids
@@ -25,7 +26,7 @@ import { JobMarket } from '../../market/market.ts';
 import { CLAIMS_REFUSED_BELOW } from '../../market/reputation.ts';
 import type { CanClaimReply, JobResult, SchedulerJob } from '../scheduler/messages.ts';
 import { MAX_MODEL_STREAMS, MODEL_PROTOCOL, ModelPuller, ModelServer, type ModelSource, type SharedFile } from './model-transfer.ts';
-import type { NetworkStatus, PeerSummary, ServedModel } from './messages.ts';
+import { RECEIPT_LOOKUP_MS, type NetworkStatus, type PeerSummary, type ServedModel } from './messages.ts';
 import type { QueueStatus } from '../scheduler/messages.ts';
 import { startAll, stopAll, type Startable } from './lifecycle.ts';
 import { NetworkTransport } from './transport.ts';
@@ -36,6 +37,11 @@ import { Announcer } from './announcer.ts';
 import { LivenessWatch } from './liveness.ts';
 import { BootstrapDialer } from './bootstrap.ts';
 import type { NetworkStoreLink } from './store-link.ts';
+import { ReceiptDht, checkReceiptRecord, ReceiptRecordError, type DhtCounters } from './dht.ts';
+import type { ReceiptEnvelope } from '../../market/receipts.ts';
+
+/** How long a pull waits for the DHT's providers of a model no manifest lists. */
+const PROVIDER_LOOKUP_MS = 15_000;
 
 export { BindError } from './transport.ts';
 export type { NetworkStoreLink, KnownPeer } from './store-link.ts';
@@ -72,6 +78,7 @@ export interface NetworkServiceInit {
 export class NetworkService {
   readonly peerTable: PeerTable;
   readonly transport: NetworkTransport;
+  readonly dht: ReceiptDht;
   readonly blocklist: BlockList;
   readonly market: JobMarket;
   readonly gossip: Gossip;
@@ -99,17 +106,24 @@ export class NetworkService {
       acceptOnly: () => this.bootstrap.trusted,
       blocked: (peer) => this.blocklist.has(peer),
       appScore: (peer) => gossipScore(this.market.reputation.score(peer, clock.now())),
+      validateRecord: (key, value) => this.validateRecord(key, value),
     }, () => [
       this.sync.handler,
       { protocol: MODEL_PROTOCOL, maxInboundStreams: MAX_MODEL_STREAMS, handle: (stream, connection) => this.modelServer.handle(stream, connection.remotePeer.toString()) },
       this.market.handler,
     ]);
+    this.dht = new ReceiptDht({
+      clock, log, dht: () => this.transport.dht, selfId: () => this.transport.peerId,
+      onConnect: (cb) => this.transport.libp2p.addEventListener('peer:connect', cb),
+    });
     this.blocklist = new BlockList({ privateKey: init.privateKey, store: init.store, clock, log, transport: this.transport });
     this.market = new JobMarket({
       peerId, privateKey: init.privateKey, models: init.models, clock, log,
       jobTimeoutMs: config.executor.job_timeout_secs * 1000,
       publish: (topic, type, body) => this.gossip.publish(topic, type, body),
       publishSealed: (topic, env) => this.gossip.publishSealed(topic, env),
+      shareReceipt: (receipt) => this.dht.putReceipt(receipt),
+      findReceipt: (jobId) => this.dht.getReceipt(jobId, RECEIPT_LOOKUP_MS),
       queue: init.queue, canClaim: init.canClaim, submit: init.submit, cancel: init.cancel,
       store: init.store,
     }, () => this.peerTable.nextChange());
@@ -145,10 +159,11 @@ export class NetworkService {
       clock, log,
       dial: (peer, signal) => this.dialModel(peer, signal),
       sources: (sha256) => this.modelSources(sha256),
+      findSources: (sha256, signal) => this.providerSources(sha256, signal),
       blame: (peer, offence) => this.market.reputation.penalise(peer, offence, clock.now()),
       capBytes: share.max_pulled_mib * 2 ** 20,
     });
-    this.parts = [this.transport, this.blocklist, this.market, this.gossip, this.sync, this.announcer, this.liveness, this.bootstrap];
+    this.parts = [this.transport, this.dht, this.blocklist, this.market, this.gossip, this.sync, this.announcer, this.liveness, this.bootstrap];
   }
 
   get peerId(): string { return this.transport.peerId; }
@@ -165,6 +180,7 @@ export class NetworkService {
     this.running = true;
     this.transport.logListening();
     this.announcer.announceFirst();
+    if (this.init.config.models.share) for (const f of this.init.files) this.dht.provide(f.sha256);
   }
 
   async stop(): Promise<void> {
@@ -194,6 +210,7 @@ export class NetworkService {
       ...(this.init.transport === 'memory' ? { sim_lost: gossip.simLost } : {}),
       draining: this.executor.isDraining,
       swarm: { private: this.init.swarmKey !== undefined, suspected_key_mismatches: this.transport.suspectedKeyMismatches },
+      dht: this.dhtStatus(),
       reputation: {
         claims_refused_below: CLAIMS_REFUSED_BELOW,
         claims_refused: suspects.filter((p) => p.score < CLAIMS_REFUSED_BELOW).length,
@@ -265,6 +282,7 @@ export class NetworkService {
     // In place: the job executor and the announcer hold the same array.
     this.init.models.splice(0, this.init.models.length, ...models);
     this.modelServer.setFiles(files);
+    if (this.init.config.models.share) for (const f of files) this.dht.provide(f.sha256);
     this.init.log.info({ models: models.map((m) => m.name) }, 'Served models changed; announcing');
     // Kept for manifest sync even when the publish fails (no peer yet): peers still learn it.
     await this.announcer.announce().catch((err: Error) => this.init.log.warn({ err: err.message }, 'Announce of the new models failed'));
@@ -303,6 +321,72 @@ export class NetworkService {
     const node = this.transport.libp2p;
     node.addEventListener('peer:connect', cb);
     node.addEventListener('peer:disconnect', cb);
+  }
+
+  /**
+   * The DHT's validator for receipt records: a receipt signed by its executor for the job its key
+   * names, by the executor this node saw the job assigned to (if it saw the assignment). A
+   * refusal is counted by reason and thrown (kad-dht then drops the record); a record that
+   * passes is booked (this node is one of its replicas, or looked it up).
+   */
+  private async validateRecord(key: Uint8Array, value: Uint8Array): Promise<void> {
+    let receipt: ReceiptEnvelope;
+    try {
+      receipt = await checkReceiptRecord(key, value, (jobId) => this.market.receipts.assignedExecutor(jobId));
+    } catch (err) {
+      if (err instanceof ReceiptRecordError) {
+        this.dht.refused(err.reason);
+        this.init.log.debug({ reason: err.reason, err: err.message }, 'Receipt record refused');
+      }
+      throw err;
+    }
+    this.market.onRecord(receipt);
+  }
+
+  /**
+   * A job's receipt by id: the receipt book (this node signed it, holds a replica, or looked it
+   * up before), else a DHT lookup. Null when none is found.
+   */
+  async receipt(jobId: string): Promise<ReceiptEnvelope | null> {
+    return this.receipts.get(jobId) ?? await this.dht.getReceipt(jobId, RECEIPT_LOOKUP_MS) ?? null;
+  }
+
+  private dhtStatus(): NetworkStatus['dht'] {
+    const c: DhtCounters = this.dht.counters;
+    const routing = (this.transport.libp2p.services.dht as unknown as { routingTable?: { size?: number } } | undefined)?.routingTable?.size;
+    return { ...c, records_refused: { ...c.records_refused }, ...(typeof routing === 'number' ? { routing_table: routing } : {}) };
+  }
+
+  /**
+   * Sources of a model no manifest in the peer table lists: the DHT's providers of its sha256,
+   * each asked for its manifest (a sync with it). A provider reached whose manifest lists no
+   * such file, or that does not answer the sync, is blamed `false_provide` (provider records
+   * carry no signature); one that cannot be reached is skipped (it may just be offline).
+   */
+  private async providerSources(sha256: string, signal: AbortSignal): Promise<ModelSource[]> {
+    const providers = await this.dht.findProviders(sha256, PROVIDER_LOOKUP_MS);
+    const out: ModelSource[] = [];
+    await Promise.all(providers.filter((p) => !this.blocklist.has(p.id.toString())).map(async (p) => {
+      const peer = p.id.toString();
+      try {
+        if (this.transport.libp2p.getConnections(p.id).length === 0) {
+          const addrs = p.multiaddrs.map((a) => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${peer}`));
+          await this.transport.libp2p.dial(addrs.length > 0 ? addrs : p.id, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) });
+        }
+      } catch (err) {
+        this.init.log.debug({ peer, sha256, err: (err as Error).message }, 'A provider of the model could not be reached');
+        return;
+      }
+      // Reached: it must now say, by sync, what it serves (a failed sync counts as serving nothing).
+      await this.sync.syncWith(peer);
+      const found = this.modelSources(sha256).filter((s) => s.peer === peer);
+      if (found.length === 0) {
+        this.init.log.warn({ peer, sha256 }, 'A DHT provider of the model does not serve it: blamed');
+        this.reputation.penalise(peer, 'false_provide', this.init.clock.now());
+      }
+      out.push(...found);
+    }));
+    return out;
   }
 
   /** Whether every part is started (the node is up). */

@@ -3,8 +3,8 @@
 // peer at the cost of one stream, and later syncs carry only what changed — instead of every
 // node re-announcing to everyone (N² checks per join).
 //
-// Nodes also ask for the receipts stored since (a partition healed, or they joined late), so
-// every node ends up holding each job's receipt.
+// A request may also ask for the receipts stored since. This version asks for none (receipts
+// live in the swarm's DHT, dht.ts, not on every node) but still answers a peer that asks.
 //
 // Request: JSON `{ since: <the responder's change number at our last sync, 0 at first>,
 //                  receipts?: true }`.

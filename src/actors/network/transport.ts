@@ -33,6 +33,8 @@ export interface TransportInit {
   acceptOnly(): ReadonlySet<string>;
   blocked(peer: string): boolean;
   appScore(peer: string): number;
+  /** The receipt records' DHT validator (dht.ts): throws to refuse a record. */
+  validateRecord(key: Uint8Array, value: Uint8Array): Promise<void>;
 }
 
 /** A stream protocol served by one of the parts. */
@@ -59,6 +61,13 @@ export class NetworkTransport implements Startable {
 
   get peerId(): string { return this.libp2p.peerId.toString(); }
 
+  /** The swarm's DHT (every node runs one). */
+  get dht() {
+    const dht = this.libp2p.services.dht;
+    if (!dht) throw new Error('this libp2p node runs no DHT');
+    return dht;
+  }
+
   get suspectedKeyMismatches(): number { return this.keyMismatches; }
 
   /** Peer ids with an open connection now. */
@@ -79,6 +88,7 @@ export class NetworkTransport implements Startable {
       acceptOnly: config.network.auto_accept_peers ? undefined : () => this.init.acceptOnly(),
       blocked: (peer) => this.init.blocked(peer),
       appScore: (peer) => this.init.appScore(peer),
+      dht: { k: config.network.receipt_replicas, validate: (key, value) => this.init.validateRecord(key, value) },
       ...(this.init.swarmKey ? { swarmKey: this.init.swarmKey, onSwarmKeyMismatch: (addr: string) => this.swarmKeyMismatch(addr) } : {}),
     });
     // With --port 0, a restarted network actor takes back the port it had (peers and clients
