@@ -2,7 +2,7 @@
 // Actors may run on other threads, so nothing is counted here: the scheduler, the network and
 // the supervisor keep their own counters, and each scrape builds a fresh prom-client registry
 // from their answers. A source that did not answer is left out and `mvp_metrics_source_up` says so.
-import { RECORD_REFUSALS } from '../network/receipt-record.ts';
+import { RECORD_REFUSALS } from '../network/messages.ts';
 import { Counter, Gauge, Registry, type Metric } from 'prom-client';
 import { DROP_REASONS } from '../../protocol/index.ts';
 import type { ActorInfo } from '../../runtime/supervisor.ts';

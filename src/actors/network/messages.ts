@@ -213,3 +213,7 @@ export type NetworkProtocol = DefineProtocol<
 declare module '../../runtime/protocol.ts' {
   interface ActorProtocols { network: NetworkProtocol }
 }
+
+/** Why a receipt record was refused. */
+export const RECORD_REFUSALS = Object.freeze(['oversize', 'malformed', 'wrong_key', 'format', 'signature', 'executor', 'unassigned'] as const);
+export type RecordRefusal = (typeof RECORD_REFUSALS)[number];

@@ -4,15 +4,14 @@
 // executor this node saw the job assigned to), and which of several valid records wins.
 import { DRAIN_REASON, verifyReceipt, type ReceiptEnvelope } from '../../protocol/index.ts';
 import { CodedError } from '../../errors/registry.ts';
+import { RECORD_REFUSALS, type RecordRefusal } from './messages.ts';
+export { RECORD_REFUSALS, type RecordRefusal };
 
 export const RECEIPT_NAMESPACE = 'mvp-receipt';
 /** A receipt envelope is well under this; a record over it is refused unread. */
 export const MAX_RECEIPT_RECORD_BYTES = 64 * 1024;
 export const receiptKey = (jobId: string): Uint8Array => new TextEncoder().encode(`/${RECEIPT_NAMESPACE}/${jobId}`);
 
-/** Why a receipt record was refused. */
-export const RECORD_REFUSALS = Object.freeze(['oversize', 'malformed', 'wrong_key', 'format', 'signature', 'executor', 'unassigned'] as const);
-export type RecordRefusal = (typeof RECORD_REFUSALS)[number];
 
 export class ReceiptRecordError extends CodedError {
   override name = 'ReceiptRecordError';
