@@ -1,7 +1,5 @@
-// Worker-thread entry for a threaded actor (ThreadHost): load the polyfill and the TypeScript
-// loader first, as the main entry does, then run the actor exactly as an inline host would.
+// Worker-thread entry of a threaded actor when the program runs from its TypeScript sources (no
+// build): register tsx's loader, then run the same entry the build uses.
 import { register } from 'tsx/esm/api';
 register();
-await import('../src/polyfill.ts');
-const { runWorkerActor } = await import('../src/runtime/worker-main.ts');
-await runWorkerActor();
+await import('../src/runtime/worker-entry.ts');

@@ -1,7 +1,6 @@
-// Piscina worker entry of an inference:<model> actor's pool: register the TypeScript loader
-// and the polyfill first (as workers/actor-host.js does), then hand piscina the task handler.
+// Piscina worker entry of an inference:<model> actor's pool when the program runs from its
+// TypeScript sources (no build): register tsx's loader, then the same entry the build uses.
 import { register } from 'tsx/esm/api';
 register();
-await import('../src/polyfill.ts');
-const { default: runInferenceTask } = await import('../src/actors/inference/worker.ts');
+const { default: runInferenceTask } = await import('../src/actors/inference/worker-entry.ts');
 export default runInferenceTask;

@@ -32,13 +32,6 @@ async function target(cmd: Command, config: Config): Promise<Target> {
   }
 }
 
-/** A store error (damaged, locked, a newer version) as the command's one-line failure. */
-function failed(err: unknown): never {
-  const e = err as Error;
-  if (['StoreCorruptError', 'StoreVersionError', 'StoreLockedError'].includes(e.name)) throw new CommandFailedError(e.message, { cause: err });
-  throw err;
-}
-
 export function formatCheck(r: Omit<CheckReport, 'path' | 'schema_version'> & Partial<Pick<CheckReport, 'path' | 'schema_version'>>): string {
   const where = r.path ? `Store ${r.path}` : 'Store';
   const version = r.schema_version !== undefined ? `, schema version ${r.schema_version}` : '';
@@ -68,7 +61,7 @@ export function registerDataCommands(program: Command, deps: DataCommandsDeps): 
       const t = await target(this, config);
       const report = 'api' in t
         ? (await t.api.request<CheckReport>('GET', '/store/check', { timeoutMs: 300_000 })).body
-        : await checkDataDir(t.nodeDir).catch(failed);
+        : await checkDataDir(t.nodeDir);
       out(this.opts<{ json?: boolean }>().json ? `${JSON.stringify(report)}\n` : formatCheck(report));
       if (!report.healthy) throw new CommandFailedError(`the store has ${report.problems.length} problem(s): run \`mvp-node data repair\` with the node stopped`);
     });
@@ -79,7 +72,7 @@ export function registerDataCommands(program: Command, deps: DataCommandsDeps): 
       const config = deps.config(this);
       const t = await target(this, config);
       if ('api' in t) throw new CommandFailedError(`the node runs (${t.api.url}): stop it before repairing its store`);
-      const { dropped, report } = await repairDataDir(t.nodeDir).catch(failed);
+      const { dropped, report } = await repairDataDir(t.nodeDir);
       if (dropped.length > 0) out(`Dropped ${dropped.length} damaged record(s): ${dropped.slice(0, 10).join(', ')}${dropped.length > 10 ? ', …' : ''}\n`);
       out(formatCheck(report));
       if (!report.healthy) throw new CommandFailedError(`the store still has problems: move it aside (mv ${report.path} ${report.path}.broken) to start with an empty one`);
@@ -112,7 +105,7 @@ export function registerDataCommands(program: Command, deps: DataCommandsDeps): 
           after = body[body.length - 1]!.seq;
         }
       } else {
-        const store = await openStore({ nodeDir: t.nodeDir }).catch(failed);
+        const store = await openStore({ nodeDir: t.nodeDir });
         try {
           let after = '0';
           for (;;) {

@@ -7,7 +7,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import {
-  ModelLoadError, ResourceExhaustedError, TEST_MODEL_PRESETS, formatParams, sha256File, validateModel, writeTestModel,
+  TEST_MODEL_PRESETS, formatParams, sha256File, validateModel, writeTestModel,
   type TestModelPreset, type ValidatedModel, type WrittenTestModel,
 } from '../models/index.ts';
 import { CommandFailedError } from './errors.ts';
@@ -101,12 +101,6 @@ async function makeParents(dir: string): Promise<void> {
     }
   }
   for (const m of missing) await mkdir(m);
-}
-
-/** Model-file failures are the user's to fix: `Error: <message>` and exit 1, never a stack. */
-function asCommandFailure(err: unknown): unknown {
-  if (err instanceof ModelLoadError || err instanceof ResourceExhaustedError) return new CommandFailedError(err.message, { cause: err });
-  return err;
 }
 
 /** Adds `models` to the program with `.command()`, so it inherits help layout and exit handling. */
@@ -208,14 +202,10 @@ export function registerModelsCommand(program: Command, deps: ModelsCommandDeps)
     .argument('<file>', 'GGUF model file')
     .option('--json', 'Print one JSON object instead of text')
     .action(async (file: string, opts: { json?: boolean }) => {
-      let m: ValidatedModel;
-      let sha256: string;
-      try {
-        m = await validateModel(file);
-        sha256 = await sha256File(file);
-      } catch (err) {
-        throw asCommandFailure(err);
-      }
+      // A file failing a check (invalid_model, resource_exhausted) is the user's to fix: its
+      // registry code has exit status 1, so reportCliError prints `Error: <message>`, no stack.
+      const m: ValidatedModel = await validateModel(file);
+      const sha256 = await sha256File(file);
       if (opts.json) { out(`${JSON.stringify({ ...m, sha256 })}\n`); return; }
       const h = m.hparams;
       const shape = [

@@ -2,9 +2,9 @@
 // Subcommands (models, verify-receipt, submit, status, peers, jobs, data, receipts) register on `buildProgram()`'s result.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { bindings, ConfigError, loadConfig, type Binding, type Config } from '../config/index.ts';
+import { bindings, loadConfig, type Binding, type Config } from '../config/index.ts';
 import { formatHelp } from './help.ts';
-import { CommandFailedError } from './errors.ts';
+import { ERRORS, errorCodeOf, type ErrorSpec } from '../errors/registry.ts';
 import { registerModelsCommand } from './models.ts';
 import { registerReceiptCommand } from './receipt.ts';
 import { registerStatusCommands } from './status.ts';
@@ -13,8 +13,9 @@ import { registerOrchestratorCommand } from './orchestrator.ts';
 import { registerSimulateCommand } from './simulate.ts';
 import { registerSwarmKeyCommand } from './swarm-key.ts';
 import { registerDataCommands } from './data.ts';
+import { ROOT_URL } from '../paths.ts';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(new URL('package.json', ROOT_URL), 'utf8')) as { version: string };
 export const VERSION: string = pkg.version;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -96,18 +97,15 @@ export function buildProgram(deps: ProgramDeps = {}): Command {
 
 /**
  * Maps an error out of `parseAsync` to an exit code, printing what commander has not already
- * printed: help/version → 0, usage errors → 2, ConfigError → `Error: <message>` and 2,
- * CommandFailedError → `Error: <message>` and 1. Anything else is a bug and is rethrown.
+ * printed: help/version → 0, usage errors → 2; an error whose registry code has an exit status
+ * (errors/registry.ts: ConfigError 2, CommandFailedError, a store or job failure … 1) →
+ * `Error: <message>` and that status. Anything else is a bug and is rethrown.
  */
 export function reportCliError(err: unknown, writeErr: (text: string) => void = (t) => process.stderr.write(t)): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-  if (err instanceof ConfigError) {
-    writeErr(`Error: ${err.message}\n`);
-    return err.exitCode;
-  }
-  if (err instanceof CommandFailedError) {
-    writeErr(`Error: ${err.message}\n`);
-    return err.exitCode;
-  }
-  throw err;
+  const code = errorCodeOf(err);
+  const exit = code === undefined ? undefined : (ERRORS[code] as ErrorSpec).exit;
+  if (exit === undefined) throw err;
+  writeErr(`Error: ${(err as Error).message}\n`);
+  return exit;
 }

@@ -6,7 +6,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { CommandFailedError } from './errors.ts';
 import { JOB_PRIORITIES, type JobPriority } from '../protocol/index.ts';
 import { loadConfig } from '../config/index.ts';
-import { readSwarmKey, SwarmKeyError } from '../actors/network/swarm-key.ts';
+import { readSwarmKey } from '../actors/network/swarm-key.ts';
 
 const int = (min: number, max: number) => (v: string) => {
   const n = Number(v);
@@ -49,34 +49,23 @@ export function registerSubmitCommand(program: Command, deps: SubmitCommandDeps 
       const given = o.bootstrap === undefined ? [] : [o.bootstrap].flat().flatMap((v) => collect(v));
       const bootstrap = given.length ? given : collect(env.MVP_NODE_BOOTSTRAP ?? '');
       const keyFile = o.swarmKey ?? loadConfig({ file: o.config, env }).network.swarm_key;
-      let swarmKey: Uint8Array | undefined;
-      try {
-        swarmKey = keyFile === undefined ? undefined : readSwarmKey(keyFile);
-      } catch (err) {
-        if (err instanceof SwarmKeyError) throw new CommandFailedError(err.message, { cause: err });
-        throw err;
-      }
+      // A bad key file is a SwarmKeyError, printed by its registry code like the job's own failures.
+      const swarmKey = keyFile === undefined ? undefined : readSwarmKey(keyFile);
       const model = o.model === undefined ? undefined : [o.model].flat().at(-1);
       const { submitJob } = await import('../client/submit.ts');
-      try {
-        const r = await submitJob({
-          bootstrap, prompt, model, maxTokens: o.maxTokens, ...(swarmKey ? { swarmKey } : {}), temperature: o.temperature, seed: o.seed,
-          priority: o.priority, timeoutMs: o.timeout * 1000,
-          onToken: o.json ? undefined : (t) => { process.stdout.write(t); },
-        });
-        const b = r.receipt.body;
-        if (o.json) {
-          process.stdout.write(`${JSON.stringify({ text: r.text, receipt: r.receipt })}\n`);
-        } else {
-          process.stdout.write('\n');
-          process.stderr.write(`Receipt ${r.receipt.id}: job ${b.job_id.slice(0, 12)}… ran on ${b.executor} (${b.model}), ${b.tokens_out} tokens at ${b.timings.tokens_per_s.toFixed(1)} tokens/s, status ${b.status}${b.reason ? ` (${b.reason})` : ''}\n`);
-        }
-        if (b.status !== 'completed') throw new CommandFailedError(`job ${b.status}: ${b.reason ?? 'no reason given'}`);
-      } catch (err) {
-        if (err instanceof CommandFailedError) throw err;
-        const e = err as Error;
-        if (e.name === 'NoExecutorError' || e.name === 'JobFailedError') throw new CommandFailedError(e.message, { cause: e });
-        throw err;
+      // No executor, a refused job or a bad receipt: reportCliError prints them (their codes have an exit status).
+      const r = await submitJob({
+        bootstrap, prompt, model, maxTokens: o.maxTokens, ...(swarmKey ? { swarmKey } : {}), temperature: o.temperature, seed: o.seed,
+        priority: o.priority, timeoutMs: o.timeout * 1000,
+        onToken: o.json ? undefined : (t) => { process.stdout.write(t); },
+      });
+      const b = r.receipt.body;
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify({ text: r.text, receipt: r.receipt })}\n`);
+      } else {
+        process.stdout.write('\n');
+        process.stderr.write(`Receipt ${r.receipt.id}: job ${b.job_id.slice(0, 12)}… ran on ${b.executor} (${b.model}), ${b.tokens_out} tokens at ${b.timings.tokens_per_s.toFixed(1)} tokens/s, status ${b.status}${b.reason ? ` (${b.reason})` : ''}\n`);
       }
+      if (b.status !== 'completed') throw new CommandFailedError(`job ${b.status}: ${b.reason ?? 'no reason given'}`);
     });
 }

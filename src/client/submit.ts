@@ -18,6 +18,7 @@ import {
 } from '../protocol/index.ts';
 import { JOB_PROTOCOL, MAX_JOB_STREAMS, parseJobFrame, readLines, writeLine } from '../jobs/stream.ts';
 import { routeJob, type RoutingCandidate } from '../actors/consensus/router.ts';
+import { CodedError } from '../errors/registry.ts';
 
 /** One job, as a joined LightClient runs it. */
 export interface JobOptions {
@@ -96,19 +97,21 @@ export const localRoute: JobRouter = async (_job, candidates) => {
 export interface SubmitResult { text: string; receipt: ReceiptEnvelope; executor: string }
 
 /** No node took the job in time: nothing ran. */
-export class NoExecutorError extends Error {
+export class NoExecutorError extends CodedError {
   override name = 'NoExecutorError';
+  constructor(message: string) { super('no_executor', message); }
 }
 /** The executor refused the job retryably (its queue is full, or it drained: it shut down): offer it again. */
-class BusyExecutorError extends Error {
+class BusyExecutorError extends CodedError {
   override name = 'BusyExecutorError';
+  constructor(message: string) { super('executor_busy', message); }
 }
 /** The job ran (or was refused) but did not end with a valid receipt. */
-export class JobFailedError extends Error {
+export class JobFailedError extends CodedError {
   override name = 'JobFailedError';
   /** `refused`: the executor said no (its reason is in the message); `bad_receipt`: what it returned did not verify. */
   constructor(message: string, readonly kind: 'refused' | 'bad_receipt') {
-    super(message);
+    super(kind === 'bad_receipt' ? 'bad_receipt' : 'job_refused', message);
   }
 }
 

@@ -1,6 +1,7 @@
 // ConfigError: every way a configuration can be wrong, reported in one error that names the key
 // path, where the value came from (file / env var / flag) and what the schema expected.
 import type { SchemaNode } from './schema.ts';
+import { CodedError } from '../errors/registry.ts';
 
 /** Where a value came from, as shown to the user: `file ./config.toml`, `env MVP_NODE_PORT`, `flag --port`. */
 export type Source =
@@ -26,14 +27,13 @@ export interface ConfigProblem {
   readonly message: string;
 }
 
-/** Invalid or unreadable configuration. The CLI prints `Error: <message>` and exits with `exitCode`. */
-export class ConfigError extends Error {
+/** Invalid or unreadable configuration. The CLI prints `Error: <message>` and exits with `exitCode` (2, the registry's). */
+export class ConfigError extends CodedError {
   override readonly name = 'ConfigError';
-  readonly exitCode = 2;
   readonly problems: readonly ConfigProblem[];
 
   constructor(message: string, problems: readonly ConfigProblem[] = [{ message }], options?: ErrorOptions) {
-    super(message, options);
+    super('invalid_config', message, options);
     this.problems = problems;
   }
 

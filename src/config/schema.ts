@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { multiaddr } from '@multiformats/multiaddr';
+import { ROOT_URL } from '../paths.ts';
 
 /** The subset of JSON Schema draft-07 the config schema uses, plus our annotations. */
 export interface SchemaNode {
@@ -37,7 +38,7 @@ export interface Binding {
   readonly flag?: string;
 }
 
-export const SCHEMA_URL = new URL('../../schemas/config.schema.json', import.meta.url);
+export const SCHEMA_URL = new URL('schemas/config.schema.json', ROOT_URL);
 
 export const configSchema: SchemaNode = JSON.parse(readFileSync(SCHEMA_URL, 'utf8')) as SchemaNode;
 

@@ -135,6 +135,7 @@ export interface RuntimeConfig {
     readonly orchestrator: ActorPlacement;
     readonly consensus: ActorPlacement;
     readonly api: ActorPlacement;
+    readonly inference: ActorPlacement;
   };
   readonly restart_intensity: number;
   readonly restart_period_secs: number;

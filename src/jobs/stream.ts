@@ -9,6 +9,7 @@
 //                       the job again; receipt: a drained job's failed receipt (reason `drain`)
 // schemas/job-stream.schema.json publishes these frames; unknown fields are ignored.
 import type { Stream } from '@libp2p/interface';
+import { CodedError } from '../errors/registry.ts';
 
 export const JOB_PROTOCOL = '/mvp/job/1.0.0';
 /** Job streams open at once on one connection (a long-lived client runs many jobs over one). */
@@ -23,8 +24,9 @@ export type JobFrame =
   | { t: 'done'; text: string; receipt: unknown }
   | { t: 'error'; reason: string; retry?: boolean };
 
-export class JobStreamError extends Error {
+export class JobStreamError extends CodedError {
   override name = 'JobStreamError';
+  constructor(message: string, options?: ErrorOptions) { super('job_stream_invalid', message, options); }
 }
 
 /** Yields each JSON line of a stream; throws JobStreamError on an oversize or non-JSON line. */

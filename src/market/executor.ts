@@ -65,7 +65,7 @@ const DRAIN_CANCEL_GRACE_MS = 15_000;
 
 /** The node is draining: this job stream is refused, retryably. */
 class DrainingStreamError extends JobStreamError {
-  readonly code = 'draining';
+  override readonly code = 'draining';
 }
 
 /** What a drain did: jobs that finished in time, and those it ended with a failed receipt. */

@@ -1,5 +1,7 @@
-// Failures of model files, one class per kind with a stable `name`: callers branch on
-// `err.name` (and `err.code` for the finer reason), never on message text.
+// Failures of model files, one class per kind with a stable `name` and a registry code
+// (errors/registry.ts): callers branch on `err.code` (and `err.reason` for the finer reason),
+// never on message text.
+import { CodedError } from '../errors/registry.ts';
 
 export type ModelLoadErrorCode =
   /** The file is missing or cannot be read. */
@@ -9,14 +11,15 @@ export type ModelLoadErrorCode =
   /** More parameters than the node accepts (7B by default). */
   | 'too_large';
 
-export class ModelLoadError extends Error {
+export class ModelLoadError extends CodedError {
   override readonly name = 'ModelLoadError';
-  readonly code: ModelLoadErrorCode;
+  /** The finer reason (registry code `invalid_model` for all). */
+  readonly reason: ModelLoadErrorCode;
   readonly path: string;
 
-  constructor(code: ModelLoadErrorCode, path: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
+  constructor(reason: ModelLoadErrorCode, path: string, message: string, options?: { cause?: unknown }) {
+    super('invalid_model', message, options);
+    this.reason = reason;
     this.path = path;
   }
 
@@ -26,14 +29,14 @@ export class ModelLoadError extends Error {
   }
 }
 
-export class ResourceExhaustedError extends Error {
+export class ResourceExhaustedError extends CodedError {
   override readonly name = 'ResourceExhaustedError';
   readonly resource: 'memory';
   readonly neededBytes: number;
   readonly availableBytes: number;
 
   constructor(resource: 'memory', neededBytes: number, availableBytes: number) {
-    super(`Resource exhausted: ${resource} (model needs ~${mib(neededBytes)} MiB, ${mib(availableBytes)} MiB free)`);
+    super('resource_exhausted', `Resource exhausted: ${resource} (model needs ~${mib(neededBytes)} MiB, ${mib(availableBytes)} MiB free)`);
     this.resource = resource;
     this.neededBytes = neededBytes;
     this.availableBytes = availableBytes;

@@ -45,6 +45,7 @@ import type { ConsensusArgs, ConsensusStatus } from '../actors/consensus/message
 import { loadIdentity, lockDataDir, type Identity } from './identity.ts';
 import { inferenceChildSpec, resolveModels } from './models.ts';
 import { readSwarmKey } from '../actors/network/swarm-key.ts';
+import { srcModule } from '../paths.ts';
 
 export interface CreateNodeOptions {
   transport?: Transport;
@@ -85,7 +86,7 @@ export interface MvpNode {
   drain(): Promise<DrainReport>;
 }
 
-const actorModule = (name: string) => fileURLToPath(new URL(`../actors/${name}/index.ts`, import.meta.url));
+const actorModule = (name: string) => fileURLToPath(srcModule(`actors/${name}/index.ts`));
 
 async function ephemeralIdentity(nodeId: string | undefined): Promise<Identity> {
   const privateKey = await generateKeyPair('Ed25519');
@@ -125,7 +126,7 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
       name: 'scheduler', module: actorModule('scheduler'), restart: 'permanent', shutdownMs, placement: placement('scheduler'),
       args: { models: models.map((m) => ({ name: m.name, sequences: m.sequences })) } satisfies SchedulerArgs,
     },
-    ...models.map((m) => inferenceChildSpec(m, shutdownMs)),
+    ...models.map((m) => inferenceChildSpec(m, shutdownMs, placement('inference'))),
     { name: 'network', module: actorModule('network'), restart: 'permanent', shutdownMs, placement: placement('network'), args: networkArgs },
     {
       name: 'consensus', module: actorModule('consensus'), restart: 'permanent', shutdownMs, placement: placement('consensus'),
@@ -134,14 +135,14 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
   ];
   if (config.orchestrator.enabled) {
     // Same rule as served models: a configured orchestrator model that fails the checks stops
-    // the node before anything starts. With a model the actor stays inline: terminating a
-    // thread while llama.cpp decodes aborts the process (see ARCHITECTURE.md).
+    // the node before anything starts. With a model the actor is `native`: never terminated,
+    // since terminating a thread while llama.cpp decodes aborts the process (ARCHITECTURE.md).
     const orchModel = config.orchestrator.model_path;
     if (orchModel) await validateModel(orchModel);
     children.push({
       name: 'orchestrator', module: actorModule('orchestrator'), restart: 'permanent',
       shutdownMs: orchModel ? Math.max(shutdownMs, 12_000) : shutdownMs,
-      placement: orchModel ? 'inline' : placement('orchestrator'),
+      placement: placement('orchestrator'), ...(orchModel ? { native: true } : {}),
       args: { dataDir: id.dir, nodeId: id.nodeId } satisfies OrchestratorArgs,
     });
   }

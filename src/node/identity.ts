@@ -6,11 +6,13 @@ import { join } from 'node:path';
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { PrivateKey } from '@libp2p/interface';
+import { CodedError } from '../errors/registry.ts';
 
 export interface Identity { nodeId: string; peerId: string; privateKey: PrivateKey; dir: string }
 
-export class DataDirError extends Error {
+export class DataDirError extends CodedError {
   override name = 'DataDirError';
+  constructor(message: string, options?: ErrorOptions) { super('data_dir_unusable', message, options); }
 }
 
 export async function loadIdentity(dataDir: string, nodeId: string | undefined): Promise<Identity> {

@@ -5,13 +5,15 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { Config } from '../config/types.ts';
+import type { ActorPlacement, Config } from '../config/types.ts';
 import type { Logger } from '../runtime/log.ts';
 import type { ModelManifest } from '../protocol/index.ts';
 import type { ChildSpec } from '../runtime/supervisor.ts';
 import type { InferenceArgs } from '../actors/inference/engine.ts';
 import { validateModel, writeTestModel } from '../models/index.ts';
 import { hashModelFile } from '../models/merkle.ts';
+import { CodedError } from '../errors/registry.ts';
+import { srcModule } from '../paths.ts';
 
 export interface ServedModel {
   name: string;
@@ -38,8 +40,9 @@ export function defaultTestModelPath(config: Readonly<Config>): string {
   return join(config.node.data_dir, 'models', 'mvp-test-tiny.gguf');
 }
 
-export class DuplicateModelNameError extends Error {
+export class DuplicateModelNameError extends CodedError {
   override name = 'DuplicateModelNameError';
+  constructor(message: string, options?: ErrorOptions) { super('duplicate_model_name', message, options); }
 }
 
 export async function resolveModels(config: Readonly<Config>, log: Logger): Promise<ServedModel[]> {
@@ -96,13 +99,14 @@ export async function describeModel(config: Readonly<Config>, path: string, name
 export const INFERENCE_PREFIX = 'inference:';
 
 /**
- * The supervisor child that serves a model. Inline: the actor is light (the model lives in its
- * own pool worker), and a terminated thread would take that worker down mid-generation.
+ * The supervisor child that serves a model, on `placement` (`[runtime.placement] inference`,
+ * a thread by default). The model lives in a pool worker under the actor either way; the actor
+ * is `native`: never terminated, since that would take llama.cpp down mid-decode.
  */
-export function inferenceChildSpec(m: Pick<ServedModel, 'name' | 'path' | 'threads' | 'sequences'>, shutdownMs: number): ChildSpec {
+export function inferenceChildSpec(m: Pick<ServedModel, 'name' | 'path' | 'threads' | 'sequences'>, shutdownMs: number, placement: ActorPlacement = 'inline'): ChildSpec {
   return {
-    name: `${INFERENCE_PREFIX}${m.name}`, module: fileURLToPath(new URL('../actors/inference/index.ts', import.meta.url)), restart: 'permanent',
-    shutdownMs: Math.max(shutdownMs, 12_000), placement: 'inline',
+    name: `${INFERENCE_PREFIX}${m.name}`, module: fileURLToPath(srcModule('actors/inference/index.ts')), restart: 'permanent',
+    shutdownMs: Math.max(shutdownMs, 12_000), placement, native: true,
     args: { path: m.path, name: m.name, threads: m.threads, sequences: m.sequences } satisfies InferenceArgs,
   };
 }

@@ -5,6 +5,7 @@ import canonicalize from 'canonicalize';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { PrivateKey } from '@libp2p/interface';
 import type { FromSchema, WireSchema } from './schema-types.ts';
+import { CodedError } from '../errors/registry.ts';
 
 export const envelopeSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
@@ -28,8 +29,9 @@ export const envelopeSchema = {
 export type EnvelopeWire = FromSchema<typeof envelopeSchema>;
 export type UnsignedEnvelope<E extends EnvelopeWire = EnvelopeWire> = Omit<E, 'sig'>;
 
-export class EnvelopeSealError extends Error {
+export class EnvelopeSealError extends CodedError {
   override name = 'EnvelopeSealError' as const;
+  constructor(message: string, options?: ErrorOptions) { super('envelope_seal_failed', message, options); }
 }
 
 /** 16 random bytes, base64url (22 characters). */

@@ -22,6 +22,13 @@ export interface ActorSpec {
   shutdownMs: number;
   /** Structured-cloneable start arguments (they cross to a worker when threaded). */
   args?: unknown;
+  /**
+   * The actor holds a llama.cpp context (in its thread or a worker under it). Terminating a
+   * worker thread while llama.cpp decodes aborts the whole process, so such an actor is never
+   * terminated: a kill in `terminate` mode is refused (KillRefusedError), a `throw` kill and an
+   * uncaught exception end it through its own cleanup, and a stop past its shutdownMs waits.
+   */
+  native?: boolean;
 }
 
 /**

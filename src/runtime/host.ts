@@ -8,6 +8,7 @@ import type { Logger, LogOptions } from './log.ts';
 import type { Config } from '../config/types.ts';
 import { serializeError, type SerializedError } from './errors.ts';
 import { loadActorModule, runActor } from './runner.ts';
+import { COMPILED, ROOT_URL, srcModule } from '../paths.ts';
 
 export interface ActorExit { crashed?: SerializedError }
 
@@ -77,7 +78,8 @@ export class InlineHost implements Host {
   }
 }
 
-const workerEntry = new URL('../../workers/actor-host.js', import.meta.url);
+// Built: the compiled entry; from the sources: the one that registers tsx first.
+const workerEntry = COMPILED ? srcModule('runtime/worker-entry.ts') : new URL('workers/actor-host.js', ROOT_URL);
 
 export interface ThreadArgs { spec: ActorSpec; config: Readonly<Config>; logOptions: HostEnv['logOptions']; port: MessagePort }
 

@@ -16,6 +16,8 @@ export interface RunnerEnv {
   clock: Clock;
   log: Logger;
   placement: Placement;
+  /** Receives the function that crashes the actor through its cleanup (used by a thread host). */
+  crashHook?: (crash: (err: unknown) => void) => void;
 }
 
 interface Pending { resolve(v: unknown): void; reject(e: Error): void; timer: Timer; to: string; type: string }
@@ -58,6 +60,7 @@ export async function runActor(mod: ActorModule, env: RunnerEnv): Promise<void> 
     post(how.crashed === undefined ? { k: 'stopped' } : { k: 'crashed', error: serializeError(how.crashed) });
     finish();
   };
+  env.crashHook?.((err) => { void end({ crashed: err }); });
 
   // The wire is untyped (structured clones); ActorContext types these from the protocols.
   const send = (to: string, msg: Message) => { if (!finished) post({ k: 'send', to, msg }); };

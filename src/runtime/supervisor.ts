@@ -9,7 +9,7 @@ import type { Logger } from './log.ts';
 import type { Host, RunningActor } from './host.ts';
 import type { Call, DefineProtocol, SupervisorExtensions } from './protocol.ts';
 import {
-  ActorDownError, ActorStartError, DuplicateActorError, RequestTimeoutError, SupervisorGaveUpError, UnknownActorError, UnknownRequestError,
+  ActorDownError, ActorStartError, DuplicateActorError, KillRefusedError, RequestTimeoutError, SupervisorGaveUpError, UnknownActorError, UnknownRequestError,
   deserializeError, serializeError, type SerializedError,
 } from './errors.ts';
 
@@ -166,9 +166,14 @@ export class Supervisor extends EventEmitter {
     const c = this.child(name);
     const run = c.run;
     if (!run || c.status !== 'running') throw new ActorDownError(name, `not running (${c.status})`);
+    if (c.spec.native && run.placement === 'thread' && mode === 'terminate') {
+      throw new KillRefusedError(`${name} holds a llama.cpp context: terminating its thread could abort the whole process (node-llama-cpp cannot be torn down mid-decode); kill it with mode=throw (it ends through its own cleanup) or restart it`);
+    }
     const how: KillMode = run.placement === 'thread' ? mode : 'throw';
     if (how === 'terminate') await run.terminate();
-    else run.post({ k: 'crash', reason: `killed on purpose (${mode})`, uncaught: run.placement === 'thread' });
+    // A native actor's thread is not left to die by an uncaught exception either (its worker
+    // would be torn down mid-decode): it crashes through its runner, which releases llama first.
+    else run.post({ k: 'crash', reason: `killed on purpose (${mode})`, uncaught: run.placement === 'thread' && !c.spec.native });
     await run.exited;
     return { name, placement: run.placement, mode: how };
   }
@@ -317,7 +322,11 @@ export class Supervisor extends EventEmitter {
       new Promise<boolean>((r) => { timer = this.opts.clock.setTimeout(() => r(true), c.spec.shutdownMs); }),
     ]);
     this.opts.clock.clearTimeout(timer!);
-    if (timedOut) {
+    if (timedOut && c.spec.native && run.placement === 'thread') {
+      // Never terminated (see ActorSpec.native): waiting is the only safe way out.
+      this.opts.log.warn({ actor: c.spec.name, timeout_ms: c.spec.shutdownMs }, 'Actor did not stop in time; it holds a llama.cpp context, so it is waited for, not terminated');
+      await run.exited;
+    } else if (timedOut) {
       this.opts.log.warn({ actor: c.spec.name, timeout_ms: c.spec.shutdownMs }, 'Actor did not stop in time; terminated');
       await run.terminate();
       await run.exited;

@@ -13,7 +13,17 @@ export async function runWorkerActor(): Promise<void> {
   port.on('message', (m: Down) => {
     if (m.k === 'crash' && m.uncaught) setImmediate(() => { throw new Error(m.reason); });
   });
+  let crash: ((err: unknown) => void) | undefined;
+  if (spec.native) {
+    // An uncaught exception would end this thread at once, tearing down llama.cpp mid-decode
+    // (which aborts the process): a native actor crashes through its runner instead, so its
+    // cleanup stops the generations and releases the model before the thread exits.
+    process.on('uncaughtException', (err) => {
+      log.error({ err }, 'Uncaught exception in an actor holding a llama.cpp context: crashing it through its cleanup');
+      crash?.(err);
+    });
+  }
   const mod = await loadActorModule(spec.module);
-  await runActor(mod, { spec, port, config, clock: systemClock, log, placement: 'thread' });
+  await runActor(mod, { spec, port, config, clock: systemClock, log, placement: 'thread', crashHook: (fn) => { crash = fn; } });
   port.close();
 }

@@ -4,8 +4,12 @@ import { parse as parseToml } from 'smol-toml';
 import { DistributedOrchestratorConfig } from '../actors/consensus/config.ts';
 import type { DistributedOrchestrationConfig } from '../config/types.ts';
 import { defaultScenario, type Fault, type Scenario } from './cluster.ts';
+import { CodedError } from '../errors/registry.ts';
 
-export class ScenarioError extends Error { override name = 'ScenarioError'; }
+export class ScenarioError extends CodedError {
+  override name = 'ScenarioError';
+  constructor(message: string) { super('invalid_scenario', message); }
+}
 
 const num = (v: unknown, what: string, min = 0, max = Infinity): number => {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw new ScenarioError(`${what} must be a number in [${min}, ${max}]; got ${JSON.stringify(v)}`);

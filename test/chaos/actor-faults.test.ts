@@ -1,7 +1,7 @@
 // Chaos scenario: actor faults under load. While a client keeps jobs streaming at a
 // real node, each of its actors is killed in turn through the control API (worker thread
-// terminated, uncaught throw inside the actor); the report gives, per kill, the time until the
-// actor ran again and what became of the jobs meanwhile: completed, failed with a receipt, or
+// terminated, uncaught throw inside the actor; an actor holding llama.cpp refuses the
+// first); the report gives, per kill, the time until the actor ran again and what became of the jobs meanwhile: completed, failed with a receipt, or
 // lost (lost must be 0). Then an actor that crash-loops past `restart_intensity` makes the
 // supervisor give up and the node exit non-zero, as configured.
 import { describe, it, before, after } from 'node:test';
@@ -15,7 +15,8 @@ import { record, secs } from './report.ts';
 
 interface ActorRow { name: string; placement: 'inline' | 'thread'; status: string; restarts: number }
 
-const THREADED = ['scheduler', 'consensus', 'orchestrator'];
+/** Actors holding llama.cpp: a terminate kill is refused (it could abort the process). */
+const isNative = (name: string) => name.startsWith('inference:');
 
 async function api(url: string, path: string, init?: RequestInit): Promise<{ status: number; body: unknown }> {
   const r = await fetch(`${url}${path}`, init);
@@ -45,7 +46,6 @@ describe('chaos: actor faults under load', () => {
     writeFileSync(cfg, [
       '[executor]', 'max_load_per_core = 1000',
       '[runtime]', 'restart_intensity = 100', 'restart_period_secs = 5',
-      '[runtime.placement]', ...THREADED.map((a) => `${a} = "thread"`),
     ].join('\n'));
     node = spawnNode(['-c', cfg, '--node-id', 'victim', '--port', '0', '--data-dir', dir]);
     boot = `/ip4/127.0.0.1/tcp/${await listenPort(node)}`;
@@ -77,7 +77,13 @@ describe('chaos: actor faults under load', () => {
     const load = [worker(0), worker(1)];
     try {
       const actors = (await api(url, '/actors')).body as ActorRow[];
-      const kills = actors.flatMap((a) => (a.placement === 'thread' ? ['terminate', 'throw'] : ['throw']).map((how) => ({ name: a.name, how })));
+      // Default placement: every actor on a thread but the store.
+      assert.deepEqual(actors.filter((a) => a.placement === 'inline').map((a) => a.name), ['store']);
+      for (const a of actors.filter((x) => isNative(x.name))) {
+        const r = await api(url, `/actors/${encodeURIComponent(a.name)}/kill`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ how: 'terminate' }) });
+        assert.equal(r.status, 409, `terminating ${a.name} is refused: ${JSON.stringify(r.body)}`);
+      }
+      const kills = actors.flatMap((a) => (a.placement === 'thread' && !isNative(a.name) ? ['terminate', 'throw'] : ['throw']).map((how) => ({ name: a.name, how })));
       for (const { name, how } of kills) {
         if (name === 'api') continue; // killed last, below: it is the switch itself
         const before = { ...outcome };

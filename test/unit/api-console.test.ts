@@ -111,7 +111,7 @@ describe('api actor: the web console', () => {
     });
     const foreign = await block('http://evil.example');
     assert.equal(foreign.status, 403);
-    assert.deepEqual(Object.keys(await foreign.json() as object), ['code', 'message']);
+    assert.deepEqual(Object.keys(await foreign.json() as object), ['code', 'message', 'retryable']);
     assert.notEqual((await block(url)).status, 403);
     assert.notEqual((await block()).status, 403);
     const pre = await fetch(`${url}/v1/chat/completions`, { method: 'OPTIONS', headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' } });

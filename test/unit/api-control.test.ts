@@ -94,7 +94,7 @@ describe('api: killing and restarting actors', () => {
   it('answers 404 unknown_actor for a name it does not supervise', async () => {
     for (const path of ['/actors/nope/kill', '/actors/nope/restart']) {
       const { status, body } = await post<ApiErrorBody>(`${url}${path}`);
-      assert.deepEqual([status, body], [404, { code: 'unknown_actor', message: 'no actor named nope' }], path);
+      assert.deepEqual([status, body], [404, { code: 'unknown_actor', message: 'no actor named nope', retryable: false }], path);
     }
   });
 });
@@ -191,7 +191,7 @@ describe('api: metrics turned off', () => {
       const url = await apiUrl(node);
       assert.deepEqual(await get(`${url}/metrics`), {
         status: 404, type: 'application/json; charset=utf-8',
-        body: { code: 'metrics_disabled', message: 'metrics are off on this node (monitoring.metrics_enabled = false)' },
+        body: { code: 'metrics_disabled', message: 'metrics are off on this node (monitoring.metrics_enabled = false)', retryable: false },
       });
       assert.equal((await get(`${url}/health`)).status, 200);
     } finally {

@@ -86,7 +86,7 @@ describe('api actor: GET /health and GET /actors', () => {
   });
 
   it('answers an unknown route or method with 404 JSON', async () => {
-    assert.deepEqual(await get(`${url}/nope?x=1`), { status: 404, type: 'application/json; charset=utf-8', body: { code: 'not_found', message: 'no route GET /nope' } });
+    assert.deepEqual(await get(`${url}/nope?x=1`), { status: 404, type: 'application/json; charset=utf-8', body: { code: 'not_found', message: 'no route GET /nope', retryable: false } });
     const res = await fetch(`${url}/health`, { method: 'POST' });
     assert.equal(res.status, 404);
     assert.equal(((await res.json()) as { code: string }).code, 'not_found');
@@ -167,7 +167,7 @@ describe('api actor: peers, jobs, manifest and metrics of a working node', () =>
     const v = await verifyReceipt(body.receipt, { text: ran.text, prompt });
     assert.ok(v.ok, JSON.stringify(v));
     assert.deepEqual(await get(`${url}/jobs/${'0'.repeat(64)}`), {
-      status: 404, type: 'application/json; charset=utf-8', body: { code: 'unknown_job', message: `this node has no record and no receipt of job ${'0'.repeat(64)}` },
+      status: 404, type: 'application/json; charset=utf-8', body: { code: 'unknown_job', message: `this node has no record and no receipt of job ${'0'.repeat(64)}`, retryable: false },
     });
   });
 

@@ -41,7 +41,7 @@ const CONFIG_SHAPE: Shape<Config> = {
   api: { enabled: true, listen: true, port: true, token: true, gateway_timeout_secs: true },
   store: { receipts_max_age_days: true, receipts_max_count: true, jobs_max_age_days: true, jobs_max_count: true },
   runtime: {
-    placement: { store: true, network: true, scheduler: true, orchestrator: true, consensus: true, api: true },
+    placement: { store: true, network: true, scheduler: true, orchestrator: true, consensus: true, api: true, inference: true },
     restart_intensity: true, restart_period_secs: true, shutdown_timeout_ms: true,
   },
 };

@@ -47,7 +47,9 @@ describe('loadConfig: defaults', () => {
     assert.deepEqual(c.orchestrator.safety.allowed_actions,
       ['start_election', 'migrate_context', 'adjust_gossip', 'scale_queue', 'wait']);
     assert.equal(c.distributed_orchestration.mode, 'emergent');
-    assert.equal(c.runtime.placement.api, 'inline');
+    assert.equal(c.runtime.placement.api, 'thread');
+    assert.equal(c.runtime.placement.inference, 'thread');
+    assert.equal(c.runtime.placement.store, 'inline');
     assert.equal(c.model.path, undefined);
   });
 

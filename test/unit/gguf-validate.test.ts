@@ -31,13 +31,14 @@ async function fileOf(bytes: Uint8Array): Promise<string> {
 }
 
 async function rejectsWith(
-  path: string, code: ModelLoadError['code'], fragment: RegExp, options?: Parameters<typeof validateModel>[1],
+  path: string, reason: ModelLoadError['reason'], fragment: RegExp, options?: Parameters<typeof validateModel>[1],
 ): Promise<void> {
   await assert.rejects(validateModel(path, options), (err: unknown) => {
     assert.ok(err instanceof ModelLoadError, `expected a ModelLoadError, got ${String(err)}`);
     assert.equal(err.name, 'ModelLoadError');
-    assert.equal(err.code, code);
-    if (code === 'invalid_format') assert.match(err.message, /^Model load error: Invalid model format/);
+    assert.equal(err.code, 'invalid_model');
+    assert.equal(err.reason, reason);
+    if (reason === 'invalid_format') assert.match(err.message, /^Model load error: Invalid model format/);
     else assert.match(err.message, /^Model load error: /);
     assert.match(err.message, fragment);
     return true;

@@ -227,7 +227,7 @@ describe('model pulls on a full disk', () => {
       const filler = join(disk, 'filler');
       writeFileSync(filler, Buffer.alloc(5 * 1024 * 1024));
       const r = await post<ApiErrorBody>(`${url}/models`, { sha256: sha });
-      assert.deepEqual([r.status, r.body.code], [507, 'pull_failed']);
+      assert.deepEqual([r.status, r.body.code, r.body.retryable], [507, 'pull_disk_full', false]);
       assert.match(r.body.message, /^disk_full: not enough disk space in .* for model [0-9a-f]{64}: 5 MiB needed, \d MiB free$/);
       assert.ok(!existsSync(join(pullDir, `${sha}.gguf`)));
       rmSync(filler);

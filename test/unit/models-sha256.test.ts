@@ -49,9 +49,10 @@ describe('sha256File', () => {
 
   it('refuses a missing file with a ModelLoadError naming it', async () => {
     const path = join(dir, 'missing.gguf');
-    await assert.rejects(sha256File(path), (err: Error & { code?: string }) => {
+    await assert.rejects(sha256File(path), (err: Error & { code?: string; reason?: string }) => {
       assert.equal(err.name, 'ModelLoadError');
-      assert.equal(err.code, 'unreadable');
+      assert.equal(err.code, 'invalid_model');
+      assert.equal(err.reason, 'unreadable');
       assert.ok(err.message.includes(path));
       return true;
     });

@@ -12,6 +12,7 @@ import type { Config } from '../../config/types.ts';
 import type { Ask } from '../../runtime/protocol.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { NetworkStatus, ServedModel } from '../network/messages.ts';
+import { CodedError } from '../../errors/registry.ts';
 
 /** A job as the gateway gives it: the limits and priority are the gateway's. */
 export type GatewayJob = Omit<JobOptions, 'timeoutMs' | 'claimTimeoutMs' | 'priority'>;
@@ -24,14 +25,16 @@ export interface GatewayPort {
   run(job: GatewayJob): Promise<SubmitResult>;
 }
 
-/** This node's network actor did not answer, or its light client could not join it. */
 /** The receipt of a job the gateway ran could not be put in the node's store (a full disk). */
-export class ReceiptNotStoredError extends Error {
+export class ReceiptNotStoredError extends CodedError {
   override name = 'ReceiptNotStoredError';
+  constructor(message: string, options?: ErrorOptions) { super('receipt_not_stored', message, options); }
 }
 
-export class NetworkUnavailableError extends Error {
+/** This node's network actor did not answer, or its light client could not join it. */
+export class NetworkUnavailableError extends CodedError {
   override name = 'NetworkUnavailableError';
+  constructor(message: string, options?: ErrorOptions) { super('network_unavailable', message, options); }
 }
 
 export interface NetworkGatewayInit {

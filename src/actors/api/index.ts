@@ -16,6 +16,7 @@ import type { BlockedPeer } from '../network/gate.ts';
 import type { ReceiptEnvelope } from '../../market/receipts.ts';
 import type { JobRecordStatus, SchedulerMetrics } from '../scheduler/messages.ts';
 import type { CheckReport, Page, PageQuery, StoredJob, StoredReceipt, StoreStatus } from '../../store/store.ts';
+import { errorCodeOf } from '../../errors/registry.ts';
 import { healthOf } from './health.ts';
 import { ApiError, ApiListenError, type ApiArgs, type ApiFile, type ApiIn, type DrainAccepted } from './messages.ts';
 import { renderMetrics } from './metrics.ts';
@@ -40,18 +41,14 @@ const STORE_TIMEOUT_MS = 5000;
 const CHECK_TIMEOUT_MS = 120_000;
 const RESTART_TIMEOUT_MS = 180_000;
 
-/** An actor's failure to answer, as the HTTP answer it becomes. */
+/**
+ * An actor's failure as the HTTP answer it becomes. Its registry code says the status (the
+ * server's error handler); only the supervisor's `actor_down` means something else here: the
+ * supervisor is never down, so the actor to kill or restart is not running.
+ */
 function asApiError(err: unknown, to: string): unknown {
-  const e = err as Error;
-  switch (e?.name) {
-    case 'UnknownActorError': return new ApiError(404, 'unknown_actor', e.message);
-    case 'ActorDownError':
-      // The supervisor is never down: from it, this means the actor to kill is not running.
-      return to === SUPERVISOR ? new ApiError(409, 'actor_not_running', e.message) : new ApiError(503, 'unavailable', e.message);
-    case 'RequestTimeoutError': return new ApiError(503, 'unavailable', e.message);
-    case 'InvalidPeerError': return new ApiError(400, 'invalid_peer', e.message);
-    default: return err;
-  }
+  if (to === SUPERVISOR && errorCodeOf(err) === 'actor_down') return new ApiError('actor_not_running', (err as Error).message);
+  return err;
 }
 
 export default defineActor<ApiArgs>({
@@ -131,7 +128,7 @@ export default defineActor<ApiArgs>({
             ask('store', { type: 'store.receipt', job_id: id }, STORE_TIMEOUT_MS),
           ]);
           const receipt = kept?.receipt ?? await ask('network', { type: 'network.receipt', job_id: id });
-          if (job === null && receipt === null) throw new ApiError(404, 'unknown_job', `this node has no record and no receipt of job ${id}`);
+          if (job === null && receipt === null) throw new ApiError('unknown_job', `this node has no record and no receipt of job ${id}`);
           return { job, receipt };
         },
         manifest: () => ask('network', { type: 'network.manifest' }),
@@ -139,7 +136,7 @@ export default defineActor<ApiArgs>({
         drain: () => ask(SUPERVISOR, { type: 'node.drain' }),
         async metrics() {
           if (!ctx.config.monitoring.metrics_enabled) {
-            throw new ApiError(404, 'metrics_disabled', 'metrics are off on this node (monitoring.metrics_enabled = false)');
+            throw new ApiError('metrics_disabled', 'metrics are off on this node (monitoring.metrics_enabled = false)');
           }
           const [scheduler, network, actors, pulls, store] = await Promise.all([
             quiet(ask('scheduler', { type: 'scheduler.metrics' })),

@@ -1,5 +1,6 @@
-// What the api actor accepts and answers, the bodies its HTTP routes return, and the registry
-// of error codes every HTTP error body carries.
+// What the api actor accepts and answers, the bodies its HTTP routes return, and the one shape
+// of their errors (codes and statuses: errors/registry.ts, docs/ERRORS.md).
+import { CodedError, type ErrorCode } from '../../errors/registry.ts';
 import type { StoredJob } from '../../store/store.ts';
 import type { RequestEvent, SystemEvent } from '../../runtime/actor.ts';
 import type { Call, DefineProtocol } from '../../runtime/protocol.ts';
@@ -71,44 +72,26 @@ export interface DrainAccepted { draining: true; timeout_secs: number }
 export interface ApiFile { url: string; pid: number }
 
 /**
- * Error codes of the HTTP API (the `code` of every error body):
- * - `unauthorized` (401): api.token is set and the request lacks `Authorization: Bearer <token>`.
- * - `not_found` (404): no such route.
- * - `invalid_request` (400): the body, path or query string does not match the route's JSON Schema.
- * - `invalid_json` (400): the body is not JSON (or is empty) although its content-type says JSON.
- * - `body_too_large` (413): the body exceeds BODY_LIMIT_BYTES.
- * - `unsupported_media_type` (415): the body is not `application/json`.
- * - `unknown_actor` (404): POST /actors/:name/... names no supervised actor.
- * - `actor_not_running` (409): the actor to kill is (re)starting or stopped.
- * - `unknown_job` (404): GET /jobs/:id: no record and no receipt for that id here.
- * - `invalid_peer` (400): /peers/:peer/block names no peer id, or this node's own.
- * - `metrics_disabled` (404): GET /metrics while monitoring.metrics_enabled = false.
- * - `unavailable` (503): an actor the route needs did not answer (down, restarting, timed out).
- * - `foreign_origin` (403): a POST/PUT/DELETE whose Origin header names another site than this node.
- * - `bad_request` (4xx): any other request that could not be handled as sent.
- * - `internal` (500): a bug; the node's log has the details.
+ * Every error body of the node API (outside /v1, which answers OpenAI's shape): the registry
+ * code, the message, and whether asking again may succeed. The HTTP status is the code's, as
+ * the registry gives it, whichever actor (or thread) the error was raised in.
  */
-export type ApiErrorCode =
-  | 'unauthorized' | 'not_found' | 'invalid_request' | 'invalid_json' | 'body_too_large' | 'unsupported_media_type'
-  | 'unknown_actor' | 'actor_not_running' | 'unknown_job' | 'invalid_peer' | 'metrics_disabled' | 'unavailable' | 'foreign_origin'
-  | 'bad_request' | 'internal' | 'invalid_model' | 'model_loaded' | 'unknown_model' | 'model_load_failed' | 'pull_failed';
-
-export interface ApiErrorBody { code: ApiErrorCode; message: string }
+export interface ApiErrorBody { code: ErrorCode; message: string; retryable: boolean }
 
 /** Largest request body accepted, in bytes (fastify's bodyLimit); larger ones get 413 `body_too_large`. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
-/** A route's refusal: becomes `status` with `{ code, message }`. */
-export class ApiError extends Error {
+/** A route's refusal: answered with its code's status and an ApiErrorBody. */
+export class ApiError extends CodedError {
   override name = 'ApiError';
-  constructor(readonly status: number, readonly code: ApiErrorCode, message: string) { super(message); }
+  constructor(code: ErrorCode, message: string) { super(code, message); }
 }
 
 /** The HTTP server could not listen where configured (port taken, address not on this host). */
-export class ApiListenError extends Error {
+export class ApiListenError extends CodedError {
   override name = 'ApiListenError';
   constructor(readonly host: string, readonly port: number, cause: string) {
-    super(`Failed to start the HTTP API on ${host}:${port}: ${cause}. Use a different api.port or let the system auto-assign: api.port = 0`);
+    super('api_listen_failed', `Failed to start the HTTP API on ${host}:${port}: ${cause}. Use a different api.port or let the system auto-assign: api.port = 0`);
   }
 }
 

@@ -19,10 +19,11 @@
 // retires it (new jobs refused, queued ones handed back as failed so their offerer re-offers them,
 // running ones finish), then the actor stops and leaves the tree. One operation at a time.
 //
-// Error codes: `invalid_model` (422: the file fails a check, the message says which),
-// `model_loaded` (409: that name or file is served already), `unknown_model` (404),
-// `model_load_failed` (422: the checks passed but the native loader refused it), `pull_failed`
-// (502, or 507 when the disk is full: the message gives the reason and the pull's error code).
+// Error codes (errors/registry.ts gives their status): `invalid_model` (the file fails a check,
+// the message says which), `resource_exhausted` (it does not fit in memory), `model_loaded` (that
+// name or file is served already), `unknown_model`, `model_load_failed` (the checks passed but
+// the native loader refused it), `pull_failed` / `pull_disk_full` (the message starts with the
+// pull's reason: no_source, hash_mismatch, …).
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -36,6 +37,7 @@ import type { ServedModel as SwarmModel } from '../network/messages.ts';
 import type { PullProgress, SharedFile } from '../network/model-transfer.ts';
 import type { RetireReply, SchedulerStatus } from '../scheduler/messages.ts';
 import { inferenceReplyTimeoutMs } from '../scheduler/timeouts.ts';
+import { errorCodeOf } from '../../errors/registry.ts';
 import { ApiError } from './messages.ts';
 
 /** A model served here, as GET /models lists it. */
@@ -59,11 +61,12 @@ const LOAD_TIMEOUT_MS = 300_000;
 /** A pull of a few GiB over a slow link. */
 const PULL_TIMEOUT_MS = 6 * 3600_000;
 
-/** A failed pull as the HTTP answer it becomes (the pull's own code in the message). */
+/** A failed pull (from the network actor) as the HTTP answer it becomes: its reason leads the message. */
 function asPullError(err: unknown): unknown {
-  const e = err as Error & { code?: string };
-  if (e?.name !== 'ModelPullError') return err;
-  return new ApiError(e.code === 'disk_full' ? 507 : 502, 'pull_failed', `${e.code}: ${e.message}`);
+  const code = errorCodeOf(err);
+  if (code !== 'pull_failed' && code !== 'pull_disk_full') return err;
+  const e = err as Error & { reason?: string };
+  return new ApiError(code, `${e.reason ?? 'failed'}: ${e.message}`);
 }
 
 export class ModelControl {
@@ -129,7 +132,7 @@ export class ModelControl {
   async load(body: { path: string; name?: string } | { sha256: string; name?: string }): Promise<ServedModelInfo> {
     if (!('sha256' in body)) return this.loadFile(body.path, body.name);
     const served = (await this.manifests()).find((m) => m.sha256 === body.sha256);
-    if (served) throw new ApiError(409, 'model_loaded', `model ${body.sha256} is already served here as ${served.name}`);
+    if (served) throw new ApiError('model_loaded', `model ${body.sha256} is already served here as ${served.name}`);
     // Not one at a time: a long pull must not hold up other loads and unloads.
     const pulled = await this.init.ask('network', { type: 'network.pull', sha256: body.sha256, dir: this.init.pullDir }, PULL_TIMEOUT_MS)
       .catch((err: unknown) => { throw asPullError(err); });
@@ -140,27 +143,21 @@ export class ModelControl {
   private loadFile(path: string, name: string | undefined, sha256?: string): Promise<ServedModelInfo> {
     return this.serial(async () => {
       const { config } = this.init;
-      let model: ServedModel;
-      try {
-        model = await describeModel(config, path, name);
-      } catch (err) {
-        const e = err as Error;
-        if (e.name === 'ModelLoadError' || e.name === 'ResourceExhaustedError') throw new ApiError(422, 'invalid_model', e.message);
-        throw err;
-      }
+      // A file failing a check throws ModelLoadError (invalid_model) or ResourceExhaustedError.
+      const model = await describeModel(config, path, name);
       if (sha256 !== undefined && model.manifest.sha256 !== sha256) {
-        throw new ApiError(422, 'invalid_model', `${path} no longer has sha256 ${sha256} (it changed on disk); prune it and pull again`);
+        throw new ApiError('invalid_model', `${path} no longer has sha256 ${sha256} (it changed on disk); prune it and pull again`);
       }
       const manifests = await this.manifests();
-      if (manifests.some((m) => m.name === model.name)) throw new ApiError(409, 'model_loaded', `a model named ${model.name} is already served here; unload it first or pick another name`);
+      if (manifests.some((m) => m.name === model.name)) throw new ApiError('model_loaded', `a model named ${model.name} is already served here; unload it first or pick another name`);
       const twin = manifests.find((m) => m.sha256 === model.manifest.sha256);
-      if (twin) throw new ApiError(409, 'model_loaded', `this file (sha256 ${twin.sha256}) is already served here as ${twin.name}`);
+      if (twin) throw new ApiError('model_loaded', `this file (sha256 ${twin.sha256}) is already served here as ${twin.name}`);
       try {
-        await this.supervisor({ type: 'supervisor.add', spec: inferenceChildSpec(model, config.runtime.shutdown_timeout_ms) }, LOAD_TIMEOUT_MS);
+        await this.supervisor({ type: 'supervisor.add', spec: inferenceChildSpec(model, config.runtime.shutdown_timeout_ms, config.runtime.placement.inference) }, LOAD_TIMEOUT_MS);
       } catch (err) {
-        const e = err as Error;
-        if (e.name === 'ActorStartError') throw new ApiError(422, 'model_load_failed', `${model.path} did not load: ${e.message}`);
-        if (e.name === 'DuplicateActorError') throw new ApiError(409, 'model_loaded', e.message);
+        const code = errorCodeOf(err);
+        if (code === 'actor_start_failed') throw new ApiError('model_load_failed', `${model.path} did not load: ${(err as Error).message}`);
+        if (code === 'duplicate_actor') throw new ApiError('model_loaded', (err as Error).message);
         throw err;
       }
       const status = await this.init.ask('scheduler', { type: 'scheduler.add_model', model: { name: model.name, sequences: model.sequences } }, QUICK_MS);
@@ -173,7 +170,7 @@ export class ModelControl {
     return this.serial(async () => {
       const actors = await this.supervisor({ type: 'supervisor.actors' });
       if (!actors.some((a) => a.name === inferenceAddress(name))) {
-        throw new ApiError(404, 'unknown_model', `no model named ${name} is served here`);
+        throw new ApiError('unknown_model', `no model named ${name} is served here`);
       }
       const manifests = (await this.manifests()).filter((m) => m.name !== name);
       const files = (await this.files()).filter((f) => manifests.some((m) => m.sha256 === f.sha256));

@@ -3,10 +3,12 @@
 // request becomes a network job (GatewayPort.run: the same routing as `mvp-node submit`).
 //
 // Wire decisions, also in the README ("OpenAI-compatible API"):
-// - Errors are OpenAI-shaped, `{ error: { message, type, param, code } }`: 400 bad body
-//   (invalid_json, invalid_value, ...), 404 unknown model (model_not_found) or URL, 503 no node
-//   took the job in time (no_executor) or this node's network is unreachable, 502 the job was
-//   refused, failed, or its receipt did not verify (job_refused, job_failed, bad_receipt).
+// - Errors are OpenAI-shaped, `{ error: { message, type, param, code } }`, with the code and
+//   HTTP status from the error registry (errors/registry.ts, docs/ERRORS.md); `type` is
+//   `invalid_request_error` for a 4xx, `server_error` otherwise. E.g. 400 bad body (invalid_json,
+//   invalid_value, ...), 404 unknown model (model_not_found) or URL, 503 no node took the job in
+//   time (no_executor) or this node's network is unreachable, 502 the job was refused, failed, or
+//   its receipt did not verify (job_refused, job_failed, bad_receipt).
 // - Headers: `x-mvp-job-id` (every answer once the job is offered) and, when not streaming,
 //   `x-mvp-receipt-id` (the signed receipt envelope's id) and `x-mvp-executor`. A stream's
 //   headers go out with its first token (so a job no node takes still gets a real 503), and its
@@ -24,6 +26,7 @@ import type { SubmitResult } from '../../client/submit.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { ServedModel } from '../network/messages.ts';
 import type { GatewayPort } from './gateway.ts';
+import { CodedError, errorCodeOf, type ErrorCode } from '../../errors/registry.ts';
 
 export interface OpenAiOptions {
   gateway: GatewayPort;
@@ -57,19 +60,19 @@ export interface MvpResult { job_id: string; receipt_id: string; executor: strin
 
 type ErrorType = 'invalid_request_error' | 'server_error';
 
-/** An error answered in OpenAI's shape. */
-export class OpenAiError extends Error {
+/** An error answered in OpenAI's shape; its status (and so its type) is its registry code's. */
+export class OpenAiError extends CodedError {
   override name = 'OpenAiError';
   constructor(
-    readonly status: number,
+    code: ErrorCode,
     message: string,
-    readonly type: ErrorType,
-    readonly code: string,
     readonly param: string | null = null,
     readonly headers: Record<string, string> = {},
   ) {
-    super(message);
+    super(code, message);
   }
+
+  get type(): ErrorType { return this.statusCode < 500 ? 'invalid_request_error' : 'server_error'; }
 
   body() { return { error: { message: this.message, type: this.type, param: this.param, code: this.code } }; }
 }
@@ -149,7 +152,7 @@ function textOf(content: ChatMessage['content'], index: number): string {
   if (typeof content === 'string') return content;
   return content.map((p) => {
     if (p.type !== 'text' || typeof p.text !== 'string') {
-      throw new OpenAiError(400, `messages[${index}]: only text content parts are supported, not ${JSON.stringify(p.type)}`, 'invalid_request_error', 'invalid_value', 'messages');
+      throw new OpenAiError('invalid_value', `messages[${index}]: only text content parts are supported, not ${JSON.stringify(p.type)}`, 'messages');
     }
     return p.text;
   }).join('');
@@ -174,8 +177,8 @@ export function listModels(served: readonly ServedModel[]): ListedModel[] {
 }
 
 function modelNotFound(name: string, known: readonly ListedModel[]): OpenAiError {
-  return new OpenAiError(404, `The model '${name}' does not exist on this network (served: ${known.map((m) => m.id).join(', ') || 'nothing'})`,
-    'invalid_request_error', 'model_not_found', 'model');
+  return new OpenAiError('model_not_found', `The model '${name}' does not exist on this network (served: ${known.map((m) => m.id).join(', ') || 'nothing'})`,
+    'model');
 }
 
 // --- the routes ----------------------------------------------------------------------------
@@ -192,12 +195,14 @@ interface CompletionRequest {
 }
 
 /** A job whose executor failed after its tokens began to stream: the next one would start over. */
-class ExecutorLostError extends Error {
+class ExecutorLostError extends CodedError {
   override name = 'ExecutorLostError';
+  constructor(message: string) { super('executor_lost', message); }
 }
 /** The HTTP client went away: the job is given up. */
-class ClientGoneError extends Error {
+class ClientGoneError extends CodedError {
   override name = 'ClientGoneError';
+  constructor(message: string) { super('client_gone', message); }
 }
 
 export async function openaiRoutes(app: FastifyInstance, { gateway, log }: OpenAiOptions): Promise<void> {
@@ -209,12 +214,12 @@ export async function openaiRoutes(app: FastifyInstance, { gateway, log }: OpenA
   app.setErrorHandler<FastifyError | OpenAiError>((err, req, reply) => {
     const known = asOpenAiError(err, '');
     const e = known instanceof OpenAiError ? known : fromFastifyError(err as FastifyError);
-    if (e.status >= 500 && !(known instanceof OpenAiError)) log.error({ err, method: req.method, url: req.url }, 'OpenAI gateway request failed');
-    return reply.code(e.status).headers(e.headers).send(e.body());
+    if (e.statusCode === 500) log.error({ err, method: req.method, url: req.url }, 'OpenAI gateway request failed');
+    return reply.code(e.statusCode).headers(e.headers).send(e.body());
   });
   app.setNotFoundHandler((req, reply) => {
-    const e = new OpenAiError(404, `Unknown request URL: ${req.method} ${req.url.split('?')[0]}`, 'invalid_request_error', 'unknown_url');
-    return reply.code(404).send(e.body());
+    const e = new OpenAiError('unknown_url', `Unknown request URL: ${req.method} ${req.url.split('?')[0]}`);
+    return reply.code(e.statusCode).send(e.body());
   });
 
   const models = async () => listModels(await gateway.models());
@@ -258,8 +263,8 @@ export async function openaiRoutes(app: FastifyInstance, { gateway, log }: OpenA
     if (!model) throw modelNotFound(c.model, known);
     const maxTokens = c.maxTokens ?? Math.max(1, Math.min(DEFAULT_MAX_TOKENS, model.context_length - 1));
     if (maxTokens >= model.context_length) {
-      throw new OpenAiError(400, `max_tokens ${maxTokens} does not fit the context of any node serving ${c.model} (largest: ${model.context_length} tokens)`,
-        'invalid_request_error', 'context_length_exceeded', 'max_tokens');
+      throw new OpenAiError('context_length_exceeded', `max_tokens ${maxTokens} does not fit the context of any node serving ${c.model} (largest: ${model.context_length} tokens)`,
+        'max_tokens');
     }
     // A client that hangs up gives its job up: the executor's stream is closed and it stops.
     const abort = new AbortController();
@@ -296,7 +301,7 @@ export async function openaiRoutes(app: FastifyInstance, { gateway, log }: OpenA
       });
       const status = result.receipt.body.status;
       if (status !== 'completed') {
-        throw new OpenAiError(502, `the job ended ${status} on ${result.executor}: ${result.receipt.body.reason ?? 'no reason given'}`, 'server_error', 'job_failed', null,
+        throw new OpenAiError('job_failed', `the job ended ${status} on ${result.executor}: ${result.receipt.body.reason ?? 'no reason given'}`, null,
           { 'x-mvp-receipt-id': result.receipt.id, 'x-mvp-executor': result.executor });
       }
     } catch (err) {
@@ -310,7 +315,7 @@ export async function openaiRoutes(app: FastifyInstance, { gateway, log }: OpenA
       if (!out?.started) throw e;
       // Headers are gone: the error becomes the stream's last event (the openai client throws it).
       if (!(e instanceof OpenAiError)) log.error({ err: e, job_id: jobId }, 'OpenAI gateway stream failed');
-      out.send((e instanceof OpenAiError ? e : new OpenAiError(500, (e as Error).message, 'server_error', 'internal')).body());
+      out.send((e instanceof OpenAiError ? e : new OpenAiError('internal', (e as Error).message)).body());
       out.end();
       return reply;
     }
@@ -339,39 +344,33 @@ export async function openaiRoutes(app: FastifyInstance, { gateway, log }: OpenA
 
 const completionId = (kind: CompletionRequest['kind'], jobId: string) => `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${jobId}`;
 
-/** Failures of the job path as OpenAI errors; anything else stays as it is (500). */
+/**
+ * A coded failure (the job path's, or another actor's) as an OpenAI error with its registry
+ * code and status; an error without a code stays as it is (a 500, logged).
+ */
 function asOpenAiError(err: unknown, jobId: string): unknown {
   const headers: Record<string, string> = jobId ? { 'x-mvp-job-id': jobId } : {};
-  if (err instanceof OpenAiError) {
-    return new OpenAiError(err.status, err.message, err.type, err.code, err.param, { ...headers, ...err.headers });
-  }
-  const e = err as Error & { kind?: string };
-  switch (e.name) {
-    case 'NoExecutorError': return new OpenAiError(503, e.message, 'server_error', 'no_executor', null, headers);
-    case 'NetworkUnavailableError': return new OpenAiError(503, e.message, 'server_error', 'network_unavailable', null, headers);
-    case 'ReceiptNotStoredError': return new OpenAiError(503, e.message, 'server_error', 'receipt_not_stored', null, headers);
-    case 'JobFailedError': return new OpenAiError(502, e.message, 'server_error', e.kind === 'bad_receipt' ? 'bad_receipt' : 'job_refused', null, headers);
-    case 'ExecutorLostError': return new OpenAiError(502, e.message, 'server_error', 'executor_lost', null, headers);
-    default: return err;
-  }
+  if (err instanceof OpenAiError) return new OpenAiError(err.code, err.message, err.param, { ...headers, ...err.headers });
+  const code = errorCodeOf(err);
+  return code === undefined ? err : new OpenAiError(code, (err as Error).message, null, headers);
 }
 
 /** Fastify's own 4xx (bad JSON, schema, size, media type) in OpenAI's shape; the rest is a 500. */
 function fromFastifyError(err: FastifyError): OpenAiError {
   const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-  if (status === 500) return new OpenAiError(500, err.message, 'server_error', 'internal');
+  if (status === 500) return new OpenAiError('internal', err.message);
   if (err.validation) {
     const first = err.validation[0];
     const path = (first?.instancePath ?? '').split('/').filter(Boolean);
     const missing = first?.keyword === 'required' ? String((first.params as { missingProperty?: string }).missingProperty ?? '') : '';
     const param = missing || path[0] || null;
-    return new OpenAiError(400, err.message, 'invalid_request_error', missing ? 'missing_required_parameter' : 'invalid_value', param);
+    return new OpenAiError(missing ? 'missing_required_parameter' : 'invalid_value', err.message, param);
   }
   const code = err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'invalid_json'
     : err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'body_too_large'
     : err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'unsupported_media_type'
     : 'invalid_request';
-  return new OpenAiError(status, err.message, 'invalid_request_error', code);
+  return new OpenAiError(code, err.message);
 }
 
 /** Server-sent events on the raw response, in OpenAI's framing: `data: <json>`, then `data: [DONE]`. */

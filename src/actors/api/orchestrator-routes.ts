@@ -12,34 +12,24 @@
 //   GET  /orchestrator/status                                   → OrchestratorStatus, or { enabled: false }
 //   GET  /orchestrator/export?format=jsonl|chat   → application/x-ndjson, header x-records
 //
-// Error codes (the `code` of the error body), besides the server's own:
-// - `unknown_decision` (404): no decision with that id (or older than the last 100);
-// - `decision_not_held` (409): confirm/reject of a decision that is not held (its message says what it is);
-// - `bad_request` (400): a body, query or decision type the orchestrator cannot use;
-// - `unavailable` (503): no orchestrator (orchestrator.enabled = false), or it is down or did not answer.
-import type { FastifyInstance, FastifyReply } from 'fastify';
+// Errors are the server's one shape, with the registry code of the orchestrator's failure:
+// `unknown_decision`, `decision_not_held`, `invalid_decision_request`; `actor_down` or
+// `request_timeout` when it is down or did not answer, and `unavailable` when this node runs
+// no orchestrator (orchestrator.enabled = false).
+import type { FastifyInstance } from 'fastify';
 import type { OrchestratorConfig } from '../../config/types.ts';
 import { DECISION_TYPES, type DecisionType, type MetricsSnapshot } from '../orchestrator/heuristics.ts';
 import {
   EXPORT_FORMATS, OWNER_TIMEOUT_MS, RECENT_LIMIT, orchestratorReplyTimeoutMs, type ExportResult, type OrchestratorRequest,
 } from '../orchestrator/messages.ts';
-
-export type OrchestratorErrorCode = 'unknown_decision' | 'decision_not_held' | 'bad_request' | 'unavailable';
+import { errorCodeOf } from '../../errors/registry.ts';
+import { ApiError } from './messages.ts';
 
 export interface OrchestratorRoutesInit {
   /** Sends one request to the orchestrator actor. */
   request(msg: OrchestratorRequest, timeoutMs: number): Promise<unknown>;
   config: Readonly<OrchestratorConfig>;
 }
-
-const STATUS: Record<string, [number, OrchestratorErrorCode]> = {
-  UnknownDecisionError: [404, 'unknown_decision'],
-  DecisionNotHeldError: [409, 'decision_not_held'],
-  InvalidDecisionRequestError: [400, 'bad_request'],
-  UnknownActorError: [503, 'unavailable'],
-  ActorDownError: [503, 'unavailable'],
-  RequestTimeoutError: [503, 'unavailable'],
-};
 
 const metricsSchema = {
   type: 'object',
@@ -52,16 +42,13 @@ export function registerOrchestratorRoutes(app: FastifyInstance, { request, conf
   const slow = orchestratorReplyTimeoutMs(config.decision_timeout_ms);
   const quick = 2 * OWNER_TIMEOUT_MS;
 
-  /** The actor's answer, or its failure as `{ code, message }` with the status the failure calls for. */
-  async function forward(reply: FastifyReply, msg: OrchestratorRequest, timeoutMs: number): Promise<unknown> {
+  /** The actor's answer; its failure goes to the server's error handler (status by registry code). */
+  async function forward<T = unknown>(msg: OrchestratorRequest, timeoutMs: number): Promise<T> {
     try {
-      return await request(msg, timeoutMs);
+      return await request(msg, timeoutMs) as T;
     } catch (err) {
-      const e = err as Error;
-      const mapped = STATUS[e.name];
-      if (!mapped) throw err;
-      const message = e.name === 'UnknownActorError' ? 'the orchestrator is not running on this node (orchestrator.enabled = false?)' : e.message;
-      return reply.code(mapped[0]).send({ code: mapped[1], message });
+      if (errorCodeOf(err) === 'unknown_actor') throw new ApiError('unavailable', 'the orchestrator is not running on this node (orchestrator.enabled = false?)');
+      throw err;
     }
   }
 
@@ -72,9 +59,9 @@ export function registerOrchestratorRoutes(app: FastifyInstance, { request, conf
         properties: { context: { type: 'string', maxLength: 4096 }, decision_type: { enum: DECISION_TYPES }, metrics: metricsSchema },
       },
     },
-  }, async (req, reply) => {
+  }, async (req) => {
     const b = req.body ?? {};
-    return forward(reply, {
+    return forward({
       type: 'orchestrator.decide', decision_type: b.decision_type ?? 'infrastructure',
       ...(b.context !== undefined ? { context: b.context } : {}), ...(b.metrics ? { metrics: b.metrics } : {}),
     }, slow);
@@ -82,32 +69,30 @@ export function registerOrchestratorRoutes(app: FastifyInstance, { request, conf
 
   app.post<{ Body: { text: string } }>('/orchestrator/ask', {
     schema: { body: { type: 'object', required: ['text'], additionalProperties: false, properties: { text: { type: 'string', minLength: 1, maxLength: 4096 } } } },
-  }, async (req, reply) => forward(reply, { type: 'orchestrator.ask', text: req.body.text }, slow));
+  }, async (req) => forward({ type: 'orchestrator.ask', text: req.body.text }, slow));
 
   app.get<{ Querystring: { limit?: number } }>('/orchestrator/decisions', {
     schema: { querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: RECENT_LIMIT } } } },
-  }, async (req, reply) => forward(reply, { type: 'orchestrator.recent', ...(req.query.limit ? { limit: req.query.limit } : {}) }, quick));
+  }, async (req) => forward({ type: 'orchestrator.recent', ...(req.query.limit ? { limit: req.query.limit } : {}) }, quick));
 
-  app.get<{ Params: { id: string } }>('/orchestrator/decisions/:id', async (req, reply) =>
-    forward(reply, { type: 'orchestrator.get', id: req.params.id }, quick));
+  app.get<{ Params: { id: string } }>('/orchestrator/decisions/:id', async (req) =>
+    forward({ type: 'orchestrator.get', id: req.params.id }, quick));
 
-  app.post<{ Params: { id: string } }>('/orchestrator/decisions/:id/confirm', async (req, reply) =>
-    forward(reply, { type: 'orchestrator.confirm', id: req.params.id }, quick + OWNER_TIMEOUT_MS));
+  app.post<{ Params: { id: string } }>('/orchestrator/decisions/:id/confirm', async (req) =>
+    forward({ type: 'orchestrator.confirm', id: req.params.id }, quick + OWNER_TIMEOUT_MS));
 
   app.post<{ Params: { id: string }; Body: { reason?: string } | undefined }>('/orchestrator/decisions/:id/reject', {
     schema: { body: { type: ['object', 'null'], additionalProperties: false, properties: { reason: { type: 'string', maxLength: 1024 } } } },
-  }, async (req, reply) => forward(reply, { type: 'orchestrator.reject', id: req.params.id, ...(req.body?.reason ? { reason: req.body.reason } : {}) }, quick));
+  }, async (req) => forward({ type: 'orchestrator.reject', id: req.params.id, ...(req.body?.reason ? { reason: req.body.reason } : {}) }, quick));
 
-  app.get('/orchestrator/metrics', async (_req, reply) => forward(reply, { type: 'orchestrator.metrics' }, quick));
+  app.get('/orchestrator/metrics', async () => forward({ type: 'orchestrator.metrics' }, quick));
   // A node without an orchestrator still says so: `{ enabled: false }`.
-  app.get('/orchestrator/status', async (_req, reply) => (config.enabled ? forward(reply, { type: 'orchestrator.status' }, quick) : { enabled: false }));
+  app.get('/orchestrator/status', async () => (config.enabled ? forward({ type: 'orchestrator.status' }, quick) : { enabled: false }));
 
   app.get<{ Querystring: { format?: (typeof EXPORT_FORMATS)[number] } }>('/orchestrator/export', {
     schema: { querystring: { type: 'object', properties: { format: { enum: EXPORT_FORMATS } } } },
   }, async (req, reply) => {
-    const r = await forward(reply, { type: 'orchestrator.export', format: req.query.format ?? 'jsonl' }, slow);
-    if (reply.sent) return r;
-    const e = r as ExportResult;
+    const e = await forward<ExportResult>({ type: 'orchestrator.export', format: req.query.format ?? 'jsonl' }, slow);
     return reply.header('content-type', 'application/x-ndjson; charset=utf-8').header('x-records', String(e.records)).send(e.content);
   });
 }

@@ -1,5 +1,6 @@
 // The HTTP side of the api actor: a fastify app with bearer-token authentication, JSON Schema
-// validation of paths, query strings and bodies, JSON error bodies ({ code, message }), the
+// validation of paths, query strings and bodies, JSON error bodies ({ code, message, retryable },
+// the status from the error registry), the
 // routes, the console's static files, and the browser-facing guards (CSP, foreign Origin); what
 // the routes answer comes from the actor (ApiRoutes).
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -20,10 +21,12 @@ import type { GatewayPort } from './gateway.ts';
 import { METRICS_CONTENT_TYPE } from './metrics.ts';
 import {
   ApiError, ApiListenError, BODY_LIMIT_BYTES,
-  type ApiErrorBody, type ApiErrorCode, type DrainAccepted, type HealthBody, type JobBody, type OrchestrationBody, type SelfActionBody,
+  type ApiErrorBody, type DrainAccepted, type HealthBody, type JobBody, type OrchestrationBody, type SelfActionBody,
 } from './messages.ts';
 import { openaiRoutes } from './openai.ts';
+import { ERRORS, errorCodeOf, type ErrorCode } from '../../errors/registry.ts';
 import type { EventHub } from './events.ts';
+import { ROOT_URL } from '../../paths.ts';
 
 export interface ApiRoutes {
   health(): Promise<HealthBody>;
@@ -36,7 +39,7 @@ export interface ApiRoutes {
    */
   self: string;
   peers(): Promise<PeerSummary[]>;
-  /** The operator's block list; block / unblock throw ApiError `invalid_peer` for a bad peer id. */
+  /** The operator's block list; block / unblock fail with code `invalid_peer` for a bad peer id. */
   blocked(): Promise<BlockedPeer[]>;
   block(peer: string): Promise<BlockReply>;
   unblock(peer: string): Promise<{ peer_id: string; was_blocked: boolean }>;
@@ -71,7 +74,7 @@ export interface ApiServerInit {
 }
 
 /** Where the built console lives in this package (`npm run build:console` writes it). */
-export const CONSOLE_DIR = fileURLToPath(new URL('../../../console/dist/', import.meta.url));
+export const CONSOLE_DIR = fileURLToPath(new URL('console/dist/', ROOT_URL));
 
 /**
  * Every answer's Content-Security-Policy: scripts, styles and connections from this origin only,
@@ -179,14 +182,17 @@ const schemas = {
   },
 } as const;
 
-/** Fastify's own failures, by code, as API error codes. */
-const FASTIFY_CODES: Record<string, { status: number; code: ApiErrorCode; message?: string }> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'body_too_large', message: `request body larger than ${BODY_LIMIT_BYTES} bytes` },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type', message: 'send the body as application/json' },
-  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'invalid_json' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'invalid_json' },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'bad_request' },
+/** Fastify's own failures, by fastify's code, as registry codes (the status is the registry's). */
+const FASTIFY_CODES: Record<string, { code: ErrorCode; message?: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'body_too_large', message: `request body larger than ${BODY_LIMIT_BYTES} bytes` },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'unsupported_media_type', message: 'send the body as application/json' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'invalid_json' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'invalid_json' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'bad_request' },
 };
+
+/** The one error body of the node API. */
+export const errorBody = (code: ErrorCode, message: string): ApiErrorBody => ({ code, message, retryable: ERRORS[code].retryable });
 
 export function createApiServer({ token, routes, log, openai, events, consoleDir = CONSOLE_DIR }: ApiServerInit): FastifyInstance {
   // forceCloseConnections: a client's idle keep-alive connection must not hold up the actor's stop.
@@ -196,7 +202,8 @@ export function createApiServer({ token, routes, log, openai, events, consoleDir
     logger: false, forceCloseConnections: true, return503OnClosing: true, bodyLimit: BODY_LIMIT_BYTES,
     ajv: { customOptions: { removeAdditional: false } },
   });
-  const fail = (code: ApiErrorCode, message: string): ApiErrorBody => ({ code, message });
+  /** Answers an error: the code's status, the one error body. */
+  const fail = (reply: FastifyReply, code: ErrorCode, message: string) => reply.code(ERRORS[code].status).send(errorBody(code, message));
   // Bodies are JSON or nothing: a text/plain body is 415, not a string for a schema to puzzle over.
   app.removeContentTypeParser('text/plain');
 
@@ -207,7 +214,7 @@ export function createApiServer({ token, routes, log, openai, events, consoleDir
   app.get('/console.json', async () => ({ token_required: token !== undefined }));
   app.addHook('onRequest', async (req, reply) => {
     const why = foreignOrigin(req);
-    if (why !== undefined) return reply.code(403).send(fail('foreign_origin', why));
+    if (why !== undefined) return fail(reply, 'foreign_origin', why);
   });
   app.addHook('onSend', async (_req, reply) => {
     reply.header('content-security-policy', CONTENT_SECURITY_POLICY)
@@ -220,8 +227,7 @@ export function createApiServer({ token, routes, log, openai, events, consoleDir
     app.addHook('onRequest', async (req, reply) => {
       if ((req.method === 'GET' || req.method === 'HEAD') && publicFiles.has(req.url)) return;
       if (bearerMatches(req.headers.authorization, token)) return;
-      return reply.code(401).header('www-authenticate', 'Bearer')
-        .send(fail('unauthorized', 'this API needs the header Authorization: Bearer <api.token>'));
+      return fail(reply.header('www-authenticate', 'Bearer'), 'unauthorized', 'this API needs the header Authorization: Bearer <api.token>');
     });
   }
 
@@ -259,7 +265,7 @@ export function createApiServer({ token, routes, log, openai, events, consoleDir
       const { mode } = req.query;
       const { how } = req.body;
       if (mode !== undefined && how !== undefined && mode !== how) {
-        throw new ApiError(400, 'invalid_request', `?mode=${mode} and body "how": "${how}" disagree; give one`);
+        throw new ApiError('invalid_request', `?mode=${mode} and body "how": "${how}" disagree; give one`);
       }
       const chosen = mode ?? how ?? 'terminate';
       if (name === routes.self) {
@@ -294,18 +300,24 @@ export function createApiServer({ token, routes, log, openai, events, consoleDir
   app.get('/orchestration', async () => routes.orchestration());
   app.get('/metrics', async (_req, reply) => reply.type(METRICS_CONTENT_TYPE).send(await routes.metrics()));
 
-  app.setNotFoundHandler((req, reply) => reply.code(404).send(fail('not_found', `no route ${req.method} ${req.url.split('?')[0]}`)));
-  app.setErrorHandler<FastifyError | ApiError>((err, req, reply) => {
-    if (err instanceof ApiError) return reply.code(err.status).send(fail(err.code, err.message));
-    if (err.validation) return reply.code(400).send(fail('invalid_request', err.message));
-    const known = FASTIFY_CODES[err.code];
-    if (known) return reply.code(known.status).send(fail(known.code, known.message ?? err.message));
-    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    if (status === 500) {
-      log.error({ err, method: req.method, url: req.url }, 'HTTP API request failed');
-      return reply.code(500).send(fail('internal', err.message));
+  app.setNotFoundHandler((req, reply) => fail(reply, 'not_found', `no route ${req.method} ${req.url.split('?')[0]}`));
+  // By registry code, wherever the error was raised (a route, or another actor on another thread:
+  // its code crossed the MessagePort with it); then fastify's own failures; the rest is a bug.
+  app.setErrorHandler<FastifyError>((err, req, reply) => {
+    const code = errorCodeOf(err);
+    if (code !== undefined) {
+      if (ERRORS[code].status === 500) log.error({ err, method: req.method, url: req.url }, 'HTTP API request failed');
+      return fail(reply, code, err.message);
     }
-    return reply.code(status).send(fail('bad_request', err.message));
+    if (err.validation) return fail(reply, 'invalid_request', err.message);
+    const known = FASTIFY_CODES[err.code];
+    if (known) return fail(reply, known.code, known.message ?? err.message);
+    if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      // Another of fastify's refusals, with its own 4xx.
+      return reply.code(err.statusCode).send(errorBody('bad_request', err.message));
+    }
+    log.error({ err, method: req.method, url: req.url }, 'HTTP API request failed');
+    return fail(reply, 'internal', err.message);
   });
   return app;
 }

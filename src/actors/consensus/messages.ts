@@ -16,6 +16,7 @@ import type { OrchSummary } from '../../protocol/index.ts';
 import type { OrchestrationMode } from '../../config/types.ts';
 import type { GroupStatus, NodeRef, OrchMessageType, PartitionStatus } from './core.ts';
 import type { DecisionContext, DecisionType, DistributedDecision, RouterStats } from './router.ts';
+import { CodedError } from '../../errors/registry.ts';
 
 export interface ConsensusStatus {
   enabled: boolean;
@@ -62,8 +63,9 @@ export interface ConsensusArgs {
 }
 
 /** A consensus.decide that cannot be taken: unknown type, or the actor not ready yet. */
-export class ConsensusUnavailableError extends Error {
+export class ConsensusUnavailableError extends CodedError {
   override name = 'ConsensusUnavailableError';
+  constructor(message: string, options?: ErrorOptions) { super('consensus_unavailable', message, options); }
 }
 
 /**

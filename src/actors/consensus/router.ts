@@ -10,6 +10,7 @@ import { DECISION_TYPES_WIRE } from '../../protocol/index.ts';
 import { decideHeuristically, type MetricsSnapshot } from '../orchestrator/heuristics.ts';
 import type { ConsensusResult, ProposalInput } from './decisions.ts';
 import type { NodeRef } from './core.ts';
+import { CodedError } from '../../errors/registry.ts';
 
 export type DecisionType = (typeof DECISION_TYPES_WIRE)[number];
 export const DECISION_TYPES: readonly DecisionType[] = DECISION_TYPES_WIRE;
@@ -168,8 +169,9 @@ export interface RouterStats {
 /** Most recent decisions kept for status pages. */
 export const RECENT_DECISIONS = 100;
 
-export class DecisionRouterError extends Error {
+export class DecisionRouterError extends CodedError {
   override name = 'DecisionRouterError';
+  constructor(message: string, options?: ErrorOptions) { super('decision_router_failed', message, options); }
 }
 
 /** The seed's DistributedOrchestrator: makeDistributedDecision plus the counters. */

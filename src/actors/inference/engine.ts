@@ -20,8 +20,10 @@ import { ModelLoadError, sha256File, validateModel, type ValidatedModel } from '
 import { InferenceWorkerError, InvalidJobError } from './errors.ts';
 import type { GenerateRequest, GenerateResult, InferenceStatus, JobStatus, TokenEvent } from './messages.ts';
 import type { ActorToWorker, LoadResult, WorkerGeneration, WorkerTask, WorkerToActor } from './worker-protocol.ts';
+import { COMPILED, ROOT_URL, srcModule } from '../../paths.ts';
 
-const WORKER_ENTRY = fileURLToPath(new URL('../../../workers/inference.js', import.meta.url));
+// Built: the compiled entry; from the sources: the one that registers tsx first.
+const WORKER_ENTRY = fileURLToPath(COMPILED ? srcModule('actors/inference/worker-entry.ts') : new URL('workers/inference.js', ROOT_URL));
 
 export const DEFAULT_SEQUENCES = 4;
 /** After a cancel, how long the worker has to end the job before it is declared wedged. */

@@ -3,10 +3,12 @@
 // (blocklist.ts), and its gossip is dropped even when a third node relays it (the envelope's
 // signed `from`). The network actor keeps it in the node's store, so it outlasts restarts.
 import { peerIdFromString } from '@libp2p/peer-id';
+import { CodedError } from '../../errors/registry.ts';
 
 /** A peer id that is not one, or this node's own: the request names its cause. */
-export class InvalidPeerError extends Error {
+export class InvalidPeerError extends CodedError {
   override name = 'InvalidPeerError';
+  constructor(message: string, options?: ErrorOptions) { super('invalid_peer', message, options); }
 }
 
 export interface BlockedPeer { peer_id: string; since: number }

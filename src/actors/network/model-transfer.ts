@@ -25,6 +25,7 @@ import { validateModel } from '../../models/index.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import { RateLimiter } from '../../market/reputation.ts';
+import { CodedError } from '../../errors/registry.ts';
 
 export const MODEL_PROTOCOL = '/mvp/model/1.0.0';
 /** Chunk streams one peer may have open with us at once. */
@@ -38,9 +39,10 @@ const CHUNK_TIMEOUT_MS = 60_000;
 export type PullErrorCode =
   | 'no_source' | 'disk_full' | 'hash_mismatch' | 'invalid_model' | 'sources_failed' | 'cancelled' | 'io_error';
 
-export class ModelPullError extends Error {
+/** A failed pull: registry code `pull_disk_full` for a full disk, else `pull_failed`; `reason` says which failure. */
+export class ModelPullError extends CodedError {
   override name = 'ModelPullError';
-  constructor(readonly code: PullErrorCode, message: string) { super(message); }
+  constructor(readonly reason: PullErrorCode, message: string) { super(reason === 'disk_full' ? 'pull_disk_full' : 'pull_failed', message); }
 }
 
 /** A file this node serves to peers. */
@@ -269,7 +271,7 @@ export class ModelPuller {
         const full = (err as NodeJS.ErrnoException).code === 'ENOSPC';
         const e = err instanceof ModelPullError ? err
           : new ModelPullError(full ? 'disk_full' : 'io_error', `pulling model ${sha256} into ${dir} failed: ${(err as Error).message}${full ? ' (the disk is full; the verified chunks on disk are kept for a resume)' : ''}`);
-        this.end(progress, e.code === 'cancelled' ? 'cancelled' : 'failed', { error: { code: e.code, message: e.message } });
+        this.end(progress, e.reason === 'cancelled' ? 'cancelled' : 'failed', { error: { code: e.reason, message: e.message } });
         throw e;
       },
     );
@@ -310,14 +312,14 @@ export class ModelPuller {
       try {
         return await this.fetch(sha256, dir, group, progress, signal);
       } catch (err) {
-        if (!(err instanceof ModelPullError) || (err.code !== 'hash_mismatch' && err.code !== 'invalid_model' && err.code !== 'sources_failed')) throw err;
+        if (!(err instanceof ModelPullError) || (err.reason !== 'hash_mismatch' && err.reason !== 'invalid_model' && err.reason !== 'sources_failed')) throw err;
         failed.push(err);
         this.deps.log.warn({ sha256, root: group[0]!.root, err: err.message }, 'Model pull from one announced root failed');
       }
     }
     // The most announced root's failure first; the others after it.
     const [first, ...rest] = failed;
-    throw rest.length === 0 ? first! : new ModelPullError(first!.code, `${first!.message}; other roots announced: ${rest.map((e) => `${e.code}: ${e.message}`).join('; ')}`);
+    throw rest.length === 0 ? first! : new ModelPullError(first!.reason, `${first!.message}; other roots announced: ${rest.map((e) => `${e.reason}: ${e.message}`).join('; ')}`);
   }
 
   private async fetch(sha256: string, dir: string, group: ModelSource[], progress: PullProgress, signal: AbortSignal): Promise<string> {

@@ -5,10 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { generateKey, preSharedKey } from '@libp2p/pnet';
 import type { AbortOptions, ConnectionProtector, MessageStream } from '@libp2p/interface';
+import { CodedError } from '../../errors/registry.ts';
 
 /** The key file is missing, unreadable, or not a libp2p swarm key. */
-export class SwarmKeyError extends Error {
+export class SwarmKeyError extends CodedError {
   override name = 'SwarmKeyError';
+  constructor(message: string, options?: ErrorOptions) { super('invalid_swarm_key', message, options); }
 }
 
 const HEADER = '/key/swarm/psk/1.0.0/';

@@ -13,6 +13,7 @@
 // Responses are untrusted: each envelope goes through the inspector.
 import type { Stream } from '@libp2p/interface';
 import { Uint8ArrayList } from 'uint8arraylist';
+import { CodedError } from '../../errors/registry.ts';
 
 export const SYNC_PROTOCOL = '/mvp/sync/1.0.0';
 /** Caps on what one exchange may carry, both ways. */
@@ -22,8 +23,9 @@ export const SYNC_MAX_ENTRIES = 4096;
 export interface SyncRequest { since: number; receipts: boolean }
 export interface SyncResponse { seq: number; announces: string[]; receipts: string[] }
 
-export class SyncError extends Error {
+export class SyncError extends CodedError {
   override name = 'SyncError';
+  constructor(message: string, options?: ErrorOptions) { super('sync_failed', message, options); }
 }
 
 /** Reads a stream to its end (bounded) and parses it as JSON. */

@@ -10,11 +10,12 @@ import type { Logger } from '../../runtime/log.ts';
 import type { Config } from '../../config/types.ts';
 import { buildLibp2p, type NetworkNode, type Transport } from './libp2p.ts';
 import type { Startable } from './lifecycle.ts';
+import { CodedError } from '../../errors/registry.ts';
 
-export class BindError extends Error {
+export class BindError extends CodedError {
   override name = 'BindError';
   constructor(readonly port: number, cause: string) {
-    super(`Failed to bind to port ${port}: ${cause}. Use a different port or let the system auto-assign: --port 0`);
+    super('bind_failed', `Failed to bind to port ${port}: ${cause}. Use a different port or let the system auto-assign: --port 0`);
   }
 }
 

@@ -8,6 +8,7 @@
 // each field again and only truncates the free-text reasoning.
 import type { OrchestratorAction } from '../../config/types.ts';
 import type { Decision, MetricsSnapshot } from './heuristics.ts';
+import { CodedError } from '../../errors/registry.ts';
 
 export const REASONING_MAX = 160;
 export const CONFIDENCE_STEPS = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1] as const;
@@ -46,10 +47,10 @@ export function decisionJsonSchema() {
   } as const;
 }
 
-export class LlmOutputError extends Error {
+export class LlmOutputError extends CodedError {
   override name = 'LlmOutputError';
   /** parse: not JSON at all; invalid: JSON that is not a decision. */
-  constructor(readonly kind: 'parse' | 'invalid', message: string) { super(message); }
+  constructor(readonly kind: 'parse' | 'invalid', message: string) { super('llm_output_invalid', message); }
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -14,16 +14,18 @@ import type { OrchestratorConfig, OrchestratorDevice, OrchestratorModelType } fr
 import { validateModel } from '../../models/index.ts';
 import { defaultThreads } from '../../node/models.ts';
 import { chatWrapperFor, type Prompt } from './prompt.ts';
+import { CodedError } from '../../errors/registry.ts';
 
 /** The configured device is not on this machine (or node-llama-cpp has no binary for it). */
-export class OrchestratorDeviceError extends Error {
+export class OrchestratorDeviceError extends CodedError {
   override name = 'OrchestratorDeviceError';
+  constructor(message: string, options?: ErrorOptions) { super('orchestrator_device_unavailable', message, options); }
 }
 
 /** A generation did not finish: aborted (timeout, shutdown) or failed inside node-llama-cpp. */
-export class LlmGenerationError extends Error {
+export class LlmGenerationError extends CodedError {
   override name = 'LlmGenerationError';
-  constructor(readonly kind: 'timeout' | 'error', message: string, options?: ErrorOptions) { super(message, options); }
+  constructor(readonly kind: 'timeout' | 'error', message: string, options?: ErrorOptions) { super('llm_generation_failed', message, options); }
 }
 
 export type UsedDevice = 'cpu' | 'cuda' | 'metal' | 'vulkan';

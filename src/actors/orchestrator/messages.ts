@@ -9,6 +9,7 @@ export type { DecisionType, MetricsSnapshot } from './heuristics.ts';
 import type { Verdict } from './safety.ts';
 import type { Interpretation } from './language.ts';
 import type { UsedDevice } from './llm.ts';
+import { CodedError } from '../../errors/registry.ts';
 
 /** How many decisions `recent` can show (held ones are kept until they resolve, whatever this says). */
 export const RECENT_LIMIT = 100;
@@ -178,18 +179,21 @@ export type OrchestratorRequest =
 export type OrchestratorIn = RequestEvent<OrchestratorRequest>;
 
 /** An orchestrator.decide whose decision_type, context or metrics cannot be used. */
-export class InvalidDecisionRequestError extends Error {
+export class InvalidDecisionRequestError extends CodedError {
   override name = 'InvalidDecisionRequestError';
+  constructor(message: string, options?: ErrorOptions) { super('invalid_decision_request', message, options); }
 }
 
 /** confirm / reject / get of an id the orchestrator does not know (or no longer remembers). */
-export class UnknownDecisionError extends Error {
+export class UnknownDecisionError extends CodedError {
   override name = 'UnknownDecisionError';
+  constructor(message: string, options?: ErrorOptions) { super('unknown_decision', message, options); }
 }
 
 /** confirm / reject of a decision that is not held (already executed, refused, expired, …). */
-export class DecisionNotHeldError extends Error {
+export class DecisionNotHeldError extends CodedError {
   override name = 'DecisionNotHeldError';
+  constructor(message: string, options?: ErrorOptions) { super('decision_not_held', message, options); }
 }
 
 type Req<T extends OrchestratorRequest['type']> = Extract<OrchestratorRequest, { type: T }>;

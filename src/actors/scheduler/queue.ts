@@ -17,6 +17,7 @@
 // is served before any client that becomes ready after r with no higher priority; a candidate
 // whose wait covers the level gap (≥ 2·agingMs from low to high) beats any fresh one.
 
+import { CodedError } from '../../errors/registry.ts';
 export type Priority = 'high' | 'normal' | 'low';
 export const PRIORITIES: readonly Priority[] = ['high', 'normal', 'low'];
 export const LEVEL: Record<Priority, number> = { low: 0, normal: 1, high: 2 };
@@ -33,15 +34,13 @@ export interface QueuedJob<T = unknown> {
   payload: T;
 }
 
-export class QueueFullError extends Error {
+export class QueueFullError extends CodedError {
   override readonly name = 'QueueFullError';
-  readonly code = 'queue_full';
-  constructor(readonly capacity: number) { super(`queue full (${capacity}/${capacity} jobs)`); }
+  constructor(readonly capacity: number) { super('queue_full', `queue full (${capacity}/${capacity} jobs)`); }
 }
-export class DuplicateJobError extends Error {
+export class DuplicateJobError extends CodedError {
   override readonly name = 'DuplicateJobError';
-  readonly code = 'duplicate_job';
-  constructor(readonly jobId: string) { super(`job ${jobId} is already queued`); }
+  constructor(readonly jobId: string) { super('duplicate_job', `job ${jobId} is already queued`); }
 }
 
 interface Entry<T> { job: QueuedJob<T>; tick: number }
