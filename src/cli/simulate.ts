@@ -91,7 +91,7 @@ export function formatRealReport(r: RealReport): string {
     ] : []),
     ...r.skipped_faults.map((f) => `  skipped:     ${f}`),
     `  resources:   ${r.resources.rss_per_node_mb} MiB RSS and ${r.resources.cpu_per_node_s} s CPU per node (process: ${r.resources.rss_mb} MiB, ${r.resources.cpu_s} s); gossip deliveries per node ${r.resources.deliveries_per_node_per_s.mean}/s (max ${r.resources.deliveries_per_node_per_s.max}/s)`,
-    `  requests:    ${r.request_events.timed_out} between actors timed out, ${r.request_events.cut_by_stop} cut by an actor's stop (events of a loaded run, counted)`,
+    `  requests:    ${r.request_events.timed_out} between actors timed out, ${r.request_events.cut_by_stop} cut by an actor's stop, ${r.request_events.start_retries} node starts retried (events of a loaded run, counted)`,
     `  invariants:  ${r.invariants.ok ? 'ok (one coordinator per epoch, agreement after kills, convergence after heal, decisions once, no job lost, one receipt per job)' : `FAILED\n${r.invariants.violations.map((v) => `    - ${v}`).join('\n')}`}`,
     '',
     '  node        up    epoch coordinator  partition  peers alive  deliveries (offers)',

@@ -50,12 +50,15 @@ export interface RealReport {
     deliveries_per_node_per_s: { mean: number; max: number };
   };
   /** Requests between actors that timed out or were cut by a stop (events of a loaded run, not failures). */
-  request_events: { timed_out: number; cut_by_stop: number };
+  request_events: { timed_out: number; cut_by_stop: number; start_retries: number };
   per_node: Array<{ node: string; up: boolean; epoch: number; coordinator?: string; partition: string; peers_alive: number; deliveries?: number; offer_deliveries?: number }>;
 }
 
 /** Nodes that serve the generated test model (node-llama-cpp in each: a few suffice on 2 cores). */
 export const SERVING_NODES = 3;
+
+/** Attempts at starting one node before the run gives up. */
+const START_TRIES = 3;
 
 const status = (n: MvpNode) => n.supervisor.request<ConsensusStatus>('consensus', { type: 'consensus.status' }, 3000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -169,15 +172,28 @@ export async function simulateReal(sc: Scenario, progress: (line: string) => voi
   const skipped: string[] = [];
   let firstAgreement: number | undefined;
   let startedAfter = 0;
+  let startRetries = 0;
   let workload: RealJobWorkload | undefined;
   const shapes: Array<ReturnType<typeof setTimeout>> = [];
   try {
     await writeTestModel({ preset: 'tiny', out: modelPath });
     for (let i = 0; i < sc.nodes; i++) {
       const boot = nodes.length ? [(await nodes[0]!.network()).listen[0]!] : [];
-      const n = await createNode(config(i, boot), { transport: 'memory', logDestination: sink, serveModels: i < serving });
-      await n.start();
-      nodes.push(n);
+      // A start that fails on a loaded machine (an actor's request to its store timing out, say)
+      // is an event: the node is stopped and started afresh, at most START_TRIES times.
+      for (let attempt = 1; ; attempt++) {
+        const n = await createNode(config(i, boot), { transport: 'memory', logDestination: sink, serveModels: i < serving });
+        try {
+          await n.start();
+          nodes.push(n);
+          break;
+        } catch (err) {
+          await n.stop().catch(() => undefined);
+          if (attempt >= START_TRIES) throw err;
+          startRetries++;
+          progress(`node ${i} failed to start (${(err as Error).message}); starting it again`);
+        }
+      }
     }
     startedAfter = Date.now() - t0;
     progress(`${sc.nodes} nodes started in ${startedAfter} ms`);
@@ -303,7 +319,7 @@ export async function simulateReal(sc: Scenario, progress: (line: string) => voi
       cpu_s: round(cpuS), cpu_per_node_s: round(cpuS / sc.nodes, 2),
       deliveries_per_node_per_s: { mean: round(rates.reduce((a, b) => a + b, 0) / Math.max(1, rates.length)), max: round(Math.max(0, ...rates)) },
     };
-    const request_events = { timed_out: requestEvents.timed_out - events0.timed_out, cut_by_stop: requestEvents.cut_by_stop - events0.cut_by_stop };
+    const request_events = { timed_out: requestEvents.timed_out - events0.timed_out, cut_by_stop: requestEvents.cut_by_stop - events0.cut_by_stop, start_retries: startRetries };
     lat.sort((a, b) => a - b);
     return {
       scenario: sc.name, mode: 'real', nodes: sc.nodes, seed: sc.seed, wall_ms: Date.now() - t0, started_after_ms: startedAfter,
