@@ -329,12 +329,13 @@ export async function simulateReal(sc: Scenario, progress: (line: string) => voi
       resources, request_events, per_node,
     };
   } finally {
-    process.off('unhandledRejection', onUnhandled);
-    process.off('warning', onWarning);
     for (const t of shapes) clearTimeout(t);
     memoryGate.shape();
     await workload?.close();
     await Promise.all(live().map((n) => n.stop().catch(() => {})));
     rmSync(dir, { recursive: true, force: true });
+    // After the nodes' stops: what they cut (pending requests) is still caught and counted.
+    process.off('unhandledRejection', onUnhandled);
+    process.off('warning', onWarning);
   }
 }

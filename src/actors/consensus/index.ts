@@ -98,6 +98,9 @@ export default defineActor<ConsensusArgs | undefined>({
       // Writes go in order; each waits for the one before, whatever became of it.
       written = written.catch(() => undefined)
         .then(() => ctx.request('store', { type: 'store.value_put', name: 'orchestration', value: d, durable: true }, STORE_TIMEOUT_MS));
+      // The last write's failure has no later write or publish to see it: said here (a write cut
+      // by this actor's stop, or timed out on a loaded node, is no crash of the process).
+      written.catch((err: Error) => { if (!stopped) ctx.log.warn({ err: err.message }, 'Orchestration ledger not stored'); });
     }
 
     async function loadLedger(): Promise<Durable | undefined> {
