@@ -58,7 +58,7 @@ export interface RealReport {
 export const SERVING_NODES = 3;
 
 /** Attempts at starting one node before the run gives up. */
-const START_TRIES = 3;
+const START_TRIES = 5;
 
 const status = (n: MvpNode) => n.supervisor.request<ConsensusStatus>('consensus', { type: 'consensus.status' }, 3000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -192,6 +192,8 @@ export async function simulateReal(sc: Scenario, progress: (line: string) => voi
           if (attempt >= START_TRIES) throw err;
           startRetries++;
           progress(`node ${i} failed to start (${(err as Error).message}); starting it again`);
+          // A moment for the loaded process to catch up before the next attempt.
+          await sleep(2000 * attempt);
         }
       }
     }
