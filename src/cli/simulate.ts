@@ -92,10 +92,12 @@ export function formatRealReport(r: RealReport): string {
       `               completion mean ${r.jobs.mean_ms} ms, p99 ${r.jobs.p99_ms} ms; receipt held by every live node for ${r.jobs.receipts.held_by_all_live}, conflicting ${r.jobs.receipts.conflicting}`,
     ] : []),
     ...r.skipped_faults.map((f) => `  skipped:     ${f}`),
+    `  resources:   ${r.resources.rss_per_node_mb} MiB RSS and ${r.resources.cpu_per_node_s} s CPU per node (process: ${r.resources.rss_mb} MiB, ${r.resources.cpu_s} s); gossip deliveries per node ${r.resources.deliveries_per_node_per_s.mean}/s (max ${r.resources.deliveries_per_node_per_s.max}/s)`,
+    `  requests:    ${r.request_events.timed_out} between actors timed out, ${r.request_events.cut_by_stop} cut by an actor's stop, ${r.request_events.start_retries} node starts retried (events of a loaded run, counted)`,
     `  invariants:  ${r.invariants.ok ? 'ok (one coordinator per epoch, agreement after kills, convergence after heal, decisions once, no job lost, one receipt per job)' : `FAILED\n${r.invariants.violations.map((v) => `    - ${v}`).join('\n')}`}`,
     '',
-    '  node        up    epoch coordinator  partition  peers alive',
-    ...r.per_node.slice(0, PER_NODE_SHOWN).map((n) => `  ${n.node.padEnd(10)}  ${(n.up ? 'yes' : 'no').padEnd(4)}  ${String(n.epoch).padStart(5)} ${(n.coordinator ?? '—').padEnd(11)}  ${n.partition.padEnd(9)}  ${n.peers_alive}`),
+    '  node        up    epoch coordinator  partition  peers alive  deliveries (offers)',
+    ...r.per_node.slice(0, PER_NODE_SHOWN).map((n) => `  ${n.node.padEnd(10)}  ${(n.up ? 'yes' : 'no').padEnd(4)}  ${String(n.epoch).padStart(5)} ${(n.coordinator ?? '—').padEnd(11)}  ${n.partition.padEnd(9)}  ${String(n.peers_alive).padEnd(11)}  ${n.deliveries ?? '—'} (${n.offer_deliveries ?? '—'})`),
   ];
   if (r.per_node.length > PER_NODE_SHOWN) lines.push(`  … ${r.per_node.length - PER_NODE_SHOWN} more (--json for all)`);
   return `${lines.join('\n')}\n`;

@@ -11,14 +11,52 @@ import { LRUCache } from 'lru-cache';
 import { buildLibp2p, type NetworkNode, type Transport } from '../actors/network/libp2p.ts';
 import { SYNC_PROTOCOL, parseResponse, readJson, writeJson } from '../actors/network/sync.ts';
 import { LEASE_MS } from '../market/executor.ts';
-import { WORK_TOPIC } from '../protocol/topics.ts';
+import { WORK_TOPIC, offerTopic } from '../protocol/topics.ts';
 import {
-  buildWorkOffer, createEnvelopeInspector, encodeEnvelope, sealEnvelope, sha256Hex, verifyReceipt,
+  BROADCAST_PROTOCOL_VERSION, PROTOCOL_VERSION, buildWorkOffer, createEnvelopeInspector, encodeEnvelope, sealEnvelope, sha256Hex, verifyReceipt,
   type Envelope, type JobClaimBody, type JobPriority, type Manifest, type ReceiptEnvelope,
 } from '../protocol/index.ts';
 import { JOB_PROTOCOL, MAX_JOB_STREAMS, parseJobFrame, readLines, writeLine } from '../jobs/stream.ts';
 import { routeJob, type RoutingCandidate } from '../actors/consensus/router.ts';
 import { CodedError } from '../errors/registry.ts';
+import { takeAtOnce } from '../market/claim-rule.ts';
+
+/** A client reads both protocol versions: it follows the network it finds (see OfferRoute). */
+const CLIENT_READS = [PROTOCOL_VERSION, BROADCAST_PROTOCOL_VERSION];
+/** How many holders of a shard a client dials when it holds no connection to any. */
+const SHARD_DIALS = 3;
+/** How long a client waits for a dialled shard's holders to show as subscribers before offering anyway. */
+const SHARD_WAIT_MS = 3000;
+
+/**
+ * Where a job's offers go. Protocol 2.0 (scoped): the model's offer shards as the holders'
+ * manifests name them (`offer_shard`), least loaded first (mean queue depth per slot, ties at
+ * random), the others after in random order; protocol 1.0 (every manifest speaks only 1.0): the
+ * broadcast work topic.
+ */
+export interface OfferRoute { version: string; shards: Array<{ topic: string; holders: string[] }> }
+
+export function offerRoute(manifests: readonly Manifest[], model: string, rand: () => number = Math.random): OfferRoute {
+  const holders = manifests.filter((m) => m.models.some((x) => x.name === model));
+  const scoped = holders.filter((m) => m.versions.includes(PROTOCOL_VERSION));
+  if (holders.length > 0 && scoped.length === 0) return { version: BROADCAST_PROTOCOL_VERSION, shards: [{ topic: WORK_TOPIC, holders: holders.map((m) => m.peer_id) }] };
+  const byTopic = new Map<string, { holders: string[]; load: number }>();
+  for (const m of scoped) {
+    for (const x of m.models) {
+      if (x.name !== model || !x.offer_shard) continue;
+      const topic = offerTopic(x.sha256, Number(x.offer_shard.split('/')[0]));
+      const t = byTopic.get(topic) ?? { holders: [], load: 0 };
+      t.holders.push(m.peer_id);
+      t.load += m.load.queue_depth / Math.max(1, m.capacity.slots);
+      byTopic.set(topic, t);
+    }
+  }
+  const ranked = [...byTopic].map(([topic, t]) => ({ topic, holders: t.holders, load: t.load / t.holders.length, r: rand() }))
+    .sort((a, b) => a.load - b.load || a.r - b.r);
+  const [first, ...rest] = ranked;
+  rest.sort((a, b) => a.r - b.r);
+  return { version: PROTOCOL_VERSION, shards: (first ? [first, ...rest] : []).map(({ topic, holders: h }) => ({ topic, holders: h })) };
+}
 
 /** One job, as a joined LightClient runs it. */
 export interface JobOptions {
@@ -178,7 +216,6 @@ export class LightClient {
     const client = new LightClient(node, key, me, [...opts.bootstrap], opts.route ?? localRoute);
     onMismatch = () => { client.keyMismatch = true; };
     try {
-      node.services.pubsub.subscribe(WORK_TOPIC);
       const errors = await client.dialBootstrap(deadline);
       if (!client.connected) throw new NoExecutorError(errors.join('; '));
       await client.syncManifests();
@@ -243,7 +280,10 @@ export class LightClient {
       if (!model) throw new NoExecutorError('no node on the network serves a model');
       refuseImpossible(manifests, model, opts.maxTokens);
     }
-    await until(() => this.node.services.pubsub.getSubscribers(WORK_TOPIC).length > 0, claimDeadline, 'a peer to hear offers', signal);
+    const route = offerRoute(manifests, model);
+    // No manifest names a shard yet (its holders' first announces are on their way): the
+    // broadcast topic reaches no 2.0 node, so wait for the shards instead.
+    if (route.shards.length === 0) throw new NoExecutorError(`no node serving ${model} has announced its offer shard yet; try again in a moment`);
 
     const { node, key, peerId: me } = this;
     const offer = buildWorkOffer({
@@ -256,9 +296,15 @@ export class LightClient {
     const book = new ClaimBook(node, offer.job_id, serving, shunned);
     const tried = new Set<string>();
     let attempts = 0;
+    // Offers go to one shard, and to the next when no claim came (round robin over the shards).
+    let next = 0;
+    const offerAgain = async () => {
+      const shard = route.shards[next++ % route.shards.length]!;
+      await this.reach(shard, Math.min(deadline, Date.now() + SHARD_WAIT_MS), signal);
+      return publish(node, key, me, shard.topic, 'work_offer', offer, route.version);
+    };
     try {
       for (;;) {
-        const offerAgain = () => publish(node, key, me, WORK_TOPIC, 'work_offer', offer);
         const claims = await book.next(tried, offerAgain, attempts === 0 ? claimDeadline : deadline, signal);
         if (!claims) break;
         const claim = await this.pick(offer, claims, note);
@@ -266,7 +312,8 @@ export class LightClient {
         attempts++;
         // The assignment is gossiped while the job stream opens: the executor takes the job from
         // its offer's client whatever the assignment says, so it need not wait for it.
-        const assigned = publish(node, key, me, WORK_TOPIC, 'job_assign', { job_id: offer.job_id, executor: claim.executor, lease_ms: opts.leaseMs ?? LEASE_MS, attempt: attempts });
+        const assigned = publish(node, key, me, book.topicOf(claim.executor) ?? route.shards[0]!.topic, 'job_assign',
+          { job_id: offer.job_id, executor: claim.executor, lease_ms: opts.leaseMs ?? LEASE_MS, attempt: attempts }, route.version);
         opts.onAssign?.({ jobId: offer.job_id, executor: claim.executor, attempt: attempts });
         try {
           const done = await runOn(node, claim.executor, manifests, offer.job_id, opts, deadline);
@@ -304,6 +351,27 @@ export class LightClient {
       throw new NoExecutorError(`no node took the job within ${Math.round((claimDeadline - started) / 1000)} s (model ${model}, no claims)`);
     }
     throw new NoExecutorError(`no node could run the job within ${Math.round(opts.timeoutMs / 1000)} s (model ${model}${attempts ? `, ${attempts} attempt${attempts > 1 ? 's' : ''} taken but none delivered` : ', no claims'})`);
+  }
+
+  /**
+   * Makes an offer topic reachable: subscribed here (the claims come back on it), and a
+   * connection to a holder of it (up to SHARD_DIALS of them dialled at the addresses their
+   * manifests give when none is connected); waits until one shows as a subscriber or `until`.
+   */
+  private async reach(shard: { topic: string; holders: string[] }, until: number, signal?: AbortSignal): Promise<void> {
+    const pubsub = this.node.services.pubsub;
+    if (!pubsub.getTopics().includes(shard.topic)) pubsub.subscribe(shard.topic);
+    if (!shard.holders.some((p) => this.connectedTo(p))) {
+      const pick = [...shard.holders].sort(() => Math.random() - 0.5).slice(0, SHARD_DIALS);
+      await Promise.all(pick.map((p) => {
+        const addrs = (this.manifestMap.get(p)?.addrs ?? []).map((a) => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${p}`));
+        return addrs.length === 0 ? undefined : this.node.dial(addrs, { signal: AbortSignal.timeout(Math.max(1000, Math.min(5000, until - Date.now()))) }).catch(() => undefined);
+      }));
+    }
+    while (pubsub.getSubscribers(shard.topic).length === 0 && Date.now() < until) {
+      signal?.throwIfAborted();
+      await sleep(50);
+    }
   }
 
   /** An executor was given a job and did not deliver it: passed over from now on (see SHUN_MS). */
@@ -384,7 +452,7 @@ export class LightClient {
   }
 
   private async syncManifests(): Promise<void> {
-    const inspector = createEnvelopeInspector();
+    const inspector = createEnvelopeInspector({ supportedVersions: CLIENT_READS });
     const fresh = new Map<string, Manifest>();
     let answered = false;
     for (const p of new Set(this.node.getConnections().map((c) => c.remotePeer.toString()))) {
@@ -425,8 +493,8 @@ function firstModel(manifests: Manifest[]): string | undefined {
 }
 
 /** Publishes; resolves to how many peers it was sent to (0: nobody heard it). */
-async function publish(node: NetworkNode, key: PrivateKey, me: string, topic: string, type: 'work_offer' | 'job_assign', body: object): Promise<number> {
-  const env = await sealEnvelope(key, me, type, body as never, { now: Date.now() });
+async function publish(node: NetworkNode, key: PrivateKey, me: string, topic: string, type: 'work_offer' | 'job_assign', body: object, v: string): Promise<number> {
+  const env = await sealEnvelope(key, me, type, body as never, { now: Date.now(), v });
   const r = await node.services.pubsub.publish(topic, encodeEnvelope(env)).catch(() => ({ recipients: [] }));
   return r.recipients.length;
 }
@@ -437,18 +505,21 @@ async function publish(node: NetworkNode, key: PrivateKey, me: string, topic: st
  */
 class ClaimBook {
   private readonly claims = new Map<string, JobClaimBody>();
-  private readonly inspector = createEnvelopeInspector();
+  /** The topic each claim came on: its executor's shard, where the assignment goes. */
+  private readonly topics = new Map<string, string>();
+  private readonly inspector = createEnvelopeInspector({ supportedVersions: CLIENT_READS });
   private firstAt = 0;
   private lastOffer = 0;
   /** Wakes `next` when a claim arrives. */
   private wake?: () => void;
   private readonly onMessage = (e: CustomEvent<{ topic: string; data: Uint8Array }>) => {
-    if (e.detail.topic !== WORK_TOPIC) return;
+    const topic = e.detail.topic;
     void this.inspector.open(e.detail.data, { now: Date.now() }).then((r) => {
       if (!r.ok || r.envelope.type !== 'job_claim') return;
       const c = (r.envelope as Envelope<'job_claim'>).body;
       if (c.job_id !== this.jobId || this.claims.has(c.executor)) return;
       this.claims.set(c.executor, c);
+      this.topics.set(c.executor, topic);
       this.firstAt ||= Date.now();
       this.wake?.();
     });
@@ -472,6 +543,9 @@ class ClaimBook {
 
   close(): void { this.node.services.pubsub.removeEventListener('message', this.onMessage as never); }
 
+  /** The topic an executor's claim came on. */
+  topicOf(executor: string): string | undefined { return this.topics.get(executor); }
+
   /** Drop an executor's claim (it refused the job for now); a new claim from it counts again. */
   forget(executor: string): void {
     this.claims.delete(executor);
@@ -492,7 +566,8 @@ class ClaimBook {
       signal?.throwIfAborted();
       const fresh = [...this.claims.values()].filter((c) => !tried.has(c.executor) && this.eligible(c.executor));
       const allIn = this.serving.size > 0 && [...this.serving].every((p) => tried.has(p) || this.claims.has(p));
-      const startsNow = fresh.some((c) => c.capacity > 0 && c.est_start_ms === 0);
+      // The take-at-once rule, the simulator's own (claim-rule.ts): a claim that starts now.
+      const startsNow = fresh.some((c) => takeAtOnce({ peer_id: c.executor, capacity: c.capacity, est_start_ms: c.est_start_ms }));
       if (fresh.length > 0 && (startsNow || allIn || Date.now() - this.firstAt >= CLAIM_WINDOW_MS)) {
         return fresh;
       }
@@ -557,14 +632,6 @@ async function runOn(node: NetworkNode, executor: string, manifests: Manifest[],
     clearTimeout(timer);
     clearTimeout(lease);
     opts.signal?.removeEventListener('abort', giveUp);
-  }
-}
-
-async function until(cond: () => boolean, deadline: number, what: string, signal?: AbortSignal): Promise<void> {
-  while (!cond()) {
-    signal?.throwIfAborted();
-    if (Date.now() >= deadline) throw new NoExecutorError(`timed out waiting for ${what}`);
-    await sleep(50);
   }
 }
 

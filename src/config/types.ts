@@ -26,6 +26,10 @@ export interface NetworkConfig {
   readonly auto_accept_peers: boolean;
   readonly mdns_enabled: boolean;
   readonly announce_interval_secs: number;
+  /** 'scoped' (protocol 2.0): per-model, sharded offer topics; 'broadcast' (protocol 1.0): every offer to every node. */
+  readonly offer_scope: 'scoped' | 'broadcast';
+  /** Most holders of a model per offer shard; 0: 2·log2(N), at least 4. */
+  readonly offer_shard_size: number;
   readonly bootstrap_retry_max_secs: number;
   /** Replicas of each receipt record in the DHT: its k closest peers (also the DHT's bucket size). */
   readonly receipt_replicas: number;

@@ -11,6 +11,7 @@ import { DRAIN_REASON, sealReceipt, type Envelope, type ModelManifest, type Rece
 import type { CanClaimReply, JobResult, SchedulerJob } from '../actors/scheduler/messages.ts';
 import { JOB_PROTOCOL, JobStreamError, parseJobRequest, readLines, writeLine } from '../jobs/stream.ts';
 import { RECEIPT_TOPIC, WORK_TOPIC } from '../protocol/topics.ts';
+import { claimsOffer } from './claim-rule.ts';
 
 /** Offers remembered (claimed or not), so a re-published offer is recognised. */
 const MAX_OFFERS = 4096;
@@ -34,12 +35,18 @@ export interface ExecutorDeps {
   cancel(jobId: string): void;
   /** Puts a receipt this node sealed in its ledger; resolves once it is on disk (fsynced). */
   storeReceipt(receipt: Envelope<'receipt'>): Promise<unknown>;
+  /** The protocol version its receipts are stamped with (versionOfScope); default PROTOCOL_VERSION. */
+  protocolVersion?: string;
+  /** The draw of the response-threshold rule (default Math.random). */
+  rng?: () => number;
 }
 
 interface Offer {
   body: WorkOfferBody;
   at: number;
   claimed: boolean;
+  /** How many times its client offered it so far (the stimulus's round). */
+  round: number;
   /** Set once the job ran here: a client that asks again gets the same outcome, not a second run. */
   done?: { text: string; receipt: Envelope<'receipt'> };
 }
@@ -51,6 +58,11 @@ interface Offer {
  */
 export const KEEPALIVE_MS = 2000;
 export const LEASE_MS = 10_000;
+/**
+ * A job's expected service time when nothing better is known: the unit of a node's backlog in
+ * the claim rule's θ, and of the start estimate its claims carry.
+ */
+const MEAN_SERVICE_MS = 1000;
 /** How long a claim holds a queue place for a job that has not arrived (the client chose another). */
 const CLAIM_HOLD_MS = 5000;
 /**
@@ -91,7 +103,7 @@ export class JobExecutor {
   private readonly pending = new Map<string, number>();
   /** Clients whose offers were turned away for lack of room, and when last. */
   private readonly waiting = new Map<string, number>();
-  readonly counters = { claimed: 0, executed: 0, refused_streams: 0, handed_back: 0 };
+  readonly counters = { claimed: 0, declined: 0, executed: 0, refused_streams: 0, handed_back: 0 };
   /** Set by beginDrain(): no more claims or job streams. */
   private draining = false;
   /** Jobs still running at the drain's deadline and cancelled by it: they end with a failed receipt, reason `drain`. */
@@ -105,14 +117,19 @@ export class JobExecutor {
 
   static readonly protocol = JOB_PROTOCOL;
 
-  async onOffer(env: Envelope<'work_offer'>): Promise<void> {
+  /**
+   * An offer heard on `topic` (its model's offer shard, or the broadcast work topic): claimed
+   * there, by the response-threshold rule (claim-rule.ts), when this node can run it.
+   */
+  async onOffer(env: Envelope<'work_offer'>, topic: string = WORK_TOPIC): Promise<void> {
     const offer = env.body;
     if (this.draining || offer.client !== env.from) return;
     // Claimed once, never again; an offer not claimed (queue full, say) is weighed again when
     // its client re-publishes it, so a job refused under load is taken once room frees up.
     const known = this.offers.get(offer.job_id);
     if (known?.claimed) return;
-    const entry: Offer = known ?? { body: offer, at: this.deps.clock.now(), claimed: false };
+    const entry: Offer = known ?? { body: offer, at: this.deps.clock.now(), claimed: false, round: 0 };
+    entry.round++;
     if (!known) this.remember(offer.job_id, entry);
     const model = this.deps.models.find((m) => m.name === offer.model);
     if (!model) return;
@@ -146,12 +163,20 @@ export class JobExecutor {
     if (entry.claimed) return; // claimed meanwhile (a copy of the offer handled concurrently)
     this.waiting.delete(offer.client);
     const free = q ? Math.max(0, q.slots - q.busy_slots - pending) : 0;
+    const waitMs = free > 0 ? 0 : ((q?.depth ?? 0) + 1) * MEAN_SERVICE_MS;
+    // The response-threshold rule: an idle node nearly always claims, a queued one seldom until
+    // the client's next offers (louder each round) find nobody freer.
+    if (!claimsOffer(entry.round, waitMs, MEAN_SERVICE_MS, this.deps.rng ?? Math.random)) {
+      this.counters.declined++;
+      this.deps.log.debug({ job_id: offer.job_id, round: entry.round, wait_ms: waitMs }, 'Offer not claimed: the response threshold drew no');
+      return;
+    }
     entry.claimed = true;
     this.pending.set(offer.job_id, this.deps.clock.now());
     this.counters.claimed++;
-    await this.deps.publish(WORK_TOPIC, 'job_claim', {
+    await this.deps.publish(topic, 'job_claim', {
       job_id: offer.job_id, executor: this.deps.peerId, model_sha256: model.sha256,
-      queue_depth: q?.depth ?? 0, est_start_ms: free > 0 ? 0 : Math.round(((q?.depth ?? 0) + 1) * 1000), capacity: free,
+      queue_depth: q?.depth ?? 0, est_start_ms: Math.round(waitMs), capacity: free,
     });
   }
 
@@ -321,7 +346,7 @@ export class JobExecutor {
       status: r.status, ...(r.status === 'completed' ? {} : { reason: (r.reason ?? r.status).slice(0, 512) }),
       started_at: startedAt, finished_at: Math.max(startedAt, now),
     };
-    return sealReceipt(this.deps.privateKey, body, now);
+    return sealReceipt(this.deps.privateKey, body, now, this.deps.protocolVersion ? { v: this.deps.protocolVersion } : {});
   }
 
   /** Queue places a client's jobs hold here: claims not yet brought, and jobs queued or running. */

@@ -30,6 +30,8 @@ export interface MarketDeps {
   log: Logger;
   /** Job timeout, for how long an assignment to another node is watched for its receipt. */
   jobTimeoutMs: number;
+  /** The protocol version this node's receipts are stamped with. */
+  protocolVersion?: string;
   publish<T extends MessageType>(topic: string, type: T, body: MessageBody<T>): Promise<unknown>;
   publishSealed(topic: string, env: Envelope): Promise<unknown>;
   /** Puts a receipt this node signed in the swarm's DHT (resolves when the put is over). */
@@ -73,6 +75,7 @@ export class JobMarket implements Startable {
         : Promise.resolve({ ok: false, reason: 'the store cannot be written (see the log): no receipt could be kept' }),
       submit: deps.submit, queue: deps.queue, cancel: deps.cancel,
       storeReceipt: (receipt) => deps.store.putReceipt(receipt),
+      ...(deps.protocolVersion ? { protocolVersion: deps.protocolVersion } : {}),
     });
   }
 
@@ -135,11 +138,11 @@ export class JobMarket implements Startable {
    * An offer, claim, assignment or receipt from gossip, inspected; anything else is no business
    * of the market. A refusal returns its drop reason.
    */
-  onMessage(env: Envelope, now: number): ReceiptRefusal | 'low_reputation' | undefined {
+  onMessage(env: Envelope, now: number, topic?: string): ReceiptRefusal | 'low_reputation' | undefined {
     switch (env.type) {
       case 'work_offer':
         this.receipts.offer((env as Envelope<'work_offer'>).body.job_id, env.from);
-        void this.executor.onOffer(env as Envelope<'work_offer'>).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'Handling an offer failed'));
+        void this.executor.onOffer(env as Envelope<'work_offer'>, topic).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'Handling an offer failed'));
         return undefined;
       case 'job_assign': {
         // The client's job stream is what hands a job over; the assignment tells every node

@@ -2,7 +2,7 @@
 // inspector that gates incoming gossip. Pure: no libp2p node, no I/O.
 //
 // Public API
-//   PROTOCOL_VERSION: '1.0'; SUPPORTED_VERSIONS: readonly string[]
+//   PROTOCOL_VERSION: '2.0' (scoped offers; '1.0' = BROADCAST_PROTOCOL_VERSION); SUPPORTED_VERSIONS: readonly string[]
 //   parseVersion(v: unknown): { major, minor } | undefined
 //   isSupportedVersion(v: unknown, supported?): boolean
 //   negotiateVersion(mine: readonly unknown[], theirs: readonly unknown[]): string | undefined

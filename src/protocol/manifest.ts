@@ -20,6 +20,10 @@ export const modelSchema = {
       minLength: 64, maxLength: 64, pattern: '^[0-9a-f]{64}$',
     },
     size: { type: 'integer', description: 'file size in bytes', minimum: 0, maximum: 1_000_000_000_000 },
+    offer_shard: {
+      type: 'string', description: 'protocol 2.0: the offer shard this node hears the model\'s offers on, "shard/count" (topic mvp/offers/<sha256>/<shard>)',
+      maxLength: 9, pattern: '^\\d{1,4}/\\d{1,4}$',
+    },
   },
 } as const satisfies WireSchema;
 

@@ -7,7 +7,10 @@ import { sha256Hex } from './fields.ts';
 import type { ReceiptBody } from './receipt-body.ts';
 import { bodyProblem, describeErrors, MESSAGE_BODIES, validateEnvelopeWire, type Envelope } from './registry.ts';
 import { sealEnvelope, type SealOptions } from './seal.ts';
-import { isSupportedVersion } from './version.ts';
+import { BROADCAST_PROTOCOL_VERSION, PROTOCOL_VERSION, isSupportedVersion } from './version.ts';
+
+/** A receipt verifies forever: those of protocol 1.0 (same receipt format) as well as 2.0. */
+const RECEIPT_VERSIONS = [PROTOCOL_VERSION, BROADCAST_PROTOCOL_VERSION];
 
 export type ReceiptEnvelope = Envelope<'receipt'>;
 
@@ -58,7 +61,7 @@ export async function verifyReceipt(input: unknown, opts: VerifyReceiptOptions =
 async function verify(input: unknown, opts: VerifyReceiptOptions): Promise<ReceiptVerification> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return fail('format', 'not a JSON object');
   if (!validateEnvelopeWire(input)) return fail('format', `envelope: ${describeErrors(validateEnvelopeWire).trim()}`);
-  if (!isSupportedVersion(input.v)) return fail('format', `unknown protocol version ${input.v}`);
+  if (!isSupportedVersion(input.v, RECEIPT_VERSIONS)) return fail('format', `unknown protocol version ${input.v}`);
   if (input.type !== 'receipt') return fail('format', `envelope type is ${input.type}, not receipt`);
   const def = MESSAGE_BODIES.receipt;
   if (!def.validate(input.body)) return fail('format', `receipt body: ${describeErrors(def.validate).trim()}`);

@@ -1,8 +1,18 @@
 // Protocol versions: what this node speaks and how two peers pick a common version.
 // A version is "major.minor"; minors are additive, so speaking 1.2 implies speaking 1.0 and 1.1.
 
-export const PROTOCOL_VERSION = '1.0';
+// 2.0: scoped offers (per-model, sharded offer topics; topics.ts). A 1.0 node broadcasts every
+// offer on the work topic; the two do not read each other's envelopes (the inspector drops them
+// as unknown_version), and a node runs 1.0 only when configured so (network.offer_scope).
+export const PROTOCOL_VERSION = '2.0';
 export const SUPPORTED_VERSIONS: readonly string[] = Object.freeze([PROTOCOL_VERSION]);
+/** The broadcast marketplace's version, spoken by a node with network.offer_scope = 'broadcast'. */
+export const BROADCAST_PROTOCOL_VERSION = '1.0';
+
+/** The one version a node stamps and reads, by how its offers travel. */
+export function versionOfScope(scope: 'scoped' | 'broadcast'): string {
+  return scope === 'broadcast' ? BROADCAST_PROTOCOL_VERSION : PROTOCOL_VERSION;
+}
 
 export interface ProtocolVersion {
   major: number;

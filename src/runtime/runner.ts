@@ -36,6 +36,9 @@ export async function loadActorModule(module: string): Promise<ActorModule> {
  * Runs the actor until it stops or crashes. Resolves when it has stopped (cleanly or not) and
  * its resources are released; the host learns what happened from the Up messages.
  */
+/** Requests of this process's actors that timed out or were cut by their actor's stop (see runActor). */
+export const requestEvents = { timed_out: 0, cut_by_stop: 0 };
+
 export async function runActor(mod: ActorModule, env: RunnerEnv): Promise<void> {
   const { spec, port, clock, log } = env;
   const post = (m: Up) => port.postMessage(m);
@@ -71,13 +74,27 @@ export async function runActor(mod: ActorModule, env: RunnerEnv): Promise<void> 
 
   // The wire is untyped (structured clones); ActorContext types these from the protocols.
   const send = (to: string, msg: Message) => { if (!finished) post({ k: 'send', to, msg }); };
-  const request = (to: string, msg: Message, timeoutMs: number) => new Promise<unknown>((resolve, reject) => {
-    if (finished) { reject(new ActorDownError(spec.name, 'stopped')); return; }
-    const id = `${spec.name}#${++seq}`;
-    const timer = clock.setTimeout(() => { pending.delete(id); reject(new RequestTimeoutError(to, msg.type, timeoutMs)); }, timeoutMs);
-    pending.set(id, { resolve, reject, timer, to, type: msg.type });
-    post({ k: 'request', id, to, msg });
-  });
+  const request = (to: string, msg: Message, timeoutMs: number) => {
+    const p = new Promise<unknown>((resolve, reject) => {
+      if (finished) { reject(new ActorDownError(spec.name, 'stopped')); return; }
+      const id = `${spec.name}#${++seq}`;
+      const timer = clock.setTimeout(() => { pending.delete(id); reject(new RequestTimeoutError(to, msg.type, timeoutMs)); }, timeoutMs);
+      pending.set(id, { resolve, reject, timer, to, type: msg.type });
+      post({ k: 'request', id, to, msg });
+    });
+    // A request that timed out, or was cut by its actor's stop, is an event of a loaded or
+    // restarting node, not a crash of the process: counted and logged here even when the
+    // caller had already let go of it (a stopped actor's pending requests, a fire-and-forget
+    // ask); the caller still gets the rejection when it listens.
+    p.catch((err: unknown) => {
+      const code = (err as { code?: string }).code;
+      if (code === 'request_timeout') requestEvents.timed_out++;
+      else if (code === 'actor_down') requestEvents.cut_by_stop++;
+      else return;
+      log.debug({ to, type: msg.type, err: (err as Error).message }, 'Request failed');
+    });
+    return p;
+  };
   const reply = (id: string, value: unknown) => { if (!finished) post({ k: 'reply', id, ok: true, value }); };
   const ctx: ActorContext = {
     name: spec.name,

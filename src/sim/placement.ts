@@ -6,6 +6,7 @@
 // wait. Nodes serve jobs FIFO on their slots (list scheduling with the modelled service time
 // size / speed). Every message is one delivery to one node. Deterministic from the seed.
 import { responseProbability, seededRandom, stimulus, THETA_MIN } from '../actors/consensus/threshold.ts';
+import { claimsOffer, takeAtOnce } from '../market/claim-rule.ts';
 import { routeJob, type RoutingCandidate } from '../actors/consensus/router.ts';
 import { LinkModel, VirtualClock } from './clock.ts';
 
@@ -191,10 +192,11 @@ export function runPlacement(w: Workload, policy: PlacementPolicy, th: Threshold
         // θ: 'completion' — the node's expected completion over the best possible one, so idle
         // fast nodes nearly always answer and slow or queued ones seldom do; 'job_path' — the
         // node's backlog in its own mean service times.
-        const theta = rank === 'completion'
-          ? Math.max(THETA_MIN, thetaScale * done / (w.meanSizeMs / speedMax))
-          : Math.max(THETA_MIN, wait / (w.meanSizeMs / sv.spec.speed));
-        if (rng() >= responseProbability(s, theta)) {
+        // 'job_path': the node's own rule (claimsOffer), θ its backlog in its mean service times.
+        const claims_ = rank === 'completion'
+          ? rng() < responseProbability(s, Math.max(THETA_MIN, thetaScale * done / (w.meanSizeMs / speedMax)))
+          : claimsOffer(round, wait, w.meanSizeMs / sv.spec.speed, rng, urgency);
+        if (!claims_) {
           if (!th.declines) return;
           messages++;
           clock.after(links.delay(i, job.origin), () => { if (!decided && ++answered === targets.length) decide(); });
@@ -210,7 +212,8 @@ export function runPlacement(w: Workload, policy: PlacementPolicy, th: Threshold
           claims.push(claim);
           if (th.declines && ++answered === targets.length) return decide();
           // The job path's rule: choose at once when a claim can start now ('completion': see takeAtOnce).
-          if (rank === 'job_path' ? (claim.capacity ?? 0) > 0 : takeAtOnce(claim, w.meanSizeMs / speedMax, immediateWithin, freeWithin)) decide();
+          // (a job-path claim carries no completion estimate: takeAtOnce then asks a free slot, starting now)
+          if (takeAtOnce(claim, w.meanSizeMs / speedMax, immediateWithin, freeWithin)) decide();
         });
       });
     }
@@ -277,17 +280,8 @@ export function runPlacement(w: Workload, policy: PlacementPolicy, th: Threshold
   };
 }
 
-/**
- * Whether an offerer takes a claim without waiting for the others: it finishes within
- * `within` (1.2) × the best possible completion `bestMs` whatever its queue, or it can start now
- * and finishes within `freeWithin` (2) × it — a free slot, not on a slow node. Waiting for more
- * claims (the slowest target's round trip) pays only when no claim is such (BENCHMARKS.md,
- * "Placement").
- */
-export function takeAtOnce(c: RoutingCandidate, bestMs: number, within = 1.2, freeWithin = 2): boolean {
-  const done = c.est_done_ms ?? Infinity;
-  return done <= within * bestMs || (c.est_start_ms === 0 && done <= freeWithin * bestMs);
-}
+// The claim rule and take-at-once rule are the job path's own (src/market/claim-rule.ts).
+export { takeAtOnce } from '../market/claim-rule.ts';
 
 export function quantile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return NaN;

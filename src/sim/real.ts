@@ -24,6 +24,8 @@ import { RealJobWorkload, type RealJobsReport } from './real-jobs.ts';
 import { memoryGate } from '../actors/network/memory-gate.ts';
 import type { Scenario } from './cluster.ts';
 import { quantile, round } from './placement.ts';
+import { requestEvents } from '../runtime/runner.ts';
+import { WORK_TOPIC, parseOfferTopic } from '../protocol/topics.ts';
 
 export interface RealReport {
   scenario: string;
@@ -39,17 +41,39 @@ export interface RealReport {
   skipped_faults: string[];
   jobs?: RealJobsReport;
   invariants: { ok: boolean; violations: string[] };
-  per_node: Array<{ node: string; up: boolean; epoch: number; coordinator?: string; partition: string; peers_alive: number }>;
+  /**
+   * What the run cost: the process's memory and CPU divided among its nodes (they share one
+   * process), and gossip messages handed to each node per second of the run.
+   */
+  resources: {
+    rss_mb: number; rss_per_node_mb: number; heap_used_mb: number; cpu_s: number; cpu_per_node_s: number;
+    deliveries_per_node_per_s: { mean: number; max: number };
+  };
+  /** Requests between actors that timed out or were cut by a stop (events of a loaded run, not failures). */
+  request_events: { timed_out: number; cut_by_stop: number; start_retries: number };
+  per_node: Array<{ node: string; up: boolean; epoch: number; coordinator?: string; partition: string; peers_alive: number; deliveries?: number; offer_deliveries?: number }>;
 }
 
 /** Nodes that serve the generated test model (node-llama-cpp in each: a few suffice on 2 cores). */
 export const SERVING_NODES = 3;
+
+/** Attempts at starting one node before the run gives up. */
+const START_TRIES = 5;
 
 const status = (n: MvpNode) => n.supervisor.request<ConsensusStatus>('consensus', { type: 'consensus.status' }, 3000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function simulateReal(sc: Scenario, progress: (line: string) => void = () => {}): Promise<RealReport> {
   const t0 = Date.now();
+  const cpu0 = process.cpuUsage();
+  const events0 = { ...requestEvents };
+  // An unhandled rejection or a listener leak is a violation of the run, reported, not a crash.
+  const unhandled: string[] = [];
+  const warnings: string[] = [];
+  const onUnhandled = (err: unknown) => { if (unhandled.length < 20) unhandled.push((err as Error)?.message ?? String(err)); };
+  const onWarning = (w: Error) => { if (w.name === 'MaxListenersExceededWarning' && warnings.length < 20) warnings.push(w.message); };
+  process.on('unhandledRejection', onUnhandled);
+  process.on('warning', onWarning);
   const dir = mkdtempSync(join(tmpdir(), 'mvp-node-sim-'));
   const sink = new Writable({ write(_c, _e, cb) { cb(); } });
   const T = sc.config.heartbeat_timeout_ms / 1000;
@@ -148,15 +172,30 @@ export async function simulateReal(sc: Scenario, progress: (line: string) => voi
   const skipped: string[] = [];
   let firstAgreement: number | undefined;
   let startedAfter = 0;
+  let startRetries = 0;
   let workload: RealJobWorkload | undefined;
   const shapes: Array<ReturnType<typeof setTimeout>> = [];
   try {
     await writeTestModel({ preset: 'tiny', out: modelPath });
     for (let i = 0; i < sc.nodes; i++) {
       const boot = nodes.length ? [(await nodes[0]!.network()).listen[0]!] : [];
-      const n = await createNode(config(i, boot), { transport: 'memory', logDestination: sink, serveModels: i < serving });
-      await n.start();
-      nodes.push(n);
+      // A start that fails on a loaded machine (an actor's request to its store timing out, say)
+      // is an event: the node is stopped and started afresh, at most START_TRIES times.
+      for (let attempt = 1; ; attempt++) {
+        const n = await createNode(config(i, boot), { transport: 'memory', logDestination: sink, serveModels: i < serving });
+        try {
+          await n.start();
+          nodes.push(n);
+          break;
+        } catch (err) {
+          await n.stop().catch(() => undefined);
+          if (attempt >= START_TRIES) throw err;
+          startRetries++;
+          progress(`node ${i} failed to start (${(err as Error).message}); starting it again`);
+          // A moment for the loaded process to catch up before the next attempt.
+          await sleep(2000 * attempt);
+        }
+      }
     }
     startedAfter = Date.now() - t0;
     progress(`${sc.nodes} nodes started in ${startedAfter} ms`);
@@ -257,19 +296,39 @@ export async function simulateReal(sc: Scenario, progress: (line: string) => voi
     violations.push(...jobCheck.violations);
     const finals = await statuses();
     observe(finals);
+    const nets = new Map(await Promise.all(live().map(async (n) => [n, await n.network().catch(() => undefined)] as const)));
     const per_node: RealReport['per_node'] = nodes.map((n) => {
       const s = finals.find((x) => x.n === n)?.s;
+      const d = nets.get(n)?.deliveries;
       return {
         node: n.nodeId, up: !down.has(n), epoch: s?.epoch ?? 0, ...(s?.coordinator ? { coordinator: s.coordinator.node_id } : {}),
         partition: s?.partition.state ?? 'down', peers_alive: s?.peers.filter((p) => p.status === 'alive').length ?? 0,
+        ...(d ? {
+          deliveries: Object.values(d).reduce((a, b) => a + b, 0),
+          offer_deliveries: Object.entries(d).filter(([t]) => t === WORK_TOPIC || parseOfferTopic(t)).reduce((a, [, b]) => a + b, 0),
+        } : {}),
       };
     });
+    for (const u of unhandled) violations.push(`unhandled rejection: ${u}`);
+    for (const w of warnings) violations.push(`listener leak: ${w}`);
+    const wallS = (Date.now() - t0) / 1000;
+    const rates = per_node.filter((p) => p.deliveries !== undefined).map((p) => p.deliveries! / wallS);
+    const mem = process.memoryUsage();
+    const cpu = process.cpuUsage(cpu0);
+    const cpuS = (cpu.user + cpu.system) / 1e6;
+    const resources: RealReport['resources'] = {
+      rss_mb: round(mem.rss / 2 ** 20), rss_per_node_mb: round(mem.rss / 2 ** 20 / sc.nodes), heap_used_mb: round(mem.heapUsed / 2 ** 20),
+      cpu_s: round(cpuS), cpu_per_node_s: round(cpuS / sc.nodes, 2),
+      deliveries_per_node_per_s: { mean: round(rates.reduce((a, b) => a + b, 0) / Math.max(1, rates.length)), max: round(Math.max(0, ...rates)) },
+    };
+    const request_events = { timed_out: requestEvents.timed_out - events0.timed_out, cut_by_stop: requestEvents.cut_by_stop - events0.cut_by_stop, start_retries: startRetries };
     lat.sort((a, b) => a - b);
     return {
       scenario: sc.name, mode: 'real', nodes: sc.nodes, seed: sc.seed, wall_ms: Date.now() - t0, started_after_ms: startedAfter,
       ...(firstAgreement !== undefined ? { first_agreement_ms: firstAgreement } : {}),
       decisions: { ...decisions, p50_ms: round(quantile(lat, 0.5) || 0), p90_ms: round(quantile(lat, 0.9) || 0), p99_ms: round(quantile(lat, 0.99) || 0) },
-      elections, partitions, skipped_faults: skipped, jobs: jobCheck.report, invariants: { ok: violations.length === 0, violations }, per_node,
+      elections, partitions, skipped_faults: skipped, jobs: jobCheck.report, invariants: { ok: violations.length === 0, violations },
+      resources, request_events, per_node,
     };
   } finally {
     for (const t of shapes) clearTimeout(t);
@@ -277,5 +336,8 @@ export async function simulateReal(sc: Scenario, progress: (line: string) => voi
     await workload?.close();
     await Promise.all(live().map((n) => n.stop().catch(() => {})));
     rmSync(dir, { recursive: true, force: true });
+    // After the nodes' stops: what they cut (pending requests) is still caught and counted.
+    process.off('unhandledRejection', onUnhandled);
+    process.off('warning', onWarning);
   }
 }

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { multiaddr } from '@multiformats/multiaddr';
 import { buildLibp2p, type NetworkNode } from '../../src/actors/network/libp2p.ts';
-import { TOPICS } from '../../src/protocol/topics.ts';
+import { TOPICS, offerTopic } from '../../src/protocol/topics.ts';
 import { SYNC_PROTOCOL, parseRequest, readJson, writeJson } from '../../src/actors/network/sync.ts';
 import { CLAIMS_REFUSED_BELOW, SIGNER_RATE } from '../../src/market/reputation.ts';
 import { JOB_PROTOCOL } from '../../src/jobs/stream.ts';
@@ -57,6 +57,8 @@ async function startHostile(model: ModelManifest, bootstrap: string[]) {
   });
   await node.handle(JOB_PROTOCOL, (stream) => { stats.streams++; stream.abort(new Error('not running it')); });
   const pubsub = node.services.pubsub;
+  // The model's offer shard (scoped offers: two honest holders and this one make one shard).
+  const work = offerTopic(model.sha256, 0);
   pubsub.addEventListener('message', (e) => {
     void inspector.open(e.detail.data, { now: Date.now() }).then(async (r) => {
       if (!r.ok) return;
@@ -68,10 +70,10 @@ async function startHostile(model: ModelManifest, bootstrap: string[]) {
       claimed.add(o.job_id);
       stats.claims++;
       const claim = await sealEnvelope(key, me, 'job_claim', { job_id: o.job_id, executor: me, model_sha256: model.sha256, queue_depth: 0, est_start_ms: 0, capacity: 4 }, { now: Date.now() });
-      await pubsub.publish(TOPICS.work, encodeEnvelope(claim)).catch(() => undefined);
+      await pubsub.publish(work, encodeEnvelope(claim)).catch(() => undefined);
     });
   });
-  for (const t of Object.values(TOPICS)) pubsub.subscribe(t);
+  for (const t of [TOPICS.announce, TOPICS.receipt, TOPICS.orch, work]) pubsub.subscribe(t);
   for (const b of bootstrap) await node.dial(multiaddr(b));
   const timer = setInterval(() => void announce().then((a) => pubsub.publish(TOPICS.announce, a)).catch(() => undefined), 2000);
   const send = (topic: string, bytes: Uint8Array) => pubsub.publish(topic, bytes).then(() => 1, () => 0);
@@ -84,7 +86,7 @@ async function startHostile(model: ModelManifest, bootstrap: string[]) {
       assert.ok(others.length > 0, 'the hostile peer heard honest receipts to replay');
       for (let i = 0; i < n; i++) {
         const r = others[i % others.length]!;
-        sent.garbage += await send(TOPICS.work, randomBytes(200));
+        sent.garbage += await send(work, randomBytes(200));
         // An honest receipt with its numbers changed: the executor's signature no longer holds.
         sent.forged_signature += await send(TOPICS.receipt, enc({ ...r, body: { ...r.body, tokens_out: r.body.tokens_out + 1 + i } }));
         // An honest receipt again, in other bytes (gossipsub would drop the same bytes as a duplicate).
@@ -133,7 +135,7 @@ describe('chaos: hostile peer', () => {
     }
     const model = (await getJson<Manifest>(`${urls[0]}/manifest`)).models[0]!;
     hostile = await startHostile(model, boot);
-    // A peer connected to honest-a alone, listening to the work topic: what honest-a passes on.
+    // A peer connected to honest-a alone, listening to the model's offer topic: what honest-a passes on.
     observer = await buildLibp2p({ privateKey: await generateKeyPair('Ed25519'), transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], maxPeers: 4, mdns: false });
     const inspector = createEnvelopeInspector();
     observer.services.pubsub.addEventListener('message', (e) => {
@@ -141,7 +143,7 @@ describe('chaos: hostile peer', () => {
         if (r.ok && r.envelope.type === 'job_claim' && r.envelope.from === hostile.peerId) relayedClaims++;
       });
     });
-    observer.services.pubsub.subscribe(TOPICS.work);
+    observer.services.pubsub.subscribe(offerTopic(model.sha256, 0));
     await observer.dial(multiaddr(boot[0]!));
     // Both in honest-a's mesh (it grafts at its heartbeat, every second).
     await new Promise((r) => setTimeout(r, 3000));

@@ -5,7 +5,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import { buildLibp2p, type NetworkNode } from '../../src/actors/network/libp2p.ts';
-import { TOPICS } from '../../src/protocol/topics.ts';
+import { TOPICS, offerTopic } from '../../src/protocol/topics.ts';
 import { SYNC_PROTOCOL, parseRequest, readJson, writeJson } from '../../src/actors/network/sync.ts';
 import { JOB_PROTOCOL, parseJobRequest, readLines, writeLine } from '../../src/jobs/stream.ts';
 import {
@@ -21,7 +21,7 @@ export async function startForgingExecutor(bootstrap: string, model = 'forged-mo
   const node: NetworkNode = await buildLibp2p({ privateKey: key, transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], maxPeers: 16, mdns: false });
   const manifest: Manifest = {
     node_id: 'forger', peer_id: me, versions: [...SUPPORTED_VERSIONS], addrs: node.getMultiaddrs().map(String),
-    models: [{ name: model, sha256: 'ab'.repeat(32), params: 1000, quantization: 'q4_0', context_length: 2048, test_model: false }],
+    models: [{ name: model, sha256: 'ab'.repeat(32), params: 1000, quantization: 'q4_0', context_length: 2048, test_model: false, offer_shard: '0/1' }],
     capacity: { max_queue: 10, slots: 1 }, load: { queue_depth: 0, busy_slots: 0, cpu: 0, mem_free_mb: 1024 },
     policies: { auto_accept_peers: true, max_peers: 16 }, started_at: Date.now(),
   };
@@ -50,18 +50,20 @@ export async function startForgingExecutor(bootstrap: string, model = 'forged-mo
     await stream.close();
   });
   const pubsub = node.services.pubsub;
+  // The model's one offer shard (scoped offers): where its offers come and its claims go.
+  const topic = offerTopic('ab'.repeat(32), 0);
   pubsub.addEventListener('message', (e) => {
-    if (e.detail.topic !== TOPICS.work) return;
+    if (e.detail.topic !== topic) return;
     void inspector.open(e.detail.data, { now: Date.now() }).then(async (r) => {
       if (!r.ok || r.envelope.type !== 'work_offer') return;
       const o = (r.envelope as Envelope<'work_offer'>).body;
       if (o.model !== model || offers.has(o.job_id)) return;
       offers.set(o.job_id, { client: o.client });
       const claim = await sealEnvelope(key, me, 'job_claim', { job_id: o.job_id, executor: me, model_sha256: 'ab'.repeat(32), queue_depth: 0, est_start_ms: 0, capacity: 1 }, { now: Date.now() });
-      await pubsub.publish(TOPICS.work, encodeEnvelope(claim));
+      await pubsub.publish(topic, encodeEnvelope(claim));
     });
   });
-  for (const t of Object.values(TOPICS)) pubsub.subscribe(t);
+  for (const t of [TOPICS.announce, TOPICS.receipt, topic]) pubsub.subscribe(t);
   await node.dial(multiaddr(bootstrap));
   const timer = setInterval(() => void announce().then((env) => pubsub.publish(TOPICS.announce, encodeEnvelope(env))).catch(() => undefined), 2000);
   return {

@@ -68,7 +68,7 @@ describe('gossip fuzz against a live node', () => {
         if (rand() < 0.5) bytes[0] = 0x7b;
         want('malformed');
       } else if (r < 0.3) { // JSON, but no envelope
-        bytes = enc(pick([{ hello: i }, { v: '1.0', type: 'announce', id: `x${i}` }, { v: 1, body: null, n: i }]));
+        bytes = enc(pick([{ hello: i }, { v: '2.0', type: 'announce', id: `x${i}` }, { v: 1, body: null, n: i }]));
         want('schema');
       } else if (r < 0.42) { // genuine
         bytes = encodeEnvelope(await valid());

@@ -20,7 +20,7 @@ const CONFIG_SHAPE: Shape<Config> = {
   node: { node_id: true, listen_port: true, listen_host: true, data_dir: true },
   network: {
     bootstrap_peers: true, max_peers: true, auto_accept_peers: true, mdns_enabled: true,
-    announce_interval_secs: true, bootstrap_retry_max_secs: true, receipt_replicas: true, swarm_key: true,
+    announce_interval_secs: true, offer_scope: true, offer_shard_size: true, bootstrap_retry_max_secs: true, receipt_replicas: true, swarm_key: true,
   },
   model: { path: true, max_context_length: true, threads: true, batch_threads: true, name: true, sequences: true },
   models: { share: true, share_max_mib_per_sec: true, share_chunks_per_peer_per_sec: true, min_replicas: true, accept_replication: true, replicate_allow: true, pinned: true, max_pulled_mib: true, replicate_wait_secs: true, unreplicate_wait_secs: true, replicate_after_secs: true, replicate_count: true },

@@ -48,6 +48,7 @@ describe('JobExecutor draining', () => {
     execNode = await buildLibp2p({ privateKey: execKey, transport: 'memory', listen: [`/memory/drain-exec-${Date.now()}`], maxPeers: 8, mdns: false });
     clientNode = await buildLibp2p({ privateKey: clientKey, transport: 'memory', listen: [`/memory/drain-client-${Date.now()}`], maxPeers: 8, mdns: false });
     executor = new JobExecutor({
+      rng: () => 0, // always claim: these tests are about admission, not the claim draw
       peerId: execNode.peerId.toString(), privateKey: execKey, models: [MODEL as never], clock: systemClock,
       log: createLogger({ level: 'error', nodeId: 'exec', pretty: false }),
       publish: async (_topic, _type, body) => { claims.push(body); },
@@ -134,6 +135,7 @@ describe('JobExecutor draining', () => {
     const late = await offer(5);
     // Claimed by an executor that is not draining yet, brought once it is.
     const fresh = new JobExecutor({
+      rng: () => 0, // always claim: these tests are about admission, not the claim draw
       peerId: execNode.peerId.toString(), privateKey: execKey, models: [MODEL as never], clock: systemClock,
       log: createLogger({ level: 'error', nodeId: 'exec', pretty: false }),
       publish: async () => undefined, publishSealed: async () => undefined, storeReceipt: async () => undefined,

@@ -21,6 +21,7 @@ describe('JobExecutor: fair admission', () => {
     const claimed: string[] = [];
     const key = await generateKeyPair('Ed25519');
     const executor = new JobExecutor({
+      rng: () => 0, // always claim: these tests are about admission, not the claim draw
       peerId: peerIdFromPrivateKey(key).toString(), privateKey: key, models: [MODEL as never], clock,
       log: createLogger({ level: 'error', nodeId: 'exec', pretty: false }),
       publish: async (_t, _type, body) => { claimed.push((body as JobClaimBody).job_id); },

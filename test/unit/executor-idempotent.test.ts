@@ -35,6 +35,7 @@ describe('JobExecutor', () => {
     execNode = await buildLibp2p({ privateKey: execKey, transport: 'memory', listen: [`/memory/exec-${Date.now()}`], maxPeers: 8, mdns: false });
     clientNode = await buildLibp2p({ privateKey: clientKey, transport: 'memory', listen: [`/memory/client-${Date.now()}`], maxPeers: 8, mdns: false });
     executor = new JobExecutor({
+      rng: () => 0, // always claim: these tests are about admission, not the claim draw
       peerId: execNode.peerId.toString(), privateKey: execKey, models: [MODEL as never], clock: systemClock,
       log: createLogger({ level: 'error', nodeId: 'exec', pretty: false }),
       publish: async (_topic, _type, body) => { claims.push(body); },

@@ -146,26 +146,27 @@ describe('drops, by reason', () => {
   it('schema: a correctly signed body its type\'s schema rejects', async () => {
     const inspector = createEnvelopeInspector();
     const badManifest = { ...manifestOf(a), addrs: Array.from({ length: 33 }, () => '/ip4/1.2.3.4/tcp/1') };
-    const env = await signEnvelope(a.key, { v: '1.0', type: 'announce', id: 'announce-0000000001', from: a.id, ts: NOW, body: badManifest });
+    const env = await signEnvelope(a.key, { v: '2.0', type: 'announce', id: 'announce-0000000001', from: a.id, ts: NOW, body: badManifest });
     const result = await inspector.open(encodeEnvelope(env), { now: NOW });
     assertDropped(result, 'schema');
     assert.match(result.ok ? '' : result.detail, /announce body/);
-    const extra = await signEnvelope(a.key, { v: '1.0', type: 'heartbeat', id: 'heartbeat-000000001', from: a.id, ts: NOW, body: { seq: 1, evil: 'x' } });
+    const extra = await signEnvelope(a.key, { v: '2.0', type: 'heartbeat', id: 'heartbeat-000000001', from: a.id, ts: NOW, body: { seq: 1, evil: 'x' } });
     assertDropped(await inspector.open(encodeEnvelope(extra), { now: NOW }), 'schema');
   });
 
   it('unknown_version: a major this node does not read; a newer minor of ours is read', async () => {
     const inspector = createEnvelopeInspector();
-    const v2 = await signEnvelope(a.key, { v: '2.0', type: 'heartbeat', id: 'heartbeat-v2-000001', from: a.id, ts: NOW, body: { seq: 1 } });
-    assertDropped(await inspector.open(encodeEnvelope(v2), { now: NOW }), 'unknown_version');
-    const v1dot3 = await signEnvelope(a.key, { v: '1.3', type: 'heartbeat', id: 'heartbeat-v13-00001', from: a.id, ts: NOW, body: { seq: 1 } });
-    assert.equal((await inspector.open(encodeEnvelope(v1dot3), { now: NOW })).ok, true);
+    // 1.0 is the broadcast marketplace's version: a scoped (2.0) node does not read it.
+    const v1 = await signEnvelope(a.key, { v: '1.0', type: 'heartbeat', id: 'heartbeat-v1-000001', from: a.id, ts: NOW, body: { seq: 1 } });
+    assertDropped(await inspector.open(encodeEnvelope(v1), { now: NOW }), 'unknown_version');
+    const v2dot3 = await signEnvelope(a.key, { v: '2.3', type: 'heartbeat', id: 'heartbeat-v23-00001', from: a.id, ts: NOW, body: { seq: 1 } });
+    assert.equal((await inspector.open(encodeEnvelope(v2dot3), { now: NOW })).ok, true);
   });
 
   it('unknown_type: a type with no registered body schema', async () => {
     const inspector = createEnvelopeInspector();
     for (const type of ['job_bid', 'constructor', 'hasownproperty']) {
-      const env = await signEnvelope(a.key, { v: '1.0', type, id: `unknown-${type}-00000`.slice(0, 20), from: a.id, ts: NOW, body: {} });
+      const env = await signEnvelope(a.key, { v: '2.0', type, id: `unknown-${type}-00000`.slice(0, 20), from: a.id, ts: NOW, body: {} });
       assertDropped(await inspector.open(encodeEnvelope(env), { now: NOW }), 'unknown_type');
     }
   });
@@ -203,7 +204,7 @@ describe('drops, by reason', () => {
   });
 
   it('bad_signature: signed by key A while from names peer B', async () => {
-    const forged = await signEnvelope(a.key, { v: '1.0', type: 'heartbeat', id: 'forged-0000000000001', from: b.id, ts: NOW, body: { seq: 1 } });
+    const forged = await signEnvelope(a.key, { v: '2.0', type: 'heartbeat', id: 'forged-0000000000001', from: b.id, ts: NOW, body: { seq: 1 } });
     assertDropped(await createEnvelopeInspector().open(encodeEnvelope(forged), { now: NOW, propagationFrom: b.id }), 'bad_signature');
   });
 
@@ -218,7 +219,7 @@ describe('drops, by reason', () => {
     assert.deepEqual(Buffer.from(respelled, 'base64url'), Buffer.from(sealed.sig, 'base64url'));
     assertDropped(await inspector.open(bytesOf({ ...sealed, sig: respelled }), { now: NOW }), 'bad_signature');
     assertDropped(await inspector.open(bytesOf({ ...sealed, from: 'QmNotAPeerIdAtAllReally' }), { now: NOW }), 'bad_signature');
-    const lone = `{"v":"1.0","type":"announce","id":"lone-surrogate-000001","from":"${a.id}","ts":${NOW},"body":${JSON.stringify(manifestOf(a)).replace('"node-a"', '"\\ud800"')},"sig":"${'A'.repeat(86)}"}`;
+    const lone = `{"v":"2.0","type":"announce","id":"lone-surrogate-000001","from":"${a.id}","ts":${NOW},"body":${JSON.stringify(manifestOf(a)).replace('"node-a"', '"\\ud800"')},"sig":"${'A'.repeat(86)}"}`;
     assertDropped(await inspector.open(bytesOf(lone), { now: NOW }), 'bad_signature');
   });
 

@@ -71,7 +71,7 @@ describe('verifyReceipt refuses', () => {
     }
     const heartbeat = await sealEnvelope(executor.key, executor.id, 'heartbeat', { seq: 1 }, { now: NOW });
     assertFails(await verifyReceipt(heartbeat), 'format', /type is heartbeat/);
-    assertFails(await verifyReceipt({ ...copy(sealed), v: '2.0' }), 'format', /version 2\.0/);
+    assertFails(await verifyReceipt({ ...copy(sealed), v: '3.0' }), 'format', /version 3\.0/);
     const extra = copy(sealed) as unknown as { body: Record<string, unknown> };
     extra.body.signature = 'x';
     assertFails(await verifyReceipt(extra), 'format', /receipt body/);

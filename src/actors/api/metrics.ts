@@ -120,6 +120,8 @@ export async function renderMetrics(node: ApiArgs, src: MetricsSources, now: num
     counter('mvp_gossip_messages_accepted_total', 'Gossip messages that passed inspection').inc(n.accepted);
     counter('mvp_gossip_messages_duplicate_total', 'Gossip copies of announces that manifest sync brought first').inc(n.duplicates);
     counter('mvp_gossip_messages_published_total', 'Gossip messages this node published').inc(n.published);
+    const deliveries = counter('mvp_gossip_deliveries_total', 'Gossip messages handed to this node, by topic (a model\'s offer topics reach its holders only)', ['topic']);
+    for (const [topic, k] of Object.entries(n.deliveries ?? {})) deliveries.inc({ topic }, k);
     const dropped = counter('mvp_gossip_messages_dropped_total', 'Gossip messages dropped, by reason', ['reason']);
     const counts: Record<string, number | undefined> = n.dropped;
     for (const reason of new Set([...DROP_REASONS, ...GUARD_DROP_REASONS, ...Object.keys(counts)])) dropped.inc({ reason }, counts[reason] ?? 0);

@@ -7,7 +7,7 @@ import type { PrivateKey } from '@libp2p/interface';
 import type { Clock, Timer } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { Config } from '../../config/types.ts';
-import { sealEnvelope, encodeEnvelope, SUPPORTED_VERSIONS, TOPICS, type Manifest, type ModelManifest, type OrchSummary } from '../../protocol/index.ts';
+import { sealEnvelope, encodeEnvelope, TOPICS, type Manifest, type ModelManifest, type OrchSummary } from '../../protocol/index.ts';
 import type { PeerTable } from './peer-table.ts';
 import type { NetworkTransport } from './transport.ts';
 import type { Gossip } from './gossip.ts';
@@ -26,6 +26,8 @@ export interface AnnouncerDeps {
   peerTable: PeerTable;
   gossip: Gossip;
   queue(): Promise<QueueStatus | undefined>;
+  /** The served models as the manifest carries them (each with its offer shard, offer-topics.ts). */
+  decorate?(models: readonly ModelManifest[]): ModelManifest[];
 }
 
 export class Announcer implements Startable {
@@ -92,9 +94,9 @@ export class Announcer implements Startable {
     return {
       node_id: nodeId,
       peer_id: this.deps.transport.peerId,
-      versions: [...SUPPORTED_VERSIONS],
+      versions: [this.deps.gossip.version],
       addrs: this.deps.transport.libp2p.getMultiaddrs().slice(0, 32).map(String),
-      models: this.deps.models,
+      models: this.deps.decorate ? this.deps.decorate(this.deps.models) : this.deps.models,
       capacity: { max_queue: q?.capacity ?? config.executor.max_queue_size, slots: q?.slots ?? 0 },
       load: {
         queue_depth: q?.depth ?? 0,
@@ -112,7 +114,7 @@ export class Announcer implements Startable {
     if (this.timers.stopped || !this.deps.transport.started) return;
     // Kept for manifest sync before it is gossiped: a publish that fails (no peer yet, a busy
     // node) must not leave this node unknown until the next periodic announce.
-    const env = await sealEnvelope(this.deps.privateKey, this.deps.transport.peerId, 'announce', await this.manifest(), { now: this.deps.clock.now() });
+    const env = await sealEnvelope(this.deps.privateKey, this.deps.transport.peerId, 'announce', await this.manifest(), { now: this.deps.clock.now(), v: this.deps.gossip.version });
     this.own = { ts: env.ts, bytes: encodeEnvelope(env), seq: this.deps.peerTable.nextChange() };
     await this.deps.gossip.publishSealed(TOPICS.announce, env);
   }

@@ -10,7 +10,7 @@ import { TopicValidatorResult } from '@libp2p/gossipsub';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/log.ts';
 import {
-  createEnvelopeInspector, negotiateVersion, sealEnvelope, encodeEnvelope, SUPPORTED_VERSIONS, TOPICS, isOrchMessageType,
+  createEnvelopeInspector, negotiateVersion, sealEnvelope, encodeEnvelope, PROTOCOL_VERSION, TOPICS, WORK_TOPIC, isOrchMessageType, parseOfferTopic,
   type DropReason, type Envelope, type HeartbeatBody, type Manifest, type MessageBody, type MessageType, type OrchMessageType,
 } from '../../protocol/index.ts';
 import { CLAIMS_REFUSED_BELOW, CONNECTION_RATE, SIGNER_RATE, RateLimiter, type Offence, type Reputation } from '../../market/reputation.ts';
@@ -51,8 +51,8 @@ function envelopeId(data: Uint8Array): string | undefined {
 
 /** The job marketplace's side of gossip (src/market/market.ts). */
 export interface GossipMarket {
-  /** An offer, claim, assignment or receipt, inspected; a refusal names its drop reason. */
-  onMessage(env: Envelope, now: number): ReceiptRefusal | 'low_reputation' | undefined;
+  /** An offer, claim, assignment or receipt, inspected, and the topic it came on; a refusal names its drop reason. */
+  onMessage(env: Envelope, now: number, topic?: string): ReceiptRefusal | 'low_reputation' | undefined;
   /** A receipt manifest sync brought; a refusal names why. */
   acceptSynced(env: Envelope<'receipt'>): ReceiptRefusal | undefined;
 }
@@ -68,13 +68,21 @@ export interface GossipDeps {
   market: GossipMarket;
   blocked(peer: string): boolean;
   isLocalClient(peer: string): boolean;
+  /** The one protocol version this node stamps and reads (versionOfScope); default PROTOCOL_VERSION. */
+  version?: string;
   onHeartbeat?(from: string, body: HeartbeatBody): void;
   onOrch?(from: string, type: OrchMessageType, body: unknown): void;
 }
 
 export class Gossip implements Startable {
-  private readonly inspector = createEnvelopeInspector();
+  private readonly inspector: ReturnType<typeof createEnvelopeInspector>;
   private readonly timers: Timers;
+  /** The protocol version this node stamps and reads. */
+  readonly version: string;
+  /** Gossip messages handed to this node, by topic (offer topics by model and shard). */
+  readonly deliveries: Record<string, number> = {};
+  /** Peers already warned about for speaking another protocol version (one log line each). */
+  private readonly versionWarned = new Set<string>();
   readonly dropped: Partial<Record<NetworkDropReason, number>> = {};
   /** Announces a sync brought that failed inspection (counted apart: sync is not gossip). */
   readonly syncDropped: Partial<Record<NetworkDropReason, number>> = {};
@@ -91,6 +99,8 @@ export class Gossip implements Startable {
 
   constructor(private readonly deps: GossipDeps) {
     this.timers = new Timers(deps.clock, deps.log);
+    this.version = deps.version ?? PROTOCOL_VERSION;
+    this.inspector = createEnvelopeInspector({ supportedVersions: [this.version] });
   }
 
   start(): void {
@@ -99,8 +109,9 @@ export class Gossip implements Startable {
       const { msg, msgId, propagationSource } = e.detail;
       void this.onGossip(msg.topic, msg.data, propagationSource.toString(), msgId);
     });
-    // Receipts are not gossiped (they are put in the swarm's DHT): no receipt topic.
-    for (const t of Object.values(TOPICS)) if (t !== TOPICS.receipt) pubsub.subscribe(t);
+    // Receipts are not gossiped (they are put in the swarm's DHT): no receipt topic. The work topic
+    // (protocol 1.0's broadcast offers) is offer-topics.ts's to subscribe, or not.
+    for (const t of Object.values(TOPICS)) if (t !== TOPICS.receipt && t !== WORK_TOPIC) pubsub.subscribe(t);
   }
 
   stop(): void { this.timers.stop(); }
@@ -108,7 +119,7 @@ export class Gossip implements Startable {
   count(reason: NetworkDropReason): void { this.dropped[reason] = (this.dropped[reason] ?? 0) + 1; }
 
   async publish<T extends MessageType>(topic: string, type: T, body: MessageBody<T>): Promise<Envelope<T>> {
-    const env = await sealEnvelope(this.deps.privateKey, this.deps.net.peerId, type, body, { now: this.deps.clock.now() });
+    const env = await sealEnvelope(this.deps.privateKey, this.deps.net.peerId, type, body, { now: this.deps.clock.now(), v: this.version });
     await this.deps.net.libp2p.services.pubsub.publish(topic, encodeEnvelope(env));
     this.published++;
     return env;
@@ -125,6 +136,7 @@ export class Gossip implements Startable {
    */
   private async onGossip(topic: string, data: Uint8Array, source: string, msgId: string): Promise<void> {
     const { reputation } = this.deps;
+    this.deliveries[topic] = (this.deliveries[topic] ?? 0) + 1;
     let verdict: Verdict = 'dropped';
     // The simulator's shaped links (memory-gate.ts): never arrives, or arrives late.
     const fate = this.deps.transport === 'memory' ? memoryGate.fate() : 0;
@@ -166,6 +178,7 @@ export class Gossip implements Startable {
       if (synced && r.reason !== 'replay') this.syncDropped[r.reason] = (this.syncDropped[r.reason] ?? 0) + 1;
       const offence = OFFENCE_OF[r.reason];
       if (!expected) this.count(r.reason);
+      if (r.reason === 'unknown_version') this.warnVersion(data, source);
       if (!expected && source && offence) reputation.penalise(source, offence, this.deps.clock.now());
       log.debug({ via, source, reason: r.reason, detail: r.detail }, 'Message dropped');
       if (!expected || synced) return 'dropped';
@@ -195,7 +208,7 @@ export class Gossip implements Startable {
       const isNew = !peerTable.get(env.from)?.manifest;
       // Sync proves the peer was alive when it announced, not now.
       const seenAt = via === 'sync' ? Math.min(now, env.ts) : now;
-      peerTable.announce(env.from, m, negotiateVersion([...SUPPORTED_VERSIONS], m.versions), seenAt, { ts: env.ts, bytes: data });
+      peerTable.announce(env.from, m, negotiateVersion([this.version], m.versions), seenAt, { ts: env.ts, bytes: data });
       if (isNew) log.info({ peer: env.from, peer_node_id: m.node_id, via }, 'Peer announced');
     } else if (via === 'sync:receipt') {
       // Proof of what its executor did, not that it is alive now.
@@ -205,15 +218,31 @@ export class Gossip implements Startable {
     } else {
       if (!this.deps.isLocalClient(env.from)) peerTable.heard(env.from, now);
       if (via !== 'sync' && env.type === 'heartbeat') this.deps.onHeartbeat?.(env.from, env.body as HeartbeatBody);
-      if (via !== 'sync') return this.apply(env, now) ? 'accepted' : 'dropped';
+      if (via !== 'sync') return this.apply(env, now, via) ? 'accepted' : 'dropped';
     }
     return 'accepted';
   }
 
+  /**
+   * A message stamped with a version this node does not read: a node of the other offer scope
+   * (protocol 1.0 broadcasts offers, 2.0 scopes them), or a newer one. Counted as
+   * unknown_version; said once per signer, naming both versions.
+   */
+  private warnVersion(data: Uint8Array, source?: string): void {
+    let v: unknown, from: unknown;
+    try { ({ v, from } = JSON.parse(new TextDecoder().decode(data)) as { v?: unknown; from?: unknown }); } catch { return; }
+    const who = typeof from === 'string' ? from : source ?? 'unknown';
+    if (this.versionWarned.has(who) || this.versionWarned.size >= 1024) return;
+    this.versionWarned.add(who);
+    this.deps.log.warn({ peer: who, peer_version: String(v).slice(0, 16), version: this.version },
+      `Peer speaks protocol ${String(v).slice(0, 16)}, this node ${this.version}: their messages are refused (unknown_version). ` +
+      'Protocol 1.0 broadcasts job offers to every node and 2.0 scopes them to the model\'s holders (network.offer_scope); run one kind in a swarm.');
+  }
+
   /** Returns false when the message is refused after inspection (counted by reason). */
-  private apply(env: Envelope, now: number): boolean {
+  private apply(env: Envelope, now: number, topic: string): boolean {
     if (isOrchMessageType(env.type)) { this.deps.onOrch?.(env.from, env.type, env.body); return true; }
-    const refused = this.deps.market.onMessage(env, now);
+    const refused = this.deps.market.onMessage(env, now, topic === WORK_TOPIC || parseOfferTopic(topic) ? topic : undefined);
     if (refused) { this.count(refused); return false; }
     return true;
   }

@@ -70,6 +70,12 @@ export interface NetworkStatus {
   accepted: number;
   duplicates: number;
   published: number;
+  /** Gossip messages handed to this node, by topic: a node hears a model's offer topics only if it serves the model. */
+  deliveries: Record<string, number>;
+  /** The offer topics this node subscribes to (its models' shards; the work topic under protocol 1.0). */
+  offer_topics: string[];
+  /** The one protocol version it speaks: 2.0 scopes offers, 1.0 broadcasts them (network.offer_scope). */
+  protocol_version: string;
   dropped: Partial<Record<NetworkDropReason, number>>;
   /** Announces and receipts brought by manifest sync that were refused, by reason (not gossip: apart). */
   sync_dropped: Partial<Record<NetworkDropReason, number>>;

@@ -18,7 +18,7 @@ import type { Clock } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { Config } from '../../config/types.ts';
 import {
-  TOPICS, type Envelope, type HeartbeatBody, type Manifest, type MessageBody, type ModelManifest, type OrchMessageType, type OrchSummary,
+  TOPICS, versionOfScope, type Envelope, type HeartbeatBody, type Manifest, type MessageBody, type ModelManifest, type OrchMessageType, type OrchSummary,
 } from '../../protocol/index.ts';
 import type { Transport } from './libp2p.ts';
 import { PeerTable } from './peer-table.ts';
@@ -36,6 +36,7 @@ import { ManifestSync } from './manifest-sync.ts';
 import { Announcer } from './announcer.ts';
 import { LivenessWatch } from './liveness.ts';
 import { BootstrapDialer } from './bootstrap.ts';
+import { OfferTopics } from './offer-topics.ts';
 import type { NetworkStoreLink } from './store-link.ts';
 import { ReceiptDht, checkReceiptRecord, ReceiptRecordError, type DhtCounters } from './dht.ts';
 import type { ReceiptEnvelope } from '../../market/receipts.ts';
@@ -86,6 +87,7 @@ export class NetworkService {
   readonly announcer: Announcer;
   readonly liveness: LivenessWatch;
   readonly bootstrap: BootstrapDialer;
+  readonly offerTopics: OfferTopics;
   readonly modelServer: ModelServer;
   readonly puller: ModelPuller;
   /** In start order; stopped in reverse. */
@@ -98,6 +100,7 @@ export class NetworkService {
     const { clock, log, config } = init;
     const peerId = peerIdFromPrivateKey(init.privateKey).toString();
     const isLocalClient = (p: string) => this.localClients.has(p);
+    const version = versionOfScope(config.network.offer_scope);
     this.peerTable = new PeerTable(config.distributed_orchestration.heartbeat_timeout_secs * 1000);
     this.transport = new NetworkTransport({
       config, nodeId: init.nodeId, privateKey: init.privateKey, transport: init.transport, clock, log,
@@ -119,7 +122,7 @@ export class NetworkService {
     this.blocklist = new BlockList({ privateKey: init.privateKey, store: init.store, clock, log, transport: this.transport });
     this.market = new JobMarket({
       peerId, privateKey: init.privateKey, models: init.models, clock, log,
-      jobTimeoutMs: config.executor.job_timeout_secs * 1000,
+      jobTimeoutMs: config.executor.job_timeout_secs * 1000, protocolVersion: version,
       publish: (topic, type, body) => this.gossip.publish(topic, type, body),
       publishSealed: (topic, env) => this.gossip.publishSealed(topic, env),
       shareReceipt: (receipt) => this.dht.putReceipt(receipt),
@@ -130,13 +133,19 @@ export class NetworkService {
     this.gossip = new Gossip({
       privateKey: init.privateKey, transport: init.transport, clock, log, net: this.transport, peerTable: this.peerTable,
       reputation: this.market.reputation, market: this.market,
-      blocked: (peer) => this.blocklist.has(peer), isLocalClient,
+      blocked: (peer) => this.blocklist.has(peer), isLocalClient, version,
       ...(init.onHeartbeat ? { onHeartbeat: init.onHeartbeat } : {}),
       ...(init.onOrch ? { onOrch: init.onOrch } : {}),
     });
     this.announcer = new Announcer({
       config, nodeId: init.nodeId, privateKey: init.privateKey, models: init.models, clock, log,
       transport: this.transport, peerTable: this.peerTable, gossip: this.gossip, queue: init.queue,
+      decorate: (models) => this.offerTopics.decorate(models),
+    });
+    this.offerTopics = new OfferTopics({
+      scope: config.network.offer_scope, shardSize: config.network.offer_shard_size, models: init.models, clock, log,
+      transport: this.transport, peerTable: this.peerTable,
+      onChange: () => { void this.announcer.announce().catch((err: Error) => log.debug({ err: err.message }, 'Announce of new offer shards failed')); },
     });
     this.sync = new ManifestSync({
       clock, log, transport: this.transport, peerTable: this.peerTable,
@@ -163,7 +172,7 @@ export class NetworkService {
       blame: (peer, offence) => this.market.reputation.penalise(peer, offence, clock.now()),
       capBytes: share.max_pulled_mib * 2 ** 20,
     });
-    this.parts = [this.transport, this.dht, this.blocklist, this.market, this.gossip, this.sync, this.announcer, this.liveness, this.bootstrap];
+    this.parts = [this.transport, this.dht, this.blocklist, this.market, this.gossip, this.offerTopics, this.sync, this.announcer, this.liveness, this.bootstrap];
   }
 
   get peerId(): string { return this.transport.peerId; }
@@ -204,6 +213,9 @@ export class NetworkService {
       accepted: gossip.accepted,
       duplicates: gossip.duplicates,
       published: gossip.published,
+      deliveries: { ...gossip.deliveries },
+      offer_topics: this.offerTopics.topics(),
+      protocol_version: gossip.version,
       dropped: { ...gossip.dropped },
       sync_dropped: { ...gossip.syncDropped },
       model_transfer: { ...this.modelServer.counters, files: this.modelServer.shared.files, files_ready: this.modelServer.shared.ready },
@@ -283,6 +295,8 @@ export class NetworkService {
     this.init.models.splice(0, this.init.models.length, ...models);
     this.modelServer.setFiles(files);
     if (this.init.config.models.share) for (const f of files) this.dht.provide(f.sha256);
+    // Offer topics follow the models: the new model's shard heard, an unloaded model's left.
+    this.offerTopics.refresh();
     this.init.log.info({ models: models.map((m) => m.name) }, 'Served models changed; announcing');
     // Kept for manifest sync even when the publish fails (no peer yet): peers still learn it.
     await this.announcer.announce().catch((err: Error) => this.init.log.warn({ err: err.message }, 'Announce of the new models failed'));

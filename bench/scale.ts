@@ -1,0 +1,101 @@
+// How gossip deliveries grow with the network: N complete nodes in this process (createNode
+// over the libp2p memory transport, lean settings), the first SERVING of them serving the
+// generated test model, a light client submitting JOBS real jobs to it. For each N and each
+// offer scope — 'broadcast' (protocol 1.0: every offer, claim and assignment to every node) and
+// 'scoped' (2.0: on the model's offer shard, to its holders only) — it prints:
+//   per_node_per_period  gossip messages handed to a node per heartbeat period while idle
+//                        (heartbeats, announces, orchestration: not scoped by offer_scope)
+//   per_job_all_nodes    messages handed to all nodes together per job, over the job window
+//                        (offers, claims, assignments, receipts, plus the idle rate's share)
+//   per_job_non_holders  the same, counted at the nodes that do not serve the model
+//   offer_topic_non_holders  offer/claim/assign deliveries at non-holders (0 when scoped)
+//
+//   npm run bench:scale               # N = 20 50 100 200
+//   npm run bench:scale -- 20 50      # chosen sizes
+// Numbers measured on a loaded machine are not final; the shape (what grows with N) is.
+import { createNode, type MvpNode } from '../src/node/create-node.ts';
+import { LightClient } from '../src/client/submit.ts';
+import { parseOfferTopic, WORK_TOPIC } from '../src/protocol/topics.ts';
+import { testConfig } from '../test/helpers/config.ts';
+
+const sizes = process.argv.slice(2).map(Number).filter((n) => n > 1);
+if (sizes.length === 0) sizes.push(20, 50, 100, 200);
+const SERVING = Number(process.env.BENCH_SERVING ?? 3);
+const JOBS = Number(process.env.BENCH_JOBS ?? 5);
+/** Heartbeat timeout (s): a heartbeat every third of it. Lean: the default is shorter. */
+const HB_TIMEOUT_S = Number(process.env.BENCH_HB_TIMEOUT_S ?? 15);
+const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 3 * (HB_TIMEOUT_S * 1000) / 3);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function retry<T>(fn: () => Promise<T>, tries = 10): Promise<T> {
+  for (let i = 1; ; i++) {
+    try { return await fn(); } catch (err) { if (i >= tries) throw err; await sleep(200); }
+  }
+}
+
+type Counts = Array<Record<string, number>>;
+const snapshot = async (nodes: MvpNode[]): Promise<Counts> => Promise.all(nodes.map((n) => n.network().then((s) => ({ ...s.deliveries }), () => ({}))));
+const total = (r: Record<string, number>, pick: (t: string) => boolean = () => true) => Object.entries(r).filter(([t]) => pick(t)).reduce((a, [, v]) => a + v, 0);
+const diff = (a: Counts, b: Counts, i: number, pick?: (t: string) => boolean) => total(b[i]!, pick) - total(a[i]!, pick);
+const isOffer = (t: string) => t === WORK_TOPIC || parseOfferTopic(t) !== undefined;
+
+async function run(n: number, scope: 'broadcast' | 'scoped') {
+  const nodes: MvpNode[] = [];
+  const addrs: string[] = [];
+  const rss0 = process.memoryUsage().rss;
+  for (let i = 0; i < n; i++) {
+    const boot = addrs.length ? [addrs[Math.floor(Math.random() * addrs.length)]!] : [];
+    const node = await createNode(testConfig({
+      node: { node_id: `scale-${i}` },
+      network: { bootstrap_peers: boot, announce_interval_secs: 600, offer_scope: scope },
+      executor: { max_load_per_core: 1000 },
+      distributed_orchestration: { heartbeat_timeout_secs: HB_TIMEOUT_S },
+      monitoring: { log_level: 'error' },
+    }), { transport: 'memory', serveModels: i < SERVING, persistIdentity: false });
+    await node.start();
+    nodes.push(node);
+    addrs.push((await retry(() => node.network())).listen[0]!);
+  }
+  // Let manifests spread and the mesh settle.
+  await sleep(Math.max(5000, HB_TIMEOUT_S * 1000 / 3));
+  const hbPeriodMs = (await nodes[0]!.network()).heartbeat_ms;
+  const a = await snapshot(nodes);
+  await sleep(IDLE_MS);
+  const b = await snapshot(nodes);
+  const idle = nodes.map((_, i) => diff(a, b, i));
+  const perNodePerPeriod = idle.reduce((x, y) => x + y, 0) / n / (IDLE_MS / hbPeriodMs);
+
+  const client = await LightClient.join({ bootstrap: [addrs[n - 1]!], timeoutMs: 60_000, transport: 'memory' });
+  const c = await snapshot(nodes);
+  const t0 = Date.now();
+  let ok = 0;
+  for (let j = 0; j < JOBS; j++) {
+    await client.submit({ prompt: `scale job ${j}`, maxTokens: 4, temperature: 0, seed: j, priority: 'normal', timeoutMs: 120_000 })
+      .then(() => { ok++; }, (err: Error) => console.error(`job ${j}: ${err.message}`));
+  }
+  await sleep(1000); // the last receipts' gossip
+  const windowMs = Date.now() - t0;
+  const d = await snapshot(nodes);
+  await client.close();
+  const idleShare = (perNodePerPeriod * n * (windowMs / hbPeriodMs));
+  const all = nodes.reduce((x, _, i) => x + diff(c, d, i), 0);
+  const nonHolders = nodes.slice(SERVING).reduce((x, _, i) => x + diff(c, d, i + SERVING), 0);
+  const offersAtNonHolders = nodes.slice(SERVING).reduce((x, _, i) => x + diff(c, d, i + SERVING, isOffer), 0);
+  const result = {
+    nodes: n, scope, jobs_ok: `${ok}/${JOBS}`,
+    heartbeat_ms: hbPeriodMs,
+    per_node_per_period: +perNodePerPeriod.toFixed(1),
+    per_job_all_nodes: +((all - idleShare) / Math.max(1, ok)).toFixed(1),
+    per_job_non_holders: +((nonHolders - idleShare * (n - SERVING) / n) / Math.max(1, ok)).toFixed(1),
+    offer_topic_non_holders: offersAtNonHolders,
+    rss_per_node_mb: +((process.memoryUsage().rss - rss0) / n / 2 ** 20).toFixed(1),
+  };
+  console.log(JSON.stringify(result));
+  await Promise.all(nodes.map((x) => x.stop().catch(() => undefined)));
+  return result;
+}
+
+const results = [];
+for (const n of sizes) for (const scope of ['broadcast', 'scoped'] as const) results.push(await run(n, scope));
+console.table(results);
+process.exit(0);
