@@ -1,7 +1,8 @@
 // Chaos scenario: a hostile peer. Two honest `mvp-node` processes, and a peer of our
 // own making (a real libp2p node speaking the protocol) that announces the honest nodes' model,
 // claims every job it hears of at once and never runs one, then sends garbage, forged
-// signatures, replayed and forged receipts, and a flood. The honest nodes keep serving every job
+// signatures and replays by gossip, forged and altered receipt records into the DHT, and a
+// flood. The honest nodes keep serving every job
 // (lost = 0, no crash), stop passing on its claims after three undelivered jobs (a peer that
 // listens behind honest-a hears them before, and none after), a long-lived client stops picking
 // it after the first, the flood is rate-limited, and all of it shows in /metrics.
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { multiaddr } from '@multiformats/multiaddr';
 import { buildLibp2p, type NetworkNode } from '../../src/actors/network/libp2p.ts';
+import { receiptKey } from '../../src/actors/network/dht.ts';
 import { TOPICS, offerTopic } from '../../src/protocol/topics.ts';
 import { SYNC_PROTOCOL, parseRequest, readJson, writeJson } from '../../src/actors/network/sync.ts';
 import { CLAIMS_REFUSED_BELOW, SIGNER_RATE } from '../../src/market/reputation.ts';
@@ -33,11 +35,15 @@ const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 /**
  * The hostile peer: known by manifest sync like any node, it claims every offer for `model` the
  * moment it hears it (free slot, starts now: the best claim a client can get) and drops the job
- * stream unread. It keeps the receipts it hears, to replay and forge.
+ * stream unread. It keeps the honest heartbeats it hears, to replay and forge, and runs the
+ * swarm's DHT with a validator that takes anything, to put forged receipt records.
  */
 async function startHostile(model: ModelManifest, bootstrap: string[]) {
   const key = await generateKeyPair('Ed25519');
-  const node: NetworkNode = await buildLibp2p({ privateKey: key, transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], maxPeers: 16, mdns: false });
+  const node: NetworkNode = await buildLibp2p({
+    privateKey: key, transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], maxPeers: 16, mdns: false,
+    dht: { k: 20, validate: async () => undefined },
+  });
   const me = node.peerId.toString();
   const manifest: Manifest = {
     node_id: 'hostile', peer_id: me, versions: [...SUPPORTED_VERSIONS], addrs: node.getMultiaddrs().map(String), models: [model],
@@ -49,7 +55,7 @@ async function startHostile(model: ModelManifest, bootstrap: string[]) {
   const claimed = new Set<string>();
   /** Jobs assigned to it (a receipt it forges for one of those is a late receipt, not a forgery). */
   const given = new Set<string>();
-  const receipts: ReceiptEnvelope[] = [];
+  const heard: Array<Envelope<'heartbeat'>> = [];
   const stats = { claims: 0, streams: 0 };
   await node.handle(SYNC_PROTOCOL, async (stream) => {
     parseRequest(await readJson(stream, 64 * 1024));
@@ -62,7 +68,7 @@ async function startHostile(model: ModelManifest, bootstrap: string[]) {
   pubsub.addEventListener('message', (e) => {
     void inspector.open(e.detail.data, { now: Date.now() }).then(async (r) => {
       if (!r.ok) return;
-      if (r.envelope.type === 'receipt') receipts.push(r.envelope as ReceiptEnvelope);
+      if (r.envelope.type === 'heartbeat' && r.envelope.from !== me) heard.push(r.envelope as Envelope<'heartbeat'>);
       if (r.envelope.type === 'job_assign' && (r.envelope as Envelope<'job_assign'>).body.executor === me) given.add((r.envelope as Envelope<'job_assign'>).body.job_id);
       if (r.envelope.type !== 'work_offer') return;
       const o = (r.envelope as Envelope<'work_offer'>).body;
@@ -73,28 +79,38 @@ async function startHostile(model: ModelManifest, bootstrap: string[]) {
       await pubsub.publish(work, encodeEnvelope(claim)).catch(() => undefined);
     });
   });
-  for (const t of [TOPICS.announce, TOPICS.receipt, TOPICS.orch, work]) pubsub.subscribe(t);
+  for (const t of [TOPICS.announce, TOPICS.orch, work]) pubsub.subscribe(t);
   for (const b of bootstrap) await node.dial(multiaddr(b));
   const timer = setInterval(() => void announce().then((a) => pubsub.publish(TOPICS.announce, a)).catch(() => undefined), 2000);
   const send = (topic: string, bytes: Uint8Array) => pubsub.publish(topic, bytes).then(() => 1, () => 0);
+  /** Puts a record into the DHT under a job's receipt key (the honest peers validate it). */
+  const put = async (jobId: string, bytes: Uint8Array) => {
+    try { for await (const _e of node.services.dht!.put(receiptKey(jobId), bytes)) { /* drained */ } } catch { /* refused by every peer */ }
+    return 1;
+  };
   return {
-    peerId: me, addr: `${node.getMultiaddrs()[0]!.toString()}`, stats, receipts,
-    /** Gossips `n` of each offence; returns how many of each went out. */
-    async offend(n: number) {
-      const sent = { garbage: 0, forged_signature: 0, replayed_receipt: 0, forged_receipt: 0 };
-      const others = receipts.filter((r) => r.from !== me && !given.has(r.body.job_id));
-      assert.ok(others.length > 0, 'the hostile peer heard honest receipts to replay');
+    peerId: me, addr: `${node.getMultiaddrs()[0]!.toString()}`, stats,
+    /** Sends `n` of each offence, forging from `honest` receipts; returns how many of each went out. */
+    async offend(n: number, honest: ReceiptEnvelope[]) {
+      const sent = { garbage: 0, forged_signature: 0, replayed: 0, altered_receipt: 0, forged_receipt: 0 };
+      const others = honest.filter((r) => r.from !== me && !given.has(r.body.job_id));
+      assert.ok(others.length > 0, 'honest receipts to forge from');
+      const beats = heard.slice(-n);
+      assert.ok(beats.length > 0, 'the hostile peer heard honest heartbeats to replay');
       for (let i = 0; i < n; i++) {
         const r = others[i % others.length]!;
+        const hb = beats[i % beats.length]!;
         sent.garbage += await send(work, randomBytes(200));
-        // An honest receipt with its numbers changed: the executor's signature no longer holds.
-        sent.forged_signature += await send(TOPICS.receipt, enc({ ...r, body: { ...r.body, tokens_out: r.body.tokens_out + 1 + i } }));
-        // An honest receipt again, in other bytes (gossipsub would drop the same bytes as a duplicate).
-        sent.replayed_receipt += await send(TOPICS.receipt, new TextEncoder().encode(JSON.stringify(r, null, 1 + i)));
-        // A receipt of its own for a job it never had.
+        // An honest heartbeat with its body changed: its signer's signature no longer holds.
+        sent.forged_signature += await send(TOPICS.announce, enc({ ...hb, body: { ...hb.body, seq: (hb.body as { seq: number }).seq + 1000 + i } }));
+        // An honest heartbeat again, in other bytes (gossipsub would drop the same bytes as a duplicate).
+        sent.replayed += await send(TOPICS.announce, new TextEncoder().encode(JSON.stringify(hb, null, 1 + i)));
+        // An honest receipt record with its numbers changed.
+        sent.altered_receipt += await put(r.body.job_id, enc({ ...r, body: { ...r.body, tokens_out: r.body.tokens_out + 1 + i } }));
+        // A receipt of its own for a job it never ran, under that job's key.
         const now = Date.now();
         const own = await sealReceipt(key, { ...r.body, executor: me, started_at: now - 10, finished_at: now }, now);
-        sent.forged_receipt += await send(TOPICS.receipt, encodeEnvelope(own));
+        sent.forged_receipt += await put(r.body.job_id, encodeEnvelope(own));
       }
       return sent;
     },
@@ -219,10 +235,11 @@ describe('chaos: hostile peer', () => {
     assert.equal(relayedClaims, relayedBefore, 'honest-a passed on none of its claims once its score fell below the threshold');
     assert.ok(droppedClaims >= claimsAfter, `honest-a dropped its claims as low_reputation (${droppedClaims} of ${claimsAfter})`);
 
-    // 3. Garbage, forged signatures, replayed and forged receipts, then a flood, while jobs go on.
+    // 3. Garbage, forged signatures, replays, forged and altered receipt records, then a flood,
+    // while jobs go on.
     const before = await Promise.all(urls.map(dropsAt));
     const jobs = (async () => { for (let i = 0; i < 3; i++) await freshJob(100 + i); })();
-    const sent = await hostile.offend(2);
+    const sent = await hostile.offend(2, results.map((r) => r.receipt));
     const floodFrom = performance.now();
     const flooded = await hostile.flood(FLOOD);
     const floodSentS = flooded.ms / 1000;
@@ -238,8 +255,9 @@ describe('chaos: hostile peer', () => {
     const delta = (reason: string) => after.reduce((n, a, i) => n + (a[reason] ?? 0) - (before[i]![reason] ?? 0), 0);
     assert.ok(delta('malformed') >= 1, 'garbage dropped as malformed');
     assert.ok(delta('bad_signature') >= 1, 'forged signatures dropped');
-    assert.ok(delta('replay') >= 1, 'replayed receipts dropped');
-    assert.ok(delta('unassigned_receipt') + delta('duplicate_receipt') >= 1, 'forged receipts refused');
+    assert.ok(delta('replay') >= 1, 'replayed heartbeats dropped');
+    assert.ok(delta('dht_signature') >= 1, 'altered receipt records refused by the DHT validator');
+    assert.ok(delta('dht_executor') + delta('dht_unassigned') >= 1, 'forged receipt records refused by the DHT validator');
     assert.ok(delta('rate_limited') >= 1, 'the flood was rate-limited');
     // What got through is bounded by the signer's rate (plus the honest traffic of these seconds).
     const floodS = (performance.now() - floodFrom) / 1000;
@@ -265,21 +283,25 @@ describe('chaos: hostile peer', () => {
       claims_refused_after_jobs: firsts.length, claims_refused_after_s: claimsStoppedS,
       claims_relayed_before: relayedBefore, claims_after: claimsAfter, claims_relayed_after: relayedClaims - relayedBefore,
       hostile_claims: hostile.stats.claims, garbage_sent: sent.garbage, forged_sig_sent: sent.forged_signature,
-      replays_sent: sent.replayed_receipt, forged_receipts_sent: sent.forged_receipt, flood_sent: flooded.sent, flood_sent_in_s: Math.round(floodSentS * 10) / 10,
+      replays_sent: sent.replayed, altered_receipts_sent: sent.altered_receipt, forged_receipts_sent: sent.forged_receipt, flood_sent: flooded.sent, flood_sent_in_s: Math.round(floodSentS * 10) / 10,
       malformed: delta('malformed'), bad_signature: delta('bad_signature'), replay: delta('replay'),
-      receipts_refused: delta('unassigned_receipt') + delta('duplicate_receipt'),
+      receipt_records_refused: delta('dht_signature') + delta('dht_executor') + delta('dht_unassigned'),
       received: delta('received'), accepted: delta('accepted'), rate_limited: delta('rate_limited'), low_reputation: delta('low_reputation'),
       hostile_score_a: hostileScore, runtime_s: secs(t0, performance.now()),
     });
   });
 });
 
-/** A node's gossip drops by reason, and the messages it received and accepted, from its /metrics. */
+/**
+ * A node's gossip drops by reason, the messages it received and accepted, and its DHT's refused
+ * receipt records by reason (as `dht_<reason>`), from its /metrics.
+ */
 async function dropsAt(url: string): Promise<Record<string, number>> {
   const m = await parseMetrics(await (await fetch(`${url}/metrics`)).text());
   const out: Record<string, number> = {
     received: sample(m, 'mvp_gossip_messages_received_total') ?? 0, accepted: sample(m, 'mvp_gossip_messages_accepted_total') ?? 0,
   };
   for (const d of (m.mvp_gossip_messages_dropped_total?.data ?? []) as Array<{ labels: Record<string, string>; value: number }>) out[d.labels.reason!] = d.value;
+  for (const d of (m.mvp_dht_receipt_records_refused_total?.data ?? []) as Array<{ labels: Record<string, string>; value: number }>) out[`dht_${d.labels.reason!}`] = d.value;
   return out;
 }
