@@ -42,7 +42,7 @@ describe('status, peers and jobs against running nodes', () => {
     assert.match(r.stdout, /^Node {5}alpha \(12D3KooW\w+\)\nStatus {3}ok, up \d+[smhd]/);
     assert.match(r.stdout, new RegExp(`\\nAPI {6}${url}\\n`));
     assert.match(r.stdout, /\nModels {3}mvp-test-tiny \(loaded\)\n/);
-    assert.match(r.stdout, /\nActors {3}store open, scheduler accepting \[thread\], inference:mvp-test-tiny ready \[thread\], network running \[thread\], consensus running \[thread\], orchestrator idle \[thread\], api serving \[thread\]\n/);
+    assert.match(r.stdout, /\nActors {3}store open, scheduler accepting \[thread\], inference:mvp-test-tiny ready \[thread\], network (joining|online|isolated) \[thread\], consensus (observer|member|candidate|coordinator|minority) \[thread\], orchestrator idle \[thread\], api serving \[thread\]\n/);
     const j = await cli('status', '--json');
     assert.equal(j.code, 0, j.stderr);
     const out = JSON.parse(j.stdout) as { url: string; health: HealthBody; actors: ActorInfo[] };

@@ -10,7 +10,8 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { PrivateKey } from '@libp2p/interface';
 import { buildLibp2p, type NetworkNode } from '../../src/actors/network/libp2p.ts';
-import { TOPICS } from '../../src/protocol/topics.ts';
+import { TOPICS, offerTopic } from '../../src/protocol/topics.ts';
+import type { Manifest } from '../../src/protocol/index.ts';
 import { createNode, type MvpNode } from '../../src/node/create-node.ts';
 import { encodeEnvelope, sealEnvelope, buildWorkOffer, sha256Hex, type DropReason } from '../../src/protocol/index.ts';
 import { submitJob } from '../../src/client/submit.ts';
@@ -30,6 +31,7 @@ describe('gossip fuzz against a live node', () => {
   let node: MvpNode;
   let hostile: NetworkNode;
   let nodeAddr: string;
+  let topics: string[] = [];
   before(async () => {
     node = await createNode(testConfig({
       node: { node_id: 'target', listen_host: '127.0.0.1', listen_port: 0 },
@@ -42,9 +44,16 @@ describe('gossip fuzz against a live node', () => {
     // which would soon drop everything this peer sends: test/chaos/hostile-peer.test.ts) lets
     // its connection through, so every message reaches the inspector whose accounting is tested.
     await node.supervisor.request('network', { type: 'network.local_client', peer_id: hostile.peerId.toString() }, 5000);
-    for (const t of Object.values(TOPICS)) hostile.services.pubsub.subscribe(t);
+    // The topics the node hears: announce, orchestration, and its model's offer shard (receipts
+    // travel by DHT, and offers only on the offer topics of the models a node serves).
+    const served = async () => (await node.supervisor.request<Manifest>('network', { type: 'network.manifest' }, 5000)).models[0];
+    await until(async () => (await served())?.offer_shard !== undefined, 15_000, 'the node to announce its offer shard');
+    const model = (await served())!;
+    const shard = Number(model.offer_shard!.split('/')[0]);
+    topics = [TOPICS.announce, TOPICS.orch, offerTopic(model.sha256, shard)];
+    for (const t of topics) hostile.services.pubsub.subscribe(t);
     await hostile.dial(multiaddr(nodeAddr));
-    await until(async () => hostile.services.pubsub.getSubscribers(TOPICS.announce).length > 0, 15_000, 'the node to subscribe');
+    await until(async () => topics.every((t) => hostile.services.pubsub.getSubscribers(t).length > 0), 15_000, 'the node to subscribe');
   });
   after(async () => { await hostile?.stop(); await node?.stop(); });
 
@@ -105,7 +114,7 @@ describe('gossip fuzz against a live node', () => {
         bytes = enc({ ...signed, type: 'work_offer', body: offer });
         want('wrong_from');
       }
-      await hostile.services.pubsub.publish(pick(Object.values(TOPICS)), bytes);
+      await hostile.services.pubsub.publish(pick(topics), bytes);
     }
     const sent = Object.values(expected).reduce((a, b) => a + b, 0);
     assert.ok(sent >= TOTAL);

@@ -245,7 +245,12 @@ describe('OpenAI gateway: a client that hangs up', () => {
     // The small model, so the hang-up lands while the job still generates.
     const out = new PassThrough();
     out.on('data', (d) => { log += d; });
-    const config = testConfig({ node: loopback, executor: busyMachine, model: { path: await testModelPath('small'), name: 'small' }, monitoring: { log_level: 'info' } });
+    // The executor's log line is read from createNode's log destination, which captures inline
+    // actors: the network actor (the executor's side of the job path) runs inline here.
+    const config = testConfig({
+      node: loopback, executor: busyMachine, model: { path: await testModelPath('small'), name: 'small' }, monitoring: { log_level: 'info' },
+      runtime: { placement: { network: 'inline' } },
+    });
     const node = await createNode(config, { persistIdentity: false, logDestination: out });
     await node.start();
     n = { node, url: await apiUrl(node) };
