@@ -1,6 +1,7 @@
 // Where an actor runs. InlineHost: this thread, over a MessageChannel. ThreadHost: a
 // worker_threads Worker, over the same MessagePort protocol. Both run the same runActor().
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, Worker, setEnvironmentData, type MessagePort } from 'node:worker_threads';
+import { STDERR_TTY } from './progress.ts';
 import { pathToFileURL } from 'node:url';
 import type { ActorSpec, Down, Placement, Up } from './actor.ts';
 import type { Clock } from './clock.ts';
@@ -89,6 +90,7 @@ export class ThreadHost implements Host {
 
   start(spec: ActorSpec): RunningActor {
     const { port1, port2 } = new MessageChannel();
+    setEnvironmentData(STDERR_TTY, Boolean(process.stderr.isTTY));
     const worker = new Worker(workerEntry, {
       workerData: { spec: { ...spec, module: moduleUrl(spec.module) }, config: this.env.config, logOptions: this.env.logOptions, port: port2 },
       transferList: [port2],

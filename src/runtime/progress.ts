@@ -1,6 +1,12 @@
 // A one-line progress display for a terminal: `label 42%`, redrawn in place on stderr, erased
 // when done. Nothing at all when stderr is not a TTY (logs, pipes, tests): the duration goes to
-// the log instead.
+// the log instead. A worker thread's stderr is a pipe to the main thread's, never a TTY itself:
+// it draws when the main thread's stderr is one (told by the thread host, STDERR_TTY).
+import { getEnvironmentData, isMainThread } from 'node:worker_threads';
+
+/** Environment data key: whether the main thread's stderr is a terminal. */
+export const STDERR_TTY = 'mvp-node:stderr-tty';
+
 export interface ProgressLine {
   /** Fraction done, in [0, 1]. */
   update(fraction: number): void;
@@ -8,7 +14,8 @@ export interface ProgressLine {
 }
 
 export function progressLine(label: string, out: NodeJS.WriteStream = process.stderr): ProgressLine {
-  if (!out.isTTY) return { update() {}, end() {} };
+  const tty = out.isTTY || (!isMainThread && out === process.stderr && getEnvironmentData(STDERR_TTY) === true);
+  if (!tty) return { update() {}, end() {} };
   let shown = -1;
   return {
     update(fraction) {
