@@ -154,7 +154,12 @@ export class JobFailedError extends CodedError {
 }
 
 const CLAIM_WINDOW_MS = 300;
-const JOIN_TRIES = 5;
+/**
+ * Dial attempts per bootstrap address (backoff 250 ms doubling to 2 s, jittered): about 10 s,
+ * so a node whose network actor is restarting (its listener back within a few seconds) is
+ * reached rather than reported unreachable.
+ */
+const JOIN_TRIES = 8;
 const REOFFER_MS = 2000;
 /** A long-lived client syncs manifests again before a job when its copy is older than this. */
 const MANIFESTS_FRESH_MS = 2000;
