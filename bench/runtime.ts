@@ -86,7 +86,7 @@ async function measure(placement: Placement, round: number): Promise<Measured> {
     const client = await LightClient.join({ bootstrap: [`/ip4/127.0.0.1/tcp/${port}`], timeoutMs: 60_000 });
     try {
       const job = (maxTokens: number, seed: number) => client.submit({ prompt: `bench ${round} ${seed}`, maxTokens, temperature: 0, seed, priority: 'normal', timeoutMs: 120_000 });
-      await job(1, -1); // warm-up: the first job pays for lazy set-up on both sides
+      await job(1, 1_000_000 + round); // warm-up: the first job pays for lazy set-up on both sides
       const dispatch: number[] = [];
       for (let i = 0; i < DISPATCH; i++) {
         const s = performance.now();
