@@ -10,7 +10,7 @@ import type { Config } from '../config/types.ts';
 import { CommandFailedError } from './errors.ts';
 import { findNode, NodeApi, NodeUnreachableError, NoRunningNodeError } from './node-api.ts';
 import { loadCommandConfig } from './program.ts';
-import { DECISION_TYPES, type DecisionType, type MetricsSnapshot } from '../actors/orchestrator/heuristics.ts';
+import { DECISION_TYPES, type DecisionType, type MetricsSnapshot } from '../decide/heuristics.ts';
 import {
   EXPORT_FORMATS, RECENT_LIMIT,
   type AskResult, type DecisionRecord, type ExportFormat, type OrchestratorMetrics, type OrchestratorStatus, type RecentDecisions,

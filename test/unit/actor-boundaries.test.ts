@@ -3,10 +3,8 @@
 // errors it answers with, constants an asker sizes its timeouts by). This test reads every
 // import under src/actors/<actor>/ and fails on one that reaches into another actor's other
 // files (its machine, engine, helpers), which would couple the two and load one's internals
-// (a worker pool, a model) wherever the other runs.
-//
-// PENDING lists the imports still to be moved behind a messages.ts, each with what it needs.
-// An entry that no longer matches an import fails the test too, so the list only shrinks.
+// (a worker pool, a model) wherever the other runs. Code two actors share and that is not
+// protocol (the orchestrator's heuristics and metrics gathering) lives outside src/actors.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -14,13 +12,6 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ACTORS = fileURLToPath(new URL('../../src/actors/', import.meta.url));
-
-/** `<importing file, relative to src/actors>` → `<imported file, relative to src/actors>`. */
-const PENDING: ReadonlyArray<[string, string, string]> = [
-  // Decision code the orchestrator and the consensus actor's router share: to move out of both.
-  ['consensus/index.ts', 'orchestrator/metrics.ts', 'MetricsGatherer and hostLoad: shared code, not protocol'],
-  ['consensus/router.ts', 'orchestrator/heuristics.ts', 'decideHeuristically: shared code, not protocol'],
-];
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -74,15 +65,7 @@ describe('actor boundaries', () => {
   });
 
   it('an actor imports another actor only through its messages.ts', () => {
-    const pending = new Set(PENDING.map(([from, to]) => `${from} → ${to}`));
-    const found = crossings().map(({ from, to }) => `${from} → ${to}`);
-    const unexpected = [...new Set(found)].filter((c) => !pending.has(c));
-    assert.deepEqual(unexpected, [], `import these through the other actor's messages.ts:\n${unexpected.join('\n')}`);
-  });
-
-  it('lists no pending crossing that is already gone', () => {
-    const found = new Set(crossings().map(({ from, to }) => `${from} → ${to}`));
-    const stale = PENDING.map(([from, to]) => `${from} → ${to}`).filter((c) => !found.has(c));
-    assert.deepEqual(stale, [], `remove these from PENDING:\n${stale.join('\n')}`);
+    const found = [...new Set(crossings().map(({ from, to }) => `${from} → ${to}`))];
+    assert.deepEqual(found, [], `import these through the other actor's messages.ts:\n${found.join('\n')}`);
   });
 });

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DecisionCache, cacheKey, metricsBuckets, normaliseContext } from '../../src/actors/orchestrator/cache.ts';
 import type { Clock } from '../../src/runtime/clock.ts';
-import type { Decision, MetricsSnapshot } from '../../src/actors/orchestrator/heuristics.ts';
+import type { Decision, MetricsSnapshot } from '../../src/decide/heuristics.ts';
 
 /** A clock that moves only when told (timers are not needed by the cache). */
 function manualClock(): Clock & { advance(ms: number): void } {

@@ -13,7 +13,7 @@ import { INTENT_NAMES, INTENTS, interpretByRules } from '../../src/actors/orches
 import { createLocalOrchestrator } from '../../src/actors/orchestrator/local.ts';
 import { paramsProblem, GOSSIP_FACTOR_MAX, GOSSIP_FACTOR_MIN } from '../../src/actors/orchestrator/safety.ts';
 import type { DecisionRecord, OrchestratorMetrics } from '../../src/actors/orchestrator/messages.ts';
-import type { DecisionType, MetricsSnapshot } from '../../src/actors/orchestrator/heuristics.ts';
+import type { DecisionType, MetricsSnapshot } from '../../src/decide/heuristics.ts';
 import type { Orchestrator } from '../../src/actors/orchestrator/orchestrator.ts';
 import type { SchedulerStatus } from '../../src/actors/scheduler/messages.ts';
 import type { OrchestratorModelType } from '../../src/config/types.ts';

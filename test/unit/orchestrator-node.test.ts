@@ -13,7 +13,7 @@ import { readTrainingFile, type TrainingRecord } from '../../src/actors/orchestr
 import type { AskResult, DecisionRecord, ExportResult, OrchestratorMetrics, OrchestratorStatus } from '../../src/actors/orchestrator/messages.ts';
 import type { SchedulerStatus } from '../../src/actors/scheduler/messages.ts';
 import type { ConsensusStatus } from '../../src/actors/consensus/messages.ts';
-import type { MetricsSnapshot } from '../../src/actors/orchestrator/heuristics.ts';
+import type { MetricsSnapshot } from '../../src/decide/heuristics.ts';
 import { testConfig, tmpDir } from '../helpers/config.ts';
 import { until } from '../helpers/runtime.ts';
 

@@ -1,9 +1,9 @@
 // The orchestrator's heuristic policy and safety gate, as tables of cases.
-// The policy table itself is documented above RULES in src/actors/orchestrator/heuristics.ts.
+// The policy table itself is documented above RULES in src/decide/heuristics.ts.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from '../helpers/property.ts';
-import { HINT_ONLY_PENALTY, RULES, decideHeuristically, parseHints, type DecisionType, type MetricsSnapshot } from '../../src/actors/orchestrator/heuristics.ts';
+import { HINT_ONLY_PENALTY, RULES, decideHeuristically, parseHints, type DecisionType, type MetricsSnapshot } from '../../src/decide/heuristics.ts';
 import { applySafety, UNAVAILABLE_ACTIONS } from '../../src/actors/orchestrator/safety.ts';
 import type { OrchestratorAction } from '../../src/config/types.ts';
 

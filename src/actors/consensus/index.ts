@@ -14,7 +14,7 @@ import { lifecycle } from '../../runtime/lifecycle.ts';
 import type { NetworkStatus } from '../network/messages.ts';
 import type { SchedulerStatus } from '../scheduler/messages.ts';
 import type { ReceiptEnvelope } from '../../market/receipts.ts';
-import { MetricsGatherer, hostLoad } from '../orchestrator/metrics.ts';
+import { MetricsGatherer, hostLoad } from '../../decide/metrics.ts';
 import type { MetricsSnapshot } from '../orchestrator/messages.ts';
 import type { OrchMessageType, OrchSummary } from '../../protocol/index.ts';
 import { affinityScore, type AffinityInput } from './affinity.ts';

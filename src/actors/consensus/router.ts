@@ -7,7 +7,7 @@
 // in the actor and in a simulator.
 import type { OrchestrationMode } from '../../config/types.ts';
 import { DECISION_TYPES_WIRE } from '../../protocol/index.ts';
-import { decideHeuristically, type MetricsSnapshot } from '../orchestrator/heuristics.ts';
+import { decideHeuristically, type MetricsSnapshot } from '../../decide/heuristics.ts';
 import type { ConsensusResult, ProposalInput } from './decisions.ts';
 import type { NodeRef } from './core.ts';
 import { CodedError } from '../../errors/registry.ts';

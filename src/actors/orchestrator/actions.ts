@@ -15,7 +15,7 @@ import type { Manifest } from '../../protocol/index.ts';
 import type { PeerManifest } from '../network/messages.ts';
 import type { ElectionAnswer } from '../consensus/messages.ts';
 import type { Migration } from '../consensus/messages.ts';
-import type { Decision } from './heuristics.ts';
+import type { Decision } from '../../decide/heuristics.ts';
 import { OWNER_TIMEOUT_MS, type ExecutionResult } from './messages.ts';
 
 export const MIGRATION_STRATEGIES = ['least_loaded_peer', 'peer_with_most_memory'] as const;

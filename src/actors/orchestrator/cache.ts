@@ -4,7 +4,7 @@
 import { LRUCache } from 'lru-cache';
 import type { OrchestratorConfig } from '../../config/types.ts';
 import type { Clock } from '../../runtime/clock.ts';
-import { parseHints, MEM_LOW_MB, type Decision, type DecisionType, type MetricsSnapshot } from './heuristics.ts';
+import { parseHints, MEM_LOW_MB, type Decision, type DecisionType, type MetricsSnapshot } from '../../decide/heuristics.ts';
 
 /** Words that do not change what a context says ("the queue is full" ≈ "queue full"). */
 const STOP_WORDS = new Set([

@@ -15,12 +15,12 @@ import type { ActorAddress, Inbox, NoExtra, ReplyIn, RequestOf, RequestsIn } fro
 import type { NetworkStatus, PeerSummary } from '../network/messages.ts';
 import type { ReceiptEnvelope } from '../../market/receipts.ts';
 import type { SchedulerStatus } from '../scheduler/messages.ts';
-import type { Decision } from './heuristics.ts';
+import type { Decision } from '../../decide/heuristics.ts';
 import { LlmEngine } from './llm.ts';
 import { executeConsensusAction, resolveDecision } from './actions.ts';
 import type { Manifest } from '../../protocol/index.ts';
 import type { PeerManifest } from '../network/messages.ts';
-import { MetricsGatherer } from './metrics.ts';
+import { MetricsGatherer } from '../../decide/metrics.ts';
 import { Orchestrator, type NodeQuery } from './orchestrator.ts';
 import { TRAINING_FILE, TrainingStore } from './training.ts';
 import { EXPORT_FORMATS, InvalidDecisionRequestError, OWNER_TIMEOUT_MS, type ExecutionResult, type OrchestratorProtocol } from './messages.ts';

@@ -5,7 +5,7 @@
 // before anything acts (reconcile). Running an interpretation is the orchestrator's job
 // (orchestrator.ts).
 import type { OrchestratorAction } from '../../config/types.ts';
-import type { DecisionType } from './heuristics.ts';
+import type { DecisionType } from '../../decide/heuristics.ts';
 import type { Prompt } from './prompt.ts';
 import { extractArgs, readByRules } from './rules.ts';
 

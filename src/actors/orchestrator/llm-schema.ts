@@ -7,7 +7,7 @@
 // (the grammar counts bytes, not characters), so parsing does not trust the grammar: it checks
 // each field again and only truncates the free-text reasoning.
 import type { OrchestratorAction } from '../../config/types.ts';
-import type { Decision, MetricsSnapshot } from './heuristics.ts';
+import type { Decision, MetricsSnapshot } from '../../decide/heuristics.ts';
 import { CodedError } from '../../errors/registry.ts';
 
 export const REASONING_MAX = 160;

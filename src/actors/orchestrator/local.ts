@@ -6,7 +6,7 @@ import type { Config } from '../../config/types.ts';
 import { systemClock, type Clock } from '../../runtime/clock.ts';
 import { createLogger, type Logger } from '../../runtime/log.ts';
 import { LlmEngine } from './llm.ts';
-import { localMetrics } from './metrics.ts';
+import { localMetrics } from '../../decide/metrics.ts';
 import { Orchestrator } from './orchestrator.ts';
 
 export interface LocalOrchestratorOptions {

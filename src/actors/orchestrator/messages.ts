@@ -3,10 +3,10 @@
 import type { RequestEvent } from '../../runtime/actor.ts';
 import type { Call, DefineProtocol } from '../../runtime/protocol.ts';
 import type { OrchestratorAction, OrchestratorDevice, OrchestratorModelType } from '../../config/types.ts';
-import type { DecisionType, MetricsSnapshot } from './heuristics.ts';
+import type { DecisionType, MetricsSnapshot } from '../../decide/heuristics.ts';
 
 // Part of the protocol: what a decision request may name.
-export { DECISION_TYPES, type DecisionType, type MetricsSnapshot } from './heuristics.ts';
+export { DECISION_TYPES, type DecisionType, type MetricsSnapshot } from '../../decide/heuristics.ts';
 import type { Verdict } from './safety.ts';
 import type { Interpretation } from './language.ts';
 import type { UsedDevice } from './llm.ts';

@@ -11,7 +11,7 @@
 import type { Config, OrchestratorAction } from '../../config/types.ts';
 import type { Clock, Timer } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/log.ts';
-import { DECISION_TYPES, decideHeuristically, type Decision, type DecisionType, type MetricsSnapshot } from './heuristics.ts';
+import { DECISION_TYPES, decideHeuristically, type Decision, type DecisionType, type MetricsSnapshot } from '../../decide/heuristics.ts';
 import { applySafety, QUEUE_SCALE_LIMIT, UNAVAILABLE_ACTIONS, type SafetyRules, type Unavailable } from './safety.ts';
 import { DecisionCache, cacheKey } from './cache.ts';
 import { buildPrompt, type Prompt } from './prompt.ts';
@@ -29,7 +29,7 @@ import {
   type AskResult, type DecisionOutcome, type DecisionRecord, type DecisionSource, type Distribution, type ExecutionResult,
   type ExportFormat, type ExportResult, type FallbackReason, type OrchestratorMetrics, type OrchestratorStatus,
 } from './messages.ts';
-import type { GatheredMetrics } from './metrics.ts';
+import type { GatheredMetrics } from '../../decide/metrics.ts';
 
 /** Decisions whose latency the metrics' distribution covers. */
 export const LATENCY_WINDOW = 1000;

@@ -5,7 +5,7 @@ import {
   Llama3_2LightweightChatWrapper, MistralChatWrapper, TemplateChatWrapper, type ChatWrapper,
 } from 'node-llama-cpp';
 import type { OrchestratorAction, OrchestratorModelType } from '../../config/types.ts';
-import type { DecisionType, MetricsSnapshot } from './heuristics.ts';
+import type { DecisionType, MetricsSnapshot } from '../../decide/heuristics.ts';
 import { REASONING_MAX } from './llm-schema.ts';
 
 export interface Prompt { system: string; user: string }

@@ -12,7 +12,7 @@
 //    to the intent listed first).
 // Arguments (capacities, factors, the decision type) are read by their own rules, from the
 // clause that asks for the change.
-import type { DecisionType } from './heuristics.ts';
+import type { DecisionType } from '../../decide/heuristics.ts';
 import type { Intent, IntentArgs } from './language.ts';
 import { readSentence, type Reading } from './reading.ts';
 

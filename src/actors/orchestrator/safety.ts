@@ -1,7 +1,7 @@
 // The orchestrator's safety gate (`[orchestrator.safety]`): whatever proposed a decision — the
 // LLM, the heuristics, the cache or a user through `ask` — it passes here before anything acts.
 import type { OrchestratorAction, OrchestratorConfig } from '../../config/types.ts';
-import type { Decision } from './heuristics.ts';
+import type { Decision } from '../../decide/heuristics.ts';
 
 /**
  * accepted: executed at once by the actor that owns the action. held: waits for `confirm` or

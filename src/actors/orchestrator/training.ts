@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { OrchestratorAction } from '../../config/types.ts';
-import type { DecisionType, MetricsSnapshot } from './heuristics.ts';
+import type { DecisionType, MetricsSnapshot } from '../../decide/heuristics.ts';
 import type { Prompt } from './prompt.ts';
 import type { Verdict } from './safety.ts';
 import type { DecisionOutcome, DecisionSource, ExecutionResult, ExportFormat, FallbackReason } from './messages.ts';

@@ -1,6 +1,6 @@
 // The orchestrator's heuristic policy: a metrics snapshot + optional free-text
 // context → one decision. Pure and deterministic; the fallback whenever no LLM answers.
-import type { OrchestratorAction } from '../../config/types.ts';
+import type { OrchestratorAction } from '../config/types.ts';
 
 export type DecisionType = 'infrastructure' | 'context' | 'job_routing';
 export const DECISION_TYPES: readonly DecisionType[] = ['infrastructure', 'context', 'job_routing'];

@@ -2,10 +2,10 @@
 // (each asked with a timeout, each may fail alone) and this host's load. The snapshot is what
 // the heuristics test, what the model's prompt shows, and what the cache buckets.
 import { availableParallelism, freemem, loadavg } from 'node:os';
-import type { ActorContext } from '../../runtime/actor.ts';
-import { SUPERVISOR, type ActorInfo, type SupervisorRequest } from '../../runtime/supervisor.ts';
-import type { NetworkStatus } from '../network/messages.ts';
-import type { QueueStatus } from '../scheduler/messages.ts';
+import type { ActorContext } from '../runtime/actor.ts';
+import { SUPERVISOR, type ActorInfo, type SupervisorRequest } from '../runtime/supervisor.ts';
+import type { NetworkStatus } from '../actors/network/messages.ts';
+import type { QueueStatus } from '../actors/scheduler/messages.ts';
 import type { MetricsSnapshot } from './heuristics.ts';
 
 export const METRICS_TIMEOUT_MS = 1000;
