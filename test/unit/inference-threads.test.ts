@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { BUDGET_ENV_KEY, TUNE_HOLD_MAX_MS, TUNE_HOLD_MS, TUNE_WINDOW_MS, ThreadBudget, ThreadGovernor, modelsGenerating, processThreadBudget, threadsFor } from '../../src/actors/inference/threads.ts';
+import { BUDGET_ENV_KEY, ONE_THREAD_MARGIN, TUNE_HOLD_MAX_MS, TUNE_HOLD_MS, TUNE_WINDOW_MS, ThreadBudget, ThreadGovernor, modelsGenerating, processThreadBudget, threadsFor } from '../../src/actors/inference/threads.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { testConfig } from '../helpers/config.ts';
 import { defaultBatchThreads } from '../../src/node/models.ts';
@@ -111,6 +111,42 @@ describe('inference threads', () => {
     assert.equal(applied, 2);
     g.setBusy(1);
     assert.equal(applied, 1, 'one sequence: the single count, no comparison');
+  });
+
+  it('one thread must win by a margin: a noisy window on an idle machine keeps the plan', () => {
+    let t = 0;
+    let applied = 0;
+    const g = new ThreadGovernor(plan, (n) => { applied = n; }, undefined, undefined, () => t);
+    g.setBusy(4);
+    // One thread measures a little faster (another thread of the node took a core for a while).
+    const rates = { 1: 100 * ONE_THREAD_MARGIN * 0.95, 2: 100 };
+    for (let i = 0; i < 200; i++) { t += 4000 / rates[applied as 1 | 2]; g.tokens(4); }
+    assert.equal(applied, 2);
+    const clear = { 1: 100 * ONE_THREAD_MARGIN * 1.05, 2: 100 };
+    t += TUNE_HOLD_MS;
+    for (let i = 0; i < 200; i++) { t += 4000 / clear[applied as 1 | 2]; g.tokens(4); }
+    assert.equal(applied, 1, 'a clear win takes one thread');
+  });
+
+  it('a choice holds while jobs come and go: one window per hold, not one per job', () => {
+    let t = 0;
+    let applied = 0;
+    let windows = 0;
+    let busy = 0;
+    // A window on one thread: one thread applied while several sequences are busy.
+    const g = new ThreadGovernor(plan, (n) => { if (n === 1 && busy > 1) windows++; applied = n; }, undefined, undefined, () => t);
+    const setBusy = (n: number) => { busy = n; g.setBusy(n); };
+    const step = (busy: number, tokens: number) => { for (let i = 0; i < tokens; i++) { t += busy * 1000 / (applied === 2 ? 180 : 100); g.tokens(busy); } };
+    setBusy(2); step(2, 200);
+    assert.equal(applied, 2);
+    assert.equal(windows, 1, 'the first batch compared once');
+    setBusy(3); step(3, 20); setBusy(4); step(4, 20); // jobs arriving one after another
+    setBusy(0); t += 500; setBusy(4); step(4, 20); // a pause between batches
+    assert.equal(windows, 1, 'within the hold, no further window on one thread');
+    assert.equal(applied, 2);
+    t += TUNE_HOLD_MS; step(4, 200);
+    assert.equal(windows, 2, 'the hold ended: compared again');
+    assert.equal(applied, 2);
   });
 
   it('batch threads: every core by default, model.threads alone fixes both, batch_threads wins', () => {

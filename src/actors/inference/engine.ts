@@ -51,7 +51,7 @@ export interface InferenceArgs {
   contextSize?: number;
   /** Concurrent jobs batched in the one context (default 4). */
   sequences?: number;
-  /** Text chunks of a job are sent in batches this long after the first (0: each token on its own; default 20 ms). */
+  /** Text chunks of a job are sent in batches this long after the first (0: each token on its own; default 100 ms). */
   tokenBatchMs?: number;
   /** Overrides `executor.job_timeout_secs` (tests). */
   jobTimeoutMs?: number;

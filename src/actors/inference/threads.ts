@@ -103,6 +103,13 @@ export const TUNE_WINDOW_MS = 400;
 /** After a comparison, the winner is kept this long before the next one; doubled each time one thread loses, up to TUNE_HOLD_MAX_MS. */
 export const TUNE_HOLD_MS = 10_000;
 export const TUNE_HOLD_MAX_MS = 80_000;
+/**
+ * One thread replaces the planned count only when it is this much faster. On an idle machine
+ * the two windows differ by noise (the node's own threads take a core now and then), and a
+ * noisy win held for TUNE_HOLD_MS cost a whole batch a third of its rate (bench:speed, P2); the
+ * case the comparison is for, cores held by others, differs many times over.
+ */
+export const ONE_THREAD_MARGIN = 1.25;
 
 /**
  * Inside a worker: keeps llama.maxThreads in step with its busy sequences and the other models.
@@ -114,20 +121,21 @@ export const TUNE_HOLD_MAX_MS = 80_000;
  * more than one thread, the governor compares: it times a window of tokens (all sequences) on a
  * single thread, then one on the planned count, keeps the faster, and compares again after
  * TUNE_HOLD_MS (longer each time one thread wins, at once the longest when it wins by more than
- * twice, so a loaded machine pays for the slow count rarely). The first window starts at its
- * first token (the decode before it evaluates a prompt); the planned count's window starts
- * when it is applied and ends at the first token after TUNE_WINDOW_MS, so a decode that spins
- * for seconds is a single, timed, decode. A change of busy sequences or of models generating
- * starts a new comparison.
+ * twice, so a loaded machine pays for the slow count rarely). One thread must win by
+ * ONE_THREAD_MARGIN. The first window starts at its first token (the decode before it
+ * evaluates a prompt); the planned count's window starts when it is applied and ends at the
+ * first token after TUNE_WINDOW_MS, so a decode that spins for seconds is a single, timed,
+ * decode. A change of the planned count (models generating, one sequence against several)
+ * starts a new comparison unless a choice made against that count still holds; a change of
+ * busy sequences restarts a comparison under way.
  */
 export class ThreadGovernor {
   private busy = 0;
   private applied = -1;
   /** The thread count the plan asks for now (threadsFor). */
   private planned = 0;
-  /** The count the comparison chose, while it holds; undefined: none yet. */
-  private chosen: number | undefined;
-  private holdUntil = 0;
+  /** What the last comparison chose, against which planned count, and until when it holds. */
+  private choice: { threads: number; against: number; until: number } | undefined;
   private holdMs = TUNE_HOLD_MS;
   /** The window being timed: its thread count, when it began (the first token on it), tokens since. */
   private window: { threads: number; from: number; tokens: number } | undefined;
@@ -145,11 +153,16 @@ export class ThreadGovernor {
   /** The count the plan asks for now (what a comparison weighs against one thread). */
   get plannedThreads(): number { return this.planned; }
 
-  /** This model's busy sequences changed. */
+  /**
+   * This model's busy sequences changed. A comparison under way starts over (its two windows
+   * must see the same batch); a choice already made stands until its hold ends, so jobs that
+   * arrive one after another, or batches with pauses between them, do not each pay for a
+   * window on one thread.
+   */
   setBusy(busy: number): void {
     this.busy = busy;
     if (this.table && this.slot !== undefined) Atomics.store(this.table, this.slot, busy);
-    this.restart();
+    if (this.window) this.compare();
     this.apply();
   }
 
@@ -171,30 +184,30 @@ export class ThreadGovernor {
   apply(): number {
     const others = this.table ? modelsGenerating(this.table) : (this.busy > 0 ? 1 : 0);
     const planned = threadsFor(this.plan, this.busy, Math.max(others, this.busy > 0 ? 1 : 0));
-    if (planned !== this.planned) { this.planned = planned; this.restart(); }
-    if (this.planned > 1 && this.chosen !== undefined && this.now() >= this.holdUntil) this.restart();
-    const n = this.window?.threads ?? this.chosen ?? this.planned;
+    if (planned !== this.planned) { this.planned = planned; this.compare(); }
+    const held = this.choice && this.choice.against === this.planned && this.now() < this.choice.until ? this.choice.threads : undefined;
+    if (!this.window && held === undefined && this.planned > 1 && this.busy > 0) this.compare();
+    const n = this.window?.threads ?? held ?? this.planned;
     if (n !== this.applied) { this.applied = n; this.setMaxThreads(n); }
     return n;
   }
 
-  /** A new comparison: one thread first, then the planned count. */
-  private restart(): void {
+  /** A new comparison (one thread first, then the planned count), unless a choice for this count still holds. */
+  private compare(): void {
     this.rates.clear();
-    this.chosen = undefined;
-    this.window = this.planned > 1 && this.busy > 0 ? { threads: 1, from: -1, tokens: 0 } : undefined;
+    const held = this.choice && this.choice.against === this.planned && this.now() < this.choice.until;
+    this.window = this.planned > 1 && this.busy > 0 && !held ? { threads: 1, from: -1, tokens: 0 } : undefined;
   }
 
   private measured(threads: number, tokensPerS: number): void {
     this.rates.set(threads, tokensPerS);
     if (threads === 1) { this.window = { threads: this.planned, from: this.now(), tokens: 0 }; return; }
     const one = this.rates.get(1) ?? 0;
-    const oneWins = one > tokensPerS;
-    this.chosen = oneWins ? 1 : this.planned;
+    const oneWins = one > ONE_THREAD_MARGIN * tokensPerS;
     // One thread winning is the loaded machine's case: keep it longer (the longest at once when
     // the planned count crawled); the plan winning resets the hold.
     this.holdMs = !oneWins ? TUNE_HOLD_MS : one > 2 * tokensPerS ? TUNE_HOLD_MAX_MS : Math.min(TUNE_HOLD_MAX_MS, this.holdMs * 2);
-    this.holdUntil = this.now() + this.holdMs;
+    this.choice = { threads: oneWins ? 1 : this.planned, against: this.planned, until: this.now() + this.holdMs };
     this.window = undefined;
   }
 }

@@ -18,10 +18,12 @@ const realTimers: BatchTimers = {
 };
 
 /**
- * 20 ms: at 50–200 tokens/s of a small model on a CPU, 1–4 tokens a batch (a reader does not
- * see the difference); a slower model (under 50 tokens/s) still sends every token on its own.
+ * 100 ms: at 50–200 tokens/s of a small model on a CPU, 5–20 tokens a batch, ten updates a
+ * second. With 20 ms (about one message per token while four jobs ran) the node's own threads
+ * took enough of 2 cores from llama.cpp that four concurrent jobs ran at 0.7–0.85 of raw
+ * (bench:speed, P2); the first token still leaves at once.
  */
-export const TOKEN_BATCH_MS = 20;
+export const TOKEN_BATCH_MS = 100;
 
 export class TokenBatcher {
   private pending = '';
