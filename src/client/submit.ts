@@ -6,7 +6,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
-import type { PrivateKey } from '@libp2p/interface';
+import type { PrivateKey, Stream } from '@libp2p/interface';
 import { LRUCache } from 'lru-cache';
 import { buildLibp2p, type NetworkNode, type Transport } from '../actors/network/libp2p.ts';
 import { SYNC_PROTOCOL, parseResponse, readJson, writeJson } from '../actors/network/sync.ts';
@@ -161,6 +161,12 @@ const CLAIM_WINDOW_MS = 300;
  */
 const JOIN_TRIES = 8;
 const REOFFER_MS = 2000;
+/**
+ * A spare job stream (opened to an executor after a job there, so the next job skips a
+ * stream's opening: about 3 ms on loopback) is used only while younger than this; executors let
+ * an idle one go after SPARE_IDLE_MS (executor.ts), well after.
+ */
+const SPARE_MAX_AGE_MS = 30_000;
 /** A long-lived client syncs manifests again before a job when its copy is older than this. */
 const MANIFESTS_FRESH_MS = 2000;
 /**
@@ -195,6 +201,8 @@ export class LightClient {
   private keyMismatch = false;
   /** Executors that failed this client (firsthand, across its jobs): failures, and until when they are passed over. */
   private readonly failed = new LRUCache<string, { failures: number; until: number }>({ max: 1024 });
+  /** Per executor, a job stream opened ahead of the next job there (see SPARE_MAX_AGE_MS). */
+  private readonly spares = new Map<string, { at: number; stream: Promise<Stream | undefined> }>();
 
   private constructor(
     private readonly node: NetworkNode,
@@ -243,6 +251,8 @@ export class LightClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await Promise.all([...this.spares.values()].map(async (s) => (await s.stream)?.close().catch(() => undefined)));
+    this.spares.clear();
     await Promise.resolve(this.node.stop()).catch(() => undefined);
   }
 
@@ -321,7 +331,7 @@ export class LightClient {
           { job_id: offer.job_id, executor: claim.executor, lease_ms: opts.leaseMs ?? LEASE_MS, attempt: attempts }, route.version);
         opts.onAssign?.({ jobId: offer.job_id, executor: claim.executor, attempt: attempts });
         try {
-          const done = await runOn(node, claim.executor, manifests, offer.job_id, opts, deadline);
+          const done = await runOn(await this.jobStream(claim.executor, manifests), claim.executor, offer.job_id, opts, deadline);
           await assigned;
           return done;
         } catch (err) {
@@ -377,6 +387,31 @@ export class LightClient {
       signal?.throwIfAborted();
       await sleep(50);
     }
+  }
+
+  /**
+   * A job stream to `executor`: the spare opened after the last job there while it is young and
+   * open, else a new one; then a spare for the next job is opened in the background.
+   */
+  private async jobStream(executor: string, manifests: Manifest[]): Promise<Stream> {
+    const spare = this.spares.get(executor);
+    this.spares.delete(executor);
+    let stream = spare ? await spare.stream : undefined;
+    if (stream && (Date.now() - spare!.at >= SPARE_MAX_AGE_MS || stream.status !== 'open' || stream.writeStatus !== 'writable' || stream.remoteWriteStatus !== 'writable')) {
+      void stream.close().catch(() => undefined);
+      stream = undefined;
+    }
+    stream ??= await openJobStream(this.node, executor, manifests);
+    this.openSpare(executor);
+    return stream;
+  }
+
+  /** Opens a spare job stream to an executor this client is connected to (no new connection for it). */
+  private openSpare(executor: string): void {
+    if (this.closed || this.spares.has(executor) || !this.connectedTo(executor)) return;
+    const stream = this.node.dialProtocol(peerIdFromString(executor), JOB_PROTOCOL, { signal: AbortSignal.timeout(10_000), maxOutboundStreams: MAX_JOB_STREAMS })
+      .catch(() => { this.spares.delete(executor); return undefined; });
+    this.spares.set(executor, { at: Date.now(), stream });
   }
 
   /** An executor was given a job and did not deliver it: passed over from now on (see SHUN_MS). */
@@ -593,14 +628,19 @@ class ClaimBook {
   }
 }
 
-async function runOn(node: NetworkNode, executor: string, manifests: Manifest[], jobId: string, opts: JobOptions, deadline: number): Promise<SubmitResult> {
-  opts.signal?.throwIfAborted();
+/** A new job stream to an executor, dialling it first at its manifest's addresses when not connected. */
+async function openJobStream(node: NetworkNode, executor: string, manifests: Manifest[]): Promise<Stream> {
   const addrs: Multiaddr[] = (manifests.find((m) => m.peer_id === executor)?.addrs ?? [])
     .map((a) => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${executor}`));
   if (node.getConnections(peerIdFromString(executor)).length === 0 && addrs.length > 0) {
     await node.dial(addrs, { signal: AbortSignal.timeout(10_000) });
   }
-  const stream = await node.dialProtocol(peerIdFromString(executor), JOB_PROTOCOL, { signal: AbortSignal.timeout(10_000), maxOutboundStreams: MAX_JOB_STREAMS });
+  return node.dialProtocol(peerIdFromString(executor), JOB_PROTOCOL, { signal: AbortSignal.timeout(10_000), maxOutboundStreams: MAX_JOB_STREAMS });
+}
+
+async function runOn(stream: Stream, executor: string, jobId: string, opts: JobOptions, deadline: number): Promise<SubmitResult> {
+  if (opts.signal?.aborted) stream.abort(opts.signal.reason as Error);
+  opts.signal?.throwIfAborted();
   const timer = setTimeout(() => stream.abort(new Error('job timed out')), Math.max(1, deadline - Date.now()));
   // Closing the stream is how a client gives a job up: the executor cancels it.
   const giveUp = () => stream.abort(opts.signal!.reason as Error);

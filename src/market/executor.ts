@@ -63,6 +63,11 @@ export const LEASE_MS = 10_000;
  * the claim rule's θ, and of the start estimate its claims carry.
  */
 const MEAN_SERVICE_MS = 1000;
+/**
+ * A client opens its next job stream ahead of the job (a spare, so the job skips the stream's
+ * opening); one that brings no request for this long is let go.
+ */
+export const SPARE_IDLE_MS = 60_000;
 /** How long a claim holds a queue place for a job that has not arrived (the client chose another). */
 const CLAIM_HOLD_MS = 5000;
 /**
@@ -192,8 +197,17 @@ export class JobExecutor {
     let jobId: string | undefined;
     try {
       const lines = readLines(stream);
-      const first = await lines.next();
-      if (first.done) throw new JobStreamError('job stream closed before the request');
+      // A spare waits for its client's next job; one let go (closed, reset, idle too long)
+      // before a request is no refusal.
+      const idle = this.deps.clock.setTimeout(() => stream.abort(new Error(`no job within ${SPARE_IDLE_MS} ms`)), SPARE_IDLE_MS);
+      const first = await lines.next()
+        .catch((err: Error) => { if (err instanceof JobStreamError) throw err; return { done: true as const, value: undefined }; })
+        .finally(() => this.deps.clock.clearTimeout(idle));
+      if (first.done) {
+        this.deps.log.debug({ peer: connection.remotePeer.toString() }, 'Job stream let go before a request (a spare)');
+        if (stream.status === 'open') await stream.close().catch(() => undefined);
+        return;
+      }
       const req = parseJobRequest(first.value);
       jobId = req.job_id;
       const offer = this.offers.get(req.job_id);

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { createNode, type MvpNode } from '../../src/node/create-node.ts';
 import { LightClient, type JobOptions } from '../../src/client/submit.ts';
 import type { RoutingCandidate } from '../../src/actors/consensus/router.ts';
+import type { NetworkNode } from '../../src/actors/network/libp2p.ts';
+import { JOB_PROTOCOL } from '../../src/jobs/stream.ts';
 import { testConfig } from '../helpers/config.ts';
 import { until } from '../helpers/runtime.ts';
 
@@ -75,6 +77,26 @@ describe('job routing in the job path', () => {
       } finally {
         await client.close();
       }
+    }
+  });
+
+  it('a job goes over the stream opened for it after the previous job on that executor', async () => {
+    let target = '';
+    const client = await LightClient.join({ bootstrap: [boot], timeoutMs: 20_000, route: async (_job, c) => ({ executor: target || c[0]!.peer_id, how: 'test router' }) });
+    // The client's own job streams to the executor, as libp2p lists them.
+    const jobStreams = () => (client as unknown as { node: NetworkNode }).node.getConnections()
+      .filter((c) => c.remotePeer.toString() === target).flatMap((c) => c.streams.filter((s) => s.protocol === JOB_PROTOCOL && s.status === 'open'));
+    try {
+      await until(async () => client.manifests().length === 2, 20_000, 'both manifests');
+      target = (await client.submit(job)).executor;
+      await until(async () => jobStreams().length === 1, 5_000, 'a spare stream to the executor');
+      const spare = jobStreams()[0]!.id;
+      const r = await client.submit(job);
+      assert.equal(r.executor, target);
+      assert.equal(r.receipt.body.status, 'completed');
+      await until(async () => jobStreams().length === 1 && jobStreams()[0]!.id !== spare, 5_000, 'the spare used, and a new one opened');
+    } finally {
+      await client.close();
     }
   });
 });

@@ -1,6 +1,8 @@
 // The executor side of a job (JobExecutor) over a real libp2p stream: an offer re-published
 // with the same id is claimed once, a job brought twice runs once (the second time gets the
-// same receipt), and a job whose client goes away mid-run is cancelled. Inference is replaced
+// same receipt), a job whose client goes away mid-run is cancelled, and a stream a client opens
+// ahead of its next job (a spare) waits for it, or is let go without counting as refused.
+// Inference is replaced
 // by a scripted `submit` to isolate the executor from the model.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,15 +10,20 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { PrivateKey } from '@libp2p/interface';
 import { buildLibp2p, type NetworkNode } from '../../src/actors/network/libp2p.ts';
-import { JobExecutor } from '../../src/market/executor.ts';
+import { JobExecutor, SPARE_IDLE_MS } from '../../src/market/executor.ts';
 import { JOB_PROTOCOL, parseJobFrame, readLines, writeLine, type JobFrame } from '../../src/jobs/stream.ts';
 import { buildWorkOffer, sealEnvelope, sha256Hex, verifyReceipt, type Envelope } from '../../src/protocol/index.ts';
-import { systemClock } from '../../src/runtime/clock.ts';
+import { systemClock, type Clock } from '../../src/runtime/clock.ts';
 import { createLogger } from '../../src/runtime/log.ts';
 import type { JobResult, SchedulerJob } from '../../src/actors/scheduler/messages.ts';
 
 const PROMPT = 'Hello there';
 const MODEL = { name: 'tiny', sha256: 'a'.repeat(64), params: 1000, quantization: 'Q4_0', context_length: 256, test_model: true };
+
+/** The system clock, with an idle spare let go after IDLE_MS instead of SPARE_IDLE_MS. */
+const IDLE_MS = 600;
+const clock: Clock = { ...systemClock, setTimeout: (fn, ms) => systemClock.setTimeout(fn, ms === SPARE_IDLE_MS ? IDLE_MS : ms) };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('JobExecutor', () => {
   let execKey: PrivateKey;
@@ -36,7 +43,7 @@ describe('JobExecutor', () => {
     clientNode = await buildLibp2p({ privateKey: clientKey, transport: 'memory', listen: [`/memory/client-${Date.now()}`], maxPeers: 8, mdns: false });
     executor = new JobExecutor({
       rng: () => 0, // always claim: these tests are about admission, not the claim draw
-      peerId: execNode.peerId.toString(), privateKey: execKey, models: [MODEL as never], clock: systemClock,
+      peerId: execNode.peerId.toString(), privateKey: execKey, models: [MODEL as never], clock,
       log: createLogger({ level: 'error', nodeId: 'exec', pretty: false }),
       publish: async (_topic, _type, body) => { claims.push(body); },
       publishSealed: async () => undefined,
@@ -105,5 +112,40 @@ describe('JobExecutor', () => {
     release();
     hold = undefined;
     assert.ok(cancelled.includes(env.body.job_id), 'cancelled');
+  });
+
+  it('a stream opened ahead of its job (a spare) waits for it; one let go before a request is no refusal', async () => {
+    const spare = await clientNode.dialProtocol(execNode.peerId, JOB_PROTOCOL);
+    await sleep(IDLE_MS / 3);
+    const env = await offer(3);
+    await executor.onOffer(env);
+    await writeLine(spare, { job_id: env.body.job_id, prompt: PROMPT });
+    const frames: JobFrame[] = [];
+    for await (const line of readLines(spare)) frames.push(parseJobFrame(line));
+    assert.equal(frames.at(-1)?.t, 'done', 'the job ran on the spare');
+
+    // Counted from here: the previous test's aborted job may have been counted just now.
+    const refused = executor.counters.refused_streams;
+    const closed = await clientNode.dialProtocol(execNode.peerId, JOB_PROTOCOL);
+    await closed.close();
+    const reset = await clientNode.dialProtocol(execNode.peerId, JOB_PROTOCOL);
+    reset.abort(new Error('client going away'));
+    const idle = await clientNode.dialProtocol(execNode.peerId, JOB_PROTOCOL);
+    const t0 = Date.now();
+    while (idle.status === 'open' && idle.remoteWriteStatus === 'writable' && Date.now() - t0 < IDLE_MS * 10) await sleep(20);
+    assert.ok(Date.now() - t0 >= IDLE_MS * 0.8, 'an idle spare is kept for its idle time');
+    assert.notEqual(idle.status === 'open' && idle.remoteWriteStatus === 'writable', true, 'then let go by the executor');
+    await sleep(50);
+    assert.equal(executor.counters.refused_streams, refused, 'none of them counts as a refused stream');
+  });
+
+  it('a bad first line on a spare is still refused with the cause', async () => {
+    const refused = executor.counters.refused_streams;
+    const stream = await clientNode.dialProtocol(execNode.peerId, JOB_PROTOCOL);
+    stream.send(new TextEncoder().encode('not json\n'));
+    const frames: JobFrame[] = [];
+    for await (const line of readLines(stream)) frames.push(parseJobFrame(line));
+    assert.deepEqual(frames, [{ t: 'error', reason: 'job stream line is not JSON' }]);
+    assert.equal(executor.counters.refused_streams, refused + 1);
   });
 });
