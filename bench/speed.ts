@@ -22,7 +22,7 @@
 // medians of per-round pairs. Prints the load average, one JSON line per measurement, then a table.
 //
 //   npm run bench:speed
-//   BENCH_TOKENS=512 BENCH_ROUNDS=3 BENCH_DISPATCH=50 BENCH_SUBMITS=5 npm run bench:speed   (defaults)
+//   BENCH_TOKENS=512 BENCH_ROUNDS=5 BENCH_DISPATCH=50 BENCH_SUBMITS=5 npm run bench:speed   (defaults)
 import os from 'node:os';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
@@ -35,7 +35,7 @@ import { gossipPair } from './gossip-rtt.ts';
 import { testModelPath } from '../test/helpers/test-model.ts';
 
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 512);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const DISPATCH = Number(process.env.BENCH_DISPATCH ?? 50);
 const SUBMITS = Number(process.env.BENCH_SUBMITS ?? 5);
 const JOBS = 4;
