@@ -251,7 +251,8 @@ export class LightClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.spares.values()].map(async (s) => (await s.stream)?.close().catch(() => undefined)));
+    // Spares end with the connections (an executor lets a spare go quietly); one still being
+    // opened is not waited for.
     this.spares.clear();
     await Promise.resolve(this.node.stop()).catch(() => undefined);
   }

@@ -62,6 +62,20 @@ const START_TRIES = 5;
 
 const status = (n: MvpNode) => n.supervisor.request<ConsensusStatus>('consensus', { type: 'consensus.status' }, 3000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * A started node's first listen address, asked once and kept: asked again only after a
+ * timeout (a process holding many nodes answers late while others start).
+ */
+async function listenAddr(n: MvpNode): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await n.network()).listen[0]!;
+    } catch (err) {
+      if (attempt >= START_TRIES) throw err;
+      await sleep(500 * attempt);
+    }
+  }
+}
 
 export async function simulateReal(sc: Scenario, progress: (line: string) => void = () => {}): Promise<RealReport> {
   const t0 = Date.now();
@@ -177,14 +191,17 @@ export async function simulateReal(sc: Scenario, progress: (line: string) => voi
   const shapes: Array<ReturnType<typeof setTimeout>> = [];
   try {
     await writeTestModel({ preset: 'tiny', out: modelPath });
+    const addrs: string[] = [];
     for (let i = 0; i < sc.nodes; i++) {
-      const boot = nodes.length ? [(await nodes[0]!.network()).listen[0]!] : [];
+      const boot = addrs.length ? [addrs[0]!] : [];
       // A start that fails on a loaded machine (an actor's request to its store timing out, say)
       // is an event: the node is stopped and started afresh, at most START_TRIES times.
       for (let attempt = 1; ; attempt++) {
         const n = await createNode(config(i, boot), { transport: 'memory', logDestination: sink, serveModels: i < serving });
         try {
           await n.start();
+          // The first nodes' addresses: the others' bootstrap, and the job clients'.
+          if (i < 8) addrs.push(await listenAddr(n));
           nodes.push(n);
           break;
         } catch (err) {
@@ -213,7 +230,6 @@ export async function simulateReal(sc: Scenario, progress: (line: string) => voi
       }
     })();
     // Jobs through the run as well; each may take the drain to end (failover, re-offers).
-    const addrs = await Promise.all(nodes.slice(0, 8).map(async (n) => (await n.network()).listen[0]!));
     workload = await RealJobWorkload.join(addrs, { jobRate: sc.job_rate, serving, rand });
     const jobs = workload.run(until, Math.max(10_000, sc.drain_ms));
     for (const f of sc.faults) {
