@@ -1,6 +1,7 @@
 // The network actor's parts share one lifecycle, as js-libp2p's components do: each is built
 // with what it depends on, started in order once libp2p is up (the transport first), and stopped
 // in reverse. A part's timers run on the injected clock and end with it.
+import { setMaxListeners } from 'node:events';
 import type { Clock, Timer } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/log.ts';
 
@@ -24,7 +25,11 @@ export class Timers {
   private readonly timeouts = new Set<Timer>();
   private readonly stopping = new AbortController();
 
-  constructor(private readonly clock: Clock, private readonly log: Logger) {}
+  constructor(private readonly clock: Clock, private readonly log: Logger) {
+    // Every sleep waits on it at once: a simulated link delay puts each message in flight to
+    // sleep, far more than the default 10 listeners, each removed when its sleep ends.
+    setMaxListeners(Infinity, this.stopping.signal);
+  }
 
   get stopped(): boolean { return this.stopping.signal.aborted; }
 
