@@ -111,6 +111,8 @@ export class JobExecutor {
   readonly counters = { claimed: 0, declined: 0, executed: 0, refused_streams: 0, handed_back: 0 };
   /** Set by beginDrain(): no more claims or job streams. */
   private draining = false;
+  /** Jobs held and handed back so far when the drain began (its report counts from there). */
+  private drainStart?: { held: number; handedBack: number };
   /** Jobs still running at the drain's deadline and cancelled by it: they end with a failed receipt, reason `drain`. */
   private readonly cutByDrain = new Set<string>();
   /** Receipts being gossiped; flushReceipts() waits for them. */
@@ -293,7 +295,10 @@ export class JobExecutor {
   get isDraining(): boolean { return this.draining; }
 
   /** The drain's first step: from now on no offer is claimed and every new job stream is refused, retryably. */
-  beginDrain(): void { this.draining = true; }
+  beginDrain(): void {
+    this.draining = true;
+    this.drainStart ??= { held: this.streams.size, handedBack: this.counters.handed_back };
+  }
 
   /**
    * Waits up to timeoutMs for the jobs running here to end (queued ones are handed back by the
@@ -302,8 +307,9 @@ export class JobExecutor {
    */
   async drain(timeoutMs: number): Promise<ExecutorDrainReport> {
     this.beginDrain();
-    const held = this.streams.size;
-    const handedBack = this.counters.handed_back;
+    // Counted from the drain's first step: a job that ended while the scheduler handed its
+    // queue back (before this call) was finished by the drain all the same.
+    const { held, handedBack } = this.drainStart!;
     await this.streamsEnded(timeoutMs);
     const left = [...this.streams.keys()];
     for (const id of left) {

@@ -150,6 +150,30 @@ describe('JobExecutor draining', () => {
     assert.equal(frames.length, 1);
     assert.deepEqual([frames[0]!.t, (frames[0] as { retry?: boolean }).retry], ['error', true]);
   });
+
+  it('counts a job that finishes between the drain\'s first step and its wait as finished by the drain', async () => {
+    const job = await offer(6);
+    let finish!: (r: JobResult) => void;
+    const counted = new JobExecutor({
+      rng: () => 0,
+      peerId: execNode.peerId.toString(), privateKey: execKey, models: [MODEL as never], clock: systemClock,
+      log: createLogger({ level: 'error', nodeId: 'exec', pretty: false }),
+      publish: async () => undefined, publishSealed: async () => undefined, storeReceipt: async () => undefined,
+      canClaim: async () => ({ ok: true }), queue: async () => ({ depth: 0, capacity: 10, slots: 4, busy_slots: 0 }),
+      submit: (j) => new Promise((resolve) => { finish = (r) => resolve({ ...r, job_id: j.id }); }), cancel: () => undefined,
+    });
+    await counted.onOffer(job);
+    await execNode.unhandle(JOB_PROTOCOL);
+    await execNode.handle(JOB_PROTOCOL, (stream, connection) => counted.handleStream(stream, connection));
+    const brought = bring(job.body.job_id);
+    await until(() => finish !== undefined);
+    // The network actor's drain: claims stop at once, then the scheduler hands its queue back
+    // (a round trip), and only then does the executor wait for its running jobs.
+    counted.beginDrain();
+    finish(result({ id: job.body.job_id } as SchedulerJob, 'completed'));
+    assert.equal((await brought).frames.at(-1)!.t, 'done');
+    assert.deepEqual(await counted.drain(300), { finished: 1, ended_by_drain: 0 });
+  });
 });
 
 describe('ReceiptBook and drain receipts', () => {
