@@ -16,6 +16,7 @@
 // - Which nodes serve a model file is a provider record for a CID made from the file's sha256
 //   (CIDv1, raw codec, the sha256 multihash): every node provides the files it serves, and a
 //   pull looks providers up besides the manifests it holds.
+import { setMaxListeners } from 'node:events';
 import type { PeerId } from '@libp2p/interface';
 import { LRUCache } from 'lru-cache';
 import { CID } from 'multiformats/cid';
@@ -38,6 +39,16 @@ const RAW = 0x55;
 export function modelCid(sha256: string): CID {
   if (!/^[0-9a-f]{64}$/.test(sha256)) throw new TypeError(`not a sha256 in hex: ${sha256}`);
   return CID.createV1(RAW, Digest.create(SHA2_256, Uint8Array.from(Buffer.from(sha256, 'hex'))));
+}
+
+/**
+ * A deadline for one DHT operation. kad-dht asks up to k peers at once, each request adding a
+ * listener to the caller's signal (removed when it ends), past Node's leak warning at 10.
+ */
+function fanOut(ms: number): AbortSignal {
+  const signal = AbortSignal.timeout(ms);
+  setMaxListeners(Infinity, signal);
+  return signal;
 }
 
 /** kad-dht's settings for this swarm (see the top of this file). */
@@ -131,7 +142,7 @@ export class ReceiptDht implements Startable {
   private async put(jobId: string, value: Uint8Array): Promise<number> {
     let stored = 0;
     try {
-      for await (const e of this.deps.dht().put(receiptKey(jobId), value, { signal: AbortSignal.timeout(PUT_TIMEOUT_MS) })) {
+      for await (const e of this.deps.dht().put(receiptKey(jobId), value, { signal: fanOut(PUT_TIMEOUT_MS) })) {
         if (e.name === 'PEER_RESPONSE' && e.messageName === 'PUT_VALUE') stored++;
       }
     } catch (err) {
@@ -150,7 +161,7 @@ export class ReceiptDht implements Startable {
    */
   async getReceipt(jobId: string, timeoutMs: number): Promise<ReceiptEnvelope | undefined> {
     this.counters.receipt_lookups++;
-    const signal = AbortSignal.timeout(timeoutMs);
+    const signal = fanOut(timeoutMs);
     try {
       for await (const e of this.deps.dht().get(receiptKey(jobId), { signal })) {
         if (e.name === 'VALUE') {
@@ -171,7 +182,7 @@ export class ReceiptDht implements Startable {
     void (async () => {
       try {
         // An event stream: nothing is sent until it is read.
-        for await (const _ of this.deps.dht().provide(modelCid(sha256), { signal: AbortSignal.timeout(120_000) })) { /* drained */ }
+        for await (const _ of this.deps.dht().provide(modelCid(sha256), { signal: fanOut(120_000) })) { /* drained */ }
         this.deps.log.debug({ sha256 }, 'Model provided in the DHT');
       } catch (err) {
         this.provided.delete(sha256);
@@ -185,7 +196,7 @@ export class ReceiptDht implements Startable {
     this.counters.provider_lookups++;
     const out = new Map<string, { id: PeerId; multiaddrs: string[] }>();
     try {
-      for await (const p of this.deps.dht().findProviders(modelCid(sha256), { signal: AbortSignal.timeout(timeoutMs) })) {
+      for await (const p of this.deps.dht().findProviders(modelCid(sha256), { signal: fanOut(timeoutMs) })) {
         if (p.name !== 'PROVIDER') continue;
         for (const info of p.providers) {
           const id = info.id.toString();
