@@ -56,6 +56,7 @@ import type { InferenceArgs } from '../src/actors/inference/index.ts';
 import type { ClientGenerate, ClientResult } from '../test/fixtures/inference-client-actor.ts';
 import { testConfig } from '../test/helpers/config.ts';
 import { testModelPath } from '../test/helpers/test-model.ts';
+import { median, r1, r2, rate } from './stats.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 128);
@@ -68,15 +69,6 @@ const JOBS = SEQUENCES_PER_MODEL;
 const PROMPT = 'The quick brown fox jumps over the lazy dog. Once upon a time';
 const GOALS = { single: 0.95, batch: 0.9, dispatch: 5 };
 
-const median = (xs: number[]) => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const r1 = (x: number) => Math.round(x * 10) / 10;
-const r2 = (x: number) => Math.round(x * 100) / 100;
-const rate = (tokens: number, ms: number) => (ms > 0 ? (tokens * 1000) / ms : NaN);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const load = () => os.loadavg().map(r2);
 const emit = (o: object) => console.log(JSON.stringify(o));

@@ -33,6 +33,7 @@ import { getLlama, LlamaCompletion, LlamaLogLevel, type LlamaContext, type Llama
 import { LightClient } from '../src/client/submit.ts';
 import { gossipPair } from './gossip-rtt.ts';
 import { testModelPath } from '../test/helpers/test-model.ts';
+import { median, r1, r2, rate } from './stats.ts';
 
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 512);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -46,15 +47,6 @@ const CORES = os.availableParallelism();
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'bin/mvp-node.js');
 
-const median = (xs: number[]) => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const r1 = (x: number) => Math.round(x * 10) / 10;
-const r2 = (x: number) => Math.round(x * 100) / 100;
-const rate = (tokens: number, ms: number) => (ms > 0 ? (tokens * 1000) / ms : NaN);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const load = () => os.loadavg().map(r2).join(' ');
 const emit = (o: object) => console.log(JSON.stringify(o));
