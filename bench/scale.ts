@@ -4,7 +4,11 @@
 // offer scope — 'broadcast' (protocol 1.0: every offer, claim and assignment to every node) and
 // 'scoped' (2.0: on the model's offer shard, to its holders only) — it prints:
 //   per_node_per_period  gossip messages handed to a node per heartbeat period while idle
-//                        (heartbeats, announces, orchestration: not scoped by offer_scope)
+//                        (heartbeats, announces, orchestration), the mean over nodes
+//   median_node_per_period, max_node_per_period  the same, the median node and the busiest
+//                        (under 2.0 heartbeats are council-scoped: the busiest is a holder)
+//   hb_per_node_per_period  heartbeats alone, the median node (announces are every
+//                        announce_interval_secs, turned down here to 600 s)
 //   per_job_all_nodes    messages handed to all nodes together per job, over the job window
 //                        (offers, claims, assignments, receipts, plus the idle rate's share)
 //   per_job_non_holders  the same, counted at the nodes that do not serve the model
@@ -15,8 +19,9 @@
 // Numbers measured on a loaded machine are not final; the shape (what grows with N) is.
 import { createNode, type MvpNode } from '../src/node/create-node.ts';
 import { LightClient } from '../src/client/submit.ts';
-import { parseOfferTopic, WORK_TOPIC } from '../src/protocol/topics.ts';
+import { HEARTBEAT_TOPIC_PREFIX, TOPICS, parseOfferTopic, WORK_TOPIC } from '../src/protocol/topics.ts';
 import { testConfig } from '../test/helpers/config.ts';
+import { median, r1 } from './stats.ts';
 
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 1);
 if (sizes.length === 0) sizes.push(20, 50, 100, 200);
@@ -38,6 +43,10 @@ const snapshot = async (nodes: MvpNode[]): Promise<Counts> => Promise.all(nodes.
 const total = (r: Record<string, number>, pick: (t: string) => boolean = () => true) => Object.entries(r).filter(([t]) => pick(t)).reduce((a, [, v]) => a + v, 0);
 const diff = (a: Counts, b: Counts, i: number, pick?: (t: string) => boolean) => total(b[i]!, pick) - total(a[i]!, pick);
 const isOffer = (t: string) => t === WORK_TOPIC || parseOfferTopic(t) !== undefined;
+/** Heartbeat topics: the council-scoped ones (2.0); the announce topic carries 1.0's (and announces, turned down here). */
+const isHeartbeat = (t: string) => t.startsWith(HEARTBEAT_TOPIC_PREFIX) || t === TOPICS.announce;
+/** Council size, if not the default (31). */
+const COUNCIL = process.env.BENCH_COUNCIL ? Number(process.env.BENCH_COUNCIL) : undefined;
 
 async function run(n: number, scope: 'broadcast' | 'scoped') {
   const nodes: MvpNode[] = [];
@@ -49,7 +58,7 @@ async function run(n: number, scope: 'broadcast' | 'scoped') {
       node: { node_id: `scale-${i}` },
       network: { bootstrap_peers: boot, announce_interval_secs: 600, offer_scope: scope },
       executor: { max_load_per_core: 1000 },
-      distributed_orchestration: { heartbeat_timeout_secs: HB_TIMEOUT_S },
+      distributed_orchestration: { heartbeat_timeout_secs: HB_TIMEOUT_S, ...(COUNCIL ? { council_size: COUNCIL } : {}) },
       monitoring: { log_level: 'error' },
     }), { transport: 'memory', serveModels: i < SERVING, persistIdentity: false });
     await node.start();
@@ -62,8 +71,10 @@ async function run(n: number, scope: 'broadcast' | 'scoped') {
   const a = await snapshot(nodes);
   await sleep(IDLE_MS);
   const b = await snapshot(nodes);
+  const periods = IDLE_MS / hbPeriodMs;
   const idle = nodes.map((_, i) => diff(a, b, i));
-  const perNodePerPeriod = idle.reduce((x, y) => x + y, 0) / n / (IDLE_MS / hbPeriodMs);
+  const perNodePerPeriod = idle.reduce((x, y) => x + y, 0) / n / periods;
+  const heartbeats = nodes.map((_, i) => diff(a, b, i, isHeartbeat) / periods);
 
   const client = await LightClient.join({ bootstrap: [addrs[n - 1]!], timeoutMs: 60_000, transport: 'memory' });
   const c = await snapshot(nodes);
@@ -85,6 +96,9 @@ async function run(n: number, scope: 'broadcast' | 'scoped') {
     nodes: n, scope, jobs_ok: `${ok}/${JOBS}`,
     heartbeat_ms: hbPeriodMs,
     per_node_per_period: +perNodePerPeriod.toFixed(1),
+    median_node_per_period: r1(median(idle.map((x) => x / periods))),
+    max_node_per_period: r1(Math.max(...idle) / periods),
+    hb_per_node_per_period: r1(median(heartbeats)),
     per_job_all_nodes: +((all - idleShare) / Math.max(1, ok)).toFixed(1),
     per_job_non_holders: +((nonHolders - idleShare * (n - SERVING) / n) / Math.max(1, ok)).toFixed(1),
     offer_topic_non_holders: offersAtNonHolders,

@@ -127,6 +127,7 @@ export interface DistributedOrchestrationConfig {
   readonly complexity_threshold: number;
   readonly min_nodes_per_group: number;
   readonly max_groups_per_node: number;
+  readonly council_size: number;
   readonly heartbeat_timeout_secs: number;
   readonly consensus_timeout_ms: number;
   readonly max_consensus_rounds: number;

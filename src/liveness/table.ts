@@ -31,6 +31,8 @@ export interface Transition { peer: string; from: Liveness; to: Liveness; at: nu
 export interface LivenessOptions {
   /** A dead peer silent for longer is dropped from the table (default FORGET_TIMEOUTS timeouts). */
   forgetMs?: number;
+  /** A peer's own timeout, when peers are heard at different paces (default: the table's). */
+  timeoutOf?(peer: string): number;
 }
 
 export class LivenessTable {
@@ -39,9 +41,13 @@ export class LivenessTable {
   readonly forgetMs: number;
 
   /** @param timeoutMs a peer silent for longer is dead */
+  private readonly timeoutOf?: (peer: string) => number;
+
+  /** @param timeoutMs a peer silent for longer is dead (unless `opts.timeoutOf` gives it another) */
   constructor(readonly timeoutMs: number, opts: LivenessOptions = {}) {
     this.suspectMs = timeoutMs * SUSPECT_FRACTION;
     this.forgetMs = opts.forgetMs ?? timeoutMs * FORGET_TIMEOUTS;
+    if (opts.timeoutOf) this.timeoutOf = opts.timeoutOf;
   }
 
   /** A message from `peer`: alive again. Returns the transition when it was not alive. */
@@ -57,9 +63,9 @@ export class LivenessTable {
     return t;
   }
 
-  /** What `silentMs` of silence makes a peer by the rule (without the one-update-as-suspect step). */
-  classify(silentMs: number): Liveness {
-    return silentMs > this.timeoutMs ? 'dead' : silentMs > this.suspectMs ? 'suspect' : 'alive';
+  /** What `silentMs` of silence makes a peer by the rule (without the one-update-as-suspect step), for a timeout. */
+  classify(silentMs: number, timeoutMs = this.timeoutMs): Liveness {
+    return silentMs > timeoutMs ? 'dead' : silentMs > timeoutMs * SUSPECT_FRACTION ? 'suspect' : 'alive';
   }
 
   /** Applies the time: alive → suspect → dead; dead long enough → forgotten. */
@@ -67,7 +73,7 @@ export class LivenessTable {
     const out: Transition[] = [];
     for (const p of this.peers.values()) {
       const silent = now - p.lastHeard;
-      let next = this.classify(silent);
+      let next = this.classify(silent, this.timeoutOf?.(p.peer));
       // Always through suspect, for one update at least.
       if (p.status === 'alive' && next === 'dead') next = 'suspect';
       if (next === p.status || rank(next) < rank(p.status)) continue;

@@ -4,6 +4,8 @@
 //   receipt:  executors' signed receipts
 //   orch:     orchestration (coordinator elections, consensus decisions)
 //   offers:   protocol 2.0's scoped marketplace: one topic per (model, shard), see offerTopic
+//   hb:       protocol 2.0's council-scoped heartbeats: two topics per context group, see heartbeatTopic
+//             (protocol 1.0 heartbeats on the announce topic, to every node)
 export const TOPICS = { announce: 'mvp/1/announce', work: 'mvp/1/work', receipt: 'mvp/1/receipt', orch: 'mvp/1/orch' } as const;
 
 export type Topic = (typeof TOPICS)[keyof typeof TOPICS];
@@ -48,4 +50,35 @@ export function shardOf(peerId: string, count: number): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < peerId.length; i++) h = Math.imul(h ^ peerId.charCodeAt(i), 0x01000193) >>> 0;
   return h % Math.max(1, count);
+}
+
+/** The context group every node is in (the others are `model:<name>`). */
+export const SWARM_GROUP = 'swarm';
+
+/** Prefix of the council-scoped heartbeat topics: `mvp/hb/<group>/council` and `mvp/hb/<group>/members`. */
+export const HEARTBEAT_TOPIC_PREFIX = 'mvp/hb/';
+
+/**
+ * The topics a context group's heartbeats travel on (protocol 2.0). Every member hears the
+ * `council` topic, on which the council (and any member that cannot yet know the council)
+ * heartbeats; the other members heartbeat on the `members` topic, which only the group's holder
+ * and members still looking for a record hear. The rule is the orchestration core's
+ * (`heartbeatScope`), so a node handles O(council) heartbeats per period in each of its groups.
+ */
+export function heartbeatTopic(group: string, kind: 'council' | 'members'): string {
+  return `${HEARTBEAT_TOPIC_PREFIX}${group}/${kind}`;
+}
+
+/** Where a node's heartbeats go and which heartbeat topics it hears (OrchestrationCore.heartbeatScope). */
+export interface HeartbeatScope {
+  /** Groups whose council topic this node hears (all its groups). */
+  groups: string[];
+  /** Groups it heartbeats on the council topic of: it is on the council, holds the record, or holds no full record. */
+  council: string[];
+  /** Groups whose members topic it also hears: it holds the record, or holds no full record. */
+  hearAll: string[];
+  /** The holders of the groups it heartbeats on the members topic of (the others): it keeps a connection to each. */
+  holders: string[];
+  /** Unless it hears the whole swarm: the peers whose heartbeats it hears (its groups' councils and holders, and the members it knows of the groups it hears all of). */
+  hears?: string[];
 }

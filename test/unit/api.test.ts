@@ -352,7 +352,7 @@ describe('health verdict', () => {
   const node = { dataDir: '', nodeId: 'n', peerId: 'p', startedAt: 0 };
   const actor = (name: string, status: ActorInfo['status'], state = status === 'running' ? 'running' : 'stopped'): ActorInfo =>
     ({ name, placement: 'inline', restart: 'permanent', status, state, restarts: 0, crashes: 0 });
-  const network = { peer_id: 'p', node_id: 'n', listen: [], peers: 2, known: 3, heartbeat_ms: 5000, received: 0, accepted: 0, duplicates: 0, published: 0, deliveries: {}, offer_topics: [], protocol_version: '2.0', dropped: {}, sync_dropped: {}, draining: false, swarm: { private: false, suspected_key_mismatches: 0 },
+  const network = { peer_id: 'p', node_id: 'n', listen: [], peers: 2, known: 3, heartbeat_ms: 5000, received: 0, accepted: 0, duplicates: 0, published: 0, deliveries: {}, offer_topics: [], heartbeat_topics: { hears: [], speaks: [] }, protocol_version: '2.0', dropped: {}, sync_dropped: {}, draining: false, swarm: { private: false, suspected_key_mismatches: 0 },
     model_transfer: { files: 0, files_ready: 0, chunks_served: 0, bytes_served: 0, refused: 0 },
     dht: { records_refused: {}, receipts_put: 0, receipts_put_failed: 0, receipt_lookups: 0, receipt_lookups_found: 0, provider_lookups: 0, providers_found: 0 },
     reputation: { claims_refused_below: -12, claims_refused: 0, suspects: [], offences: { garbage: 0, forged: 0, replay: 0, flood: 0, bad_receipt: 0, undelivered: 0, bad_chunk: 0, false_announce: 0, false_provide: 0 } } };

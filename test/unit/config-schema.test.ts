@@ -35,7 +35,7 @@ const CONFIG_SHAPE: Shape<Config> = {
   },
   distributed_orchestration: {
     enabled: true, mode: true, coordinator: true, rotation_trigger: true, high_value_threshold: true, complexity_threshold: true,
-    min_nodes_per_group: true, max_groups_per_node: true, heartbeat_timeout_secs: true,
+    min_nodes_per_group: true, max_groups_per_node: true, council_size: true, heartbeat_timeout_secs: true,
     consensus_timeout_ms: true, max_consensus_rounds: true, base_consensus_threshold: true,
   },
   api: { enabled: true, listen: true, port: true, token: true, gateway_timeout_secs: true },

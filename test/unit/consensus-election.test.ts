@@ -10,6 +10,7 @@ import {
   type Accepted, type Claim,
 } from '../../src/actors/consensus/election.ts';
 import { OrchBus, OrchChaos } from '../helpers/orch-bus.ts';
+import { heartbeatTopic } from '../../src/protocol/topics.ts';
 
 const T = 3000; // the bus's heartbeat timeout
 
@@ -171,6 +172,38 @@ describe('elections on a virtual-time bus', () => {
     assert.ok(after.epoch > rec.epoch && after.holder !== bus.nodes[holder]!.id && rec.electorate!.includes(after.holder));
     assert.equal(after.electorate?.length, council, 'the new holder refills the council from the membership it now hears');
     assert.deepEqual(bus.violations, []);
+  });
+
+  it('heartbeat topics carry the council rule onto the wire: every heartbeat a core listens to reaches it, and a member off the council hears no other such member', () => {
+    const council = 5;
+    const bus = new OrchBus({ nodes: 12, seed: 7, config: { council_size: council }, affinity: (i) => 0.5 + i * 0.01 });
+    // Before any record, every node speaks where all hear it, and hears the members topic too.
+    const fresh = bus.core(0).heartbeatScope();
+    assert.deepEqual([fresh.council, fresh.hearAll, fresh.holders], [['swarm'], ['swarm'], []]);
+    assert.notEqual(settle(bus, 5 * T), undefined);
+    bus.run(2 * T);
+    const holder = holderIndex(bus);
+    const rec = bus.core(holder).recordOf('swarm')!;
+    const scopes = bus.nodes.map((_, i) => bus.core(i).heartbeatScope());
+    // The topic a node's swarm heartbeat goes to, and whether a node hears it.
+    const speaks = (i: number) => heartbeatTopic('swarm', scopes[i]!.council.includes('swarm') ? 'council' : 'members');
+    const hears = (i: number, topic: string) => topic === heartbeatTopic('swarm', 'council') || scopes[i]!.hearAll.includes('swarm');
+    const off = bus.nodes.map((n, i) => i).filter((i) => !rec.electorate!.includes(bus.nodes[i]!.id));
+    assert.equal(off.length, 12 - council);
+    for (const i of off) {
+      assert.deepEqual(scopes[i]!.holders, [rec.holder], `node ${i} keeps a line to the holder`);
+      assert.deepEqual(scopes[i]!.hears, [...rec.electorate!].sort(), `node ${i} hears the council (the holder in it)`);
+    }
+    assert.deepEqual(scopes[holder]!.hearAll, ['swarm'], 'the holder hears the members topic');
+    assert.equal(scopes[holder]!.hears, undefined, 'the holder hears everyone');
+    for (let i = 0; i < 12; i++) {
+      for (let j = 0; j < 12; j++) {
+        if (i === j) continue;
+        const delivered = hears(i, speaks(j));
+        if (bus.core(i).hearsIn('swarm', bus.nodes[j]!.id)) assert.ok(delivered, `node ${i} listens to node ${j} but would not receive it`);
+        if (off.includes(i) && off.includes(j)) assert.ok(!delivered, `node ${j}'s heartbeat reaches node ${i}, both off the council`);
+      }
+    }
   });
 
   it('networks formed apart merge into one lineage when they meet', () => {

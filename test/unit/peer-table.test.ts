@@ -54,4 +54,25 @@ describe('peer table liveness', () => {
     assert.deepEqual([ids(s.suspected), s.expired], [['p'], []]);
     assert.deepEqual(ids(t.sweep(T + 2).expired), ['p']);
   });
+  it('a peer whose heartbeats do not reach this node (off its councils) is timed by the pace of its announces', () => {
+    const A = 10_000;
+    const t = new PeerTable(T, 3 * A);
+    t.heard('beating', 0);
+    t.heard('announcing', 0);
+    assert.equal(t.timeoutOf('announcing'), T, 'until the consensus actor says otherwise, every peer heartbeats here');
+    t.setHears(new Set(['beating']));
+    assert.equal(t.quietMs('beating'), T / 3);
+    assert.equal(t.quietMs('announcing'), 12_000, 'pinged once it missed an announce');
+    assert.deepEqual(ids(t.sweep(T / 2 + 1).suspected), ['beating']);
+    assert.deepEqual(ids(t.sweep(T + 1).expired), ['beating'], 'a silent peer that heartbeats here expires after the heartbeat timeout');
+    // Announced every A: never suspect although silent past T between announces.
+    for (let now = A; now <= 5 * A; now += A) {
+      assert.deepEqual(t.sweep(now - 1), { suspected: [], recovered: [], expired: [] }, `quiet ${A - 1} ms before an announce`);
+      t.heard('announcing', now);
+    }
+    assert.deepEqual(ids(t.sweep(5 * A + 1.5 * A + 1).suspected), ['announcing'], 'suspect past half its pace');
+    assert.deepEqual(ids(t.sweep(5 * A + 3 * A + 1).expired), ['announcing'], 'expired past its pace');
+    t.setHears(undefined);
+    assert.equal(t.timeoutOf('announcing'), T);
+  });
 });

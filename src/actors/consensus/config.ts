@@ -37,7 +37,7 @@ export class DistributedOrchestratorConfig {
     return {
       mode: k.mode, rotation_trigger: k.rotation_trigger,
       heartbeat_timeout_ms: k.heartbeat_timeout_secs * 1000,
-      min_nodes_per_group: k.min_nodes_per_group, max_groups_per_node: k.max_groups_per_node,
+      min_nodes_per_group: k.min_nodes_per_group, max_groups_per_node: k.max_groups_per_node, council_size: k.council_size,
       ...(k.coordinator !== undefined ? { coordinator: k.coordinator } : {}),
       consensus_timeout_ms: k.consensus_timeout_ms, max_consensus_rounds: k.max_consensus_rounds,
       base_consensus_threshold: k.base_consensus_threshold, high_value_threshold: k.high_value_threshold,

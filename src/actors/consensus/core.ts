@@ -5,7 +5,7 @@
 // from the network; a virtual-time simulator can feed the same core from an in-memory bus.
 import type {
   CoordClaimBody, CoordRecordBody, CoordVoteBody, DecisionOutcomeBody, DecisionProposalBody, DecisionVoteBody,
-  GroupSummary, OrchMessageType, OrchSummary,
+  GroupSummary, HeartbeatScope, OrchMessageType, OrchSummary,
 } from '../../protocol/index.ts';
 import { MAX_ACCEPTED_REPORTED } from '../../protocol/index.ts';
 import type { OrchestrationMode, RotationTrigger } from '../../config/types.ts';
@@ -618,6 +618,31 @@ export class OrchestrationCore {
     // Without the electorate (a record learnt from a heartbeat): whom it already listens to, until
     // the holder's coord_record completes it — so that their liveness does not lapse meanwhile.
     return rec.electorate ? rec.electorate.includes(peer) : this.peers.has(peer);
+  }
+
+  /**
+   * The same rule on the wire (protocol 2.0): which heartbeat topics this node hears and where its
+   * own heartbeats go. Every member hears its groups' council topics. A member heartbeats on a
+   * group's council topic when everyone there listens to it — it is the holder, in the
+   * electorate, or holds no full record (it cannot know the council, and is heard while it looks)
+   * — and otherwise on the members topic, which the holder hears (with the members that hold no
+   * full record, who listen to everyone).
+   */
+  heartbeatScope(): HeartbeatScope {
+    const me = this.self.peer_id;
+    const scope: HeartbeatScope = { groups: [...this.myGroups], council: [], hearAll: [], holders: [] };
+    const hears = new Set<string>();
+    for (const g of this.myGroups) {
+      const rec = this.groups.get(g)?.ledger.record;
+      if (!rec?.electorate || rec.holder === me) {
+        scope.hearAll.push(g);
+        for (const m of this.members(g, 'live')) if (m !== me) hears.add(m);
+      } else for (const m of [rec.holder, ...rec.electorate]) if (m !== me) hears.add(m);
+      if (!rec?.electorate || rec.holder === me || rec.electorate.includes(me)) scope.council.push(g);
+      else if (!scope.holders.includes(rec.holder)) scope.holders.push(rec.holder);
+    }
+    // Hearing the whole swarm, it hears everyone: no list.
+    return scope.hearAll.includes(SWARM) ? scope : { ...scope, hears: [...hears].sort() };
   }
 
   /** A peer stays in the table while this node listens to it in some group. */

@@ -4,8 +4,9 @@
 // function of its own models and config, so membership converges as soon as heartbeats carry it.
 // A model group coordinates (elects, decides) only with at least min_nodes_per_group live members;
 // below that its decisions fall back to the swarm. Pure.
+import { SWARM_GROUP } from '../../protocol/topics.ts';
 
-export const SWARM = 'swarm';
+export const SWARM = SWARM_GROUP;
 /** Groups a heartbeat may list (the schema's bound): the swarm and up to 15 model groups. */
 export const MAX_LISTED_GROUPS = 16;
 

@@ -155,13 +155,14 @@ export default defineActor<ConsensusArgs | undefined, ConsensusProtocol>({
       for (const o of out) publish(o.type, o.body);
       for (const e of events) onEvent(e);
       const summary: OrchSummary = { ...core.summary(), ...(demand.length ? { demand } : {}) };
-      const text = JSON.stringify(summary);
+      const scope = core.heartbeatScope();
+      const text = JSON.stringify([summary, scope]);
       const now = ctx.clock.now();
       // The network drops a summary older than the heartbeat timeout: repeat it well before.
       if (text !== lastSummary || now - lastSummaryAt > refreshMs(cfg.heartbeat_timeout_secs)) {
         lastSummary = text;
         lastSummaryAt = now;
-        ctx.send('network', { type: 'network.orch_state', summary: summary satisfies OrchSummary });
+        ctx.send('network', { type: 'network.orch_state', summary: summary satisfies OrchSummary, scope });
       }
       check?.();
     }

@@ -1,7 +1,8 @@
 // What this node says of itself: its signed manifest (announced at start, every
 // announce_interval_secs and when its models change; kept for manifest sync even when the
 // publish fails) and its heartbeats (load, and the consensus actor's summary while it is fresh),
-// at a third of the heartbeat timeout times the orchestrator's adjust_gossip factor.
+// at a third of the heartbeat timeout times the orchestrator's adjust_gossip factor, on the
+// topics heartbeat-topics.ts picks.
 import os from 'node:os';
 import type { PrivateKey } from '@libp2p/interface';
 import type { Clock, Timer } from '../../runtime/clock.ts';
@@ -26,6 +27,8 @@ export interface AnnouncerDeps {
   peerTable: PeerTable;
   gossip: Gossip;
   queue(): Promise<QueueStatus | undefined>;
+  /** The topics the next heartbeat goes to (heartbeat-topics.ts). */
+  heartbeatTopics(): string[];
   /** The served models as the manifest carries them (each with its offer shard, offer-topics.ts). */
   decorate?(models: readonly ModelManifest[]): ModelManifest[];
 }
@@ -125,13 +128,16 @@ export class Announcer implements Startable {
     const o = this.orchSummary;
     const orch = o && this.deps.clock.now() - o.at <= this.deps.peerTable.timeoutMs ? { orch: o.summary } : {};
     const body = { seq: ++this.heartbeatSeq, ...(q ? { load: q.depth } : {}) };
-    try {
-      await this.deps.gossip.publish(TOPICS.announce, 'heartbeat', { ...body, ...orch });
-    } catch (err) {
-      // A summary the schema refuses must not silence the heartbeat itself (liveness rides on it).
-      if ((err as Error).name !== 'EnvelopeSealError' || !('orch' in orch)) throw err;
-      this.deps.log.warn({ err: (err as Error).message }, 'Orchestration summary refused; heartbeat sent without it');
-      await this.deps.gossip.publish(TOPICS.announce, 'heartbeat', body);
+    // One envelope per topic: a node hearing two of them gets two copies, not a replay.
+    for (const topic of this.deps.heartbeatTopics()) {
+      try {
+        await this.deps.gossip.publish(topic, 'heartbeat', { ...body, ...orch });
+      } catch (err) {
+        // A summary the schema refuses must not silence the heartbeat itself (liveness rides on it).
+        if ((err as Error).name !== 'EnvelopeSealError' || !('orch' in orch)) throw err;
+        this.deps.log.warn({ err: (err as Error).message }, 'Orchestration summary refused; heartbeat sent without it');
+        await this.deps.gossip.publish(topic, 'heartbeat', body);
+      }
     }
   }
 }

@@ -2,7 +2,7 @@
 // shared rule of src/liveness/table.ts) and pings quiet connected peers. An open connection
 // proves nothing (a killed or cut-off peer's TCP connection can linger long after it went
 // silent), so a connected peer quiet past a third of the timeout, when its heartbeat was due, is
-// pinged: its pong counts as hearing it.
+// pinged (one heard only by its announces: once it missed one): its pong counts as hearing it.
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/log.ts';
@@ -46,9 +46,8 @@ export class LivenessWatch implements Startable {
       log.info(about(e), 'Peer expired: not heard within heartbeat timeout');
     }
     const connected = this.deps.transport.connectedPeers();
-    const quietMs = peerTable.timeoutMs / 3;
     for (const e of peerTable.entries()) {
-      if (now - e.lastSeen > quietMs && connected.has(e.peerId) && !this.pinging.has(e.peerId)) this.ping(e.peerId, now);
+      if (now - e.lastSeen > peerTable.quietMs(e.peerId) && connected.has(e.peerId) && !this.pinging.has(e.peerId)) this.ping(e.peerId, now);
     }
   }
 

@@ -235,7 +235,7 @@ export function networkMachine(ctx: ActorContext<NetworkArgs, NetworkProtocol>) 
       },
       'network.pulls': { guard: 'up', actions: ({ event }) => ctx.answer(event, service.puller.list()) },
       'network.cancel_pull': { guard: 'up', actions: ({ event }) => ctx.answer(event, { sha256: event.sha256, cancelled: service.puller.cancel(event.sha256) }) },
-      'network.orch_state': { guard: 'up', actions: ({ event }) => service.setOrchSummary(event.summary) },
+      'network.orch_state': { guard: 'up', actions: ({ event }) => service.setOrchSummary(event.summary, event.scope) },
     },
     states: {
       starting: life.starting('joining'),

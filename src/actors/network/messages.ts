@@ -2,7 +2,7 @@
 import type { DhtCounters } from './dht.ts';
 import type { RequestEvent } from '../../runtime/actor.ts';
 import type { Call, DefineProtocol } from '../../runtime/protocol.ts';
-import type { DropReason, Manifest, ModelManifest, OrchSummary } from '../../protocol/index.ts';
+import type { DropReason, Manifest, ModelManifest, OrchSummary, HeartbeatScope } from '../../protocol/index.ts';
 import type { ReceiptEnvelope } from '../../protocol/receipt.ts';
 import type { StoreWritable } from '../store/messages.ts';
 import type { PullProgress } from './model-transfer.ts';
@@ -74,6 +74,12 @@ export interface NetworkStatus {
   deliveries: Record<string, number>;
   /** The offer topics this node subscribes to (its models' shards; the work topic under protocol 1.0). */
   offer_topics: string[];
+  /**
+   * The heartbeat topics this node subscribes to and those its heartbeats go to (protocol 2.0:
+   * its groups' council topics, and members topics it hears as a holder or while it looks for a
+   * record; 1.0: the announce topic).
+   */
+  heartbeat_topics: { hears: string[]; speaks: string[] };
   /** The one protocol version it speaks: 2.0 scopes offers, 1.0 broadcasts them (network.offer_scope). */
   protocol_version: string;
   dropped: Partial<Record<NetworkDropReason, number>>;
@@ -162,7 +168,7 @@ export type NetworkIn =
   /** → { sha256, cancelled }: stop a pull, keeping its verified chunks for a resume. */
   | RequestEvent<{ type: 'network.cancel_pull'; sha256: string }>
   /** Orchestration: the summary our heartbeats carry from now on. */
-  | { type: 'network.orch_state'; summary: OrchSummary }
+  | { type: 'network.orch_state'; summary: OrchSummary; scope?: HeartbeatScope }
   /**
    * The node drains (see create-node.ts): stop claiming and taking job streams, have the
    * scheduler hand its queued jobs back, give the running ones timeout_ms, then end those left

@@ -1,7 +1,10 @@
 // What this node knows of the others: each peer's latest manifest and when it was last heard.
 // Liveness is the shared table's (src/liveness/table.ts, the rule consensus uses too): a peer
-// silent for more than half the timeout is suspect, for longer than the timeout expired — and
-// then dropped here, manifest and all. Pure: the caller supplies the time.
+// silent for more than half its timeout is suspect, for longer than its timeout expired — and
+// then dropped here, manifest and all. A peer whose heartbeats reach this node is timed by the
+// heartbeat timeout; any other — off this node's councils, with heartbeats scoped — is heard only
+// by its announces (and pings), and timed by their pace. Which is which, the consensus actor
+// says (setHears); until it has, every peer heartbeats here. Pure: the caller supplies the time.
 import type { Manifest } from '../../protocol/index.ts';
 import { LivenessTable, type PeerLife } from '../../liveness/table.ts';
 
@@ -32,9 +35,30 @@ export class PeerTable {
   /** Peers heard again since they were suspected, reported by the next sweep. */
   private readonly recovering = new Set<string>();
   private changes = 0;
-  /** @param timeoutMs a peer not heard for longer is expired */
-  constructor(readonly timeoutMs: number) {
-    this.life = new LivenessTable(timeoutMs, { forgetMs: timeoutMs });
+  /**
+   * @param timeoutMs a peer whose heartbeats reach this node and that is not heard for longer is expired
+   * @param paceMs the same for a peer heard only by its announces (at least timeoutMs)
+   */
+  constructor(readonly timeoutMs: number, readonly paceMs = timeoutMs) {
+    this.paceMs = Math.max(timeoutMs, paceMs);
+    this.life = new LivenessTable(timeoutMs, { forgetMs: timeoutMs, timeoutOf: (peer) => this.timeoutOf(peer) });
+  }
+
+  /** The peers whose heartbeats reach this node (undefined: every peer). */
+  private hears?: ReadonlySet<string>;
+
+  /** Which peers' heartbeats reach this node, as the consensus actor knows it (undefined: every peer). */
+  setHears(peers: ReadonlySet<string> | undefined): void { this.hears = peers; }
+
+  /** A peer's timeout: the heartbeat timeout if its heartbeats reach this node, else the announce pace. */
+  timeoutOf(peerId: string): number {
+    return !this.hears || this.hears.has(peerId) ? this.timeoutMs : this.paceMs;
+  }
+
+  /** How long a connected peer may be quiet before it is pinged: a third of its timeout, or, heard by announces, past one missed announce. */
+  quietMs(peerId: string): number {
+    const t = this.timeoutOf(peerId);
+    return t === this.timeoutMs ? t / 3 : t * 0.4;
   }
 
   /** Any valid message from a peer proves it alive. */
@@ -76,7 +100,7 @@ export class PeerTable {
   /** A peer not heard for longer than this is suspect: half the timeout. */
   get suspectMs(): number { return this.life.suspectMs; }
 
-  state(e: PeerEntry, now: number): PeerState { return this.life.classify(now - e.lastSeen) === 'alive' ? 'alive' : 'suspect'; }
+  state(e: PeerEntry, now: number): PeerState { return this.life.classify(now - e.lastSeen, this.timeoutOf(e.peerId)) === 'alive' ? 'alive' : 'suspect'; }
 
   /**
    * Moves each peer along alive → suspect → expired by how long it has been silent, and back to

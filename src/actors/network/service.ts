@@ -6,6 +6,7 @@
 //   ../../market/      the job marketplace: executor, receipts, reputation
 //   gossip.ts          gossip in (inspected, rate-limited, counted) and out
 //   manifest-sync.ts   manifest sync with peers, anti-entropy
+//   heartbeat-topics.ts which heartbeat topics this node hears and speaks on (council-scoped)
 //   announcer.ts       this node's announces and heartbeats
 //   liveness.ts        peer liveness sweeps and pings (the shared rule of src/liveness/)
 //   bootstrap.ts       bootstrap, mDNS and known-peer dialling, trusted peer ids
@@ -18,7 +19,7 @@ import type { Clock } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { Config } from '../../config/types.ts';
 import {
-  TOPICS, versionOfScope, type Envelope, type HeartbeatBody, type Manifest, type MessageBody, type ModelManifest, type OrchMessageType, type OrchSummary,
+  TOPICS, versionOfScope, type Envelope, type HeartbeatBody, type HeartbeatScope, type Manifest, type MessageBody, type ModelManifest, type OrchMessageType, type OrchSummary,
 } from '../../protocol/index.ts';
 import type { Transport } from './libp2p.ts';
 import { PeerTable } from './peer-table.ts';
@@ -37,6 +38,7 @@ import { Announcer } from './announcer.ts';
 import { LivenessWatch } from './liveness.ts';
 import { BootstrapDialer } from './bootstrap.ts';
 import { OfferTopics } from './offer-topics.ts';
+import { HeartbeatTopics } from './heartbeat-topics.ts';
 import type { NetworkStoreLink } from './store-link.ts';
 import { ReceiptDht, checkReceiptRecord, ReceiptRecordError, type DhtCounters } from './dht.ts';
 import type { ReceiptEnvelope } from '../../market/receipts.ts';
@@ -88,6 +90,7 @@ export class NetworkService {
   readonly liveness: LivenessWatch;
   readonly bootstrap: BootstrapDialer;
   readonly offerTopics: OfferTopics;
+  readonly heartbeatTopics: HeartbeatTopics;
   readonly modelServer: ModelServer;
   readonly puller: ModelPuller;
   /** In start order; stopped in reverse. */
@@ -101,7 +104,8 @@ export class NetworkService {
     const peerId = peerIdFromPrivateKey(init.privateKey).toString();
     const isLocalClient = (p: string) => this.localClients.has(p);
     const version = versionOfScope(config.network.offer_scope);
-    this.peerTable = new PeerTable(config.distributed_orchestration.heartbeat_timeout_secs * 1000);
+    // A peer off this node's councils is heard only by its announces: timed by three of their intervals.
+    this.peerTable = new PeerTable(config.distributed_orchestration.heartbeat_timeout_secs * 1000, 3 * config.network.announce_interval_secs * 1000);
     this.transport = new NetworkTransport({
       config, nodeId: init.nodeId, privateKey: init.privateKey, transport: init.transport, clock, log,
       ...(init.portCell ? { portCell: init.portCell } : {}),
@@ -141,7 +145,9 @@ export class NetworkService {
       config, nodeId: init.nodeId, privateKey: init.privateKey, models: init.models, clock, log,
       transport: this.transport, peerTable: this.peerTable, gossip: this.gossip, queue: init.queue,
       decorate: (models) => this.offerTopics.decorate(models),
+      heartbeatTopics: () => this.heartbeatTopics.targets(),
     });
+    this.heartbeatTopics = new HeartbeatTopics({ scope: config.network.offer_scope, clock, log, transport: this.transport, peerTable: this.peerTable });
     this.offerTopics = new OfferTopics({
       scope: config.network.offer_scope, shardSize: config.network.offer_shard_size, models: init.models, clock, log,
       transport: this.transport, peerTable: this.peerTable,
@@ -172,7 +178,7 @@ export class NetworkService {
       blame: (peer, offence) => this.market.reputation.penalise(peer, offence, clock.now()),
       capBytes: share.max_pulled_mib * 2 ** 20,
     });
-    this.parts = [this.transport, this.dht, this.blocklist, this.market, this.gossip, this.offerTopics, this.sync, this.announcer, this.liveness, this.bootstrap];
+    this.parts = [this.transport, this.dht, this.blocklist, this.market, this.gossip, this.offerTopics, this.heartbeatTopics, this.sync, this.announcer, this.liveness, this.bootstrap];
   }
 
   get peerId(): string { return this.transport.peerId; }
@@ -215,6 +221,7 @@ export class NetworkService {
       published: gossip.published,
       deliveries: { ...gossip.deliveries },
       offer_topics: this.offerTopics.topics(),
+      heartbeat_topics: this.heartbeatTopics.topics(),
       protocol_version: gossip.version,
       dropped: { ...gossip.dropped },
       sync_dropped: { ...gossip.syncDropped },
@@ -253,8 +260,14 @@ export class NetworkService {
 
   // --- orchestration plumbing: the consensus actor's messages in and out ---------
 
-  /** What our heartbeats say about orchestration; a summary older than the heartbeat timeout is dropped. */
-  setOrchSummary(summary: OrchSummary): void { this.announcer.setOrchSummary(summary); }
+  /**
+   * What our heartbeats say about orchestration, and where they go (a summary and a scope older
+   * than the heartbeat timeout are dropped).
+   */
+  setOrchSummary(summary: OrchSummary, scope?: HeartbeatScope): void {
+    this.announcer.setOrchSummary(summary);
+    if (scope) this.heartbeatTopics.setScope(scope);
+  }
 
   /** Gossip one orchestration message on TOPICS.orch. */
   publishOrch(type: OrchMessageType, body: unknown): Promise<Envelope> {
