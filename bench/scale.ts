@@ -9,10 +9,11 @@
 //                        (under 2.0 heartbeats are council-scoped: the busiest is a holder)
 //   hb_per_node_per_period  heartbeats alone, the median node (announces are every
 //                        announce_interval_secs, turned down here to 600 s)
-//   per_job_all_nodes    messages handed to all nodes together per job, over the job window
-//                        (offers, claims, assignments, receipts, plus the idle rate's share)
-//   per_job_non_holders  the same, counted at the nodes that do not serve the model
-//   offer_topic_non_holders  offer/claim/assign deliveries at non-holders (0 when scoped)
+//   council              the swarm council's size at the end of the idle window, as node 0 holds it
+//                        (at most council_size; smaller while the holder has not yet refilled it)
+//   per_job_all_nodes    offers, claims and assignments handed to all nodes together per job
+//                        (receipts are DHT records, not gossip)
+//   offer_topic_non_holders  the same at the nodes that do not serve the model, all jobs (0 when scoped)
 //
 //   npm run bench:scale               # N = 20 50 100 200
 //   npm run bench:scale -- 20 50      # chosen sizes
@@ -22,6 +23,7 @@ import { LightClient } from '../src/client/submit.ts';
 import { HEARTBEAT_TOPIC_PREFIX, TOPICS, parseOfferTopic, WORK_TOPIC } from '../src/protocol/topics.ts';
 import { testConfig } from '../test/helpers/config.ts';
 import { median, r1 } from './stats.ts';
+import type { ConsensusStatus } from '../src/actors/consensus/messages.ts';
 
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 1);
 if (sizes.length === 0) sizes.push(20, 50, 100, 200);
@@ -75,22 +77,19 @@ async function run(n: number, scope: 'broadcast' | 'scoped') {
   const idle = nodes.map((_, i) => diff(a, b, i));
   const perNodePerPeriod = idle.reduce((x, y) => x + y, 0) / n / periods;
   const heartbeats = nodes.map((_, i) => diff(a, b, i, isHeartbeat) / periods);
+  const council = await nodes[0]!.supervisor.request<ConsensusStatus>('consensus', { type: 'consensus.status' }, 10_000).then((c) => c.council.length, () => NaN);
 
   const client = await LightClient.join({ bootstrap: [addrs[n - 1]!], timeoutMs: 60_000, transport: 'memory' });
   const c = await snapshot(nodes);
-  const t0 = Date.now();
   let ok = 0;
   for (let j = 0; j < JOBS; j++) {
     await client.submit({ prompt: `scale job ${j}`, maxTokens: 4, temperature: 0, seed: j, priority: 'normal', timeoutMs: 120_000 })
       .then(() => { ok++; }, (err: Error) => console.error(`job ${j}: ${err.message}`));
   }
   await sleep(1000); // the last receipts' gossip
-  const windowMs = Date.now() - t0;
   const d = await snapshot(nodes);
   await client.close();
-  const idleShare = (perNodePerPeriod * n * (windowMs / hbPeriodMs));
-  const all = nodes.reduce((x, _, i) => x + diff(c, d, i), 0);
-  const nonHolders = nodes.slice(SERVING).reduce((x, _, i) => x + diff(c, d, i + SERVING), 0);
+  const offers = nodes.reduce((x, _, i) => x + diff(c, d, i, isOffer), 0);
   const offersAtNonHolders = nodes.slice(SERVING).reduce((x, _, i) => x + diff(c, d, i + SERVING, isOffer), 0);
   const result = {
     nodes: n, scope, jobs_ok: `${ok}/${JOBS}`,
@@ -99,8 +98,8 @@ async function run(n: number, scope: 'broadcast' | 'scoped') {
     median_node_per_period: r1(median(idle.map((x) => x / periods))),
     max_node_per_period: r1(Math.max(...idle) / periods),
     hb_per_node_per_period: r1(median(heartbeats)),
-    per_job_all_nodes: +((all - idleShare) / Math.max(1, ok)).toFixed(1),
-    per_job_non_holders: +((nonHolders - idleShare * (n - SERVING) / n) / Math.max(1, ok)).toFixed(1),
+    council,
+    per_job_all_nodes: r1(offers / Math.max(1, ok)),
     offer_topic_non_holders: offersAtNonHolders,
     rss_per_node_mb: +((process.memoryUsage().rss - rss0) / n / 2 ** 20).toFixed(1),
   };

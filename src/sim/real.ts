@@ -283,10 +283,13 @@ export async function simulateReal(sc: Scenario, progress: (line: string) => voi
         await memoryGate.heal();
         progress(`healed at ${rec.healed_at_ms} ms`);
         const from = base + rec.healed_at_ms;
+        // Converged: one coordinator again, and every node sees alive each live peer it listens to
+        // (all of them for the coordinator, the council for the others: heartbeats are council-scoped).
         watches.push(watch(async () => {
           if (!(await agreed())) return false;
           const all = await statuses();
-          return all.every(({ s }) => live().every((m) => m.peerId === s.self?.peer_id || s.peers.some((p) => p.peer_id === m.peerId && p.status === 'alive')));
+          const hears = (s: ConsensusStatus, peer: string) => s.coordinator?.peer_id === s.self?.peer_id || s.council.length === 0 || s.council.includes(peer);
+          return all.every(({ s }) => live().every((m) => m.peerId === s.self?.peer_id || !hears(s, m.peerId) || s.peers.some((p) => p.peer_id === m.peerId && p.status === 'alive')));
         }, () => { rec.converged_after_ms = Date.now() - from; }, (3 * T + 20) * 1000));
       } else if (f.kind === 'restart') {
         skipped.push(`restart of node ${f.node} at ${f.at_ms / 1000} s (real mode: a stopped in-process node is not started again)`);

@@ -39,6 +39,8 @@ export interface ConsensusStatus {
   lineage: string | null;
   /** Swarm members alive or suspect, this node included. */
   members: number;
+  /** Peer ids of the swarm's council (the electorate of the record held; empty without a full record). */
+  council: string[];
   groups: GroupStatus[];
   partition: PartitionStatus;
   peers: Array<NodeRef & { affinity: number; status: 'alive' | 'suspect' | 'dead'; groups: string[] }>;

@@ -67,6 +67,7 @@ export function consensusStatus(core: OrchestrationCore | undefined, s: {
     epoch: swarm?.epoch ?? 0,
     lineage: swarm?.lineage ?? null,
     members: swarm?.members ?? (core ? 1 : 0),
+    council: [...(core?.recordOf('swarm')?.electorate ?? [])],
     groups: core?.groupsStatus() ?? [],
     partition: core?.partitionStatus() ?? { state: 'ok', alive: 0, suspect: 0, dead: 0 },
     peers: core?.peerList() ?? [],

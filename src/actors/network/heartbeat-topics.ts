@@ -21,6 +21,11 @@ import { Timers, type Startable } from './lifecycle.ts';
 
 /** How long a dial to a holder may take. */
 const HOLDER_DIAL_MS = 5000;
+/**
+ * A holder is dialled again at most this often: past max_peers its connection manager prunes
+ * connections, and a node re-dialling at every heartbeat would only churn them.
+ */
+const HOLDER_REDIAL_MS = 30_000;
 
 export interface HeartbeatTopicsDeps {
   scope: 'scoped' | 'broadcast';
@@ -36,8 +41,8 @@ export class HeartbeatTopics implements Startable {
   private readonly subscribed = new Set<string>();
   private speaks: string[] = [];
   private holders: string[] = [];
-  /** Holders with a dial in flight (one at a time each). */
-  private readonly dialling = new Set<string>();
+  /** When each holder was last dialled. */
+  private readonly dialled = new Map<string, number>();
 
   constructor(private readonly deps: HeartbeatTopicsDeps) {
     this.timers = new Timers(deps.clock, deps.log);
@@ -98,13 +103,14 @@ export class HeartbeatTopics implements Startable {
     const node = this.deps.transport.libp2p;
     let id;
     try { id = peerIdFromString(holder); } catch { return; }
-    if (this.dialling.has(holder) || node.getConnections(id).length > 0) return;
+    const now = this.deps.clock.now();
+    if (node.getConnections(id).length > 0 || now - (this.dialled.get(holder) ?? -Infinity) < HOLDER_REDIAL_MS) return;
+    if (this.dialled.size >= 64) this.dialled.clear();
+    this.dialled.set(holder, now);
     const addrs = (this.deps.peerTable.get(holder)?.manifest?.addrs ?? []).flatMap((a) => {
       try { return [multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${holder}`)]; } catch { return []; }
     });
-    this.dialling.add(holder);
     node.dial(addrs.length > 0 ? addrs : id, { signal: AbortSignal.timeout(HOLDER_DIAL_MS) })
-      .catch((err: Error) => { if (!this.timers.stopped) this.deps.log.debug({ holder, err: err.message }, 'Could not reach the holder this node heartbeats to'); })
-      .finally(() => this.dialling.delete(holder));
+      .catch((err: Error) => { if (!this.timers.stopped) this.deps.log.debug({ holder, err: err.message }, 'Could not reach the holder this node heartbeats to'); });
   }
 }
