@@ -18,6 +18,8 @@
 //   npm run bench:scale               # N = 20 50 100 200
 //   npm run bench:scale -- 20 50      # chosen sizes
 // Numbers measured on a loaded machine are not final; the shape (what grows with N) is.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { createNode, type MvpNode } from '../src/node/create-node.ts';
 import { LightClient } from '../src/client/submit.ts';
 import { HEARTBEAT_TOPIC_PREFIX, TOPICS, parseOfferTopic, WORK_TOPIC } from '../src/protocol/topics.ts';
@@ -108,7 +110,21 @@ async function run(n: number, scope: 'broadcast' | 'scoped') {
   return result;
 }
 
-const results = [];
-for (const n of sizes) for (const scope of ['broadcast', 'scoped'] as const) results.push(await run(n, scope));
+// Each (N, scope) in a process of its own: stopping N nodes leaves work behind (closing
+// streams, timers winding down) that would load the next run's start.
+const one = process.env.BENCH_SCALE_ONE?.split(':');
+if (one) {
+  await run(Number(one[0]), one[1] as 'broadcast' | 'scoped');
+  process.exit(0);
+}
+const results: unknown[] = [];
+for (const n of sizes) {
+  for (const scope of ['broadcast', 'scoped'] as const) {
+    const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
+      env: { ...process.env, BENCH_SCALE_ONE: `${n}:${scope}` }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 2 ** 20,
+    });
+    const line = child.stdout.split('\n').find((l) => l.startsWith('{"nodes"'));
+    if (line) { console.log(line); results.push(JSON.parse(line)); } else console.error(`N = ${n}, ${scope}: no result (exit ${child.status})`);
+  }
+}
 console.table(results);
-process.exit(0);

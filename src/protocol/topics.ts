@@ -77,8 +77,6 @@ export interface HeartbeatScope {
   council: string[];
   /** Groups whose members topic it also hears: it holds the record, or holds no full record. */
   hearAll: string[];
-  /** The holders of the groups it heartbeats on the members topic of (the others): it keeps a connection to each. */
-  holders: string[];
   /** Unless it hears the whole swarm: the peers whose heartbeats it hears (its groups' councils and holders, and the members it knows of the groups it hears all of). */
   hears?: string[];
 }

@@ -2,7 +2,8 @@
 // transport) with a council of three. Once they agree on a coordinator, a member off the council
 // heartbeats on the swarm's members topic, which only the coordinator hears; every other node
 // hears the council's heartbeats alone, and still knows every peer (by its announces). The
-// coordinator keeps hearing the whole membership, and nobody loses sight of the council.
+// coordinator keeps hearing the whole membership (a holder hears the members connected to it:
+// here all, each node keeping six connections), and nobody loses sight of the council.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createNode, type MvpNode } from '../../src/node/create-node.ts';

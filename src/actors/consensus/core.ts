@@ -630,7 +630,7 @@ export class OrchestrationCore {
    */
   heartbeatScope(): HeartbeatScope {
     const me = this.self.peer_id;
-    const scope: HeartbeatScope = { groups: [...this.myGroups], council: [], hearAll: [], holders: [] };
+    const scope: HeartbeatScope = { groups: [...this.myGroups], council: [], hearAll: [] };
     const hears = new Set<string>();
     for (const g of this.myGroups) {
       const rec = this.groups.get(g)?.ledger.record;
@@ -639,7 +639,6 @@ export class OrchestrationCore {
         for (const m of this.members(g, 'live')) if (m !== me) hears.add(m);
       } else for (const m of [rec.holder, ...rec.electorate]) if (m !== me) hears.add(m);
       if (!rec?.electorate || rec.holder === me || rec.electorate.includes(me)) scope.council.push(g);
-      else if (!scope.holders.includes(rec.holder)) scope.holders.push(rec.holder);
     }
     // Hearing the whole swarm, it hears everyone: no list.
     return scope.hearAll.includes(SWARM) ? scope : { ...scope, hears: [...hears].sort() };

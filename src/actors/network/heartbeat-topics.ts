@@ -6,26 +6,18 @@
 // topic and hears every heartbeat, as a node still looking for the swarm's record does.
 // A node on the swarm's council heartbeats there alone: every node hears that topic, so one
 // message reaches all the groups it is in. Off it, the node heartbeats on the council topic of
-// each group whose council it is on and on the members topic of the others. gossipsub hands a
-// message only to subscribers it is connected to, and a group's members topic has one steady
-// subscriber, its holder: the node keeps a connection to each holder it heartbeats to.
+// each group whose council it is on and on the members topic of the others. A group's members
+// topic has one steady subscriber, its holder, and gossipsub hands a message only to
+// subscribers it is connected to: the holder hears the members it is connected to, which is
+// what it fills the council's vacancies from. Dialling it from every member would only fill it
+// past max_peers (at 100 nodes its connection manager then refused clients' dials).
 // Protocol 1.0 heartbeats on the announce topic, to every node, as it always did.
-import { multiaddr } from '@multiformats/multiaddr';
-import { peerIdFromString } from '@libp2p/peer-id';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/log.ts';
 import { SWARM_GROUP as SWARM, TOPICS, heartbeatTopic, type HeartbeatScope } from '../../protocol/index.ts';
 import type { PeerTable } from './peer-table.ts';
 import type { NetworkTransport } from './transport.ts';
 import { Timers, type Startable } from './lifecycle.ts';
-
-/** How long a dial to a holder may take. */
-const HOLDER_DIAL_MS = 5000;
-/**
- * A holder is dialled again at most this often: past max_peers its connection manager prunes
- * connections, and a node re-dialling at every heartbeat would only churn them.
- */
-const HOLDER_REDIAL_MS = 30_000;
 
 export interface HeartbeatTopicsDeps {
   scope: 'scoped' | 'broadcast';
@@ -40,9 +32,6 @@ export class HeartbeatTopics implements Startable {
   private latest?: { scope: HeartbeatScope; at: number };
   private readonly subscribed = new Set<string>();
   private speaks: string[] = [];
-  private holders: string[] = [];
-  /** When each holder was last dialled. */
-  private readonly dialled = new Map<string, number>();
 
   constructor(private readonly deps: HeartbeatTopicsDeps) {
     this.timers = new Timers(deps.clock, deps.log);
@@ -59,10 +48,9 @@ export class HeartbeatTopics implements Startable {
     this.apply();
   }
 
-  /** The topics this node's next heartbeat goes to (the scope re-read: a stale one is dropped), and a connection to each holder among them asked for. */
+  /** The topics this node's next heartbeat goes to (the scope re-read: a stale one is dropped). */
   targets(): string[] {
     this.apply();
-    for (const h of this.holders) this.connect(h);
     return this.speaks;
   }
 
@@ -74,7 +62,7 @@ export class HeartbeatTopics implements Startable {
   private current(): HeartbeatScope {
     const l = this.latest;
     if (l && this.deps.clock.now() - l.at <= this.deps.peerTable.timeoutMs) return l.scope;
-    return { groups: [SWARM], council: [SWARM], hearAll: [SWARM], holders: [] };
+    return { groups: [SWARM], council: [SWARM], hearAll: [SWARM] };
   }
 
   /** Subscriptions and targets brought in line with the scope. */
@@ -91,26 +79,9 @@ export class HeartbeatTopics implements Startable {
     const onSwarmCouncil = s.council.includes(SWARM);
     const speaks = onSwarmCouncil ? [heartbeatTopic(SWARM, 'council')]
       : s.groups.map((g) => heartbeatTopic(g, s.council.includes(g) ? 'council' : 'members'));
-    this.holders = onSwarmCouncil ? [] : s.holders.filter((h) => h !== this.deps.transport.peerId);
     if (changed || speaks.join() !== this.speaks.join()) {
       this.deps.log.info({ hears: [...hears].sort(), speaks }, 'Heartbeat topics changed');
     }
     this.speaks = speaks;
-  }
-
-  /** A connection to a holder this node heartbeats to, dialled at the addresses it announced if there is none. */
-  private connect(holder: string): void {
-    const node = this.deps.transport.libp2p;
-    let id;
-    try { id = peerIdFromString(holder); } catch { return; }
-    const now = this.deps.clock.now();
-    if (node.getConnections(id).length > 0 || now - (this.dialled.get(holder) ?? -Infinity) < HOLDER_REDIAL_MS) return;
-    if (this.dialled.size >= 64) this.dialled.clear();
-    this.dialled.set(holder, now);
-    const addrs = (this.deps.peerTable.get(holder)?.manifest?.addrs ?? []).flatMap((a) => {
-      try { return [multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${holder}`)]; } catch { return []; }
-    });
-    node.dial(addrs.length > 0 ? addrs : id, { signal: AbortSignal.timeout(HOLDER_DIAL_MS) })
-      .catch((err: Error) => { if (!this.timers.stopped) this.deps.log.debug({ holder, err: err.message }, 'Could not reach the holder this node heartbeats to'); });
   }
 }
