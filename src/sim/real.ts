@@ -111,6 +111,8 @@ export async function simulateReal(sc: Scenario, progress: (line: string) => voi
       distributed_orchestration: {
         mode: sc.config.mode, heartbeat_timeout_secs: Math.max(1, Math.round(T)), consensus_timeout_ms: sc.config.consensus_timeout_ms,
         max_consensus_rounds: sc.config.max_consensus_rounds, base_consensus_threshold: sc.config.base_consensus_threshold,
+        // The scenario's council, as in virtual time (heartbeats are scoped to it).
+        ...(sc.config.council_size !== undefined ? { council_size: sc.config.council_size } : {}),
       },
     }));
     return loadConfig({ file, env: {} });

@@ -35,6 +35,8 @@ export class PeerTable {
   /** Peers heard again since they were suspected, reported by the next sweep. */
   private readonly recovering = new Set<string>();
   private changes = 0;
+  /** The peers whose heartbeats reach this node (undefined: every peer). */
+  private hears?: ReadonlySet<string>;
   /**
    * @param timeoutMs a peer whose heartbeats reach this node and that is not heard for longer is expired
    * @param paceMs the same for a peer heard only by its announces (at least timeoutMs)
@@ -43,9 +45,6 @@ export class PeerTable {
     this.paceMs = Math.max(timeoutMs, paceMs);
     this.life = new LivenessTable(timeoutMs, { forgetMs: timeoutMs, timeoutOf: (peer) => this.timeoutOf(peer) });
   }
-
-  /** The peers whose heartbeats reach this node (undefined: every peer). */
-  private hears?: ReadonlySet<string>;
 
   /** Which peers' heartbeats reach this node, as the consensus actor knows it (undefined: every peer). */
   setHears(peers: ReadonlySet<string> | undefined): void { this.hears = peers; }
