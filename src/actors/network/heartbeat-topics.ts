@@ -9,8 +9,8 @@
 // each group whose council it is on and on the members topic of the others. A group's members
 // topic has one steady subscriber, its holder, and gossipsub hands a message only to
 // subscribers it is connected to: the holder hears the members it is connected to, which is
-// what it fills the council's vacancies from. Dialling it from every member would only fill it
-// past max_peers (at 100 nodes its connection manager then refused clients' dials).
+// what it fills the council's vacancies from. Dialling it from every member would need a
+// connection per member at the holder: past max_peers once the swarm outgrows it.
 // Protocol 1.0 heartbeats on the announce topic, to every node, as it always did.
 import type { Clock } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/log.ts';
