@@ -15,7 +15,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { multiaddr } from '@multiformats/multiaddr';
 import { buildLibp2p, type NetworkNode } from '../../src/actors/network/libp2p.ts';
 import { receiptKey } from '../../src/actors/network/dht.ts';
-import { TOPICS, offerTopic } from '../../src/protocol/topics.ts';
+import { TOPICS, heartbeatTopic, offerTopic } from '../../src/protocol/topics.ts';
 import { SYNC_PROTOCOL, parseRequest, readJson, writeJson } from '../../src/actors/network/sync.ts';
 import { CLAIMS_REFUSED_BELOW, SIGNER_RATE } from '../../src/market/reputation.ts';
 import { JOB_PROTOCOL } from '../../src/jobs/stream.ts';
@@ -79,7 +79,8 @@ async function startHostile(model: ModelManifest, bootstrap: string[]) {
       await pubsub.publish(work, encodeEnvelope(claim)).catch(() => undefined);
     });
   });
-  for (const t of [TOPICS.announce, TOPICS.orch, work]) pubsub.subscribe(t);
+  // The swarm's council topic: honest heartbeats travel there (every member hears it).
+  for (const t of [TOPICS.announce, TOPICS.orch, heartbeatTopic('swarm', 'council'), work]) pubsub.subscribe(t);
   for (const b of bootstrap) await node.dial(multiaddr(b));
   const timer = setInterval(() => void announce().then((a) => pubsub.publish(TOPICS.announce, a)).catch(() => undefined), 2000);
   const send = (topic: string, bytes: Uint8Array) => pubsub.publish(topic, bytes).then(() => 1, () => 0);
