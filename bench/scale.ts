@@ -1,8 +1,9 @@
 // How gossip deliveries grow with the network: N complete nodes in this process (createNode
 // over the libp2p memory transport, lean settings), the first SERVING of them serving the
 // generated test model, a light client submitting JOBS real jobs to it. For each N and each
-// offer scope — 'broadcast' (protocol 1.0: every offer, claim and assignment to every node) and
-// 'scoped' (2.0: on the model's offer shard, to its holders only) — it prints:
+// offer scope — 'broadcast' (protocol 1.0: every offer, claim, assignment and heartbeat to
+// every node) and 'scoped' (2.0: offers on the model's offer shard, to its holders only;
+// heartbeats on the council topics) — each in a process of its own, it prints:
 //   per_node_per_period  gossip messages handed to a node per heartbeat period while idle
 //                        (heartbeats, announces, orchestration), the mean over nodes
 //   median_node_per_period, max_node_per_period  the same, the median node and the busiest
@@ -17,6 +18,7 @@
 //
 //   npm run bench:scale               # N = 20 50 100 200
 //   npm run bench:scale -- 20 50      # chosen sizes
+//   BENCH_COUNCIL=15 npm run bench:scale -- 50   # another council_size
 // Numbers measured on a loaded machine are not final; the shape (what grows with N) is.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
