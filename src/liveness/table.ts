@@ -37,15 +37,11 @@ export interface LivenessOptions {
 
 export class LivenessTable {
   private readonly peers = new Map<string, PeerLife>();
-  readonly suspectMs: number;
   readonly forgetMs: number;
-
-  /** @param timeoutMs a peer silent for longer is dead */
   private readonly timeoutOf?: (peer: string) => number;
 
   /** @param timeoutMs a peer silent for longer is dead (unless `opts.timeoutOf` gives it another) */
   constructor(readonly timeoutMs: number, opts: LivenessOptions = {}) {
-    this.suspectMs = timeoutMs * SUSPECT_FRACTION;
     this.forgetMs = opts.forgetMs ?? timeoutMs * FORGET_TIMEOUTS;
     if (opts.timeoutOf) this.timeoutOf = opts.timeoutOf;
   }

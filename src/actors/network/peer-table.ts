@@ -96,9 +96,6 @@ export class PeerTable {
     return out.sort((a, b) => a.seq - b.seq);
   }
 
-  /** A peer not heard for longer than this is suspect: half the timeout. */
-  get suspectMs(): number { return this.life.suspectMs; }
-
   state(e: PeerEntry, now: number): PeerState { return this.life.classify(now - e.lastSeen, this.timeoutOf(e.peerId)) === 'alive' ? 'alive' : 'suspect'; }
 
   /**
