@@ -60,7 +60,7 @@ describe('peer table liveness', () => {
     t.heard('beating', 0);
     t.heard('announcing', 0);
     assert.equal(t.timeoutOf('announcing'), T, 'until the consensus actor says otherwise, every peer heartbeats here');
-    t.setHears(new Set(['beating']));
+    t.setHears(new Set(['beating']), 0);
     assert.equal(t.quietMs('beating'), T / 3);
     assert.equal(t.quietMs('announcing'), 12_000, 'pinged once it missed an announce');
     assert.deepEqual(ids(t.sweep(T / 2 + 1).suspected), ['beating']);
@@ -72,7 +72,29 @@ describe('peer table liveness', () => {
     }
     assert.deepEqual(ids(t.sweep(5 * A + 1.5 * A + 1).suspected), ['announcing'], 'suspect past half its pace');
     assert.deepEqual(ids(t.sweep(5 * A + 3 * A + 1).expired), ['announcing'], 'expired past its pace');
-    t.setHears(undefined);
+    t.setHears(undefined, 8 * A);
     assert.equal(t.timeoutOf('announcing'), T);
+  });
+
+  it('a peer that leaves the heard set after it fell silent keeps the heartbeat timeout until heard again', () => {
+    const t = new PeerTable(T, 30_000);
+    t.heard('dead', 0);
+    t.heard('moved', 0);
+    t.heard('moved', 2000);
+    // The consensus actor drops 'dead' (silent past T/2) and 'moved' (off the council, heard 1.5 s ago).
+    t.setHears(new Set(), 3500);
+    assert.equal(t.timeoutOf('dead'), T, 'silent already: not given the announce pace');
+    assert.equal(t.timeoutOf('moved'), 30_000, 'heard lately: now heard by its announces');
+    t.sweep(T / 2 + 1);
+    assert.deepEqual(ids(t.sweep(T + 1).expired), ['dead'], 'expired after the heartbeat timeout, as if still heard');
+    t.heard('moved', 20_000);
+    t.setHears(new Set(), 26_000);
+    assert.equal(t.timeoutOf('moved'), 30_000, 'a peer already off the heard set is not pinned by a later update');
+    t.setHears(new Set(['p']), 0);
+    t.heard('p', 0);
+    t.setHears(new Set(), 4000);
+    assert.equal(t.timeoutOf('p'), T);
+    t.heard('p', 5000);
+    assert.equal(t.timeoutOf('p'), 30_000, 'heard again: unpinned');
   });
 });

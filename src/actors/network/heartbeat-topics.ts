@@ -70,7 +70,7 @@ export class HeartbeatTopics implements Startable {
     if (!this.scoped) { this.speaks = [TOPICS.announce]; return; }
     if (this.timers.stopped || !this.deps.transport.started) return;
     const s = this.current();
-    this.deps.peerTable.setHears(s.hears ? new Set(s.hears) : undefined);
+    this.deps.peerTable.setHears(s.hears ? new Set(s.hears) : undefined, this.deps.clock.now());
     const hears = new Set([...s.groups.map((g) => heartbeatTopic(g, 'council')), ...s.hearAll.map((g) => heartbeatTopic(g, 'members'))]);
     const pubsub = this.deps.transport.libp2p.services.pubsub;
     let changed = false;

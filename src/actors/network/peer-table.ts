@@ -4,7 +4,8 @@
 // then dropped here, manifest and all. A peer whose heartbeats reach this node is timed by the
 // heartbeat timeout; any other — off this node's councils, with heartbeats scoped — is heard only
 // by its announces (and pings), and timed by their pace. Which is which, the consensus actor
-// says (setHears); until it has, every peer heartbeats here. Pure: the caller supplies the time.
+// says (setHears); until it has, every peer heartbeats here. A peer never gets the longer timeout
+// for having fallen silent (see setHears). Pure: the caller supplies the time.
 import type { Manifest } from '../../protocol/index.ts';
 import { LivenessTable, type PeerLife } from '../../liveness/table.ts';
 
@@ -37,6 +38,8 @@ export class PeerTable {
   private changes = 0;
   /** The peers whose heartbeats reach this node (undefined: every peer). */
   private hears?: ReadonlySet<string>;
+  /** Peers that left the heard set already suspect: timed by the heartbeat timeout until heard again. */
+  private readonly pinned = new Set<string>();
   /**
    * @param timeoutMs a peer whose heartbeats reach this node and that is not heard for longer is expired
    * @param paceMs the same for a peer heard only by its announces (at least timeoutMs)
@@ -46,12 +49,24 @@ export class PeerTable {
     this.life = new LivenessTable(timeoutMs, { forgetMs: timeoutMs, timeoutOf: (peer) => this.timeoutOf(peer) });
   }
 
-  /** Which peers' heartbeats reach this node, as the consensus actor knows it (undefined: every peer). */
-  setHears(peers: ReadonlySet<string> | undefined): void { this.hears = peers; }
+  /**
+   * Which peers' heartbeats reach this node, as the consensus actor knows it (undefined: every
+   * peer). A peer leaving the set while silent past half the heartbeat timeout keeps that timeout
+   * until heard again: it most likely stopped because it died, and an alive one moving off the
+   * council was heard within a heartbeat period.
+   */
+  setHears(peers: ReadonlySet<string> | undefined, now: number): void {
+    if (peers) {
+      for (const [id, e] of this.peers) {
+        if (this.timeoutOf(id) === this.timeoutMs && !peers.has(id) && now - e.lastSeen > this.timeoutMs / 2) this.pinned.add(id);
+      }
+    }
+    this.hears = peers;
+  }
 
-  /** A peer's timeout: the heartbeat timeout if its heartbeats reach this node, else the announce pace. */
+  /** A peer's timeout: the heartbeat timeout if its heartbeats reach this node (or it fell silent while they did), else the announce pace. */
   timeoutOf(peerId: string): number {
-    return !this.hears || this.hears.has(peerId) ? this.timeoutMs : this.paceMs;
+    return !this.hears || this.hears.has(peerId) || this.pinned.has(peerId) ? this.timeoutMs : this.paceMs;
   }
 
   /** How long a connected peer may be quiet before it is pinged: a third of its timeout, or, heard by announces, past one missed announce. */
@@ -64,6 +79,7 @@ export class PeerTable {
   heard(peerId: string, now: number): PeerEntry {
     const t = this.life.heard(peerId, now);
     if (t?.from === 'suspect') this.recovering.add(peerId);
+    this.pinned.delete(peerId);
     let e = this.peers.get(peerId);
     if (!e) { e = new PeerEntry(peerId, this.life.get(peerId)!); this.peers.set(peerId, e); }
     return e;
@@ -114,7 +130,7 @@ export class PeerTable {
       const e = this.peers.get(t.peer);
       if (!e) continue;
       if (t.to === 'suspect') out.suspected.push(e);
-      else if (t.to === 'dead') { this.peers.delete(t.peer); this.life.forget(t.peer); out.expired.push(e); }
+      else if (t.to === 'dead') { this.peers.delete(t.peer); this.pinned.delete(t.peer); this.life.forget(t.peer); out.expired.push(e); }
     }
     return out;
   }
