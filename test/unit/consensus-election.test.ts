@@ -122,7 +122,9 @@ describe('elections on a virtual-time bus', () => {
       const after = bus.views().find((v) => v)!;
       assert.ok(after.epoch > before.epoch && after.holder !== before.holder);
       assert.deepEqual(bus.violations, []);
-    }), { numRuns: 25 });
+      // Examples found by earlier runs: a claim delayed past the next candidate's turn split the
+      // vote, and the candidates then clashed again on equal backoffs.
+    }), { numRuns: 25, examples: [[3, 7300], [3, 125], [3, 282], [4, 303]] });
   });
 
   it('a partition: the majority side elects a new epoch, the minority side elects nothing and knows it; on heal the higher epoch wins', () => {

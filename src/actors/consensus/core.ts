@@ -349,7 +349,12 @@ export class OrchestrationCore {
 
   private tickGroup(g: string, now: number): void {
     const gs = this.ensureGroup(g, now);
-    if (gs.election && now - gs.election.started > this.t.electionTimeoutMs) this.abandon(g, gs, now, 'timeout');
+    if (gs.election && now - gs.election.started > this.t.electionTimeoutMs) {
+      const failover = gs.election.reason === 'failover';
+      this.abandon(g, gs, now, 'timeout');
+      // Candidates that timed out together would clash again after equal backoffs: rank them.
+      if (failover) this.retryRanked(g, gs, now);
+    }
     if (!this.groupActive(g)) return;
     const rec = gs.ledger.record;
     if (gs.wantRepublish && rec?.holder === this.self.peer_id && rec.electorate && now >= gs.republishAt) {
@@ -452,6 +457,9 @@ export class OrchestrationCore {
       this.persist();
       this.counts.votes_granted++;
       if (gs.election && gs.election.claim.lineage === c.lineage && gs.election.claim.epoch <= c.epoch) this.abandon(c.group, gs, now, 'granted a higher claim');
+      // The candidate it backs gets an election's time before this node claims in its turn:
+      // a claim now would only split the vote.
+      gs.retryAt = Math.max(gs.retryAt, now + this.t.electionTimeoutMs);
     } else {
       this.counts.votes_refused++;
       if (j.reason === 'stale_reference' && rec?.holder === this.self.peer_id) gs.wantRepublish = true;
@@ -474,13 +482,13 @@ export class OrchestrationCore {
     } else {
       e.refused.set(v.voter, v.reason ?? 'refused');
       if (v.record_epoch > e.ref.epoch) { this.abandon(v.group, gs, now, 'a newer record exists'); return; }
-      // A split vote: enough refusals that no majority is left. Retry at once at a higher epoch,
-      // the better-ranked candidates first, instead of waiting out the election timeout.
-      const open = new Set(e.ref.electorate!.filter((m) => !e.refused.has(m)));
+      // A split vote: enough refusals that no majority is left (a member known dead will not
+      // vote either). Retry at once at a higher epoch, the better-ranked candidates first,
+      // instead of waiting out the election timeout.
+      const open = new Set(e.ref.electorate!.filter((m) => !e.refused.has(m) && !this.knownDead(m)));
       if (!hasMajority(e.ref.electorate!, open)) {
         this.abandon(v.group, gs, now, 'no majority left');
-        const rank = Math.max(0, this.rank(v.group, [gs.ledger.record?.holder ?? ''], now));
-        gs.retryAt = now + rank * this.t.failoverStaggerMs + this.rng() * this.t.failoverStaggerMs;
+        this.retryRanked(v.group, gs, now);
       }
     }
   }
@@ -755,6 +763,12 @@ export class OrchestrationCore {
   private persist(): void { this.persistFn?.(this.durable()); }
 
   private backoff(): number { return this.t.retryMs * (1 + this.rng()); }
+
+  /** The next claim after a failed one: the better-ranked candidates (the holder aside) first. */
+  private retryRanked(g: string, gs: GroupState, now: number): void {
+    const rank = Math.max(0, this.rank(g, [gs.ledger.record?.holder ?? ''], now));
+    gs.retryAt = now + rank * this.t.failoverStaggerMs + this.rng() * this.t.failoverStaggerMs;
+  }
 
   private ensureGroup(g: string, now: number): GroupState {
     let gs = this.groups.get(g);
