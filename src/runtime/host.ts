@@ -1,6 +1,7 @@
-// Where an actor runs. InlineHost: this thread, over a MessageChannel. ThreadHost: a
+// Where an actor runs. InlineHost: this thread, over a LocalPort. ThreadHost: a
 // worker_threads Worker, over the same MessagePort protocol. Both run the same runActor().
 import { MessageChannel, Worker, setEnvironmentData, type MessagePort } from 'node:worker_threads';
+import { LocalPort, type ActorPort } from './local-port.ts';
 import { STDERR_TTY } from './progress.ts';
 import { pathToFileURL } from 'node:url';
 import type { ActorSpec, Down, Placement, Up } from './actor.ts';
@@ -39,7 +40,7 @@ function moduleUrl(module: string): string {
 }
 
 /** Wires the parent's end of the port: Up messages to listeners, exit detection. */
-function parentEnd(spec: ActorSpec, placement: Placement, port: MessagePort, terminate: () => Promise<void>) {
+function parentEnd(spec: ActorSpec, placement: Placement, port: ActorPort<Up>, terminate: () => Promise<void>) {
   const listeners: Array<(m: Up) => void> = [];
   const { promise: exited, resolve } = Promise.withResolvers<ActorExit>();
   let settled = false;
@@ -63,7 +64,7 @@ export class InlineHost implements Host {
   constructor(private readonly env: HostEnv) {}
 
   start(spec: ActorSpec): RunningActor {
-    const { port1, port2 } = new MessageChannel();
+    const { port1, port2 } = LocalPort.channel<Up, Down>();
     const log = this.env.log.child({ actor: spec.name });
     // Terminating an inline actor: tell it to die, and stop waiting for it (its leftovers, if it
     // hangs in a cleanup, are abandoned — a thread is the placement for actors that can hang).

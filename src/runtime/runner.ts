@@ -1,7 +1,6 @@
 // The one piece of code that runs an actor, whichever host it is on: it turns the MessagePort
 // protocol (Down/Up in actor.ts) into xstate events and an ActorContext. Inline and thread
 // hosts both call runActor, which is what makes them interchangeable.
-import type { MessagePort } from 'node:worker_threads';
 import { createActor, type AnyActorRef } from 'xstate';
 import type { ActorContext, ActorModule, ActorSpec, Down, Message, Placement, Up } from './actor.ts';
 import type { Clock, Timer } from './clock.ts';
@@ -10,10 +9,11 @@ import type { Config } from '../config/types.ts';
 import { ActorDownError, RequestTimeoutError, deserializeError, serializeError } from './errors.ts';
 import { isFailedOutput } from './lifecycle.ts';
 import { machineJson } from './describe.ts';
+import type { ActorPort } from './local-port.ts';
 
 export interface RunnerEnv {
   spec: ActorSpec;
-  port: MessagePort;
+  port: ActorPort<Down>;
   config: Readonly<Config>;
   clock: Clock;
   log: Logger;
