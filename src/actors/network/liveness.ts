@@ -47,7 +47,10 @@ export class LivenessWatch implements Startable {
     }
     const connected = this.deps.transport.connectedPeers();
     for (const e of peerTable.entries()) {
-      if (now - e.lastSeen > peerTable.quietMs(e.peerId) && connected.has(e.peerId) && !this.pinging.has(e.peerId)) this.ping(e.peerId, now);
+      // A peer pinned to the heartbeat timeout is pinged even unconnected (a dial): it may just
+      // have moved off the council, and its pong then frees it to the announce pace.
+      const reachable = connected.has(e.peerId) || peerTable.isPinned(e.peerId);
+      if (now - e.lastSeen > peerTable.quietMs(e.peerId) && reachable && !this.pinging.has(e.peerId)) this.ping(e.peerId, now);
     }
   }
 

@@ -64,6 +64,9 @@ export class PeerTable {
     this.hears = peers;
   }
 
+  /** Whether a peer keeps the heartbeat timeout only because it fell silent while heard (see setHears). */
+  isPinned(peerId: string): boolean { return this.pinned.has(peerId); }
+
   /** A peer's timeout: the heartbeat timeout if its heartbeats reach this node (or it fell silent while they did), else the announce pace. */
   timeoutOf(peerId: string): number {
     return !this.hears || this.hears.has(peerId) || this.pinned.has(peerId) ? this.timeoutMs : this.paceMs;
