@@ -3,6 +3,7 @@
 // proves nothing (a killed or cut-off peer's TCP connection can linger long after it went
 // silent), so a connected peer quiet past a third of the timeout, when its heartbeat was due, is
 // pinged (one heard only by its announces: once it missed one): its pong counts as hearing it.
+// A peer the peer table pinned to the heartbeat timeout is pinged even when not connected.
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { Clock } from '../../runtime/clock.ts';
 import type { Logger } from '../../runtime/log.ts';
