@@ -135,10 +135,11 @@ describe('the swarm DHT: receipts and model providers', () => {
     const before = await refusedTotal();
     for (const [key, value] of puts) {
       // A put goes to the closest peers its query found; on a busy machine a query may find none
-      // yet, so it is tried again (at most 5 times, a second apart) until some node has refused it.
+      // yet, so it is tried again (at most 10 times, 2 s apart: a CI run saw 5 tries in 4 s all
+      // find nobody) until some node has refused it.
       const was = await refusedTotal();
-      for (let attempt = 0; attempt < 5 && (await refusedTotal()) === was; attempt++) {
-        if (attempt > 0) await new Promise((r) => setTimeout(r, 1000));
+      for (let attempt = 0; attempt < 10 && (await refusedTotal()) === was; attempt++) {
+        if (attempt > 0) await new Promise((r) => setTimeout(r, 2000));
         let accepted = 0;
         for await (const e of hostile.services.dht!.put(key, value, { signal: AbortSignal.timeout(20_000) })) {
           if (fromNodes(e as never)) accepted++;
