@@ -1,5 +1,6 @@
 // What an actor is: an xstate v5 machine built from an ActorContext, plus how it wants to be
 // supervised. Nothing here knows about threads: hosts decide where an actor runs.
+import type { MessagePort } from 'node:worker_threads';
 import type { AnyStateMachine } from 'xstate';
 import type { Clock } from './clock.ts';
 import type { Logger } from './log.ts';
@@ -69,11 +70,24 @@ export interface ActorModule<Args = unknown, Self extends Protocol = Protocol> {
 
 export function defineActor<Args = unknown, Self extends Protocol = Protocol>(m: ActorModule<Args, Self>): ActorModule<Args, Self> { return m; }
 
-/** Host → actor messages on the actor's MessagePort. */
-export type Down =
+/** What two actors say to each other, through the supervisor or over a direct link. */
+export type Mail =
   | { k: 'event'; from: string; msg: Message }
   | { k: 'request'; id: string; from: string; msg: Message }
-  | { k: 'reply'; id: string; ok: boolean; value?: unknown; error?: import('./errors.ts').SerializedError }
+  | { k: 'reply'; id: string; ok: boolean; value?: unknown; error?: import('./errors.ts').SerializedError };
+
+/** Host → actor messages on the actor's MessagePort. */
+export type Down =
+  | Mail
+  /**
+   * Two threaded actors both running: from now on, talk to `name` over this port (a direct
+   * channel between their threads, no hop through the supervisor's thread).
+   */
+  | { k: 'link'; name: string; port: MessagePort }
+  /** `from` has switched to the link: all it sent through the supervisor before has arrived. */
+  | { k: 'linked'; from: string }
+  /** `name` went down: its link is gone, and requests sent over it fail with ActorDownError. */
+  | { k: 'unlink'; name: string; reason: string }
   | { k: 'stop' }
   /** Kill on purpose. `uncaught` (threads only): throw an uncaught exception inside the worker. */
   | { k: 'crash'; reason: string; uncaught?: boolean };
@@ -83,6 +97,8 @@ export type Up =
   | { k: 'send'; to: string; msg: Message }
   | { k: 'request'; id: string; to: string; msg: Message }
   | { k: 'reply'; id: string; ok: boolean; value?: unknown; error?: import('./errors.ts').SerializedError }
+  /** This actor got its link to `to` and sends over it from now on (relayed to `to` as `linked`). */
+  | { k: 'linked'; to: string }
   | { k: 'state'; value: string }
   /** The machine's definition as xstate JSON (describe.ts), once per start. */
   | { k: 'machine'; definition: unknown }

@@ -1,6 +1,6 @@
 // Where an actor runs. InlineHost: this thread, over a LocalPort. ThreadHost: a
 // worker_threads Worker, over the same MessagePort protocol. Both run the same runActor().
-import { MessageChannel, Worker, setEnvironmentData, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, Worker, setEnvironmentData, type MessagePort, type Transferable } from 'node:worker_threads';
 import { LocalPort, type ActorPort } from './local-port.ts';
 import { STDERR_TTY } from './progress.ts';
 import { pathToFileURL } from 'node:url';
@@ -17,7 +17,8 @@ export interface ActorExit { crashed?: SerializedError }
 export interface RunningActor {
   readonly spec: ActorSpec;
   readonly placement: Placement;
-  post(m: Down): void;
+  /** `transfer`: ports moved with the message (a `link`, threads only). */
+  post(m: Down, transfer?: Transferable[]): void;
   /** Every Up message, in order. */
   onUp(fn: (m: Up) => void): void;
   /** Settles once: the actor stopped (crashed undefined) or crashed. */
@@ -52,7 +53,7 @@ function parentEnd(spec: ActorSpec, placement: Placement, port: ActorPort<Up>, t
   });
   const running: RunningActor = {
     spec, placement, exited,
-    post: (m) => { if (!settled) port.postMessage(m); },
+    post: (m, transfer) => { if (!settled) port.postMessage(m, transfer); },
     onUp: (fn) => { listeners.push(fn); },
     terminate,
   };

@@ -4,10 +4,12 @@
 // process keep that loop busy, and a request takes four hops (actor → supervisor → actor and
 // back): over MessagePorts each hop waited for a whole turn, and a store request of the 49th
 // simulated node took more than 5 s. Threaded actors keep real MessagePorts.
+import type { Transferable } from 'node:worker_threads';
 
 /** What runActor and the hosts use of a port: a worker_threads MessagePort, or a LocalPort. */
 export interface ActorPort<In> {
-  postMessage(message: unknown): void;
+  /** `transfer`: what moves with the message (a MessagePort), as postMessage's transfer list. */
+  postMessage(message: unknown, transfer?: readonly Transferable[]): void;
   on(event: 'message', listener: (message: In) => void): unknown;
   off(event: 'message', listener: (message: In) => void): unknown;
   close(): void;
@@ -30,9 +32,9 @@ export class LocalPort<In> implements ActorPort<In> {
     return { port1, port2 };
   }
 
-  postMessage(message: unknown): void {
+  postMessage(message: unknown, transfer?: readonly Transferable[]): void {
     if (this.closed) return;
-    this.peer.inbox.push(structuredClone(message));
+    this.peer.inbox.push(structuredClone(message, transfer ? { transfer: [...transfer] } : undefined));
     this.peer.schedule();
   }
 

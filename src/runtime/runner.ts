@@ -2,7 +2,8 @@
 // protocol (Down/Up in actor.ts) into xstate events and an ActorContext. Inline and thread
 // hosts both call runActor, which is what makes them interchangeable.
 import { createActor, type AnyActorRef } from 'xstate';
-import type { ActorContext, ActorModule, ActorSpec, Down, Message, Placement, Up } from './actor.ts';
+import type { MessagePort } from 'node:worker_threads';
+import type { ActorContext, ActorModule, ActorSpec, Down, Mail, Message, Placement, Up } from './actor.ts';
 import type { Clock, Timer } from './clock.ts';
 import type { Logger } from './log.ts';
 import type { Config } from '../config/types.ts';
@@ -22,7 +23,15 @@ export interface RunnerEnv {
   crashHook?: (crash: (err: unknown) => void) => void;
 }
 
-interface Pending { resolve(v: unknown): void; reject(e: Error): void; timer: Timer; to: string; type: string }
+/** `via`: the name of the actor whose direct link carried the request (undefined: the supervisor routed it). */
+interface Pending { resolve(v: unknown): void; reject(e: Error): void; timer: Timer; to: string; type: string; via?: string }
+
+/**
+ * A direct channel to another threaded actor. What arrives on it is held until that actor's
+ * `linked` marker comes through the supervisor: everything it sent the old way is in by then, so
+ * the two paths never reorder its messages.
+ */
+interface Link { port: MessagePort; open: boolean; held: Mail[] }
 
 export async function loadActorModule(module: string): Promise<ActorModule> {
   const mod = (await import(module)) as { default?: ActorModule };
@@ -43,6 +52,10 @@ export async function runActor(mod: ActorModule, env: RunnerEnv): Promise<void> 
   const { spec, port, clock, log } = env;
   const post = (m: Up) => port.postMessage(m);
   const pending = new Map<string, Pending>();
+  const links = new Map<string, Link>();
+  /** Requests that came over a link, by the replyTo id the machine got: where the answer goes. */
+  const linkAsks = new Map<string, { link: Link; id: string }>();
+  let linkSeq = 0;
   const disposers: Array<() => unknown> = [];
   let seq = 0;
   let finished = false;
@@ -55,6 +68,9 @@ export async function runActor(mod: ActorModule, env: RunnerEnv): Promise<void> 
       try { await d(); } catch (err) { log.warn({ err }, 'error while releasing a resource'); }
     }
     for (const [id, p] of pending) { clock.clearTimeout(p.timer); p.reject(new ActorDownError(spec.name, 'stopped')); pending.delete(id); }
+    for (const l of links.values()) l.port.close();
+    links.clear();
+    linkAsks.clear();
   };
   const end = async (how: { crashed?: unknown }) => {
     if (finished) return;
@@ -73,14 +89,21 @@ export async function runActor(mod: ActorModule, env: RunnerEnv): Promise<void> 
   env.crashHook?.((err) => { void end({ crashed: err }); });
 
   // The wire is untyped (structured clones); ActorContext types these from the protocols.
-  const send = (to: string, msg: Message) => { if (!finished) post({ k: 'send', to, msg }); };
+  const send = (to: string, msg: Message) => {
+    if (finished) return;
+    const link = links.get(to);
+    if (link) link.port.postMessage({ k: 'event', from: spec.name, msg } satisfies Mail);
+    else post({ k: 'send', to, msg });
+  };
   const request = (to: string, msg: Message, timeoutMs: number) => {
     const p = new Promise<unknown>((resolve, reject) => {
       if (finished) { reject(new ActorDownError(spec.name, 'stopped')); return; }
       const id = `${spec.name}#${++seq}`;
       const timer = clock.setTimeout(() => { pending.delete(id); reject(new RequestTimeoutError(to, msg.type, timeoutMs)); }, timeoutMs);
-      pending.set(id, { resolve, reject, timer, to, type: msg.type });
-      post({ k: 'request', id, to, msg });
+      const link = links.get(to);
+      pending.set(id, { resolve, reject, timer, to, type: msg.type, ...(link ? { via: to } : {}) });
+      if (link) link.port.postMessage({ k: 'request', id, from: spec.name, msg } satisfies Mail);
+      else post({ k: 'request', id, to, msg });
     });
     // A request that timed out, or was cut by its actor's stop, is an event of a loaded or
     // restarting node, not a crash of the process: counted and logged here even when the
@@ -95,7 +118,18 @@ export async function runActor(mod: ActorModule, env: RunnerEnv): Promise<void> 
     });
     return p;
   };
-  const reply = (id: string, value: unknown) => { if (!finished) post({ k: 'reply', id, ok: true, value }); };
+  // An answer goes back the way its request came: over a link, or through the supervisor.
+  const answerWith = (id: string, m: { ok: true; value: unknown } | { ok: false; error: ReturnType<typeof serializeError> }) => {
+    if (finished) return;
+    const asked = linkAsks.get(id);
+    if (asked) {
+      linkAsks.delete(id);
+      asked.link.port.postMessage({ k: 'reply', id: asked.id, ...m } satisfies Mail);
+    } else {
+      post({ k: 'reply', id, ...m });
+    }
+  };
+  const reply = (id: string, value: unknown) => answerWith(id, { ok: true, value });
   const ctx: ActorContext = {
     name: spec.name,
     args: spec.args,
@@ -108,24 +142,78 @@ export async function runActor(mod: ActorModule, env: RunnerEnv): Promise<void> 
     emit: send,
     answer: (event, value) => reply(event.replyTo, value),
     reply,
-    replyError: (id, err) => { if (!finished) post({ k: 'reply', id, ok: false, error: serializeError(err) }); },
+    replyError: (id, err) => answerWith(id, { ok: false, error: serializeError(err) }),
     // After the transition that called it has been published (a microtask later), so the
     // supervisor knows the actor's state by the time it counts the actor as running.
     ready: () => { queueMicrotask(() => { if (!finished) post({ k: 'ready' }); }); },
     own: (dispose) => { disposers.push(dispose); },
   };
 
-  function onMessage(m: Down) {
-    if (finished || !actor) return;
+  /** Mail from another actor; `link` when it came over a direct link (its requests are answered there). */
+  function receive(m: Mail, link?: Link) {
+    if (!actor) return;
     switch (m.k) {
       case 'event': actor.send({ ...m.msg, from: m.from }); break;
-      case 'request': actor.send({ ...m.msg, from: m.from, replyTo: m.id }); break;
+      case 'request': {
+        let replyTo = m.id;
+        if (link) {
+          replyTo = `link#${++linkSeq}`;
+          linkAsks.set(replyTo, { link, id: m.id });
+        }
+        actor.send({ ...m.msg, from: m.from, replyTo });
+        break;
+      }
       case 'reply': {
         const p = pending.get(m.id);
         if (!p) return;
         pending.delete(m.id);
         clock.clearTimeout(p.timer);
         if (m.ok) p.resolve(m.value); else p.reject(deserializeError(m.error!));
+        break;
+      }
+    }
+  }
+
+  function onLinkMessage(name: string, link: Link, m: Mail) {
+    if (finished || links.get(name) !== link) return;
+    if (link.open) receive(m, link); else link.held.push(m);
+  }
+
+  function onMessage(m: Down) {
+    if (finished || !actor) {
+      if (m.k === 'link') m.port.close();
+      return;
+    }
+    switch (m.k) {
+      case 'event': case 'request': case 'reply': receive(m); break;
+      case 'link': {
+        links.get(m.name)?.port.close();
+        const link: Link = { port: m.port, open: false, held: [] };
+        links.set(m.name, link);
+        m.port.on('message', (lm: Mail) => onLinkMessage(m.name, link, lm));
+        // Everything sent to m.name the old way is ahead of this marker on the supervisor's path.
+        post({ k: 'linked', to: m.name });
+        break;
+      }
+      case 'linked': {
+        const link = links.get(m.from);
+        if (!link || link.open) break;
+        link.open = true;
+        for (const h of link.held.splice(0)) receive(h, link);
+        break;
+      }
+      case 'unlink': {
+        const link = links.get(m.name);
+        if (!link) break;
+        links.delete(m.name);
+        link.port.close();
+        for (const [id, a] of linkAsks) if (a.link === link) linkAsks.delete(id);
+        for (const [id, p] of pending) {
+          if (p.via !== m.name) continue;
+          pending.delete(id);
+          clock.clearTimeout(p.timer);
+          p.reject(new ActorDownError(m.name, m.reason));
+        }
         break;
       }
       case 'stop': void end({}); break;

@@ -1,8 +1,11 @@
 // An Erlang/OTP-style supervisor: starts actors in order, restarts them by strategy
 // (one_for_one / one_for_all / rest_for_one) and restart type (permanent / transient /
 // temporary), gives up and escalates past its restart intensity, stops in reverse order.
-// It is also the router: actors address each other by name through its registry.
+// It is also the router: actors address each other by name through its registry. Two threaded
+// actors that both run get a direct MessageChannel (a link) as well, so their messages skip the
+// hop through this thread; a link lives as long as both incarnations do.
 import { EventEmitter } from 'node:events';
+import { MessageChannel } from 'node:worker_threads';
 import type { ActorSpec, Down, Message, Placement, SystemEvent, Up } from './actor.ts';
 import type { Clock } from './clock.ts';
 import type { Logger } from './log.ts';
@@ -326,6 +329,18 @@ export class Supervisor extends EventEmitter {
     this.opts.log.info({ actor: spec.name, placement: spec.placement }, 'Actor started');
     this.emit('started', { name: spec.name } satisfies ActorEvent);
     for (const m of c.mailbox.splice(0)) run.post(m);
+    this.link(c);
+  }
+
+  /** A direct channel between a threaded actor that now runs and every other running threaded actor. */
+  private link(c: Child): void {
+    if (c.run?.placement !== 'thread') return;
+    for (const o of this.children) {
+      if (o === c || o.status !== 'running' || o.run?.placement !== 'thread') continue;
+      const { port1, port2 } = new MessageChannel();
+      c.run.post({ k: 'link', name: o.spec.name, port: port1 }, [port1]);
+      o.run.post({ k: 'link', name: c.spec.name, port: port2 }, [port2]);
+    }
   }
 
   private async stopChild(c: Child): Promise<void> {
@@ -422,6 +437,7 @@ export class Supervisor extends EventEmitter {
     switch (m.k) {
       case 'send': this.deliver(m.to, { k: 'event', from: c.spec.name, msg: m.msg }); break;
       case 'request': this.route(c.spec.name, m.id, m.to, m.msg, from); break;
+      case 'linked': this.deliver(m.to, { k: 'linked', from: c.spec.name }); break;
       case 'reply': {
         const r = this.routes.get(m.id);
         if (!r) return;
@@ -479,6 +495,8 @@ export class Supervisor extends EventEmitter {
   }
 
   private failRoutesTo(name: string, why: string): void {
+    // Requests over its links are failed by their askers, on this news.
+    for (const o of this.children) if (o.spec.name !== name && o.status === 'running' && o.run?.placement === 'thread') o.run.post({ k: 'unlink', name, reason: why });
     for (const [id, r] of this.routes) {
       if (r.target !== name) continue;
       this.routes.delete(id);

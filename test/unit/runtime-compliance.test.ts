@@ -2,8 +2,14 @@
 // inline (MessageChannel) and threaded (worker_threads).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { counter, once, testSupervisor } from '../helpers/runtime.ts';
-import type { Placement } from '../../src/runtime/actor.ts';
+import { MessageChannel } from 'node:worker_threads';
+import { counter, counterModule, once, testSupervisor } from '../helpers/runtime.ts';
+import type { Down, Mail, Placement, Up } from '../../src/runtime/actor.ts';
+import { LocalPort } from '../../src/runtime/local-port.ts';
+import { loadActorModule, runActor } from '../../src/runtime/runner.ts';
+import { systemClock } from '../../src/runtime/clock.ts';
+import { createLogger } from '../../src/runtime/log.ts';
+import type { Config } from '../../src/config/types.ts';
 
 for (const placement of ['inline', 'thread'] as Placement[]) {
   describe(`actor host compliance: ${placement}`, () => {
@@ -98,3 +104,80 @@ for (const placement of ['inline', 'thread'] as Placement[]) {
     });
   });
 }
+
+describe('direct links between threaded actors', () => {
+  it('holds what comes over a new link until its sender\'s marker says the routed messages are in', async () => {
+    const { port1: host, port2: actorPort } = LocalPort.channel<Up, Down>();
+    const ups: Up[] = [];
+    host.on('message', (u) => ups.push(u));
+    const running = runActor(await loadActorModule(counterModule), {
+      spec: { name: 'b', module: counterModule, restart: 'permanent', shutdownMs: 1000 },
+      port: actorPort, config: {} as Config, clock: systemClock, log: createLogger({ level: 'silent', nodeId: 't', pretty: false }), placement: 'thread',
+    });
+    const tick = (ms = 20) => new Promise((r) => setTimeout(r, ms));
+    while (!ups.some((u) => u.k === 'ready')) await tick(5);
+    const { port1: atA, port2: atB } = new MessageChannel();
+    host.postMessage({ k: 'link', name: 'a', port: atB } satisfies Down, [atB]);
+    await tick();
+    assert.ok(ups.some((u) => u.k === 'linked' && u.to === 'a'), 'b tells the supervisor it has switched');
+    // a's second note overtakes its first, which the supervisor still relays.
+    atA.postMessage({ k: 'event', from: 'a', msg: { type: 'note', v: 1 } } satisfies Mail);
+    await tick();
+    host.postMessage({ k: 'event', from: 'a', msg: { type: 'note', v: 0 } } satisfies Down);
+    host.postMessage({ k: 'linked', from: 'a' } satisfies Down);
+    host.postMessage({ k: 'request', id: 'q1', from: 'test', msg: { type: 'get' } } satisfies Down);
+    await tick();
+    const answer = ups.find((u) => u.k === 'reply' && u.id === 'q1');
+    assert.deepEqual((answer as { value: { notes: number[] } }).value.notes, [0, 1]);
+    host.postMessage({ k: 'stop' } satisfies Down);
+    await running;
+    atA.close();
+  });
+
+  it('carries a request between two threaded actors without the supervisor, and not to or from an inline one', async () => {
+    const sup = testSupervisor([counter('a', 'thread'), counter('b', 'thread'), counter('c', 'inline')]);
+    await sup.start();
+    const overLink = await sup.request<{ from: string; replyTo: string }>('a', { type: 'ask', to: 'b', msg: { type: 'whoami' } }, 2000);
+    assert.equal(overLink.from, 'a');
+    assert.match(overLink.replyTo, /^link#/, 'b got the request over its link to a');
+    const routed = await sup.request<{ replyTo: string }>('a', { type: 'ask', to: 'c', msg: { type: 'whoami' } }, 2000);
+    assert.doesNotMatch(routed.replyTo, /^link#/, 'an inline actor is reached through the supervisor');
+    await sup.stop();
+  });
+
+  it('loses none of one sender\'s messages, and keeps their order, while its link to a restarted actor is set up', async () => {
+    const sup = testSupervisor([counter('a', 'thread'), counter('b', 'thread')]);
+    await sup.start();
+    const count = 20_000;
+    sup.send('a', { type: 'spray', to: 'b', count });
+    await new Promise((r) => setTimeout(r, 20));
+    // The new b gets notes held while it restarted, then routed ones, then linked ones.
+    await sup.restart('b');
+    let notes: number[] = [];
+    for (let i = 0; i < 200 && notes.at(-1) !== count - 1; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      notes = (await sup.request<{ notes: number[] }>('b', { type: 'get' }, 2000)).notes;
+    }
+    assert.ok(notes.length > 0 && notes.length < count, `the new b got part of the notes (${notes.length})`);
+    assert.equal(notes.at(-1), count - 1);
+    const outOfOrder = notes.findIndex((v, i) => i > 0 && v !== notes[i - 1]! + 1);
+    assert.equal(outOfOrder, -1, `notes in order, none lost, from ${notes[0]} on (first break at ${outOfOrder}: ${notes.slice(Math.max(0, outOfOrder - 2), outOfOrder + 2).join(', ')})`);
+    await sup.stop();
+  });
+
+  it('fails a request pending over a link as soon as the other actor dies, then reaches its new incarnation', async () => {
+    const sup = testSupervisor([counter('a', 'thread'), counter('b', 'thread')]);
+    await sup.start();
+    const asked = Date.now();
+    const pending = sup.request('a', { type: 'ask', to: 'b', msg: { type: 'never' }, timeout_ms: 20_000 }, 30_000);
+    await new Promise((r) => setTimeout(r, 50));
+    const restarted = once(sup, 'restarted');
+    await sup.kill('b', 'terminate');
+    await assert.rejects(pending, /actor b is down/);
+    assert.ok(Date.now() - asked < 10_000, 'failed by the news of the death, not by its timeout');
+    await restarted;
+    const who = await sup.request<{ replyTo: string }>('a', { type: 'ask', to: 'b', msg: { type: 'whoami' } }, 2000);
+    assert.match(who.replyTo, /^link#/, 'linked again to the new b');
+    await sup.stop();
+  });
+});
