@@ -167,6 +167,8 @@ const REOFFER_MS = 2000;
  * an idle one go after SPARE_IDLE_MS (executor.ts), well after.
  */
 const SPARE_MAX_AGE_MS = 30_000;
+/** A job's assignment is gossiped at its first token, or this long after the pick if none came yet. */
+const ASSIGN_AFTER_MS = 50;
 /** A long-lived client syncs manifests again before a job when its copy is older than this. */
 const MANIFESTS_FRESH_MS = 2000;
 /**
@@ -326,17 +328,28 @@ export class LightClient {
         const claim = await this.pick(offer, claims, note);
         tried.add(claim.executor);
         attempts++;
-        // The assignment is gossiped while the job stream opens: the executor takes the job from
-        // its offer's client whatever the assignment says, so it need not wait for it.
-        const assigned = publish(node, key, me, book.topicOf(claim.executor) ?? route.shards[0]!.topic, 'job_assign',
-          { job_id: offer.job_id, executor: claim.executor, lease_ms: opts.leaseMs ?? LEASE_MS, attempt: attempts }, route.version);
+        // The executor takes the job from its offer's client whatever the assignment says, so
+        // the assignment is gossiped once the first token is in (or ASSIGN_AFTER_MS have
+        // passed): signed and gossiped while the request went out, it slowed the job's start
+        // at both ends.
+        let assigned: Promise<unknown> | undefined;
+        const assign = () => {
+          assigned ??= publish(node, key, me, book.topicOf(claim.executor) ?? route.shards[0]!.topic, 'job_assign',
+            { job_id: offer.job_id, executor: claim.executor, lease_ms: opts.leaseMs ?? LEASE_MS, attempt: attempts }, route.version);
+        };
+        const assignLater = setTimeout(assign, ASSIGN_AFTER_MS);
+        const assignNow = async () => { clearTimeout(assignLater); assign(); await assigned; };
         opts.onAssign?.({ jobId: offer.job_id, executor: claim.executor, attempt: attempts });
+        const running: JobOptions = { ...opts, onToken: (text) => { assign(); opts.onToken?.(text); } };
         try {
-          const done = await runOn(await this.jobStream(claim.executor, manifests), claim.executor, offer.job_id, opts, deadline);
-          await assigned;
+          const done = await runOn(await this.jobStream(claim.executor, manifests), claim.executor, offer.job_id, running, deadline);
+          // The next job's stream is opened now: opened while this job started, its negotiation
+          // competed with the job's request at both ends.
+          this.openSpare(claim.executor);
+          await assignNow();
           return done;
         } catch (err) {
-          await assigned;
+          await assignNow();
           if (err instanceof BusyExecutorError) {
             // Full for now, or draining: offer again; a full node may claim the job once it has
             // room, a draining one claims nothing more.
@@ -402,9 +415,7 @@ export class LightClient {
       void stream.close().catch(() => undefined);
       stream = undefined;
     }
-    stream ??= await openJobStream(this.node, executor, manifests);
-    this.openSpare(executor);
-    return stream;
+    return stream ?? await openJobStream(this.node, executor, manifests);
   }
 
   /** Opens a spare job stream to an executor this client is connected to (no new connection for it). */
