@@ -125,7 +125,7 @@ export async function createNode(config: Readonly<Config>, opts: CreateNodeOptio
     { name: 'store', module: actorModule('store'), restart: 'permanent', shutdownMs, placement: placement('store'), args: storeArgs },
     {
       name: 'scheduler', module: actorModule('scheduler'), restart: 'permanent', shutdownMs, placement: placement('scheduler'),
-      args: { models: models.map((m) => ({ name: m.name, sequences: m.sequences })) } satisfies SchedulerArgs,
+      args: { models: models.map((m) => ({ name: m.name, sequences: m.sequences })), claimableTo: 'network' } satisfies SchedulerArgs,
     },
     ...models.map((m) => inferenceChildSpec(m, shutdownMs, placement('inference'))),
     { name: 'network', module: actorModule('network'), restart: 'permanent', shutdownMs, placement: placement('network'), args: networkArgs },

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { ChildSpec, Supervisor } from '../../src/runtime/supervisor.ts';
 import type { InferenceArgs, InferenceStatus, TokenEvent } from '../../src/actors/inference/index.ts';
 import type {
-  CancelReply, CanClaimReply, JobRecord, JobResult, SchedulerArgs, SchedulerJob, SchedulerMetrics, SchedulerStatus,
+  CancelReply, CanClaimReply, ClaimableState, JobRecord, JobResult, SchedulerArgs, SchedulerJob, SchedulerMetrics, SchedulerStatus,
 } from '../../src/actors/scheduler/index.ts';
 import { createNode } from '../../src/node/create-node.ts';
 import { SEQUENCES_PER_MODEL } from '../../src/node/models.ts';
@@ -250,5 +250,38 @@ describe('scheduler in a composed node', () => {
     } finally {
       await node.stop();
     }
+  });
+});
+
+describe('scheduler: the claim verdicts it pushes', () => {
+  let sup: Supervisor;
+  after(async () => { await sup?.stop(); });
+
+  it('tells its network actor each change: slots taken and freed, and no claims once it drains', async () => {
+    const path = await tinyTestModelPath();
+    sup = testSupervisor([
+      {
+        name: 'scheduler', module: schedulerModule, restart: 'permanent', shutdownMs: 2000, placement: 'inline',
+        args: { models: [{ name: 'tiny', sequences: 2, contextSize: 2048 }], load: { minFreeMemoryBytes: 0, maxLoadPerCore: 1e9 }, claimableTo: 'network' } satisfies SchedulerArgs,
+      },
+      {
+        name: 'inference:tiny', module: inferenceModule, restart: 'permanent', shutdownMs: 12_000, placement: 'inline',
+        args: { path, name: 'tiny', threads: 1, contextSize: 2048, sequences: 2 } satisfies InferenceArgs,
+      },
+      // The verdicts' receiver, under the network actor's name.
+      { name: 'network', module: sinkModule, restart: 'permanent', shutdownMs: 2000, placement: 'inline' },
+    ], { config: testConfig({ executor: { max_queue_size: QUEUE } }) });
+    await sup.start();
+    const seen = () => sup.request<ClaimableState[]>('network', { type: 'sink.claimable' }, 5000);
+    await until(async () => (await seen()).length > 0, 5000, 'a first verdict');
+    assert.deepEqual((await seen()).at(-1), { models: { tiny: { ok: true, context_size: 2048 } }, queue: { depth: 0, capacity: QUEUE, busy_slots: 0, slots: 2 } });
+    await Promise.all(['c1', 'c2'].map((id) => sup.request('scheduler', { type: 'scheduler.submit', job: job(id, { max_tokens: 8 }) }, 60_000)));
+    const during = await seen();
+    assert.ok(during.some((s) => s.queue.busy_slots === 2), `both slots seen taken (${during.map((s) => s.queue.busy_slots).join(', ')})`);
+    assert.equal(during.at(-1)!.queue.busy_slots, 0, 'and freed');
+    await sup.request('scheduler', { type: 'scheduler.drain' }, 5000);
+    await until(async () => (await seen()).at(-1)!.models.tiny!.ok === false, 5000, 'a no once draining');
+    const all = await seen();
+    assert.ok(all.every((s, i) => i === 0 || JSON.stringify(s) !== JSON.stringify(all[i - 1])), 'sent only when changed');
   });
 });

@@ -21,7 +21,7 @@ import type { BlockedPeer } from './gate.ts';
 import type { SavedStanding } from '../../market/reputation.ts';
 import type { StoreStatus, StoreWritable } from '../store/messages.ts';
 import type { Inbox, NoExtra, RequestOf } from '../../runtime/protocol.ts';
-import { submitReplyTimeoutMs } from '../scheduler/messages.ts';
+import { submitReplyTimeoutMs, type ClaimableState } from '../scheduler/messages.ts';
 
 export interface NetworkArgs {
   nodeId: string;
@@ -71,6 +71,8 @@ function storeLink(ctx: ActorContext<NetworkArgs, NetworkProtocol>): NetworkStor
 }
 
 export function networkMachine(ctx: ActorContext<NetworkArgs, NetworkProtocol>) {
+  /** The scheduler's latest claim verdicts: a yes that fits is claimed on without a request. */
+  let claimable: ClaimableState | undefined;
   const service = new NetworkService({
     store: storeLink(ctx),
     config: ctx.config,
@@ -85,7 +87,11 @@ export function networkMachine(ctx: ActorContext<NetworkArgs, NetworkProtocol>) 
     clock: ctx.clock,
     log: ctx.log,
     queue: () => ctx.request('scheduler', { type: 'scheduler.status' }, 1000),
-    canClaim: (model, maxTokens) => ctx.request('scheduler', { type: 'scheduler.can_claim', model, max_tokens: maxTokens }, 1000),
+    canClaim: (model, maxTokens) => {
+      const m = claimable?.models[model];
+      if (claimable && m?.ok && maxTokens >= 1 && maxTokens < m.context_size) return Promise.resolve({ ok: true, queue: claimable.queue });
+      return ctx.request('scheduler', { type: 'scheduler.can_claim', model, max_tokens: maxTokens }, 1000);
+    },
     submit: (job) => ctx.request('scheduler', { type: 'scheduler.submit', job, stream_to: ctx.name },
       submitReplyTimeoutMs(ctx.config, job, 60_000)),
     cancel: (jobId) => void ctx.request('scheduler', { type: 'scheduler.cancel', job_id: jobId }, 1000).catch(() => undefined),
@@ -213,6 +219,7 @@ export function networkMachine(ctx: ActorContext<NetworkArgs, NetworkProtocol>) 
         actions: ({ event }) => { void service.executor.flushReceipts().then(() => ctx.answer(event, null)); },
       },
       'inference.token': { guard: 'up', actions: ({ event }) => service.executor.onToken(event.job_id, event.text) },
+      'network.claimable': { actions: ({ event }) => { claimable = event.state; } },
       // Orchestration: the consensus actor's gossip out, and its heartbeat summary.
       'network.orch_publish': {
         guard: 'up',

@@ -5,6 +5,7 @@ import type { Call, DefineProtocol } from '../../runtime/protocol.ts';
 import type { DropReason, Manifest, ModelManifest, OrchSummary, HeartbeatScope } from '../../protocol/index.ts';
 import type { ReceiptEnvelope } from '../../protocol/receipt.ts';
 import type { StoreWritable } from '../store/messages.ts';
+import type { ClaimableState } from '../scheduler/messages.ts';
 import type { PullProgress } from './model-transfer.ts';
 import type { ReceiptRefusal } from '../../market/receipts.ts';
 import type { BlockedPeer } from './gate.ts';
@@ -179,6 +180,8 @@ export type NetworkIn =
   | RequestEvent<{ type: 'network.flush_receipts' }>
   /** Tokens of a job this node runs for a remote client, on their way to its job stream. */
   | { type: 'inference.token'; job_id: string; text: string }
+  /** The scheduler's claim verdicts, sent whenever they change (ClaimableState). */
+  | { type: 'network.claimable'; state: ClaimableState }
   | { type: 'sys.actor_down'; name: string }
   | { type: 'sys.actor_up'; name: string };
 
@@ -219,7 +222,7 @@ export type NetworkProtocol = DefineProtocol<
   | Call<Req<'network.cancel_pull'>, { sha256: string; cancelled: boolean }>
   | Call<Req<'network.drain'>, NetworkDrainReport>
   | Call<Req<'network.flush_receipts'>, null>,
-  Ev<'network.orch_state'> | Ev<'inference.token'> | StoreWritable
+  Ev<'network.orch_state'> | Ev<'inference.token'> | Ev<'network.claimable'> | StoreWritable
 >;
 
 declare module '../../runtime/protocol.ts' {

@@ -25,7 +25,7 @@ import { Dispatcher, resultWithoutOutput, type Dispatch, type Ending } from './d
 import { DEFAULT_LOAD_THRESHOLDS, canClaim, type HostReadings, type LoadThresholds } from './load.ts';
 import { JobHistory } from './history.ts';
 import { DRAIN_REASON, DrainingError } from './errors.ts';
-import type { CanClaimReply, CancelReply, DrainReply, SchedulerMetrics, SchedulerProtocol, SchedulerStatus } from './messages.ts';
+import type { CanClaimReply, CancelReply, ClaimableState, DrainReply, SchedulerMetrics, SchedulerProtocol, SchedulerStatus } from './messages.ts';
 import { JobStats } from './stats.ts';
 import { inferenceReplyTimeoutMs } from './timeouts.ts';
 
@@ -41,7 +41,12 @@ export interface SchedulerArgs {
   finishedCapacity?: number;
   /** Job records kept for GET /jobs (default 1000). */
   historyCapacity?: number;
+  /** The actor told the claim verdicts whenever they change (`network.claimable`); none by default. */
+  claimableTo?: 'network';
 }
+
+/** The claim verdicts are checked this often besides every change of the queue: memory and load move on their own. */
+const CLAIMABLE_CHECK_MS = 1000;
 
 
 export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined, SchedulerProtocol>, readings: HostReadings) {
@@ -110,7 +115,30 @@ export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined, Sc
   const pump = () => {
     const now = ctx.clock.now();
     for (const d of book.dispatch(now)) { history.started(d.job.id, now); run(d); }
+    tellClaimable();
   };
+
+  /** Sends the claim verdicts (ClaimableState) to claimableTo when they differ from the last sent. */
+  let lastClaimable = '';
+  const tellClaimable = () => {
+    const to = args.claimableTo;
+    if (to === undefined || stopped) return;
+    const models: ClaimableState['models'] = {};
+    for (const name of book.modelNames) {
+      const m = book.model(name);
+      if (m) models[name] = { ok: !draining && canClaim({ model: name, max_tokens: 1 }, book, readings, limits).ok, context_size: m.contextSize };
+    }
+    const { depth, capacity, busy_slots, slots } = book.status();
+    const state: ClaimableState = { models, queue: { depth, capacity, busy_slots, slots } };
+    const json = JSON.stringify(state);
+    if (json === lastClaimable) return;
+    lastClaimable = json;
+    ctx.send(to, { type: 'network.claimable', state });
+  };
+  if (args.claimableTo !== undefined) {
+    const check = ctx.clock.setInterval(tellClaimable, CLAIMABLE_CHECK_MS);
+    ctx.own(() => ctx.clock.clearInterval(check));
+  }
 
   const modelOf = (actor: string) => actor.startsWith('inference:') ? actor.slice('inference:'.length) : undefined;
 
@@ -170,6 +198,7 @@ export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined, Sc
             reply = { job_id: id, cancelled: false, state: book.stateOf(id) ?? 'unknown' };
           }
           if (event.replyTo !== undefined) ctx.answer(event, reply);
+          tellClaimable();
         },
       },
       'scheduler.drain': {
@@ -179,6 +208,7 @@ export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined, Sc
           for (const e of endings) answer(e, false);
           ctx.log.info({ handed_back: endings.length, running: book.runningIds().length }, 'Scheduler draining: queued jobs handed back');
           ctx.answer(event, { handed_back: endings.map((e) => e.result.job_id), running: book.runningIds() } satisfies DrainReply);
+          tellClaimable();
         },
       },
       'scheduler.can_claim': {
@@ -214,17 +244,24 @@ export function schedulerMachine(ctx: ActorContext<SchedulerArgs | undefined, Sc
           for (const e of endings) answer(e, false);
           retiring.set(event.name, [...(retiring.get(event.name) ?? []), event.replyTo]);
           checkRetired();
+          tellClaimable();
         },
       },
       'scheduler.set_capacity': {
-        actions: ({ event }) => { book.capacity = event.capacity; ctx.answer(event, book.status()); },
+        actions: ({ event }) => { book.capacity = event.capacity; ctx.answer(event, book.status()); tellClaimable(); },
       },
       // Queued jobs for a restarting model stay here (cancellable) until it is back.
       'sys.actor_down': {
-        actions: ({ event }) => { const m = modelOf(event.name); if (m !== undefined) book.setModelUp(m, false); },
+        actions: ({ event }) => { const m = modelOf(event.name); if (m !== undefined) book.setModelUp(m, false); tellClaimable(); },
       },
       'sys.actor_up': {
-        actions: ({ event }) => { const m = modelOf(event.name); if (m !== undefined && book.setModelUp(m, true)) pump(); },
+        actions: ({ event }) => {
+          const m = modelOf(event.name);
+          if (m !== undefined && book.setModelUp(m, true)) pump();
+          // A restarted network actor knows no verdicts: it is told them all again.
+          if (event.name === args.claimableTo) lastClaimable = '';
+          tellClaimable();
+        },
       },
     },
   });

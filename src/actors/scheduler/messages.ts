@@ -74,6 +74,15 @@ export type CanClaimRequest = { type: 'scheduler.can_claim'; model: string; max_
 /** With the queue as it stood when asked: a claim needs no second request for it. */
 export interface CanClaimReply { ok: boolean; reason?: string; queue?: QueueStatus }
 
+/**
+ * What the scheduler tells the network actor each time it changes (`network.claimable`): per
+ * model, whether an offer of it could be claimed now (the can_claim verdict for a job of one
+ * token) and its context size, and the queue. The executor claims on a yes without asking, when
+ * the offer's max_tokens fits the context; anything else is asked (can_claim), so a stale no
+ * never costs a claim, and a stale yes is what the scheduler's own refusal already covers.
+ */
+export interface ClaimableState { models: Record<string, { ok: boolean; context_size: number }>; queue: QueueStatus }
+
 export interface SchedulerStatus extends QueueStatus {
   /** Models this scheduler dispatches to, in the order given. */
   models: string[];
