@@ -312,6 +312,9 @@ export class LightClient {
     const shunned = (peer: string) => (this.failed.get(peer)?.until ?? 0) > Date.now();
     const serving = new Set(manifests.filter((m) => m.models.some((x) => x.name === model) && !shunned(m.peer_id)).map((m) => m.peer_id));
     const book = new ClaimBook(node, offer.job_id, serving, shunned);
+    // The job goes, beside its offer, on a spare stream to a node of the first shard: if that
+    // node claims it, it has started the job already (the claim and the request cross).
+    const aheadSent = this.sendAhead(route.shards[0]!.holders.filter((p) => serving.has(p)), offer.job_id, opts.prompt);
     const tried = new Set<string>();
     let attempts = 0;
     // Offers go to one shard, and to the next when no claim came (round robin over the shards).
@@ -325,7 +328,9 @@ export class LightClient {
       for (;;) {
         const claims = await book.next(tried, offerAgain, attempts === 0 ? claimDeadline : deadline, signal);
         if (!claims) break;
-        const claim = await this.pick(offer, claims, note);
+        // Only the first pick may use it: by a second, it went to the first claimant or was let go.
+        const ahead = attempts === 0 ? await aheadSent : undefined;
+        const claim = await this.pick(offer, claims, note, ahead?.executor);
         tried.add(claim.executor);
         attempts++;
         // The executor takes the job from its offer's client whatever the assignment says, so
@@ -342,7 +347,19 @@ export class LightClient {
         opts.onAssign?.({ jobId: offer.job_id, executor: claim.executor, attempt: attempts });
         const running: JobOptions = { ...opts, onToken: (text) => { assign(); opts.onToken?.(text); } };
         try {
-          const done = await runOn(await this.jobStream(claim.executor, manifests), claim.executor, offer.job_id, running, deadline);
+          let done: SubmitResult;
+          const sent = ahead?.executor === claim.executor ? ahead : undefined;
+          if (!sent) ahead?.stream.abort(new Error('the job went to another node'));
+          if (sent) {
+            // Refused there after all (it claimed too late for the request, say): brought again.
+            done = await runOn(sent.stream, claim.executor, offer.job_id, running, deadline, sent.lines)
+              .catch((err: unknown) => {
+                if (!(err instanceof JobFailedError && err.kind === 'refused')) throw err;
+                return this.jobStream(claim.executor, manifests).then((s) => runOn(s, claim.executor, offer.job_id, running, deadline));
+              });
+          } else {
+            done = await runOn(await this.jobStream(claim.executor, manifests), claim.executor, offer.job_id, running, deadline);
+          }
           // The next job's stream is opened now: opened while this job started, its negotiation
           // competed with the job's request at both ends.
           this.openSpare(claim.executor);
@@ -374,6 +391,7 @@ export class LightClient {
         }
       }
     } finally {
+      if (attempts === 0) void aheadSent.then((a) => a?.stream.abort(new Error('the job was not given to this node')));
       book.close();
     }
     if (attempts === 0 && claimDeadline < deadline) {
@@ -403,19 +421,21 @@ export class LightClient {
     }
   }
 
-  /**
-   * A job stream to `executor`: the spare opened after the last job there while it is young and
-   * open, else a new one; then a spare for the next job is opened in the background.
-   */
+  /** A job stream to `executor`: the spare opened after the last job there while it is young and open, else a new one. */
   private async jobStream(executor: string, manifests: Manifest[]): Promise<Stream> {
+    return await this.takeSpare(executor) ?? await openJobStream(this.node, executor, manifests);
+  }
+
+  /** The spare stream to `executor`, taken out of the spares, if it is young and open both ways. */
+  private async takeSpare(executor: string): Promise<Stream | undefined> {
     const spare = this.spares.get(executor);
     this.spares.delete(executor);
-    let stream = spare ? await spare.stream : undefined;
+    const stream = spare ? await spare.stream : undefined;
     if (stream && (Date.now() - spare!.at >= SPARE_MAX_AGE_MS || stream.status !== 'open' || stream.writeStatus !== 'writable' || stream.remoteWriteStatus !== 'writable')) {
       void stream.close().catch(() => undefined);
-      stream = undefined;
+      return undefined;
     }
-    return stream ?? await openJobStream(this.node, executor, manifests);
+    return stream;
   }
 
   /** Opens a spare job stream to an executor this client is connected to (no new connection for it). */
@@ -424,6 +444,27 @@ export class LightClient {
     const stream = this.node.dialProtocol(peerIdFromString(executor), JOB_PROTOCOL, { signal: AbortSignal.timeout(10_000), maxOutboundStreams: MAX_JOB_STREAMS })
       .catch(() => { this.spares.delete(executor); return undefined; });
     this.spares.set(executor, { at: Date.now(), stream });
+  }
+
+  /**
+   * Writes the job's request on a usable spare stream to one of `holders`, as the offer goes out:
+   * that node starts the job the moment it claims it. Undefined when there is no such spare.
+   */
+  private async sendAhead(holders: string[], jobId: string, prompt: string): Promise<{ executor: string; stream: Stream; lines: AsyncIterable<unknown> } | undefined> {
+    const executor = holders.find((p) => this.spares.has(p) && (this.failed.get(p)?.until ?? 0) <= Date.now());
+    if (executor === undefined) return undefined;
+    const stream = await this.takeSpare(executor);
+    if (!stream) return undefined;
+    try {
+      await writeLine(stream, { job_id: jobId, prompt });
+      await stream.close();
+      // Read from now on: the executor may finish and close before this client picks it, and a
+      // stream read only after its remote closed never ends.
+      return { executor, stream, lines: readingNow(stream) };
+    } catch {
+      stream.abort(new Error('could not send the job ahead'));
+      return undefined;
+    }
   }
 
   /** An executor was given a job and did not deliver it: passed over from now on (see SHUN_MS). */
@@ -436,7 +477,13 @@ export class LightClient {
    * The router's pick among the claims. A router that fails or names no claimant (its node's
    * consensus actor is down, say) does not hold the job up: the local heuristic picks instead.
    */
-  private async pick(job: RoutedJob, claims: JobClaimBody[], note: (text: string) => void): Promise<JobClaimBody> {
+  private async pick(job: RoutedJob, claims: JobClaimBody[], note: (text: string) => void, ahead?: string): Promise<JobClaimBody> {
+    // A claimant with a free slot that got the job with its offer has started it: no one can beat that.
+    const started = claims.find((c) => c.executor === ahead && c.capacity > 0);
+    if (started) {
+      note(`job ${job.job_id.slice(0, 12)} assigned to ${started.executor} (${claims.length} claim${claims.length > 1 ? 's' : ''}; it had the job with its offer and a free slot)`);
+      return started;
+    }
     const candidates: RoutingCandidate[] = claims.map((c) => ({ peer_id: c.executor, capacity: c.capacity, est_start_ms: c.est_start_ms, queue_depth: c.queue_depth }));
     let p: RoutePick;
     try {
@@ -650,7 +697,22 @@ async function openJobStream(node: NetworkNode, executor: string, manifests: Man
   return node.dialProtocol(peerIdFromString(executor), JOB_PROTOCOL, { signal: AbortSignal.timeout(10_000), maxOutboundStreams: MAX_JOB_STREAMS });
 }
 
-async function runOn(stream: Stream, executor: string, jobId: string, opts: JobOptions, deadline: number): Promise<SubmitResult> {
+/** Lines of a stream, its listeners attached now rather than at the first read. */
+function readingNow(stream: Stream): AsyncIterable<unknown> {
+  const lines = readLines(stream);
+  const first = lines.next();
+  // Never read when the job goes to another node (the stream is then aborted): not an unhandled rejection.
+  first.catch(() => undefined);
+  return (async function* () {
+    const r = await first;
+    if (r.done) return;
+    yield r.value;
+    yield* lines;
+  })();
+}
+
+/** `sent`: the request went out already (ahead of the claim, see sendAhead), and these are the stream's lines. */
+async function runOn(stream: Stream, executor: string, jobId: string, opts: JobOptions, deadline: number, sent?: AsyncIterable<unknown>): Promise<SubmitResult> {
   if (opts.signal?.aborted) stream.abort(opts.signal.reason as Error);
   opts.signal?.throwIfAborted();
   const timer = setTimeout(() => stream.abort(new Error('job timed out')), Math.max(1, deadline - Date.now()));
@@ -667,11 +729,13 @@ async function runOn(stream: Stream, executor: string, jobId: string, opts: JobO
   };
   try {
     renew();
-    await writeLine(stream, { job_id: jobId, prompt: opts.prompt });
-    // Our side is said: close it, so the stream is freed once the executor closes its own (a
-    // connection holds at most MAX_JOB_STREAMS of them; half-open ones count).
-    await stream.close();
-    for await (const line of readLines(stream)) {
+    if (!sent) {
+      await writeLine(stream, { job_id: jobId, prompt: opts.prompt });
+      // Our side is said: close it, so the stream is freed once the executor closes its own (a
+      // connection holds at most MAX_JOB_STREAMS of them; half-open ones count).
+      await stream.close();
+    }
+    for await (const line of sent ?? readLines(stream)) {
       renew();
       const f = parseJobFrame(line);
       if (f.t === 'alive') continue;

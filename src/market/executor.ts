@@ -71,6 +71,12 @@ export const SPARE_IDLE_MS = 60_000;
 /** How long a claim holds a queue place for a job that has not arrived (the client chose another). */
 const CLAIM_HOLD_MS = 5000;
 /**
+ * A client with a spare stream here may bring a job on it together with its offer, before any
+ * claim: the request waits this long for this node to claim the job (then it starts at once),
+ * and is refused after.
+ */
+export const AHEAD_WAIT_MS = 3000;
+/**
  * A client turned away counts as waiting for this long (its offers come again every 2 s): while
  * others wait, no client holds more than its share of the queue (fair admission).
  */
@@ -108,7 +114,9 @@ export class JobExecutor {
   private readonly pending = new Map<string, number>();
   /** Clients whose offers were turned away for lack of room, and when last. */
   private readonly waiting = new Map<string, number>();
-  readonly counters = { claimed: 0, declined: 0, executed: 0, refused_streams: 0, handed_back: 0 };
+  readonly counters = { claimed: 0, declined: 0, executed: 0, refused_streams: 0, handed_back: 0, started_ahead: 0 };
+  /** Requests that came ahead of this node's claim of their job, by job id: told when it claims. */
+  private readonly ahead = new Map<string, (claimed: Offer) => void>();
   /** Set by beginDrain(): no more claims or job streams. */
   private draining = false;
   /** Jobs held and handed back so far when the drain began (its report counts from there). */
@@ -181,6 +189,13 @@ export class JobExecutor {
     entry.claimed = true;
     this.pending.set(offer.job_id, this.deps.clock.now());
     this.counters.claimed++;
+    const waiting = this.ahead.get(offer.job_id);
+    if (waiting) {
+      // Its request is here already: the job starts first (a turn of the event loop lets its
+      // scheduler request go out), then the claim is signed and gossiped.
+      waiting(entry);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     await this.deps.publish(topic, 'job_claim', {
       job_id: offer.job_id, executor: this.deps.peerId, model_sha256: model.sha256,
       queue_depth: q?.depth ?? 0, est_start_ms: Math.round(waitMs), capacity: free,
@@ -212,7 +227,13 @@ export class JobExecutor {
       }
       const req = parseJobRequest(first.value);
       jobId = req.job_id;
-      const offer = this.offers.get(req.job_id);
+      let offer = this.offers.get(req.job_id);
+      if (!offer?.claimed && !this.draining) {
+        offer = await this.claimOf(req.job_id);
+        // The client gave the job to another claimant meanwhile: nothing to run, nobody to tell.
+        if (stream.status !== 'open') return;
+        if (offer) this.counters.started_ahead++;
+      }
       if (!offer || !offer.claimed) throw new JobStreamError(`job ${req.job_id} was not offered to and claimed by this node`);
       this.pending.delete(req.job_id);
       if (offer.body.client !== connection.remotePeer.toString()) throw new JobStreamError('only the client that offered a job may bring it');
@@ -344,6 +365,20 @@ export class JobExecutor {
       });
       this.streamEnded = undefined;
     }
+  }
+
+  /** A request that came before its claim: the claimed offer once this node claims it, undefined after AHEAD_WAIT_MS. */
+  private claimOf(jobId: string): Promise<Offer | undefined> {
+    if (this.ahead.has(jobId)) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const done = (o: Offer | undefined) => {
+        this.deps.clock.clearTimeout(timer);
+        this.ahead.delete(jobId);
+        resolve(o);
+      };
+      const timer = this.deps.clock.setTimeout(() => done(undefined), AHEAD_WAIT_MS);
+      this.ahead.set(jobId, done);
+    });
   }
 
   private abandon(jobId: string, stream: Stream): void {

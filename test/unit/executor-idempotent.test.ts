@@ -10,7 +10,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { PrivateKey } from '@libp2p/interface';
 import { buildLibp2p, type NetworkNode } from '../../src/actors/network/libp2p.ts';
-import { JobExecutor, SPARE_IDLE_MS } from '../../src/market/executor.ts';
+import { AHEAD_WAIT_MS, JobExecutor, SPARE_IDLE_MS } from '../../src/market/executor.ts';
 import { JOB_PROTOCOL, parseJobFrame, readLines, writeLine, type JobFrame } from '../../src/jobs/stream.ts';
 import { buildWorkOffer, sealEnvelope, sha256Hex, verifyReceipt, type Envelope } from '../../src/protocol/index.ts';
 import { systemClock, type Clock } from '../../src/runtime/clock.ts';
@@ -20,9 +20,10 @@ import type { JobResult, SchedulerJob } from '../../src/actors/scheduler/message
 const PROMPT = 'Hello there';
 const MODEL = { name: 'tiny', sha256: 'a'.repeat(64), params: 1000, quantization: 'Q4_0', context_length: 256, test_model: true };
 
-/** The system clock, with an idle spare let go after IDLE_MS instead of SPARE_IDLE_MS. */
+/** The system clock, with an idle spare let go after IDLE_MS instead of SPARE_IDLE_MS, and a request ahead of its claim waiting AHEAD_MS. */
 const IDLE_MS = 600;
-const clock: Clock = { ...systemClock, setTimeout: (fn, ms) => systemClock.setTimeout(fn, ms === SPARE_IDLE_MS ? IDLE_MS : ms) };
+const AHEAD_MS = 500;
+const clock: Clock = { ...systemClock, setTimeout: (fn, ms) => systemClock.setTimeout(fn, ms === SPARE_IDLE_MS ? IDLE_MS : ms === AHEAD_WAIT_MS ? AHEAD_MS : ms) };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('JobExecutor', () => {
@@ -137,6 +138,34 @@ describe('JobExecutor', () => {
     assert.notEqual(idle.status === 'open' && idle.remoteWriteStatus === 'writable', true, 'then let go by the executor');
     await sleep(50);
     assert.equal(executor.counters.refused_streams, refused, 'none of them counts as a refused stream');
+  });
+
+  it('a job brought ahead of its claim waits for it, and starts the moment its offer is claimed', async () => {
+    const env = await offer(4);
+    const before = { runs: runs.length, ahead: executor.counters.started_ahead };
+    const stream = await clientNode.dialProtocol(execNode.peerId, JOB_PROTOCOL);
+    await writeLine(stream, { job_id: env.body.job_id, prompt: PROMPT });
+    await stream.close();
+    const frames: JobFrame[] = [];
+    const reading = (async () => { for await (const line of readLines(stream)) frames.push(parseJobFrame(line)); })();
+    await sleep(100);
+    assert.equal(runs.length, before.runs, 'nothing runs before the claim');
+    await executor.onOffer(env);
+    await reading;
+    assert.equal(frames.at(-1)?.t, 'done');
+    assert.equal(runs.length, before.runs + 1);
+    assert.equal(executor.counters.started_ahead, before.ahead + 1);
+  });
+
+  it('a job brought ahead of an offer this node never claims is refused once the wait is over', async () => {
+    const env = await offer(5);
+    const stream = await clientNode.dialProtocol(execNode.peerId, JOB_PROTOCOL);
+    const t0 = Date.now();
+    await writeLine(stream, { job_id: env.body.job_id, prompt: PROMPT });
+    const frames: JobFrame[] = [];
+    for await (const line of readLines(stream)) frames.push(parseJobFrame(line));
+    assert.ok(Date.now() - t0 >= AHEAD_MS * 0.9, 'it waited for a claim');
+    assert.deepEqual(frames, [{ t: 'error', reason: `job ${env.body.job_id} was not offered to and claimed by this node` }]);
   });
 
   it('a bad first line on a spare is still refused with the cause', async () => {
