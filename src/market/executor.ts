@@ -115,6 +115,10 @@ export class JobExecutor {
   /** Clients whose offers were turned away for lack of room, and when last. */
   private readonly waiting = new Map<string, number>();
   readonly counters = { claimed: 0, declined: 0, executed: 0, refused_streams: 0, handed_back: 0, started_ahead: 0 };
+  /** Jobs running here, by id: settles when the stream that brought it is done with it. */
+  private readonly runs = new Map<string, Promise<void>>();
+  /** Job streams whose client let them go: their job, cancelled, is not sealed, so it can be brought again. */
+  private readonly abandoned = new WeakSet<Stream>();
   /** Requests that came ahead of this node's claim of their job, by job id: told when it claims. */
   private readonly ahead = new Map<string, (claimed: Offer) => void>();
   /** Set by beginDrain(): no more claims or job streams. */
@@ -212,6 +216,7 @@ export class JobExecutor {
   async handleStream(stream: Stream, connection: Connection): Promise<void> {
     const started = this.deps.clock.now();
     let jobId: string | undefined;
+    let ended: (() => void) | undefined;
     try {
       const lines = readLines(stream);
       // A spare waits for its client's next job; one let go (closed, reset, idle too long)
@@ -240,6 +245,14 @@ export class JobExecutor {
       // The client's stream is its latest word: a job first assigned elsewhere (an executor that
       // then died) comes here on a later attempt, possibly before that job_assign does.
       if (sha256(req.prompt) !== offer.body.prompt_sha256) throw new JobStreamError('prompt does not match the offer\'s prompt_sha256');
+      const previous = this.streams.get(req.job_id);
+      if (previous && previous.status !== 'open') {
+        // The client let that stream go (it gave the job, sent ahead here, to another claimant,
+        // which failed it) and brings the job again: that run is cancelled, and this one goes on
+        // once it has ended (with its outcome, if it finished first).
+        this.abandon(req.job_id, previous);
+        await this.runs.get(req.job_id);
+      }
       if (offer.done) {
         // Asked again (the client lost our answer): the same outcome, never a second run.
         await writeLine(stream, { t: 'done', ...offer.done });
@@ -249,6 +262,9 @@ export class JobExecutor {
       if (this.draining) throw new DrainingStreamError('this node is draining (shutting down): offer the job to another node');
       if (this.streams.has(req.job_id)) throw new JobStreamError(`job ${req.job_id} is already running here`);
       this.streams.set(req.job_id, stream);
+      const run = Promise.withResolvers<void>();
+      this.runs.set(req.job_id, run.promise);
+      ended = () => { if (this.runs.get(req.job_id) === run.promise) this.runs.delete(req.job_id); run.resolve(); };
       const o = offer.body;
       // Taken now: the model may be unloaded while the job runs, and its receipt still names it.
       const modelSha256 = this.deps.models.find((m) => m.name === o.model)?.sha256;
@@ -267,6 +283,12 @@ export class JobExecutor {
         result = failedResult(o.job_id, `${(err as Error).message}`);
       } finally {
         this.deps.clock.clearInterval(keepalive);
+      }
+      if (this.abandoned.has(stream) && result.status === 'cancelled') {
+        // Its client let the stream go (it gave the job, sent ahead here, to another claimant;
+        // or it went away): nothing ran to its end, so nothing is sealed, and the client may
+        // still bring the job here (the other claimant failed), where it runs anew.
+        return;
       }
       if (result.status === 'cancelled' && result.reason === DRAIN_REASON) {
         // Taken out of the queue by the drain before it started: nothing ran, the client offers it again.
@@ -308,6 +330,7 @@ export class JobExecutor {
       await writeLine(stream, { t: 'error', reason, ...(retry ? { retry: true } : {}) }).then(() => stream.close(), () => stream.abort(err as Error)).catch(() => undefined);
     } finally {
       if (jobId && this.streams.get(jobId) === stream) this.streams.delete(jobId);
+      ended?.();
       this.streamEnded?.();
     }
   }
@@ -384,6 +407,7 @@ export class JobExecutor {
   private abandon(jobId: string, stream: Stream): void {
     if (this.streams.get(jobId) !== stream) return;
     this.streams.delete(jobId);
+    this.abandoned.add(stream);
     this.deps.log.info({ job_id: jobId }, 'Job abandoned: its client is gone');
     this.deps.cancel(jobId);
   }

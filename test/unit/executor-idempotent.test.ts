@@ -53,9 +53,11 @@ describe('JobExecutor', () => {
       queue: async () => ({ depth: 0, capacity: 10, slots: 4, busy_slots: 0 }),
       submit: async (job): Promise<JobResult> => {
         runs.push(job);
+        const cancelledBefore = cancelled.length;
         await hold;
+        // Cancelled while this run was on.
         return {
-          job_id: job.id, status: cancelled.includes(job.id) ? 'cancelled' : 'completed', text: 'general kenobi', tokens_in: 3, tokens_out: 2, queue_ms: 0,
+          job_id: job.id, status: cancelled.slice(cancelledBefore).includes(job.id) ? 'cancelled' : 'completed', text: 'general kenobi', tokens_in: 3, tokens_out: 2, queue_ms: 0,
           timings: { queue_ms: 0, load_ms: 0, first_token_ms: 1, generation_ms: 2, tokens_per_s: 1000 },
         } as JobResult;
       },
@@ -155,6 +157,28 @@ describe('JobExecutor', () => {
     assert.equal(frames.at(-1)?.t, 'done');
     assert.equal(runs.length, before.runs + 1);
     assert.equal(executor.counters.started_ahead, before.ahead + 1);
+  });
+
+  it('a job sent ahead and then let go (given to another claimant) runs anew when its client brings it back', async () => {
+    let release!: () => void;
+    hold = new Promise((r) => { release = r; });
+    const env = await offer(6);
+    const before = runs.length;
+    const ahead = await clientNode.dialProtocol(execNode.peerId, JOB_PROTOCOL);
+    await writeLine(ahead, { job_id: env.body.job_id, prompt: PROMPT });
+    await executor.onOffer(env);
+    while (runs.length === before) await sleep(10);
+    ahead.abort(new Error('the job went to another node'));
+    await sleep(50);
+    const again = bring(env.body.job_id);
+    while (!cancelled.includes(env.body.job_id)) await sleep(10);
+    release();
+    hold = undefined;
+    const frames = await again;
+    assert.equal(runs.length, before + 2, 'run twice: the let-go run was cancelled');
+    const done = frames.at(-1) as { t: string; receipt?: Envelope<'receipt'> };
+    assert.equal(done.t, 'done', JSON.stringify(frames));
+    assert.equal(done.receipt!.body.status, 'completed', 'the run it was brought back for completed');
   });
 
   it('a job brought ahead of an offer this node never claims is refused once the wait is over', async () => {

@@ -9,7 +9,7 @@ import { InvalidJobError, QueueFullError, UnknownModelError } from './errors.ts'
 import { FairQueue, LEVEL } from './queue.ts';
 import type { JobResult, JobState, SchedulerJob, SchedulerStatus } from './messages.ts';
 
-/** How many finished results are kept to answer a repeated id without running it again. */
+/** How many finished results are kept to answer a repeated id without running it again (a cancelled one runs again). */
 export const DEFAULT_FINISHED_CAPACITY = 512;
 
 export interface ServedModel {
@@ -125,7 +125,8 @@ export class Dispatcher<W> {
       const live = this.queued.get(id) ?? this.running.get(id);
       if (live) { live.waiters.push(waiter); return { kind: 'attached', state: this.queued.has(id) ? 'queued' : 'running' }; }
       const done = this.finished.get(id);
-      if (done) { this.remember(done); return { kind: 'finished', result: done }; }
+      // A cancelled job never ran to its end: brought again, it runs.
+      if (done && done.status !== 'cancelled') { this.remember(done); return { kind: 'finished', result: done }; }
     }
     const refused = this.refusal(job);
     if (refused) return { kind: 'refused', error: refused };
